@@ -1,0 +1,22 @@
+//! Finding the workspace's binaries from inside a test.
+
+use std::path::PathBuf;
+
+/// Path of a binary built by this workspace (`sanode`, `sactl`), next to the running test's
+/// `deps/` directory. Tests of the `sa` package pass `env!("CARGO_BIN_EXE_…")` instead.
+pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .ok_or_else(|| anyhow::anyhow!("unexpected test binary location {}", exe.display()))?;
+    let binary = profile_dir.join(name);
+    if binary.is_file() {
+        Ok(binary)
+    } else {
+        anyhow::bail!(
+            "{} not found: build it first (`cargo build -p sa --bin {name}`, or run the whole workspace's tests)",
+            binary.display()
+        )
+    }
+}

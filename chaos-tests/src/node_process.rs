@@ -1,0 +1,183 @@
+//! One `sanode` child process on loopback ports, with the ways to stop it.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::ports::free_loopback_port;
+
+const START_ATTEMPTS: u32 = 3;
+
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    pub sanode: PathBuf,
+    pub data_dir: PathBuf,
+    pub node_id: Option<u64>,
+    /// Extra `--flag value` pairs or bare flags for sanode.
+    pub extra_args: Vec<String>,
+    pub ready_timeout: Duration,
+}
+
+impl NodeOptions {
+    pub fn new(sanode: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> Self {
+        NodeOptions {
+            sanode: sanode.into(),
+            data_dir: data_dir.into(),
+            node_id: None,
+            extra_args: Vec::new(),
+            ready_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A running `sanode`. Dropping it kills the process (SIGKILL) so no test leaks nodes.
+pub struct NodeProcess {
+    child: Child,
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    log_path: PathBuf,
+}
+
+impl NodeProcess {
+    /// Starts a node on fresh loopback ports and waits until `/healthz` answers.
+    pub fn start(options: &NodeOptions) -> anyhow::Result<Self> {
+        let mut last_error = None;
+        for _ in 0..START_ATTEMPTS {
+            match Self::start_once(options) {
+                Ok(node) => return Ok(node),
+                // A port picked as free can be taken by someone else before sanode binds it.
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.expect("at least one attempt"))
+    }
+
+    fn start_once(options: &NodeOptions) -> anyhow::Result<Self> {
+        let grpc_addr: SocketAddr = ([127, 0, 0, 1], free_loopback_port()).into();
+        let http_addr: SocketAddr = ([127, 0, 0, 1], free_loopback_port()).into();
+        std::fs::create_dir_all(&options.data_dir)?;
+        let log_path = options.data_dir.join(format!("sanode-{}.log", grpc_addr.port()));
+        let log = std::fs::File::create(&log_path)?;
+        let mut command = Command::new(&options.sanode);
+        command
+            .arg("--data-dir")
+            .arg(&options.data_dir)
+            .arg("--grpc-addr")
+            .arg(grpc_addr.to_string())
+            .arg("--http-addr")
+            .arg(http_addr.to_string())
+            .args(&options.extra_args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        if let Some(id) = options.node_id {
+            command.arg("--node-id").arg(id.to_string());
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {}", options.sanode.display()))?;
+        let mut node = NodeProcess {
+            child,
+            grpc_addr,
+            http_addr,
+            data_dir: options.data_dir.clone(),
+            log_path,
+        };
+        node.wait_healthy(options.ready_timeout)?;
+        Ok(node)
+    }
+
+    /// Polls `/healthz` until it answers 200, the process exits, or `timeout` passes.
+    pub fn wait_healthy(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("sanode exited with {status} before becoming healthy; log:\n{}", self.log());
+            }
+            if matches!(http_get(self.http_addr, "/healthz"), Ok((200, _))) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("sanode not healthy after {timeout:?}; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the process to exit.
+    pub fn terminate(mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
+        signal(self.pid(), "TERM")?;
+        self.wait_exit(timeout)
+    }
+
+    /// SIGKILL: the crash no code can react to.
+    pub fn kill9(mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                bail!("sanode still running {timeout:?} after the signal; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything the node wrote to stdout and stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_else(|e| format!("<no log: {e}>"))
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn signal(pid: u32, name: &str) -> anyhow::Result<()> {
+    let status = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status()?;
+    if !status.success() {
+        bail!("kill -{name} {pid} failed: {status}");
+    }
+    Ok(())
+}
+
+/// A minimal HTTP/1.0 GET, enough for health checks and metrics scrapes in tests.
+pub fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("not an HTTP response: {response:?}"))?;
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
+    Ok((status, body))
+}

@@ -1,0 +1,20 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use sa::cli::{Cli, NodeUnreachable, exit};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match sa::cli::run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sactl: {e:#}");
+            if e.downcast_ref::<NodeUnreachable>().is_some() {
+                ExitCode::from(exit::UNREACHABLE)
+            } else {
+                ExitCode::from(exit::FAILED)
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! Reaching a node's gRPC endpoint.
+
+use std::time::Duration;
+
+use tonic::transport::{Channel, Endpoint};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// No node answered at the address: sactl exits with code 2 on this error.
+#[derive(Debug, thiserror::Error)]
+#[error("no node answers at {addr}: {reason}")]
+pub struct NodeUnreachable {
+    pub addr: String,
+    pub reason: String,
+}
+
+/// Opens a channel to `addr` (`HOST:PORT`, or a full `http://` URL).
+pub async fn channel(addr: &str) -> Result<Channel, NodeUnreachable> {
+    let unreachable = |reason: String| NodeUnreachable { addr: addr.to_string(), reason };
+    let uri = if addr.contains("://") { addr.to_string() } else { format!("http://{addr}") };
+    Endpoint::from_shared(uri)
+        .map_err(|e| unreachable(format!("invalid address: {e}")))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .connect()
+        .await
+        .map_err(|e| unreachable(root_cause(&e)))
+}
+
+/// The innermost error message: tonic's outer "transport error" says nothing useful.
+pub fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    while let Some(source) = current.source() {
+        current = source;
+    }
+    current.to_string()
+}

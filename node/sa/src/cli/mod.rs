@@ -1,0 +1,40 @@
+//! `sactl`: the admin CLI. Each subcommand is one module; `main` maps failures to exit codes.
+
+mod connect;
+mod status;
+
+use clap::{Parser, Subcommand};
+
+pub use connect::NodeUnreachable;
+
+/// sa admin CLI: inspect and operate an sa cluster, and test a StreamAlert repository offline.
+#[derive(Debug, Parser)]
+#[command(name = "sactl", version, about, long_about = None)]
+pub struct Cli {
+    /// gRPC address of any cluster member.
+    #[arg(long, global = true, env = "SA_NODE", default_value = "127.0.0.1:7710")]
+    pub node: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the node's id, address, version and uptime.
+    Status(status::StatusArgs),
+}
+
+/// Exit codes scripts can rely on.
+pub mod exit {
+    /// The command ran and found problems (failed tests, invalid config).
+    pub const FAILED: u8 = 1;
+    /// No node answered, or the command line was wrong.
+    pub const UNREACHABLE: u8 = 2;
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Status(args) => status::run(&cli.node, args).await,
+    }
+}

@@ -1,0 +1,55 @@
+//! `sanode`'s command line. Every flag can also come from an `SA_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::logging::LogFormat;
+
+/// sa node daemon: classifies logs, runs detection rules and delivers alerts, as one peer of a
+/// cluster. With no flags it starts the embedded default: a single-node cluster in ./data with
+/// the repository's conf/ and rules/, serving on loopback.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "sanode", version, about, long_about = None)]
+pub struct NodeArgs {
+    /// Directory holding this node's identity, RocksDB state and source offsets.
+    #[arg(long, env = "SA_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Address the gRPC services (cluster, raft, admin, ingest) listen on.
+    #[arg(long, env = "SA_GRPC_ADDR", default_value = "127.0.0.1:7710")]
+    pub grpc_addr: SocketAddr,
+
+    /// Address the HTTP server (/healthz, /metrics, /v1/ingest) listens on.
+    #[arg(long, env = "SA_HTTP_ADDR", default_value = "127.0.0.1:7780")]
+    pub http_addr: SocketAddr,
+
+    /// gRPC address other nodes and sactl should use to reach this node
+    /// [default: the bound --grpc-addr].
+    #[arg(long, env = "SA_ADVERTISE_ADDR")]
+    pub advertise_addr: Option<String>,
+
+    /// StreamAlert conf/ directory used until a config bundle is pushed to the cluster.
+    #[arg(long, env = "SA_CONFIG_DIR", default_value = "conf")]
+    pub config_dir: PathBuf,
+
+    /// StreamAlert rules/ directory used until a config bundle is pushed to the cluster.
+    #[arg(long, env = "SA_RULES_DIR", default_value = "rules")]
+    pub rules_dir: PathBuf,
+
+    /// gRPC address of any member of an existing cluster to join (empty data dir only).
+    #[arg(long, env = "SA_JOIN")]
+    pub join: Option<String>,
+
+    /// Raft node id to use on first start [default: random]; must match the data dir afterwards.
+    #[arg(long, env = "SA_NODE_ID")]
+    pub node_id: Option<u64>,
+
+    /// Log filter: a level (error, warn, info, debug, trace) or tracing directives.
+    #[arg(long, env = "SA_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    #[arg(long, env = "SA_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}

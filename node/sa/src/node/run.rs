@@ -1,0 +1,85 @@
+//! Starting and stopping a node.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use sa_proto::cluster::v1::cluster_server::ClusterServer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::grpc::ClusterService;
+use super::identity::NodeIdentity;
+use super::metrics::NodeMetrics;
+use super::NodeArgs;
+
+/// Runs the node until SIGTERM or ctrl-c, then stops its servers gracefully.
+pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
+    let identity = NodeIdentity::load_or_create(&args.data_dir, args.node_id)?;
+    let metrics = Arc::new(NodeMetrics::new(identity.node_id));
+
+    let grpc_listener = TcpListener::bind(args.grpc_addr)
+        .await
+        .with_context(|| format!("cannot listen for gRPC on {}", args.grpc_addr))?;
+    let http_listener = TcpListener::bind(args.http_addr)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", args.http_addr))?;
+    let grpc_addr = grpc_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
+    let advertise_addr = args.advertise_addr.clone().unwrap_or_else(|| grpc_addr.to_string());
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let cluster = ClusterService {
+        node_id: identity.node_id,
+        advertise_addr: advertise_addr.clone(),
+        http_addr: http_addr.to_string(),
+        data_dir: args.data_dir.clone(),
+        metrics: metrics.clone(),
+    };
+    let grpc = tonic::transport::Server::builder()
+        .add_service(ClusterServer::new(cluster))
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
+            wait_for(shutdown_rx.clone()),
+        );
+    let http = axum::serve(http_listener, super::http::router(metrics.clone()))
+        .with_graceful_shutdown(wait_for(shutdown_rx));
+
+    tracing::info!(
+        node_id = identity.node_id,
+        new_identity = identity.created,
+        %grpc_addr,
+        %http_addr,
+        advertise_addr = %advertise_addr,
+        data_dir = %args.data_dir.display(),
+        config_dir = %args.config_dir.display(),
+        rules_dir = %args.rules_dir.display(),
+        version = env!("CARGO_PKG_VERSION"),
+        "node started"
+    );
+
+    let grpc_task = tokio::spawn(grpc);
+    let http_task = tokio::spawn(async move { http.await });
+
+    let signal = shutdown_signal().await?;
+    tracing::info!(signal, "shutting down");
+    shutdown_tx.send_replace(true);
+    grpc_task.await?.context("gRPC server failed")?;
+    http_task.await?.context("HTTP server failed")?;
+    tracing::info!("node stopped");
+    Ok(())
+}
+
+async fn wait_for(mut shutdown: watch::Receiver<bool>) {
+    // An error means the sender is gone, which only happens once run() is past shutdown anyway.
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+async fn shutdown_signal() -> anyhow::Result<&'static str> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
+    tokio::select! {
+        _ = term.recv() => Ok("SIGTERM"),
+        result = tokio::signal::ctrl_c() => result.map(|_| "SIGINT").context("cannot listen for ctrl-c"),
+    }
+}

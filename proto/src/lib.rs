@@ -1,0 +1,7 @@
+//! The wire contract between sa nodes and between `sactl` and a node. Generated code only.
+
+pub mod cluster {
+    pub mod v1 {
+        tonic::include_proto!("sa.cluster.v1");
+    }
+}

@@ -1,0 +1,39 @@
+//! The generated Cluster service answers over a real loopback gRPC connection.
+
+use sa_proto::cluster::v1::cluster_client::ClusterClient;
+use sa_proto::cluster::v1::cluster_server::{Cluster, ClusterServer};
+use sa_proto::cluster::v1::{NodeStatus, StatusRequest, StatusResponse};
+use tonic::{Request, Response, Status};
+
+struct FixedNode;
+
+#[tonic::async_trait]
+impl Cluster for FixedNode {
+    async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+        Ok(Response::new(StatusResponse {
+            node: Some(NodeStatus {
+                node_id: 42,
+                advertise_addr: "127.0.0.1:1".into(),
+                version: "test".into(),
+                ..Default::default()
+            }),
+        }))
+    }
+}
+
+#[tokio::test]
+async fn status_round_trips_over_loopback() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(ClusterServer::new(FixedNode))
+            .serve_with_incoming(incoming),
+    );
+    let mut client = ClusterClient::connect(format!("http://{addr}")).await.unwrap();
+    let node = client.status(StatusRequest {}).await.unwrap().into_inner().node.unwrap();
+    assert_eq!(node.node_id, 42);
+    assert_eq!(node.advertise_addr, "127.0.0.1:1");
+    assert_eq!(node.version, "test");
+}
