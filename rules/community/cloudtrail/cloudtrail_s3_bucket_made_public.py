@@ -1,0 +1,47 @@
+"""S3 bucket ACL or policy granting access to everyone."""
+import json
+
+from streamalert.shared.rule import rule
+
+from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS, s3_acl_is_public
+
+
+def _policy_is_public(params):
+    policy = params.get('bucketPolicy') or {}
+    if isinstance(policy, str):
+        policy = json.loads(policy)
+    statements = policy.get('Statement') or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    for statement in statements:
+        principal = statement.get('Principal')
+        if isinstance(principal, dict):
+            principal = principal.get('AWS')
+        if statement.get('Effect') == 'Allow' and principal in ('*', ['*']) and 'Condition' not in statement:
+            return True
+    return False
+
+
+@rule(
+    logs=['cloudtrail:events'],
+    outputs=PAGE_OUTPUTS,
+    publishers=ALERT_PUBLISHERS,
+    req_subkeys={'requestParameters': ['bucketName']},
+)
+def cloudtrail_s3_bucket_made_public(rec):
+    """
+    author:       sa
+    description:  An S3 bucket ACL now grants AllUsers/AuthenticatedUsers, or a bucket policy
+                  allows Principal "*" without a condition.
+    playbook:     (a) Check what the bucket holds and whether it is a public website bucket.
+                  (b) If not, revert the ACL/policy and enable Block Public Access.
+    reference:    https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html
+    """
+    if rec['errorCode']:
+        return False
+    params = rec['requestParameters']
+    if rec['eventName'] == 'PutBucketAcl':
+        return s3_acl_is_public(params)
+    if rec['eventName'] == 'PutBucketPolicy':
+        return _policy_is_public(params)
+    return False

@@ -1,0 +1,34 @@
+"""Office or script host spawning an encoded or downloading shell (Sysmon event 1)."""
+import ntpath
+
+from streamalert.shared.rule import rule
+
+from rules.helpers.base import ALERT_PUBLISHERS, REVIEW_OUTPUTS, lower
+
+OFFICE_PARENTS = frozenset(('winword.exe', 'excel.exe', 'powerpnt.exe', 'outlook.exe', 'mshta.exe', 'wscript.exe'))
+SHELLS = frozenset(('powershell.exe', 'pwsh.exe', 'cmd.exe', 'rundll32.exe', 'regsvr32.exe'))
+# Command-line fragments of encoded or download-and-run PowerShell.
+SUSPICIOUS_ARGUMENTS = ('-enc', '-encodedcommand', 'frombase64string', 'downloadstring', 'invoke-webrequest', 'iex(')
+PROCESS_CREATE = 1
+
+
+@rule(logs=['sysmon:event'], outputs=REVIEW_OUTPUTS, publishers=ALERT_PUBLISHERS, req_subkeys={'EventData': ['Image', 'ParentImage', 'CommandLine']})
+def sysmon_suspicious_process(rec):
+    """
+    author:       sa
+    description:  A shell started from an Office application or script host, or PowerShell
+                  ran an encoded/downloaded command: the usual first stage of a malicious
+                  document.
+    playbook:     Isolate the host (Computer), collect the parent document and decode the
+                  command line.
+    reference:    https://attack.mitre.org/techniques/T1059/001/
+    """
+    if rec['EventID'] != PROCESS_CREATE:
+        return False
+    data = rec['EventData']
+    image = ntpath.basename(lower(data['Image']))
+    parent = ntpath.basename(lower(data['ParentImage']))
+    if image in SHELLS and parent in OFFICE_PARENTS:
+        return True
+    command_line = lower(data['CommandLine']).replace(' ', '')
+    return image in ('powershell.exe', 'pwsh.exe') and any(arg.replace(' ', '') in command_line for arg in SUSPICIOUS_ARGUMENTS)

@@ -1,0 +1,61 @@
+"""Small helpers shared by the shipped rules.
+
+StreamAlert repositories conventionally keep such helpers in rules/helpers/base.py; the
+streamalert.shared.utils functions are re-exported so rules need one import.
+"""
+import json
+
+from streamalert.shared.utils import get_first_key, get_keys, in_network, valid_ip  # noqa: F401
+
+from rules.publishers.pagerduty import v2_payload
+from rules.publishers.slack import AttachFullRecord, AttachRuleInfo, Summary
+
+# CIDRs that put a firewall or ACL rule in front of the whole Internet.
+WORLD_CIDRS = frozenset(('0.0.0.0/0', '::/0'))
+
+# Outputs of rules that must wake someone up, and of rules a human reviews during the day.
+PAGE_OUTPUTS = ['slack:security', 'pagerduty-v2:soc']
+REVIEW_OUTPUTS = ['slack:security']
+
+# Publisher layout for PAGE_OUTPUTS / REVIEW_OUTPUTS: a readable Slack summary with the
+# docstring's playbook and the full record, and a shaped PagerDuty v2 event.
+ALERT_PUBLISHERS = {
+    'slack': [Summary, AttachRuleInfo, AttachFullRecord],
+    'pagerduty-v2': [v2_payload],
+}
+
+S3_PUBLIC_GROUPS = frozenset((
+    'http://acs.amazonaws.com/groups/global/AllUsers',
+    'http://acs.amazonaws.com/groups/global/AuthenticatedUsers',
+))
+S3_PUBLIC_CANNED_ACLS = frozenset(('public-read', 'public-read-write', 'authenticated-read'))
+
+
+def is_world_cidr(cidr):
+    return isinstance(cidr, str) and cidr.strip() in WORLD_CIDRS
+
+
+def safe_json_loads(text):
+    """Decode a JSON string field (some audit logs embed JSON as text), {} when it is not JSON."""
+    if isinstance(text, (dict, list)):
+        return text
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+
+
+def lower(value):
+    """Lower-case a string field that a schema may also let through as null."""
+    return value.lower() if isinstance(value, str) else ''
+
+
+def s3_acl_is_public(params):
+    """CloudTrail S3 requestParameters set a public canned ACL or grant a public group."""
+    canned = params.get('x-amz-acl') or []
+    if isinstance(canned, str):
+        canned = [canned]
+    if any(acl in S3_PUBLIC_CANNED_ACLS for acl in canned):
+        return True
+    grants = get_keys(params.get('AccessControlPolicy') or {}, 'URI')
+    return any(uri in S3_PUBLIC_GROUPS for uri in grants)
