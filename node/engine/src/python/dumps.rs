@@ -1,0 +1,86 @@
+//! CPython `json.dumps(value)` with default settings: separators `", "` and `": "`,
+//! `ensure_ascii=True`. Test events serialize their `data` object this way (compat spec §15.3).
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use super::repr::float_repr;
+
+pub fn dumps(value: &Value) -> String {
+    let mut out = String::new();
+    write_value(&mut out, value);
+    out
+}
+
+fn write_value(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            if n.is_f64() {
+                out.push_str(&float_repr(n.as_f64().unwrap_or(f64::NAN)));
+            } else {
+                out.push_str(&n.to_string());
+            }
+        }
+        Value::String(s) => write_string(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_string(out, key);
+                out.push_str(": ");
+                write_value(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (' '..='~').contains(&c) => out.push(c),
+            c => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn default_separators_and_ascii_escapes() {
+        let v = json!({"a": 1, "b": [true, null, 1.0], "c": "é😀\"\n"});
+        assert_eq!(dumps(&v), r#"{"a": 1, "b": [true, null, 1.0], "c": "\u00e9\ud83d\ude00\"\n"}"#);
+    }
+}

@@ -1,0 +1,137 @@
+//! Log schemas: field types, strict key matching and coercion (compat spec §3.1–§3.4).
+
+mod coerce;
+mod keys;
+
+pub use coerce::{coerce_record, coerce_value, coercion_failure, is_coercible, record_is_coercible};
+pub use keys::{key_mismatch, keys_match, nested_keys_match};
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+/// The declared type of one schema field (§3.2).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldType {
+    String,
+    Integer,
+    Float,
+    Boolean,
+    /// `{}`: any value, unchecked.
+    Any,
+    /// `[]` (or any array): the value must be a list; elements unchecked.
+    List,
+    /// A non-empty object: a nested schema with an exact key set.
+    Nested(Schema),
+    /// Any other type name or value (`"str"`, `3`): invalid for truthy values.
+    Unknown(Value),
+}
+
+impl FieldType {
+    /// Reads a schema type as StreamAlert interprets it; never fails (an unknown type only
+    /// fails the records that carry a truthy value for it).
+    pub fn from_json(value: &Value) -> FieldType {
+        match value {
+            Value::String(s) => match s.as_str() {
+                "string" => FieldType::String,
+                "integer" => FieldType::Integer,
+                "float" => FieldType::Float,
+                "boolean" => FieldType::Boolean,
+                _ => FieldType::Unknown(value.clone()),
+            },
+            Value::Object(map) if map.is_empty() => FieldType::Any,
+            Value::Object(map) => FieldType::Nested(Schema::from_map(map)),
+            Value::Array(_) => FieldType::List,
+            other => FieldType::Unknown(other.clone()),
+        }
+    }
+
+    /// The default for an absent optional key (§3.4). StreamAlert raises for an unknown type
+    /// name; sa uses `null` (docs/compat.md).
+    pub fn default_value(&self) -> Value {
+        match self {
+            FieldType::String => Value::String(String::new()),
+            FieldType::Integer => Value::from(0),
+            FieldType::Float => Value::from(0.0),
+            FieldType::Boolean => Value::Bool(false),
+            FieldType::Any | FieldType::Nested(_) => Value::Object(Map::new()),
+            FieldType::List => Value::Array(Vec::new()),
+            FieldType::Unknown(_) => Value::Null,
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            FieldType::String => "string".into(),
+            FieldType::Integer => "integer".into(),
+            FieldType::Float => "float".into(),
+            FieldType::Boolean => "boolean".into(),
+            FieldType::Any => "{}".into(),
+            FieldType::List => "[]".into(),
+            FieldType::Nested(_) => "a nested object".into(),
+            FieldType::Unknown(v) => format!("unknown type {v}"),
+        }
+    }
+}
+
+/// An ordered mapping field name → type. Order is the schema file's order: it is the column
+/// order for csv and the rename order for duplicate kv keys.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Schema {
+    fields: IndexMap<String, FieldType>,
+}
+
+impl Schema {
+    pub fn from_map(map: &Map<String, Value>) -> Schema {
+        Schema { fields: map.iter().map(|(k, v)| (k.clone(), FieldType::from_json(v))).collect() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&FieldType> {
+        self.fields.get(key)
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.fields.contains_key(key)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &FieldType)> {
+        self.fields.iter()
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.fields.keys()
+    }
+
+    /// A record with every key set to its type default (§3.4): the base of a test event's
+    /// `override_record` (§15.3).
+    pub fn default_record(&self) -> Map<String, Value> {
+        self.fields.iter().map(|(k, t)| (k.clone(), t.default_value())).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_per_type() {
+        // §3.4: string→"", integer→0, float→0.0, boolean→false, {} or nested→{}, []→[].
+        let schema = Schema::from_map(
+            json!({"s": "string", "i": "integer", "f": "float", "b": "boolean", "a": {}, "n": {"x": "string"}, "l": [], "u": "str"})
+                .as_object()
+                .unwrap(),
+        );
+        assert_eq!(
+            Value::Object(schema.default_record()),
+            json!({"s": "", "i": 0, "f": 0.0, "b": false, "a": {}, "n": {}, "l": [], "u": null})
+        );
+    }
+}
