@@ -1,5 +1,27 @@
-//! Alert-as-code: user rules run in one embedded CPython interpreter per node (compat spec §9).
+//! Alert-as-code: user rules run in one embedded CPython interpreter per process (compat §9).
+//!
+//! [`RulesEngine`] loads a StreamAlert repository's rules, matchers and publishers with sa's
+//! `streamalert.*` shim modules and evaluates batches of classified records into [`Alert`]s;
+//! [`RulesWorker`] runs it on a dedicated thread that other threads send batches to.
 
+mod alert;
+mod clock;
+mod convert;
+mod engine;
 mod interpreter;
+pub mod lookup;
+mod native;
+mod python_error;
+mod repository;
+mod rule_catalog;
+mod shim;
+pub mod threat_intel;
+mod worker;
 
-pub use interpreter::{InterpreterInfo, interpreter_info};
+pub use alert::{Alert, FIREHOSE_OUTPUT, new_alert_id};
+pub use clock::{Clock, Micros, format_timestamp, parse_timestamp};
+pub use engine::{BatchOutcome, EngineOptions, LoadError, RuleFailure, RuleTable, RuleTiming, RulesEngine};
+pub use interpreter::{InterpreterError, InterpreterInfo, PythonEnv, interpreter_info};
+pub use repository::RepositoryLayout;
+pub use rule_catalog::{LogsFilter, RuleCatalog, RuleInfo};
+pub use worker::{RulesHandle, RulesWorker, WorkerGone};

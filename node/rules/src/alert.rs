@@ -1,0 +1,247 @@
+//! The Alert a rule hit produces (compat §10): every field, `output_dict()` and the Dynamo
+//! record encoding, plus the Python `Alert` publishers receive.
+
+use std::collections::BTreeSet;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PySet};
+use serde_json::{Map, Value, json};
+
+use crate::clock::{Micros, format_timestamp};
+use crate::convert::{map_to_python, to_python};
+
+/// The output every alert goes to (the alerts Firehose / Athena table).
+pub const FIREHOSE_OUTPUT: &str = "aws-firehose:alerts";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    pub rule_name: String,
+    pub alert_id: String,
+    /// The record as the rules saw it after every rule ran on it (rules may mutate it).
+    pub record: Map<String, Value>,
+    pub outputs: BTreeSet<String>,
+    pub outputs_sent: BTreeSet<String>,
+    pub attempts: u32,
+    pub cluster: Option<String>,
+    /// The rule's context after the rule ran (a fresh deep copy per invocation).
+    pub context: Map<String, Value>,
+    pub created: Micros,
+    pub dispatched: Micros,
+    /// Full log type, e.g. `cloudwatch:events`.
+    pub log_source: Option<String>,
+    /// Parser name, e.g. `json`.
+    pub log_type: Option<String>,
+    pub merge_by_keys: Vec<String>,
+    pub merge_window_mins: u64,
+    /// `{output: [publisher names]}` (§9.10), `None` when the rule declares no publishers.
+    pub publishers: Option<Value>,
+    pub rule_description: Option<String>,
+    pub source_entity: Option<String>,
+    pub source_service: Option<String>,
+    pub staged: bool,
+}
+
+impl Alert {
+    pub fn merge_enabled(&self) -> bool {
+        !self.merge_by_keys.is_empty() && self.merge_window_mins != 0
+    }
+
+    /// Outputs still to deliver: only the Firehose while the alert waits to be merged.
+    pub fn remaining_outputs(&self) -> BTreeSet<String> {
+        self.outputs
+            .iter()
+            .filter(|output| !self.merge_enabled() || output.as_str() == FIREHOSE_OUTPUT)
+            .filter(|output| !self.outputs_sent.contains(*output))
+            .cloned()
+            .collect()
+    }
+
+    /// The DefaultPublisher's publication and the alerts-Firehose row (§10.2), keys in order.
+    pub fn output_dict(&self) -> Value {
+        json!({
+            "cluster": self.cluster.as_deref().unwrap_or(""),
+            "context": self.context,
+            "created": format_timestamp(self.created),
+            "id": self.alert_id,
+            "log_source": self.log_source.as_deref().unwrap_or(""),
+            "log_type": self.log_type.as_deref().unwrap_or(""),
+            "outputs": self.outputs,
+            "publishers": self.publishers_or_empty(),
+            "record": self.record,
+            "rule_description": self.rule_description.as_deref().unwrap_or(""),
+            "rule_name": self.rule_name,
+            "source_entity": self.source_entity.as_deref().unwrap_or(""),
+            "source_service": self.source_service.as_deref().unwrap_or(""),
+            "staged": self.staged,
+        })
+    }
+
+    /// The alerts-table item (§10.3): `Record` is compact JSON, empty sets and publishers are null.
+    pub fn dynamo_record(&self) -> Value {
+        json!({
+            "RuleName": self.rule_name,
+            "AlertID": self.alert_id,
+            "Attempts": self.attempts,
+            "Cluster": self.cluster,
+            "Context": self.context,
+            "Created": format_timestamp(self.created),
+            "Dispatched": format_timestamp(self.dispatched),
+            "LogSource": self.log_source,
+            "LogType": self.log_type,
+            "MergeByKeys": self.merge_by_keys,
+            "MergeWindowMins": self.merge_window_mins,
+            "Outputs": self.outputs,
+            "OutputsSent": if self.outputs_sent.is_empty() { Value::Null } else { json!(self.outputs_sent) },
+            "Publishers": self.publishers.clone().filter(|p| !is_empty_container(p)),
+            "Record": Value::Object(self.record.clone()).to_string(),
+            "RuleDescription": self.rule_description,
+            "SourceEntity": self.source_entity,
+            "SourceService": self.source_service,
+            "Staged": self.staged,
+        })
+    }
+
+    fn publishers_or_empty(&self) -> Value {
+        self.publishers.clone().unwrap_or_else(|| Value::Object(Map::new()))
+    }
+
+    /// The `streamalert.shared.alert.Alert` publishers receive: `created`/`dispatched` as naive
+    /// UTC datetimes, `outputs` as a set, `merge_window` as a timedelta, and the top-level
+    /// normalization key removed from the record as the alert processor does (§7.5).
+    pub fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let alert_class = py.import("streamalert.shared.alert")?.getattr("Alert")?;
+        let datetime = py.import("datetime")?;
+        let timestamp = |micros: Micros| -> PyResult<Bound<'py, PyAny>> {
+            let epoch = datetime.getattr("datetime")?.call1((1970, 1, 1))?;
+            let delta = datetime.getattr("timedelta")?.call1((0, 0, micros))?;
+            epoch.call_method1("__add__", (delta,))
+        };
+        let mut record = self.record.clone();
+        record.shift_remove("streamalert_normalization");
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("alert_id", &self.alert_id)?;
+        kwargs.set_item("attempts", self.attempts)?;
+        kwargs.set_item("cluster", &self.cluster)?;
+        kwargs.set_item("context", map_to_python(py, &self.context)?)?;
+        kwargs.set_item("created", timestamp(self.created)?)?;
+        kwargs.set_item("dispatched", timestamp(self.dispatched)?)?;
+        kwargs.set_item("log_source", &self.log_source)?;
+        kwargs.set_item("log_type", &self.log_type)?;
+        kwargs.set_item("merge_by_keys", &self.merge_by_keys)?;
+        kwargs.set_item(
+            "merge_window",
+            datetime.getattr("timedelta")?.call1((0, i64::try_from(self.merge_window_mins * 60).unwrap_or(i64::MAX)))?,
+        )?;
+        kwargs.set_item("outputs_sent", PySet::new(py, &self.outputs_sent)?)?;
+        kwargs.set_item("publishers", to_python(py, &self.publishers_or_empty())?)?;
+        kwargs.set_item("rule_description", &self.rule_description)?;
+        kwargs.set_item("source_entity", &self.source_entity)?;
+        kwargs.set_item("source_service", &self.source_service)?;
+        kwargs.set_item("staged", self.staged)?;
+        alert_class.call(
+            (&self.rule_name, map_to_python(py, &record)?, PySet::new(py, &self.outputs)?),
+            Some(&kwargs),
+        )
+    }
+}
+
+fn is_empty_container(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Null => true,
+        _ => false,
+    }
+}
+
+/// A random (v4) UUID, the alert id format.
+pub fn new_alert_id() -> String {
+    let mut bytes = [0u8; 16];
+    // The OS RNG failing is not recoverable in any useful way; fall back to time-derived bytes
+    // so an id is still produced (uniqueness then rests on the clock).
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos());
+        bytes = nanos.to_le_bytes();
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> Alert {
+        Alert {
+            rule_name: "failed_login".into(),
+            alert_id: "id-1".into(),
+            record: serde_json::from_str(r#"{"time": 1039395819, "user": "bob", "result": "fail"}"#).unwrap(),
+            outputs: [FIREHOSE_OUTPUT.to_owned(), "slack:sec".to_owned()].into(),
+            outputs_sent: BTreeSet::new(),
+            attempts: 0,
+            cluster: Some("prod".into()),
+            context: Map::new(),
+            created: 1_577_836_800_000_000,
+            dispatched: 0,
+            log_source: Some("demo:login".into()),
+            log_type: Some("kv".into()),
+            merge_by_keys: vec!["user".into()],
+            merge_window_mins: 5,
+            publishers: None,
+            rule_description: Some("author: me\n    description: repeated failed logins".into()),
+            source_entity: Some("demo_topic".into()),
+            source_service: Some("sns".into()),
+            staged: false,
+        }
+    }
+
+    #[test]
+    fn dynamo_record_matches_the_worked_example_of_appendix_e() {
+        let record = sample().dynamo_record();
+        assert_eq!(record["Created"], "2020-01-01T00:00:00.000000Z");
+        assert_eq!(record["Dispatched"], "1970-01-01T00:00:00.000000Z");
+        assert_eq!(record["MergeWindowMins"], 5);
+        assert_eq!(record["OutputsSent"], Value::Null);
+        assert_eq!(record["Publishers"], Value::Null);
+        assert_eq!(record["Record"], r#"{"time":1039395819,"user":"bob","result":"fail"}"#);
+        assert_eq!(record["Outputs"], json!(["aws-firehose:alerts", "slack:sec"]));
+    }
+
+    #[test]
+    fn output_dict_has_the_documented_keys_in_order_with_empty_strings_for_none() {
+        let mut alert = sample();
+        alert.cluster = None;
+        let dict = alert.output_dict();
+        let keys: Vec<_> = dict.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "cluster", "context", "created", "id", "log_source", "log_type", "outputs", "publishers", "record",
+                "rule_description", "rule_name", "source_entity", "source_service", "staged"
+            ]
+        );
+        assert_eq!(dict["cluster"], "");
+        assert_eq!(dict["publishers"], json!({}));
+    }
+
+    #[test]
+    fn merge_enabled_alerts_only_have_the_firehose_remaining() {
+        let mut alert = sample();
+        assert_eq!(alert.remaining_outputs(), [FIREHOSE_OUTPUT.to_owned()].into());
+        alert.merge_window_mins = 0;
+        alert.outputs_sent.insert(FIREHOSE_OUTPUT.to_owned());
+        assert_eq!(alert.remaining_outputs(), ["slack:sec".to_owned()].into());
+    }
+
+    #[test]
+    fn alert_ids_are_distinct_v4_uuids() {
+        let (a, b) = (new_alert_id(), new_alert_id());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+    }
+}

@@ -1,0 +1,388 @@
+//! The rules engine (compat §9.3–§9.11): a loaded repository evaluated over batches of
+//! classified records, producing alerts (§10).
+//!
+//! Rust pre-filters the rules of each record by log type and `req_subkeys`; a record crosses
+//! into Python only when some rule remains, once, and all remaining rules run on that dict in
+//! one call.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+use sa_engine::ClassifiedRecord;
+use serde_json::{Map, Value};
+
+use crate::alert::{Alert, new_alert_id};
+use crate::clock::Clock;
+use crate::convert::{from_python, map_to_python, object_from_python};
+use crate::interpreter::{InterpreterError, PythonEnv, prepare};
+use crate::python_error;
+use crate::repository::RepositoryLayout;
+use crate::rule_catalog::{LogsFilter, RuleCatalog, RuleInfo};
+use crate::threat_intel::{IocStore, ThreatIntelConfig};
+
+/// The staged-rules side of the rule table (§9.11); the node plugs its replicated table in.
+pub trait RuleTable: Send + Sync {
+    /// Names of the rules currently staged.
+    fn staged_rules(&self) -> BTreeSet<String>;
+}
+
+/// How to run a repository's rules.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub env: PythonEnv,
+    /// Test-runner behaviour: `rules.helpers.base.random_bool` always returns True (§15.4).
+    pub test_mode: bool,
+    pub clock: Clock,
+    /// Measure each rule's time (per-rule statistics; costs two clock reads per rule call).
+    pub rule_timing: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { env: PythonEnv::default(), test_mode: false, clock: Clock::System, rule_timing: false }
+    }
+}
+
+/// Why a repository could not be loaded.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum LoadError {
+    #[error(transparent)]
+    Interpreter(#[from] InterpreterError),
+    #[error("{} file(s) of the repository failed to import:\n  {}", .0.len(), .0.join("\n  "))]
+    Import(Vec<String>),
+    #[error("a repository is already loaded in this process (one interpreter per process); drop it first")]
+    Busy,
+    #[error("python error while loading the repository: {0}")]
+    Python(String),
+}
+
+/// A rule, matcher or dynamic-output function that raised (§9.7: logged, counted, not fatal).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleFailure {
+    pub rule: String,
+    /// `rule`, `matcher` or `dynamic output`.
+    pub stage: String,
+    /// `<file> line <n>: <Type>: <message>`.
+    pub message: String,
+    pub log_type: String,
+    pub record: Map<String, Value>,
+}
+
+/// What one batch produced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchOutcome {
+    pub alerts: Vec<Alert>,
+    pub failures: Vec<RuleFailure>,
+    /// Records that were handed to Python (the others had no applicable rule).
+    pub records_evaluated: usize,
+    /// Rule calls made (candidates after the Rust pre-filter).
+    pub rule_calls: usize,
+}
+
+/// Time spent in one rule across all records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleTiming {
+    pub calls: u64,
+    pub total: Duration,
+    pub max: Duration,
+}
+
+static LOADED: AtomicBool = AtomicBool::new(false);
+
+/// A loaded repository. Only one exists per process at a time (one interpreter, one registry).
+pub struct RulesEngine {
+    catalog: RuleCatalog,
+    evaluate: Py<PyAny>,
+    runtime: Py<PyModule>,
+    clock: Clock,
+    threat_intel: Option<(ThreatIntelConfig, Arc<dyn IocStore>)>,
+    rule_table: Option<Arc<dyn RuleTable>>,
+    staged: BTreeSet<String>,
+    rule_timing: bool,
+}
+
+impl std::fmt::Debug for RulesEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RulesEngine").field("rules", &self.catalog.rules().len()).finish_non_exhaustive()
+    }
+}
+
+impl RulesEngine {
+    /// Imports the repository's matchers, rules and publishers (§9.2) and reads the registry.
+    pub fn load(layout: &RepositoryLayout, options: &EngineOptions) -> Result<Self, LoadError> {
+        prepare(&options.env)?;
+        if LOADED.swap(true, Ordering::SeqCst) {
+            return Err(LoadError::Busy);
+        }
+        let loaded = Python::attach(|py| Self::load_with(py, layout, options));
+        if loaded.is_err() {
+            Python::attach(|py| {
+                let _ = py.import("_sa_runtime").and_then(|runtime| runtime.call_method0("reset"));
+            });
+            LOADED.store(false, Ordering::SeqCst);
+        }
+        loaded
+    }
+
+    fn load_with(py: Python<'_>, layout: &RepositoryLayout, options: &EngineOptions) -> Result<Self, LoadError> {
+        let python_error = |error: PyErr| LoadError::Python(python_error::describe(py, &error));
+        let runtime = py.import("_sa_runtime").map_err(python_error)?;
+        let repository_error = runtime.getattr("RepositoryError").map_err(python_error)?;
+        let to_load_error = |error: PyErr| {
+            if error.is_instance(py, &repository_error) {
+                match error.value(py).getattr("args").and_then(|args| args.get_item(0)).and_then(|v| v.extract()) {
+                    Ok(messages) => LoadError::Import(messages),
+                    Err(e) => python_error(e),
+                }
+            } else {
+                python_error(error)
+            }
+        };
+        runtime
+            .call_method1(
+                "load_repository",
+                (
+                    layout.root.to_string_lossy().as_ref(),
+                    layout.rule_dirs.clone(),
+                    layout.matcher_dirs.clone(),
+                    layout.publisher_dirs.clone(),
+                    options.test_mode,
+                ),
+            )
+            .map_err(to_load_error)?;
+        runtime.call_method1("set_timing", (options.rule_timing,)).map_err(python_error)?;
+        let catalog = runtime.call_method0("rule_catalog").map_err(to_load_error)?;
+        let rules = catalog
+            .cast::<PyList>()
+            .map_err(|e| LoadError::Python(e.to_string()))?
+            .iter()
+            .map(|entry| rule_info(&entry))
+            .collect::<PyResult<Vec<_>>>()
+            .map_err(python_error)?;
+        Ok(RulesEngine {
+            catalog: RuleCatalog::new(rules),
+            evaluate: runtime.getattr("evaluate").map_err(python_error)?.unbind(),
+            runtime: runtime.unbind(),
+            clock: options.clock,
+            threat_intel: None,
+            rule_table: None,
+            staged: BTreeSet::new(),
+            rule_timing: options.rule_timing,
+        })
+    }
+
+    pub fn rules(&self) -> &[RuleInfo] {
+        self.catalog.rules()
+    }
+
+    pub fn catalog(&self) -> &RuleCatalog {
+        &self.catalog
+    }
+
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
+    }
+
+    /// Enables threat-intel enrichment (§9.9) against `store`.
+    pub fn set_threat_intel(&mut self, threat_intel: Option<(ThreatIntelConfig, Arc<dyn IocStore>)>) {
+        self.threat_intel = threat_intel;
+    }
+
+    /// Enables staging (§9.11): staged rules' alerts go only to the alerts Firehose.
+    pub fn set_rule_table(&mut self, table: Option<Arc<dyn RuleTable>>) {
+        self.rule_table = table;
+    }
+
+    /// Runs every applicable rule on every record of `batch`, in order (§9.3).
+    pub fn evaluate(&mut self, batch: &mut [ClassifiedRecord]) -> Result<BatchOutcome, String> {
+        if let Some((config, store)) = &self.threat_intel {
+            let mut records: Vec<&mut Map<String, Value>> = batch.iter_mut().map(|r| &mut r.record).collect();
+            config.enrich(&mut records, store.as_ref()).map_err(|e| format!("threat intel: {e}"))?;
+        }
+        let staged = self.rule_table.as_ref().map(|table| table.staged_rules()).unwrap_or_default();
+        Python::attach(|py| {
+            if staged != self.staged {
+                self.runtime
+                    .bind(py)
+                    .call_method1("set_staged", (staged.iter().collect::<Vec<_>>(),))
+                    .map_err(|e| python_error::describe(py, &e))?;
+                self.staged = staged;
+            }
+            let mut outcome = BatchOutcome::default();
+            let mut candidates = Vec::new();
+            for classified in batch.iter() {
+                let applicable = self.catalog.for_log_type(&classified.log_type);
+                candidates.clear();
+                candidates.extend(
+                    applicable.iter().copied().filter(|&i| self.catalog.get(i).has_required_subkeys(&classified.record)),
+                );
+                if candidates.is_empty() {
+                    continue;
+                }
+                outcome.records_evaluated += 1;
+                outcome.rule_calls += candidates.len();
+                self.evaluate_record(py, classified, &candidates, &mut outcome)
+                    .map_err(|e| python_error::describe(py, &e))?;
+            }
+            Ok(outcome)
+        })
+    }
+
+    fn evaluate_record(
+        &self,
+        py: Python<'_>,
+        classified: &ClassifiedRecord,
+        candidates: &[usize],
+        outcome: &mut BatchOutcome,
+    ) -> PyResult<()> {
+        let record = map_to_python(py, &classified.record)?;
+        let result = self.evaluate.bind(py).call1((&record, PyTuple::new(py, candidates)?))?;
+        if result.is_none() {
+            return Ok(());
+        }
+        let (hits, errors): (Bound<'_, PyList>, Bound<'_, PyList>) = result.extract()?;
+        // Alerts reference the record as the rules left it (StreamAlert serializes the shared
+        // record after all rules ran, so a mutation shows in every alert of the record).
+        let record_after = if hits.is_empty() { Map::new() } else { object_from_python(&record, "record")? };
+        for error in errors.iter() {
+            let (index, stage, message): (usize, String, String) = error.extract()?;
+            let rule = &self.catalog.get(index).name;
+            let record_json = Value::Object(classified.record.clone());
+            tracing::warn!(
+                rule = %rule, stage = %stage, log_type = %classified.log_type, record = %record_json,
+                "rule {stage} raised: {message}"
+            );
+            outcome.failures.push(RuleFailure {
+                rule: rule.clone(),
+                stage,
+                message,
+                log_type: classified.log_type.clone(),
+                record: classified.record.clone(),
+            });
+        }
+        for hit in hits.iter() {
+            let (index, outputs, context, publishers, staged): (usize, Vec<String>, Bound<'_, PyAny>, Bound<'_, PyAny>, bool) =
+                hit.extract()?;
+            let rule = self.catalog.get(index);
+            outcome.alerts.push(Alert {
+                rule_name: rule.name.clone(),
+                alert_id: new_alert_id(),
+                record: record_after.clone(),
+                outputs: outputs.into_iter().collect(),
+                outputs_sent: BTreeSet::new(),
+                attempts: 0,
+                cluster: non_empty(&classified.cluster),
+                context: object_from_python(&context, "rule context")?,
+                created: self.clock.now(),
+                dispatched: 0,
+                log_source: non_empty(&classified.log_type),
+                log_type: non_empty(&classified.data_type),
+                merge_by_keys: rule.merge_by_keys.clone(),
+                merge_window_mins: rule.merge_window_mins,
+                publishers: if publishers.is_none() { None } else { Some(from_python(&publishers)?) },
+                rule_description: non_empty(&rule.description),
+                source_entity: non_empty(&classified.resource),
+                source_service: non_empty(&classified.service),
+                staged,
+            });
+        }
+        Ok(())
+    }
+
+    /// The publication `alert` gets for `output` (`service:descriptor`), composed exactly as
+    /// the alert processor does (§13.3).
+    pub fn compose(&self, alert: &Alert, output: &str) -> Result<Value, String> {
+        Python::attach(|py| {
+            let publication = self.runtime.bind(py).call_method1("compose", (alert.to_python(py)?, output))?;
+            from_python(&publication)
+        })
+        .map_err(|error: PyErr| Python::attach(|py| python_error::describe(py, &error)))
+    }
+
+    /// Per-rule timing since load, by rule name (empty unless `rule_timing` was set).
+    pub fn rule_timings(&self) -> Result<Vec<(String, RuleTiming)>, String> {
+        if !self.rule_timing {
+            return Ok(Vec::new());
+        }
+        Python::attach(|py| {
+            let timings: Vec<(usize, u64, u64, u64)> = self.runtime.bind(py).call_method0("timings")?.extract()?;
+            Ok(timings
+                .into_iter()
+                .map(|(index, calls, total_ns, max_ns)| {
+                    let timing =
+                        RuleTiming { calls, total: Duration::from_nanos(total_ns), max: Duration::from_nanos(max_ns) };
+                    (self.catalog.get(index).name.clone(), timing)
+                })
+                .collect())
+        })
+        .map_err(|error: PyErr| Python::attach(|py| python_error::describe(py, &error)))
+    }
+
+    /// Measures the cost of one call from Rust into a Python function on a prebuilt dict.
+    pub fn python_call_cost(&self, calls: u32) -> Result<Duration, String> {
+        Python::attach(|py| {
+            let noop = self.runtime.bind(py).getattr("noop")?;
+            let record = pyo3::types::PyDict::new(py);
+            let started = Instant::now();
+            for _ in 0..calls {
+                noop.call1((&record,))?;
+            }
+            Ok(started.elapsed() / calls.max(1))
+        })
+        .map_err(|error: PyErr| Python::attach(|py| python_error::describe(py, &error)))
+    }
+}
+
+impl Drop for RulesEngine {
+    fn drop(&mut self) {
+        Python::attach(|py| {
+            if let Err(error) = self.runtime.bind(py).call_method0("reset") {
+                tracing::error!("resetting the rules interpreter: {}", python_error::describe(py, &error));
+            }
+        });
+        LOADED.store(false, Ordering::SeqCst);
+    }
+}
+
+fn non_empty(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+fn rule_info(entry: &Bound<'_, PyAny>) -> PyResult<RuleInfo> {
+    let logs = entry.get_item("logs")?;
+    let logs = if logs.is_none() {
+        LogsFilter::All
+    } else if let Ok(text) = logs.extract::<String>() {
+        LogsFilter::Substring(text)
+    } else {
+        LogsFilter::Names(logs.extract()?)
+    };
+    let req_subkeys: Option<Vec<(String, Bound<'_, PyAny>)>> = entry.get_item("req_subkeys")?.extract()?;
+    let req_subkeys = req_subkeys
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(key, subs)| {
+            // A plain string sub-key list is iterated character by character in StreamAlert.
+            let subs = match subs.extract::<String>() {
+                Ok(text) => text.chars().map(String::from).collect(),
+                Err(_) => subs.extract()?,
+            };
+            Ok((key, subs))
+        })
+        .collect::<PyResult<_>>()?;
+    Ok(RuleInfo {
+        name: entry.get_item("name")?.extract()?,
+        logs,
+        req_subkeys,
+        disabled: entry.get_item("disabled")?.extract()?,
+        description: entry.get_item("description")?.extract()?,
+        merge_by_keys: entry.get_item("merge_by_keys")?.extract()?,
+        merge_window_mins: entry.get_item("merge_window_mins")?.extract()?,
+        file: entry.get_item("file")?.extract()?,
+        line: entry.get_item("line")?.extract()?,
+    })
+}

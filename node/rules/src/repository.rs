@@ -1,0 +1,72 @@
+//! Where a StreamAlert repository keeps its Python code (compat §8.3 `general.*_locations`).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// The import root and the folders (relative to it) of rules, matchers and publishers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryLayout {
+    /// On `sys.path`; module names are paths relative to it (`rules/community/x.py` →
+    /// `rules.community.x`).
+    pub root: PathBuf,
+    pub rule_dirs: Vec<String>,
+    pub matcher_dirs: Vec<String>,
+    pub publisher_dirs: Vec<String>,
+}
+
+impl RepositoryLayout {
+    /// The layout `conf_dir/global.json` declares (defaults `rules`, `matchers`, `publishers`
+    /// when absent), rooted at `root`.
+    pub fn from_config(root: &Path, conf_dir: &Path) -> Result<Self, String> {
+        let path = conf_dir.join("global.json");
+        let general = match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let global: Value =
+                    serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
+                global.get("general").cloned().unwrap_or(Value::Null)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Null,
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let locations = |key: &str, default: &str| -> Result<Vec<String>, String> {
+            match general.get(key) {
+                None | Some(Value::Null) => Ok(vec![default.to_owned()]),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|item| {
+                        item.as_str()
+                            .map(|s| s.trim_end_matches('/').to_owned())
+                            .ok_or_else(|| format!("{}: general.{key} must list folder names", path.display()))
+                    })
+                    .collect(),
+                Some(_) => Err(format!("{}: general.{key} must be a list of folder names", path.display())),
+            }
+        };
+        Ok(RepositoryLayout {
+            root: root.to_owned(),
+            rule_dirs: locations("rule_locations", "rules")?,
+            matcher_dirs: locations("matcher_locations", "matchers")?,
+            publisher_dirs: locations("publisher_locations", "publishers")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_locations_from_global_json_and_defaults_the_rest() {
+        let dir = std::env::temp_dir().join(format!("sa-layout-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("global.json"), r#"{"general": {"rule_locations": ["rules/", "more"]}}"#).unwrap();
+        let layout = RepositoryLayout::from_config(Path::new("/repo"), &dir).unwrap();
+        assert_eq!(layout.rule_dirs, ["rules", "more"]);
+        assert_eq!(layout.matcher_dirs, ["matchers"]);
+        assert_eq!(layout.publisher_dirs, ["publishers"]);
+        std::fs::write(dir.join("global.json"), r#"{"general": {"rule_locations": "rules"}}"#).unwrap();
+        assert!(RepositoryLayout::from_config(Path::new("/repo"), &dir).unwrap_err().contains("rule_locations"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

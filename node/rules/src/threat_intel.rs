@@ -1,0 +1,215 @@
+//! Threat-intel enrichment before rules run (compat §9.9): normalized values that are known
+//! IOCs are added to `record["streamalert:ioc"][ioc_type]`.
+//!
+//! Deliberate fix of StreamAlert's v2-normalization crash (Appendix D #12): the values checked
+//! are each normalization entry's `values`, not the entry objects.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+pub const IOC_KEY: &str = "streamalert:ioc";
+const NORMALIZATION_KEY: &str = "streamalert_normalization";
+
+/// The IOC table: which of the queried values are known IOCs.
+pub trait IocStore: Send + Sync {
+    fn known(&self, values: &[String]) -> Result<HashSet<String>, String>;
+}
+
+/// A test event's `test_fixtures.threat_intel` entries.
+#[derive(Debug, Clone, Default)]
+pub struct FixtureIocs {
+    values: HashSet<String>,
+}
+
+impl FixtureIocs {
+    /// Reads `[{"ioc_value": ..., "ioc_type": ..., "sub_type": ...}]`.
+    pub fn from_json(value: &Value) -> Result<Self, String> {
+        let Value::Array(entries) = value else {
+            return Err("threat_intel fixtures must be a list of {ioc_value, ioc_type, sub_type}".to_owned());
+        };
+        let values = entries
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                entry.get("ioc_value").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
+                    format!("threat_intel fixture [{i}] has no string ioc_value")
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(FixtureIocs { values })
+    }
+}
+
+impl IocStore for FixtureIocs {
+    fn known(&self, values: &[String]) -> Result<HashSet<String>, String> {
+        Ok(values.iter().filter(|v| self.values.contains(*v)).cloned().collect())
+    }
+}
+
+/// `conf/threat_intel.json`, when enabled.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ThreatIntelConfig {
+    /// normalized type → IOC type.
+    pub ioc_type_of: BTreeMap<String, String>,
+    /// IOC type → excluded values (for `ip`: CIDRs).
+    pub excluded: BTreeMap<String, Vec<String>>,
+}
+
+impl ThreatIntelConfig {
+    /// `Ok(None)` when the file is absent or `enabled` is not true.
+    pub fn load(conf_dir: &Path) -> Result<Option<Self>, String> {
+        let path = conf_dir.join("threat_intel.json");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let config: Value = serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
+        if config.get("enabled") != Some(&Value::Bool(true)) {
+            return Ok(None);
+        }
+        let mut parsed = ThreatIntelConfig::default();
+        if let Some(Value::Object(types)) = config.get("normalized_ioc_types") {
+            for (ioc_type, normalized) in types {
+                for name in normalized.as_array().into_iter().flatten().filter_map(Value::as_str) {
+                    parsed.ioc_type_of.insert(name.to_owned(), ioc_type.clone());
+                }
+            }
+        } else {
+            return Err(format!("{}: normalized_ioc_types must be an object", path.display()));
+        }
+        if let Some(Value::Object(excluded)) = config.get("excluded_iocs") {
+            for (ioc_type, values) in excluded {
+                let values = values.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+                parsed.excluded.insert(ioc_type.clone(), values);
+            }
+        }
+        Ok(Some(parsed))
+    }
+
+    fn is_excluded(&self, ioc_type: &str, value: &str) -> bool {
+        let excluded = self.excluded.get(ioc_type).map(Vec::as_slice).unwrap_or_default();
+        if ioc_type == "ip" {
+            let Ok(address) = value.parse::<IpAddr>() else { return true };
+            return excluded.iter().any(|cidr| cidr_contains(cidr, address));
+        }
+        excluded.iter().any(|e| e == value)
+    }
+
+    /// Adds matched IOCs to the records that carry them; returns how many records matched.
+    pub fn enrich(&self, records: &mut [&mut Map<String, Value>], store: &dyn IocStore) -> Result<usize, String> {
+        let mut wanted: HashMap<String, Vec<(usize, String)>> = HashMap::new();
+        for (position, record) in records.iter().enumerate() {
+            let Some(Value::Object(normalized)) = record.get(NORMALIZATION_KEY) else { continue };
+            for (normalized_type, entries) in normalized {
+                let Some(ioc_type) = self.ioc_type_of.get(normalized_type) else { continue };
+                let values = entries.as_array().into_iter().flatten().filter_map(|e| e.get("values")).filter_map(Value::as_array).flatten();
+                for value in values {
+                    let text = match value {
+                        Value::String(s) => s.clone(),
+                        Value::Number(n) => n.to_string(),
+                        _ => continue,
+                    };
+                    if !self.is_excluded(ioc_type, &text) {
+                        wanted.entry(text).or_default().push((position, ioc_type.clone()));
+                    }
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(0);
+        }
+        let mut queried: Vec<String> = wanted.keys().cloned().collect();
+        queried.sort();
+        let mut matches: BTreeMap<usize, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+        for chunk in queried.chunks(100) {
+            for value in store.known(chunk)? {
+                for (position, ioc_type) in wanted.get(&value).into_iter().flatten() {
+                    matches.entry(*position).or_default().entry(ioc_type.clone()).or_default().insert(value.clone());
+                }
+            }
+        }
+        for (position, iocs) in &matches {
+            let entry = records[*position].entry(IOC_KEY).or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(by_type) = entry {
+                for (ioc_type, values) in iocs {
+                    let slot = by_type.entry(ioc_type.clone()).or_insert_with(|| Value::Array(vec![]));
+                    if let Value::Array(existing) = slot {
+                        for value in values {
+                            let value = Value::String(value.clone());
+                            if !existing.contains(&value) {
+                                existing.push(value);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(matches.len())
+    }
+}
+
+fn cidr_contains(cidr: &str, address: IpAddr) -> bool {
+    let (network, prefix) = cidr.split_once('/').unwrap_or((cidr, ""));
+    let Ok(network) = network.parse::<IpAddr>() else { return false };
+    match (network, address) {
+        (IpAddr::V4(net), IpAddr::V4(addr)) => {
+            let bits = prefix.parse::<u32>().unwrap_or(32).min(32);
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            u32::from(net) & mask == u32::from(addr) & mask
+        }
+        (IpAddr::V6(net), IpAddr::V6(addr)) => {
+            let bits = prefix.parse::<u32>().unwrap_or(128).min(128);
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            u128::from(net) & mask == u128::from(addr) & mask
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config() -> ThreatIntelConfig {
+        ThreatIntelConfig {
+            ioc_type_of: [("sourceAddress".to_owned(), "ip".to_owned()), ("domain".to_owned(), "domain".to_owned())].into(),
+            excluded: [("ip".to_owned(), vec!["10.0.0.0/8".to_owned()]), ("domain".to_owned(), vec!["ok.com".to_owned()])].into(),
+        }
+    }
+
+    #[test]
+    fn known_normalized_values_are_added_under_their_ioc_type_and_exclusions_are_skipped() {
+        let mut record = json!({"streamalert_normalization": {
+            "sourceAddress": [{"function": "src", "values": ["1.2.3.4", "10.1.1.1", "not-an-ip"]}],
+            "domain": [{"function": null, "values": ["evil.com", "ok.com"]}],
+            "streamalert_record_id": "x"}})
+        .as_object()
+        .unwrap()
+        .clone();
+        let mut clean = json!({"a": 1}).as_object().unwrap().clone();
+        let store = FixtureIocs::from_json(&json!([
+            {"ioc_value": "1.2.3.4", "ioc_type": "ip", "sub_type": "mal"},
+            {"ioc_value": "10.1.1.1", "ioc_type": "ip", "sub_type": "mal"},
+            {"ioc_value": "evil.com", "ioc_type": "domain", "sub_type": "c2"},
+            {"ioc_value": "ok.com", "ioc_type": "domain", "sub_type": "c2"}
+        ]))
+        .unwrap();
+        let matched = config().enrich(&mut [&mut record, &mut clean], &store).unwrap();
+        assert_eq!(matched, 1);
+        assert_eq!(record[IOC_KEY], json!({"domain": ["evil.com"], "ip": ["1.2.3.4"]}));
+        assert!(!clean.contains_key(IOC_KEY));
+    }
+
+    #[test]
+    fn cidrs_match_by_prefix() {
+        assert!(cidr_contains("10.0.0.0/8", "10.255.0.1".parse().unwrap()));
+        assert!(!cidr_contains("10.0.0.0/8", "11.0.0.1".parse().unwrap()));
+        assert!(cidr_contains("::/0", "::1".parse().unwrap()));
+        assert!(!cidr_contains("10.0.0.0/8", "::1".parse().unwrap()));
+    }
+}

@@ -1,0 +1,134 @@
+//! The rules thread: the one thread that holds the loaded repository and runs Python. Other
+//! threads send it batches through a [`RulesHandle`] and get alerts back.
+
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::JoinHandle;
+
+use sa_engine::ClassifiedRecord;
+
+use crate::engine::{BatchOutcome, EngineOptions, LoadError, RulesEngine};
+use crate::repository::RepositoryLayout;
+
+/// The rules thread has stopped (it panicked or the worker was dropped).
+#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
+#[error("the rules thread is gone")]
+pub struct WorkerGone;
+
+type Reply<T> = Box<dyn FnOnce(T) + Send>;
+
+enum Request {
+    Evaluate(Vec<ClassifiedRecord>, Reply<(Vec<ClassifiedRecord>, Result<BatchOutcome, String>)>),
+    Reload(RepositoryLayout, EngineOptions, Reply<Result<usize, LoadError>>),
+}
+
+/// Sends batches to the rules thread; cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct RulesHandle {
+    sender: SyncSender<Request>,
+}
+
+impl RulesHandle {
+    /// Queues `batch`; `reply` runs on the rules thread with the batch (records as the rules
+    /// saw them, threat-intel enrichment included) and its outcome. Blocks while the queue is
+    /// full (backpressure).
+    pub fn submit(
+        &self,
+        batch: Vec<ClassifiedRecord>,
+        reply: impl FnOnce(Vec<ClassifiedRecord>, Result<BatchOutcome, String>) + Send + 'static,
+    ) -> Result<(), WorkerGone> {
+        let reply: Reply<(Vec<ClassifiedRecord>, Result<BatchOutcome, String>)> =
+            Box::new(move |(batch, outcome)| reply(batch, outcome));
+        self.sender.send(Request::Evaluate(batch, reply)).map_err(|_| WorkerGone)
+    }
+
+    /// Evaluates `batch` and waits for the outcome.
+    pub fn evaluate(&self, batch: Vec<ClassifiedRecord>) -> Result<Result<BatchOutcome, String>, WorkerGone> {
+        let (sender, receiver) = mpsc::sync_channel(1);
+        self.submit(batch, move |_, outcome| {
+            let _ = sender.send(outcome);
+        })?;
+        receiver.recv().map_err(|_| WorkerGone)
+    }
+
+    /// Replaces the loaded repository (a new config version). On failure the thread keeps no
+    /// repository loaded and batches fail until a reload succeeds.
+    pub fn reload(&self, layout: RepositoryLayout, options: EngineOptions) -> Result<Result<usize, LoadError>, WorkerGone> {
+        let (sender, receiver) = mpsc::sync_channel(1);
+        let reply: Reply<Result<usize, LoadError>> = Box::new(move |result| {
+            let _ = sender.send(result);
+        });
+        self.sender.send(Request::Reload(layout, options, reply)).map_err(|_| WorkerGone)?;
+        receiver.recv().map_err(|_| WorkerGone)
+    }
+}
+
+/// Owns the rules thread; dropping it stops the thread once queued batches are done.
+pub struct RulesWorker {
+    handle: Option<RulesHandle>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RulesWorker {
+    /// Starts the rules thread and loads `layout` on it; `queue` bounds the pending batches.
+    pub fn spawn(layout: RepositoryLayout, options: EngineOptions, queue: usize) -> Result<Self, LoadError> {
+        let (sender, receiver) = mpsc::sync_channel(queue.max(1));
+        let (loaded_sender, loaded_receiver) = mpsc::sync_channel(1);
+        let thread = std::thread::Builder::new()
+            .name("sa-rules".to_owned())
+            .spawn(move || {
+                let engine = RulesEngine::load(&layout, &options);
+                let (engine, report) = match engine {
+                    Ok(engine) => (Some(engine), Ok(())),
+                    Err(error) => (None, Err(error)),
+                };
+                let failed = report.is_err();
+                let _ = loaded_sender.send(report);
+                if !failed {
+                    serve(engine, &receiver);
+                }
+            })
+            .map_err(|e| LoadError::Python(format!("cannot start the rules thread: {e}")))?;
+        match loaded_receiver.recv() {
+            Ok(Ok(())) => Ok(RulesWorker { handle: Some(RulesHandle { sender }), thread: Some(thread) }),
+            Ok(Err(error)) => {
+                let _ = thread.join();
+                Err(error)
+            }
+            Err(_) => Err(LoadError::Python("the rules thread stopped while loading".to_owned())),
+        }
+    }
+
+    pub fn handle(&self) -> RulesHandle {
+        self.handle.clone().expect("the handle lives as long as the worker")
+    }
+}
+
+impl Drop for RulesWorker {
+    fn drop(&mut self) {
+        self.handle.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve(mut engine: Option<RulesEngine>, requests: &Receiver<Request>) {
+    while let Ok(request) = requests.recv() {
+        match request {
+            Request::Evaluate(mut batch, reply) => {
+                let outcome = match engine.as_mut() {
+                    Some(engine) => engine.evaluate(&mut batch),
+                    None => Err("no repository is loaded (the last reload failed)".to_owned()),
+                };
+                reply((batch, outcome));
+            }
+            Request::Reload(layout, options, reply) => {
+                drop(engine.take());
+                let loaded = RulesEngine::load(&layout, &options);
+                let result = loaded.as_ref().map(|e| e.rules().len()).map_err(Clone::clone);
+                engine = loaded.ok();
+                reply(result);
+            }
+        }
+    }
+}
