@@ -10,6 +10,9 @@ from streamalert.shared.utils import get_first_key, get_keys, in_network, valid_
 from rules.publishers.pagerduty import v2_payload
 from rules.publishers.slack import AttachFullRecord, AttachRuleInfo, Summary
 
+# The same CloudTrail record, delivered by S3 (or directly) and through CloudWatch Logs.
+CLOUDTRAIL_LOGS = ['cloudtrail:events', 'cloudwatch:cloudtrail']
+
 # CIDRs that put a firewall or ACL rule in front of the whole Internet.
 WORLD_CIDRS = frozenset(('0.0.0.0/0', '::/0'))
 

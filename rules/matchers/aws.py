@@ -9,19 +9,26 @@ PROD_ACCOUNTS = frozenset(('123456789012', '210987654321'))
 
 
 def prod_account(record):
-    """CloudTrail (recipientAccountId) or CloudWatch Events (account) record from production."""
-    account = record.get('recipientAccountId') or record.get('account')
+    """CloudTrail (recipientAccountId), CloudWatch Events (account) or GuardDuty (accountId)
+    record from a production account."""
+    account = record.get('recipientAccountId') or record.get('account') or record.get('accountId')
     return account in PROD_ACCOUNTS
 
 
 def guard_duty_finding(record):
-    return record.get('detail-type') == 'GuardDuty Finding'
+    """A GuardDuty finding, either as a CloudWatch/EventBridge event or exported as is."""
+    if 'detail-type' in record:
+        return record['detail-type'] == 'GuardDuty Finding'
+    return str(record.get('arn', '')).startswith('arn:aws:guardduty:')
+
+
+def finding_of(record):
+    """The finding itself: the event's detail, or the record when exported directly."""
+    return record['detail'] if 'detail-type' in record else record
 
 
 def guard_duty_not_archived(record):
     """GuardDuty re-emits findings a user archived (suppression rules); those are handled."""
-    detail = record.get('detail')
-    if not isinstance(detail, dict):
-        return False
-    service = detail.get('service')
+    finding = finding_of(record)
+    service = finding.get('service') if isinstance(finding, dict) else None
     return not (isinstance(service, dict) and service.get('archived') is True)

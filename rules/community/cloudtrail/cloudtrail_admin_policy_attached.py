@@ -1,14 +1,14 @@
 """AdministratorAccess attached to a user, group or role."""
 from streamalert.shared.rule import rule
 
-from rules.helpers.base import ALERT_PUBLISHERS, REVIEW_OUTPUTS
+from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, REVIEW_OUTPUTS
 
 ATTACH_EVENTS = frozenset(('AttachUserPolicy', 'AttachGroupPolicy', 'AttachRolePolicy'))
 ADMIN_POLICY_ARN = 'arn:aws:iam::aws:policy/AdministratorAccess'
 
 
 @rule(
-    logs=['cloudtrail:events'],
+    logs=CLOUDTRAIL_LOGS,
     outputs=REVIEW_OUTPUTS,
     publishers=ALERT_PUBLISHERS,
     req_subkeys={'requestParameters': ['policyArn']},

@@ -1,11 +1,11 @@
 """AWS Config recorder stopped or its delivery channel deleted."""
 from streamalert.shared.rule import rule
 
-from rules.helpers.base import REVIEW_OUTPUTS
+from rules.helpers.base import CLOUDTRAIL_LOGS, REVIEW_OUTPUTS
 from rules.matchers.aws import prod_account
 
 
-@rule(logs=['cloudtrail:events'], outputs=REVIEW_OUTPUTS, matchers=[prod_account])
+@rule(logs=CLOUDTRAIL_LOGS, outputs=REVIEW_OUTPUTS, matchers=[prod_account])
 def cloudtrail_config_recording_stopped(rec):
     """
     author:       sa

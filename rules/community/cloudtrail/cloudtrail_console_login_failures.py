@@ -1,11 +1,11 @@
 """Failed AWS console sign-ins, merged per user into one alert."""
 from streamalert.shared.rule import rule
 
-from rules.helpers.base import REVIEW_OUTPUTS
+from rules.helpers.base import CLOUDTRAIL_LOGS, REVIEW_OUTPUTS
 
 
 @rule(
-    logs=['cloudtrail:events'],
+    logs=CLOUDTRAIL_LOGS,
     outputs=REVIEW_OUTPUTS,
     req_subkeys={'responseElements': ['ConsoleLogin']},
     merge_by_keys=['userIdentity', 'sourceIPAddress'],

@@ -1,11 +1,11 @@
 """Console sign-in that succeeded without MFA."""
 from streamalert.shared.rule import rule
 
-from rules.helpers.base import ALERT_PUBLISHERS, REVIEW_OUTPUTS
+from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, REVIEW_OUTPUTS
 
 
 @rule(
-    logs=['cloudtrail:events'],
+    logs=CLOUDTRAIL_LOGS,
     outputs=REVIEW_OUTPUTS,
     publishers=ALERT_PUBLISHERS,
     req_subkeys={'additionalEventData': ['MFAUsed'], 'responseElements': ['ConsoleLogin']},

@@ -1,7 +1,7 @@
 """GuardDuty detector deleted, suspended or detached."""
 from streamalert.shared.rule import rule
 
-from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS
+from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, PAGE_OUTPUTS
 
 DETECTOR_REMOVAL_EVENTS = frozenset((
     'DeleteDetector',
@@ -10,7 +10,7 @@ DETECTOR_REMOVAL_EVENTS = frozenset((
 ))
 
 
-@rule(logs=['cloudtrail:events'], outputs=PAGE_OUTPUTS, publishers=ALERT_PUBLISHERS)
+@rule(logs=CLOUDTRAIL_LOGS, outputs=PAGE_OUTPUTS, publishers=ALERT_PUBLISHERS)
 def cloudtrail_guardduty_disabled(rec):
     """
     author:       sa

@@ -1,10 +1,10 @@
 """KMS customer key disabled or scheduled for deletion."""
 from streamalert.shared.rule import rule
 
-from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS
+from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, PAGE_OUTPUTS
 
 
-@rule(logs=['cloudtrail:events'], outputs=PAGE_OUTPUTS, publishers=ALERT_PUBLISHERS)
+@rule(logs=CLOUDTRAIL_LOGS, outputs=PAGE_OUTPUTS, publishers=ALERT_PUBLISHERS)
 def cloudtrail_kms_key_disabled_or_deleted(rec):
     """
     author:       sa

@@ -1,12 +1,12 @@
 """CloudTrail trail stopped, deleted or stripped of its logging."""
 from streamalert.shared.rule import rule
 
-from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS
+from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, PAGE_OUTPUTS
 
 TRAIL_TAMPERING_EVENTS = frozenset(('StopLogging', 'DeleteTrail'))
 
 
-@rule(logs=['cloudtrail:events'], outputs=PAGE_OUTPUTS, publishers=ALERT_PUBLISHERS)
+@rule(logs=CLOUDTRAIL_LOGS, outputs=PAGE_OUTPUTS, publishers=ALERT_PUBLISHERS)
 def cloudtrail_logging_disabled(rec):
     """
     author:       sa

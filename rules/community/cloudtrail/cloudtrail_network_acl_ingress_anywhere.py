@@ -1,11 +1,11 @@
 """Network ACL entry allowing inbound traffic from anywhere."""
 from streamalert.shared.rule import rule
 
-from rules.helpers.base import REVIEW_OUTPUTS, is_world_cidr
+from rules.helpers.base import CLOUDTRAIL_LOGS, REVIEW_OUTPUTS, is_world_cidr
 
 
 @rule(
-    logs=['cloudtrail:events'],
+    logs=CLOUDTRAIL_LOGS,
     outputs=REVIEW_OUTPUTS,
     req_subkeys={'requestParameters': ['egress', 'ruleAction']},
 )

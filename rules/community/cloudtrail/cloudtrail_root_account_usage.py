@@ -1,11 +1,11 @@
 """Use of the AWS root account."""
 from streamalert.shared.rule import rule
 
-from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS
+from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, PAGE_OUTPUTS
 
 
 @rule(
-    logs=['cloudtrail:events'],
+    logs=CLOUDTRAIL_LOGS,
     outputs=PAGE_OUTPUTS,
     publishers=ALERT_PUBLISHERS,
     req_subkeys={'userIdentity': ['type']},

@@ -3,7 +3,7 @@ import json
 
 from streamalert.shared.rule import rule
 
-from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS, s3_acl_is_public
+from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, PAGE_OUTPUTS, s3_acl_is_public
 
 
 def _policy_is_public(params):
@@ -23,7 +23,7 @@ def _policy_is_public(params):
 
 
 @rule(
-    logs=['cloudtrail:events'],
+    logs=CLOUDTRAIL_LOGS,
     outputs=PAGE_OUTPUTS,
     publishers=ALERT_PUBLISHERS,
     req_subkeys={'requestParameters': ['bucketName']},

@@ -1,14 +1,14 @@
 """S3 object uploaded or re-ACLed as public."""
 from streamalert.shared.rule import rule
 
-from rules.helpers.base import REVIEW_OUTPUTS, s3_acl_is_public
+from rules.helpers.base import CLOUDTRAIL_LOGS, REVIEW_OUTPUTS, s3_acl_is_public
 
 # Buckets that serve public web content on purpose.
 PUBLIC_CONTENT_BUCKETS = frozenset(('acme-public-assets', 'acme-www'))
 
 
 @rule(
-    logs=['cloudtrail:events'],
+    logs=CLOUDTRAIL_LOGS,
     outputs=REVIEW_OUTPUTS,
     req_subkeys={'requestParameters': ['bucketName', 'key']},
     merge_by_keys=['bucketName'],

@@ -1,7 +1,7 @@
 """Security group rule opening a port to the whole Internet."""
 from streamalert.shared.rule import rule
 
-from rules.helpers.base import ALERT_PUBLISHERS, REVIEW_OUTPUTS, is_world_cidr
+from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, REVIEW_OUTPUTS, is_world_cidr
 from rules.matchers.aws import prod_account
 
 
@@ -12,7 +12,7 @@ def _world_ranges(permission):
 
 
 @rule(
-    logs=['cloudtrail:events'],
+    logs=CLOUDTRAIL_LOGS,
     outputs=REVIEW_OUTPUTS,
     publishers=ALERT_PUBLISHERS,
     matchers=[prod_account],

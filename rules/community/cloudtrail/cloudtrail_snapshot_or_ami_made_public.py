@@ -1,7 +1,7 @@
 """EBS snapshot, RDS snapshot or AMI shared with every AWS account."""
 from streamalert.shared.rule import rule
 
-from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS, get_keys
+from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, PAGE_OUTPUTS, get_keys
 
 
 def _ec2_shared_with_all(params):
@@ -21,7 +21,7 @@ def _rds_shared_with_all(params):
     )
 
 
-@rule(logs=['cloudtrail:events'], outputs=PAGE_OUTPUTS, publishers=ALERT_PUBLISHERS)
+@rule(logs=CLOUDTRAIL_LOGS, outputs=PAGE_OUTPUTS, publishers=ALERT_PUBLISHERS)
 def cloudtrail_snapshot_or_ami_made_public(rec):
     """
     author:       sa

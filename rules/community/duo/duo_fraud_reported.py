@@ -8,7 +8,7 @@ from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS
     logs=['duo:authentication'],
     outputs=PAGE_OUTPUTS,
     publishers=ALERT_PUBLISHERS,
-    merge_by_keys=['username'],
+    merge_by_keys=['user'],
     merge_window_mins=30,
 )
 def duo_fraud_reported(rec):

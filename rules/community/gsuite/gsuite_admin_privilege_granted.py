@@ -15,7 +15,7 @@ def _role_names(event):
     ]
 
 
-@rule(logs=['gsuite:reports'], outputs=REVIEW_OUTPUTS, publishers=ALERT_PUBLISHERS, context={})
+@rule(logs=['gsuite:admin'], outputs=REVIEW_OUTPUTS, publishers=ALERT_PUBLISHERS, context={})
 def gsuite_admin_privilege_granted(rec, context):
     """
     author:       sa
