@@ -1,12 +1,19 @@
 //! The detection engine's pure-Rust half: it turns raw payloads into classified records
-//! (compat spec §2–§8). No I/O beyond reading config files, no cluster, no Python.
+//! (compat spec §2–§8). No I/O beyond reading config and test-event files, no cluster, no Python.
 
+pub mod config;
+pub mod envelope;
 pub mod error;
 pub mod fnmatch;
 pub mod jmes;
+pub mod log_type;
+pub mod normalize;
+pub mod parsers;
+pub mod patterns;
 pub mod priority;
 pub mod python;
 pub mod record;
 pub mod schema;
 
+pub use config::Config;
 pub use record::ClassifiedRecord;
