@@ -4,8 +4,20 @@ from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, REVIEW_OUTPUTS
 
-# conf/lookup_tables.json: {domain: {"source": feed, "category": ...}}.
+# conf/lookup_tables.json: domain -> feed entry, e.g. {"source": "abuse-feed", "category": "c2"}.
 BLOCKLIST_TABLE = 'dns_blocklist'
+
+DNS_LOGS = [
+    'route53:resolver_query',
+    'crowdstrike:fdr_dns_request',
+]
+
+
+def queried_domain(rec):
+    """The name looked up, whichever DNS log the record comes from."""
+    if 'query_name' in rec:  # Route 53 Resolver query log
+        return rec['query_name']
+    return rec.get('DomainName')  # CrowdStrike FDR DnsRequest
 
 
 def parent_domains(name):
@@ -16,11 +28,10 @@ def parent_domains(name):
 
 
 @rule(
-    logs=['packetbeat:dns'],
+    logs=DNS_LOGS,
     outputs=REVIEW_OUTPUTS,
     publishers=ALERT_PUBLISHERS,
-    req_subkeys={'dns': ['question']},
-    merge_by_keys=['client_ip'],
+    merge_by_keys=['srcaddr', 'aid'],
     merge_window_mins=60,
     context={},
 )
@@ -28,13 +39,13 @@ def dns_blocklisted_domain(rec, context):
     """
     author:       sa
     description:  A host resolved a domain (or a subdomain of a domain) listed in the
-                  dns_blocklist lookup table. The matching entry is in the alert's context.
-    playbook:     Find the process behind the lookup on client_ip (osquery process_open_sockets)
-                  and check the feed entry's category.
+                  dns_blocklist lookup table. The matching entry is copied to the alert's
+                  context. Lookups are merged per source host for an hour.
+    playbook:     Find the process behind the lookup (osquery process_open_sockets, or the
+                  CrowdStrike ContextProcessId) and check the feed entry's category.
     reference:    https://attack.mitre.org/techniques/T1071/004/
     """
-    question = rec['dns']['question'] or {}
-    for domain in parent_domains(question.get('name') or ''):
+    for domain in parent_domains(queried_domain(rec) or ''):
         entry = LookupTables.get(BLOCKLIST_TABLE, domain)
         if entry is not None:
             context['blocklist_domain'] = domain
