@@ -15,6 +15,7 @@ mod python_error;
 mod repository;
 mod rule_catalog;
 mod shim;
+pub mod test_runner;
 pub mod threat_intel;
 mod worker;
 

@@ -1,0 +1,114 @@
+//! `sactl test rules` semantics (§15) over the fixture repository, with a stand-in classifier
+//! (classification itself is sa-engine's and tested there).
+
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+use sa_engine::ClassifiedRecord;
+use sa_rules::test_runner::{EventClassifier, RenderOptions, RunOptions, TestEvent, discover, render, run};
+use sa_rules::{Clock, EngineOptions, RepositoryLayout, RulesEngine};
+use serde_json::Value;
+
+/// Takes `data` as the parsed record of the expected log type; `unclassifiable` data does not
+/// classify, and an expected `test:other` classifies as `test:events`.
+struct DataAsRecord;
+
+impl EventClassifier for DataAsRecord {
+    fn classify(&self, event: &TestEvent) -> Result<Option<ClassifiedRecord>, String> {
+        let Some(Value::Object(record)) = event.raw.get("data") else { return Err("data must be an object".into()) };
+        if record.contains_key("unclassifiable") {
+            return Ok(None);
+        }
+        Ok(Some(ClassifiedRecord {
+            cluster: "prod".into(),
+            log_type: if event.log == "test:other" { "test:events".into() } else { event.log.clone() },
+            record: record.clone(),
+            service: event.service.clone(),
+            resource: event.source.clone(),
+            data_type: "json".into(),
+        }))
+    }
+}
+
+/// One interpreter per process: tests that load a repository take turns.
+fn exclusive() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+const NOW: i64 = 1_600_000_000_000_000;
+
+fn engine(root: &PathBuf) -> RulesEngine {
+    let layout = RepositoryLayout::from_config(root, &root.join("conf")).unwrap();
+    let options = EngineOptions { test_mode: true, clock: Clock::Fixed(NOW), rule_timing: true, ..Default::default() };
+    RulesEngine::load(&layout, &options).unwrap()
+}
+
+#[test]
+fn runs_events_decides_pass_fail_and_explains_failures() {
+    let _turn = exclusive();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo");
+    let mut engine = engine(&root);
+    let (files, skipped) = discover(&[root.join("rules")], &[]);
+    let options = RunOptions { now: NOW, ..Default::default() };
+    let report = run(&mut engine, &DataAsRecord, files, skipped, &options);
+
+    let verdicts: Vec<(String, bool)> = report.results.iter().map(|r| (r.description.clone(), r.passed)).collect();
+    let passing = |d: &str| verdicts.iter().find(|(desc, _)| desc == d).unwrap_or_else(|| panic!("{d}")).1;
+    for description in [
+        "root login fires root_login",
+        "an ordinary user fires nothing",
+        "a disabled rule in trigger_rules is ignored",
+        "publisher tests over the composed publications",
+        "lookup fixtures feed LookupTables",
+        "fixtures do not leak into the next event",
+        "classify only",
+    ] {
+        assert!(passing(description), "{description}: {report:#?}");
+    }
+    assert_eq!(report.passed(), 7);
+    assert_eq!(report.failed(), 5);
+
+    let (text, failed) = render(&report, RenderOptions { verbose: false, coverage: true, min_tests: None, stats: true });
+    assert!(failed);
+    assert!(text.ends_with("7 passed, 5 failed"), "{text}");
+    for explanation in [
+        "Expected: deletes, no_such_rule (does not exist)",
+        "Fired but not expected: root_login",
+        "Expected but did not fire: deletes, no_such_rule (does not exist)",
+        "Classified Type: test:events",
+        "Expected Type: test:other",
+        "(not classified: no schema matched the data)",
+        "record.user is \"someone else\": actual value is \"dyn\"",
+        "No such output email:x was configured for this alert",
+        "Error: missing required key \"service\"",
+        "Publishers: 0/2 Passed",
+    ] {
+        assert!(text.contains(explanation), "missing {explanation:?} in:\n{text}");
+    }
+    assert!(text.contains("Rule timing"), "{text}");
+    assert!(text.contains("  root_login: 1 positive, 8 negative"), "{text}");
+    assert!(text.contains("Warning: no test event expects these enabled rules:"), "{text}");
+}
+
+#[test]
+fn min_tests_turns_coverage_gaps_into_failures_and_rule_filter_suppresses_events() {
+    let _turn = exclusive();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo");
+    let mut engine = engine(&root);
+    let alpha = root.join("rules/fixture/alpha.json");
+    let (files, skipped) = discover(&[root.join("rules")], std::slice::from_ref(&alpha));
+    let options = RunOptions { now: NOW, rules_filter: vec!["root_login".into()], ..Default::default() };
+    let report = run(&mut engine, &DataAsRecord, files, skipped, &options);
+    assert_eq!(report.results.len(), 1, "only the event expecting root_login is reported");
+    assert!(report.results[0].passed);
+
+    let (files, skipped) = discover(&[root.join("rules")], &[alpha]);
+    let report = run(&mut engine, &DataAsRecord, files, skipped, &RunOptions { now: NOW, ..Default::default() });
+    let (text, failed) = render(&report, RenderOptions { min_tests: Some(2), ..Default::default() });
+    assert!(failed, "{text}");
+    assert!(text.contains("Coverage failure: deletes: no event where it fires"), "{text}");
+    assert!(!text.contains("Coverage failure: root_login"), "root_login fires once and stays quiet otherwise:\n{text}");
+    let last = text.lines().last().unwrap();
+    assert!(last.starts_with("7 passed, ") && last != "7 passed, 0 failed", "{text}");
+}
