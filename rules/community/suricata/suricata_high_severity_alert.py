@@ -7,7 +7,7 @@ HIGH = 1
 
 
 @rule(
-    logs=['suricata:eve'],
+    logs=['suricata:alert'],
     outputs=REVIEW_OUTPUTS,
     publishers=ALERT_PUBLISHERS,
     merge_by_keys=['signature_id', 'src_ip'],
