@@ -26,7 +26,9 @@ def kubernetes_pod_exec(rec):
     object_ref = rec['objectRef']
     return (
         rec['verb'] == 'create'
-        and rec['stage'] == 'ResponseComplete'
+        # A streaming session is logged when it starts and again when it ends; alert once,
+        # as soon as it starts.
+        and rec['stage'] == 'ResponseStarted'
         and object_ref['resource'] == 'pods'
         and object_ref.get('subresource') in ('exec', 'attach')
         and object_ref.get('namespace') not in DEV_NAMESPACES
