@@ -1,6 +1,7 @@
 //! The detection engine's pure-Rust half: it turns raw payloads into classified records
 //! (compat spec §2–§8). No I/O beyond reading config and test-event files, no cluster, no Python.
 
+pub mod classifier;
 pub mod config;
 pub mod envelope;
 pub mod error;
@@ -10,10 +11,14 @@ pub mod log_type;
 pub mod normalize;
 pub mod parsers;
 pub mod patterns;
+pub mod payload;
 pub mod priority;
 pub mod python;
 pub mod record;
 pub mod schema;
+pub mod test_events;
 
+pub use classifier::{Classification, Classifier, DeadLetter};
 pub use config::Config;
+pub use parsers::Root;
 pub use record::ClassifiedRecord;

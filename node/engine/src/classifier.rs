@@ -1,0 +1,400 @@
+//! Classification (compat spec §6): pick the candidate log types of a payload from its cluster's
+//! `data_sources`, try them in priority order, and hand out the records of the first that
+//! parses, or a dead letter that says why nothing did.
+//!
+//! A payload is decoded once ([`Root`]); every candidate log type reads that same value, and
+//! extractions that do not depend on the log type (a `json_path` with its `embedded_json` flag,
+//! the fixed-field text parsers) are computed once per payload and shared.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::config::Config;
+use crate::envelope::ENVELOPE_KEY;
+use crate::log_type::{JsonExtraction, LogType};
+use crate::normalize::NORMALIZATION_KEY;
+use crate::parsers::{Candidate, ParserKind, Rejection, Root, extract_csv, extract_json, extract_kv};
+use crate::record::ClassifiedRecord;
+use crate::schema::{coerce_record, coercion_failure, key_mismatch, keys_match, record_is_coercible};
+
+/// A configuration with its routing table, ready to classify. Cheap to share across threads.
+#[derive(Debug)]
+pub struct Classifier {
+    config: Config,
+    routes: HashMap<(String, String), Route>,
+}
+
+#[derive(Debug)]
+struct Route {
+    cluster: String,
+    /// Indices into `config.log_types`, in candidate order.
+    candidates: Vec<usize>,
+    listed: Vec<String>,
+}
+
+/// §6.1's configuration errors: StreamAlert fails the whole invocation on these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteError {
+    UnknownResource { service: String, resource: String },
+}
+
+impl fmt::Display for RouteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteError::UnknownResource { service, resource } => {
+                write!(f, "no cluster lists {resource} under data_sources.{service}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RouteError {}
+
+/// What became of one payload record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classification {
+    pub records: Vec<ClassifiedRecord>,
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+/// A payload record (or a sub-record of a classified payload) that yielded no classified record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub cluster: String,
+    pub service: String,
+    pub resource: String,
+    /// Set when the payload was classified but this sub-record failed the winning type.
+    pub log_type: Option<String>,
+    /// The raw payload or sub-record.
+    pub record: String,
+    /// Why each candidate log type rejected it, in candidate order.
+    pub failures: Vec<CandidateFailure>,
+}
+
+impl DeadLetter {
+    /// One line: `cloudtrail:events: missing key eventID; extra key foo | cloudwatch:events: …`.
+    pub fn reason(&self) -> String {
+        self.failures.iter().map(ToString::to_string).collect::<Vec<_>>().join(" | ")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CandidateFailure {
+    pub log_type: String,
+    pub reason: String,
+}
+
+impl fmt::Display for CandidateFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.log_type, self.reason)
+    }
+}
+
+/// The verdict on one candidate record of one log type.
+enum Verdict {
+    /// Valid; holds the coerced record when the check already built it (log_patterns).
+    Valid(Option<Map<String, Value>>),
+    Invalid(Option<String>),
+}
+
+/// What one log type made of a payload.
+enum TypeResult {
+    /// At least one valid record: (verdicts per candidate) with the envelope.
+    Matched { verdicts: Vec<Verdict>, envelope: Map<String, Value> },
+    NoMatch(Option<String>),
+}
+
+/// Extractions shared by the candidate log types of one payload.
+#[derive(Default)]
+struct SharedExtractions<'a> {
+    json: Vec<(JsonKey<'a>, Vec<Candidate<'a>>)>,
+    fixed: Vec<(ParserKind, Result<Value, Rejection>)>,
+}
+
+#[derive(PartialEq)]
+enum JsonKey<'a> {
+    Root,
+    Path(&'a str, bool),
+    RegexKey(&'a str),
+}
+
+impl<'a> SharedExtractions<'a> {
+    fn json(&mut self, extraction: &'a JsonExtraction, root: &'a Root) -> &[Candidate<'a>] {
+        let key = match extraction {
+            JsonExtraction::Root => JsonKey::Root,
+            JsonExtraction::Path { path, embedded_json } => JsonKey::Path(path.as_str(), *embedded_json),
+            JsonExtraction::RegexKey(k) => JsonKey::RegexKey(k),
+        };
+        let index = match self.json.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.json.push((key, extract_json(extraction, root)));
+                self.json.len() - 1
+            }
+        };
+        &self.json[index].1
+    }
+
+    fn fixed(&mut self, kind: ParserKind, root: &Root) -> &Result<Value, Rejection> {
+        let index = match self.fixed.iter().position(|(k, _)| *k == kind) {
+            Some(i) => i,
+            None => {
+                let parsed = root.text().and_then(|t| kind.parse_fixed_fields(t));
+                self.fixed.push((kind, parsed));
+                self.fixed.len() - 1
+            }
+        };
+        &self.fixed[index].1
+    }
+}
+
+impl Classifier {
+    pub fn new(config: Config) -> Classifier {
+        let mut routes = HashMap::new();
+        for cluster in &config.clusters {
+            for (service, resources) in &cluster.data_sources {
+                for (resource, listed) in resources {
+                    let candidates = config
+                        .log_types
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, lt)| listed.iter().any(|l| *l == lt.source || *l == lt.name))
+                        .map(|(i, _)| i)
+                        .collect();
+                    routes.entry((service.clone(), resource.clone())).or_insert(Route {
+                        cluster: cluster.name.clone(),
+                        candidates,
+                        listed: listed.clone(),
+                    });
+                }
+            }
+        }
+        Classifier { config, routes }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The cluster and candidate log types (in order) for a service and resource.
+    pub fn candidates(&self, service: &str, resource: &str) -> Result<(&str, Vec<&LogType>), RouteError> {
+        let route = self.route(service, resource)?;
+        Ok((&route.cluster, route.candidates.iter().map(|i| &self.config.log_types[*i]).collect()))
+    }
+
+    fn route(&self, service: &str, resource: &str) -> Result<&Route, RouteError> {
+        self.routes
+            .get(&(service.to_string(), resource.to_string()))
+            .ok_or_else(|| RouteError::UnknownResource { service: service.into(), resource: resource.into() })
+    }
+
+    /// Classifies one payload record from `service`/`resource` (§6.2): the first candidate log
+    /// type with at least one valid record wins; its invalid sub-records and unmatched payloads
+    /// become dead letters.
+    pub fn classify(&self, service: &str, resource: &str, root: Root) -> Result<Classification, RouteError> {
+        let route = self.route(service, resource)?;
+        let dead_letter = |log_type: Option<&str>, record: String, failures: Vec<CandidateFailure>| DeadLetter {
+            cluster: route.cluster.clone(),
+            service: service.into(),
+            resource: resource.into(),
+            log_type: log_type.map(str::to_string),
+            record,
+            failures,
+        };
+        if route.candidates.is_empty() {
+            let reason = format!("no log type belongs to the sources listed for this resource ({})", route.listed.join(", "));
+            let failure = CandidateFailure { log_type: "(none)".into(), reason };
+            return Ok(Classification { records: Vec::new(), dead_letters: vec![dead_letter(None, root.to_raw_string(), vec![failure])] });
+        }
+        let mut shared = SharedExtractions::default();
+        let mut winner = None;
+        for &index in &route.candidates {
+            let lt = &self.config.log_types[index];
+            if let TypeResult::Matched { verdicts, envelope } = self.try_log_type(lt, &root, &mut shared, false) {
+                winner = Some((lt, verdicts, envelope));
+                break;
+            }
+        }
+        let Some((lt, verdicts, envelope)) = winner else {
+            let failures = self.explain(route, &root, &mut shared);
+            drop(shared);
+            return Ok(Classification { records: Vec::new(), dead_letters: vec![dead_letter(None, root.to_raw_string(), failures)] });
+        };
+        let mut records = Vec::new();
+        let mut dead_letters = Vec::new();
+        let wrap = |record: Map<String, Value>| ClassifiedRecord {
+            cluster: route.cluster.clone(),
+            log_type: lt.name.clone(),
+            record,
+            service: service.into(),
+            resource: resource.into(),
+            data_type: lt.parser.name().into(),
+        };
+        let root_is_the_record = lt.parser == ParserKind::Json && matches!(lt.json, JsonExtraction::Root);
+        if root_is_the_record {
+            // The single candidate is the payload itself: move it instead of copying it.
+            drop(shared);
+            let Some(Verdict::Valid(coerced)) = verdicts.into_iter().next() else { unreachable!("a matched type has a valid candidate") };
+            let record = match (coerced, root) {
+                (Some(map), _) => map,
+                (None, Root::Json(Value::Object(map))) => map,
+                (None, _) => unreachable!("a valid json root is an object"),
+            };
+            records.push(wrap(self.finish(lt, record, &envelope)));
+            return Ok(Classification { records, dead_letters });
+        }
+        let candidates = self.candidates_of(lt, &root, &mut shared).into_owned();
+        for (candidate, verdict) in candidates.into_iter().zip(verdicts) {
+            match verdict {
+                Verdict::Valid(coerced) => {
+                    let record = coerced.unwrap_or_else(|| match candidate.value.map(Cow::into_owned) {
+                        Some(Value::Object(map)) => map,
+                        _ => unreachable!("a valid candidate is an object"),
+                    });
+                    records.push(wrap(self.finish(lt, record, &envelope)));
+                }
+                Verdict::Invalid(_) => {
+                    let reason = match &candidate.rejection {
+                        Some(r) => r.to_string(),
+                        None => self.check(lt, candidate_value(&candidate, &root), &envelope, true).err().flatten().unwrap_or_default(),
+                    };
+                    let raw = candidate.value.map_or_else(|| root.to_raw_string(), |v| v.to_string());
+                    dead_letters.push(dead_letter(Some(&lt.name), raw, vec![CandidateFailure { log_type: lt.name.clone(), reason }]));
+                }
+            }
+        }
+        Ok(Classification { records, dead_letters })
+    }
+
+    /// Every candidate log type that would accept the payload, in candidate order. More than
+    /// one means the schemas are ambiguous for this sample: only the first ever wins.
+    pub fn matching_log_types(&self, service: &str, resource: &str, root: &Root) -> Result<Vec<String>, RouteError> {
+        let route = self.route(service, resource)?;
+        let mut shared = SharedExtractions::default();
+        Ok(route
+            .candidates
+            .iter()
+            .map(|&i| &self.config.log_types[i])
+            .filter(|lt| matches!(self.try_log_type(lt, root, &mut shared, false), TypeResult::Matched { .. }))
+            .map(|lt| lt.name.clone())
+            .collect())
+    }
+
+    /// Why log type `name` rejects the payload; `None` if it is not a candidate or matches.
+    pub fn explain_log_type(&self, service: &str, resource: &str, root: &Root, name: &str) -> Option<String> {
+        let route = self.route(service, resource).ok()?;
+        let lt = route.candidates.iter().map(|&i| &self.config.log_types[i]).find(|lt| lt.name == name)?;
+        match self.try_log_type(lt, root, &mut SharedExtractions::default(), true) {
+            TypeResult::NoMatch(reason) => Some(reason.unwrap_or_else(|| "does not match".into())),
+            TypeResult::Matched { .. } => None,
+        }
+    }
+
+    fn explain<'a>(&'a self, route: &Route, root: &'a Root, shared: &mut SharedExtractions<'a>) -> Vec<CandidateFailure> {
+        route
+            .candidates
+            .iter()
+            .map(|&i| {
+                let lt = &self.config.log_types[i];
+                let reason = match self.try_log_type(lt, root, shared, true) {
+                    TypeResult::NoMatch(reason) => reason.unwrap_or_else(|| "does not match".into()),
+                    TypeResult::Matched { .. } => "matches".into(),
+                };
+                CandidateFailure { log_type: lt.name.clone(), reason }
+            })
+            .collect()
+    }
+
+    fn candidates_of<'a, 's>(&'a self, lt: &'a LogType, root: &'a Root, shared: &'s mut SharedExtractions<'a>) -> Cow<'s, [Candidate<'a>]> {
+        match lt.parser {
+            ParserKind::Json => Cow::Borrowed(shared.json(&lt.json, root)),
+            ParserKind::Csv => Cow::Owned(extract_csv(lt.csv, lt.csv_json_path.as_ref(), &lt.schema, root)),
+            ParserKind::Kv => Cow::Owned(extract_kv(&lt.kv, &lt.schema, root)),
+            kind => Cow::Owned(vec![match shared.fixed(kind, root) {
+                Ok(value) => Candidate::valid(Cow::Owned(value.clone())),
+                Err(rejection) => Candidate::invalid(None, rejection.clone()),
+            }]),
+        }
+    }
+
+    fn try_log_type<'a>(&'a self, lt: &'a LogType, root: &'a Root, shared: &mut SharedExtractions<'a>, explain: bool) -> TypeResult {
+        if let Some(reason) = &lt.never_matches {
+            return TypeResult::NoMatch(Some(reason.clone()));
+        }
+        let envelope = match &lt.envelope {
+            None => Map::new(),
+            Some(e) => match e.extract(root) {
+                Ok(env) => env,
+                Err(reason) => return TypeResult::NoMatch(Some(reason)),
+            },
+        };
+        let candidates = self.candidates_of(lt, root, shared);
+        let mut verdicts = Vec::with_capacity(candidates.len());
+        let mut any_valid = false;
+        let mut first_reason = None;
+        for candidate in candidates.iter() {
+            let verdict = match &candidate.rejection {
+                Some(rejection) => Verdict::Invalid(explain.then(|| rejection.to_string())),
+                None => match self.check(lt, candidate_value(candidate, root), &envelope, explain) {
+                    Ok(coerced) => Verdict::Valid(coerced),
+                    Err(reason) => Verdict::Invalid(reason),
+                },
+            };
+            match &verdict {
+                Verdict::Valid(_) => any_valid = true,
+                Verdict::Invalid(reason) if first_reason.is_none() => first_reason = reason.clone(),
+                Verdict::Invalid(_) => {}
+            }
+            verdicts.push(verdict);
+        }
+        if any_valid { TypeResult::Matched { verdicts, envelope } } else { TypeResult::NoMatch(first_reason) }
+    }
+
+    /// Key check, coercion dry run and log_patterns (§3.3 steps 1–4) without copying the record
+    /// unless patterns need its coerced values.
+    fn check(&self, lt: &LogType, value: &Value, envelope: &Map<String, Value>, explain: bool) -> Result<Option<Map<String, Value>>, Option<String>> {
+        if !keys_match(value, &lt.schema, &lt.optional_keys) {
+            return Err(explain.then(|| key_mismatch(value, &lt.schema, &lt.optional_keys).unwrap_or_default()));
+        }
+        let Value::Object(map) = value else { return Err(explain.then(|| "not a JSON object".to_string())) };
+        if !record_is_coercible(map, &lt.schema) {
+            return Err(explain.then(|| coercion_failure(map, &lt.schema).unwrap_or_default()));
+        }
+        let Some(patterns) = &lt.log_patterns else { return Ok(None) };
+        let mut coerced = map.clone();
+        coerce_record(&mut coerced, &lt.schema);
+        if patterns.matches(&coerced, envelope) { Ok(Some(coerced)) } else { Err(explain.then(|| patterns.explain(&coerced))) }
+    }
+
+    /// §3.3 step 5 and §6.3: coerce, attach the envelope, fill optional keys, normalize.
+    fn finish(&self, lt: &LogType, mut record: Map<String, Value>, envelope: &Map<String, Value>) -> Map<String, Value> {
+        coerce_record(&mut record, &lt.schema);
+        if !envelope.is_empty() {
+            record.insert(ENVELOPE_KEY.into(), Value::Object(envelope.clone()));
+        }
+        for key in &lt.optional_keys {
+            if !record.contains_key(key) {
+                let default = lt.schema.get(key).map_or(Value::Null, |t| t.default_value());
+                record.insert(key.clone(), default);
+            }
+        }
+        if let Some(normalization) = &lt.normalization {
+            let normalized = normalization.apply(&record);
+            record.insert(NORMALIZATION_KEY.into(), Value::Object(normalized));
+        }
+        record
+    }
+}
+
+/// A candidate's value; `None` stands for the payload, which for a valid candidate is JSON.
+fn candidate_value<'v>(candidate: &'v Candidate<'_>, root: &'v Root) -> &'v Value {
+    static NULL: Value = Value::Null;
+    match (&candidate.value, root) {
+        (Some(v), _) => v,
+        (None, Root::Json(v)) => v,
+        (None, Root::Text(_)) => &NULL,
+    }
+}

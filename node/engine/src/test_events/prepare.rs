@@ -1,0 +1,215 @@
+//! Turning a test event into the payload its service would deliver (§15.2, §15.3).
+
+use std::io::Write;
+use std::sync::LazyLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use crate::config::Config;
+use crate::parsers::Root;
+use crate::payload::kinesis_data;
+use crate::python::dumps;
+
+/// Services a test event may name: StreamAlert's four and sa's `http` and `file` sources.
+pub const SERVICES: [&str; 6] = ["kinesis", "s3", "sns", "streamalert_app", "http", "file"];
+
+const KNOWN_KEYS: [&str; 12] = [
+    "description", "log", "service", "source", "data", "override_record", "trigger_rules", "classify_only",
+    "publisher_tests", "skip_publishers", "test_fixtures", "compress",
+];
+
+static HELPER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<helper:(\w+)>").unwrap_or_else(|e| unreachable!("constant regex: {e}")));
+
+/// The keys of a test event (§15.2), checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSpec {
+    pub description: String,
+    /// The expected full log type.
+    pub log: String,
+    pub service: String,
+    pub source: String,
+    pub data: Option<Value>,
+    pub override_record: Option<Map<String, Value>>,
+    /// `None` only when `classify_only`.
+    pub trigger_rules: Option<Vec<String>>,
+    pub classify_only: bool,
+    pub publisher_tests: Option<Value>,
+    pub skip_publishers: bool,
+    pub test_fixtures: Option<Value>,
+    pub compress: bool,
+    /// Keys StreamAlert does not know (it only warns about them).
+    pub unknown_keys: Vec<String>,
+}
+
+/// An event ready to classify: its checked keys and the payload record its service delivers.
+#[derive(Debug, Clone)]
+pub struct PreparedEvent {
+    pub spec: EventSpec,
+    /// The record as a string, as the test runner serializes it.
+    pub data: String,
+    pub root: Root,
+}
+
+/// Seconds since the epoch, the clock `<helper:last_hour>` reads.
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Replaces `<helper:NAME>` in every string of the event, recursing into objects but not into
+/// arrays (§15.3 step 1). Only `last_hour` exists; another name is an error.
+pub fn apply_helpers(value: &mut Value, now: u64) -> Result<(), String> {
+    let Value::Object(map) = value else { return Ok(()) };
+    for (_, item) in map.iter_mut() {
+        match item {
+            Value::String(s) if s.contains("<helper:") => {
+                let mut unknown = None;
+                let replaced = HELPER.replace_all(s, |caps: &regex::Captures<'_>| match &caps[1] {
+                    "last_hour" => now.saturating_sub(60).to_string(),
+                    other => {
+                        unknown.get_or_insert_with(|| other.to_string());
+                        String::new()
+                    }
+                });
+                if let Some(name) = unknown {
+                    return Err(format!("unknown helper <helper:{name}> (only last_hour exists)"));
+                }
+                *s = replaced.into_owned();
+            }
+            Value::Object(_) => apply_helpers(item, now)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+impl EventSpec {
+    /// Checks the keys of an event object (after helpers).
+    pub fn parse(event: &Value) -> Result<EventSpec, String> {
+        let Value::Object(map) = event else { return Err(format!("a test event must be an object, got {}", crate::error::describe(event))) };
+        let string = |key: &str| -> Result<String, String> {
+            match map.get(key) {
+                Some(Value::String(s)) => Ok(s.clone()),
+                Some(other) => Err(format!("{key} must be a string, got {}", crate::error::describe(other))),
+                None => Err(format!("missing key {key}")),
+            }
+        };
+        let flag = |key: &str| map.get(key).is_some_and(crate::python::is_truthy);
+        let description = string("description")?;
+        let log = string("log")?;
+        let service = string("service")?;
+        let source = string("source")?;
+        if !SERVICES.contains(&service.as_str()) {
+            return Err(format!("unsupported service {service:?} (expected one of {})", SERVICES.join(", ")));
+        }
+        let data = map.get("data").cloned();
+        let override_record = match map.get("override_record") {
+            None => None,
+            Some(Value::Object(o)) => Some(o.clone()),
+            Some(other) => return Err(format!("override_record must be an object, got {}", crate::error::describe(other))),
+        };
+        if data.is_none() && override_record.is_none() {
+            return Err("the event needs data or override_record".into());
+        }
+        let classify_only = flag("classify_only");
+        let trigger_rules = match map.get("trigger_rules") {
+            None if classify_only => None,
+            None => return Err("missing key trigger_rules (needed unless classify_only)".into()),
+            Some(v) => Some(
+                v.as_array()
+                    .and_then(|items| items.iter().map(|i| i.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
+                    .ok_or_else(|| format!("trigger_rules must be a list of rule names, got {}", crate::error::describe(v)))?,
+            ),
+        };
+        Ok(EventSpec {
+            description,
+            log,
+            service,
+            source,
+            data,
+            override_record,
+            trigger_rules,
+            classify_only,
+            publisher_tests: map.get("publisher_tests").cloned(),
+            skip_publishers: flag("skip_publishers"),
+            test_fixtures: map.get("test_fixtures").cloned(),
+            compress: flag("compress"),
+            unknown_keys: map.keys().filter(|k| !KNOWN_KEYS.contains(&k.as_str())).cloned().collect(),
+        })
+    }
+}
+
+/// Prepares an event (§15.3): helpers, `override_record` synthesis from the expected log type's
+/// defaults, serialization of `data`, and the round trip through the service's payload shape.
+pub fn prepare(event: &Value, config: &Config, now: u64) -> Result<PreparedEvent, String> {
+    let mut event = event.clone();
+    apply_helpers(&mut event, now)?;
+    let spec = EventSpec::parse(&event)?;
+    let log_type = config.log_type(&spec.log).ok_or_else(|| format!("log {} is not defined in the schemas", spec.log))?;
+    let data = match &spec.override_record {
+        Some(overrides) => {
+            let mut record = match &log_type.envelope {
+                Some(envelope) => envelope.schema.default_record(),
+                None => log_type.schema.default_record(),
+            };
+            for (k, v) in overrides {
+                record.insert(k.clone(), v.clone());
+            }
+            Value::Object(record)
+        }
+        None => spec.data.clone().unwrap_or(Value::Null),
+    };
+    let data = match data {
+        Value::Object(_) => dumps(&data),
+        Value::String(s) => s,
+        other => return Err(format!("data must be an object or a string, got {}", crate::error::describe(&other))),
+    };
+    let root = match spec.service.as_str() {
+        "kinesis" => {
+            let bytes = if spec.compress { zlib(data.as_bytes())? } else { data.as_bytes().to_vec() };
+            kinesis_data(&base64::engine::general_purpose::STANDARD.encode(bytes))?
+        }
+        // s3: the mocked object decodes to the data string, one record even with newlines.
+        _ => Root::from_text(&data),
+    };
+    Ok(PreparedEvent { spec, data, root })
+}
+
+fn zlib(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).and_then(|()| encoder.finish()).map_err(|e| format!("cannot compress data: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn helpers_apply_in_nested_objects_but_not_arrays() {
+        let mut event = json!({"a": "t=<helper:last_hour>", "n": {"b": "<helper:last_hour>"}, "l": ["<helper:last_hour>"]});
+        apply_helpers(&mut event, 1000).unwrap();
+        assert_eq!(event, json!({"a": "t=940", "n": {"b": "940"}, "l": ["<helper:last_hour>"]}));
+        assert!(apply_helpers(&mut json!({"a": "<helper:tomorrow>"}), 1).unwrap_err().contains("tomorrow"));
+    }
+
+    #[test]
+    fn spec_checks_required_keys() {
+        let base = json!({"description": "d", "log": "a:b", "service": "sns", "source": "t", "data": "x", "trigger_rules": []});
+        assert!(EventSpec::parse(&base).is_ok());
+        let mut no_rules = base.clone();
+        no_rules.as_object_mut().unwrap().remove("trigger_rules");
+        assert!(EventSpec::parse(&no_rules).unwrap_err().contains("trigger_rules"));
+        no_rules["classify_only"] = json!(true);
+        assert!(EventSpec::parse(&no_rules).unwrap().trigger_rules.is_none());
+        let mut bad = base.clone();
+        bad["service"] = json!("ftp");
+        assert!(EventSpec::parse(&bad).unwrap_err().contains("unsupported service"));
+        let mut extra = base.clone();
+        extra["note"] = json!(1);
+        assert_eq!(EventSpec::parse(&extra).unwrap().unknown_keys, vec!["note"]);
+        assert!(EventSpec::parse(&json!([1])).is_err());
+    }
+}
