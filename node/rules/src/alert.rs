@@ -102,7 +102,9 @@ impl Alert {
     }
 
     fn publishers_or_empty(&self) -> Value {
-        self.publishers.clone().unwrap_or_else(|| Value::Object(Map::new()))
+        self.publishers
+            .clone()
+            .unwrap_or_else(|| Value::Object(Map::new()))
     }
 
     /// The `streamalert.shared.alert.Alert` publishers receive: `created`/`dispatched` as naive
@@ -130,7 +132,10 @@ impl Alert {
         kwargs.set_item("merge_by_keys", &self.merge_by_keys)?;
         kwargs.set_item(
             "merge_window",
-            datetime.getattr("timedelta")?.call1((0, i64::try_from(self.merge_window_mins * 60).unwrap_or(i64::MAX)))?,
+            datetime.getattr("timedelta")?.call1((
+                0,
+                i64::try_from(self.merge_window_mins * 60).unwrap_or(i64::MAX),
+            ))?,
         )?;
         kwargs.set_item("outputs_sent", PySet::new(py, &self.outputs_sent)?)?;
         kwargs.set_item("publishers", to_python(py, &self.publishers_or_empty())?)?;
@@ -139,7 +144,11 @@ impl Alert {
         kwargs.set_item("source_service", &self.source_service)?;
         kwargs.set_item("staged", self.staged)?;
         alert_class.call(
-            (&self.rule_name, map_to_python(py, &record)?, PySet::new(py, &self.outputs)?),
+            (
+                &self.rule_name,
+                map_to_python(py, &record)?,
+                PySet::new(py, &self.outputs)?,
+            ),
             Some(&kwargs),
         )
     }
@@ -168,7 +177,14 @@ pub fn new_alert_id() -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 #[cfg(test)]
@@ -179,7 +195,10 @@ mod tests {
         Alert {
             rule_name: "failed_login".into(),
             alert_id: "id-1".into(),
-            record: serde_json::from_str(r#"{"time": 1039395819, "user": "bob", "result": "fail"}"#).unwrap(),
+            record: serde_json::from_str(
+                r#"{"time": 1039395819, "user": "bob", "result": "fail"}"#,
+            )
+            .unwrap(),
             outputs: [FIREHOSE_OUTPUT.to_owned(), "slack:sec".to_owned()].into(),
             outputs_sent: BTreeSet::new(),
             attempts: 0,
@@ -207,8 +226,14 @@ mod tests {
         assert_eq!(record["MergeWindowMins"], 5);
         assert_eq!(record["OutputsSent"], Value::Null);
         assert_eq!(record["Publishers"], Value::Null);
-        assert_eq!(record["Record"], r#"{"time":1039395819,"user":"bob","result":"fail"}"#);
-        assert_eq!(record["Outputs"], json!(["aws-firehose:alerts", "slack:sec"]));
+        assert_eq!(
+            record["Record"],
+            r#"{"time":1039395819,"user":"bob","result":"fail"}"#
+        );
+        assert_eq!(
+            record["Outputs"],
+            json!(["aws-firehose:alerts", "slack:sec"])
+        );
     }
 
     #[test]
@@ -216,12 +241,29 @@ mod tests {
         let mut alert = sample();
         alert.cluster = None;
         let dict = alert.output_dict();
-        let keys: Vec<_> = dict.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: Vec<_> = dict
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(
             keys,
             [
-                "cluster", "context", "created", "id", "log_source", "log_type", "outputs", "publishers", "record",
-                "rule_description", "rule_name", "source_entity", "source_service", "staged"
+                "cluster",
+                "context",
+                "created",
+                "id",
+                "log_source",
+                "log_type",
+                "outputs",
+                "publishers",
+                "record",
+                "rule_description",
+                "rule_name",
+                "source_entity",
+                "source_service",
+                "staged"
             ]
         );
         assert_eq!(dict["cluster"], "");
@@ -231,7 +273,10 @@ mod tests {
     #[test]
     fn merge_enabled_alerts_only_have_the_firehose_remaining() {
         let mut alert = sample();
-        assert_eq!(alert.remaining_outputs(), [FIREHOSE_OUTPUT.to_owned()].into());
+        assert_eq!(
+            alert.remaining_outputs(),
+            [FIREHOSE_OUTPUT.to_owned()].into()
+        );
         alert.merge_window_mins = 0;
         alert.outputs_sent.insert(FIREHOSE_OUTPUT.to_owned());
         assert_eq!(alert.remaining_outputs(), ["slack:sec".to_owned()].into());

@@ -17,7 +17,9 @@ impl Clock {
         match self {
             Clock::System => SystemTime::now()
                 .duration_since(UNIX_EPOCH)
-                .map_or(0, |elapsed| i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX)),
+                .map_or(0, |elapsed| {
+                    i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX)
+                }),
             Clock::Fixed(micros) => micros,
         }
     }
@@ -42,11 +44,24 @@ pub fn parse_timestamp(text: &str) -> Option<Micros> {
     let text = text.strip_suffix('Z')?;
     let (date, time) = text.split_once('T')?;
     let mut date_parts = date.splitn(3, '-').map(str::parse::<i64>);
-    let (year, month, day) = (date_parts.next()?.ok()?, date_parts.next()?.ok()?, date_parts.next()?.ok()?);
+    let (year, month, day) = (
+        date_parts.next()?.ok()?,
+        date_parts.next()?.ok()?,
+        date_parts.next()?.ok()?,
+    );
     let (hms, fraction) = time.split_once('.').unwrap_or((time, "0"));
     let mut time_parts = hms.splitn(3, ':').map(str::parse::<i64>);
-    let (hour, minute, second) = (time_parts.next()?.ok()?, time_parts.next()?.ok()?, time_parts.next()?.ok()?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    let (hour, minute, second) = (
+        time_parts.next()?.ok()?,
+        time_parts.next()?.ok()?,
+        time_parts.next()?.ok()?,
+    );
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     if fraction.is_empty() || fraction.len() > 6 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
@@ -88,8 +103,14 @@ mod tests {
     #[test]
     fn formats_like_python_strftime_with_microseconds() {
         assert_eq!(format_timestamp(0), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(format_timestamp(1_577_836_800_000_000), "2020-01-01T00:00:00.000000Z");
-        assert_eq!(format_timestamp(951_782_400_123_456), "2000-02-29T00:00:00.123456Z");
+        assert_eq!(
+            format_timestamp(1_577_836_800_000_000),
+            "2020-01-01T00:00:00.000000Z"
+        );
+        assert_eq!(
+            format_timestamp(951_782_400_123_456),
+            "2000-02-29T00:00:00.123456Z"
+        );
     }
 
     #[test]
@@ -97,7 +118,10 @@ mod tests {
         for micros in [0, 1_577_836_800_000_001, 4_102_444_799_999_999] {
             assert_eq!(parse_timestamp(&format_timestamp(micros)), Some(micros));
         }
-        assert_eq!(parse_timestamp("2020-01-01T00:00:00Z"), Some(1_577_836_800_000_000));
+        assert_eq!(
+            parse_timestamp("2020-01-01T00:00:00Z"),
+            Some(1_577_836_800_000_000)
+        );
         assert_eq!(parse_timestamp("2020-13-01T00:00:00Z"), None);
         assert_eq!(parse_timestamp("yesterday"), None);
     }

@@ -27,7 +27,10 @@ pub fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyA
 }
 
 /// A Python dict holding `map`, in the map's key order.
-pub fn map_to_python<'py>(py: Python<'py>, map: &Map<String, Value>) -> PyResult<Bound<'py, PyDict>> {
+pub fn map_to_python<'py>(
+    py: Python<'py>,
+    map: &Map<String, Value>,
+) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     for (key, value) in map {
         dict.set_item(PyString::new(py, key), to_python(py, value)?)?;
@@ -66,13 +69,24 @@ pub fn from_python(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         return Ok(Value::Object(map));
     }
     if let Ok(list) = obj.cast::<PyList>() {
-        return list.iter().map(|item| from_python(&item)).collect::<PyResult<_>>().map(Value::Array);
+        return list
+            .iter()
+            .map(|item| from_python(&item))
+            .collect::<PyResult<_>>()
+            .map(Value::Array);
     }
     if let Ok(tuple) = obj.cast::<PyTuple>() {
-        return tuple.iter().map(|item| from_python(&item)).collect::<PyResult<_>>().map(Value::Array);
+        return tuple
+            .iter()
+            .map(|item| from_python(&item))
+            .collect::<PyResult<_>>()
+            .map(Value::Array);
     }
     if obj.cast::<PySet>().is_ok() || obj.cast::<PyFrozenSet>().is_ok() {
-        let mut items = obj.try_iter()?.map(|item| from_python(&item?)).collect::<PyResult<Vec<_>>>()?;
+        let mut items = obj
+            .try_iter()?
+            .map(|item| from_python(&item?))
+            .collect::<PyResult<Vec<_>>>()?;
         // Set iteration order is arbitrary in CPython; sorting keeps sa's output reproducible.
         items.sort_by_key(|item| item.to_string());
         return Ok(Value::Array(items));
@@ -154,7 +168,8 @@ mod tests {
 
     #[test]
     fn round_trip_keeps_key_order_and_integer_float_distinction() {
-        let value = json!({"z": 1, "a": [1.5, true, null, "s", {"k": -3}], "m": 18446744073709551615u64});
+        let value =
+            json!({"z": 1, "a": [1.5, true, null, "s", {"k": -3}], "m": 18446744073709551615u64});
         let back = Python::attach(|py| from_python(&to_python(py, &value)?)).unwrap();
         assert_eq!(back, value);
         let keys: Vec<_> = back.as_object().unwrap().keys().cloned().collect();

@@ -43,7 +43,12 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { env: PythonEnv::default(), test_mode: false, clock: Clock::System, rule_timing: false }
+        EngineOptions {
+            env: PythonEnv::default(),
+            test_mode: false,
+            clock: Clock::System,
+            rule_timing: false,
+        }
     }
 }
 
@@ -54,7 +59,9 @@ pub enum LoadError {
     Interpreter(#[from] InterpreterError),
     #[error("{} file(s) of the repository failed to import:\n  {}", .0.len(), .0.join("\n  "))]
     Import(Vec<String>),
-    #[error("a repository is already loaded in this process (one interpreter per process); drop it first")]
+    #[error(
+        "a repository is already loaded in this process (one interpreter per process); drop it first"
+    )]
     Busy,
     #[error("python error while loading the repository: {0}")]
     Python(String),
@@ -107,7 +114,9 @@ pub struct RulesEngine {
 
 impl std::fmt::Debug for RulesEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RulesEngine").field("rules", &self.catalog.rules().len()).finish_non_exhaustive()
+        f.debug_struct("RulesEngine")
+            .field("rules", &self.catalog.rules().len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -121,20 +130,31 @@ impl RulesEngine {
         let loaded = Python::attach(|py| Self::load_with(py, layout, options));
         if loaded.is_err() {
             Python::attach(|py| {
-                let _ = py.import("_sa_runtime").and_then(|runtime| runtime.call_method0("reset"));
+                let _ = py
+                    .import("_sa_runtime")
+                    .and_then(|runtime| runtime.call_method0("reset"));
             });
             LOADED.store(false, Ordering::SeqCst);
         }
         loaded
     }
 
-    fn load_with(py: Python<'_>, layout: &RepositoryLayout, options: &EngineOptions) -> Result<Self, LoadError> {
+    fn load_with(
+        py: Python<'_>,
+        layout: &RepositoryLayout,
+        options: &EngineOptions,
+    ) -> Result<Self, LoadError> {
         let python_error = |error: PyErr| LoadError::Python(python_error::describe(py, &error));
         let runtime = py.import("_sa_runtime").map_err(python_error)?;
         let repository_error = runtime.getattr("RepositoryError").map_err(python_error)?;
         let to_load_error = |error: PyErr| {
             if error.is_instance(py, &repository_error) {
-                match error.value(py).getattr("args").and_then(|args| args.get_item(0)).and_then(|v| v.extract()) {
+                match error
+                    .value(py)
+                    .getattr("args")
+                    .and_then(|args| args.get_item(0))
+                    .and_then(|v| v.extract())
+                {
                     Ok(messages) => LoadError::Import(messages),
                     Err(e) => python_error(e),
                 }
@@ -154,8 +174,12 @@ impl RulesEngine {
                 ),
             )
             .map_err(to_load_error)?;
-        runtime.call_method1("set_timing", (options.rule_timing,)).map_err(python_error)?;
-        let catalog = runtime.call_method0("rule_catalog").map_err(to_load_error)?;
+        runtime
+            .call_method1("set_timing", (options.rule_timing,))
+            .map_err(python_error)?;
+        let catalog = runtime
+            .call_method0("rule_catalog")
+            .map_err(to_load_error)?;
         let rules = catalog
             .cast::<PyList>()
             .map_err(|e| LoadError::Python(e.to_string()))?
@@ -188,7 +212,10 @@ impl RulesEngine {
     }
 
     /// Enables threat-intel enrichment (§9.9) against `store`.
-    pub fn set_threat_intel(&mut self, threat_intel: Option<(ThreatIntelConfig, Arc<dyn IocStore>)>) {
+    pub fn set_threat_intel(
+        &mut self,
+        threat_intel: Option<(ThreatIntelConfig, Arc<dyn IocStore>)>,
+    ) {
         self.threat_intel = threat_intel;
     }
 
@@ -200,10 +227,17 @@ impl RulesEngine {
     /// Runs every applicable rule on every record of `batch`, in order (§9.3).
     pub fn evaluate(&mut self, batch: &mut [ClassifiedRecord]) -> Result<BatchOutcome, String> {
         if let Some((config, store)) = &self.threat_intel {
-            let mut records: Vec<&mut Map<String, Value>> = batch.iter_mut().map(|r| &mut r.record).collect();
-            config.enrich(&mut records, store.as_ref()).map_err(|e| format!("threat intel: {e}"))?;
+            let mut records: Vec<&mut Map<String, Value>> =
+                batch.iter_mut().map(|r| &mut r.record).collect();
+            config
+                .enrich(&mut records, store.as_ref())
+                .map_err(|e| format!("threat intel: {e}"))?;
         }
-        let staged = self.rule_table.as_ref().map(|table| table.staged_rules()).unwrap_or_default();
+        let staged = self
+            .rule_table
+            .as_ref()
+            .map(|table| table.staged_rules())
+            .unwrap_or_default();
         Python::attach(|py| {
             if staged != self.staged {
                 self.runtime
@@ -218,7 +252,10 @@ impl RulesEngine {
                 let applicable = self.catalog.for_log_type(&classified.log_type);
                 candidates.clear();
                 candidates.extend(
-                    applicable.iter().copied().filter(|&i| self.catalog.get(i).has_required_subkeys(&classified.record)),
+                    applicable
+                        .iter()
+                        .copied()
+                        .filter(|&i| self.catalog.get(i).has_required_subkeys(&classified.record)),
                 );
                 if candidates.is_empty() {
                     continue;
@@ -240,14 +277,21 @@ impl RulesEngine {
         outcome: &mut BatchOutcome,
     ) -> PyResult<()> {
         let record = map_to_python(py, &classified.record)?;
-        let result = self.evaluate.bind(py).call1((&record, PyTuple::new(py, candidates)?))?;
+        let result = self
+            .evaluate
+            .bind(py)
+            .call1((&record, PyTuple::new(py, candidates)?))?;
         if result.is_none() {
             return Ok(());
         }
         let (hits, errors): (Bound<'_, PyList>, Bound<'_, PyList>) = result.extract()?;
         // Alerts reference the record as the rules left it (StreamAlert serializes the shared
         // record after all rules ran, so a mutation shows in every alert of the record).
-        let record_after = if hits.is_empty() { Map::new() } else { object_from_python(&record, "record")? };
+        let record_after = if hits.is_empty() {
+            Map::new()
+        } else {
+            object_from_python(&record, "record")?
+        };
         for error in errors.iter() {
             let (index, stage, message): (usize, String, String) = error.extract()?;
             let rule = &self.catalog.get(index).name;
@@ -265,8 +309,13 @@ impl RulesEngine {
             });
         }
         for hit in hits.iter() {
-            let (index, outputs, context, publishers, staged): (usize, Vec<String>, Bound<'_, PyAny>, Bound<'_, PyAny>, bool) =
-                hit.extract()?;
+            let (index, outputs, context, publishers, staged): (
+                usize,
+                Vec<String>,
+                Bound<'_, PyAny>,
+                Bound<'_, PyAny>,
+                bool,
+            ) = hit.extract()?;
             let rule = self.catalog.get(index);
             outcome.alerts.push(Alert {
                 rule_name: rule.name.clone(),
@@ -283,7 +332,11 @@ impl RulesEngine {
                 log_type: non_empty(&classified.data_type),
                 merge_by_keys: rule.merge_by_keys.clone(),
                 merge_window_mins: rule.merge_window_mins,
-                publishers: if publishers.is_none() { None } else { Some(from_python(&publishers)?) },
+                publishers: if publishers.is_none() {
+                    None
+                } else {
+                    Some(from_python(&publishers)?)
+                },
                 rule_description: non_empty(&rule.description),
                 source_entity: non_empty(&classified.resource),
                 source_service: non_empty(&classified.service),
@@ -297,7 +350,10 @@ impl RulesEngine {
     /// the alert processor does (§13.3).
     pub fn compose(&self, alert: &Alert, output: &str) -> Result<Value, String> {
         Python::attach(|py| {
-            let publication = self.runtime.bind(py).call_method1("compose", (alert.to_python(py)?, output))?;
+            let publication = self
+                .runtime
+                .bind(py)
+                .call_method1("compose", (alert.to_python(py)?, output))?;
             from_python(&publication)
         })
         .map_err(|error: PyErr| Python::attach(|py| python_error::describe(py, &error)))
@@ -309,12 +365,16 @@ impl RulesEngine {
             return Ok(Vec::new());
         }
         Python::attach(|py| {
-            let timings: Vec<(usize, u64, u64, u64)> = self.runtime.bind(py).call_method0("timings")?.extract()?;
+            let timings: Vec<(usize, u64, u64, u64)> =
+                self.runtime.bind(py).call_method0("timings")?.extract()?;
             Ok(timings
                 .into_iter()
                 .map(|(index, calls, total_ns, max_ns)| {
-                    let timing =
-                        RuleTiming { calls, total: Duration::from_nanos(total_ns), max: Duration::from_nanos(max_ns) };
+                    let timing = RuleTiming {
+                        calls,
+                        total: Duration::from_nanos(total_ns),
+                        max: Duration::from_nanos(max_ns),
+                    };
                     (self.catalog.get(index).name.clone(), timing)
                 })
                 .collect())
@@ -341,7 +401,10 @@ impl Drop for RulesEngine {
     fn drop(&mut self) {
         Python::attach(|py| {
             if let Err(error) = self.runtime.bind(py).call_method0("reset") {
-                tracing::error!("resetting the rules interpreter: {}", python_error::describe(py, &error));
+                tracing::error!(
+                    "resetting the rules interpreter: {}",
+                    python_error::describe(py, &error)
+                );
             }
         });
         LOADED.store(false, Ordering::SeqCst);
@@ -361,7 +424,8 @@ fn rule_info(entry: &Bound<'_, PyAny>) -> PyResult<RuleInfo> {
     } else {
         LogsFilter::Names(logs.extract()?)
     };
-    let req_subkeys: Option<Vec<(String, Bound<'_, PyAny>)>> = entry.get_item("req_subkeys")?.extract()?;
+    let req_subkeys: Option<Vec<(String, Bound<'_, PyAny>)>> =
+        entry.get_item("req_subkeys")?.extract()?;
     let req_subkeys = req_subkeys
         .unwrap_or_default()
         .into_iter()

@@ -21,8 +21,12 @@ mod worker;
 
 pub use alert::{Alert, FIREHOSE_OUTPUT, new_alert_id};
 pub use clock::{Clock, Micros, format_timestamp, parse_timestamp};
-pub use engine::{BatchOutcome, EngineOptions, LoadError, RuleFailure, RuleTable, RuleTiming, RulesEngine};
-pub use interpreter::{InterpreterError, InterpreterInfo, PythonEnv, interpreter_info};
+pub use engine::{
+    BatchOutcome, EngineOptions, LoadError, RuleFailure, RuleTable, RuleTiming, RulesEngine,
+};
+pub use interpreter::{
+    InterpreterError, InterpreterInfo, PythonEnv, interpreter_info, prepare as prepare_interpreter,
+};
 pub use repository::RepositoryLayout;
 pub use rule_catalog::{LogsFilter, RuleCatalog, RuleInfo};
 pub use worker::{RulesHandle, RulesWorker, WorkerGone};

@@ -38,7 +38,9 @@ impl FixtureTables {
         let mut parsed = HashMap::new();
         for (name, table) in tables {
             let Value::Object(entries) = table else {
-                return Err(format!("lookup_tables fixture table {name:?} must be an object of keys"));
+                return Err(format!(
+                    "lookup_tables fixture table {name:?} must be an object of keys"
+                ));
             };
             parsed.insert(name.clone(), entries.clone());
         }
@@ -48,11 +50,17 @@ impl FixtureTables {
 
 impl LookupTableSource for FixtureTables {
     fn driver(&self, table: &str) -> Option<String> {
-        self.tables.contains_key(table).then(|| "ephemeral".to_owned())
+        self.tables
+            .contains_key(table)
+            .then(|| "ephemeral".to_owned())
     }
 
     fn get(&self, table: &str, key: &str) -> Result<Option<Value>, String> {
-        Ok(self.tables.get(table).and_then(|entries| entries.get(key)).cloned())
+        Ok(self
+            .tables
+            .get(table)
+            .and_then(|entries| entries.get(key))
+            .cloned())
     }
 }
 
@@ -60,16 +68,23 @@ static ACTIVE: RwLock<Option<Arc<dyn LookupTableSource>>> = RwLock::new(None);
 
 /// Makes `source` the tables every rule in this process reads (there is one interpreter).
 pub fn install(source: Arc<dyn LookupTableSource>) {
-    *ACTIVE.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(source);
+    *ACTIVE
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(source);
 }
 
 /// Removes the installed tables: lookups return their defaults.
 pub fn uninstall() {
-    *ACTIVE.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    *ACTIVE
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
 }
 
 pub(crate) fn active() -> Option<Arc<dyn LookupTableSource>> {
-    ACTIVE.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    ACTIVE
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
 }
 
 #[cfg(test)]

@@ -8,7 +8,11 @@ use crate::lookup;
 
 /// `(found, value)` for `LookupTables.get`.
 #[pyfunction]
-fn lookup_get<'py>(py: Python<'py>, table: &str, key: &Bound<'py, PyAny>) -> PyResult<(bool, Bound<'py, PyAny>)> {
+fn lookup_get<'py>(
+    py: Python<'py>,
+    table: &str,
+    key: &Bound<'py, PyAny>,
+) -> PyResult<(bool, Bound<'py, PyAny>)> {
     let Some(source) = lookup::active() else {
         return Ok((false, py.None().into_bound(py)));
     };
@@ -17,14 +21,18 @@ fn lookup_get<'py>(py: Python<'py>, table: &str, key: &Bound<'py, PyAny>) -> PyR
     match py.detach(|| source.get(table, &key)) {
         Ok(Some(value)) => Ok((true, to_python(py, &value)?)),
         Ok(None) => Ok((false, py.None().into_bound(py))),
-        Err(reason) => Err(PyLookupError::new_err(format!("lookup table {table:?}: {reason}"))),
+        Err(reason) => Err(PyLookupError::new_err(format!(
+            "lookup table {table:?}: {reason}"
+        ))),
     }
 }
 
 /// The table's driver type, `"null"` for a table that does not exist.
 #[pyfunction]
 fn lookup_driver(table: &str) -> String {
-    lookup::active().and_then(|source| source.driver(table)).unwrap_or_else(|| "null".to_owned())
+    lookup::active()
+        .and_then(|source| source.driver(table))
+        .unwrap_or_else(|| "null".to_owned())
 }
 
 /// Python logging records, forwarded to sa's log.

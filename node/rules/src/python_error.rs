@@ -9,5 +9,8 @@ pub fn describe(py: Python<'_>, error: &PyErr) -> String {
         let text: Vec<String> = lines.extract()?;
         Ok(text.concat())
     });
-    formatted.unwrap_or_else(|_| error.to_string()).trim_end().to_owned()
+    formatted
+        .unwrap_or_else(|_| error.to_string())
+        .trim_end()
+        .to_owned()
 }

@@ -22,8 +22,8 @@ impl RepositoryLayout {
         let path = conf_dir.join("global.json");
         let general = match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let global: Value =
-                    serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
+                let global: Value = serde_json::from_str(&text)
+                    .map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
                 global.get("general").cloned().unwrap_or(Value::Null)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Null,
@@ -37,10 +37,15 @@ impl RepositoryLayout {
                     .map(|item| {
                         item.as_str()
                             .map(|s| s.trim_end_matches('/').to_owned())
-                            .ok_or_else(|| format!("{}: general.{key} must list folder names", path.display()))
+                            .ok_or_else(|| {
+                                format!("{}: general.{key} must list folder names", path.display())
+                            })
                     })
                     .collect(),
-                Some(_) => Err(format!("{}: general.{key} must be a list of folder names", path.display())),
+                Some(_) => Err(format!(
+                    "{}: general.{key} must be a list of folder names",
+                    path.display()
+                )),
             }
         };
         Ok(RepositoryLayout {
@@ -60,13 +65,25 @@ mod tests {
     fn reads_locations_from_global_json_and_defaults_the_rest() {
         let dir = std::env::temp_dir().join(format!("sa-layout-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("global.json"), r#"{"general": {"rule_locations": ["rules/", "more"]}}"#).unwrap();
+        std::fs::write(
+            dir.join("global.json"),
+            r#"{"general": {"rule_locations": ["rules/", "more"]}}"#,
+        )
+        .unwrap();
         let layout = RepositoryLayout::from_config(Path::new("/repo"), &dir).unwrap();
         assert_eq!(layout.rule_dirs, ["rules", "more"]);
         assert_eq!(layout.matcher_dirs, ["matchers"]);
         assert_eq!(layout.publisher_dirs, ["publishers"]);
-        std::fs::write(dir.join("global.json"), r#"{"general": {"rule_locations": "rules"}}"#).unwrap();
-        assert!(RepositoryLayout::from_config(Path::new("/repo"), &dir).unwrap_err().contains("rule_locations"));
+        std::fs::write(
+            dir.join("global.json"),
+            r#"{"general": {"rule_locations": "rules"}}"#,
+        )
+        .unwrap();
+        assert!(
+            RepositoryLayout::from_config(Path::new("/repo"), &dir)
+                .unwrap_err()
+                .contains("rule_locations")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -45,10 +45,12 @@ pub struct RuleInfo {
 impl RuleInfo {
     /// §9.5: each top key holds an object that has every listed sub key.
     pub fn has_required_subkeys(&self, record: &Map<String, Value>) -> bool {
-        self.req_subkeys.iter().all(|(top, subs)| match record.get(top) {
-            Some(Value::Object(inner)) => subs.iter().all(|sub| inner.contains_key(sub)),
-            _ => false,
-        })
+        self.req_subkeys
+            .iter()
+            .all(|(top, subs)| match record.get(top) {
+                Some(Value::Object(inner)) => subs.iter().all(|sub| inner.contains_key(sub)),
+                _ => false,
+            })
     }
 }
 
@@ -61,7 +63,10 @@ pub struct RuleCatalog {
 
 impl RuleCatalog {
     pub fn new(rules: Vec<RuleInfo>) -> Self {
-        RuleCatalog { rules, by_log_type: HashMap::new() }
+        RuleCatalog {
+            rules,
+            by_log_type: HashMap::new(),
+        }
     }
 
     pub fn rules(&self) -> &[RuleInfo] {
@@ -77,7 +82,10 @@ impl RuleCatalog {
     }
 
     pub fn disabled_names(&self) -> impl Iterator<Item = &str> {
-        self.rules.iter().filter(|rule| rule.disabled).map(|rule| rule.name.as_str())
+        self.rules
+            .iter()
+            .filter(|rule| rule.disabled)
+            .map(|rule| rule.name.as_str())
     }
 
     /// Enabled rules whose `logs` accept `log_type`, in registry order.
@@ -92,7 +100,8 @@ impl RuleCatalog {
             .filter(|(_, rule)| !rule.disabled && rule.logs.accepts(log_type))
             .map(|(index, _)| index)
             .collect();
-        self.by_log_type.insert(log_type.to_owned(), indices.clone());
+        self.by_log_type
+            .insert(log_type.to_owned(), indices.clone());
         indices
     }
 }
@@ -119,9 +128,17 @@ mod tests {
     #[test]
     fn candidates_follow_logs_with_python_in_semantics_and_skip_disabled_rules() {
         let mut catalog = RuleCatalog::new(vec![
-            rule("a", LogsFilter::Names(vec!["cloudwatch:events".into()]), false),
+            rule(
+                "a",
+                LogsFilter::Names(vec!["cloudwatch:events".into()]),
+                false,
+            ),
             rule("b", LogsFilter::All, false),
-            rule("c", LogsFilter::Substring("cloudwatch:events".into()), false),
+            rule(
+                "c",
+                LogsFilter::Substring("cloudwatch:events".into()),
+                false,
+            ),
             rule("d", LogsFilter::All, true),
         ]);
         assert_eq!(&*catalog.for_log_type("cloudwatch:events"), &[0, 1, 2]);

@@ -28,15 +28,20 @@ impl FixtureIocs {
     /// Reads `[{"ioc_value": ..., "ioc_type": ..., "sub_type": ...}]`.
     pub fn from_json(value: &Value) -> Result<Self, String> {
         let Value::Array(entries) = value else {
-            return Err("threat_intel fixtures must be a list of {ioc_value, ioc_type, sub_type}".to_owned());
+            return Err(
+                "threat_intel fixtures must be a list of {ioc_value, ioc_type, sub_type}"
+                    .to_owned(),
+            );
         };
         let values = entries
             .iter()
             .enumerate()
             .map(|(i, entry)| {
-                entry.get("ioc_value").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
-                    format!("threat_intel fixture [{i}] has no string ioc_value")
-                })
+                entry
+                    .get("ioc_value")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("threat_intel fixture [{i}] has no string ioc_value"))
             })
             .collect::<Result<_, _>>()?;
         Ok(FixtureIocs { values })
@@ -45,7 +50,11 @@ impl FixtureIocs {
 
 impl IocStore for FixtureIocs {
     fn known(&self, values: &[String]) -> Result<HashSet<String>, String> {
-        Ok(values.iter().filter(|v| self.values.contains(*v)).cloned().collect())
+        Ok(values
+            .iter()
+            .filter(|v| self.values.contains(*v))
+            .cloned()
+            .collect())
     }
 }
 
@@ -67,23 +76,35 @@ impl ThreatIntelConfig {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(format!("{}: {e}", path.display())),
         };
-        let config: Value = serde_json::from_str(&text).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
+        let config: Value = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
         if config.get("enabled") != Some(&Value::Bool(true)) {
             return Ok(None);
         }
         let mut parsed = ThreatIntelConfig::default();
         if let Some(Value::Object(types)) = config.get("normalized_ioc_types") {
             for (ioc_type, normalized) in types {
-                for name in normalized.as_array().into_iter().flatten().filter_map(Value::as_str) {
+                for name in normalized
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
                     parsed.ioc_type_of.insert(name.to_owned(), ioc_type.clone());
                 }
             }
         } else {
-            return Err(format!("{}: normalized_ioc_types must be an object", path.display()));
+            return Err(format!(
+                "{}: normalized_ioc_types must be an object",
+                path.display()
+            ));
         }
         if let Some(Value::Object(excluded)) = config.get("excluded_iocs") {
             for (ioc_type, values) in excluded {
-                let values = values.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+                let values = values
+                    .as_object()
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default();
                 parsed.excluded.insert(ioc_type.clone(), values);
             }
         }
@@ -91,22 +112,42 @@ impl ThreatIntelConfig {
     }
 
     fn is_excluded(&self, ioc_type: &str, value: &str) -> bool {
-        let excluded = self.excluded.get(ioc_type).map(Vec::as_slice).unwrap_or_default();
+        let excluded = self
+            .excluded
+            .get(ioc_type)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         if ioc_type == "ip" {
-            let Ok(address) = value.parse::<IpAddr>() else { return true };
+            let Ok(address) = value.parse::<IpAddr>() else {
+                return true;
+            };
             return excluded.iter().any(|cidr| cidr_contains(cidr, address));
         }
         excluded.iter().any(|e| e == value)
     }
 
     /// Adds matched IOCs to the records that carry them; returns how many records matched.
-    pub fn enrich(&self, records: &mut [&mut Map<String, Value>], store: &dyn IocStore) -> Result<usize, String> {
+    pub fn enrich(
+        &self,
+        records: &mut [&mut Map<String, Value>],
+        store: &dyn IocStore,
+    ) -> Result<usize, String> {
         let mut wanted: HashMap<String, Vec<(usize, String)>> = HashMap::new();
         for (position, record) in records.iter().enumerate() {
-            let Some(Value::Object(normalized)) = record.get(NORMALIZATION_KEY) else { continue };
+            let Some(Value::Object(normalized)) = record.get(NORMALIZATION_KEY) else {
+                continue;
+            };
             for (normalized_type, entries) in normalized {
-                let Some(ioc_type) = self.ioc_type_of.get(normalized_type) else { continue };
-                let values = entries.as_array().into_iter().flatten().filter_map(|e| e.get("values")).filter_map(Value::as_array).flatten();
+                let Some(ioc_type) = self.ioc_type_of.get(normalized_type) else {
+                    continue;
+                };
+                let values = entries
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e.get("values"))
+                    .filter_map(Value::as_array)
+                    .flatten();
                 for value in values {
                     let text = match value {
                         Value::String(s) => s.clone(),
@@ -114,7 +155,10 @@ impl ThreatIntelConfig {
                         _ => continue,
                     };
                     if !self.is_excluded(ioc_type, &text) {
-                        wanted.entry(text).or_default().push((position, ioc_type.clone()));
+                        wanted
+                            .entry(text)
+                            .or_default()
+                            .push((position, ioc_type.clone()));
                     }
                 }
             }
@@ -128,15 +172,24 @@ impl ThreatIntelConfig {
         for chunk in queried.chunks(100) {
             for value in store.known(chunk)? {
                 for (position, ioc_type) in wanted.get(&value).into_iter().flatten() {
-                    matches.entry(*position).or_default().entry(ioc_type.clone()).or_default().insert(value.clone());
+                    matches
+                        .entry(*position)
+                        .or_default()
+                        .entry(ioc_type.clone())
+                        .or_default()
+                        .insert(value.clone());
                 }
             }
         }
         for (position, iocs) in &matches {
-            let entry = records[*position].entry(IOC_KEY).or_insert_with(|| Value::Object(Map::new()));
+            let entry = records[*position]
+                .entry(IOC_KEY)
+                .or_insert_with(|| Value::Object(Map::new()));
             if let Value::Object(by_type) = entry {
                 for (ioc_type, values) in iocs {
-                    let slot = by_type.entry(ioc_type.clone()).or_insert_with(|| Value::Array(vec![]));
+                    let slot = by_type
+                        .entry(ioc_type.clone())
+                        .or_insert_with(|| Value::Array(vec![]));
                     if let Value::Array(existing) = slot {
                         for value in values {
                             let value = Value::String(value.clone());
@@ -154,16 +207,26 @@ impl ThreatIntelConfig {
 
 fn cidr_contains(cidr: &str, address: IpAddr) -> bool {
     let (network, prefix) = cidr.split_once('/').unwrap_or((cidr, ""));
-    let Ok(network) = network.parse::<IpAddr>() else { return false };
+    let Ok(network) = network.parse::<IpAddr>() else {
+        return false;
+    };
     match (network, address) {
         (IpAddr::V4(net), IpAddr::V4(addr)) => {
             let bits = prefix.parse::<u32>().unwrap_or(32).min(32);
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             u32::from(net) & mask == u32::from(addr) & mask
         }
         (IpAddr::V6(net), IpAddr::V6(addr)) => {
             let bits = prefix.parse::<u32>().unwrap_or(128).min(128);
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             u128::from(net) & mask == u128::from(addr) & mask
         }
         _ => false,
@@ -177,8 +240,16 @@ mod tests {
 
     fn config() -> ThreatIntelConfig {
         ThreatIntelConfig {
-            ioc_type_of: [("sourceAddress".to_owned(), "ip".to_owned()), ("domain".to_owned(), "domain".to_owned())].into(),
-            excluded: [("ip".to_owned(), vec!["10.0.0.0/8".to_owned()]), ("domain".to_owned(), vec!["ok.com".to_owned()])].into(),
+            ioc_type_of: [
+                ("sourceAddress".to_owned(), "ip".to_owned()),
+                ("domain".to_owned(), "domain".to_owned()),
+            ]
+            .into(),
+            excluded: [
+                ("ip".to_owned(), vec!["10.0.0.0/8".to_owned()]),
+                ("domain".to_owned(), vec!["ok.com".to_owned()]),
+            ]
+            .into(),
         }
     }
 
@@ -199,9 +270,14 @@ mod tests {
             {"ioc_value": "ok.com", "ioc_type": "domain", "sub_type": "c2"}
         ]))
         .unwrap();
-        let matched = config().enrich(&mut [&mut record, &mut clean], &store).unwrap();
+        let matched = config()
+            .enrich(&mut [&mut record, &mut clean], &store)
+            .unwrap();
         assert_eq!(matched, 1);
-        assert_eq!(record[IOC_KEY], json!({"domain": ["evil.com"], "ip": ["1.2.3.4"]}));
+        assert_eq!(
+            record[IOC_KEY],
+            json!({"domain": ["evil.com"], "ip": ["1.2.3.4"]})
+        );
         assert!(!clean.contains_key(IOC_KEY));
     }
 

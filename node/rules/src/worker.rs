@@ -17,8 +17,15 @@ pub struct WorkerGone;
 type Reply<T> = Box<dyn FnOnce(T) + Send>;
 
 enum Request {
-    Evaluate(Vec<ClassifiedRecord>, Reply<(Vec<ClassifiedRecord>, Result<BatchOutcome, String>)>),
-    Reload(RepositoryLayout, EngineOptions, Reply<Result<usize, LoadError>>),
+    Evaluate(
+        Vec<ClassifiedRecord>,
+        Reply<(Vec<ClassifiedRecord>, Result<BatchOutcome, String>)>,
+    ),
+    Reload(
+        RepositoryLayout,
+        EngineOptions,
+        Reply<Result<usize, LoadError>>,
+    ),
 }
 
 /// Sends batches to the rules thread; cheap to clone, usable from any thread.
@@ -38,11 +45,16 @@ impl RulesHandle {
     ) -> Result<(), WorkerGone> {
         let reply: Reply<(Vec<ClassifiedRecord>, Result<BatchOutcome, String>)> =
             Box::new(move |(batch, outcome)| reply(batch, outcome));
-        self.sender.send(Request::Evaluate(batch, reply)).map_err(|_| WorkerGone)
+        self.sender
+            .send(Request::Evaluate(batch, reply))
+            .map_err(|_| WorkerGone)
     }
 
     /// Evaluates `batch` and waits for the outcome.
-    pub fn evaluate(&self, batch: Vec<ClassifiedRecord>) -> Result<Result<BatchOutcome, String>, WorkerGone> {
+    pub fn evaluate(
+        &self,
+        batch: Vec<ClassifiedRecord>,
+    ) -> Result<Result<BatchOutcome, String>, WorkerGone> {
         let (sender, receiver) = mpsc::sync_channel(1);
         self.submit(batch, move |_, outcome| {
             let _ = sender.send(outcome);
@@ -52,12 +64,18 @@ impl RulesHandle {
 
     /// Replaces the loaded repository (a new config version). On failure the thread keeps no
     /// repository loaded and batches fail until a reload succeeds.
-    pub fn reload(&self, layout: RepositoryLayout, options: EngineOptions) -> Result<Result<usize, LoadError>, WorkerGone> {
+    pub fn reload(
+        &self,
+        layout: RepositoryLayout,
+        options: EngineOptions,
+    ) -> Result<Result<usize, LoadError>, WorkerGone> {
         let (sender, receiver) = mpsc::sync_channel(1);
         let reply: Reply<Result<usize, LoadError>> = Box::new(move |result| {
             let _ = sender.send(result);
         });
-        self.sender.send(Request::Reload(layout, options, reply)).map_err(|_| WorkerGone)?;
+        self.sender
+            .send(Request::Reload(layout, options, reply))
+            .map_err(|_| WorkerGone)?;
         receiver.recv().map_err(|_| WorkerGone)
     }
 }
@@ -70,7 +88,11 @@ pub struct RulesWorker {
 
 impl RulesWorker {
     /// Starts the rules thread and loads `layout` on it; `queue` bounds the pending batches.
-    pub fn spawn(layout: RepositoryLayout, options: EngineOptions, queue: usize) -> Result<Self, LoadError> {
+    pub fn spawn(
+        layout: RepositoryLayout,
+        options: EngineOptions,
+        queue: usize,
+    ) -> Result<Self, LoadError> {
         let (sender, receiver) = mpsc::sync_channel(queue.max(1));
         let (loaded_sender, loaded_receiver) = mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
@@ -89,17 +111,24 @@ impl RulesWorker {
             })
             .map_err(|e| LoadError::Python(format!("cannot start the rules thread: {e}")))?;
         match loaded_receiver.recv() {
-            Ok(Ok(())) => Ok(RulesWorker { handle: Some(RulesHandle { sender }), thread: Some(thread) }),
+            Ok(Ok(())) => Ok(RulesWorker {
+                handle: Some(RulesHandle { sender }),
+                thread: Some(thread),
+            }),
             Ok(Err(error)) => {
                 let _ = thread.join();
                 Err(error)
             }
-            Err(_) => Err(LoadError::Python("the rules thread stopped while loading".to_owned())),
+            Err(_) => Err(LoadError::Python(
+                "the rules thread stopped while loading".to_owned(),
+            )),
         }
     }
 
     pub fn handle(&self) -> RulesHandle {
-        self.handle.clone().expect("the handle lives as long as the worker")
+        self.handle
+            .clone()
+            .expect("the handle lives as long as the worker")
     }
 }
 
@@ -125,7 +154,10 @@ fn serve(mut engine: Option<RulesEngine>, requests: &Receiver<Request>) {
             Request::Reload(layout, options, reply) => {
                 drop(engine.take());
                 let loaded = RulesEngine::load(&layout, &options);
-                let result = loaded.as_ref().map(|e| e.rules().len()).map_err(Clone::clone);
+                let result = loaded
+                    .as_ref()
+                    .map(|e| e.rules().len())
+                    .map_err(Clone::clone);
                 engine = loaded.ok();
                 reply(result);
             }

@@ -9,8 +9,8 @@ use sa_engine::ClassifiedRecord;
 use sa_rules::lookup::{self, FixtureTables};
 use sa_rules::threat_intel::{FixtureIocs, ThreatIntelConfig};
 use sa_rules::{
-    Alert, BatchOutcome, Clock, EngineOptions, LoadError, LogsFilter, RepositoryLayout, RuleTable, RulesEngine,
-    RulesWorker,
+    Alert, BatchOutcome, Clock, EngineOptions, LoadError, LogsFilter, RepositoryLayout, RuleTable,
+    RulesEngine, RulesWorker,
 };
 use serde_json::{Value, json};
 
@@ -21,7 +21,9 @@ fn exclusive() -> MutexGuard<'static, ()> {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn layout(name: &str) -> RepositoryLayout {
@@ -32,7 +34,10 @@ fn layout(name: &str) -> RepositoryLayout {
 const NOW: i64 = 1_577_836_800_000_000;
 
 fn options() -> EngineOptions {
-    EngineOptions { clock: Clock::Fixed(NOW), ..EngineOptions::default() }
+    EngineOptions {
+        clock: Clock::Fixed(NOW),
+        ..EngineOptions::default()
+    }
 }
 
 fn load() -> RulesEngine {
@@ -56,11 +61,19 @@ fn run(engine: &mut RulesEngine, records: Vec<ClassifiedRecord>) -> BatchOutcome
 }
 
 fn fired(outcome: &BatchOutcome) -> BTreeSet<&str> {
-    outcome.alerts.iter().map(|alert| alert.rule_name.as_str()).collect()
+    outcome
+        .alerts
+        .iter()
+        .map(|alert| alert.rule_name.as_str())
+        .collect()
 }
 
 fn alert<'a>(outcome: &'a BatchOutcome, rule: &str) -> &'a Alert {
-    outcome.alerts.iter().find(|a| a.rule_name == rule).unwrap_or_else(|| panic!("{rule} did not fire"))
+    outcome
+        .alerts
+        .iter()
+        .find(|a| a.rule_name == rule)
+        .unwrap_or_else(|| panic!("{rule} did not fire"))
 }
 
 #[test]
@@ -71,28 +84,61 @@ fn registry_is_in_sorted_file_order_then_definition_order_with_options_read() {
     assert_eq!(
         names,
         [
-            "root_login", "deletes", "prod_anything", "never_reached", "with_context", "raises", "disabled_rule",
-            "everywhere", "dynamic", "mutates", "lucky", "blocklisted", "known_bad_ip", "substring_logs"
+            "root_login",
+            "deletes",
+            "prod_anything",
+            "never_reached",
+            "with_context",
+            "raises",
+            "disabled_rule",
+            "everywhere",
+            "dynamic",
+            "mutates",
+            "lucky",
+            "blocklisted",
+            "known_bad_ip",
+            "substring_logs"
         ]
     );
     let catalog = engine.catalog();
-    assert_eq!(catalog.disabled_names().collect::<Vec<_>>(), ["disabled_rule"]);
+    assert_eq!(
+        catalog.disabled_names().collect::<Vec<_>>(),
+        ["disabled_rule"]
+    );
     assert_eq!(catalog.find("everywhere").unwrap().logs, LogsFilter::All);
-    assert_eq!(catalog.find("substring_logs").unwrap().logs, LogsFilter::Substring("other:thing".into()));
+    assert_eq!(
+        catalog.find("substring_logs").unwrap().logs,
+        LogsFilter::Substring("other:thing".into())
+    );
     let deletes = catalog.find("deletes").unwrap();
-    assert_eq!(deletes.req_subkeys, [("detail".to_owned(), vec!["action".to_owned()])]);
+    assert_eq!(
+        deletes.req_subkeys,
+        [("detail".to_owned(), vec!["action".to_owned()])]
+    );
     assert_eq!(deletes.file, "rules/fixture/alpha.py");
-    assert_eq!(catalog.find("root_login").unwrap().description, "author: sa\n    description: root logged in");
+    assert_eq!(
+        catalog.find("root_login").unwrap().description,
+        "author: sa\n    description: root logged in"
+    );
 }
 
 #[test]
 fn a_root_login_alert_carries_every_field_of_section_10() {
     let _turn = exclusive();
     let mut engine = load();
-    let outcome = run(&mut engine, vec![record("test:events", json!({"user": "root", "account": "dev"}))]);
+    let outcome = run(
+        &mut engine,
+        vec![record(
+            "test:events",
+            json!({"user": "root", "account": "dev"}),
+        )],
+    );
     assert_eq!(fired(&outcome), ["root_login"].into());
     let alert = alert(&outcome, "root_login");
-    assert_eq!(alert.outputs, ["aws-firehose:alerts".to_owned(), "slack:sec".to_owned()].into());
+    assert_eq!(
+        alert.outputs,
+        ["aws-firehose:alerts".to_owned(), "slack:sec".to_owned()].into()
+    );
     assert_eq!(alert.created, NOW);
     assert_eq!(alert.cluster.as_deref(), Some("prod"));
     assert_eq!(alert.log_source.as_deref(), Some("test:events"));
@@ -112,10 +158,16 @@ fn a_root_login_alert_carries_every_field_of_section_10() {
 fn the_python_alert_output_dict_equals_the_rust_one() {
     let _turn = exclusive();
     let mut engine = load();
-    let outcome = run(&mut engine, vec![record("test:events", json!({"user": "root"}))]);
+    let outcome = run(
+        &mut engine,
+        vec![record("test:events", json!({"user": "root"}))],
+    );
     let alert = alert(&outcome, "root_login");
     // No publishers on the rule: the DefaultPublisher runs and returns output_dict().
-    assert_eq!(engine.compose(alert, "slack:sec").unwrap(), alert.output_dict());
+    assert_eq!(
+        engine.compose(alert, "slack:sec").unwrap(),
+        alert.output_dict()
+    );
 }
 
 #[test]
@@ -125,7 +177,10 @@ fn req_subkeys_and_logs_prefilter_in_rust_and_truthiness_decides() {
     let outcome = run(
         &mut engine,
         vec![
-            record("test:events", json!({"user": "x", "detail": {"action": "delete"}})),
+            record(
+                "test:events",
+                json!({"user": "x", "detail": {"action": "delete"}}),
+            ),
             record("test:events", json!({"user": "x", "detail": "delete"})),
             record("test:events", json!({"user": "x", "account": "prod"})),
             record("test:events", json!({"user": "nobody", "account": "prod"})),
@@ -133,7 +188,11 @@ fn req_subkeys_and_logs_prefilter_in_rust_and_truthiness_decides() {
             record("other", json!({"user": "root"})),
         ],
     );
-    let names: Vec<_> = outcome.alerts.iter().map(|a| a.rule_name.as_str()).collect();
+    let names: Vec<_> = outcome
+        .alerts
+        .iter()
+        .map(|a| a.rule_name.as_str())
+        .collect();
     assert_eq!(names, ["deletes", "prod_anything", "substring_logs"]);
     // 12 enabled rules accept test:events; `deletes` is skipped for the three records whose
     // detail is missing or not an object; unrelated:type has only `everywhere` (logs=None);
@@ -145,14 +204,31 @@ fn req_subkeys_and_logs_prefilter_in_rust_and_truthiness_decides() {
 fn raising_rules_and_matchers_are_counted_with_file_and_line_and_do_not_fire() {
     let _turn = exclusive();
     let mut engine = load();
-    let outcome = run(&mut engine, vec![record("test:events", json!({"user": "boom"}))]);
+    let outcome = run(
+        &mut engine,
+        vec![record("test:events", json!({"user": "boom"}))],
+    );
     assert!(outcome.alerts.is_empty(), "{:?}", fired(&outcome));
-    let stages: Vec<_> = outcome.failures.iter().map(|f| (f.rule.as_str(), f.stage.as_str())).collect();
+    let stages: Vec<_> = outcome
+        .failures
+        .iter()
+        .map(|f| (f.rule.as_str(), f.stage.as_str()))
+        .collect();
     assert_eq!(stages, [("never_reached", "matcher"), ("raises", "rule")]);
     let failure = &outcome.failures[1];
-    assert!(failure.message.starts_with("rules/fixture/alpha.py line 44: KeyError"), "{}", failure.message);
+    assert!(
+        failure
+            .message
+            .starts_with("rules/fixture/alpha.py line 44: KeyError"),
+        "{}",
+        failure.message
+    );
     assert_eq!(failure.record["user"], "boom");
-    assert!(outcome.failures[0].message.contains("matchers/fixture.py line 6: ValueError: matcher failure"));
+    assert!(
+        outcome.failures[0]
+            .message
+            .contains("matchers/fixture.py line 6: ValueError: matcher failure")
+    );
 }
 
 #[test]
@@ -161,11 +237,20 @@ fn context_is_a_fresh_deep_copy_per_call_and_becomes_the_alert_context() {
     let mut engine = load();
     let outcome = run(
         &mut engine,
-        vec![record("test:events", json!({"user": "ctx"})), record("test:events", json!({"user": "ctx"}))],
+        vec![
+            record("test:events", json!({"user": "ctx"})),
+            record("test:events", json!({"user": "ctx"})),
+        ],
     );
     assert_eq!(outcome.alerts.len(), 2);
     for alert in &outcome.alerts {
-        assert_eq!(alert.context, json!({"seen": 1, "user": "ctx"}).as_object().unwrap().clone());
+        assert_eq!(
+            alert.context,
+            json!({"seen": 1, "user": "ctx"})
+                .as_object()
+                .unwrap()
+                .clone()
+        );
     }
 }
 
@@ -173,10 +258,18 @@ fn context_is_a_fresh_deep_copy_per_call_and_becomes_the_alert_context() {
 fn dynamic_outputs_and_publishers_resolve_per_sections_9_8_and_9_10() {
     let _turn = exclusive();
     let mut engine = load();
-    let outcome = run(&mut engine, vec![record("test:events", json!({"user": "dyn", "team": "blue"}))]);
+    let outcome = run(
+        &mut engine,
+        vec![record(
+            "test:events",
+            json!({"user": "dyn", "team": "blue"}),
+        )],
+    );
     let alert = alert(&outcome, "dynamic");
-    let expected: BTreeSet<String> =
-        ["aws-firehose:alerts", "pagerduty:blue", "slack:sec"].into_iter().map(String::from).collect();
+    let expected: BTreeSet<String> = ["aws-firehose:alerts", "pagerduty:blue", "slack:sec"]
+        .into_iter()
+        .map(String::from)
+        .collect();
     assert_eq!(alert.outputs, expected);
     assert_eq!(
         alert.publishers,
@@ -195,14 +288,20 @@ fn dynamic_outputs_and_publishers_resolve_per_sections_9_8_and_9_10() {
         })
     );
     // No publisher names for PagerDuty: the DefaultPublisher's output_dict().
-    assert_eq!(engine.compose(alert, "pagerduty:blue").unwrap()["rule_name"], "dynamic");
+    assert_eq!(
+        engine.compose(alert, "pagerduty:blue").unwrap()["rule_name"],
+        "dynamic"
+    );
 }
 
 #[test]
 fn alerts_show_the_record_as_the_rules_left_it() {
     let _turn = exclusive();
     let mut engine = load();
-    let outcome = run(&mut engine, vec![record("test:events", json!({"user": "mutate"}))]);
+    let outcome = run(
+        &mut engine,
+        vec![record("test:events", json!({"user": "mutate"}))],
+    );
     assert_eq!(alert(&outcome, "mutates").record["mutated"], true);
 }
 
@@ -217,7 +316,13 @@ fn staged_rules_only_reach_the_alerts_firehose_and_are_flagged() {
     let _turn = exclusive();
     let mut engine = load();
     engine.set_rule_table(Some(Arc::new(Staged)));
-    let outcome = run(&mut engine, vec![record("test:events", json!({"user": "dyn", "team": "blue"}))]);
+    let outcome = run(
+        &mut engine,
+        vec![record(
+            "test:events",
+            json!({"user": "dyn", "team": "blue"}),
+        )],
+    );
     let alert = alert(&outcome, "dynamic");
     assert!(alert.staged);
     assert_eq!(alert.outputs, ["aws-firehose:alerts".to_owned()].into());
@@ -228,14 +333,29 @@ fn staged_rules_only_reach_the_alerts_firehose_and_are_flagged() {
 fn lookup_tables_are_served_from_the_installed_source() {
     let _turn = exclusive();
     let mut engine = load();
-    lookup::install(Arc::new(FixtureTables::from_json(&json!({"blocklist": {"mallory": true}})).unwrap()));
+    lookup::install(Arc::new(
+        FixtureTables::from_json(&json!({"blocklist": {"mallory": true}})).unwrap(),
+    ));
     let outcome = run(
         &mut engine,
-        vec![record("test:events", json!({"user": "mallory"})), record("test:events", json!({"user": "alice"}))],
+        vec![
+            record("test:events", json!({"user": "mallory"})),
+            record("test:events", json!({"user": "alice"})),
+        ],
     );
     lookup::uninstall();
-    assert_eq!(outcome.alerts.iter().map(|a| a.record["user"].as_str().unwrap()).collect::<Vec<_>>(), ["mallory"]);
-    let outcome = run(&mut engine, vec![record("test:events", json!({"user": "mallory"}))]);
+    assert_eq!(
+        outcome
+            .alerts
+            .iter()
+            .map(|a| a.record["user"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["mallory"]
+    );
+    let outcome = run(
+        &mut engine,
+        vec![record("test:events", json!({"user": "mallory"}))],
+    );
     assert!(outcome.alerts.is_empty());
 }
 
@@ -243,34 +363,67 @@ fn lookup_tables_are_served_from_the_installed_source() {
 fn threat_intel_matches_are_visible_to_rules() {
     let _turn = exclusive();
     let mut engine = load();
-    let config =
-        ThreatIntelConfig { ioc_type_of: [("sourceAddress".to_owned(), "ip".to_owned())].into(), ..Default::default() };
-    let iocs = FixtureIocs::from_json(&json!([{"ioc_value": "1.2.3.4", "ioc_type": "ip", "sub_type": "x"}])).unwrap();
-    engine.set_threat_intel(Some((config, Arc::new(iocs))));
-    let normalized = |ip: &str| {
-        json!({"user": "u", "streamalert_normalization": {"sourceAddress": [{"function": null, "values": [ip]}]}})
+    let config = ThreatIntelConfig {
+        ioc_type_of: [("sourceAddress".to_owned(), "ip".to_owned())].into(),
+        ..Default::default()
     };
-    let outcome =
-        run(&mut engine, vec![record("test:events", normalized("1.2.3.4")), record("test:events", normalized("5.6.7.8"))]);
+    let iocs = FixtureIocs::from_json(
+        &json!([{"ioc_value": "1.2.3.4", "ioc_type": "ip", "sub_type": "x"}]),
+    )
+    .unwrap();
+    engine.set_threat_intel(Some((config, Arc::new(iocs))));
+    let normalized = |ip: &str| json!({"user": "u", "streamalert_normalization": {"sourceAddress": [{"function": null, "values": [ip]}]}});
+    let outcome = run(
+        &mut engine,
+        vec![
+            record("test:events", normalized("1.2.3.4")),
+            record("test:events", normalized("5.6.7.8")),
+        ],
+    );
     assert_eq!(fired(&outcome), ["known_bad_ip"].into());
-    assert_eq!(outcome.alerts[0].record["streamalert:ioc"], json!({"ip": ["1.2.3.4"]}));
+    assert_eq!(
+        outcome.alerts[0].record["streamalert:ioc"],
+        json!({"ip": ["1.2.3.4"]})
+    );
 }
 
 #[test]
 fn test_mode_forces_random_bool_true() {
     let _turn = exclusive();
     let mut engine = load();
-    assert!(run(&mut engine, vec![record("test:events", json!({"user": "lucky"}))]).alerts.is_empty());
+    assert!(
+        run(
+            &mut engine,
+            vec![record("test:events", json!({"user": "lucky"}))]
+        )
+        .alerts
+        .is_empty()
+    );
     drop(engine);
-    let mut engine = RulesEngine::load(&layout("repo"), &EngineOptions { test_mode: true, ..options() }).unwrap();
-    assert_eq!(fired(&run(&mut engine, vec![record("test:events", json!({"user": "lucky"}))])), ["lucky"].into());
+    let mut engine = RulesEngine::load(
+        &layout("repo"),
+        &EngineOptions {
+            test_mode: true,
+            ..options()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        fired(&run(
+            &mut engine,
+            vec![record("test:events", json!({"user": "lucky"}))]
+        )),
+        ["lucky"].into()
+    );
 }
 
 #[test]
 fn import_failures_name_each_file_and_line_and_a_second_load_is_refused() {
     let _turn = exclusive();
     let error = RulesEngine::load(&layout("broken_repo"), &options()).unwrap_err();
-    let LoadError::Import(messages) = &error else { panic!("{error}") };
+    let LoadError::Import(messages) = &error else {
+        panic!("{error}")
+    };
     assert_eq!(messages.len(), 2, "{messages:?}");
     assert!(
         messages[0].starts_with("rules/needs_package.py line 3: ModuleNotFoundError")
@@ -278,10 +431,17 @@ fn import_failures_name_each_file_and_line_and_a_second_load_is_refused() {
         "{}",
         messages[0]
     );
-    assert!(messages[1].contains("rules/no_logs.py line 4: RuleCreationError"), "{}", messages[1]);
+    assert!(
+        messages[1].contains("rules/no_logs.py line 4: RuleCreationError"),
+        "{}",
+        messages[1]
+    );
     // The failed load left nothing behind: the good repository loads, and a second one is refused.
     let engine = load();
-    assert_eq!(RulesEngine::load(&layout("repo"), &options()).unwrap_err(), LoadError::Busy);
+    assert_eq!(
+        RulesEngine::load(&layout("repo"), &options()).unwrap_err(),
+        LoadError::Busy
+    );
     drop(engine);
 }
 
@@ -291,12 +451,25 @@ fn the_rules_thread_takes_batches_from_other_threads_and_reloads() {
     let worker = RulesWorker::spawn(layout("repo"), options(), 4).unwrap();
     let handle = worker.handle();
     let sender = std::thread::spawn(move || {
-        handle.evaluate(vec![record("test:events", json!({"user": "root"}))]).unwrap().unwrap()
+        handle
+            .evaluate(vec![record("test:events", json!({"user": "root"}))])
+            .unwrap()
+            .unwrap()
     });
     assert_eq!(fired(&sender.join().unwrap()), ["root_login"].into());
     let handle = worker.handle();
-    assert!(handle.reload(layout("broken_repo"), options()).unwrap().is_err());
-    assert!(handle.evaluate(vec![record("test:events", json!({"user": "root"}))]).unwrap().is_err());
+    assert!(
+        handle
+            .reload(layout("broken_repo"), options())
+            .unwrap()
+            .is_err()
+    );
+    assert!(
+        handle
+            .evaluate(vec![record("test:events", json!({"user": "root"}))])
+            .unwrap()
+            .is_err()
+    );
     assert_eq!(handle.reload(layout("repo"), options()).unwrap(), Ok(14));
     drop(handle);
     drop(worker);

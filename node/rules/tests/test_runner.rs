@@ -1,11 +1,13 @@
 //! `sactl test rules` semantics (§15) over the fixture repository, with a stand-in classifier
 //! (classification itself is sa-engine's and tested there).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use sa_engine::ClassifiedRecord;
-use sa_rules::test_runner::{EventClassifier, RenderOptions, RunOptions, TestEvent, discover, render, run};
+use sa_rules::test_runner::{
+    EventClassifier, RenderOptions, RunOptions, TestEvent, discover, render, run,
+};
 use sa_rules::{Clock, EngineOptions, RepositoryLayout, RulesEngine};
 use serde_json::Value;
 
@@ -15,13 +17,19 @@ struct DataAsRecord;
 
 impl EventClassifier for DataAsRecord {
     fn classify(&self, event: &TestEvent) -> Result<Option<ClassifiedRecord>, String> {
-        let Some(Value::Object(record)) = event.raw.get("data") else { return Err("data must be an object".into()) };
+        let Some(Value::Object(record)) = event.raw.get("data") else {
+            return Err("data must be an object".into());
+        };
         if record.contains_key("unclassifiable") {
             return Ok(None);
         }
         Ok(Some(ClassifiedRecord {
             cluster: "prod".into(),
-            log_type: if event.log == "test:other" { "test:events".into() } else { event.log.clone() },
+            log_type: if event.log == "test:other" {
+                "test:events".into()
+            } else {
+                event.log.clone()
+            },
             record: record.clone(),
             service: event.service.clone(),
             resource: event.source.clone(),
@@ -38,9 +46,14 @@ fn exclusive() -> MutexGuard<'static, ()> {
 
 const NOW: i64 = 1_600_000_000_000_000;
 
-fn engine(root: &PathBuf) -> RulesEngine {
+fn engine(root: &Path) -> RulesEngine {
     let layout = RepositoryLayout::from_config(root, &root.join("conf")).unwrap();
-    let options = EngineOptions { test_mode: true, clock: Clock::Fixed(NOW), rule_timing: true, ..Default::default() };
+    let options = EngineOptions {
+        test_mode: true,
+        clock: Clock::Fixed(NOW),
+        rule_timing: true,
+        ..Default::default()
+    };
     RulesEngine::load(&layout, &options).unwrap()
 }
 
@@ -50,11 +63,24 @@ fn runs_events_decides_pass_fail_and_explains_failures() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo");
     let mut engine = engine(&root);
     let (files, skipped) = discover(&[root.join("rules")], &[]);
-    let options = RunOptions { now: NOW, ..Default::default() };
+    let options = RunOptions {
+        now: NOW,
+        ..Default::default()
+    };
     let report = run(&mut engine, &DataAsRecord, files, skipped, &options);
 
-    let verdicts: Vec<(String, bool)> = report.results.iter().map(|r| (r.description.clone(), r.passed)).collect();
-    let passing = |d: &str| verdicts.iter().find(|(desc, _)| desc == d).unwrap_or_else(|| panic!("{d}")).1;
+    let verdicts: Vec<(String, bool)> = report
+        .results
+        .iter()
+        .map(|r| (r.description.clone(), r.passed))
+        .collect();
+    let passing = |d: &str| {
+        verdicts
+            .iter()
+            .find(|(desc, _)| desc == d)
+            .unwrap_or_else(|| panic!("{d}"))
+            .1
+    };
     for description in [
         "root login fires root_login",
         "an ordinary user fires nothing",
@@ -69,7 +95,15 @@ fn runs_events_decides_pass_fail_and_explains_failures() {
     assert_eq!(report.passed(), 7);
     assert_eq!(report.failed(), 5);
 
-    let (text, failed) = render(&report, RenderOptions { verbose: false, coverage: true, min_tests: None, stats: true });
+    let (text, failed) = render(
+        &report,
+        RenderOptions {
+            verbose: false,
+            coverage: true,
+            min_tests: None,
+            stats: true,
+        },
+    );
     assert!(failed);
     assert!(text.ends_with("7 passed, 5 failed"), "{text}");
     for explanation in [
@@ -84,11 +118,20 @@ fn runs_events_decides_pass_fail_and_explains_failures() {
         "Error: missing required key \"service\"",
         "Publishers: 0/2 Passed",
     ] {
-        assert!(text.contains(explanation), "missing {explanation:?} in:\n{text}");
+        assert!(
+            text.contains(explanation),
+            "missing {explanation:?} in:\n{text}"
+        );
     }
     assert!(text.contains("Rule timing"), "{text}");
-    assert!(text.contains("  root_login: 1 positive, 8 negative"), "{text}");
-    assert!(text.contains("Warning: no test event expects these enabled rules:"), "{text}");
+    assert!(
+        text.contains("  root_login: 1 positive, 8 negative"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Warning: no test event expects these enabled rules:"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -98,17 +141,49 @@ fn min_tests_turns_coverage_gaps_into_failures_and_rule_filter_suppresses_events
     let mut engine = engine(&root);
     let alpha = root.join("rules/fixture/alpha.json");
     let (files, skipped) = discover(&[root.join("rules")], std::slice::from_ref(&alpha));
-    let options = RunOptions { now: NOW, rules_filter: vec!["root_login".into()], ..Default::default() };
+    let options = RunOptions {
+        now: NOW,
+        rules_filter: vec!["root_login".into()],
+        ..Default::default()
+    };
     let report = run(&mut engine, &DataAsRecord, files, skipped, &options);
-    assert_eq!(report.results.len(), 1, "only the event expecting root_login is reported");
+    assert_eq!(
+        report.results.len(),
+        1,
+        "only the event expecting root_login is reported"
+    );
     assert!(report.results[0].passed);
 
     let (files, skipped) = discover(&[root.join("rules")], &[alpha]);
-    let report = run(&mut engine, &DataAsRecord, files, skipped, &RunOptions { now: NOW, ..Default::default() });
-    let (text, failed) = render(&report, RenderOptions { min_tests: Some(2), ..Default::default() });
+    let report = run(
+        &mut engine,
+        &DataAsRecord,
+        files,
+        skipped,
+        &RunOptions {
+            now: NOW,
+            ..Default::default()
+        },
+    );
+    let (text, failed) = render(
+        &report,
+        RenderOptions {
+            min_tests: Some(2),
+            ..Default::default()
+        },
+    );
     assert!(failed, "{text}");
-    assert!(text.contains("Coverage failure: deletes: no event where it fires"), "{text}");
-    assert!(!text.contains("Coverage failure: root_login"), "root_login fires once and stays quiet otherwise:\n{text}");
+    assert!(
+        text.contains("Coverage failure: deletes: no event where it fires"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Coverage failure: root_login"),
+        "root_login fires once and stays quiet otherwise:\n{text}"
+    );
     let last = text.lines().last().unwrap();
-    assert!(last.starts_with("7 passed, ") && last != "7 passed, 0 failed", "{text}");
+    assert!(
+        last.starts_with("7 passed, ") && last != "7 passed, 0 failed",
+        "{text}"
+    );
 }

@@ -30,7 +30,9 @@ impl Coverage {
         if !result.ran_rules {
             return;
         }
-        let Some(log_type) = result.classified_as.as_deref() else { return };
+        let Some(log_type) = result.classified_as.as_deref() else {
+            return;
+        };
         for rule in catalog.rules().iter().filter(|rule| !rule.disabled) {
             let entry = self.by_rule.entry(rule.name.clone()).or_default();
             if result.expected.contains(&rule.name) {
@@ -42,7 +44,12 @@ impl Coverage {
     }
 
     pub(crate) fn finish(&mut self, catalog: &RuleCatalog) {
-        self.order = catalog.rules().iter().filter(|rule| !rule.disabled).map(|rule| rule.name.clone()).collect();
+        self.order = catalog
+            .rules()
+            .iter()
+            .filter(|rule| !rule.disabled)
+            .map(|rule| rule.name.clone())
+            .collect();
         for name in &self.order {
             self.by_rule.entry(name.clone()).or_default();
         }
@@ -50,7 +57,9 @@ impl Coverage {
 
     /// Enabled rules with their counts, in registry order.
     pub fn rules(&self) -> impl Iterator<Item = (&str, &RuleCoverage)> {
-        self.order.iter().map(|name| (name.as_str(), &self.by_rule[name]))
+        self.order
+            .iter()
+            .map(|name| (name.as_str(), &self.by_rule[name]))
     }
 
     /// Rules short of `min_tests` events, or (from 2 up) lacking a positive or a negative one,
@@ -60,7 +69,10 @@ impl Coverage {
             .filter_map(|(name, coverage)| {
                 let mut reasons = Vec::new();
                 if coverage.total() < min_tests {
-                    reasons.push(format!("{} test event(s), at least {min_tests} required", coverage.total()));
+                    reasons.push(format!(
+                        "{} test event(s), at least {min_tests} required",
+                        coverage.total()
+                    ));
                 }
                 if min_tests >= 2 && coverage.positive == 0 {
                     reasons.push("no event where it fires".to_owned());

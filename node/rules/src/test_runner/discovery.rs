@@ -28,7 +28,9 @@ pub fn discover(dirs: &[PathBuf], only: &[PathBuf]) -> (Vec<TestFile>, Vec<(Path
         }
         let parsed = std::fs::read_to_string(&path)
             .map_err(|e| e.to_string())
-            .and_then(|text| serde_json::from_str::<Value>(&text).map_err(|e| format!("invalid JSON: {e}")));
+            .and_then(|text| {
+                serde_json::from_str::<Value>(&text).map_err(|e| format!("invalid JSON: {e}"))
+            });
         match parsed {
             Ok(Value::Array(events)) => files.push(TestFile { path, events }),
             Ok(_) => skipped.push((path, "not a JSON array of test events".to_owned())),
@@ -39,15 +41,22 @@ pub fn discover(dirs: &[PathBuf], only: &[PathBuf]) -> (Vec<TestFile>, Vec<(Path
 }
 
 fn same_file(wanted: &Path, found: &Path) -> bool {
-    wanted == found || matches!((wanted.canonicalize(), found.canonicalize()), (Ok(a), Ok(b)) if a == b)
+    wanted == found
+        || matches!((wanted.canonicalize(), found.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = entries.flatten().map(|entry| entry.path()).collect();
     entries.sort();
     let (dirs, files): (Vec<_>, Vec<_>) = entries.into_iter().partition(|path| path.is_dir());
-    out.extend(files.into_iter().filter(|path| path.extension().is_some_and(|ext| ext == "json")));
+    out.extend(
+        files
+            .into_iter()
+            .filter(|path| path.extension().is_some_and(|ext| ext == "json")),
+    );
     for sub in dirs {
         walk(&sub, out);
     }
@@ -67,7 +76,10 @@ mod tests {
         std::fs::write(dir.join("b/d.json"), "not json").unwrap();
         std::fs::write(dir.join("b/rule.py"), "").unwrap();
         let (files, skipped) = discover(std::slice::from_ref(&dir), &[]);
-        let names: Vec<_> = files.iter().map(|f| f.path.strip_prefix(&dir).unwrap().to_owned()).collect();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| f.path.strip_prefix(&dir).unwrap().to_owned())
+            .collect();
         assert_eq!(names, [PathBuf::from("a.json"), PathBuf::from("z.json")]);
         assert_eq!(skipped.len(), 2);
         let (only, _) = discover(std::slice::from_ref(&dir), &[dir.join("z.json")]);

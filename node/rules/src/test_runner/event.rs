@@ -65,7 +65,9 @@ impl TestEvent {
         let log = string("log")?;
         let service = string("service")?;
         if !["kinesis", "s3", "sns", "streamalert_app"].contains(&service.as_str()) {
-            return Err(format!("unsupported service {service:?} (kinesis, s3, sns or streamalert_app)"));
+            return Err(format!(
+                "unsupported service {service:?} (kinesis, s3, sns or streamalert_app)"
+            ));
         }
         let source = string("source")?;
         // validate_schema_only is the older name StreamAlert repositories still carry.
@@ -76,22 +78,36 @@ impl TestEvent {
         let trigger_rules = match raw.get("trigger_rules") {
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|item| item.as_str().map(str::to_owned).ok_or("trigger_rules must list rule names"))
+                .map(|item| {
+                    item.as_str()
+                        .map(str::to_owned)
+                        .ok_or("trigger_rules must list rule names")
+                })
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err("key \"trigger_rules\" must be a list of rule names".to_owned()),
             None if classify_only => Vec::new(),
-            None => return Err("missing required key \"trigger_rules\" (or set classify_only)".to_owned()),
+            None => {
+                return Err(
+                    "missing required key \"trigger_rules\" (or set classify_only)".to_owned(),
+                );
+            }
         };
         let publisher_tests = match raw.get("publisher_tests") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(tests)) => tests.clone(),
-            Some(_) => return Err("key \"publisher_tests\" must map outputs to lists of tests".to_owned()),
+            Some(_) => {
+                return Err("key \"publisher_tests\" must map outputs to lists of tests".to_owned());
+            }
         };
         let fixtures = raw.get("test_fixtures").cloned().unwrap_or(Value::Null);
         if !fixtures.is_null() && !fixtures.is_object() {
             return Err("key \"test_fixtures\" must be an object".to_owned());
         }
-        let unknown_keys = raw.keys().filter(|k| !KNOWN_KEYS.contains(&k.as_str())).cloned().collect();
+        let unknown_keys = raw
+            .keys()
+            .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
+            .cloned()
+            .collect();
         Ok(TestEvent {
             description,
             log,
@@ -134,7 +150,11 @@ fn substitute(text: &str, now: Micros) -> Result<String, String> {
         };
         match &after[..end] {
             "last_hour" => out.push_str(&(now.div_euclid(1_000_000) - 60).to_string()),
-            other => return Err(format!("unknown test helper <helper:{other}> (only last_hour exists)")),
+            other => {
+                return Err(format!(
+                    "unknown test helper <helper:{other}> (only last_hour exists)"
+                ));
+            }
         }
         rest = &after[end + 1..];
     }
@@ -149,7 +169,9 @@ mod tests {
 
     fn event(extra: Value) -> Value {
         let mut base = json!({"description": "d", "log": "a:b", "service": "kinesis", "source": "s", "data": {}});
-        base.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        base.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         base
     }
 
@@ -161,8 +183,14 @@ mod tests {
             now,
         )
         .unwrap();
-        assert_eq!(parsed.raw["data"], json!({"t": "1599999940", "l": ["<helper:last_hour>"]}));
-        let error = TestEvent::parse(&event(json!({"trigger_rules": [], "data": {"t": "<helper:tomorrow>"}})), now);
+        assert_eq!(
+            parsed.raw["data"],
+            json!({"t": "1599999940", "l": ["<helper:last_hour>"]})
+        );
+        let error = TestEvent::parse(
+            &event(json!({"trigger_rules": [], "data": {"t": "<helper:tomorrow>"}})),
+            now,
+        );
         assert!(error.unwrap_err().contains("tomorrow"));
     }
 
@@ -172,9 +200,11 @@ mod tests {
         assert!(error.contains("trigger_rules"), "{error}");
         let parsed = TestEvent::parse(&event(json!({"validate_schema_only": true})), 0).unwrap();
         assert!(parsed.classify_only);
-        let error = TestEvent::parse(&event(json!({"trigger_rules": [], "service": "ftp"})), 0).unwrap_err();
+        let error = TestEvent::parse(&event(json!({"trigger_rules": [], "service": "ftp"})), 0)
+            .unwrap_err();
         assert!(error.contains("ftp"), "{error}");
-        let parsed = TestEvent::parse(&event(json!({"trigger_rules": ["r"], "extra": 1})), 0).unwrap();
+        let parsed =
+            TestEvent::parse(&event(json!({"trigger_rules": ["r"], "extra": 1})), 0).unwrap();
         assert_eq!(parsed.unknown_keys, ["extra"]);
     }
 }

@@ -14,7 +14,10 @@ pub struct PublisherCheck {
 
 /// Checks every test of `tests` (`{output: [test, ...]}`) against `publications`
 /// (`{output: publication}` for the alert's outputs).
-pub fn check_all(tests: &Map<String, Value>, publications: &Map<String, Value>) -> Vec<PublisherCheck> {
+pub fn check_all(
+    tests: &Map<String, Value>,
+    publications: &Map<String, Value>,
+) -> Vec<PublisherCheck> {
     let mut checks = Vec::new();
     for (output, output_tests) in tests {
         let Value::Array(output_tests) = output_tests else {
@@ -27,10 +30,16 @@ pub fn check_all(tests: &Map<String, Value>, publications: &Map<String, Value>) 
         };
         for test in output_tests {
             let failure = match publications.get(output) {
-                None => Some(format!("No such output {output} was configured for this alert")),
+                None => Some(format!(
+                    "No such output {output} was configured for this alert"
+                )),
                 Some(publication) => check(test, publication).err(),
             };
-            checks.push(PublisherCheck { output: output.clone(), test: test.to_string(), failure });
+            checks.push(PublisherCheck {
+                output: output.clone(),
+                test: test.to_string(),
+                failure,
+            });
         }
     }
     checks
@@ -39,22 +48,39 @@ pub fn check_all(tests: &Map<String, Value>, publications: &Map<String, Value>) 
 fn check(test: &Value, publication: &Value) -> Result<(), String> {
     let (expression, condition, expected) = match test {
         Value::Array(parts) if parts.len() == 3 => (&parts[0], &parts[1], &parts[2]),
-        Value::Object(fields) => match (fields.get("jmespath_expression"), fields.get("condition"), fields.get("value")) {
+        Value::Object(fields) => match (
+            fields.get("jmespath_expression"),
+            fields.get("condition"),
+            fields.get("value"),
+        ) {
             (Some(e), Some(c), Some(v)) => (e, c, v),
-            _ => return Err("a test object needs jmespath_expression, condition and value".to_owned()),
+            _ => {
+                return Err(
+                    "a test object needs jmespath_expression, condition and value".to_owned(),
+                );
+            }
         },
-        _ => return Err("a test is [expression, condition, value] or an object with those keys".to_owned()),
+        _ => {
+            return Err(
+                "a test is [expression, condition, value] or an object with those keys".to_owned(),
+            );
+        }
     };
     let (Value::String(expression), Value::String(condition)) = (expression, condition) else {
         return Err("expression and condition must be strings".to_owned());
     };
-    let path = JmesPath::compile(expression).map_err(|e| format!("invalid JMESPath {expression:?}: {e}"))?;
+    let path = JmesPath::compile(expression)
+        .map_err(|e| format!("invalid JMESPath {expression:?}: {e}"))?;
     let subject = path.search(publication);
     let passed = match condition.as_str() {
         "is" => python_equal(&subject, expected),
         "in" => match expected {
             Value::Array(items) => items.iter().any(|item| python_equal(&subject, item)),
-            _ => return Err(format!("condition \"in\" needs a list value, got {expected}")),
+            _ => {
+                return Err(format!(
+                    "condition \"in\" needs a list value, got {expected}"
+                ));
+            }
         },
         "contains" => match (&subject, expected) {
             (Value::String(text), Value::String(part)) => text.contains(part.as_str()),
@@ -64,16 +90,26 @@ fn check(test: &Value, publication: &Value) -> Result<(), String> {
         },
         other => return Err(format!("Invalid condition {other:?} (is, in or contains)")),
     };
-    if passed { Ok(()) } else { Err(format!("{expression} {condition} {expected}: actual value is {subject}")) }
+    if passed {
+        Ok(())
+    } else {
+        Err(format!(
+            "{expression} {condition} {expected}: actual value is {subject}"
+        ))
+    }
 }
 
 /// Python `==` on JSON values: numbers compare by value across int/float, and booleans equal
 /// 1 and 0 (`True == 1 == 1.0`).
 pub fn python_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| python_equal(p, q)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| python_equal(p, q))
+        }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(key, value)| y.get(key).is_some_and(|other| python_equal(value, other)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(key, value)| y.get(key).is_some_and(|other| python_equal(value, other)))
         }
         _ => match (as_number(a), as_number(b)) {
             (Some(x), Some(y)) => x == y,
@@ -104,27 +140,63 @@ mod tests {
     #[test]
     fn is_in_and_contains_follow_python_semantics() {
         let publication = json!({"@slack.text": "Rule triggered", "n": 1, "list": [1, "a"], "@slack.attachments": [{"title": "t"}]});
-        assert_eq!(run(json!(["\"@slack.text\"", "is", "Rule triggered"]), publication.clone()), None);
+        assert_eq!(
+            run(
+                json!(["\"@slack.text\"", "is", "Rule triggered"]),
+                publication.clone()
+            ),
+            None
+        );
         assert_eq!(run(json!(["n", "is", true]), publication.clone()), None);
         assert_eq!(run(json!(["n", "is", 1.0]), publication.clone()), None);
         assert_eq!(run(json!(["n", "in", [3, 1]]), publication.clone()), None);
-        assert_eq!(run(json!(["\"@slack.text\"", "contains", "trig"]), publication.clone()), None);
-        assert_eq!(run(json!(["list", "contains", "a"]), publication.clone()), None);
         assert_eq!(
-            run(json!({"jmespath_expression": "\"@slack.attachments\"[0].title", "condition": "is", "value": "t"}), publication.clone()),
+            run(
+                json!(["\"@slack.text\"", "contains", "trig"]),
+                publication.clone()
+            ),
+            None
+        );
+        assert_eq!(
+            run(json!(["list", "contains", "a"]), publication.clone()),
+            None
+        );
+        assert_eq!(
+            run(
+                json!({"jmespath_expression": "\"@slack.attachments\"[0].title", "condition": "is", "value": "t"}),
+                publication.clone()
+            ),
             None
         );
         let failure = run(json!(["n", "is", 2]), publication.clone()).unwrap();
         assert!(failure.contains("actual value is 1"), "{failure}");
-        assert!(run(json!(["n", "equals", 1]), publication.clone()).unwrap().contains("Invalid condition"));
-        assert!(run(json!(["n", "in", 1]), publication.clone()).unwrap().contains("list"));
-        assert!(run(json!(["n"]), publication).unwrap().contains("[expression, condition, value]"));
+        assert!(
+            run(json!(["n", "equals", 1]), publication.clone())
+                .unwrap()
+                .contains("Invalid condition")
+        );
+        assert!(
+            run(json!(["n", "in", 1]), publication.clone())
+                .unwrap()
+                .contains("list")
+        );
+        assert!(
+            run(json!(["n"]), publication)
+                .unwrap()
+                .contains("[expression, condition, value]")
+        );
     }
 
     #[test]
     fn a_test_for_an_output_the_alert_lacks_fails() {
-        let tests = json!({"pagerduty:x": [["a", "is", 1]]}).as_object().unwrap().clone();
+        let tests = json!({"pagerduty:x": [["a", "is", 1]]})
+            .as_object()
+            .unwrap()
+            .clone();
         let failure = check_all(&tests, &Map::new()).remove(0).failure.unwrap();
-        assert!(failure.starts_with("No such output pagerduty:x"), "{failure}");
+        assert!(
+            failure.starts_with("No such output pagerduty:x"),
+            "{failure}"
+        );
     }
 }

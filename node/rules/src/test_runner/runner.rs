@@ -88,15 +88,31 @@ pub fn run(
     skipped_files: Vec<(PathBuf, String)>,
     options: &RunOptions,
 ) -> RunReport {
-    let disabled: BTreeSet<String> = engine.catalog().disabled_names().map(str::to_owned).collect();
-    let mut report = RunReport { skipped_files, filtered: !options.rules_filter.is_empty(), ..RunReport::default() };
+    let disabled: BTreeSet<String> = engine
+        .catalog()
+        .disabled_names()
+        .map(str::to_owned)
+        .collect();
+    let mut report = RunReport {
+        skipped_files,
+        filtered: !options.rules_filter.is_empty(),
+        ..RunReport::default()
+    };
     for file in files {
         for (index, raw) in file.events.iter().enumerate() {
-            let mut result = EventResult { file: file.path.clone(), number: index + 1, ..EventResult::default() };
+            let mut result = EventResult {
+                file: file.path.clone(),
+                number: index + 1,
+                ..EventResult::default()
+            };
             let event = match TestEvent::parse(raw, options.now) {
                 Ok(event) => event,
                 Err(error) => {
-                    result.description = raw.get("description").and_then(Value::as_str).unwrap_or_default().to_owned();
+                    result.description = raw
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
                     result.error = Some(error);
                     report.results.push(result);
                     continue;
@@ -114,17 +130,30 @@ pub fn run(
                     result.expected.insert(rule.clone());
                 }
             }
-            if !options.rules_filter.is_empty() && !options.rules_filter.iter().any(|r| result.expected.contains(r)) {
+            if !options.rules_filter.is_empty()
+                && !options
+                    .rules_filter
+                    .iter()
+                    .any(|r| result.expected.contains(r))
+            {
                 continue;
             }
-            result.warnings.extend(event.unknown_keys.iter().map(|key| format!("unknown key {key:?} ignored")));
+            result.warnings.extend(
+                event
+                    .unknown_keys
+                    .iter()
+                    .map(|key| format!("unknown key {key:?} ignored")),
+            );
             if let Err(error) = run_event(engine, classifier, &event, options, &mut result) {
                 result.error = Some(error);
             }
             result.passed = result.error.is_none()
                 && result.classified_as.as_deref() == Some(event.log.as_str())
                 && (!result.ran_rules || result.triggered == result.expected)
-                && result.publisher_checks.iter().all(|check| check.failure.is_none());
+                && result
+                    .publisher_checks
+                    .iter()
+                    .all(|check| check.failure.is_none());
             report.coverage.record(engine.catalog(), &result);
             report.results.push(result);
         }
@@ -132,8 +161,11 @@ pub fn run(
     lookup::uninstall();
     engine.set_threat_intel(None);
     if options.rules_filter.is_empty() {
-        let expected: BTreeSet<&str> =
-            report.results.iter().flat_map(|r| r.expected.iter().map(String::as_str)).collect();
+        let expected: BTreeSet<&str> = report
+            .results
+            .iter()
+            .flat_map(|r| r.expected.iter().map(String::as_str))
+            .collect();
         report.untested_rules = engine
             .rules()
             .iter()
@@ -163,7 +195,12 @@ fn run_event(
         Some(fixtures) => FixtureIocs::from_json(fixtures)?,
         None => FixtureIocs::default(),
     };
-    engine.set_threat_intel(options.threat_intel.clone().map(|config| (config, Arc::new(iocs) as _)));
+    engine.set_threat_intel(
+        options
+            .threat_intel
+            .clone()
+            .map(|config| (config, Arc::new(iocs) as _)),
+    );
 
     let Some(classified) = classifier.classify(event)? else {
         return Ok(());
@@ -175,7 +212,11 @@ fn run_event(
     let mut batch = vec![classified];
     let outcome = engine.evaluate(&mut batch)?;
     result.ran_rules = true;
-    result.triggered = outcome.alerts.iter().map(|alert| alert.rule_name.clone()).collect();
+    result.triggered = outcome
+        .alerts
+        .iter()
+        .map(|alert| alert.rule_name.clone())
+        .collect();
     result.rule_failures = outcome.failures;
     if event.skip_publishers || event.publisher_tests.is_empty() {
         return Ok(());
@@ -197,7 +238,9 @@ fn run_event(
             }
         }
         result.publisher_checks = compose_errors;
-        result.publisher_checks.extend(check_all(&event.publisher_tests, &publications));
+        result
+            .publisher_checks
+            .extend(check_all(&event.publisher_tests, &publications));
     }
     Ok(())
 }
