@@ -9,9 +9,14 @@ PROD_ACCOUNTS = frozenset(('123456789012', '210987654321'))
 
 
 def prod_account(record):
-    """CloudTrail (recipientAccountId), CloudWatch Events (account) or GuardDuty (accountId)
-    record from a production account."""
-    account = record.get('recipientAccountId') or record.get('account') or record.get('accountId')
+    """CloudTrail (recipientAccountId), CloudWatch Events (account), GuardDuty (accountId) or
+    AWS Config (awsAccountId) record from a production account."""
+    account = (
+        record.get('recipientAccountId')
+        or record.get('account')
+        or record.get('accountId')
+        or record.get('awsAccountId')
+    )
     return account in PROD_ACCOUNTS
 
 

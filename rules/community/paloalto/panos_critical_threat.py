@@ -10,7 +10,7 @@ ALLOWED_ACTIONS = frozenset(('alert', 'allow'))
     logs=['pan:threat'],
     outputs=REVIEW_OUTPUTS,
     publishers=ALERT_PUBLISHERS,
-    merge_by_keys=['threat_id', 'src'],
+    merge_by_keys=['threatid', 'src'],
     merge_window_mins=30,
 )
 def panos_critical_threat(rec):
@@ -18,7 +18,7 @@ def panos_critical_threat(rec):
     author:       sa
     description:  A PAN-OS threat log (vulnerability, spyware, virus) of severity critical or
                   high whose action only alerted: the traffic reached its target.
-    playbook:     Check the destination (dst) for the threat named in threat_id; move the
+    playbook:     Check the destination (dst) for the threat named in threatid; move the
                   profile to block if the signature is reliable.
     reference:    https://docs.paloaltonetworks.com/pan-os/11-0/pan-os-admin/monitoring/use-syslog-for-monitoring/syslog-field-descriptions/threat-log-fields
     """
