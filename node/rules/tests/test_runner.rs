@@ -1,41 +1,14 @@
-//! `sactl test rules` semantics (§15) over the fixture repository, with a stand-in classifier
-//! (classification itself is sa-engine's and tested there).
+//! `sactl test rules` semantics (§15) over the fixture repository, classified by sa-engine.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use sa_engine::ClassifiedRecord;
-use sa_rules::test_runner::{
-    EventClassifier, RenderOptions, RunOptions, TestEvent, discover, render, run,
-};
-use sa_rules::{Clock, EngineOptions, RepositoryLayout, RulesEngine};
-use serde_json::Value;
+use sa_engine::{Classifier, Config, test_events};
+use sa_rules::test_runner::{RenderOptions, RunOptions, run};
+use sa_rules::{Clock, EngineOptions, RepositoryLayout, RulesEngine, test_runner::render};
 
-/// Takes `data` as the parsed record of the expected log type; `unclassifiable` data does not
-/// classify, and an expected `test:other` classifies as `test:events`.
-struct DataAsRecord;
-
-impl EventClassifier for DataAsRecord {
-    fn classify(&self, event: &TestEvent) -> Result<Option<ClassifiedRecord>, String> {
-        let Some(Value::Object(record)) = event.raw.get("data") else {
-            return Err("data must be an object".into());
-        };
-        if record.contains_key("unclassifiable") {
-            return Ok(None);
-        }
-        Ok(Some(ClassifiedRecord {
-            cluster: "prod".into(),
-            log_type: if event.log == "test:other" {
-                "test:events".into()
-            } else {
-                event.log.clone()
-            },
-            record: record.clone(),
-            service: event.service.clone(),
-            resource: event.source.clone(),
-            data_type: "json".into(),
-        }))
-    }
+fn classifier(root: &Path) -> Classifier {
+    Classifier::new(Config::load_dir(&root.join("conf")).unwrap())
 }
 
 /// One interpreter per process: tests that load a repository take turns.
@@ -62,12 +35,12 @@ fn runs_events_decides_pass_fail_and_explains_failures() {
     let _turn = exclusive();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo");
     let mut engine = engine(&root);
-    let (files, skipped) = discover(&[root.join("rules")], &[]);
+    let files = test_events::load(&[root.join("rules")], &[]).unwrap();
     let options = RunOptions {
         now: NOW,
         ..Default::default()
     };
-    let report = run(&mut engine, &DataAsRecord, files, skipped, &options);
+    let report = run(&mut engine, &classifier(&root), files, &options);
 
     let verdicts: Vec<(String, bool)> = report
         .results
@@ -113,9 +86,10 @@ fn runs_events_decides_pass_fail_and_explains_failures() {
         "Classified Type: test:events",
         "Expected Type: test:other",
         "(not classified: no schema matched the data)",
+        "Why: the record matches none of the candidate log types",
         "record.user is \"someone else\": actual value is \"dyn\"",
         "No such output email:x was configured for this alert",
-        "Error: missing required key \"service\"",
+        "Error: missing key service",
         "Publishers: 0/2 Passed",
     ] {
         assert!(
@@ -140,13 +114,13 @@ fn min_tests_turns_coverage_gaps_into_failures_and_rule_filter_suppresses_events
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo");
     let mut engine = engine(&root);
     let alpha = root.join("rules/fixture/alpha.json");
-    let (files, skipped) = discover(&[root.join("rules")], std::slice::from_ref(&alpha));
+    let files = test_events::load(&[root.join("rules")], std::slice::from_ref(&alpha)).unwrap();
     let options = RunOptions {
         now: NOW,
         rules_filter: vec!["root_login".into()],
         ..Default::default()
     };
-    let report = run(&mut engine, &DataAsRecord, files, skipped, &options);
+    let report = run(&mut engine, &classifier(&root), files, &options);
     assert_eq!(
         report.results.len(),
         1,
@@ -154,12 +128,11 @@ fn min_tests_turns_coverage_gaps_into_failures_and_rule_filter_suppresses_events
     );
     assert!(report.results[0].passed);
 
-    let (files, skipped) = discover(&[root.join("rules")], &[alpha]);
+    let files = test_events::load(&[root.join("rules")], &[alpha]).unwrap();
     let report = run(
         &mut engine,
-        &DataAsRecord,
+        &classifier(&root),
         files,
-        skipped,
         &RunOptions {
             now: NOW,
             ..Default::default()

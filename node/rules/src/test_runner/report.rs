@@ -110,6 +110,9 @@ fn event_block(out: &mut String, result: &EventResult) {
         .unwrap_or("(not classified: no schema matched the data)");
     let _ = writeln!(out, "        Classified Type: {classified}");
     let _ = writeln!(out, "        Expected Type: {}", result.expected_log);
+    if let Some(note) = &result.classification_note {
+        let _ = writeln!(out, "        Why: {note}");
+    }
     if result.ran_rules {
         let name = |rule: &String| {
             if result.expected_unknown.contains(rule) {

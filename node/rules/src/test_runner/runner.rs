@@ -4,25 +4,16 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use sa_engine::ClassifiedRecord;
+use sa_engine::Classifier;
+use sa_engine::test_events::{self, EventSpec, TestEventFile};
 use serde_json::{Map, Value};
 
 use super::coverage::Coverage;
-use super::discovery::TestFile;
-use super::event::TestEvent;
 use super::publisher_tests::{PublisherCheck, check_all};
 use crate::clock::Micros;
 use crate::engine::{RuleFailure, RuleTiming, RulesEngine};
 use crate::lookup::{self, FixtureTables};
 use crate::threat_intel::{FixtureIocs, ThreatIntelConfig};
-
-/// Classification of one test event: override_record synthesis, wrapping for its service,
-/// cluster selection and the classifier run (§15.3 steps 2–4, §15.4 steps 1–2).
-pub trait EventClassifier {
-    /// `Ok(None)`: no schema matched. `Err`: the event itself is wrong (unknown log type,
-    /// source in no cluster, bad data type), which fails the event with that message.
-    fn classify(&self, event: &TestEvent) -> Result<Option<ClassifiedRecord>, String>;
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -46,6 +37,8 @@ pub struct EventResult {
     pub error: Option<String>,
     pub expected_log: String,
     pub classified_as: Option<String>,
+    /// Why classification failed or chose another log type (sa-engine's explanation).
+    pub classification_note: Option<String>,
     pub ran_rules: bool,
     pub triggered: BTreeSet<String>,
     /// `trigger_rules` minus disabled rules.
@@ -83,9 +76,8 @@ impl RunReport {
 /// Runs every event of `files` through `classifier` and `engine`.
 pub fn run(
     engine: &mut RulesEngine,
-    classifier: &dyn EventClassifier,
-    files: Vec<TestFile>,
-    skipped_files: Vec<(PathBuf, String)>,
+    classifier: &Classifier,
+    files: Vec<TestEventFile>,
     options: &RunOptions,
 ) -> RunReport {
     let disabled: BTreeSet<String> = engine
@@ -94,33 +86,45 @@ pub fn run(
         .map(str::to_owned)
         .collect();
     let mut report = RunReport {
-        skipped_files,
         filtered: !options.rules_filter.is_empty(),
         ..RunReport::default()
     };
+    let now_seconds = u64::try_from(options.now.div_euclid(1_000_000)).unwrap_or(0);
     for file in files {
-        for (index, raw) in file.events.iter().enumerate() {
+        let events = match file.events {
+            Ok(events) => events,
+            Err(reason) => {
+                report.skipped_files.push((file.path, reason));
+                continue;
+            }
+        };
+        for event in events {
             let mut result = EventResult {
                 file: file.path.clone(),
-                number: index + 1,
+                number: event.index + 1,
                 ..EventResult::default()
             };
-            let event = match TestEvent::parse(raw, options.now) {
-                Ok(event) => event,
+            let raw = with_legacy_keys(event.value);
+            result.description = raw
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            result.expected_log = raw
+                .get("log")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let prepared = match test_events::prepare(&raw, classifier.config(), now_seconds) {
+                Ok(prepared) => prepared,
                 Err(error) => {
-                    result.description = raw
-                        .get("description")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned();
                     result.error = Some(error);
                     report.results.push(result);
                     continue;
                 }
             };
-            result.description = event.description.clone();
-            result.expected_log = event.log.clone();
-            for rule in &event.trigger_rules {
+            let spec = &prepared.spec;
+            for rule in spec.trigger_rules.iter().flatten() {
                 if disabled.contains(rule) {
                     result.expected_disabled.insert(rule.clone());
                 } else {
@@ -139,16 +143,15 @@ pub fn run(
                 continue;
             }
             result.warnings.extend(
-                event
-                    .unknown_keys
+                spec.unknown_keys
                     .iter()
                     .map(|key| format!("unknown key {key:?} ignored")),
             );
-            if let Err(error) = run_event(engine, classifier, &event, options, &mut result) {
+            if let Err(error) = run_event(engine, classifier, &prepared, options, &mut result) {
                 result.error = Some(error);
             }
             result.passed = result.error.is_none()
-                && result.classified_as.as_deref() == Some(event.log.as_str())
+                && result.classified_as.as_deref() == Some(spec.log.as_str())
                 && (!result.ran_rules || result.triggered == result.expected)
                 && result
                     .publisher_checks
@@ -178,23 +181,46 @@ pub fn run(
     report
 }
 
+/// `validate_schema_only`, the older name of `classify_only` that repositories still carry.
+fn with_legacy_keys(mut event: Value) -> Value {
+    if let Value::Object(map) = &mut event
+        && let Some(flag) = map.remove("validate_schema_only")
+        && flag == Value::Bool(true)
+    {
+        map.insert("classify_only".to_owned(), flag);
+    }
+    event
+}
+
+fn fixtures(spec: &EventSpec) -> Result<(FixtureTables, FixtureIocs), String> {
+    let fixtures = spec.test_fixtures.clone().unwrap_or(Value::Null);
+    if !fixtures.is_null() && !fixtures.is_object() {
+        return Err("test_fixtures must be an object".to_owned());
+    }
+    let tables = fixtures
+        .get("lookup_tables")
+        .map(FixtureTables::from_json)
+        .transpose()?
+        .unwrap_or_default();
+    let iocs = fixtures
+        .get("threat_intel")
+        .map(FixtureIocs::from_json)
+        .transpose()?
+        .unwrap_or_default();
+    Ok((tables, iocs))
+}
+
 fn run_event(
     engine: &mut RulesEngine,
-    classifier: &dyn EventClassifier,
-    event: &TestEvent,
+    classifier: &Classifier,
+    prepared: &test_events::PreparedEvent,
     options: &RunOptions,
     result: &mut EventResult,
 ) -> Result<(), String> {
+    let spec = &prepared.spec;
     // Each event's fixtures replace the previous event's (§15.3 step 5).
-    let tables = match &event.lookup_fixtures {
-        Some(fixtures) => FixtureTables::from_json(fixtures)?,
-        None => FixtureTables::default(),
-    };
+    let (tables, iocs) = fixtures(spec)?;
     lookup::install(Arc::new(tables));
-    let iocs = match &event.threat_intel_fixtures {
-        Some(fixtures) => FixtureIocs::from_json(fixtures)?,
-        None => FixtureIocs::default(),
-    };
     engine.set_threat_intel(
         options
             .threat_intel
@@ -202,11 +228,19 @@ fn run_event(
             .map(|config| (config, Arc::new(iocs) as _)),
     );
 
-    let Some(classified) = classifier.classify(event)? else {
-        return Ok(());
+    let classified = match test_events::classify_event(classifier, prepared) {
+        Ok(classified) => classified,
+        Err(failure) => {
+            result.classification_note = Some(explain(&failure));
+            return Ok(());
+        }
     };
     result.classified_as = Some(classified.log_type.clone());
-    if event.classify_only {
+    if classified.log_type != spec.log {
+        let verdict = test_events::run_event(classifier, Ok(prepared.clone()));
+        result.classification_note = verdict.outcome.err().map(|failure| explain(&failure));
+    }
+    if spec.classify_only {
         return Ok(());
     }
     let mut batch = vec![classified];
@@ -218,9 +252,12 @@ fn run_event(
         .map(|alert| alert.rule_name.clone())
         .collect();
     result.rule_failures = outcome.failures;
-    if event.skip_publishers || event.publisher_tests.is_empty() {
-        return Ok(());
-    }
+    let publisher_tests = match &spec.publisher_tests {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Object(tests)) if !tests.is_empty() && !spec.skip_publishers => tests,
+        Some(Value::Object(_)) => return Ok(()),
+        Some(_) => return Err("publisher_tests must map outputs to lists of tests".to_owned()),
+    };
     // Every alert is checked; like StreamAlert, the last alert's results are the ones kept.
     for alert in &outcome.alerts {
         let mut publications = Map::new();
@@ -240,7 +277,18 @@ fn run_event(
         result.publisher_checks = compose_errors;
         result
             .publisher_checks
-            .extend(check_all(&event.publisher_tests, &publications));
+            .extend(check_all(publisher_tests, &publications));
     }
     Ok(())
+}
+
+fn explain(failure: &test_events::EventFailure) -> String {
+    let mut text = failure.reason.clone();
+    for candidate in &failure.candidates {
+        text.push_str(&format!(
+            "\n            {}: {}",
+            candidate.log_type, candidate.reason
+        ));
+    }
+    text
 }
