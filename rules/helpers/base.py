@@ -1,11 +1,12 @@
-"""Small helpers shared by the shipped rules.
+"""Constants and small helpers shared by the shipped rules.
 
-StreamAlert repositories conventionally keep such helpers in rules/helpers/base.py; the
-streamalert.shared.utils functions are re-exported so rules need one import.
+StreamAlert repositories conventionally keep such helpers in rules/helpers/base.py; get_keys is
+re-exported from streamalert.shared.utils so rules need one import.
 """
+
 import json
 
-from streamalert.shared.utils import get_first_key, get_keys, in_network, valid_ip  # noqa: F401
+from streamalert.shared.utils import get_keys
 
 from rules.publishers.pagerduty import v2_payload
 from rules.publishers.slack import AttachFullRecord, AttachRuleInfo, Summary
@@ -27,10 +28,12 @@ ALERT_PUBLISHERS = {
     'pagerduty-v2': [v2_payload],
 }
 
-S3_PUBLIC_GROUPS = frozenset((
-    'http://acs.amazonaws.com/groups/global/AllUsers',
-    'http://acs.amazonaws.com/groups/global/AuthenticatedUsers',
-))
+S3_PUBLIC_GROUPS = frozenset(
+    (
+        'http://acs.amazonaws.com/groups/global/AllUsers',
+        'http://acs.amazonaws.com/groups/global/AuthenticatedUsers',
+    )
+)
 S3_PUBLIC_CANNED_ACLS = frozenset(('public-read', 'public-read-write', 'authenticated-read'))
 
 

@@ -4,6 +4,7 @@ They mirror StreamAlert's community generic publishers, so rules written for Str
 same building blocks here. A publisher chain starts from an empty publication (not from
 alert.output_dict()), which is why add_record usually comes first.
 """
+
 import re
 from collections import OrderedDict, deque
 
@@ -86,8 +87,7 @@ def populate_fields(alert, publication):
     """Keep only the fields named in context['populate_fields'], each as the list of all values
     found for that key anywhere in the publication."""
     return {
-        field: get_keys(publication, field)
-        for field in alert.context.get('populate_fields', [])
+        field: get_keys(publication, field) for field in alert.context.get('populate_fields', [])
     }
 
 
@@ -97,6 +97,7 @@ class StringifyArrays(AlertPublisher):
 
     Chat and ticket outputs render lists poorly; a joined string reads well in all of them.
     """
+
     DELIMITER = '\n'
 
     def publish(self, alert, publication):

@@ -3,6 +3,7 @@
 PagerDuty pages a human, so these keep the page short: a one-line summary, a severity, and the
 record as custom details rather than the whole alert envelope.
 """
+
 from streamalert.shared.description import RuleDescriptionParser
 from streamalert.shared.publisher import Register
 
@@ -77,4 +78,5 @@ def v2_payload(alert, publication):
 @Register
 class PrettyPrintArrays(StringifyArrays):
     """StringifyArrays with a visible separator: PagerDuty collapses single newlines."""
+
     DELIMITER = '\n\n----------\n\n'

@@ -3,6 +3,7 @@
 A typical chain is [Summary, AttachRuleInfo, AttachFullRecord]: Summary replaces the publication
 with a headline attachment built from the rule's docstring, the others append to it.
 """
+
 import calendar
 import html
 import json
@@ -40,15 +41,17 @@ class Summary(AlertPublisher):
         rule_presentation = RuleDescriptionParser.present(alert.rule_description or '')
         return {
             '@slack.text': 'Rule triggered',
-            ATTACHMENTS: [{
-                'fallback': 'Rule triggered: {}'.format(alert.rule_name),
-                'color': COLOR_SUMMARY,
-                'author_name': rule_presentation['author'],
-                'title': alert.rule_name,
-                'text': _escape(rule_presentation['description']),
-                'ts': calendar.timegm(alert.created.timetuple()),
-                'mrkdwn_in': [],
-            }],
+            ATTACHMENTS: [
+                {
+                    'fallback': 'Rule triggered: {}'.format(alert.rule_name),
+                    'color': COLOR_SUMMARY,
+                    'author_name': rule_presentation['author'],
+                    'title': alert.rule_name,
+                    'text': _escape(rule_presentation['description']),
+                    'ts': calendar.timegm(alert.created.timetuple()),
+                    'mrkdwn_in': [],
+                }
+            ],
             PREVIOUS_PUBLICATION: publication,
         }
 
@@ -59,13 +62,15 @@ class AttachRuleInfo(AlertPublisher):
 
     def publish(self, alert, publication):
         rule_presentation = RuleDescriptionParser.present(alert.rule_description or '')
-        publication.setdefault(ATTACHMENTS, []).append({
-            'color': COLOR_RULE_INFO,
-            'fields': [
-                {'title': key.capitalize(), 'value': value}
-                for key, value in rule_presentation['fields'].items()
-            ],
-        })
+        publication.setdefault(ATTACHMENTS, []).append(
+            {
+                'color': COLOR_RULE_INFO,
+                'fields': [
+                    {'title': key.capitalize(), 'value': value}
+                    for key, value in rule_presentation['fields'].items()
+                ],
+            }
+        )
         return publication
 
 
@@ -76,12 +81,16 @@ class AttachPublication(AlertPublisher):
     def publish(self, alert, publication):
         if PREVIOUS_PUBLICATION not in publication or ATTACHMENTS not in publication:
             return publication
-        publication[ATTACHMENTS].append({
-            'color': COLOR_PUBLICATION,
-            'title': 'Alert Data:',
-            'text': _escape('```\n{}\n```'.format(_pretty_json(publication[PREVIOUS_PUBLICATION]))),
-            'mrkdwn_in': ['text'],
-        })
+        publication[ATTACHMENTS].append(
+            {
+                'color': COLOR_PUBLICATION,
+                'title': 'Alert Data:',
+                'text': _escape(
+                    '```\n{}\n```'.format(_pretty_json(publication[PREVIOUS_PUBLICATION]))
+                ),
+                'mrkdwn_in': ['text'],
+            }
+        )
         return publication
 
 
@@ -95,15 +104,17 @@ class AttachFullRecord(AlertPublisher):
         attachments = publication.setdefault(ATTACHMENTS, [])
         for index, chunk in enumerate(chunks):
             first, last = index == 0, index == len(chunks) - 1
-            attachments.append({
-                'color': COLOR_RECORD,
-                'author': alert.source_entity if first else '',
-                'title': 'Record' if first else '',
-                'text': '```\n{}\n```'.format(chunk),
-                'fields': [{'title': 'Alert Id', 'value': alert.alert_id}] if last else [],
-                'footer': 'via {}'.format(alert.source_service or 'sa') if last else '',
-                'mrkdwn_in': ['text'],
-            })
+            attachments.append(
+                {
+                    'color': COLOR_RECORD,
+                    'author': alert.source_entity if first else '',
+                    'title': 'Record' if first else '',
+                    'text': '```\n{}\n```'.format(chunk),
+                    'fields': [{'title': 'Alert Id', 'value': alert.alert_id}] if last else [],
+                    'footer': 'via {}'.format(alert.source_service or 'sa') if last else '',
+                    'mrkdwn_in': ['text'],
+                }
+            )
         return publication
 
     @staticmethod

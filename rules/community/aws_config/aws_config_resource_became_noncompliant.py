@@ -1,4 +1,5 @@
 """AWS Config rule found a production resource newly non-compliant."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import REVIEW_OUTPUTS

@@ -1,14 +1,17 @@
 """Member added to a privileged Azure AD directory role."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS, get_keys
 
-PRIVILEGED_ROLES = frozenset((
-    'Global Administrator',
-    'Privileged Role Administrator',
-    'Privileged Authentication Administrator',
-    'Application Administrator',
-))
+PRIVILEGED_ROLES = frozenset(
+    (
+        'Global Administrator',
+        'Privileged Role Administrator',
+        'Privileged Authentication Administrator',
+        'Application Administrator',
+    )
+)
 
 
 @rule(

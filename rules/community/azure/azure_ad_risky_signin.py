@@ -1,4 +1,5 @@
 """Azure AD sign-in that Identity Protection rated high risk."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, REVIEW_OUTPUTS
@@ -19,8 +20,8 @@ def azure_ad_risky_signin(rec):
     author:       sa
     description:  A sign-in that Azure AD Identity Protection rated high risk (anonymous IP,
                   impossible travel, leaked credentials...) succeeded and is still at risk.
-    playbook:     Confirm with the user; if not them, revoke sessions (Revoke-AzureADUserAllRefreshToken)
-                  and reset the password.
+    playbook:     Confirm with the user; if not them, revoke their sessions
+                  (Revoke-MgUserSignInSession) and reset the password.
     reference:    https://learn.microsoft.com/en-us/entra/id-protection/concept-identity-protection-risks
     """
     props = rec['properties']

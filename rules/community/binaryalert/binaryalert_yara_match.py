@@ -1,4 +1,5 @@
 """BinaryAlert found a YARA match in an uploaded binary."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, REVIEW_OUTPUTS

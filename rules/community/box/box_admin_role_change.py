@@ -1,4 +1,5 @@
 """Box user promoted to admin or co-admin."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import REVIEW_OUTPUTS

@@ -1,4 +1,5 @@
 """Carbon Black Response watchlist hit."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import REVIEW_OUTPUTS
@@ -7,7 +8,12 @@ from rules.helpers.base import REVIEW_OUTPUTS
 INFORMATIONAL_WATCHLISTS = frozenset(('Newly Loaded Modules', 'Newly Executed Applications'))
 
 
-@rule(logs=['carbonblack:watchlist.hit.process'], outputs=REVIEW_OUTPUTS, merge_by_keys=['watchlist_id', 'computer_name'], merge_window_mins=60)
+@rule(
+    logs=['carbonblack:watchlist.hit.process'],
+    outputs=REVIEW_OUTPUTS,
+    merge_by_keys=['watchlist_id', 'computer_name'],
+    merge_window_mins=60,
+)
 def carbonblack_watchlist_hit(rec):
     """
     author:       sa

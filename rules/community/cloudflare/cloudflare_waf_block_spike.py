@@ -1,9 +1,12 @@
 """Burst of Cloudflare WAF blocks from one client."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import REVIEW_OUTPUTS
 
-BLOCK_ACTIONS = frozenset(('block', 'challenge_failed', 'jschallenge_failed', 'managed_challenge_failed'))
+BLOCK_ACTIONS = frozenset(
+    ('block', 'challenge_failed', 'jschallenge_failed', 'managed_challenge_failed')
+)
 
 
 @rule(
@@ -22,4 +25,8 @@ def cloudflare_waf_block_spike(rec):
                   a rate-limit or IP block for ClientIP.
     reference:    https://developers.cloudflare.com/logs/reference/log-fields/zone/firewall_events/
     """
-    return rec['Action'] in BLOCK_ACTIONS and rec['Source'] in ('waf', 'firewallManaged', 'firewallCustom')
+    return rec['Action'] in BLOCK_ACTIONS and rec['Source'] in (
+        'waf',
+        'firewallManaged',
+        'firewallCustom',
+    )

@@ -1,4 +1,5 @@
 """IAM access key created by one principal for another user."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, REVIEW_OUTPUTS
@@ -16,7 +17,8 @@ def cloudtrail_access_key_created_for_other_user(rec):
     description:  CreateAccessKey for a user other than the caller: a classic persistence
                   step, since the new key keeps working after the caller's session ends.
     playbook:     (a) Confirm with the caller and the target user (requestParameters.userName).
-                  (b) If unexplained, deactivate the new key (responseElements.accessKey.accessKeyId).
+                  (b) If unexplained, deactivate the new key
+                  (responseElements.accessKey.accessKeyId).
     reference:    https://attack.mitre.org/techniques/T1098/001/
     """
     if rec['eventName'] != 'CreateAccessKey' or rec['errorCode']:

@@ -1,4 +1,5 @@
 """AdministratorAccess attached to a user, group or role."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, REVIEW_OUTPUTS

@@ -1,4 +1,5 @@
 """AWS Config recorder stopped or its delivery channel deleted."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import CLOUDTRAIL_LOGS, REVIEW_OUTPUTS
@@ -15,7 +16,8 @@ def cloudtrail_config_recording_stopped(rec):
     """
     return (
         rec['eventSource'] == 'config.amazonaws.com'
-        and rec['eventName'] in (
+        and rec['eventName']
+        in (
             'StopConfigurationRecorder',
             'DeleteConfigurationRecorder',
             'DeleteDeliveryChannel',

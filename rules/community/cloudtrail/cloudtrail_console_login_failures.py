@@ -1,4 +1,5 @@
 """Failed AWS console sign-ins, merged per user into one alert."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import CLOUDTRAIL_LOGS, REVIEW_OUTPUTS
@@ -19,4 +20,6 @@ def cloudtrail_console_login_failures(rec):
     playbook:     A high AlertCount from one IP: block the IP and check the account's MFA.
     reference:    https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-aws-console-sign-in-events.html
     """
-    return rec['eventName'] == 'ConsoleLogin' and rec['responseElements']['ConsoleLogin'] == 'Failure'
+    return (
+        rec['eventName'] == 'ConsoleLogin' and rec['responseElements']['ConsoleLogin'] == 'Failure'
+    )

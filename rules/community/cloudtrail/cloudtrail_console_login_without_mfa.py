@@ -1,4 +1,5 @@
 """Console sign-in that succeeded without MFA."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, REVIEW_OUTPUTS

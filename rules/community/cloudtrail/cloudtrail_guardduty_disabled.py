@@ -1,13 +1,16 @@
 """GuardDuty detector deleted, suspended or detached."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, PAGE_OUTPUTS
 
-DETECTOR_REMOVAL_EVENTS = frozenset((
-    'DeleteDetector',
-    'DisassociateFromMasterAccount',
-    'DisassociateFromAdministratorAccount',
-))
+DETECTOR_REMOVAL_EVENTS = frozenset(
+    (
+        'DeleteDetector',
+        'DisassociateFromMasterAccount',
+        'DisassociateFromAdministratorAccount',
+    )
+)
 
 
 @rule(logs=CLOUDTRAIL_LOGS, outputs=PAGE_OUTPUTS, publishers=ALERT_PUBLISHERS)

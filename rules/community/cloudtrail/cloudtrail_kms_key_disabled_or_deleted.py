@@ -1,4 +1,5 @@
 """KMS customer key disabled or scheduled for deletion."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, PAGE_OUTPUTS

@@ -1,4 +1,5 @@
 """CloudTrail trail stopped, deleted or stripped of its logging."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, PAGE_OUTPUTS

@@ -1,10 +1,13 @@
 """MFA device deactivated or deleted."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import CLOUDTRAIL_LOGS, REVIEW_OUTPUTS
 
 
-@rule(logs=CLOUDTRAIL_LOGS, outputs=REVIEW_OUTPUTS, merge_by_keys=['userName'], merge_window_mins=30)
+@rule(
+    logs=CLOUDTRAIL_LOGS, outputs=REVIEW_OUTPUTS, merge_by_keys=['userName'], merge_window_mins=30
+)
 def cloudtrail_mfa_device_removed(rec):
     """
     author:       sa

@@ -1,4 +1,5 @@
 """Network ACL entry allowing inbound traffic from anywhere."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import CLOUDTRAIL_LOGS, REVIEW_OUTPUTS, is_world_cidr

@@ -1,15 +1,20 @@
 """S3 bucket ACL or policy granting access to everyone."""
-import json
 
 from streamalert.shared.rule import rule
 
-from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, PAGE_OUTPUTS, s3_acl_is_public
+from rules.helpers.base import (
+    ALERT_PUBLISHERS,
+    CLOUDTRAIL_LOGS,
+    PAGE_OUTPUTS,
+    s3_acl_is_public,
+    safe_json_loads,
+)
 
 
 def _policy_is_public(params):
-    policy = params.get('bucketPolicy') or {}
-    if isinstance(policy, str):
-        policy = json.loads(policy)
+    policy = safe_json_loads(params.get('bucketPolicy') or {})
+    if not isinstance(policy, dict):
+        return False
     statements = policy.get('Statement') or []
     if isinstance(statements, dict):
         statements = [statements]
@@ -17,7 +22,11 @@ def _policy_is_public(params):
         principal = statement.get('Principal')
         if isinstance(principal, dict):
             principal = principal.get('AWS')
-        if statement.get('Effect') == 'Allow' and principal in ('*', ['*']) and 'Condition' not in statement:
+        if (
+            statement.get('Effect') == 'Allow'
+            and principal in ('*', ['*'])
+            and 'Condition' not in statement
+        ):
             return True
     return False
 

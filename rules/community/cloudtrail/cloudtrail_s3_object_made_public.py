@@ -1,4 +1,5 @@
 """S3 object uploaded or re-ACLed as public."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import CLOUDTRAIL_LOGS, REVIEW_OUTPUTS, s3_acl_is_public

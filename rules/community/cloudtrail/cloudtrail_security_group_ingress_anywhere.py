@@ -1,4 +1,5 @@
 """Security group rule opening a port to the whole Internet."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, REVIEW_OUTPUTS, is_world_cidr
@@ -21,8 +22,8 @@ def _world_ranges(permission):
 def cloudtrail_security_group_ingress_anywhere(rec):
     """
     author:       sa
-    description:  A production security group now allows inbound traffic from 0.0.0.0/0
-                  or ::/0.
+    description:  A production security group now allows inbound traffic from anywhere
+                  (0.0.0.0/0 or ::/0).
     playbook:     (a) Find the owner of the group (requestParameters.groupId) and the
                   port range; (b) restrict the source to known CIDRs or a load balancer.
     reference:    https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html

@@ -1,4 +1,5 @@
 """EBS snapshot, RDS snapshot or AMI shared with every AWS account."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, PAGE_OUTPUTS, get_keys
@@ -15,10 +16,7 @@ def _ec2_shared_with_all(params):
 
 
 def _rds_shared_with_all(params):
-    return (
-        params.get('attributeName') == 'restore'
-        and 'all' in (params.get('valuesToAdd') or [])
-    )
+    return params.get('attributeName') == 'restore' and 'all' in (params.get('valuesToAdd') or [])
 
 
 @rule(logs=CLOUDTRAIL_LOGS, outputs=PAGE_OUTPUTS, publishers=ALERT_PUBLISHERS)

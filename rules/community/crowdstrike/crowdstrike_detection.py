@@ -1,4 +1,5 @@
 """CrowdStrike Falcon detection of high or critical severity."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS

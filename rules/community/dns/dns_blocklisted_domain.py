@@ -1,4 +1,5 @@
 """DNS lookup of a domain on the blocklist lookup table."""
+
 from streamalert.shared.lookup_tables.core import LookupTables
 from streamalert.shared.rule import rule
 

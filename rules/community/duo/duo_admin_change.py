@@ -1,14 +1,17 @@
 """Duo administrator account created, promoted or deleted."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import REVIEW_OUTPUTS
 
-ADMIN_CHANGE_ACTIONS = frozenset((
-    'admin_create',
-    'admin_delete',
-    'admin_update',
-    'admin_2fa_exempt',
-))
+ADMIN_CHANGE_ACTIONS = frozenset(
+    (
+        'admin_create',
+        'admin_delete',
+        'admin_update',
+        'admin_2fa_exempt',
+    )
+)
 
 
 @rule(logs=['duo:administrator'], outputs=REVIEW_OUTPUTS)

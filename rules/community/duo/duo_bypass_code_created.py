@@ -1,4 +1,5 @@
 """Duo bypass code created without an expiry or use limit."""
+
 import json
 
 from streamalert.shared.rule import rule
@@ -10,8 +11,8 @@ from rules.helpers.base import REVIEW_OUTPUTS
 def duo_bypass_code_created(rec):
     """
     author:       sa
-    description:  An administrator created a Duo bypass code that never expires or can be
-                  used without limit: a standing way around MFA.
+    description:  An administrator created a Duo bypass code that never expires or that can
+                  be used any number of times, a standing way around MFA.
     playbook:     Ask the admin (username) for the ticket; delete the code if there is none.
     reference:    https://duo.com/docs/adminapi#administrator-logs
     """

@@ -1,4 +1,5 @@
 """Duo push marked as fraudulent by the user."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS

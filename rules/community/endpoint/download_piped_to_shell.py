@@ -1,4 +1,5 @@
 """curl/wget output piped straight into a shell, seen by auditd or an EDR on Linux or macOS."""
+
 import binascii
 import re
 

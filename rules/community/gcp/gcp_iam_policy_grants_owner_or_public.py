@@ -1,4 +1,5 @@
 """GCP IAM policy change granting owner/editor or public access."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, REVIEW_OUTPUTS
@@ -18,8 +19,9 @@ STORAGE_SET_IAM = 'storage.setIamPermissions'
 def gcp_iam_policy_grants_owner_or_public(rec):
     """
     author:       sa
-    description:  A SetIamPolicy call (or a Cloud Storage IAM change) added a binding for owner, editor or securityAdmin, or
-                  added allUsers/allAuthenticatedUsers to any role.
+    description:  A SetIamPolicy call (or a Cloud Storage IAM change) added a binding for
+                  owner, editor or securityAdmin, or added allUsers/allAuthenticatedUsers to
+                  any role.
     playbook:     Check the binding delta (protoPayload.serviceData.policyDelta) with the
                   caller (protoPayload.authenticationInfo.principalEmail); revert if unplanned.
     reference:    https://cloud.google.com/logging/docs/audit/understanding-audit-logs

@@ -1,14 +1,17 @@
 """GitHub branch protection removed or overridden."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, REVIEW_OUTPUTS
 
-PROTECTION_REMOVED_ACTIONS = frozenset((
-    'protected_branch.destroy',
-    'protected_branch.policy_override',
-    'protected_branch.rejected_ref_update',
-    'repository_ruleset.destroy',
-))
+PROTECTION_REMOVED_ACTIONS = frozenset(
+    (
+        'protected_branch.destroy',
+        'protected_branch.policy_override',
+        'protected_branch.rejected_ref_update',
+        'repository_ruleset.destroy',
+    )
+)
 
 
 @rule(

@@ -1,9 +1,12 @@
 """GitHub organization owner or enterprise admin added."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import REVIEW_OUTPUTS
 
-OWNER_ADDED_ACTIONS = frozenset(('org.update_member', 'business.add_admin', 'org.add_billing_manager'))
+OWNER_ADDED_ACTIONS = frozenset(
+    ('org.update_member', 'business.add_admin', 'org.add_billing_manager')
+)
 
 
 @rule(logs=['github:audit'], outputs=REVIEW_OUTPUTS)

@@ -1,4 +1,5 @@
 """Private GitHub repository made public."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS

@@ -1,12 +1,15 @@
 """GitHub organization or enterprise 2FA requirement turned off."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS
 
-TWO_FACTOR_DISABLED_ACTIONS = frozenset((
-    'org.disable_two_factor_requirement',
-    'business.disable_two_factor_requirement',
-))
+TWO_FACTOR_DISABLED_ACTIONS = frozenset(
+    (
+        'org.disable_two_factor_requirement',
+        'business.disable_two_factor_requirement',
+    )
+)
 
 
 @rule(logs=['github:audit'], outputs=PAGE_OUTPUTS, publishers=ALERT_PUBLISHERS)

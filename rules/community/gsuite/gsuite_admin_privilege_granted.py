@@ -1,9 +1,12 @@
 """Google Workspace admin role assigned."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, REVIEW_OUTPUTS
 
-ROLE_GRANT_EVENTS = frozenset(('ASSIGN_ROLE', 'GRANT_ADMIN_PRIVILEGE', 'GRANT_DELEGATED_ADMIN_PRIVILEGES'))
+ROLE_GRANT_EVENTS = frozenset(
+    ('ASSIGN_ROLE', 'GRANT_ADMIN_PRIVILEGE', 'GRANT_DELEGATED_ADMIN_PRIVILEGES')
+)
 SUPER_ADMIN_ROLE = '_SEED_ADMIN_ROLE'
 
 

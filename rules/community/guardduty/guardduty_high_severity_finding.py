@@ -1,4 +1,5 @@
 """High-severity GuardDuty finding."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS

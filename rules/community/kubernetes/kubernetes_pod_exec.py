@@ -1,4 +1,5 @@
 """Interactive exec or attach into a running pod."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import REVIEW_OUTPUTS

@@ -1,4 +1,5 @@
 """Privileged or host-namespace pod created."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, REVIEW_OUTPUTS
@@ -10,7 +11,9 @@ def _breaks_isolation(spec):
     if spec.get('hostPID') or spec.get('hostNetwork') or spec.get('hostIPC'):
         return True
     containers = (spec.get('containers') or []) + (spec.get('initContainers') or [])
-    return any((container.get('securityContext') or {}).get('privileged') for container in containers)
+    return any(
+        (container.get('securityContext') or {}).get('privileged') for container in containers
+    )
 
 
 @rule(

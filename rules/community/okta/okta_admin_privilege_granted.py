@@ -1,12 +1,15 @@
 """Okta administrator privilege granted to a user or group."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS
 
-PRIVILEGE_GRANT_EVENTS = frozenset((
-    'user.account.privilege.grant',
-    'group.privilege.grant',
-))
+PRIVILEGE_GRANT_EVENTS = frozenset(
+    (
+        'user.account.privilege.grant',
+        'group.privilege.grant',
+    )
+)
 
 
 @rule(logs=['okta:systemlog'], outputs=PAGE_OUTPUTS, publishers=ALERT_PUBLISHERS)
@@ -19,4 +22,7 @@ def okta_admin_privilege_granted(rec):
                   unplanned and review the actor's session (client.ipAddress).
     reference:    https://developer.okta.com/docs/reference/api/event-types/
     """
-    return rec['eventType'] in PRIVILEGE_GRANT_EVENTS and rec['outcome'].get('result') == 'SUCCESS'
+    return (
+        rec['eventType'] in PRIVILEGE_GRANT_EVENTS
+        and (rec['outcome'] or {}).get('result') == 'SUCCESS'
+    )

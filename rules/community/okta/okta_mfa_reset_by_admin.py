@@ -1,4 +1,5 @@
 """Okta MFA factors reset for a user by someone else."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import REVIEW_OUTPUTS
@@ -15,6 +16,8 @@ def okta_mfa_reset_by_admin(rec):
     """
     if rec['eventType'] != 'user.mfa.factor.reset_all':
         return False
-    actor = rec['actor'].get('alternateId')
-    targets = [target.get('alternateId') for target in rec['target'] or [] if target.get('type') == 'User']
+    actor = (rec['actor'] or {}).get('alternateId')
+    targets = [
+        target.get('alternateId') for target in rec['target'] or [] if target.get('type') == 'User'
+    ]
     return any(target != actor for target in targets)

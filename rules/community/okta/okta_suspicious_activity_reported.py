@@ -1,12 +1,15 @@
 """An Okta user reported a sign-in or MFA push they did not make."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS
 
-FRAUD_REPORT_EVENTS = frozenset((
-    'user.account.report_suspicious_activity_by_enduser',
-    'user.mfa.okta_verify.deny_push',
-))
+FRAUD_REPORT_EVENTS = frozenset(
+    (
+        'user.account.report_suspicious_activity_by_enduser',
+        'user.mfa.okta_verify.deny_push',
+    )
+)
 
 
 @rule(

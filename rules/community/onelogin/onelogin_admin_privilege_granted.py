@@ -1,4 +1,5 @@
 """OneLogin privilege granted or super-user role assigned."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, REVIEW_OUTPUTS

@@ -1,4 +1,5 @@
 """OneLogin administrator assumed another user's identity."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import REVIEW_OUTPUTS
@@ -7,7 +8,12 @@ from rules.helpers.base import REVIEW_OUTPUTS
 USER_ASSUMED = 3
 
 
-@rule(logs=['onelogin:events'], outputs=REVIEW_OUTPUTS, merge_by_keys=['actor_user_id'], merge_window_mins=60)
+@rule(
+    logs=['onelogin:events'],
+    outputs=REVIEW_OUTPUTS,
+    merge_by_keys=['actor_user_id'],
+    merge_window_mins=60,
+)
 def onelogin_user_assumed_by_admin(rec):
     """
     author:       sa

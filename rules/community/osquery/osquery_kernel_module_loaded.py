@@ -1,11 +1,14 @@
 """New kernel module loaded on a host."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import REVIEW_OUTPUTS
 from rules.matchers.osquery import added_only
 
 # Modules our fleet loads after boot (hot-plugged hardware, VPN, container networking).
-EXPECTED_MODULES = frozenset(('overlay', 'br_netfilter', 'nf_conntrack', 'veth', 'xt_nat', 'wireguard'))
+EXPECTED_MODULES = frozenset(
+    ('overlay', 'br_netfilter', 'nf_conntrack', 'veth', 'xt_nat', 'wireguard')
+)
 
 
 @rule(

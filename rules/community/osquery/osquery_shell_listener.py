@@ -1,4 +1,5 @@
 """A shell utility listening on a network port (bind shell)."""
+
 import posixpath
 
 from streamalert.shared.rule import rule
@@ -7,7 +8,21 @@ from rules.helpers.base import ALERT_PUBLISHERS, REVIEW_OUTPUTS
 from rules.matchers.osquery import added_only
 
 # Programs that hand a shell to whoever connects when they listen.
-SHELL_LISTENERS = frozenset(('nc', 'ncat', 'netcat', 'nc.openbsd', 'nc.traditional', 'socat', 'bash', 'sh', 'python', 'python3', 'perl'))
+SHELL_LISTENERS = frozenset(
+    (
+        'nc',
+        'ncat',
+        'netcat',
+        'nc.openbsd',
+        'nc.traditional',
+        'socat',
+        'bash',
+        'sh',
+        'python',
+        'python3',
+        'perl',
+    )
+)
 
 
 @rule(

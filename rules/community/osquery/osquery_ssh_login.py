@@ -1,4 +1,5 @@
 """Interactive SSH login seen by osquery."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import REVIEW_OUTPUTS

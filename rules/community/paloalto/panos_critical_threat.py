@@ -1,4 +1,5 @@
 """Palo Alto firewall threat log of high or critical severity that was let through."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, REVIEW_OUTPUTS

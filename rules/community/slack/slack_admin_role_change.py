@@ -1,9 +1,12 @@
 """Slack workspace member promoted to admin or owner."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import REVIEW_OUTPUTS
 
-PROMOTION_ACTIONS = frozenset(('role_change_to_admin', 'role_change_to_owner', 'user_role_change_to_admin'))
+PROMOTION_ACTIONS = frozenset(
+    ('role_change_to_admin', 'role_change_to_owner', 'user_role_change_to_admin')
+)
 
 
 @rule(logs=['slack:audit'], outputs=REVIEW_OUTPUTS)

@@ -1,4 +1,5 @@
 """Suricata IDS alert of severity 1 (high)."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, REVIEW_OUTPUTS

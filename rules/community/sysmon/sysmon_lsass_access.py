@@ -1,4 +1,5 @@
 """Process opened LSASS memory (Sysmon event 10): credential dumping."""
+
 import ntpath
 
 from streamalert.shared.rule import rule
@@ -7,12 +8,19 @@ from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS, lower
 
 PROCESS_ACCESS = 10
 # Windows components that legitimately read LSASS.
-EXPECTED_SOURCES = frozenset(('wininit.exe', 'csrss.exe', 'svchost.exe', 'msmpeng.exe', 'lsm.exe', 'wmiprvse.exe'))
+EXPECTED_SOURCES = frozenset(
+    ('wininit.exe', 'csrss.exe', 'svchost.exe', 'msmpeng.exe', 'lsm.exe', 'wmiprvse.exe')
+)
 # PROCESS_VM_READ; dumping tools request it, ordinary queries do not.
 VM_READ = 0x0010
 
 
-@rule(logs=['sysmon:event'], outputs=PAGE_OUTPUTS, publishers=ALERT_PUBLISHERS, req_subkeys={'EventData': ['SourceImage', 'TargetImage', 'GrantedAccess']})
+@rule(
+    logs=['sysmon:event'],
+    outputs=PAGE_OUTPUTS,
+    publishers=ALERT_PUBLISHERS,
+    req_subkeys={'EventData': ['SourceImage', 'TargetImage', 'GrantedAccess']},
+)
 def sysmon_lsass_access(rec):
     """
     author:       sa

@@ -1,18 +1,33 @@
 """Office or script host spawning an encoded or downloading shell (Sysmon event 1)."""
+
 import ntpath
 
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, REVIEW_OUTPUTS, lower
 
-OFFICE_PARENTS = frozenset(('winword.exe', 'excel.exe', 'powerpnt.exe', 'outlook.exe', 'mshta.exe', 'wscript.exe'))
+OFFICE_PARENTS = frozenset(
+    ('winword.exe', 'excel.exe', 'powerpnt.exe', 'outlook.exe', 'mshta.exe', 'wscript.exe')
+)
 SHELLS = frozenset(('powershell.exe', 'pwsh.exe', 'cmd.exe', 'rundll32.exe', 'regsvr32.exe'))
 # Command-line fragments of encoded or download-and-run PowerShell.
-SUSPICIOUS_ARGUMENTS = ('-enc', '-encodedcommand', 'frombase64string', 'downloadstring', 'invoke-webrequest', 'iex(')
+SUSPICIOUS_ARGUMENTS = (
+    '-enc',
+    '-encodedcommand',
+    'frombase64string',
+    'downloadstring',
+    'invoke-webrequest',
+    'iex(',
+)
 PROCESS_CREATE = 1
 
 
-@rule(logs=['sysmon:event'], outputs=REVIEW_OUTPUTS, publishers=ALERT_PUBLISHERS, req_subkeys={'EventData': ['Image', 'ParentImage', 'CommandLine']})
+@rule(
+    logs=['sysmon:event'],
+    outputs=REVIEW_OUTPUTS,
+    publishers=ALERT_PUBLISHERS,
+    req_subkeys={'EventData': ['Image', 'ParentImage', 'CommandLine']},
+)
 def sysmon_suspicious_process(rec):
     """
     author:       sa
@@ -31,4 +46,6 @@ def sysmon_suspicious_process(rec):
     if image in SHELLS and parent in OFFICE_PARENTS:
         return True
     command_line = lower(data['CommandLine']).replace(' ', '')
-    return image in ('powershell.exe', 'pwsh.exe') and any(arg.replace(' ', '') in command_line for arg in SUSPICIOUS_ARGUMENTS)
+    return image in ('powershell.exe', 'pwsh.exe') and any(
+        arg.replace(' ', '') in command_line for arg in SUSPICIOUS_ARGUMENTS
+    )

@@ -1,20 +1,25 @@
 """Member added to a privileged Windows group."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import REVIEW_OUTPUTS
 
 # A member was added to a security-enabled local (4732) or global/universal (4728, 4756) group.
 MEMBER_ADDED_EVENTS = frozenset((4728, 4732, 4756))
-PRIVILEGED_GROUPS = frozenset((
-    'administrators',
-    'domain admins',
-    'enterprise admins',
-    'schema admins',
-    'backup operators',
-))
+PRIVILEGED_GROUPS = frozenset(
+    (
+        'administrators',
+        'domain admins',
+        'enterprise admins',
+        'schema admins',
+        'backup operators',
+    )
+)
 
 
-@rule(logs=['windows:security'], outputs=REVIEW_OUTPUTS, req_subkeys={'EventData': ['TargetUserName']})
+@rule(
+    logs=['windows:security'], outputs=REVIEW_OUTPUTS, req_subkeys={'EventData': ['TargetUserName']}
+)
 def windows_admin_group_member_added(rec):
     """
     author:       sa

@@ -1,4 +1,5 @@
 """Windows Security event log cleared (event 1102)."""
+
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS
