@@ -20,6 +20,8 @@ WORLD_CIDRS = frozenset(('0.0.0.0/0', '::/0'))
 # Outputs of rules that must wake someone up, and of rules a human reviews during the day.
 PAGE_OUTPUTS = ['slack:security', 'pagerduty-v2:soc']
 REVIEW_OUTPUTS = ['slack:security']
+# Queue read by the response automation (host containment, ticketing).
+SOAR_OUTPUT = 'aws-sqs:soar'
 
 # Publisher layout for PAGE_OUTPUTS / REVIEW_OUTPUTS: a readable Slack summary with the
 # docstring's playbook and the full record, and a shaped PagerDuty v2 event.

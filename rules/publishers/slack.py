@@ -107,7 +107,7 @@ class AttachFullRecord(AlertPublisher):
             attachments.append(
                 {
                     'color': COLOR_RECORD,
-                    'author': alert.source_entity if first else '',
+                    'author_name': alert.source_entity if first else '',
                     'title': 'Record' if first else '',
                     'text': '```\n{}\n```'.format(chunk),
                     'fields': [{'title': 'Alert Id', 'value': alert.alert_id}] if last else [],

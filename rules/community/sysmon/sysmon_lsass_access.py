@@ -2,9 +2,11 @@
 
 import ntpath
 
+from streamalert.shared.publisher import DefaultPublisher
 from streamalert.shared.rule import rule
 
-from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS, lower
+from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS, SOAR_OUTPUT, lower
+from rules.publishers.generic import remove_internal_fields, remove_streamalert_normalization
 
 PROCESS_ACCESS = 10
 # Windows components that legitimately read LSASS.
@@ -17,8 +19,18 @@ VM_READ = 0x0010
 
 @rule(
     logs=['sysmon:event'],
-    outputs=PAGE_OUTPUTS,
-    publishers=ALERT_PUBLISHERS,
+    outputs=PAGE_OUTPUTS + [SOAR_OUTPUT],
+    # The response automation gets the whole alert, without sa's bookkeeping fields.
+    publishers=dict(
+        ALERT_PUBLISHERS,
+        **{
+            SOAR_OUTPUT: [
+                DefaultPublisher,
+                remove_internal_fields,
+                remove_streamalert_normalization,
+            ]
+        },
+    ),
     req_subkeys={'EventData': ['SourceImage', 'TargetImage', 'GrantedAccess']},
 )
 def sysmon_lsass_access(rec):
