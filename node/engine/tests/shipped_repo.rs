@@ -1,0 +1,36 @@
+//! The repository's own `conf/` and `rules/`: every shipped test event classifies as its `log`
+//! says (the acceptance check of `sactl test classifier` on the shipped repository).
+
+use std::path::PathBuf;
+
+use sa_engine::{Classifier, Config, test_events};
+
+#[test]
+fn shipped_test_events_classify_as_expected() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let config = Config::load_dir(&repo.join("conf")).unwrap_or_else(|e| panic!("shipped conf does not load:\n{e}"));
+    let classifier = Classifier::new(config);
+    let files = test_events::load(&[repo.join("rules")], &[]).expect("rules directory readable");
+    let mut failures = Vec::new();
+    let mut passed = 0;
+    for file in &files {
+        let events = match &file.events {
+            Ok(events) => events,
+            Err(e) => {
+                failures.push(format!("{}: {e}", file.path.display()));
+                continue;
+            }
+        };
+        for event in events {
+            let prepared = test_events::prepare(&event.value, classifier.config(), test_events::now());
+            let result = test_events::run_event(&classifier, prepared);
+            if result.passed() {
+                passed += 1;
+            } else if let Err(failure) = &result.outcome {
+                let why: Vec<String> = failure.candidates.iter().map(ToString::to_string).collect();
+                failures.push(format!("{} #{}: {}\n    {}", file.path.display(), event.index, failure, why.join("\n    ")));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{passed} passed, {} failed:\n{}", failures.len(), failures.join("\n"));
+}
