@@ -17,7 +17,9 @@ fn classify(c: &mut Criterion) {
         group.bench_function("classify", |b| {
             b.iter(|| {
                 for p in &corpus.payloads {
-                    let out = classifier.classify(&p.service, &p.resource, Root::from_bytes(&p.bytes)).expect("routed");
+                    let out = classifier
+                        .classify(&p.service, &p.resource, Root::from_bytes(&p.bytes))
+                        .expect("routed");
                     black_box(out);
                 }
             })

@@ -33,8 +33,19 @@ impl Corpus {
 }
 
 const CLOUDTRAIL_OPTIONAL: [&str; 13] = [
-    "additionalEventData", "apiVersion", "errorCode", "errorMessage", "eventCategory", "managementEvent", "readOnly",
-    "requestParameters", "resources", "responseElements", "serviceEventDetails", "sharedEventID", "tlsDetails",
+    "additionalEventData",
+    "apiVersion",
+    "errorCode",
+    "errorMessage",
+    "eventCategory",
+    "managementEvent",
+    "readOnly",
+    "requestParameters",
+    "resources",
+    "responseElements",
+    "serviceEventDetails",
+    "sharedEventID",
+    "tlsDetails",
 ];
 
 fn cloudtrail_schema() -> Value {
@@ -93,7 +104,10 @@ fn cluster() -> Value {
 
 /// The configuration the built-in corpora are classified with.
 pub fn config() -> Result<Config, ConfigErrors> {
-    let file = |path: &str, value: Value| SourceFile { path: PathBuf::from(path), contents: value.to_string().into_bytes() };
+    let file = |path: &str, value: Value| SourceFile {
+        path: PathBuf::from(path),
+        contents: value.to_string().into_bytes(),
+    };
     Config::from_sources(&ConfigSources {
         logs_json: None,
         schemas: vec![file("bench/conf/schemas/bench.json", schemas())],
@@ -102,7 +116,14 @@ pub fn config() -> Result<Config, ConfigErrors> {
     })
 }
 
-const EVENT_NAMES: [&str; 6] = ["PutBucketAcl", "GetObject", "AssumeRole", "CreateUser", "DescribeInstances", "ConsoleLogin"];
+const EVENT_NAMES: [&str; 6] = [
+    "PutBucketAcl",
+    "GetObject",
+    "AssumeRole",
+    "CreateUser",
+    "DescribeInstances",
+    "ConsoleLogin",
+];
 const USERS: [&str; 4] = ["alice", "bob", "carol", "deploy-bot"];
 
 /// A realistic (~1.1 KB) CloudTrail record; `n` varies names, users, addresses and ids.
@@ -136,7 +157,11 @@ pub fn cloudtrail_record(n: usize) -> Value {
 }
 
 fn payload(service: &str, resource: &str, bytes: Vec<u8>) -> BenchPayload {
-    BenchPayload { service: service.into(), resource: resource.into(), bytes }
+    BenchPayload {
+        service: service.into(),
+        resource: resource.into(),
+        bytes,
+    }
 }
 
 /// The built-in corpora, each holding about `records` records.
@@ -144,8 +169,20 @@ pub fn corpora(records: usize) -> Vec<Corpus> {
     let records = records.max(1);
     let mut out = Vec::new();
 
-    let direct = (0..records).map(|n| payload("kinesis", "bench_cloudtrail", cloudtrail_record(n).to_string().into_bytes())).collect();
-    out.push(Corpus { name: "cloudtrail (one JSON record per payload)".into(), payloads: direct, records });
+    let direct = (0..records)
+        .map(|n| {
+            payload(
+                "kinesis",
+                "bench_cloudtrail",
+                cloudtrail_record(n).to_string().into_bytes(),
+            )
+        })
+        .collect();
+    out.push(Corpus {
+        name: "cloudtrail (one JSON record per payload)".into(),
+        payloads: direct,
+        records,
+    });
 
     const PER_LOG_BATCH: usize = 10;
     let batches = records.div_ceil(PER_LOG_BATCH);
@@ -159,7 +196,11 @@ pub fn corpora(records: usize) -> Vec<Corpus> {
             payload("kinesis", "bench_cloudwatch", doc.to_string().into_bytes())
         })
         .collect();
-    out.push(Corpus { name: "cloudtrail via CloudWatch Logs (10 embedded records per payload)".into(), payloads: cwlogs, records: batches * PER_LOG_BATCH });
+    out.push(Corpus {
+        name: "cloudtrail via CloudWatch Logs (10 embedded records per payload)".into(),
+        payloads: cwlogs,
+        records: batches * PER_LOG_BATCH,
+    });
 
     const PER_OBJECT: usize = 50;
     let objects = records.div_ceil(PER_OBJECT);
@@ -169,7 +210,11 @@ pub fn corpora(records: usize) -> Vec<Corpus> {
             payload("s3", "bench-cloudtrail-bucket", doc.to_string().into_bytes())
         })
         .collect();
-    out.push(Corpus { name: "cloudtrail via S3 (50 records per object)".into(), payloads: s3, records: objects * PER_OBJECT });
+    out.push(Corpus {
+        name: "cloudtrail via S3 (50 records per object)".into(),
+        payloads: s3,
+        records: objects * PER_OBJECT,
+    });
 
     let flow = (0..records)
         .map(|n| {
@@ -181,7 +226,11 @@ pub fn corpora(records: usize) -> Vec<Corpus> {
             payload("s3", "bench-flow-bucket", line.into_bytes())
         })
         .collect();
-    out.push(Corpus { name: "vpc flow log lines (csv)".into(), payloads: flow, records });
+    out.push(Corpus {
+        name: "vpc flow log lines (csv)".into(),
+        payloads: flow,
+        records,
+    });
 
     let kv = (0..records)
         .map(|n| {
@@ -192,7 +241,11 @@ pub fn corpora(records: usize) -> Vec<Corpus> {
             payload("kinesis", "bench_auditd", line.into_bytes())
         })
         .collect();
-    out.push(Corpus { name: "auditd key-value lines".into(), payloads: kv, records });
+    out.push(Corpus {
+        name: "auditd key-value lines".into(),
+        payloads: kv,
+        records,
+    });
 
     let syslog = (0..records)
         .map(|n| {
@@ -203,7 +256,11 @@ pub fn corpora(records: usize) -> Vec<Corpus> {
             payload("kinesis", "bench_syslog", line.into_bytes())
         })
         .collect();
-    out.push(Corpus { name: "syslog lines".into(), payloads: syslog, records });
+    out.push(Corpus {
+        name: "syslog lines".into(),
+        payloads: syslog,
+        records,
+    });
     out
 }
 
@@ -215,14 +272,37 @@ mod tests {
     #[test]
     fn every_built_in_payload_classifies() {
         let classifier = Classifier::new(config().unwrap());
-        assert!(classifier.config().warnings.is_empty(), "{:?}", classifier.config().warnings);
-        let expected = ["cloudtrail:events", "cloudwatch:cloudtrail", "cloudtrail:events", "vpcflow:default", "auditd:user", "linux:syslog"];
+        assert!(
+            classifier.config().warnings.is_empty(),
+            "{:?}",
+            classifier.config().warnings
+        );
+        let expected = [
+            "cloudtrail:events",
+            "cloudwatch:cloudtrail",
+            "cloudtrail:events",
+            "vpcflow:default",
+            "auditd:user",
+            "linux:syslog",
+        ];
         for (corpus, want) in corpora(20).iter().zip(expected) {
             let mut records = 0;
             for p in &corpus.payloads {
-                let c = classifier.classify(&p.service, &p.resource, Root::from_bytes(&p.bytes)).unwrap();
-                assert!(c.dead_letters.is_empty(), "{}: {:?}", corpus.name, c.dead_letters);
-                assert!(c.records.iter().all(|r| r.log_type == want), "{}: {}", corpus.name, c.records[0].log_type);
+                let c = classifier
+                    .classify(&p.service, &p.resource, Root::from_bytes(&p.bytes))
+                    .unwrap();
+                assert!(
+                    c.dead_letters.is_empty(),
+                    "{}: {:?}",
+                    corpus.name,
+                    c.dead_letters
+                );
+                assert!(
+                    c.records.iter().all(|r| r.log_type == want),
+                    "{}: {}",
+                    corpus.name,
+                    c.records[0].log_type
+                );
                 records += c.records.len();
             }
             assert_eq!(records, corpus.records, "{}", corpus.name);

@@ -16,9 +16,13 @@ use crate::config::Config;
 use crate::envelope::ENVELOPE_KEY;
 use crate::log_type::{JsonExtraction, LogType};
 use crate::normalize::NORMALIZATION_KEY;
-use crate::parsers::{Candidate, ParserKind, Rejection, Root, extract_csv, extract_json, extract_kv};
+use crate::parsers::{
+    Candidate, ParserKind, Rejection, Root, extract_csv, extract_json, extract_kv,
+};
 use crate::record::ClassifiedRecord;
-use crate::schema::{coerce_record, coercion_failure, key_mismatch, keys_match, record_is_coercible};
+use crate::schema::{
+    coerce_record, coercion_failure, key_mismatch, keys_match, record_is_coercible,
+};
 
 /// A configuration with its routing table, ready to classify. Cheap to share across threads.
 #[derive(Debug)]
@@ -45,7 +49,10 @@ impl fmt::Display for RouteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RouteError::UnknownResource { service, resource } => {
-                write!(f, "no cluster lists {resource} under data_sources.{service}")
+                write!(
+                    f,
+                    "no cluster lists {resource} under data_sources.{service}"
+                )
             }
         }
     }
@@ -77,7 +84,11 @@ pub struct DeadLetter {
 impl DeadLetter {
     /// One line: `cloudtrail:events: missing key eventID; extra key foo | cloudwatch:events: …`.
     pub fn reason(&self) -> String {
-        self.failures.iter().map(ToString::to_string).collect::<Vec<_>>().join(" | ")
+        self.failures
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" | ")
     }
 }
 
@@ -103,7 +114,10 @@ enum Verdict {
 /// What one log type made of a payload.
 enum TypeResult {
     /// At least one valid record: (verdicts per candidate) with the envelope.
-    Matched { verdicts: Vec<Verdict>, envelope: Map<String, Value> },
+    Matched {
+        verdicts: Vec<Verdict>,
+        envelope: Map<String, Value>,
+    },
     NoMatch(Option<String>),
 }
 
@@ -125,7 +139,10 @@ impl<'a> SharedExtractions<'a> {
     fn json(&mut self, extraction: &'a JsonExtraction, root: &'a Root) -> &[Candidate<'a>] {
         let key = match extraction {
             JsonExtraction::Root => JsonKey::Root,
-            JsonExtraction::Path { path, embedded_json } => JsonKey::Path(path.as_str(), *embedded_json),
+            JsonExtraction::Path {
+                path,
+                embedded_json,
+            } => JsonKey::Path(path.as_str(), *embedded_json),
             JsonExtraction::RegexKey(k) => JsonKey::RegexKey(k),
         };
         let index = match self.json.iter().position(|(k, _)| *k == key) {
@@ -164,11 +181,13 @@ impl Classifier {
                         .filter(|(_, lt)| listed.iter().any(|l| *l == lt.source || *l == lt.name))
                         .map(|(i, _)| i)
                         .collect();
-                    routes.entry((service.clone(), resource.clone())).or_insert(Route {
-                        cluster: cluster.name.clone(),
-                        candidates,
-                        listed: listed.clone(),
-                    });
+                    routes
+                        .entry((service.clone(), resource.clone()))
+                        .or_insert(Route {
+                            cluster: cluster.name.clone(),
+                            candidates,
+                            listed: listed.clone(),
+                        });
                 }
             }
         }
@@ -180,40 +199,71 @@ impl Classifier {
     }
 
     /// The cluster and candidate log types (in order) for a service and resource.
-    pub fn candidates(&self, service: &str, resource: &str) -> Result<(&str, Vec<&LogType>), RouteError> {
+    pub fn candidates(
+        &self,
+        service: &str,
+        resource: &str,
+    ) -> Result<(&str, Vec<&LogType>), RouteError> {
         let route = self.route(service, resource)?;
-        Ok((&route.cluster, route.candidates.iter().map(|i| &self.config.log_types[*i]).collect()))
+        Ok((
+            &route.cluster,
+            route
+                .candidates
+                .iter()
+                .map(|i| &self.config.log_types[*i])
+                .collect(),
+        ))
     }
 
     fn route(&self, service: &str, resource: &str) -> Result<&Route, RouteError> {
         self.routes
             .get(&(service.to_string(), resource.to_string()))
-            .ok_or_else(|| RouteError::UnknownResource { service: service.into(), resource: resource.into() })
+            .ok_or_else(|| RouteError::UnknownResource {
+                service: service.into(),
+                resource: resource.into(),
+            })
     }
 
     /// Classifies one payload record from `service`/`resource` (§6.2): the first candidate log
     /// type with at least one valid record wins; its invalid sub-records and unmatched payloads
     /// become dead letters.
-    pub fn classify(&self, service: &str, resource: &str, root: Root) -> Result<Classification, RouteError> {
+    pub fn classify(
+        &self,
+        service: &str,
+        resource: &str,
+        root: Root,
+    ) -> Result<Classification, RouteError> {
         let route = self.route(service, resource)?;
-        let dead_letter = |log_type: Option<&str>, record: String, failures: Vec<CandidateFailure>| DeadLetter {
-            cluster: route.cluster.clone(),
-            service: service.into(),
-            resource: resource.into(),
-            log_type: log_type.map(str::to_string),
-            record,
-            failures,
-        };
+        let dead_letter =
+            |log_type: Option<&str>, record: String, failures: Vec<CandidateFailure>| DeadLetter {
+                cluster: route.cluster.clone(),
+                service: service.into(),
+                resource: resource.into(),
+                log_type: log_type.map(str::to_string),
+                record,
+                failures,
+            };
         if route.candidates.is_empty() {
-            let reason = format!("no log type belongs to the sources listed for this resource ({})", route.listed.join(", "));
-            let failure = CandidateFailure { log_type: "(none)".into(), reason };
-            return Ok(Classification { records: Vec::new(), dead_letters: vec![dead_letter(None, root.to_raw_string(), vec![failure])] });
+            let reason = format!(
+                "no log type belongs to the sources listed for this resource ({})",
+                route.listed.join(", ")
+            );
+            let failure = CandidateFailure {
+                log_type: "(none)".into(),
+                reason,
+            };
+            return Ok(Classification {
+                records: Vec::new(),
+                dead_letters: vec![dead_letter(None, root.to_raw_string(), vec![failure])],
+            });
         }
         let mut shared = SharedExtractions::default();
         let mut winner = None;
         for &index in &route.candidates {
             let lt = &self.config.log_types[index];
-            if let TypeResult::Matched { verdicts, envelope } = self.try_log_type(lt, &root, &mut shared, false) {
+            if let TypeResult::Matched { verdicts, envelope } =
+                self.try_log_type(lt, &root, &mut shared, false)
+            {
                 winner = Some((lt, verdicts, envelope));
                 break;
             }
@@ -221,7 +271,10 @@ impl Classifier {
         let Some((lt, verdicts, envelope)) = winner else {
             let failures = self.explain(route, &root, &mut shared);
             drop(shared);
-            return Ok(Classification { records: Vec::new(), dead_letters: vec![dead_letter(None, root.to_raw_string(), failures)] });
+            return Ok(Classification {
+                records: Vec::new(),
+                dead_letters: vec![dead_letter(None, root.to_raw_string(), failures)],
+            });
         };
         let mut records = Vec::new();
         let mut dead_letters = Vec::new();
@@ -233,85 +286,148 @@ impl Classifier {
             resource: resource.into(),
             data_type: lt.parser.name().into(),
         };
-        let root_is_the_record = lt.parser == ParserKind::Json && matches!(lt.json, JsonExtraction::Root);
+        let root_is_the_record =
+            lt.parser == ParserKind::Json && matches!(lt.json, JsonExtraction::Root);
         if root_is_the_record {
             // The single candidate is the payload itself: move it instead of copying it.
             drop(shared);
-            let Some(Verdict::Valid(coerced)) = verdicts.into_iter().next() else { unreachable!("a matched type has a valid candidate") };
+            let Some(Verdict::Valid(coerced)) = verdicts.into_iter().next() else {
+                unreachable!("a matched type has a valid candidate")
+            };
             let record = match (coerced, root) {
                 (Some(map), _) => map,
                 (None, Root::Json(Value::Object(map))) => map,
                 (None, _) => unreachable!("a valid json root is an object"),
             };
             records.push(wrap(self.finish(lt, record, &envelope)));
-            return Ok(Classification { records, dead_letters });
+            return Ok(Classification {
+                records,
+                dead_letters,
+            });
         }
         let candidates = self.candidates_of(lt, &root, &mut shared).into_owned();
         for (candidate, verdict) in candidates.into_iter().zip(verdicts) {
             match verdict {
                 Verdict::Valid(coerced) => {
-                    let record = coerced.unwrap_or_else(|| match candidate.value.map(Cow::into_owned) {
-                        Some(Value::Object(map)) => map,
-                        _ => unreachable!("a valid candidate is an object"),
-                    });
+                    let record =
+                        coerced.unwrap_or_else(|| match candidate.value.map(Cow::into_owned) {
+                            Some(Value::Object(map)) => map,
+                            _ => unreachable!("a valid candidate is an object"),
+                        });
                     records.push(wrap(self.finish(lt, record, &envelope)));
                 }
                 Verdict::Invalid(_) => {
                     let reason = match &candidate.rejection {
                         Some(r) => r.to_string(),
-                        None => self.check(lt, candidate_value(&candidate, &root), &envelope, true).err().flatten().unwrap_or_default(),
+                        None => self
+                            .check(lt, candidate_value(&candidate, &root), &envelope, true)
+                            .err()
+                            .flatten()
+                            .unwrap_or_default(),
                     };
-                    let raw = candidate.value.map_or_else(|| root.to_raw_string(), |v| v.to_string());
-                    dead_letters.push(dead_letter(Some(&lt.name), raw, vec![CandidateFailure { log_type: lt.name.clone(), reason }]));
+                    let raw = candidate
+                        .value
+                        .map_or_else(|| root.to_raw_string(), |v| v.to_string());
+                    dead_letters.push(dead_letter(
+                        Some(&lt.name),
+                        raw,
+                        vec![CandidateFailure {
+                            log_type: lt.name.clone(),
+                            reason,
+                        }],
+                    ));
                 }
             }
         }
-        Ok(Classification { records, dead_letters })
+        Ok(Classification {
+            records,
+            dead_letters,
+        })
     }
 
     /// Every candidate log type that would accept the payload, in candidate order. More than
     /// one means the schemas are ambiguous for this sample: only the first ever wins.
-    pub fn matching_log_types(&self, service: &str, resource: &str, root: &Root) -> Result<Vec<String>, RouteError> {
+    pub fn matching_log_types(
+        &self,
+        service: &str,
+        resource: &str,
+        root: &Root,
+    ) -> Result<Vec<String>, RouteError> {
         let route = self.route(service, resource)?;
         let mut shared = SharedExtractions::default();
         Ok(route
             .candidates
             .iter()
             .map(|&i| &self.config.log_types[i])
-            .filter(|lt| matches!(self.try_log_type(lt, root, &mut shared, false), TypeResult::Matched { .. }))
+            .filter(|lt| {
+                matches!(
+                    self.try_log_type(lt, root, &mut shared, false),
+                    TypeResult::Matched { .. }
+                )
+            })
             .map(|lt| lt.name.clone())
             .collect())
     }
 
     /// Why log type `name` rejects the payload; `None` if it is not a candidate or matches.
-    pub fn explain_log_type(&self, service: &str, resource: &str, root: &Root, name: &str) -> Option<String> {
+    pub fn explain_log_type(
+        &self,
+        service: &str,
+        resource: &str,
+        root: &Root,
+        name: &str,
+    ) -> Option<String> {
         let route = self.route(service, resource).ok()?;
-        let lt = route.candidates.iter().map(|&i| &self.config.log_types[i]).find(|lt| lt.name == name)?;
+        let lt = route
+            .candidates
+            .iter()
+            .map(|&i| &self.config.log_types[i])
+            .find(|lt| lt.name == name)?;
         match self.try_log_type(lt, root, &mut SharedExtractions::default(), true) {
             TypeResult::NoMatch(reason) => Some(reason.unwrap_or_else(|| "does not match".into())),
             TypeResult::Matched { .. } => None,
         }
     }
 
-    fn explain<'a>(&'a self, route: &Route, root: &'a Root, shared: &mut SharedExtractions<'a>) -> Vec<CandidateFailure> {
+    fn explain<'a>(
+        &'a self,
+        route: &Route,
+        root: &'a Root,
+        shared: &mut SharedExtractions<'a>,
+    ) -> Vec<CandidateFailure> {
         route
             .candidates
             .iter()
             .map(|&i| {
                 let lt = &self.config.log_types[i];
                 let reason = match self.try_log_type(lt, root, shared, true) {
-                    TypeResult::NoMatch(reason) => reason.unwrap_or_else(|| "does not match".into()),
+                    TypeResult::NoMatch(reason) => {
+                        reason.unwrap_or_else(|| "does not match".into())
+                    }
                     TypeResult::Matched { .. } => "matches".into(),
                 };
-                CandidateFailure { log_type: lt.name.clone(), reason }
+                CandidateFailure {
+                    log_type: lt.name.clone(),
+                    reason,
+                }
             })
             .collect()
     }
 
-    fn candidates_of<'a, 's>(&'a self, lt: &'a LogType, root: &'a Root, shared: &'s mut SharedExtractions<'a>) -> Cow<'s, [Candidate<'a>]> {
+    fn candidates_of<'a, 's>(
+        &'a self,
+        lt: &'a LogType,
+        root: &'a Root,
+        shared: &'s mut SharedExtractions<'a>,
+    ) -> Cow<'s, [Candidate<'a>]> {
         match lt.parser {
             ParserKind::Json => Cow::Borrowed(shared.json(&lt.json, root)),
-            ParserKind::Csv => Cow::Owned(extract_csv(lt.csv, lt.csv_json_path.as_ref(), &lt.schema, root)),
+            ParserKind::Csv => Cow::Owned(extract_csv(
+                lt.csv,
+                lt.csv_json_path.as_ref(),
+                &lt.schema,
+                root,
+            )),
             ParserKind::Kv => Cow::Owned(extract_kv(&lt.kv, &lt.schema, root)),
             kind => Cow::Owned(vec![match shared.fixed(kind, root) {
                 Ok(value) => Candidate::valid(Cow::Owned(value.clone())),
@@ -320,7 +436,13 @@ impl Classifier {
         }
     }
 
-    fn try_log_type<'a>(&'a self, lt: &'a LogType, root: &'a Root, shared: &mut SharedExtractions<'a>, explain: bool) -> TypeResult {
+    fn try_log_type<'a>(
+        &'a self,
+        lt: &'a LogType,
+        root: &'a Root,
+        shared: &mut SharedExtractions<'a>,
+        explain: bool,
+    ) -> TypeResult {
         if let Some(reason) = &lt.never_matches {
             return TypeResult::NoMatch(Some(reason.clone()));
         }
@@ -338,10 +460,12 @@ impl Classifier {
         for candidate in candidates.iter() {
             let verdict = match &candidate.rejection {
                 Some(rejection) => Verdict::Invalid(explain.then(|| rejection.to_string())),
-                None => match self.check(lt, candidate_value(candidate, root), &envelope, explain) {
-                    Ok(coerced) => Verdict::Valid(coerced),
-                    Err(reason) => Verdict::Invalid(reason),
-                },
+                None => {
+                    match self.check(lt, candidate_value(candidate, root), &envelope, explain) {
+                        Ok(coerced) => Verdict::Valid(coerced),
+                        Err(reason) => Verdict::Invalid(reason),
+                    }
+                }
             };
             match &verdict {
                 Verdict::Valid(_) => any_valid = true,
@@ -350,34 +474,61 @@ impl Classifier {
             }
             verdicts.push(verdict);
         }
-        if any_valid { TypeResult::Matched { verdicts, envelope } } else { TypeResult::NoMatch(first_reason) }
+        if any_valid {
+            TypeResult::Matched { verdicts, envelope }
+        } else {
+            TypeResult::NoMatch(first_reason)
+        }
     }
 
     /// Key check, coercion dry run and log_patterns (§3.3 steps 1–4) without copying the record
     /// unless patterns need its coerced values.
-    fn check(&self, lt: &LogType, value: &Value, envelope: &Map<String, Value>, explain: bool) -> Result<Option<Map<String, Value>>, Option<String>> {
+    fn check(
+        &self,
+        lt: &LogType,
+        value: &Value,
+        envelope: &Map<String, Value>,
+        explain: bool,
+    ) -> Result<Option<Map<String, Value>>, Option<String>> {
         if !keys_match(value, &lt.schema, &lt.optional_keys) {
-            return Err(explain.then(|| key_mismatch(value, &lt.schema, &lt.optional_keys).unwrap_or_default()));
+            return Err(explain
+                .then(|| key_mismatch(value, &lt.schema, &lt.optional_keys).unwrap_or_default()));
         }
-        let Value::Object(map) = value else { return Err(explain.then(|| "not a JSON object".to_string())) };
+        let Value::Object(map) = value else {
+            return Err(explain.then(|| "not a JSON object".to_string()));
+        };
         if !record_is_coercible(map, &lt.schema) {
             return Err(explain.then(|| coercion_failure(map, &lt.schema).unwrap_or_default()));
         }
-        let Some(patterns) = &lt.log_patterns else { return Ok(None) };
+        let Some(patterns) = &lt.log_patterns else {
+            return Ok(None);
+        };
         let mut coerced = map.clone();
         coerce_record(&mut coerced, &lt.schema);
-        if patterns.matches(&coerced, envelope) { Ok(Some(coerced)) } else { Err(explain.then(|| patterns.explain(&coerced))) }
+        if patterns.matches(&coerced, envelope) {
+            Ok(Some(coerced))
+        } else {
+            Err(explain.then(|| patterns.explain(&coerced)))
+        }
     }
 
     /// §3.3 step 5 and §6.3: coerce, attach the envelope, fill optional keys, normalize.
-    fn finish(&self, lt: &LogType, mut record: Map<String, Value>, envelope: &Map<String, Value>) -> Map<String, Value> {
+    fn finish(
+        &self,
+        lt: &LogType,
+        mut record: Map<String, Value>,
+        envelope: &Map<String, Value>,
+    ) -> Map<String, Value> {
         coerce_record(&mut record, &lt.schema);
         if !envelope.is_empty() {
             record.insert(ENVELOPE_KEY.into(), Value::Object(envelope.clone()));
         }
         for key in &lt.optional_keys {
             if !record.contains_key(key) {
-                let default = lt.schema.get(key).map_or(Value::Null, |t| t.default_value());
+                let default = lt
+                    .schema
+                    .get(key)
+                    .map_or(Value::Null, |t| t.default_value());
                 record.insert(key.clone(), default);
             }
         }

@@ -22,11 +22,18 @@ impl Envelope {
         let Root::Json(Value::Object(doc)) = root else {
             return Err("envelope_keys need a JSON object payload".into());
         };
-        if let Some(missing) = self.schema.keys().find(|k| !doc.contains_key(*k) && !self.optional.contains(*k)) {
+        if let Some(missing) = self
+            .schema
+            .keys()
+            .find(|k| !doc.contains_key(*k) && !self.optional.contains(*k))
+        {
             return Err(format!("envelope key {missing} is missing"));
         }
-        let mut envelope: Map<String, Value> =
-            self.schema.keys().filter_map(|k| doc.get(k).map(|v| (k.clone(), v.clone()))).collect();
+        let mut envelope: Map<String, Value> = self
+            .schema
+            .keys()
+            .filter_map(|k| doc.get(k).map(|v| (k.clone(), v.clone())))
+            .collect();
         if !nested_keys_match(&envelope, &self.schema) {
             return Err("an envelope key's nested keys do not match its schema".into());
         }
@@ -34,12 +41,18 @@ impl Envelope {
             if let Some(value) = envelope.get_mut(key)
                 && !coerce_value(value, ty)
             {
-                return Err(format!("envelope key {key} cannot be converted to {}", ty.name()));
+                return Err(format!(
+                    "envelope key {key} cannot be converted to {}",
+                    ty.name()
+                ));
             }
         }
         for key in &self.optional {
             if !envelope.contains_key(key) {
-                let default = self.schema.get(key).map_or(Value::Null, FieldType::default_value);
+                let default = self
+                    .schema
+                    .get(key)
+                    .map_or(Value::Null, FieldType::default_value);
                 envelope.insert(key.clone(), default);
             }
         }
@@ -53,16 +66,31 @@ mod tests {
     use serde_json::json;
 
     fn envelope(schema: Value, optional: &[&str]) -> Envelope {
-        Envelope { schema: Schema::from_map(schema.as_object().unwrap()), optional: optional.iter().map(|s| s.to_string()).collect() }
+        Envelope {
+            schema: Schema::from_map(schema.as_object().unwrap()),
+            optional: optional.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     #[test]
     fn subset_check_coercion_and_defaults() {
-        let e = envelope(json!({"logGroup": "string", "owner": "integer", "filters": []}), &["filters"]);
+        let e = envelope(
+            json!({"logGroup": "string", "owner": "integer", "filters": []}),
+            &["filters"],
+        );
         let root = Root::Json(json!({"logGroup": "g", "owner": "1234", "logEvents": []}));
-        assert_eq!(Value::Object(e.extract(&root).unwrap()), json!({"logGroup": "g", "owner": 1234, "filters": []}));
-        assert_eq!(e.extract(&Root::Json(json!({"owner": "1"}))).unwrap_err(), "envelope key logGroup is missing");
-        assert!(e.extract(&Root::Json(json!({"logGroup": "g", "owner": "x"}))).is_err());
+        assert_eq!(
+            Value::Object(e.extract(&root).unwrap()),
+            json!({"logGroup": "g", "owner": 1234, "filters": []})
+        );
+        assert_eq!(
+            e.extract(&Root::Json(json!({"owner": "1"}))).unwrap_err(),
+            "envelope key logGroup is missing"
+        );
+        assert!(
+            e.extract(&Root::Json(json!({"logGroup": "g", "owner": "x"})))
+                .is_err()
+        );
         assert!(e.extract(&Root::Text("x".into())).is_err());
     }
 }

@@ -14,7 +14,10 @@ impl JsonPath {
     }
 
     pub fn key(&self, key: &str) -> JsonPath {
-        let plain = !key.is_empty() && !key.chars().any(|c| matches!(c, '.' | '[' | ']' | '"' | '\\') || c.is_whitespace());
+        let plain = !key.is_empty()
+            && !key
+                .chars()
+                .any(|c| matches!(c, '.' | '[' | ']' | '"' | '\\') || c.is_whitespace());
         if plain {
             JsonPath(format!("{}.{key}", self.0))
         } else {
@@ -43,7 +46,11 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(file: &Path, path: &JsonPath, reason: impl Into<String>) -> ConfigError {
-        ConfigError { file: file.to_path_buf(), path: path.clone(), reason: reason.into() }
+        ConfigError {
+            file: file.to_path_buf(),
+            path: path.clone(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -81,7 +88,11 @@ pub fn describe(value: &serde_json::Value) -> String {
         serde_json::Value::Array(_) => "an array".into(),
         other => {
             let text = other.to_string();
-            if text.chars().count() > 60 { format!("{}…", text.chars().take(60).collect::<String>()) } else { text }
+            if text.chars().count() > 60 {
+                format!("{}…", text.chars().take(60).collect::<String>())
+            } else {
+                text
+            }
         }
     }
 }
@@ -92,8 +103,15 @@ mod tests {
 
     #[test]
     fn displays_file_path_and_reason() {
-        let path = JsonPath::root().key("cloudtrail:events").key("configuration").key("priority");
-        let error = ConfigError::new(Path::new("conf/schemas/aws.json"), &path, "expected a non-negative integer, got \"x\"");
+        let path = JsonPath::root()
+            .key("cloudtrail:events")
+            .key("configuration")
+            .key("priority");
+        let error = ConfigError::new(
+            Path::new("conf/schemas/aws.json"),
+            &path,
+            "expected a non-negative integer, got \"x\"",
+        );
         assert_eq!(
             error.to_string(),
             r#"conf/schemas/aws.json: $.cloudtrail:events.configuration.priority: expected a non-negative integer, got "x""#
@@ -102,7 +120,13 @@ mod tests {
 
     #[test]
     fn quotes_keys_with_separators_and_shows_indices() {
-        let path = JsonPath::root().key("carbonblack:alert.status.updated").key("schema").index(2);
-        assert_eq!(path.to_string(), r#"$["carbonblack:alert.status.updated"].schema[2]"#);
+        let path = JsonPath::root()
+            .key("carbonblack:alert.status.updated")
+            .key("schema")
+            .index(2);
+        assert_eq!(
+            path.to_string(),
+            r#"$["carbonblack:alert.status.updated"].schema[2]"#
+        );
     }
 }

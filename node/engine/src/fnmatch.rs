@@ -6,7 +6,10 @@ enum Token {
     Literal(char),
     AnyChar,
     AnySequence,
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
 }
 
 /// A compiled glob pattern.
@@ -43,7 +46,10 @@ impl Glob {
                 c => tokens.push(Token::Literal(c)),
             }
         }
-        Glob { source: pattern.to_string(), tokens }
+        Glob {
+            source: pattern.to_string(),
+            tokens,
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -76,7 +82,9 @@ impl Glob {
                 return false;
             }
         }
-        self.tokens[p..].iter().all(|token| *token == Token::AnySequence)
+        self.tokens[p..]
+            .iter()
+            .all(|token| *token == Token::AnySequence)
     }
 }
 
@@ -85,7 +93,9 @@ fn token_matches(token: &Token, c: char) -> bool {
         Token::Literal(l) => *l == c,
         Token::AnyChar => true,
         Token::AnySequence => true,
-        Token::Class { negated, ranges } => ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)) != *negated,
+        Token::Class { negated, ranges } => {
+            ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c)) != *negated
+        }
     }
 }
 

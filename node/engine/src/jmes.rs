@@ -26,7 +26,11 @@ enum Expr {
     Identity,
     Field(String),
     Index(i32),
-    Slice { start: Option<i32>, stop: Option<i32>, step: i32 },
+    Slice {
+        start: Option<i32>,
+        stop: Option<i32>,
+        step: i32,
+    },
     Subexpr(Box<Expr>, Box<Expr>),
     Projection(Box<Expr>, Box<Expr>),
     Flatten(Box<Expr>),
@@ -53,12 +57,16 @@ enum Node<'a> {
 impl JmesPath {
     /// Compiles `source`; the error is the parser's message.
     pub fn compile(source: &str) -> Result<JmesPath, String> {
-        let compiled = jmespath::compile(source).map_err(|e| format!("invalid JMESPath expression: {e}"))?;
+        let compiled =
+            jmespath::compile(source).map_err(|e| format!("invalid JMESPath expression: {e}"))?;
         let native = convert(compiled.as_ast());
         if native.as_ref().is_some_and(has_zero_step) {
             return Err("invalid JMESPath expression: slice step cannot be 0".into());
         }
-        Ok(JmesPath { source: source.to_string(), native })
+        Ok(JmesPath {
+            source: source.to_string(),
+            native,
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -126,21 +134,39 @@ fn convert(ast: &Ast) -> Option<Expr> {
         Ast::Identity { .. } => Expr::Identity,
         Ast::Field { name, .. } => Expr::Field(name.clone()),
         Ast::Index { idx, .. } => Expr::Index(*idx),
-        Ast::Slice { start, stop, step, .. } => Expr::Slice { start: *start, stop: *stop, step: *step },
+        Ast::Slice {
+            start, stop, step, ..
+        } => Expr::Slice {
+            start: *start,
+            stop: *stop,
+            step: *step,
+        },
         Ast::Subexpr { lhs, rhs, .. } => Expr::Subexpr(b(lhs)?, b(rhs)?),
         Ast::Projection { lhs, rhs, .. } => Expr::Projection(b(lhs)?, b(rhs)?),
         Ast::Flatten { node, .. } => Expr::Flatten(b(node)?),
         Ast::ObjectValues { node, .. } => Expr::ObjectValues(b(node)?),
-        Ast::MultiList { elements, .. } => Expr::MultiList(elements.iter().map(convert).collect::<Option<_>>()?),
-        Ast::MultiHash { elements, .. } => {
-            Expr::MultiHash(elements.iter().map(|kv| Some((kv.key.clone(), convert(&kv.value)?))).collect::<Option<_>>()?)
+        Ast::MultiList { elements, .. } => {
+            Expr::MultiList(elements.iter().map(convert).collect::<Option<_>>()?)
         }
+        Ast::MultiHash { elements, .. } => Expr::MultiHash(
+            elements
+                .iter()
+                .map(|kv| Some((kv.key.clone(), convert(&kv.value)?)))
+                .collect::<Option<_>>()?,
+        ),
         Ast::Literal { value, .. } => Expr::Literal(serde_json::to_value(&**value).ok()?),
         Ast::Not { node, .. } => Expr::Not(b(node)?),
         Ast::And { lhs, rhs, .. } => Expr::And(b(lhs)?, b(rhs)?),
         Ast::Or { lhs, rhs, .. } => Expr::Or(b(lhs)?, b(rhs)?),
-        Ast::Comparison { comparator, lhs, rhs, .. } => Expr::Comparison(comparator.clone(), b(lhs)?, b(rhs)?),
-        Ast::Condition { predicate, then, .. } => Expr::Condition(b(predicate)?, b(then)?),
+        Ast::Comparison {
+            comparator,
+            lhs,
+            rhs,
+            ..
+        } => Expr::Comparison(comparator.clone(), b(lhs)?, b(rhs)?),
+        Ast::Condition {
+            predicate, then, ..
+        } => Expr::Condition(b(predicate)?, b(then)?),
         Ast::Function { .. } | Ast::Expref { .. } => return None,
     })
 }
@@ -166,14 +192,24 @@ fn eval<'a>(expr: &Expr, data: Node<'a>) -> Node<'a> {
         Expr::Identity => data,
         Expr::Field(name) => match data {
             Node::Ref(Value::Object(map)) => map.get(name).map_or(Node::Null, Node::Ref),
-            Node::Owned(Value::Object(mut map)) => map.swap_remove(name).map_or(Node::Null, Node::Owned),
+            Node::Owned(Value::Object(mut map)) => {
+                map.swap_remove(name).map_or(Node::Null, Node::Owned)
+            }
             _ => Node::Null,
         },
         Expr::Index(idx) => {
             let mut items = elements(data).unwrap_or_default();
             let len = items.len() as i64;
-            let i = if *idx < 0 { len + i64::from(*idx) } else { i64::from(*idx) };
-            if (0..len).contains(&i) { items.swap_remove(i as usize) } else { Node::Null }
+            let i = if *idx < 0 {
+                len + i64::from(*idx)
+            } else {
+                i64::from(*idx)
+            };
+            if (0..len).contains(&i) {
+                items.swap_remove(i as usize)
+            } else {
+                Node::Null
+            }
         }
         Expr::Slice { start, stop, step } => match elements(data) {
             Some(items) => Node::List(slice(items, *start, *stop, *step)),
@@ -181,7 +217,13 @@ fn eval<'a>(expr: &Expr, data: Node<'a>) -> Node<'a> {
         },
         Expr::Subexpr(lhs, rhs) => eval(rhs, eval(lhs, data)),
         Expr::Projection(lhs, rhs) => match elements(eval(lhs, data)) {
-            Some(items) => Node::List(items.into_iter().map(|item| eval(rhs, item)).filter(|n| !n.is_null()).collect()),
+            Some(items) => Node::List(
+                items
+                    .into_iter()
+                    .map(|item| eval(rhs, item))
+                    .filter(|n| !n.is_null())
+                    .collect(),
+            ),
             None => Node::Null,
         },
         Expr::Flatten(inner) => match elements(eval(inner, data)) {
@@ -200,7 +242,9 @@ fn eval<'a>(expr: &Expr, data: Node<'a>) -> Node<'a> {
         },
         Expr::ObjectValues(inner) => match eval(inner, data) {
             Node::Ref(Value::Object(map)) => Node::List(map.values().map(Node::Ref).collect()),
-            Node::Owned(Value::Object(map)) => Node::List(map.into_iter().map(|(_, v)| Node::Owned(v)).collect()),
+            Node::Owned(Value::Object(map)) => {
+                Node::List(map.into_iter().map(|(_, v)| Node::Owned(v)).collect())
+            }
             _ => Node::Null,
         },
         Expr::MultiList(items) => {
@@ -214,17 +258,30 @@ fn eval<'a>(expr: &Expr, data: Node<'a>) -> Node<'a> {
                 return Node::Null;
             }
             // CPython's jmespath builds a dict in expression order.
-            Node::Owned(Value::Object(items.iter().map(|(k, e)| (k.clone(), node_to_value(eval(e, data.clone())))).collect()))
+            Node::Owned(Value::Object(
+                items
+                    .iter()
+                    .map(|(k, e)| (k.clone(), node_to_value(eval(e, data.clone()))))
+                    .collect(),
+            ))
         }
         Expr::Literal(value) => Node::Owned(value.clone()),
         Expr::Not(inner) => Node::Owned(Value::Bool(!node_truthy(&eval(inner, data)))),
         Expr::And(lhs, rhs) => {
             let left = eval(lhs, data.clone());
-            if node_truthy(&left) { eval(rhs, data) } else { left }
+            if node_truthy(&left) {
+                eval(rhs, data)
+            } else {
+                left
+            }
         }
         Expr::Or(lhs, rhs) => {
             let left = eval(lhs, data.clone());
-            if node_truthy(&left) { left } else { eval(rhs, data) }
+            if node_truthy(&left) {
+                left
+            } else {
+                eval(rhs, data)
+            }
         }
         Expr::Comparison(cmp, lhs, rhs) => {
             let left = node_to_value(eval(lhs, data.clone()));
@@ -232,18 +289,28 @@ fn eval<'a>(expr: &Expr, data: Node<'a>) -> Node<'a> {
             compare(cmp, &left, &right).map_or(Node::Null, |b| Node::Owned(Value::Bool(b)))
         }
         Expr::Condition(predicate, then) => {
-            if node_truthy(&eval(predicate, data.clone())) { eval(then, data) } else { Node::Null }
+            if node_truthy(&eval(predicate, data.clone())) {
+                eval(then, data)
+            } else {
+                Node::Null
+            }
         }
     }
 }
 
 impl Node<'_> {
     fn is_null(&self) -> bool {
-        matches!(self, Node::Null | Node::Ref(Value::Null) | Node::Owned(Value::Null))
+        matches!(
+            self,
+            Node::Null | Node::Ref(Value::Null) | Node::Owned(Value::Null)
+        )
     }
 
     fn is_array(&self) -> bool {
-        matches!(self, Node::List(_) | Node::Ref(Value::Array(_)) | Node::Owned(Value::Array(_)))
+        matches!(
+            self,
+            Node::List(_) | Node::Ref(Value::Array(_)) | Node::Owned(Value::Array(_))
+        )
     }
 }
 
@@ -266,7 +333,11 @@ fn slice(items: Vec<Node<'_>>, start: Option<i32>, stop: Option<i32>, step: i32)
         let end = i64::from(end);
         if end < 0 {
             let e = end + len;
-            if e < 0 { if step < 0 { -1 } else { 0 } } else { e }
+            if e < 0 {
+                if step < 0 { -1 } else { 0 }
+            } else {
+                e
+            }
         } else if end >= len {
             if step < 0 { len - 1 } else { len }
         } else {
@@ -282,7 +353,10 @@ fn slice(items: Vec<Node<'_>>, start: Option<i32>, stop: Option<i32>, step: i32)
         i += step;
     }
     let mut slots: Vec<Option<Node<'_>>> = items.into_iter().map(Some).collect();
-    picked.into_iter().filter_map(|i| slots[i].take().or(Some(Node::Null))).collect()
+    picked
+        .into_iter()
+        .filter_map(|i| slots[i].take().or(Some(Node::Null)))
+        .collect()
 }
 
 fn node_truthy(node: &Node<'_>) -> bool {
@@ -337,9 +411,13 @@ fn compare(cmp: &Comparator, left: &Value, right: &Value) -> Option<bool> {
 fn values_equal(left: &Value, right: &Value) -> bool {
     match (left, right) {
         (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
-        (Value::Array(a), Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| values_equal(x, y)),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| values_equal(x, y))
+        }
         (Value::Object(a), Value::Object(b)) => {
-            a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| values_equal(v, w)))
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, v)| b.get(k).is_some_and(|w| values_equal(v, w)))
         }
         (a, b) => a == b,
     }
@@ -357,14 +435,23 @@ mod tests {
     #[test]
     fn projections_fields_and_indices() {
         let doc = json!({"logEvents": [{"message": "a"}, {"message": "b"}, {"other": 1}], "n": {"x": [1, 2, 3]}});
-        assert_eq!(search("logEvents[*].message", doc.clone()), json!(["a", "b"]));
+        assert_eq!(
+            search("logEvents[*].message", doc.clone()),
+            json!(["a", "b"])
+        );
         assert_eq!(search("n.x[-1]", doc.clone()), json!(3));
         assert_eq!(search("n.x[::-1]", doc.clone()), json!([3, 2, 1]));
         assert_eq!(search("n.x[1:]", doc.clone()), json!([2, 3]));
         assert_eq!(search("missing[*]", doc.clone()), json!(null));
         assert_eq!(search("*.x", doc.clone()), json!([[1, 2, 3]]));
-        assert_eq!(search("[logEvents[0].message, n.x[0]]", doc.clone()), json!(["a", 1]));
-        assert_eq!(search("{m: logEvents[1].message}", doc.clone()), json!({"m": "b"}));
+        assert_eq!(
+            search("[logEvents[0].message, n.x[0]]", doc.clone()),
+            json!(["a", 1])
+        );
+        assert_eq!(
+            search("{m: logEvents[1].message}", doc.clone()),
+            json!({"m": "b"})
+        );
         assert_eq!(search("logEvents | [0]", doc), json!({"message": "a"}));
     }
 
@@ -384,16 +471,29 @@ mod tests {
         let doc = json!({"Records": [{"z": 1, "a": 2}]});
         let path = JmesPath::compile("Records[*]").unwrap();
         let records = path.search_records(&doc).unwrap();
-        assert_eq!(serde_json::to_string(&*records[0]).unwrap(), r#"{"z":1,"a":2}"#);
+        assert_eq!(
+            serde_json::to_string(&*records[0]).unwrap(),
+            r#"{"z":1,"a":2}"#
+        );
         assert!(matches!(records[0], Cow::Borrowed(_)));
         assert!(path.search_records(&json!({"Records": []})).is_none());
-        assert!(JmesPath::compile("single").unwrap().search_records(&json!({"single": {"a": 1}})).unwrap().len() == 1);
+        assert!(
+            JmesPath::compile("single")
+                .unwrap()
+                .search_records(&json!({"single": {"a": 1}}))
+                .unwrap()
+                .len()
+                == 1
+        );
     }
 
     #[test]
     fn functions_fall_back_to_the_crate() {
         assert_eq!(search("length(a)", json!({"a": [1, 2]})), json!(2));
-        assert_eq!(search("a[?contains(@, 'x')]", json!({"a": ["xa", "b"]})), json!(["xa"]));
+        assert_eq!(
+            search("a[?contains(@, 'x')]", json!({"a": ["xa", "b"]})),
+            json!(["xa"])
+        );
     }
 
     #[test]

@@ -42,7 +42,13 @@ pub struct LogType {
 
 impl LogType {
     /// Reads one `name → definition` entry; `None` after recording errors.
-    pub fn parse(name: &str, definition: &Value, path: &JsonPath, reader: &mut Reader<'_>, warnings: &mut Vec<crate::error::ConfigError>) -> Option<LogType> {
+    pub fn parse(
+        name: &str,
+        definition: &Value,
+        path: &JsonPath,
+        reader: &mut Reader<'_>,
+        warnings: &mut Vec<crate::error::ConfigError>,
+    ) -> Option<LogType> {
         let map = reader.object(definition, path)?;
         let before = reader.errors.len();
         let parser = match map.get("parser") {
@@ -54,7 +60,13 @@ impl LogType {
                 let kind = ParserKind::from_name(name);
                 if kind.is_none() {
                     let known: Vec<&str> = ParserKind::ALL.iter().map(|k| k.name()).collect();
-                    reader.error(&path.key("parser"), format!("unknown parser {name:?} (expected one of {})", known.join(", ")));
+                    reader.error(
+                        &path.key("parser"),
+                        format!(
+                            "unknown parser {name:?} (expected one of {})",
+                            known.join(", ")
+                        ),
+                    );
                 }
                 kind
             }),
@@ -69,7 +81,9 @@ impl LogType {
         let empty = Map::new();
         let configuration = match map.get("configuration") {
             None | Some(Value::Null) => &empty,
-            Some(c) => reader.object(c, &path.key("configuration")).unwrap_or(&empty),
+            Some(c) => reader
+                .object(c, &path.key("configuration"))
+                .unwrap_or(&empty),
         };
         let options = Options::read(configuration, &path.key("configuration"), reader, parser);
         if reader.errors.len() > before {
@@ -79,22 +93,41 @@ impl LogType {
         let mut never_matches = None;
         if let Some(key) = options.optional_keys.iter().find(|k| !schema.contains(k)) {
             let reason = format!("optional_top_level_keys lists {key}, which is not a schema key");
-            warnings.push(crate::error::ConfigError::new(reader.file, &path.key("configuration").key("optional_top_level_keys"), format!("{reason}; this log type never matches")));
+            warnings.push(crate::error::ConfigError::new(
+                reader.file,
+                &path.key("configuration").key("optional_top_level_keys"),
+                format!("{reason}; this log type never matches"),
+            ));
             never_matches = Some(reason);
         }
         if let Some(envelope) = &options.envelope
-            && let Some(key) = envelope.optional.iter().find(|k| !envelope.schema.contains(k))
+            && let Some(key) = envelope
+                .optional
+                .iter()
+                .find(|k| !envelope.schema.contains(k))
         {
-            let reason = format!("optional_envelope_keys lists {key}, which is not an envelope key");
-            warnings.push(crate::error::ConfigError::new(reader.file, &path.key("configuration").key("optional_envelope_keys"), format!("{reason}; this log type never matches")));
+            let reason =
+                format!("optional_envelope_keys lists {key}, which is not an envelope key");
+            warnings.push(crate::error::ConfigError::new(
+                reader.file,
+                &path.key("configuration").key("optional_envelope_keys"),
+                format!("{reason}; this log type never matches"),
+            ));
             never_matches = Some(reason);
         }
         let json = match (parser, &options.json_path, &options.json_regex_key) {
-            (ParserKind::Json, Some(path), _) => JsonExtraction::Path { path: path.clone(), embedded_json: options.embedded_json },
+            (ParserKind::Json, Some(path), _) => JsonExtraction::Path {
+                path: path.clone(),
+                embedded_json: options.embedded_json,
+            },
             (ParserKind::Json, None, Some(key)) => JsonExtraction::RegexKey(key.clone()),
             _ => JsonExtraction::Root,
         };
-        let csv_json_path = if parser == ParserKind::Csv { options.json_path.clone() } else { None };
+        let csv_json_path = if parser == ParserKind::Csv {
+            options.json_path.clone()
+        } else {
+            None
+        };
         Some(LogType {
             name: name.to_string(),
             source: name.split(':').next().unwrap_or(name).to_string(),
@@ -130,7 +163,12 @@ struct Options {
 }
 
 impl Options {
-    fn read(config: &Map<String, Value>, path: &JsonPath, reader: &mut Reader<'_>, parser: Option<ParserKind>) -> Option<Options> {
+    fn read(
+        config: &Map<String, Value>,
+        path: &JsonPath,
+        reader: &mut Reader<'_>,
+        parser: Option<ParserKind>,
+    ) -> Option<Options> {
         let before = reader.errors.len();
         let get = |key: &str| config.get(key).filter(|v| !v.is_null());
         let optional_keys = get("optional_top_level_keys")
@@ -138,21 +176,36 @@ impl Options {
             .unwrap_or_default()
             .into_iter()
             .collect();
-        let envelope_schema = get("envelope_keys").and_then(|v| reader.object(v, &path.key("envelope_keys"))).map(Schema::from_map);
+        let envelope_schema = get("envelope_keys")
+            .and_then(|v| reader.object(v, &path.key("envelope_keys")))
+            .map(Schema::from_map);
         let optional_envelope: IndexSet<String> = get("optional_envelope_keys")
             .and_then(|v| reader.string_list(v, &path.key("optional_envelope_keys")))
             .unwrap_or_default()
             .into_iter()
             .collect();
-        let envelope = envelope_schema.filter(|s| !s.is_empty()).map(|schema| Envelope { schema, optional: optional_envelope });
+        let envelope = envelope_schema
+            .filter(|s| !s.is_empty())
+            .map(|schema| Envelope {
+                schema,
+                optional: optional_envelope,
+            });
         let json_path = get("json_path").and_then(|v| {
             let source = reader.string(v, &path.key("json_path"))?;
-            JmesPath::compile(source).map_err(|e| reader.error(&path.key("json_path"), e)).ok()
+            JmesPath::compile(source)
+                .map_err(|e| reader.error(&path.key("json_path"), e))
+                .ok()
         });
-        let embedded_json = get("embedded_json").and_then(|v| reader.boolean(v, &path.key("embedded_json"))).unwrap_or(false);
-        let json_regex_key = get("json_regex_key").and_then(|v| reader.string(v, &path.key("json_regex_key"))).map(str::to_string);
-        let log_patterns = get("log_patterns").and_then(|v| LogPatterns::parse(v, &path.key("log_patterns"), reader));
-        let priority = get("priority").and_then(|v| reader.non_negative_integer(v, &path.key("priority")));
+        let embedded_json = get("embedded_json")
+            .and_then(|v| reader.boolean(v, &path.key("embedded_json")))
+            .unwrap_or(false);
+        let json_regex_key = get("json_regex_key")
+            .and_then(|v| reader.string(v, &path.key("json_regex_key")))
+            .map(str::to_string);
+        let log_patterns = get("log_patterns")
+            .and_then(|v| LogPatterns::parse(v, &path.key("log_patterns"), reader));
+        let priority =
+            get("priority").and_then(|v| reader.non_negative_integer(v, &path.key("priority")));
         let mut csv = CsvDialect::default();
         let mut kv = KvDialect::default();
         if let Some(v) = get("delimiter") {
@@ -162,15 +215,26 @@ impl Options {
                     csv.delimiter = s.chars().next().unwrap_or(',');
                     kv.delimiter = s.clone();
                 }
-                Value::String(s) if !s.is_empty() && parser != Some(ParserKind::Csv) => kv.delimiter = s.clone(),
-                Value::String(s) if !s.is_empty() => reader.error(&at, format!("a csv delimiter must be one character, got {s:?}")),
-                other => reader.error(&at, format!("expected a non-empty string, got {}", describe(other))),
+                Value::String(s) if !s.is_empty() && parser != Some(ParserKind::Csv) => {
+                    kv.delimiter = s.clone()
+                }
+                Value::String(s) if !s.is_empty() => reader.error(
+                    &at,
+                    format!("a csv delimiter must be one character, got {s:?}"),
+                ),
+                other => reader.error(
+                    &at,
+                    format!("expected a non-empty string, got {}", describe(other)),
+                ),
             }
         }
         if let Some(v) = get("separator") {
             match v {
                 Value::String(s) if !s.is_empty() => kv.separator = s.clone(),
-                other => reader.error(&path.key("separator"), format!("expected a non-empty string, got {}", describe(other))),
+                other => reader.error(
+                    &path.key("separator"),
+                    format!("expected a non-empty string, got {}", describe(other)),
+                ),
             }
         }
         if let Some(v) = get("quotechar") {
@@ -179,10 +243,22 @@ impl Options {
         if let Some(v) = get("escapechar") {
             csv.escapechar = reader.single_char(v, &path.key("escapechar"));
         }
-        let normalization = get("normalization").and_then(|v| Normalization::parse(v, &path.key("normalization"), reader));
+        let normalization = get("normalization")
+            .and_then(|v| Normalization::parse(v, &path.key("normalization"), reader));
         if reader.errors.len() > before {
             return None;
         }
-        Some(Options { optional_keys, envelope, json_path, embedded_json, json_regex_key, log_patterns, priority, csv, kv, normalization })
+        Some(Options {
+            optional_keys,
+            envelope,
+            json_path,
+            embedded_json,
+            json_regex_key,
+            log_patterns,
+            priority,
+            csv,
+            kv,
+            normalization,
+        })
     }
 }

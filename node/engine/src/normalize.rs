@@ -73,13 +73,18 @@ impl Normalization {
                 if entry.condition.as_ref().is_some_and(|c| !c.matches(record)) {
                     continue;
                 }
-                let Some(found) = find(record, &entry.path) else { continue };
+                let Some(found) = find(record, &entry.path) else {
+                    continue;
+                };
                 let values = match found {
                     Value::Array(items) => Value::Array(items.clone()),
                     other => Value::Array(vec![Value::String(py_str(other))]),
                 };
                 let mut item = Map::new();
-                item.insert("function".into(), entry.function.clone().map_or(Value::Null, Value::String));
+                item.insert(
+                    "function".into(),
+                    entry.function.clone().map_or(Value::Null, Value::String),
+                );
                 item.insert("values".into(), values);
                 if entry.send_to_artifacts == Some(false) {
                     item.insert("send_to_artifacts".into(), Value::Bool(false));
@@ -104,10 +109,18 @@ fn parse_entries(value: &Value, path: &JsonPath, reader: &mut Reader<'_>) -> Opt
     };
     if items.iter().all(Value::is_string) {
         let keys = reader.string_list(value, path)?;
-        return Some(vec![Entry { path: keys, function: None, condition: None, send_to_artifacts: None }]);
+        return Some(vec![Entry {
+            path: keys,
+            function: None,
+            condition: None,
+            send_to_artifacts: None,
+        }]);
     }
     if !items.iter().all(Value::is_object) {
-        reader.error(path, "a normalization list must hold only key names or only objects, not both");
+        reader.error(
+            path,
+            "a normalization list must hold only key names or only objects, not both",
+        );
         return None;
     }
     let mut entries = Vec::with_capacity(items.len());
@@ -119,8 +132,16 @@ fn parse_entries(value: &Value, path: &JsonPath, reader: &mut Reader<'_>) -> Opt
 
 fn parse_entry(value: &Value, path: &JsonPath, reader: &mut Reader<'_>) -> Option<Entry> {
     let map = reader.object(value, path)?;
-    if let Some(unknown) = map.keys().find(|k| !matches!(k.as_str(), "path" | "function" | "condition" | "send_to_artifacts")) {
-        reader.error(&path.key(unknown), "unknown normalization key (expected path, function, condition, send_to_artifacts)");
+    if let Some(unknown) = map.keys().find(|k| {
+        !matches!(
+            k.as_str(),
+            "path" | "function" | "condition" | "send_to_artifacts"
+        )
+    }) {
+        reader.error(
+            &path.key(unknown),
+            "unknown normalization key (expected path, function, condition, send_to_artifacts)",
+        );
         return None;
     }
     let Some(keys) = map.get("path") else {
@@ -130,7 +151,9 @@ fn parse_entry(value: &Value, path: &JsonPath, reader: &mut Reader<'_>) -> Optio
     let keys = reader.string_list(keys, &path.key("path"))?;
     let function = match map.get("function") {
         None | Some(Value::Null) => None,
-        Some(f) => Some(reader.string(f, &path.key("function"))?.to_string()).filter(|f| !f.is_empty()),
+        Some(f) => {
+            Some(reader.string(f, &path.key("function"))?.to_string()).filter(|f| !f.is_empty())
+        }
     };
     let send_to_artifacts = match map.get("send_to_artifacts") {
         None => None,
@@ -140,7 +163,12 @@ fn parse_entry(value: &Value, path: &JsonPath, reader: &mut Reader<'_>) -> Optio
         None => None,
         Some(c) => Some(parse_condition(c, &path.key("condition"), reader)?),
     };
-    Some(Entry { path: keys, function, condition, send_to_artifacts })
+    Some(Entry {
+        path: keys,
+        function,
+        condition,
+        send_to_artifacts,
+    })
 }
 
 fn parse_condition(value: &Value, path: &JsonPath, reader: &mut Reader<'_>) -> Option<Condition> {
@@ -150,26 +178,46 @@ fn parse_condition(value: &Value, path: &JsonPath, reader: &mut Reader<'_>) -> O
         return None;
     };
     let keys = reader.string_list(keys, &path.key("path"))?;
-    if let Some(unknown) = map.keys().find(|k| k.as_str() != "path" && !OPERATORS.iter().any(|(name, _)| name == k)) {
-        reader.error(&path.key(unknown), "unknown condition operator (expected is, is_not, in, not_in, contains, not_contains)");
+    if let Some(unknown) = map
+        .keys()
+        .find(|k| k.as_str() != "path" && !OPERATORS.iter().any(|(name, _)| name == k))
+    {
+        reader.error(
+            &path.key(unknown),
+            "unknown condition operator (expected is, is_not, in, not_in, contains, not_contains)",
+        );
         return None;
     }
-    let operators = OPERATORS.iter().filter_map(|(name, op)| map.get(*name).map(|v| (*op, v.clone()))).collect();
-    Some(Condition { path: keys, operators })
+    let operators = OPERATORS
+        .iter()
+        .filter_map(|(name, op)| map.get(*name).map(|v| (*op, v.clone())))
+        .collect();
+    Some(Condition {
+        path: keys,
+        operators,
+    })
 }
 
 impl Condition {
     fn matches(&self, record: &Map<String, Value>) -> bool {
-        let Some(value) = find(record, &self.path) else { return false };
+        let Some(value) = find(record, &self.path) else {
+            return false;
+        };
         let subject = py_str(value).to_lowercase();
-        let Some((op, operand)) = self.operators.iter().find(|(_, v)| is_truthy(v)) else { return false };
+        let Some((op, operand)) = self.operators.iter().find(|(_, v)| is_truthy(v)) else {
+            return false;
+        };
         match op {
             Operator::Is => operand.as_str() == Some(subject.as_str()),
             Operator::IsNot => operand.as_str() != Some(subject.as_str()),
             Operator::In => contained_in(&subject, operand),
             Operator::NotIn => !contained_in(&subject, operand),
-            Operator::Contains => operand.as_str().is_some_and(|needle| subject.contains(needle)),
-            Operator::NotContains => operand.as_str().is_some_and(|needle| !subject.contains(needle)),
+            Operator::Contains => operand
+                .as_str()
+                .is_some_and(|needle| subject.contains(needle)),
+            Operator::NotContains => operand
+                .as_str()
+                .is_some_and(|needle| !subject.contains(needle)),
         }
     }
 }
@@ -200,7 +248,14 @@ fn uuid4() -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 #[cfg(test)]
@@ -211,7 +266,14 @@ mod tests {
 
     fn parse(v: Value) -> Result<Normalization, Vec<String>> {
         let mut errors = Vec::new();
-        let n = Normalization::parse(&v, &JsonPath::root().key("normalization"), &mut Reader { file: Path::new("s.json"), errors: &mut errors });
+        let n = Normalization::parse(
+            &v,
+            &JsonPath::root().key("normalization"),
+            &mut Reader {
+                file: Path::new("s.json"),
+                errors: &mut errors,
+            },
+        );
         n.ok_or_else(|| errors.iter().map(ToString::to_string).collect())
     }
 
@@ -245,14 +307,24 @@ mod tests {
         );
         let other = json!({"account": "333", "detail": {"eventName": "", "sourceIPAddress": "5.6.7.8", "userIdentity": {"type": "Root"}}});
         let out = n.apply(other.as_object().unwrap());
-        assert_eq!(out["ip_address"], json!([{"function": "Source IP addresses", "values": ["5.6.7.8"]}]));
-        assert!(!out.contains_key("event_name"), "falsy values are not found");
+        assert_eq!(
+            out["ip_address"],
+            json!([{"function": "Source IP addresses", "values": ["5.6.7.8"]}])
+        );
+        assert!(
+            !out.contains_key("event_name"),
+            "falsy values are not found"
+        );
     }
 
     #[test]
     fn values_are_python_str_except_lists() {
         let n = parse(json!({"port": ["p"], "ips": ["l"], "flag": ["b"]})).unwrap();
-        let out = n.apply(json!({"p": 22, "l": [1, "a"], "b": true}).as_object().unwrap());
+        let out = n.apply(
+            json!({"p": 22, "l": [1, "a"], "b": true})
+                .as_object()
+                .unwrap(),
+        );
         assert_eq!(out["port"][0]["values"], json!(["22"]));
         assert_eq!(out["ips"][0]["values"], json!([1, "a"]));
         assert_eq!(out["flag"][0]["values"], json!(["True"]));
@@ -261,7 +333,11 @@ mod tests {
     #[test]
     fn nothing_found_gives_an_empty_object_without_id() {
         let n = parse(json!({"user": ["a", "b"]})).unwrap();
-        assert!(n.apply(json!({"a": "string-not-object"}).as_object().unwrap()).is_empty(), "non-object intermediate is not found (D #10)");
+        assert!(
+            n.apply(json!({"a": "string-not-object"}).as_object().unwrap())
+                .is_empty(),
+            "non-object intermediate is not found (D #10)"
+        );
     }
 
     #[test]
@@ -278,15 +354,30 @@ mod tests {
         assert!(hit(json!({"path": ["c"], "not_in": ["a"]})));
         assert!(!hit(json!({"path": ["missing"], "is": "x"})));
         assert!(!hit(json!({"path": ["c"]})), "no operator → false");
-        assert!(hit(json!({"path": ["c"], "is": "", "contains": "hello"})), "first truthy operator decides");
+        assert!(
+            hit(json!({"path": ["c"], "is": "", "contains": "hello"})),
+            "first truthy operator decides"
+        );
     }
 
     #[test]
     fn shape_errors_name_the_path() {
-        assert_eq!(parse(json!({"ip": "a"})).unwrap_err(), vec![r#"s.json: $.normalization.ip: expected a list (one path of keys, or entries with path/function/condition), got "a""#]);
+        assert_eq!(
+            parse(json!({"ip": "a"})).unwrap_err(),
+            vec![
+                r#"s.json: $.normalization.ip: expected a list (one path of keys, or entries with path/function/condition), got "a""#
+            ]
+        );
         assert!(parse(json!({"ip": ["a", {"path": ["b"]}]})).unwrap_err()[0].contains("not both"));
-        assert!(parse(json!({"ip": [{"path": ["b"], "bogus": 1}]})).unwrap_err()[0].contains("$.normalization.ip[0].bogus: unknown normalization key"));
+        assert!(
+            parse(json!({"ip": [{"path": ["b"], "bogus": 1}]})).unwrap_err()[0]
+                .contains("$.normalization.ip[0].bogus: unknown normalization key")
+        );
         assert!(parse(json!({"ip": [{"function": "x"}]})).unwrap_err()[0].contains("needs a path"));
-        assert!(parse(json!({"ip": [{"path": ["b"], "condition": {"path": ["c"], "equals": "x"}}]})).unwrap_err()[0].contains("unknown condition operator"));
+        assert!(
+            parse(json!({"ip": [{"path": ["b"], "condition": {"path": ["c"], "equals": "x"}}]}))
+                .unwrap_err()[0]
+                .contains("unknown condition operator")
+        );
     }
 }

@@ -29,15 +29,30 @@ impl LogPatterns {
             let at = path.key(field);
             let spec = match spec {
                 Value::String(p) => PatternSpec::Globs(vec![Glob::new(p)]),
-                Value::Array(_) => PatternSpec::Globs(reader.string_list(spec, &at)?.iter().map(|p| Glob::new(p)).collect()),
+                Value::Array(_) => PatternSpec::Globs(
+                    reader
+                        .string_list(spec, &at)?
+                        .iter()
+                        .map(|p| Glob::new(p))
+                        .collect(),
+                ),
                 Value::Object(_) => PatternSpec::Nested(LogPatterns::parse(spec, &at, reader)?),
                 other => {
-                    reader.error(&at, format!("expected a pattern, a list of patterns or an object, got {}", crate::error::describe(other)));
+                    reader.error(
+                        &at,
+                        format!(
+                            "expected a pattern, a list of patterns or an object, got {}",
+                            crate::error::describe(other)
+                        ),
+                    );
                     return None;
                 }
             };
             if field == ENVELOPE_KEY && !matches!(spec, PatternSpec::Nested(_)) {
-                reader.error(&at, "envelope patterns must be an object of envelope key → patterns");
+                reader.error(
+                    &at,
+                    "envelope patterns must be an object of envelope key → patterns",
+                );
                 return None;
             }
             entries.push((field.clone(), spec));
@@ -55,7 +70,9 @@ impl LogPatterns {
         let mut result = true;
         for (field, spec) in &self.entries {
             match spec {
-                PatternSpec::Nested(nested) if field == ENVELOPE_KEY => return nested.matches(envelope, &Map::new()),
+                PatternSpec::Nested(nested) if field == ENVELOPE_KEY => {
+                    return nested.matches(envelope, &Map::new());
+                }
                 PatternSpec::Nested(nested) => {
                     return match record.get(field) {
                         Some(Value::Object(sub)) => nested.matches(sub, &Map::new()),
@@ -63,8 +80,12 @@ impl LogPatterns {
                     };
                 }
                 PatternSpec::Globs(globs) => {
-                    let Some(value) = record.get(field) else { return false };
-                    let Value::String(text) = value else { return false };
+                    let Some(value) = record.get(field) else {
+                        return false;
+                    };
+                    let Value::String(text) = value else {
+                        return false;
+                    };
                     result = result && globs.iter().any(|g| g.matches(text));
                 }
             }
@@ -80,10 +101,17 @@ impl LogPatterns {
                     None => return format!("log_patterns: field {field} is absent"),
                     Some(Value::String(text)) if !globs.iter().any(|g| g.matches(text)) => {
                         let patterns: Vec<&str> = globs.iter().map(Glob::as_str).collect();
-                        return format!("log_patterns: {field}={text:?} matches none of {patterns:?}");
+                        return format!(
+                            "log_patterns: {field}={text:?} matches none of {patterns:?}"
+                        );
                     }
                     Some(Value::String(_)) => {}
-                    Some(other) => return format!("log_patterns: field {field} is {} (not a string)", crate::error::describe(other)),
+                    Some(other) => {
+                        return format!(
+                            "log_patterns: field {field} is {} (not a string)",
+                            crate::error::describe(other)
+                        );
+                    }
                 }
             } else {
                 return format!("log_patterns: nested patterns under {field} do not match");
@@ -101,7 +129,14 @@ mod tests {
 
     fn patterns(v: Value) -> LogPatterns {
         let mut errors = Vec::new();
-        let p = LogPatterns::parse(&v, &JsonPath::root(), &mut Reader { file: Path::new("t.json"), errors: &mut errors });
+        let p = LogPatterns::parse(
+            &v,
+            &JsonPath::root(),
+            &mut Reader {
+                file: Path::new("t.json"),
+                errors: &mut errors,
+            },
+        );
         assert!(errors.is_empty(), "{errors:?}");
         p.unwrap()
     }
@@ -113,17 +148,30 @@ mod tests {
     #[test]
     fn all_fields_must_match_one_of_their_patterns() {
         let p = patterns(json!({"type": ["TRAFFIC", "THREAT*"], "host": "web-?"}));
-        assert!(p.matches(&obj(json!({"type": "THREAT_X", "host": "web-1"})), &Map::new()));
-        assert!(!p.matches(&obj(json!({"type": "SYSTEM", "host": "web-1"})), &Map::new()));
+        assert!(p.matches(
+            &obj(json!({"type": "THREAT_X", "host": "web-1"})),
+            &Map::new()
+        ));
+        assert!(!p.matches(
+            &obj(json!({"type": "SYSTEM", "host": "web-1"})),
+            &Map::new()
+        ));
         assert!(!p.matches(&obj(json!({"type": "TRAFFIC"})), &Map::new()));
-        assert!(p.explain(&obj(json!({"type": "SYSTEM", "host": "web-1"}))).contains("SYSTEM"));
+        assert!(
+            p.explain(&obj(json!({"type": "SYSTEM", "host": "web-1"})))
+                .contains("SYSTEM")
+        );
     }
 
     #[test]
     fn nested_and_envelope_entries_return_early() {
         // §3.7 [QUIRK]: the first nested entry decides, earlier failures are ignored.
-        let p = patterns(json!({"type": "nope", "detail": {"kind": "a*"}, "later": "never-checked"}));
-        assert!(p.matches(&obj(json!({"type": "x", "detail": {"kind": "abc"}})), &Map::new()));
+        let p =
+            patterns(json!({"type": "nope", "detail": {"kind": "a*"}, "later": "never-checked"}));
+        assert!(p.matches(
+            &obj(json!({"type": "x", "detail": {"kind": "abc"}})),
+            &Map::new()
+        ));
         assert!(!p.matches(&obj(json!({"type": "x", "detail": "flat"})), &Map::new()));
         let env = patterns(json!({"streamalert:envelope_keys": {"logGroup": "CloudTrail*"}}));
         assert!(env.matches(&Map::new(), &obj(json!({"logGroup": "CloudTrail/Default"}))));
@@ -140,8 +188,18 @@ mod tests {
     #[test]
     fn bad_shapes_are_config_errors() {
         let mut errors = Vec::new();
-        let r = LogPatterns::parse(&json!({"a": 1}), &JsonPath::root().key("log_patterns"), &mut Reader { file: Path::new("s.json"), errors: &mut errors });
+        let r = LogPatterns::parse(
+            &json!({"a": 1}),
+            &JsonPath::root().key("log_patterns"),
+            &mut Reader {
+                file: Path::new("s.json"),
+                errors: &mut errors,
+            },
+        );
         assert!(r.is_none());
-        assert_eq!(errors[0].to_string(), "s.json: $.log_patterns.a: expected a pattern, a list of patterns or an object, got 1");
+        assert_eq!(
+            errors[0].to_string(),
+            "s.json: $.log_patterns.a: expected a pattern, a list of patterns or an object, got 1"
+        );
     }
 }

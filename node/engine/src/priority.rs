@@ -38,7 +38,10 @@ mod tests {
             ("F", Some(5)),
             ("G", None),
         ];
-        assert_eq!(sort_by_priority(merged), vec!["A", "D", "B", "C", "E", "F", "G"]);
+        assert_eq!(
+            sort_by_priority(merged),
+            vec!["A", "D", "B", "C", "E", "F", "G"]
+        );
     }
 
     #[test]

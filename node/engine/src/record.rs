@@ -40,6 +40,9 @@ mod tests {
         let json = serde_json::to_value(&classified).unwrap();
         assert_eq!(json["log_schema_type"], "cloudwatch:events");
         assert_eq!(json["record"]["id"], "1");
-        assert_eq!(serde_json::from_value::<ClassifiedRecord>(json).unwrap(), classified);
+        assert_eq!(
+            serde_json::from_value::<ClassifiedRecord>(json).unwrap(),
+            classified
+        );
     }
 }

@@ -8,7 +8,8 @@ use sa_engine::{Classifier, Config, test_events};
 #[test]
 fn shipped_test_events_classify_as_expected() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let config = Config::load_dir(&repo.join("conf")).unwrap_or_else(|e| panic!("shipped conf does not load:\n{e}"));
+    let config = Config::load_dir(&repo.join("conf"))
+        .unwrap_or_else(|e| panic!("shipped conf does not load:\n{e}"));
     let classifier = Classifier::new(config);
     let files = test_events::load(&[repo.join("rules")], &[]).expect("rules directory readable");
     let mut failures = Vec::new();
@@ -22,15 +23,27 @@ fn shipped_test_events_classify_as_expected() {
             }
         };
         for event in events {
-            let prepared = test_events::prepare(&event.value, classifier.config(), test_events::now());
+            let prepared =
+                test_events::prepare(&event.value, classifier.config(), test_events::now());
             let result = test_events::run_event(&classifier, prepared);
             if result.passed() {
                 passed += 1;
             } else if let Err(failure) = &result.outcome {
                 let why: Vec<String> = failure.candidates.iter().map(ToString::to_string).collect();
-                failures.push(format!("{} #{}: {}\n    {}", file.path.display(), event.index, failure, why.join("\n    ")));
+                failures.push(format!(
+                    "{} #{}: {}\n    {}",
+                    file.path.display(),
+                    event.index,
+                    failure,
+                    why.join("\n    ")
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{passed} passed, {} failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{passed} passed, {} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -12,45 +12,115 @@ fn fixture() -> PathBuf {
 fn fixture_events_all_pass_and_invalid_files_are_reported() {
     let classifier = Classifier::new(Config::load_dir(&fixture().join("conf")).unwrap());
     let files = test_events::load(&[fixture().join("rules")], &[]).unwrap();
-    let names: Vec<String> = files.iter().map(|f| f.path.strip_prefix(fixture()).unwrap().display().to_string()).collect();
-    assert_eq!(names, ["rules/classifier/aws.json", "rules/classifier/not_events.json", "rules/demo/failed_login.json"]);
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| {
+            f.path
+                .strip_prefix(fixture())
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "rules/classifier/aws.json",
+            "rules/classifier/not_events.json",
+            "rules/demo/failed_login.json"
+        ]
+    );
     assert!(files[1].events.is_err());
     let mut results = Vec::new();
     for file in &files {
         for event in file.events.iter().flatten() {
             let prepared = test_events::prepare(&event.value, classifier.config(), 1_700_000_000);
             let result = test_events::run_event(&classifier, prepared);
-            assert!(result.passed(), "{}[{}]: {:?}", file.path.display(), event.index, result.outcome);
+            assert!(
+                result.passed(),
+                "{}[{}]: {:?}",
+                file.path.display(),
+                event.index,
+                result.outcome
+            );
             results.push(result);
         }
     }
     assert_eq!(results.len(), 9);
     // <helper:last_hour> became now - 60, then the integer coercion applied.
-    let compressed = results.iter().find(|r| r.prepared.as_ref().unwrap().spec.compress).unwrap();
-    assert_eq!(compressed.outcome.as_ref().unwrap().record["time"], serde_json::json!(1_699_999_940));
+    let compressed = results
+        .iter()
+        .find(|r| r.prepared.as_ref().unwrap().spec.compress)
+        .unwrap();
+    assert_eq!(
+        compressed.outcome.as_ref().unwrap().record["time"],
+        serde_json::json!(1_699_999_940)
+    );
     assert_eq!(compressed.also_matching, ["demo:any_login"]);
     // override_record: schema defaults overlaid with the given keys.
-    let synthesized = results.iter().find(|r| r.prepared.as_ref().unwrap().spec.override_record.is_some()).unwrap();
-    assert_eq!(synthesized.prepared.as_ref().unwrap().data, r#"{"time": 0, "user": "alice", "result": "success"}"#);
+    let synthesized = results
+        .iter()
+        .find(|r| r.prepared.as_ref().unwrap().spec.override_record.is_some())
+        .unwrap();
+    assert_eq!(
+        synthesized.prepared.as_ref().unwrap().data,
+        r#"{"time": 0, "user": "alice", "result": "success"}"#
+    );
 }
 
 #[test]
 fn wrong_log_type_and_bad_events_fail_with_reasons() {
     let classifier = Classifier::new(Config::load_dir(&fixture().join("conf")).unwrap());
-    let run = |event: serde_json::Value| test_events::run_event(&classifier, test_events::prepare(&event, classifier.config(), 0));
-    let wrong = run(serde_json::json!({"data": "time=1 user=b result=x", "description": "d", "log": "demo:json_login", "service": "sns", "source": "demo_topic", "classify_only": true}));
+    let run = |event: serde_json::Value| {
+        test_events::run_event(
+            &classifier,
+            test_events::prepare(&event, classifier.config(), 0),
+        )
+    };
+    let wrong = run(
+        serde_json::json!({"data": "time=1 user=b result=x", "description": "d", "log": "demo:json_login", "service": "sns", "source": "demo_topic", "classify_only": true}),
+    );
     assert!(!wrong.passed());
     let failure = wrong.outcome.unwrap_err();
-    assert_eq!(failure.reason, "classified as demo:login, expected demo:json_login");
-    assert_eq!(failure.candidates[0].to_string(), "demo:json_login: payload is not JSON");
-    let unknown_log = run(serde_json::json!({"data": "x", "description": "d", "log": "nope:nope", "service": "sns", "source": "demo_topic", "classify_only": true}));
-    assert_eq!(unknown_log.outcome.unwrap_err().reason, "log nope:nope is not defined in the schemas");
-    let unknown_source = run(serde_json::json!({"data": "x", "description": "d", "log": "demo:login", "service": "sns", "source": "elsewhere", "classify_only": true}));
-    assert_eq!(unknown_source.outcome.unwrap_err().reason, "no cluster lists elsewhere under data_sources.sns");
-    let bad_data = run(serde_json::json!({"data": 5, "description": "d", "log": "demo:login", "service": "sns", "source": "demo_topic", "classify_only": true}));
-    assert_eq!(bad_data.outcome.unwrap_err().reason, "data must be an object or a string, got 5");
-    let unmatched = run(serde_json::json!({"data": "no equals signs", "description": "d", "log": "demo:login", "service": "sns", "source": "demo_topic", "classify_only": true}));
+    assert_eq!(
+        failure.reason,
+        "classified as demo:login, expected demo:json_login"
+    );
+    assert_eq!(
+        failure.candidates[0].to_string(),
+        "demo:json_login: payload is not JSON"
+    );
+    let unknown_log = run(
+        serde_json::json!({"data": "x", "description": "d", "log": "nope:nope", "service": "sns", "source": "demo_topic", "classify_only": true}),
+    );
+    assert_eq!(
+        unknown_log.outcome.unwrap_err().reason,
+        "log nope:nope is not defined in the schemas"
+    );
+    let unknown_source = run(
+        serde_json::json!({"data": "x", "description": "d", "log": "demo:login", "service": "sns", "source": "elsewhere", "classify_only": true}),
+    );
+    assert_eq!(
+        unknown_source.outcome.unwrap_err().reason,
+        "no cluster lists elsewhere under data_sources.sns"
+    );
+    let bad_data = run(
+        serde_json::json!({"data": 5, "description": "d", "log": "demo:login", "service": "sns", "source": "demo_topic", "classify_only": true}),
+    );
+    assert_eq!(
+        bad_data.outcome.unwrap_err().reason,
+        "data must be an object or a string, got 5"
+    );
+    let unmatched = run(
+        serde_json::json!({"data": "no equals signs", "description": "d", "log": "demo:login", "service": "sns", "source": "demo_topic", "classify_only": true}),
+    );
     let failure = unmatched.outcome.unwrap_err();
-    assert_eq!(failure.reason, "the record matches none of the candidate log types");
-    assert_eq!(failure.candidates[0].to_string(), "demo:login: missing keys time, user, result");
+    assert_eq!(
+        failure.reason,
+        "the record matches none of the candidate log types"
+    );
+    assert_eq!(
+        failure.candidates[0].to_string(),
+        "demo:login: missing keys time, user, result"
+    );
 }

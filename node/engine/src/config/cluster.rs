@@ -23,7 +23,10 @@ impl Cluster {
     /// The log names listed for `resource` under `service`, if any.
     pub fn sources_for(&self, service: &str, resource: &str) -> Option<&[String]> {
         let (_, resources) = self.data_sources.iter().find(|(s, _)| s == service)?;
-        resources.iter().find(|(r, _)| r == resource).map(|(_, logs)| logs.as_slice())
+        resources
+            .iter()
+            .find(|(r, _)| r == resource)
+            .map(|(_, logs)| logs.as_slice())
     }
 
     /// Validation of §2.2 items 2 and 4 for one file.
@@ -33,7 +36,8 @@ impl Cluster {
         let before = reader.errors.len();
         if !map.contains_key("classifier_config") {
             let modules = map.get("modules");
-            let legacy = modules.is_some_and(|m| m.get("streamalert").is_some() || m.get("stream_alert").is_some());
+            let legacy = modules
+                .is_some_and(|m| m.get("streamalert").is_some() || m.get("stream_alert").is_some());
             if legacy {
                 reader.error(&root.key("modules"), "legacy cluster config: modules.streamalert must become a top-level classifier_config");
             } else {
@@ -48,14 +52,24 @@ impl Cluster {
                     for (service, resources) in services {
                         let at = root.key("data_sources").key(service);
                         if !SERVICES.contains(&service.as_str()) {
-                            reader.error(&at, format!("unknown service (expected one of {})", SERVICES.join(", ")));
+                            reader.error(
+                                &at,
+                                format!(
+                                    "unknown service (expected one of {})",
+                                    SERVICES.join(", ")
+                                ),
+                            );
                             continue;
                         }
-                        let Some(resources) = reader.object(resources, &at) else { continue };
+                        let Some(resources) = reader.object(resources, &at) else {
+                            continue;
+                        };
                         let mut entries = Vec::new();
                         for (resource, logs) in resources {
                             let at = at.key(resource);
-                            let Some(logs) = reader.string_list(logs, &at) else { continue };
+                            let Some(logs) = reader.string_list(logs, &at) else {
+                                continue;
+                            };
                             if logs.is_empty() {
                                 reader.error(&at, "the list of log sources is empty");
                                 continue;
@@ -67,6 +81,10 @@ impl Cluster {
                 }
             }
         }
-        (reader.errors.len() == before).then(|| Cluster { name: name.to_string(), data_sources, raw: value.clone() })
+        (reader.errors.len() == before).then(|| Cluster {
+            name: name.to_string(),
+            data_sources,
+            raw: value.clone(),
+        })
     }
 }

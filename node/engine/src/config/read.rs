@@ -22,7 +22,11 @@ impl Reader<'_> {
         self.error(path, format!("expected {what}, got {}", describe(got)));
     }
 
-    pub fn object<'v>(&mut self, value: &'v Value, path: &JsonPath) -> Option<&'v Map<String, Value>> {
+    pub fn object<'v>(
+        &mut self,
+        value: &'v Value,
+        path: &JsonPath,
+    ) -> Option<&'v Map<String, Value>> {
         match value {
             Value::Object(map) => Some(map),
             other => {

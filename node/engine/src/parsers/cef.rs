@@ -8,21 +8,37 @@ use serde_json::{Map, Value};
 
 use super::Rejection;
 
-const HEADER_KEYS: [&str; 7] = ["cef_version", "device_vendor", "device_product", "device_version", "signature_id", "name", "severity"];
+const HEADER_KEYS: [&str; 7] = [
+    "cef_version",
+    "device_vendor",
+    "device_product",
+    "device_version",
+    "signature_id",
+    "name",
+    "severity",
+];
 
 pub fn parse(text: &str) -> Result<Value, Rejection> {
     let text = text.strip_suffix('\n').unwrap_or(text);
-    let start = text.find("CEF:").ok_or_else(|| Rejection::Format("no `CEF:` header".into()))?;
+    let start = text
+        .find("CEF:")
+        .ok_or_else(|| Rejection::Format("no `CEF:` header".into()))?;
     let body = &text[start + 4..];
     let (header, extension) = split_header(body, HEADER_KEYS.len());
     if header.len() != HEADER_KEYS.len() {
-        return Err(Rejection::Format(format!("CEF header has {} of 7 `|`-separated fields", header.len())));
+        return Err(Rejection::Format(format!(
+            "CEF header has {} of 7 `|`-separated fields",
+            header.len()
+        )));
     }
     let mut record = Map::new();
     for (key, value) in HEADER_KEYS.iter().zip(header) {
         record.insert((*key).into(), Value::String(value));
     }
-    record.insert("extension".into(), Value::Object(parse_extension(extension)));
+    record.insert(
+        "extension".into(),
+        Value::Object(parse_extension(extension)),
+    );
     Ok(Value::Object(record))
 }
 
@@ -74,9 +90,14 @@ fn parse_extension(extension: &str) -> Map<String, Value> {
     }
     let mut out = Map::new();
     for (n, &(key_start, eq)) in keys.iter().enumerate() {
-        let value_end = keys.get(n + 1).map_or(extension.len(), |&(next_key, _)| next_key);
+        let value_end = keys
+            .get(n + 1)
+            .map_or(extension.len(), |&(next_key, _)| next_key);
         let value = extension[eq + 1..value_end].trim_end_matches(' ');
-        out.insert(extension[key_start..eq].to_string(), Value::String(unescape_value(value)));
+        out.insert(
+            extension[key_start..eq].to_string(),
+            Value::String(unescape_value(value)),
+        );
     }
     out
 }

@@ -10,18 +10,33 @@ use super::{Candidate, Rejection, Root};
 use crate::jmes::JmesPath;
 use crate::schema::{FieldType, Schema};
 
-pub fn extract(dialect: CsvDialect, json_path: Option<&JmesPath>, schema: &Schema, root: &Root) -> Vec<Candidate<'static>> {
+pub fn extract(
+    dialect: CsvDialect,
+    json_path: Option<&JmesPath>,
+    schema: &Schema,
+    root: &Root,
+) -> Vec<Candidate<'static>> {
     let items: Vec<Cow<'_, str>> = match json_path {
         Some(path) => {
-            let Root::Json(doc) = root else { return vec![Candidate::invalid(None, Rejection::NotJson)] };
+            let Root::Json(doc) = root else {
+                return vec![Candidate::invalid(None, Rejection::NotJson)];
+            };
             let Some(found) = path.search_records(doc) else {
-                return vec![Candidate::invalid(None, Rejection::JsonPathEmpty(path.as_str().to_string()))];
+                return vec![Candidate::invalid(
+                    None,
+                    Rejection::JsonPathEmpty(path.as_str().to_string()),
+                )];
             };
             let mut items = Vec::with_capacity(found.len());
             for item in found {
                 match item.as_str() {
                     Some(s) => items.push(Cow::Owned(s.to_string())),
-                    None => return vec![Candidate::invalid(Some(Cow::Owned(item.into_owned())), Rejection::Csv("json_path selected a non-string".into()))],
+                    None => {
+                        return vec![Candidate::invalid(
+                            Some(Cow::Owned(item.into_owned())),
+                            Rejection::Csv("json_path selected a non-string".into()),
+                        )];
+                    }
                 }
             }
             items
@@ -34,8 +49,14 @@ pub fn extract(dialect: CsvDialect, json_path: Option<&JmesPath>, schema: &Schem
     let mut out = Vec::new();
     for item in items {
         match read_rows(&item, dialect) {
-            Err(e) => out.push(Candidate::invalid(Some(Cow::Owned(Value::String(item.into_owned()))), Rejection::Csv(e))),
-            Ok(rows) => out.extend(rows.into_iter().map(|row| row_candidate(row, schema, dialect))),
+            Err(e) => out.push(Candidate::invalid(
+                Some(Cow::Owned(Value::String(item.into_owned()))),
+                Rejection::Csv(e),
+            )),
+            Ok(rows) => out.extend(
+                rows.into_iter()
+                    .map(|row| row_candidate(row, schema, dialect)),
+            ),
         }
     }
     out
@@ -44,22 +65,35 @@ pub fn extract(dialect: CsvDialect, json_path: Option<&JmesPath>, schema: &Schem
 fn row_candidate(row: Vec<String>, schema: &Schema, dialect: CsvDialect) -> Candidate<'static> {
     match row_to_record(&row, schema, dialect) {
         Ok(record) => Candidate::valid(Cow::Owned(Value::Object(record))),
-        Err(rejection) => {
-            Candidate::invalid(Some(Cow::Owned(Value::Array(row.into_iter().map(Value::String).collect()))), rejection)
-        }
+        Err(rejection) => Candidate::invalid(
+            Some(Cow::Owned(Value::Array(
+                row.into_iter().map(Value::String).collect(),
+            ))),
+            rejection,
+        ),
     }
 }
 
-fn row_to_record(row: &[String], schema: &Schema, dialect: CsvDialect) -> Result<Map<String, Value>, Rejection> {
+fn row_to_record(
+    row: &[String],
+    schema: &Schema,
+    dialect: CsvDialect,
+) -> Result<Map<String, Value>, Rejection> {
     if row.len() != schema.len() {
-        return Err(Rejection::ColumnCount { got: row.len(), want: schema.len() });
+        return Err(Rejection::ColumnCount {
+            got: row.len(),
+            want: schema.len(),
+        });
     }
     let mut record = Map::new();
     for ((key, ty), column) in schema.iter().zip(row) {
         let value = match ty {
             FieldType::Nested(nested) => {
                 let rows = read_rows(column, dialect).map_err(Rejection::Csv)?;
-                let first = rows.first().ok_or(Rejection::ColumnCount { got: 0, want: nested.len() })?;
+                let first = rows.first().ok_or(Rejection::ColumnCount {
+                    got: 0,
+                    want: nested.len(),
+                })?;
                 Value::Object(row_to_record(first, nested, dialect)?)
             }
             _ => Value::String(column.clone()),
@@ -81,8 +115,15 @@ mod tests {
     #[test]
     fn spec_example_with_nested_columns() {
         // §5.3: `"1485729127","john_adams","memcache,us-east1"` → nested message.
-        let s = schema(json!({"time": "integer", "user": "string", "message": {"role": "string", "region": "string"}}));
-        let c = extract(CsvDialect::default(), None, &s, &Root::Text(r#""1485729127","john_adams","memcache,us-east1""#.into()));
+        let s = schema(
+            json!({"time": "integer", "user": "string", "message": {"role": "string", "region": "string"}}),
+        );
+        let c = extract(
+            CsvDialect::default(),
+            None,
+            &s,
+            &Root::Text(r#""1485729127","john_adams","memcache,us-east1""#.into()),
+        );
         assert_eq!(
             c[0].value.clone().unwrap().into_owned(),
             json!({"time": "1485729127", "user": "john_adams", "message": {"role": "memcache", "region": "us-east1"}})
@@ -92,10 +133,18 @@ mod tests {
     #[test]
     fn every_row_is_a_candidate() {
         let s = schema(json!({"a": "string", "b": "string"}));
-        let c = extract(CsvDialect::default(), None, &s, &Root::Text("1,2\n3\n".into()));
+        let c = extract(
+            CsvDialect::default(),
+            None,
+            &s,
+            &Root::Text("1,2\n3\n".into()),
+        );
         assert_eq!(c.len(), 2);
         assert!(c[0].rejection.is_none());
-        assert_eq!(c[1].rejection, Some(Rejection::ColumnCount { got: 1, want: 2 }));
+        assert_eq!(
+            c[1].rejection,
+            Some(Rejection::ColumnCount { got: 1, want: 2 })
+        );
         assert_eq!(c[1].value.clone().unwrap().into_owned(), json!(["3"]));
     }
 
@@ -103,8 +152,16 @@ mod tests {
     fn csv_inside_json() {
         let s = schema(json!({"a": "string", "b": "string"}));
         let path = JmesPath::compile("lines").unwrap();
-        let c = extract(CsvDialect::default(), Some(&path), &s, &Root::Json(json!({"lines": ["1,2", "3,4"]})));
+        let c = extract(
+            CsvDialect::default(),
+            Some(&path),
+            &s,
+            &Root::Json(json!({"lines": ["1,2", "3,4"]})),
+        );
         assert_eq!(c.len(), 2);
-        assert_eq!(c[1].value.clone().unwrap().into_owned(), json!({"a": "3", "b": "4"}));
+        assert_eq!(
+            c[1].value.clone().unwrap().into_owned(),
+            json!({"a": "3", "b": "4"})
+        );
     }
 }

@@ -12,8 +12,9 @@ use crate::jmes::JmesPath;
 use crate::python::{is_truthy, py_str};
 
 /// StreamAlert's `(?P<json_blob>{.+[:,].+}|\[.+[,:].+\])`: greedy, `.` not crossing newlines.
-static JSON_BLOB: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\{.+[:,].+\}|\[.+[,:].+\]").unwrap_or_else(|e| unreachable!("constant regex: {e}")));
+static JSON_BLOB: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\{.+[:,].+\}|\[.+[,:].+\]").unwrap_or_else(|e| unreachable!("constant regex: {e}"))
+});
 
 /// How a json log type finds its records inside the root.
 #[derive(Debug, Clone)]
@@ -24,32 +25,54 @@ pub enum JsonExtraction {
 }
 
 pub fn extract<'a>(extraction: &JsonExtraction, root: &'a Root) -> Vec<Candidate<'a>> {
-    let Root::Json(root) = root else { return vec![Candidate::invalid(None, Rejection::NotJson)] };
+    let Root::Json(root) = root else {
+        return vec![Candidate::invalid(None, Rejection::NotJson)];
+    };
     match extraction {
         JsonExtraction::Root => vec![Candidate::valid(Cow::Borrowed(root))],
-        JsonExtraction::Path { path, embedded_json } => {
+        JsonExtraction::Path {
+            path,
+            embedded_json,
+        } => {
             let Some(items) = path.search_records(root) else {
-                return vec![Candidate::invalid(None, Rejection::JsonPathEmpty(path.as_str().to_string()))];
+                return vec![Candidate::invalid(
+                    None,
+                    Rejection::JsonPathEmpty(path.as_str().to_string()),
+                )];
             };
             if !embedded_json {
                 return items.into_iter().map(Candidate::valid).collect();
             }
             items
                 .into_iter()
-                .map(|item| match item.as_str().map(serde_json::from_str::<Value>) {
-                    Some(Ok(decoded @ Value::Object(_))) => Candidate::valid(Cow::Owned(decoded)),
-                    _ => Candidate::invalid(Some(item), Rejection::EmbeddedNotObject),
-                })
+                .map(
+                    |item| match item.as_str().map(serde_json::from_str::<Value>) {
+                        Some(Ok(decoded @ Value::Object(_))) => {
+                            Candidate::valid(Cow::Owned(decoded))
+                        }
+                        _ => Candidate::invalid(Some(item), Rejection::EmbeddedNotObject),
+                    },
+                )
                 .collect()
         }
         JsonExtraction::RegexKey(key) => {
             // StreamAlert crashes on a non-object root here; sa does not match (Appendix D #8).
-            let Some(value) = root.as_object().and_then(|m| m.get(key)).filter(|v| is_truthy(v)) else {
-                return vec![Candidate::invalid(None, Rejection::RegexKeyMissing(key.clone()))];
+            let Some(value) = root
+                .as_object()
+                .and_then(|m| m.get(key))
+                .filter(|v| is_truthy(v))
+            else {
+                return vec![Candidate::invalid(
+                    None,
+                    Rejection::RegexKeyMissing(key.clone()),
+                )];
             };
             let text = py_str(value);
             let Some(found) = JSON_BLOB.find(&text) else {
-                return vec![Candidate::invalid(None, Rejection::RegexNoMatch(key.clone()))];
+                return vec![Candidate::invalid(
+                    None,
+                    Rejection::RegexNoMatch(key.clone()),
+                )];
             };
             match serde_json::from_str::<Value>(found.as_str()) {
                 Ok(decoded @ Value::Object(_)) => vec![Candidate::valid(Cow::Owned(decoded))],
@@ -65,46 +88,89 @@ mod tests {
     use serde_json::json;
 
     fn values(candidates: &[Candidate<'_>]) -> Vec<(Option<Value>, bool)> {
-        candidates.iter().map(|c| (c.value.as_ref().map(|v| v.clone().into_owned()), c.rejection.is_none())).collect()
+        candidates
+            .iter()
+            .map(|c| {
+                (
+                    c.value.as_ref().map(|v| v.clone().into_owned()),
+                    c.rejection.is_none(),
+                )
+            })
+            .collect()
     }
 
     #[test]
     fn root_object_is_the_only_candidate() {
         let root = Root::Json(json!({"a": 1}));
-        assert_eq!(values(&extract(&JsonExtraction::Root, &root)), vec![(Some(json!({"a": 1})), true)]);
-        assert_eq!(extract(&JsonExtraction::Root, &Root::Text("x=1".into()))[0].rejection, Some(Rejection::NotJson));
+        assert_eq!(
+            values(&extract(&JsonExtraction::Root, &root)),
+            vec![(Some(json!({"a": 1})), true)]
+        );
+        assert_eq!(
+            extract(&JsonExtraction::Root, &Root::Text("x=1".into()))[0].rejection,
+            Some(Rejection::NotJson)
+        );
     }
 
     #[test]
     fn embedded_json_from_cloudwatch_logs() {
         // §5.2: logEvents[*].message with embedded_json; a non-object element is invalid.
-        let root = Root::Json(json!({"logEvents": [{"message": "{\"a\": 1}"}, {"message": "plain"}, {"message": "[1]"}]}));
-        let extraction = JsonExtraction::Path { path: JmesPath::compile("logEvents[*].message").unwrap(), embedded_json: true };
+        let root = Root::Json(
+            json!({"logEvents": [{"message": "{\"a\": 1}"}, {"message": "plain"}, {"message": "[1]"}]}),
+        );
+        let extraction = JsonExtraction::Path {
+            path: JmesPath::compile("logEvents[*].message").unwrap(),
+            embedded_json: true,
+        };
         assert_eq!(
             values(&extract(&extraction, &root)),
-            vec![(Some(json!({"a": 1})), true), (Some(json!("plain")), false), (Some(json!("[1]")), false)]
+            vec![
+                (Some(json!({"a": 1})), true),
+                (Some(json!("plain")), false),
+                (Some(json!("[1]")), false)
+            ]
         );
     }
 
     #[test]
     fn falsy_json_path_result_is_one_invalid_root() {
         let root = Root::Json(json!({"Records": []}));
-        let extraction = JsonExtraction::Path { path: JmesPath::compile("Records[*]").unwrap(), embedded_json: false };
+        let extraction = JsonExtraction::Path {
+            path: JmesPath::compile("Records[*]").unwrap(),
+            embedded_json: false,
+        };
         let c = extract(&extraction, &root);
         assert_eq!(c.len(), 1);
         assert!(c[0].value.is_none());
-        assert_eq!(c[0].rejection.as_ref().unwrap().to_string(), "json_path Records[*] selects nothing");
+        assert_eq!(
+            c[0].rejection.as_ref().unwrap().to_string(),
+            "json_path Records[*] selects nothing"
+        );
     }
 
     #[test]
     fn regex_key_finds_embedded_object() {
         let extraction = JsonExtraction::RegexKey("message".into());
-        let root = Root::Json(json!({"message": "prefix text {\"k\": \"v\", \"n\": 2} suffix", "other": 1}));
-        assert_eq!(values(&extract(&extraction, &root)), vec![(Some(json!({"k": "v", "n": 2})), true)]);
+        let root = Root::Json(
+            json!({"message": "prefix text {\"k\": \"v\", \"n\": 2} suffix", "other": 1}),
+        );
+        assert_eq!(
+            values(&extract(&extraction, &root)),
+            vec![(Some(json!({"k": "v", "n": 2})), true)]
+        );
         // Single-quoted pseudo-JSON never parses (§5.2 [DOC≠CODE]).
         let single = Root::Json(json!({"message": "x {'a': 'b'}"}));
-        assert_eq!(extract(&extraction, &single)[0].rejection, Some(Rejection::RegexNotObject));
-        assert_eq!(extract(&extraction, &Root::Json(json!([1, 2])))[0].rejection, Some(Rejection::RegexKeyMissing("message".into())));
-        assert_eq!(extract(&extraction, &Root::Json(json!({"message": "none"})))[0].rejection, Some(Rejection::RegexNoMatch("message".into())));
+        assert_eq!(
+            extract(&extraction, &single)[0].rejection,
+            Some(Rejection::RegexNotObject)
+        );
+        assert_eq!(
+            extract(&extraction, &Root::Json(json!([1, 2])))[0].rejection,
+            Some(Rejection::RegexKeyMissing("message".into()))
+        );
+        assert_eq!(
+            extract(&extraction, &Root::Json(json!({"message": "none"})))[0].rejection,
+            Some(Rejection::RegexNoMatch("message".into()))
+        );
     }
 }

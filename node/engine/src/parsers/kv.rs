@@ -16,7 +16,10 @@ pub struct KvDialect {
 
 impl Default for KvDialect {
     fn default() -> KvDialect {
-        KvDialect { delimiter: " ".into(), separator: "=".into() }
+        KvDialect {
+            delimiter: " ".into(),
+            separator: "=".into(),
+        }
     }
 }
 
@@ -25,16 +28,31 @@ pub fn extract(dialect: &KvDialect, schema: &Schema, root: &Root) -> Vec<Candida
         Ok(t) => t,
         Err(r) => return vec![Candidate::invalid(None, r)],
     };
-    let fields: Vec<&str> = text.split(dialect.delimiter.as_str()).filter(|f| !f.is_empty()).collect();
+    let fields: Vec<&str> = text
+        .split(dialect.delimiter.as_str())
+        .filter(|f| !f.is_empty())
+        .collect();
     if fields.len() != schema.len() {
-        return vec![Candidate::invalid(None, Rejection::FieldCount { got: fields.len(), want: schema.len() })];
+        return vec![Candidate::invalid(
+            None,
+            Rejection::FieldCount {
+                got: fields.len(),
+                want: schema.len(),
+            },
+        )];
     }
     let names: Vec<&String> = schema.keys().collect();
     let mut record = Map::new();
     for (i, field) in fields.iter().enumerate() {
         // A field without the separator is skipped; the short record then fails the key check.
-        let Some((key, value)) = field.split_once(dialect.separator.as_str()) else { continue };
-        let key = if record.contains_key(key) { names[i].clone() } else { key.to_string() };
+        let Some((key, value)) = field.split_once(dialect.separator.as_str()) else {
+            continue;
+        };
+        let key = if record.contains_key(key) {
+            names[i].clone()
+        } else {
+            key.to_string()
+        };
         record.insert(key, Value::String(value.to_string()));
     }
     vec![Candidate::valid(Cow::Owned(Value::Object(record)))]
@@ -53,14 +71,26 @@ mod tests {
     #[test]
     fn duplicate_keys_are_renamed_by_position() {
         // §5.4: schema order type,msg,type_2: `type=A msg=B type=C` → type_2 = C.
-        let c = parse(json!({"type": "string", "msg": "string", "type_2": "string"}), "type=A msg=B type=C");
-        assert_eq!(c.value.unwrap().into_owned(), json!({"type": "A", "msg": "B", "type_2": "C"}));
+        let c = parse(
+            json!({"type": "string", "msg": "string", "type_2": "string"}),
+            "type=A msg=B type=C",
+        );
+        assert_eq!(
+            c.value.unwrap().into_owned(),
+            json!({"type": "A", "msg": "B", "type_2": "C"})
+        );
     }
 
     #[test]
     fn no_quote_handling_and_trailing_newline_kept() {
-        let c = parse(json!({"comm": "string", "n": "string"}), "comm=\"cat\" n=1\n");
-        assert_eq!(c.value.unwrap().into_owned(), json!({"comm": "\"cat\"", "n": "1\n"}));
+        let c = parse(
+            json!({"comm": "string", "n": "string"}),
+            "comm=\"cat\" n=1\n",
+        );
+        assert_eq!(
+            c.value.unwrap().into_owned(),
+            json!({"comm": "\"cat\"", "n": "1\n"})
+        );
     }
 
     #[test]
@@ -68,9 +98,16 @@ mod tests {
         let c = parse(json!({"a": "string"}), "a=1 b=2");
         assert_eq!(c.rejection, Some(Rejection::FieldCount { got: 2, want: 1 }));
         let c = parse(json!({"a": "string", "b": "string"}), "a=1  b=2");
-        assert!(c.rejection.is_none(), "empty fields from doubled delimiters are dropped");
+        assert!(
+            c.rejection.is_none(),
+            "empty fields from doubled delimiters are dropped"
+        );
         let c = parse(json!({"a": "string", "b": "string"}), "a=1 b");
-        assert_eq!(c.value.unwrap().into_owned(), json!({"a": "1"}), "a field without separator is skipped");
+        assert_eq!(
+            c.value.unwrap().into_owned(),
+            json!({"a": "1"}),
+            "a field without separator is skipped"
+        );
     }
 
     #[test]
@@ -79,6 +116,10 @@ mod tests {
         let c = parse(json!({"a": "string"}), "123");
         assert_eq!(c.rejection, Some(Rejection::NotText));
         let c = parse(json!({"a": "string"}), "\"a=1\"");
-        assert_eq!(c.value.unwrap().into_owned(), json!({"a": "1"}), "a quoted JSON string loses its quotes");
+        assert_eq!(
+            c.value.unwrap().into_owned(),
+            json!({"a": "1"}),
+            "a quoted JSON string loses its quotes"
+        );
     }
 }

@@ -10,9 +10,16 @@ use super::Rejection;
 
 pub fn parse(text: &str) -> Result<Value, Rejection> {
     let text = text.strip_suffix('\n').unwrap_or(text);
-    let start = text.find("LEEF:").ok_or_else(|| Rejection::Format("no `LEEF:` header".into()))?;
+    let start = text
+        .find("LEEF:")
+        .ok_or_else(|| Rejection::Format("no `LEEF:` header".into()))?;
     let mut parts = text[start + 5..].splitn(6, '|');
-    let mut next = |what: &str| parts.next().map(str::to_string).ok_or_else(|| Rejection::Format(format!("LEEF header lacks {what}")));
+    let mut next = |what: &str| {
+        parts
+            .next()
+            .map(str::to_string)
+            .ok_or_else(|| Rejection::Format(format!("LEEF header lacks {what}")))
+    };
     let leef_version = next("a version")?;
     let vendor = next("a vendor")?;
     let product = next("a product")?;
@@ -26,7 +33,13 @@ pub fn parse(text: &str) -> Result<Value, Rejection> {
         ('\t', rest)
     };
     let mut record = Map::new();
-    for (key, value) in [("leef_version", leef_version), ("vendor", vendor), ("product", product), ("version", version), ("event_id", event_id)] {
+    for (key, value) in [
+        ("leef_version", leef_version),
+        ("vendor", vendor),
+        ("product", product),
+        ("version", version),
+        ("event_id", event_id),
+    ] {
         record.insert(key.into(), Value::String(value));
     }
     let mut attrs = Map::new();
@@ -43,17 +56,26 @@ fn delimiter_from(spec: &str) -> Result<char, Rejection> {
     if spec.is_empty() {
         return Ok('\t');
     }
-    let hex = spec.strip_prefix("0x").or_else(|| spec.strip_prefix("x")).or_else(|| spec.strip_prefix("0X"));
+    let hex = spec
+        .strip_prefix("0x")
+        .or_else(|| spec.strip_prefix("x"))
+        .or_else(|| spec.strip_prefix("0X"));
     if let Some(hex) = hex.filter(|h| !h.is_empty()) {
         return u32::from_str_radix(hex, 16)
             .ok()
             .and_then(char::from_u32)
-            .ok_or_else(|| Rejection::Format(format!("LEEF delimiter {spec:?} is not a hex character code")));
+            .ok_or_else(|| {
+                Rejection::Format(format!(
+                    "LEEF delimiter {spec:?} is not a hex character code"
+                ))
+            });
     }
     let mut chars = spec.chars();
     match (chars.next(), chars.next()) {
         (Some(c), None) => Ok(c),
-        _ => Err(Rejection::Format(format!("LEEF delimiter {spec:?} is not one character"))),
+        _ => Err(Rejection::Format(format!(
+            "LEEF delimiter {spec:?} is not one character"
+        ))),
     }
 }
 
@@ -75,7 +97,10 @@ mod tests {
     #[test]
     fn leef_2_declares_its_delimiter() {
         let v = parse("<13>Jan 18 11:07:53 host LEEF:2.0|Lancope|StealthWatch|1.0|41|^|src=10.0.1.8^dst=10.0.0.5^sev=5").unwrap();
-        assert_eq!(v["attributes"], json!({"src": "10.0.1.8", "dst": "10.0.0.5", "sev": "5"}));
+        assert_eq!(
+            v["attributes"],
+            json!({"src": "10.0.1.8", "dst": "10.0.0.5", "sev": "5"})
+        );
         let v = parse("LEEF:2.0|V|P|1|E|x7C|a=1|b=2").unwrap();
         assert_eq!(v["attributes"], json!({"a": "1", "b": "2"}));
     }

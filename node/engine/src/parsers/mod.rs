@@ -32,8 +32,15 @@ pub enum ParserKind {
 }
 
 impl ParserKind {
-    pub const ALL: [ParserKind; 7] =
-        [ParserKind::Json, ParserKind::Csv, ParserKind::Kv, ParserKind::Syslog, ParserKind::Cef, ParserKind::Leef, ParserKind::Syslog5424];
+    pub const ALL: [ParserKind; 7] = [
+        ParserKind::Json,
+        ParserKind::Csv,
+        ParserKind::Kv,
+        ParserKind::Syslog,
+        ParserKind::Cef,
+        ParserKind::Leef,
+        ParserKind::Syslog5424,
+    ];
 
     pub fn from_name(name: &str) -> Option<ParserKind> {
         ParserKind::ALL.into_iter().find(|k| k.name() == name)
@@ -59,7 +66,9 @@ impl ParserKind {
             ParserKind::Cef => cef::parse(text),
             ParserKind::Leef => leef::parse(text),
             ParserKind::Syslog5424 => syslog5424::parse(text),
-            ParserKind::Json | ParserKind::Csv | ParserKind::Kv => Err(Rejection::Format("not a fixed-field parser".into())),
+            ParserKind::Json | ParserKind::Csv | ParserKind::Kv => {
+                Err(Rejection::Format("not a fixed-field parser".into()))
+            }
         }
     }
 }
@@ -118,11 +127,17 @@ pub struct Candidate<'a> {
 
 impl<'a> Candidate<'a> {
     pub fn valid(value: Cow<'a, Value>) -> Candidate<'a> {
-        Candidate { value: Some(value), rejection: None }
+        Candidate {
+            value: Some(value),
+            rejection: None,
+        }
     }
 
     pub fn invalid(value: Option<Cow<'a, Value>>, rejection: Rejection) -> Candidate<'a> {
-        Candidate { value, rejection: Some(rejection) }
+        Candidate {
+            value,
+            rejection: Some(rejection),
+        }
     }
 }
 
@@ -151,9 +166,15 @@ impl fmt::Display for Rejection {
             Rejection::EmbeddedNotObject => write!(f, "embedded JSON does not decode to an object"),
             Rejection::RegexKeyMissing(k) => write!(f, "json_regex_key {k} is absent or empty"),
             Rejection::RegexNoMatch(k) => write!(f, "json_regex_key {k} holds no JSON object"),
-            Rejection::RegexNotObject => write!(f, "the JSON found by json_regex_key is not an object"),
-            Rejection::ColumnCount { got, want } => write!(f, "row has {got} columns, the schema {want}"),
-            Rejection::FieldCount { got, want } => write!(f, "line has {got} fields, the schema {want}"),
+            Rejection::RegexNotObject => {
+                write!(f, "the JSON found by json_regex_key is not an object")
+            }
+            Rejection::ColumnCount { got, want } => {
+                write!(f, "row has {got} columns, the schema {want}")
+            }
+            Rejection::FieldCount { got, want } => {
+                write!(f, "line has {got} fields, the schema {want}")
+            }
             Rejection::Csv(e) => write!(f, "csv: {e}"),
             Rejection::Format(e) => write!(f, "{e}"),
         }

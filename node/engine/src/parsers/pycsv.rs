@@ -12,7 +12,11 @@ pub struct CsvDialect {
 
 impl Default for CsvDialect {
     fn default() -> CsvDialect {
-        CsvDialect { delimiter: ',', quotechar: '"', escapechar: None }
+        CsvDialect {
+            delimiter: ',',
+            quotechar: '"',
+            escapechar: None,
+        }
     }
 }
 
@@ -73,7 +77,11 @@ impl Machine {
                 State::StartField => {
                     if is_eol(c) {
                         self.save_field();
-                        self.state = if c == EOL { State::StartRecord } else { State::EatCrnl };
+                        self.state = if c == EOL {
+                            State::StartRecord
+                        } else {
+                            State::EatCrnl
+                        };
                     } else if c == d.quotechar {
                         self.state = State::InQuotedField;
                     } else if Some(c) == d.escapechar {
@@ -106,7 +114,11 @@ impl Machine {
                 State::InField => {
                     if is_eol(c) {
                         self.save_field();
-                        self.state = if c == EOL { State::StartRecord } else { State::EatCrnl };
+                        self.state = if c == EOL {
+                            State::StartRecord
+                        } else {
+                            State::EatCrnl
+                        };
                     } else if Some(c) == d.escapechar {
                         self.state = State::EscapedChar;
                     } else if c == d.delimiter {
@@ -143,7 +155,11 @@ impl Machine {
                         self.state = State::StartField;
                     } else if is_eol(c) {
                         self.save_field();
-                        self.state = if c == EOL { State::StartRecord } else { State::EatCrnl };
+                        self.state = if c == EOL {
+                            State::StartRecord
+                        } else {
+                            State::EatCrnl
+                        };
                     } else {
                         self.add_char(c)?;
                         self.state = State::InField;
@@ -167,7 +183,12 @@ impl Machine {
 
 /// Every row `csv.reader(io.StringIO(text), ...)` yields, or the `csv.Error` message.
 pub fn read_rows(text: &str, dialect: CsvDialect) -> Result<Vec<Vec<String>>, String> {
-    let mut machine = Machine { dialect, state: State::StartRecord, field: String::new(), fields: Vec::new() };
+    let mut machine = Machine {
+        dialect,
+        state: State::StartRecord,
+        field: String::new(),
+        fields: Vec::new(),
+    };
     let mut rows = Vec::new();
     let mut lines = text.split_inclusive('\n').peekable();
     while lines.peek().is_some() {
@@ -210,17 +231,33 @@ mod tests {
 
     #[test]
     fn quoting_and_doubling() {
-        assert_eq!(rows(r#""1485729127","john_adams","memcache,us-east1""#), vec![vec!["1485729127", "john_adams", "memcache,us-east1"]]);
-        assert_eq!(rows(r#"a,"say ""hi""",c"#), vec![vec!["a", r#"say "hi""#, "c"]]);
+        assert_eq!(
+            rows(r#""1485729127","john_adams","memcache,us-east1""#),
+            vec![vec!["1485729127", "john_adams", "memcache,us-east1"]]
+        );
+        assert_eq!(
+            rows(r#"a,"say ""hi""",c"#),
+            vec![vec!["a", r#"say "hi""#, "c"]]
+        );
         assert_eq!(rows(r#"a,x"y"z,c"#), vec![vec!["a", r#"x"y"z"#, "c"]]);
-        assert_eq!(rows(r#"a,"q"tail,c"#), vec![vec!["a", "qtail", "c"]], "strict=False keeps text after a closing quote");
+        assert_eq!(
+            rows(r#"a,"q"tail,c"#),
+            vec![vec!["a", "qtail", "c"]],
+            "strict=False keeps text after a closing quote"
+        );
     }
 
     #[test]
     fn lines_and_blank_rows() {
         // §5.3: each row is a separate candidate; a blank line yields an empty row.
-        assert_eq!(rows("a,b\n\nc,d\n"), vec![vec!["a", "b"], vec![], vec!["c", "d"]]);
-        assert_eq!(rows("a,\"multi\nline\",b"), vec![vec!["a", "multi\nline", "b"]]);
+        assert_eq!(
+            rows("a,b\n\nc,d\n"),
+            vec![vec!["a", "b"], vec![], vec!["c", "d"]]
+        );
+        assert_eq!(
+            rows("a,\"multi\nline\",b"),
+            vec![vec!["a", "multi\nline", "b"]]
+        );
         assert_eq!(rows(""), Vec::<Vec<String>>::new());
         assert_eq!(rows("a,b,"), vec![vec!["a", "b", ""]]);
         assert_eq!(rows("\"open"), vec![vec!["open"]]);
@@ -228,8 +265,15 @@ mod tests {
 
     #[test]
     fn escapes_and_errors() {
-        let d = CsvDialect { delimiter: '|', quotechar: '\'', escapechar: Some('\\') };
-        assert_eq!(read_rows(r"a\|b|'c|d'", d).unwrap(), vec![vec!["a|b", "c|d"]]);
+        let d = CsvDialect {
+            delimiter: '|',
+            quotechar: '\'',
+            escapechar: Some('\\'),
+        };
+        assert_eq!(
+            read_rows(r"a\|b|'c|d'", d).unwrap(),
+            vec![vec!["a|b", "c|d"]]
+        );
         assert!(read_rows("a\rb", CsvDialect::default()).is_err());
         assert!(read_rows("a\0b", CsvDialect::default()).is_err());
     }

@@ -16,7 +16,9 @@ static SYSLOG: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 pub fn parse(text: &str) -> Result<Value, Rejection> {
-    let caps = SYSLOG.captures(text).ok_or_else(|| Rejection::Format("not a syslog line (`Mmm dd hh:mm:ss host app[pid]: message`)".into()))?;
+    let caps = SYSLOG.captures(text).ok_or_else(|| {
+        Rejection::Format("not a syslog line (`Mmm dd hh:mm:ss host app[pid]: message`)".into())
+    })?;
     let mut record = Map::new();
     for name in ["timestamp", "host", "application", "message"] {
         let value = caps.name(name).map_or("", |m| m.as_str());
@@ -40,7 +42,10 @@ mod tests {
 
     #[test]
     fn trailing_newline_is_not_part_of_the_message() {
-        assert_eq!(parse("Jan 10 19:35:13 host sshd: hi\n").unwrap()["message"], json!("hi"));
+        assert_eq!(
+            parse("Jan 10 19:35:13 host sshd: hi\n").unwrap()["message"],
+            json!("hi")
+        );
     }
 
     #[test]

@@ -16,20 +16,40 @@ pub fn parse(text: &str) -> Result<Value, Rejection> {
     let text = text.strip_suffix('\n').unwrap_or(text);
     let rest = text.strip_prefix('<').ok_or_else(|| reject("no <PRI>"))?;
     let (pri, rest) = rest.split_once('>').ok_or_else(|| reject("no <PRI>"))?;
-    let pri: u16 = pri.parse().ok().filter(|p| *p <= 191 && !pri.is_empty() && pri.len() <= 3).ok_or_else(|| reject("PRI is not 0-191"))?;
+    let pri: u16 = pri
+        .parse()
+        .ok()
+        .filter(|p| *p <= 191 && !pri.is_empty() && pri.len() <= 3)
+        .ok_or_else(|| reject("PRI is not 0-191"))?;
     let mut header = Map::new();
     header.insert("facility".into(), Value::from(pri / 8));
     header.insert("severity".into(), Value::from(pri % 8));
     let mut rest = rest;
-    for key in ["version", "timestamp", "hostname", "app_name", "procid", "msgid"] {
-        let (token, after) = rest.split_once(' ').ok_or_else(|| reject("header is incomplete"))?;
+    for key in [
+        "version",
+        "timestamp",
+        "hostname",
+        "app_name",
+        "procid",
+        "msgid",
+    ] {
+        let (token, after) = rest
+            .split_once(' ')
+            .ok_or_else(|| reject("header is incomplete"))?;
         if token.is_empty() {
             return Err(reject("empty header field"));
         }
         if key == "version" && !token.chars().all(|c| c.is_ascii_digit()) {
             return Err(reject("VERSION is not a number"));
         }
-        header.insert(key.into(), if token == "-" { Value::Null } else { Value::String(token.into()) });
+        header.insert(
+            key.into(),
+            if token == "-" {
+                Value::Null
+            } else {
+                Value::String(token.into())
+            },
+        );
         rest = after;
     }
     let (structured, message) = parse_structured_data(rest)?;
@@ -47,7 +67,9 @@ fn parse_structured_data(text: &str) -> Result<(Map<String, Value>, &str), Rejec
     }
     let mut rest = text;
     while let Some(body) = rest.strip_prefix('[') {
-        let id_end = body.find([' ', ']']).ok_or_else(|| reject("unterminated SD-ELEMENT"))?;
+        let id_end = body
+            .find([' ', ']'])
+            .ok_or_else(|| reject("unterminated SD-ELEMENT"))?;
         let id = &body[..id_end];
         let mut params = Map::new();
         let mut cursor = &body[id_end..];
@@ -57,7 +79,9 @@ fn parse_structured_data(text: &str) -> Result<(Map<String, Value>, &str), Rejec
                 cursor = after;
                 break;
             }
-            let (name, after) = cursor.split_once("=\"").ok_or_else(|| reject("SD-PARAM without =\"value\""))?;
+            let (name, after) = cursor
+                .split_once("=\"")
+                .ok_or_else(|| reject("SD-PARAM without =\"value\""))?;
             let (value, after) = read_param_value(after)?;
             params.insert(name.to_string(), Value::String(value));
             cursor = after;
@@ -71,7 +95,9 @@ fn parse_structured_data(text: &str) -> Result<(Map<String, Value>, &str), Rejec
     if rest.is_empty() {
         return Ok((elements, rest));
     }
-    let message = rest.strip_prefix(' ').ok_or_else(|| reject("no space after STRUCTURED-DATA"))?;
+    let message = rest
+        .strip_prefix(' ')
+        .ok_or_else(|| reject("no space after STRUCTURED-DATA"))?;
     Ok((elements, message))
 }
 
@@ -119,7 +145,8 @@ mod tests {
 
     #[test]
     fn nil_structured_data_bom_and_escapes() {
-        let v = parse("<34>1 2003-10-11T22:14:15.003Z host su - ID47 - \u{feff}'su root' failed\n").unwrap();
+        let v = parse("<34>1 2003-10-11T22:14:15.003Z host su - ID47 - \u{feff}'su root' failed\n")
+            .unwrap();
         assert_eq!(v["structured_data"], json!({}));
         assert_eq!(v["message"], json!("'su root' failed"));
         let v = parse(r#"<14>1 - - - - - [a x="q\"\]"]"#).unwrap();

@@ -56,10 +56,8 @@ fn strip_digit_separators(text: &str, is_digit: impl Fn(char) -> bool) -> Option
     let mut out = String::with_capacity(text.len());
     for (i, &c) in chars.iter().enumerate() {
         if c == '_' {
-            let between_digits = i > 0
-                && i + 1 < chars.len()
-                && is_digit(chars[i - 1])
-                && is_digit(chars[i + 1]);
+            let between_digits =
+                i > 0 && i + 1 < chars.len() && is_digit(chars[i - 1]) && is_digit(chars[i + 1]);
             if !between_digits {
                 return None;
             }
@@ -78,7 +76,11 @@ pub fn py_float(value: &Value) -> Option<Value> {
         Value::Number(n) => Some(float_value(n.as_f64()?)),
         Value::String(s) => {
             let f = float_from_str(s)?;
-            if f.is_finite() { Some(float_value(f)) } else { Some(value.clone()) }
+            if f.is_finite() {
+                Some(float_value(f))
+            } else {
+                Some(value.clone())
+            }
         }
         _ => None,
     }
@@ -95,7 +97,10 @@ fn float_from_str(s: &str) -> Option<f64> {
     if matches!(lower.as_str(), "inf" | "infinity" | "nan") {
         return s.parse().ok();
     }
-    if !unsigned.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-' | '_')) {
+    if !unsigned
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-' | '_'))
+    {
         return None;
     }
     let clean = strip_digit_separators(s, |c| c.is_ascii_digit())?;
@@ -124,7 +129,10 @@ mod tests {
         assert_eq!(py_int(&json!("abc")), None);
         assert_eq!(py_int(&json!([1])), None);
         assert_eq!(py_int(&json!({"a": 1})), None);
-        assert_eq!(py_int(&json!("18446744073709551615")), Some(json!(18446744073709551615u64)));
+        assert_eq!(
+            py_int(&json!("18446744073709551615")),
+            Some(json!(18446744073709551615u64))
+        );
         assert_eq!(py_int(&json!("18446744073709551616")), None);
     }
 

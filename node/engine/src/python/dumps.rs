@@ -81,6 +81,9 @@ mod tests {
     #[test]
     fn default_separators_and_ascii_escapes() {
         let v = json!({"a": 1, "b": [true, null, 1.0], "c": "é😀\"\n"});
-        assert_eq!(dumps(&v), r#"{"a": 1, "b": [true, null, 1.0], "c": "\u00e9\ud83d\ude00\"\n"}"#);
+        assert_eq!(
+            dumps(&v),
+            r#"{"a": 1, "b": [true, null, 1.0], "c": "\u00e9\ud83d\ude00\"\n"}"#
+        );
     }
 }

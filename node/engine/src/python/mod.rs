@@ -31,10 +31,25 @@ mod tests {
 
     #[test]
     fn falsy_values_are_the_pythonic_ones() {
-        for v in [json!(null), json!(false), json!(0), json!(0.0), json!(""), json!([]), json!({})] {
+        for v in [
+            json!(null),
+            json!(false),
+            json!(0),
+            json!(0.0),
+            json!(""),
+            json!([]),
+            json!({}),
+        ] {
             assert!(!is_truthy(&v), "{v} should be falsy");
         }
-        for v in [json!(true), json!(-1), json!(0.5), json!(" "), json!([0]), json!({"a": 0})] {
+        for v in [
+            json!(true),
+            json!(-1),
+            json!(0.5),
+            json!(" "),
+            json!([0]),
+            json!({"a": 0}),
+        ] {
             assert!(is_truthy(&v), "{v} should be truthy");
         }
     }

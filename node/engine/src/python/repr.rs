@@ -70,7 +70,11 @@ pub fn float_repr(f: f64) -> String {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     let sci = format!("{:e}", f.abs());
     let (mantissa, exponent) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
@@ -79,9 +83,16 @@ pub fn float_repr(f: f64) -> String {
     let sign = if f < 0.0 { "-" } else { "" };
     if !(-4..16).contains(&exponent) {
         let (first, rest) = digits.split_at(1);
-        let fraction = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let fraction = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
         let exp_sign = if exponent < 0 { '-' } else { '+' };
-        return format!("{sign}{first}{fraction}e{exp_sign}{:02}", exponent.unsigned_abs());
+        return format!(
+            "{sign}{first}{fraction}e{exp_sign}{:02}",
+            exponent.unsigned_abs()
+        );
     }
     if exponent >= 0 {
         let int_len = exponent as usize + 1;
@@ -96,7 +107,11 @@ pub fn float_repr(f: f64) -> String {
 }
 
 fn write_str_repr(out: &mut String, s: &str) {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     out.push(quote);
     for c in s.chars() {
         match c {

@@ -64,12 +64,16 @@ pub fn coerce_value(value: &mut Value, ty: &FieldType) -> bool {
 /// Whether every schema key present in `record` can be coerced (optional keys that are absent
 /// are skipped).
 pub fn record_is_coercible(record: &Map<String, Value>, schema: &Schema) -> bool {
-    schema.iter().all(|(key, ty)| record.get(key).is_none_or(|v| is_coercible(v, ty)))
+    schema
+        .iter()
+        .all(|(key, ty)| record.get(key).is_none_or(|v| is_coercible(v, ty)))
 }
 
 /// Coerces every schema key present in `record`, in schema order.
 pub fn coerce_record(record: &mut Map<String, Value>, schema: &Schema) -> bool {
-    schema.iter().all(|(key, ty)| record.get_mut(key).is_none_or(|v| coerce_value(v, ty)))
+    schema
+        .iter()
+        .all(|(key, ty)| record.get_mut(key).is_none_or(|v| coerce_value(v, ty)))
 }
 
 /// Why `record` cannot be coerced, e.g. `key port: cannot convert "abc" to integer`.
@@ -79,7 +83,9 @@ pub fn coercion_failure(record: &Map<String, Value>, schema: &Schema) -> Option<
 
 fn failure_in(record: &Map<String, Value>, schema: &Schema, prefix: &str) -> Option<String> {
     for (key, ty) in schema.iter() {
-        let Some(value) = record.get(key) else { continue };
+        let Some(value) = record.get(key) else {
+            continue;
+        };
         if is_coercible(value, ty) {
             continue;
         }
@@ -87,8 +93,14 @@ fn failure_in(record: &Map<String, Value>, schema: &Schema, prefix: &str) -> Opt
             return failure_in(sub, nested, &format!("{prefix}{key}."));
         }
         return Some(match ty {
-            FieldType::Unknown(t) => format!("key {prefix}{key}: the schema's type {t} is not a known type"),
-            ty => format!("key {prefix}{key}: cannot convert {} to {}", crate::error::describe(value), ty.name()),
+            FieldType::Unknown(t) => {
+                format!("key {prefix}{key}: the schema's type {t} is not a known type")
+            }
+            ty => format!(
+                "key {prefix}{key}: cannot convert {} to {}",
+                crate::error::describe(value),
+                ty.name()
+            ),
         });
     }
     None
@@ -103,7 +115,11 @@ mod tests {
         let ty = FieldType::from_json(&ty);
         let mut v = value.clone();
         let ok = coerce_value(&mut v, &ty);
-        assert_eq!(ok, is_coercible(&value, &ty), "dry run disagrees for {value} as {ty:?}");
+        assert_eq!(
+            ok,
+            is_coercible(&value, &ty),
+            "dry run disagrees for {value} as {ty:?}"
+        );
         ok.then_some(v)
     }
 
@@ -112,7 +128,10 @@ mod tests {
         assert_eq!(coerced(json!(1), json!("string")), Some(json!("1")));
         assert_eq!(coerced(json!(1.5), json!("string")), Some(json!("1.5")));
         assert_eq!(coerced(json!(true), json!("string")), Some(json!("True")));
-        assert_eq!(coerced(json!({"x": 1}), json!("string")), Some(json!("{'x': 1}")));
+        assert_eq!(
+            coerced(json!({"x": 1}), json!("string")),
+            Some(json!("{'x': 1}"))
+        );
         assert_eq!(coerced(json!(["a"]), json!("string")), Some(json!("['a']")));
     }
 
@@ -147,14 +166,24 @@ mod tests {
         assert_eq!(coerced(json!("s"), json!({})), Some(json!("s")));
         assert_eq!(coerced(json!([1, "a"]), json!([])), Some(json!([1, "a"])));
         assert_eq!(coerced(json!("a"), json!([])), None);
-        assert_eq!(coerced(json!({"n": "5"}), json!({"n": "integer"})), Some(json!({"n": 5})));
+        assert_eq!(
+            coerced(json!({"n": "5"}), json!({"n": "integer"})),
+            Some(json!({"n": 5}))
+        );
         assert_eq!(coerced(json!({"n": "x"}), json!({"n": "integer"})), None);
     }
 
     #[test]
     fn explains_the_first_failing_key() {
-        let schema = Schema::from_map(json!({"a": "string", "n": {"port": "integer"}}).as_object().unwrap());
+        let schema = Schema::from_map(
+            json!({"a": "string", "n": {"port": "integer"}})
+                .as_object()
+                .unwrap(),
+        );
         let record = json!({"a": 1, "n": {"port": "abc"}});
-        assert_eq!(coercion_failure(record.as_object().unwrap(), &schema).unwrap(), r#"key n.port: cannot convert "abc" to integer"#);
+        assert_eq!(
+            coercion_failure(record.as_object().unwrap(), &schema).unwrap(),
+            r#"key n.port: cannot convert "abc" to integer"#
+        );
     }
 }

@@ -9,7 +9,9 @@ use super::{FieldType, Schema};
 /// Whether `record` passes the key check of §3.3 (steps 1 and 2). An empty schema accepts any
 /// object.
 pub fn keys_match(record: &Value, schema: &Schema, optional: &IndexSet<String>) -> bool {
-    let Value::Object(map) = record else { return false };
+    let Value::Object(map) = record else {
+        return false;
+    };
     if schema.is_empty() {
         return true;
     }
@@ -19,7 +21,10 @@ pub fn keys_match(record: &Value, schema: &Schema, optional: &IndexSet<String>) 
     if !map.keys().all(|k| schema.contains(k)) {
         return false;
     }
-    if !schema.keys().all(|k| map.contains_key(k) || optional.contains(k)) {
+    if !schema
+        .keys()
+        .all(|k| map.contains_key(k) || optional.contains(k))
+    {
         return false;
     }
     nested_keys_match(map, schema)
@@ -39,14 +44,23 @@ pub fn nested_keys_match(map: &Map<String, Value>, schema: &Schema) -> bool {
 }
 
 fn exact_keys(map: &Map<String, Value>, schema: &Schema) -> bool {
-    map.len() == schema.len() && map.keys().all(|k| schema.contains(k)) && nested_keys_match(map, schema)
+    map.len() == schema.len()
+        && map.keys().all(|k| schema.contains(k))
+        && nested_keys_match(map, schema)
 }
 
 /// Why `record` fails the key check, e.g. `missing key eventID; extra key foo`, or `None` if it
 /// passes.
-pub fn key_mismatch(record: &Value, schema: &Schema, optional: &IndexSet<String>) -> Option<String> {
+pub fn key_mismatch(
+    record: &Value,
+    schema: &Schema,
+    optional: &IndexSet<String>,
+) -> Option<String> {
     let Value::Object(map) = record else {
-        return Some(format!("not a JSON object ({})", crate::error::describe(record)));
+        return Some(format!(
+            "not a JSON object ({})",
+            crate::error::describe(record)
+        ));
     };
     if schema.is_empty() {
         return None;
@@ -54,16 +68,36 @@ pub fn key_mismatch(record: &Value, schema: &Schema, optional: &IndexSet<String>
     mismatch_in(map, schema, optional, "")
 }
 
-fn mismatch_in(map: &Map<String, Value>, schema: &Schema, optional: &IndexSet<String>, prefix: &str) -> Option<String> {
-    let missing: Vec<&str> =
-        schema.keys().filter(|k| !map.contains_key(*k) && !optional.contains(*k)).map(String::as_str).collect();
-    let extra: Vec<&str> = map.keys().filter(|k| !schema.contains(k)).map(String::as_str).collect();
+fn mismatch_in(
+    map: &Map<String, Value>,
+    schema: &Schema,
+    optional: &IndexSet<String>,
+    prefix: &str,
+) -> Option<String> {
+    let missing: Vec<&str> = schema
+        .keys()
+        .filter(|k| !map.contains_key(*k) && !optional.contains(*k))
+        .map(String::as_str)
+        .collect();
+    let extra: Vec<&str> = map
+        .keys()
+        .filter(|k| !schema.contains(k))
+        .map(String::as_str)
+        .collect();
     let mut parts = Vec::new();
     if !missing.is_empty() {
-        parts.push(format!("missing {} {prefix}{}", plural("key", missing.len()), join_limited(&missing, prefix)));
+        parts.push(format!(
+            "missing {} {prefix}{}",
+            plural("key", missing.len()),
+            join_limited(&missing, prefix)
+        ));
     }
     if !extra.is_empty() {
-        parts.push(format!("extra {} {prefix}{}", plural("key", extra.len()), join_limited(&extra, prefix)));
+        parts.push(format!(
+            "extra {} {prefix}{}",
+            plural("key", extra.len()),
+            join_limited(&extra, prefix)
+        ));
     }
     if !parts.is_empty() {
         return Some(parts.join("; "));
@@ -78,9 +112,16 @@ fn mismatch_in(map: &Map<String, Value>, schema: &Schema, optional: &IndexSet<St
                     }
                 }
                 Some(other) => {
-                    return Some(format!("key {prefix}{key} is {} but the schema nests keys under it", crate::error::describe(other)));
+                    return Some(format!(
+                        "key {prefix}{key} is {} but the schema nests keys under it",
+                        crate::error::describe(other)
+                    ));
                 }
-                None => return Some(format!("optional key {prefix}{key} is absent but has a nested schema (treated as {{}})")),
+                None => {
+                    return Some(format!(
+                        "optional key {prefix}{key} is absent but has a nested schema (treated as {{}})"
+                    ));
+                }
             }
         }
     }
@@ -88,12 +129,21 @@ fn mismatch_in(map: &Map<String, Value>, schema: &Schema, optional: &IndexSet<St
 }
 
 fn plural(word: &str, n: usize) -> String {
-    if n == 1 { word.to_string() } else { format!("{word}s") }
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
+    }
 }
 
 fn join_limited(keys: &[&str], prefix: &str) -> String {
     const SHOWN: usize = 5;
-    let mut text = keys.iter().take(SHOWN).copied().collect::<Vec<_>>().join(&format!(", {prefix}"));
+    let mut text = keys
+        .iter()
+        .take(SHOWN)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(&format!(", {prefix}"));
     if keys.len() > SHOWN {
         text.push_str(&format!(" (+{} more)", keys.len() - SHOWN));
     }
@@ -116,12 +166,29 @@ mod tests {
     #[test]
     fn exact_key_set_with_optional_keys() {
         // §3.3 step 1: every non-optional key present, no extra keys, optional may be absent.
-        let s = schema(json!({"account": "string", "detail": {}, "resources": [], "time": "string"}));
+        let s =
+            schema(json!({"account": "string", "detail": {}, "resources": [], "time": "string"}));
         let opt = optional(&["resources"]);
-        assert!(keys_match(&json!({"account": "1", "detail": {}, "time": "t"}), &s, &opt));
-        assert!(keys_match(&json!({"account": "1", "detail": {}, "time": "t", "resources": []}), &s, &opt));
-        assert!(!keys_match(&json!({"account": "1", "detail": {}}), &s, &opt));
-        assert!(!keys_match(&json!({"account": "1", "detail": {}, "time": "t", "foo": 1}), &s, &opt));
+        assert!(keys_match(
+            &json!({"account": "1", "detail": {}, "time": "t"}),
+            &s,
+            &opt
+        ));
+        assert!(keys_match(
+            &json!({"account": "1", "detail": {}, "time": "t", "resources": []}),
+            &s,
+            &opt
+        ));
+        assert!(!keys_match(
+            &json!({"account": "1", "detail": {}}),
+            &s,
+            &opt
+        ));
+        assert!(!keys_match(
+            &json!({"account": "1", "detail": {}, "time": "t", "foo": 1}),
+            &s,
+            &opt
+        ));
         assert!(!keys_match(&json!(["account"]), &s, &opt));
         assert_eq!(
             key_mismatch(&json!({"account": "1", "detail": {}, "foo": 1}), &s, &opt).unwrap(),
@@ -134,9 +201,17 @@ mod tests {
         // §3.3 step 2: nested key set must equal exactly, recursively; `null` fails.
         let s = schema(json!({"user": {"name": "string", "id": {"n": "integer"}}}));
         let none = optional(&[]);
-        assert!(keys_match(&json!({"user": {"name": "a", "id": {"n": 1}}}), &s, &none));
+        assert!(keys_match(
+            &json!({"user": {"name": "a", "id": {"n": 1}}}),
+            &s,
+            &none
+        ));
         assert!(!keys_match(&json!({"user": {"name": "a"}}), &s, &none));
-        assert!(!keys_match(&json!({"user": {"name": "a", "id": {"n": 1, "m": 2}}}), &s, &none));
+        assert!(!keys_match(
+            &json!({"user": {"name": "a", "id": {"n": 1, "m": 2}}}),
+            &s,
+            &none
+        ));
         assert!(!keys_match(&json!({"user": null}), &s, &none));
         assert_eq!(
             key_mismatch(&json!({"user": {"name": "a", "id": {"m": 2}}}), &s, &none).unwrap(),
@@ -150,11 +225,19 @@ mod tests {
         let s = schema(json!({"a": "string", "n": {"x": "string"}}));
         let opt = optional(&["n"]);
         assert!(!keys_match(&json!({"a": "1"}), &s, &opt));
-        assert!(key_mismatch(&json!({"a": "1"}), &s, &opt).unwrap().contains("optional key n is absent"));
+        assert!(
+            key_mismatch(&json!({"a": "1"}), &s, &opt)
+                .unwrap()
+                .contains("optional key n is absent")
+        );
     }
 
     #[test]
     fn empty_schema_accepts_any_object() {
-        assert!(keys_match(&json!({"anything": 1}), &Schema::default(), &optional(&[])));
+        assert!(keys_match(
+            &json!({"anything": 1}),
+            &Schema::default(),
+            &optional(&[])
+        ));
     }
 }

@@ -3,7 +3,9 @@
 mod coerce;
 mod keys;
 
-pub use coerce::{coerce_record, coerce_value, coercion_failure, is_coercible, record_is_coercible};
+pub use coerce::{
+    coerce_record, coerce_value, coercion_failure, is_coercible, record_is_coercible,
+};
 pub use keys::{key_mismatch, keys_match, nested_keys_match};
 
 use indexmap::IndexMap;
@@ -82,7 +84,12 @@ pub struct Schema {
 
 impl Schema {
     pub fn from_map(map: &Map<String, Value>) -> Schema {
-        Schema { fields: map.iter().map(|(k, v)| (k.clone(), FieldType::from_json(v))).collect() }
+        Schema {
+            fields: map
+                .iter()
+                .map(|(k, v)| (k.clone(), FieldType::from_json(v)))
+                .collect(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -112,7 +119,10 @@ impl Schema {
     /// A record with every key set to its type default (§3.4): the base of a test event's
     /// `override_record` (§15.3).
     pub fn default_record(&self) -> Map<String, Value> {
-        self.fields.iter().map(|(k, t)| (k.clone(), t.default_value())).collect()
+        self.fields
+            .iter()
+            .map(|(k, t)| (k.clone(), t.default_value()))
+            .collect()
     }
 }
 

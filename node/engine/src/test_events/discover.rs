@@ -32,7 +32,9 @@ pub fn discover(dirs: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut files = Vec::new();
     let mut subdirs = Vec::new();
     for entry in entries.filter_map(Result::ok) {
@@ -54,12 +56,24 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 pub fn load_file(path: &Path) -> TestEventFile {
     let events = std::fs::read(path)
         .map_err(|e| format!("cannot read: {e}"))
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).map_err(|e| format!("invalid JSON: {e}")))
+        .and_then(|bytes| {
+            serde_json::from_slice::<Value>(&bytes).map_err(|e| format!("invalid JSON: {e}"))
+        })
         .and_then(|value| match value {
-            Value::Array(items) => Ok(items.into_iter().enumerate().map(|(index, value)| TestEvent { index, value }).collect()),
-            other => Err(format!("expected a JSON array of test events, got {}", crate::error::describe(&other))),
+            Value::Array(items) => Ok(items
+                .into_iter()
+                .enumerate()
+                .map(|(index, value)| TestEvent { index, value })
+                .collect()),
+            other => Err(format!(
+                "expected a JSON array of test events, got {}",
+                crate::error::describe(&other)
+            )),
         });
-    TestEventFile { path: path.to_path_buf(), events }
+    TestEventFile {
+        path: path.to_path_buf(),
+        events,
+    }
 }
 
 /// Discovers and reads the event files under `rules_dirs`; with `only` non-empty, just the
@@ -70,12 +84,18 @@ pub fn load(rules_dirs: &[PathBuf], only: &[PathBuf]) -> Result<Vec<TestEventFil
             return Err(format!("test file {} does not exist", path.display()));
         }
     }
-    let wanted: Vec<PathBuf> = only.iter().map(|p| p.canonicalize().unwrap_or_else(|_| p.clone())).collect();
+    let wanted: Vec<PathBuf> = only
+        .iter()
+        .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
+        .collect();
     let files = discover(rules_dirs);
     let selected: Vec<PathBuf> = if only.is_empty() {
         files
     } else {
-        files.into_iter().filter(|f| wanted.contains(&f.canonicalize().unwrap_or_else(|_| f.clone()))).collect()
+        files
+            .into_iter()
+            .filter(|f| wanted.contains(&f.canonicalize().unwrap_or_else(|_| f.clone())))
+            .collect()
     };
     if !only.is_empty() && selected.len() < wanted.len() {
         return Err("a --test-files path is not under the rules directories".into());
@@ -91,14 +111,26 @@ mod tests {
     fn walk_is_sorted_files_first_then_subdirectories() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        for p in ["b.json", "a.json", "notes.txt", "z/c.json", "m/x/d.json", "m/b.json"] {
+        for p in [
+            "b.json",
+            "a.json",
+            "notes.txt",
+            "z/c.json",
+            "m/x/d.json",
+            "m/b.json",
+        ] {
             let path = root.join(p);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, "[]").unwrap();
         }
-        let found: Vec<String> =
-            discover(&[root.to_path_buf()]).iter().map(|p| p.strip_prefix(root).unwrap().display().to_string()).collect();
-        assert_eq!(found, vec!["a.json", "b.json", "m/b.json", "m/x/d.json", "z/c.json"]);
+        let found: Vec<String> = discover(&[root.to_path_buf()])
+            .iter()
+            .map(|p| p.strip_prefix(root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            found,
+            vec!["a.json", "b.json", "m/b.json", "m/x/d.json", "z/c.json"]
+        );
     }
 
     #[test]
@@ -108,8 +140,20 @@ mod tests {
         std::fs::write(dir.path().join("obj.json"), "{}").unwrap();
         std::fs::write(dir.path().join("ok.json"), r#"[{"a": 1}, 2]"#).unwrap();
         let files = load(&[dir.path().to_path_buf()], &[]).unwrap();
-        assert!(files[0].events.as_ref().unwrap_err().starts_with("invalid JSON"));
-        assert!(files[1].events.as_ref().unwrap_err().contains("expected a JSON array"));
+        assert!(
+            files[0]
+                .events
+                .as_ref()
+                .unwrap_err()
+                .starts_with("invalid JSON")
+        );
+        assert!(
+            files[1]
+                .events
+                .as_ref()
+                .unwrap_err()
+                .contains("expected a JSON array")
+        );
         assert_eq!(files[2].events.as_ref().unwrap().len(), 2);
         assert_eq!(files[2].events.as_ref().unwrap()[1].index, 1);
     }
@@ -122,6 +166,12 @@ mod tests {
         let files = load(&[dir.path().to_path_buf()], &[dir.path().join("b.json")]).unwrap();
         assert_eq!(files.len(), 1);
         assert!(files[0].path.ends_with("b.json"));
-        assert!(load(&[dir.path().to_path_buf()], &[dir.path().join("missing.json")]).is_err());
+        assert!(
+            load(
+                &[dir.path().to_path_buf()],
+                &[dir.path().join("missing.json")]
+            )
+            .is_err()
+        );
     }
 }

@@ -17,11 +17,23 @@ use crate::python::dumps;
 pub const SERVICES: [&str; 6] = ["kinesis", "s3", "sns", "streamalert_app", "http", "file"];
 
 const KNOWN_KEYS: [&str; 12] = [
-    "description", "log", "service", "source", "data", "override_record", "trigger_rules", "classify_only",
-    "publisher_tests", "skip_publishers", "test_fixtures", "compress",
+    "description",
+    "log",
+    "service",
+    "source",
+    "data",
+    "override_record",
+    "trigger_rules",
+    "classify_only",
+    "publisher_tests",
+    "skip_publishers",
+    "test_fixtures",
+    "compress",
 ];
 
-static HELPER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<helper:(\w+)>").unwrap_or_else(|e| unreachable!("constant regex: {e}")));
+static HELPER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"<helper:(\w+)>").unwrap_or_else(|e| unreachable!("constant regex: {e}"))
+});
 
 /// The keys of a test event (§15.2), checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,13 +67,17 @@ pub struct PreparedEvent {
 
 /// Seconds since the epoch, the clock `<helper:last_hour>` reads.
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Replaces `<helper:NAME>` in every string of the event, recursing into objects but not into
 /// arrays (§15.3 step 1). Only `last_hour` exists; another name is an error.
 pub fn apply_helpers(value: &mut Value, now: u64) -> Result<(), String> {
-    let Value::Object(map) = value else { return Ok(()) };
+    let Value::Object(map) = value else {
+        return Ok(());
+    };
     for (_, item) in map.iter_mut() {
         match item {
             Value::String(s) if s.contains("<helper:") => {
@@ -74,7 +90,9 @@ pub fn apply_helpers(value: &mut Value, now: u64) -> Result<(), String> {
                     }
                 });
                 if let Some(name) = unknown {
-                    return Err(format!("unknown helper <helper:{name}> (only last_hour exists)"));
+                    return Err(format!(
+                        "unknown helper <helper:{name}> (only last_hour exists)"
+                    ));
                 }
                 *s = replaced.into_owned();
             }
@@ -88,11 +106,19 @@ pub fn apply_helpers(value: &mut Value, now: u64) -> Result<(), String> {
 impl EventSpec {
     /// Checks the keys of an event object (after helpers).
     pub fn parse(event: &Value) -> Result<EventSpec, String> {
-        let Value::Object(map) = event else { return Err(format!("a test event must be an object, got {}", crate::error::describe(event))) };
+        let Value::Object(map) = event else {
+            return Err(format!(
+                "a test event must be an object, got {}",
+                crate::error::describe(event)
+            ));
+        };
         let string = |key: &str| -> Result<String, String> {
             match map.get(key) {
                 Some(Value::String(s)) => Ok(s.clone()),
-                Some(other) => Err(format!("{key} must be a string, got {}", crate::error::describe(other))),
+                Some(other) => Err(format!(
+                    "{key} must be a string, got {}",
+                    crate::error::describe(other)
+                )),
                 None => Err(format!("missing key {key}")),
             }
         };
@@ -102,13 +128,21 @@ impl EventSpec {
         let service = string("service")?;
         let source = string("source")?;
         if !SERVICES.contains(&service.as_str()) {
-            return Err(format!("unsupported service {service:?} (expected one of {})", SERVICES.join(", ")));
+            return Err(format!(
+                "unsupported service {service:?} (expected one of {})",
+                SERVICES.join(", ")
+            ));
         }
         let data = map.get("data").cloned();
         let override_record = match map.get("override_record") {
             None => None,
             Some(Value::Object(o)) => Some(o.clone()),
-            Some(other) => return Err(format!("override_record must be an object, got {}", crate::error::describe(other))),
+            Some(other) => {
+                return Err(format!(
+                    "override_record must be an object, got {}",
+                    crate::error::describe(other)
+                ));
+            }
         };
         if data.is_none() && override_record.is_none() {
             return Err("the event needs data or override_record".into());
@@ -119,8 +153,18 @@ impl EventSpec {
             None => return Err("missing key trigger_rules (needed unless classify_only)".into()),
             Some(v) => Some(
                 v.as_array()
-                    .and_then(|items| items.iter().map(|i| i.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
-                    .ok_or_else(|| format!("trigger_rules must be a list of rule names, got {}", crate::error::describe(v)))?,
+                    .and_then(|items| {
+                        items
+                            .iter()
+                            .map(|i| i.as_str().map(str::to_string))
+                            .collect::<Option<Vec<_>>>()
+                    })
+                    .ok_or_else(|| {
+                        format!(
+                            "trigger_rules must be a list of rule names, got {}",
+                            crate::error::describe(v)
+                        )
+                    })?,
             ),
         };
         Ok(EventSpec {
@@ -136,7 +180,11 @@ impl EventSpec {
             skip_publishers: flag("skip_publishers"),
             test_fixtures: map.get("test_fixtures").cloned(),
             compress: flag("compress"),
-            unknown_keys: map.keys().filter(|k| !KNOWN_KEYS.contains(&k.as_str())).cloned().collect(),
+            unknown_keys: map
+                .keys()
+                .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
+                .cloned()
+                .collect(),
         })
     }
 }
@@ -147,7 +195,9 @@ pub fn prepare(event: &Value, config: &Config, now: u64) -> Result<PreparedEvent
     let mut event = event.clone();
     apply_helpers(&mut event, now)?;
     let spec = EventSpec::parse(&event)?;
-    let log_type = config.log_type(&spec.log).ok_or_else(|| format!("log {} is not defined in the schemas", spec.log))?;
+    let log_type = config
+        .log_type(&spec.log)
+        .ok_or_else(|| format!("log {} is not defined in the schemas", spec.log))?;
     let data = match &spec.override_record {
         Some(overrides) => {
             let mut record = match &log_type.envelope {
@@ -164,11 +214,20 @@ pub fn prepare(event: &Value, config: &Config, now: u64) -> Result<PreparedEvent
     let data = match data {
         Value::Object(_) => dumps(&data),
         Value::String(s) => s,
-        other => return Err(format!("data must be an object or a string, got {}", crate::error::describe(&other))),
+        other => {
+            return Err(format!(
+                "data must be an object or a string, got {}",
+                crate::error::describe(&other)
+            ));
+        }
     };
     let root = match spec.service.as_str() {
         "kinesis" => {
-            let bytes = if spec.compress { zlib(data.as_bytes())? } else { data.as_bytes().to_vec() };
+            let bytes = if spec.compress {
+                zlib(data.as_bytes())?
+            } else {
+                data.as_bytes().to_vec()
+            };
             kinesis_data(&base64::engine::general_purpose::STANDARD.encode(bytes))?
         }
         // s3: the mocked object decodes to the data string, one record even with newlines.
@@ -179,7 +238,10 @@ pub fn prepare(event: &Value, config: &Config, now: u64) -> Result<PreparedEvent
 
 fn zlib(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(bytes).and_then(|()| encoder.finish()).map_err(|e| format!("cannot compress data: {e}"))
+    encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .map_err(|e| format!("cannot compress data: {e}"))
 }
 
 #[cfg(test)]
@@ -191,8 +253,15 @@ mod tests {
     fn helpers_apply_in_nested_objects_but_not_arrays() {
         let mut event = json!({"a": "t=<helper:last_hour>", "n": {"b": "<helper:last_hour>"}, "l": ["<helper:last_hour>"]});
         apply_helpers(&mut event, 1000).unwrap();
-        assert_eq!(event, json!({"a": "t=940", "n": {"b": "940"}, "l": ["<helper:last_hour>"]}));
-        assert!(apply_helpers(&mut json!({"a": "<helper:tomorrow>"}), 1).unwrap_err().contains("tomorrow"));
+        assert_eq!(
+            event,
+            json!({"a": "t=940", "n": {"b": "940"}, "l": ["<helper:last_hour>"]})
+        );
+        assert!(
+            apply_helpers(&mut json!({"a": "<helper:tomorrow>"}), 1)
+                .unwrap_err()
+                .contains("tomorrow")
+        );
     }
 
     #[test]
@@ -201,12 +270,20 @@ mod tests {
         assert!(EventSpec::parse(&base).is_ok());
         let mut no_rules = base.clone();
         no_rules.as_object_mut().unwrap().remove("trigger_rules");
-        assert!(EventSpec::parse(&no_rules).unwrap_err().contains("trigger_rules"));
+        assert!(
+            EventSpec::parse(&no_rules)
+                .unwrap_err()
+                .contains("trigger_rules")
+        );
         no_rules["classify_only"] = json!(true);
         assert!(EventSpec::parse(&no_rules).unwrap().trigger_rules.is_none());
         let mut bad = base.clone();
         bad["service"] = json!("ftp");
-        assert!(EventSpec::parse(&bad).unwrap_err().contains("unsupported service"));
+        assert!(
+            EventSpec::parse(&bad)
+                .unwrap_err()
+                .contains("unsupported service")
+        );
         let mut extra = base.clone();
         extra["note"] = json!(1);
         assert_eq!(EventSpec::parse(&extra).unwrap().unknown_keys, vec!["note"]);

@@ -23,21 +23,36 @@ impl fmt::Display for EventFailure {
 
 impl EventFailure {
     fn new(reason: impl Into<String>) -> EventFailure {
-        EventFailure { reason: reason.into(), candidates: Vec::new() }
+        EventFailure {
+            reason: reason.into(),
+            candidates: Vec::new(),
+        }
     }
 }
 
 /// Classifies a prepared event through the cluster whose `data_sources[service]` lists its
 /// `source`; the first classified record is the event's result (§15.4 steps 1–2). The log type
 /// is not compared with the expected one here: see [`run_event`].
-pub fn classify_event(classifier: &Classifier, event: &PreparedEvent) -> Result<ClassifiedRecord, EventFailure> {
+pub fn classify_event(
+    classifier: &Classifier,
+    event: &PreparedEvent,
+) -> Result<ClassifiedRecord, EventFailure> {
     let spec = &event.spec;
-    let classification = classifier.classify(&spec.service, &spec.source, event.root.clone()).map_err(|e| EventFailure::new(e.to_string()))?;
+    let classification = classifier
+        .classify(&spec.service, &spec.source, event.root.clone())
+        .map_err(|e| EventFailure::new(e.to_string()))?;
     if let Some(record) = classification.records.into_iter().next() {
         return Ok(record);
     }
-    let candidates = classification.dead_letters.into_iter().flat_map(|d| d.failures).collect();
-    Err(EventFailure { reason: "the record matches none of the candidate log types".into(), candidates })
+    let candidates = classification
+        .dead_letters
+        .into_iter()
+        .flat_map(|d| d.failures)
+        .collect();
+    Err(EventFailure {
+        reason: "the record matches none of the candidate log types".into(),
+        candidates,
+    })
 }
 
 /// The classification verdict on one event.
@@ -63,28 +78,54 @@ impl EventResult {
 pub fn run_event(classifier: &Classifier, prepared: Result<PreparedEvent, String>) -> EventResult {
     let prepared = match prepared {
         Ok(p) => p,
-        Err(reason) => return EventResult { prepared: None, outcome: Err(EventFailure::new(reason)), also_matching: Vec::new() },
+        Err(reason) => {
+            return EventResult {
+                prepared: None,
+                outcome: Err(EventFailure::new(reason)),
+                also_matching: Vec::new(),
+            };
+        }
     };
     let outcome = classify_event(classifier, &prepared);
     let spec = &prepared.spec;
-    let matching = classifier.matching_log_types(&spec.service, &spec.source, &prepared.root).unwrap_or_default();
+    let matching = classifier
+        .matching_log_types(&spec.service, &spec.source, &prepared.root)
+        .unwrap_or_default();
     let outcome = match outcome {
         Ok(record) if record.log_type != spec.log => {
             let why = if matching.contains(&spec.log) {
-                format!("{} also matches but comes later in priority order", spec.log)
+                format!(
+                    "{} also matches but comes later in priority order",
+                    spec.log
+                )
             } else {
                 classifier
                     .explain_log_type(&spec.service, &spec.source, &prepared.root, &spec.log)
-                    .unwrap_or_else(|| format!("{} is not a candidate for {}/{}", spec.log, spec.service, spec.source))
+                    .unwrap_or_else(|| {
+                        format!(
+                            "{} is not a candidate for {}/{}",
+                            spec.log, spec.service, spec.source
+                        )
+                    })
             };
             Err(EventFailure {
                 reason: format!("classified as {}, expected {}", record.log_type, spec.log),
-                candidates: vec![CandidateFailure { log_type: spec.log.clone(), reason: why }],
+                candidates: vec![CandidateFailure {
+                    log_type: spec.log.clone(),
+                    reason: why,
+                }],
             })
         }
         other => other,
     };
     let winner = outcome.as_ref().ok().map(|r| r.log_type.clone());
-    let also_matching = matching.into_iter().filter(|m| Some(m) != winner.as_ref()).collect();
-    EventResult { prepared: Some(prepared), outcome, also_matching }
+    let also_matching = matching
+        .into_iter()
+        .filter(|m| Some(m) != winner.as_ref())
+        .collect();
+    EventResult {
+        prepared: Some(prepared),
+        outcome,
+        also_matching,
+    }
 }
