@@ -1,9 +1,11 @@
 //! Test support for sa: real `sanode` processes on loopback, and the faults to throw at them.
 
 mod binaries;
+mod cluster;
 mod node_process;
 mod ports;
 
 pub use binaries::workspace_binary;
+pub use cluster::TestCluster;
 pub use node_process::{NodeOptions, NodeProcess, http_get};
 pub use ports::free_loopback_port;

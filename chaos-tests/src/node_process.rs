@@ -17,6 +17,10 @@ pub struct NodeOptions {
     pub sanode: PathBuf,
     pub data_dir: PathBuf,
     pub node_id: Option<u64>,
+    /// Fixed ports (a restarted member must come back on the address the cluster knows);
+    /// fresh free ports when unset.
+    pub grpc_port: Option<u16>,
+    pub http_port: Option<u16>,
     /// Extra `--flag value` pairs or bare flags for sanode.
     pub extra_args: Vec<String>,
     pub ready_timeout: Duration,
@@ -28,6 +32,8 @@ impl NodeOptions {
             sanode: sanode.into(),
             data_dir: data_dir.into(),
             node_id: None,
+            grpc_port: None,
+            http_port: None,
             extra_args: Vec::new(),
             ready_timeout: Duration::from_secs(30),
         }
@@ -58,8 +64,10 @@ impl NodeProcess {
     }
 
     fn start_once(options: &NodeOptions) -> anyhow::Result<Self> {
-        let grpc_addr: SocketAddr = ([127, 0, 0, 1], free_loopback_port()).into();
-        let http_addr: SocketAddr = ([127, 0, 0, 1], free_loopback_port()).into();
+        let grpc_port = options.grpc_port.unwrap_or_else(free_loopback_port);
+        let http_port = options.http_port.unwrap_or_else(free_loopback_port);
+        let grpc_addr: SocketAddr = ([127, 0, 0, 1], grpc_port).into();
+        let http_addr: SocketAddr = ([127, 0, 0, 1], http_port).into();
         std::fs::create_dir_all(&options.data_dir)?;
         let log_path = options.data_dir.join(format!("sanode-{}.log", grpc_addr.port()));
         let log = std::fs::File::create(&log_path)?;
@@ -146,6 +154,16 @@ impl NodeProcess {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Options that start this node again as the same member: same data dir, same ports.
+    pub fn restart_options(&self, options: &NodeOptions) -> NodeOptions {
+        NodeOptions {
+            grpc_port: Some(self.grpc_addr.port()),
+            http_port: Some(self.http_addr.port()),
+            data_dir: self.data_dir.clone(),
+            ..options.clone()
+        }
     }
 }
 

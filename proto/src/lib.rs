@@ -5,3 +5,9 @@ pub mod cluster {
         tonic::include_proto!("sa.cluster.v1");
     }
 }
+
+pub mod raft {
+    pub mod v1 {
+        tonic::include_proto!("sa.raft.v1");
+    }
+}

@@ -1,18 +1,16 @@
-//! The node's RocksDB database: one column family per kind of replicated state, plus the Raft log.
+//! The node's RocksDB database: the Raft log, the Raft metadata, and one column family per
+//! keyspace of replicated state (DESIGN.md §4).
 
 use std::path::Path;
+use std::sync::Arc;
 
-use rocksdb::{ColumnFamilyDescriptor, DB, Options};
+use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
+use serde::{Deserialize, Serialize};
 
-/// The column families of DESIGN.md §4. The names are on disk: never rename one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColumnFamily {
-    /// Raft log entries, keyed by big-endian log index.
-    RaftLog,
-    /// Raft vote, committed and purged log ids.
-    RaftMeta,
-    /// State-machine metadata: last applied log id, membership.
-    StateMeta,
+/// A keyspace of the replicated state. Its name is a column family on disk: never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Keyspace {
     /// Config bundles (conf/ + rules/ + matchers/ + publishers/), versioned.
     Config,
     LookupTables,
@@ -22,33 +20,42 @@ pub enum ColumnFamily {
     Alerts,
     /// Staged and promoted rules.
     Rules,
+    /// Per-node metadata (addresses, versions) beside Raft's own membership.
+    Nodes,
 }
 
-impl ColumnFamily {
-    pub const ALL: [ColumnFamily; 8] = [
-        ColumnFamily::RaftLog,
-        ColumnFamily::RaftMeta,
-        ColumnFamily::StateMeta,
-        ColumnFamily::Config,
-        ColumnFamily::LookupTables,
-        ColumnFamily::Leases,
-        ColumnFamily::Alerts,
-        ColumnFamily::Rules,
+impl Keyspace {
+    pub const ALL: [Keyspace; 6] = [
+        Keyspace::Config,
+        Keyspace::LookupTables,
+        Keyspace::Leases,
+        Keyspace::Alerts,
+        Keyspace::Rules,
+        Keyspace::Nodes,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
-            ColumnFamily::RaftLog => "raft_log",
-            ColumnFamily::RaftMeta => "raft_meta",
-            ColumnFamily::StateMeta => "state_meta",
-            ColumnFamily::Config => "config",
-            ColumnFamily::LookupTables => "lookup_tables",
-            ColumnFamily::Leases => "leases",
-            ColumnFamily::Alerts => "alerts",
-            ColumnFamily::Rules => "rules",
+            Keyspace::Config => "config",
+            Keyspace::LookupTables => "lookup_tables",
+            Keyspace::Leases => "leases",
+            Keyspace::Alerts => "alerts",
+            Keyspace::Rules => "rules",
+            Keyspace::Nodes => "nodes",
         }
     }
+
+    pub fn from_name(name: &str) -> Option<Keyspace> {
+        Keyspace::ALL.into_iter().find(|k| k.name() == name)
+    }
 }
+
+/// Raft log entries, keyed by big-endian log index.
+pub(crate) const RAFT_LOG: &str = "raft_log";
+/// Vote, committed and purged log ids.
+pub(crate) const RAFT_META: &str = "raft_meta";
+/// Last applied log id and membership of the state machine.
+pub(crate) const STATE_META: &str = "state_meta";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateDbError {
@@ -60,49 +67,113 @@ pub enum StateDbError {
     },
 }
 
-/// The RocksDB instance holding the Raft log and the state machine.
+/// The RocksDB instance holding the Raft log and the state machine. Cheap to clone.
+#[derive(Clone)]
 pub struct StateDb {
-    db: DB,
+    db: Arc<DB>,
 }
 
 impl StateDb {
-    /// Opens (creating if needed) the database with every column family of [`ColumnFamily::ALL`].
+    /// Opens (creating if needed) the database with every column family.
     pub fn open(path: &Path) -> Result<Self, StateDbError> {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
-        let families = ColumnFamily::ALL
-            .iter()
-            .map(|cf| ColumnFamilyDescriptor::new(cf.name(), Options::default()));
+        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let names = [RAFT_LOG, RAFT_META, STATE_META]
+            .into_iter()
+            .chain(Keyspace::ALL.iter().map(|k| k.name()));
+        let families = names.map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&options, path, families).map_err(|source| {
             StateDbError::Rocks {
                 path: path.display().to_string(),
                 source,
             }
         })?;
-        Ok(StateDb { db })
+        Ok(StateDb { db: Arc::new(db) })
     }
 
-    pub fn get(&self, cf: ColumnFamily, key: &[u8]) -> Result<Option<Vec<u8>>, StateDbError> {
+    /// Reads one key of the local replica.
+    pub fn get(&self, keyspace: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>, StateDbError> {
+        self.get_cf(keyspace.name(), key)
+    }
+
+    /// Every key/value of a keyspace whose key starts with `prefix`, in key order.
+    pub fn scan_prefix(
+        &self,
+        keyspace: Keyspace,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateDbError> {
+        self.scan_cf_prefix(keyspace.name(), prefix)
+    }
+
+    pub(crate) fn get_cf(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StateDbError> {
         self.db.get_cf(self.handle(cf), key).map_err(|e| self.error(e))
     }
 
-    /// Writes one key durably (the write-ahead log is synced before this returns).
-    pub fn put_durable(&self, cf: ColumnFamily, key: &[u8], value: &[u8]) -> Result<(), StateDbError> {
-        let mut write_options = rocksdb::WriteOptions::default();
-        write_options.set_sync(true);
-        self.db
-            .put_cf_opt(self.handle(cf), key, value, &write_options)
-            .map_err(|e| self.error(e))
+    pub(crate) fn scan_cf_prefix(
+        &self,
+        cf: &str,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateDbError> {
+        let mode = rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward);
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.handle(cf), mode) {
+            let (key, value) = item.map_err(|e| self.error(e))?;
+            if !key.starts_with(prefix) {
+                break;
+            }
+            out.push((key.into_vec(), value.into_vec()));
+        }
+        Ok(out)
     }
 
-    fn handle(&self, cf: ColumnFamily) -> &rocksdb::ColumnFamily {
+    /// The last key/value of a column family, if any.
+    pub(crate) fn last_cf(&self, cf: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>, StateDbError> {
+        match self.db.iterator_cf(self.handle(cf), rocksdb::IteratorMode::End).next() {
+            Some(Ok((key, value))) => Ok(Some((key.into_vec(), value.into_vec()))),
+            Some(Err(e)) => Err(self.error(e)),
+            None => Ok(None),
+        }
+    }
+
+    /// Key/values of `cf` from `from` (inclusive) while `keep(key)` holds.
+    pub(crate) fn range_cf(
+        &self,
+        cf: &str,
+        from: &[u8],
+        mut keep: impl FnMut(&[u8]) -> bool,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateDbError> {
+        let mode = rocksdb::IteratorMode::From(from, rocksdb::Direction::Forward);
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.handle(cf), mode) {
+            let (key, value) = item.map_err(|e| self.error(e))?;
+            if !keep(&key) {
+                break;
+            }
+            out.push((key.into_vec(), value.into_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Applies a batch atomically; `durable` syncs the write-ahead log before returning.
+    pub(crate) fn write(&self, batch: WriteBatch, durable: bool) -> Result<(), StateDbError> {
+        let mut options = WriteOptions::default();
+        options.set_sync(durable);
+        self.db.write_opt(batch, &options).map_err(|e| self.error(e))
+    }
+
+    pub(crate) fn handle(&self, cf: &str) -> &rocksdb::ColumnFamily {
         self.db
-            .cf_handle(cf.name())
+            .cf_handle(cf)
             .expect("every column family is created by StateDb::open")
     }
 
-    fn error(&self, source: rocksdb::Error) -> StateDbError {
+    pub(crate) fn rocks(&self) -> &DB {
+        &self.db
+    }
+
+    pub(crate) fn error(&self, source: rocksdb::Error) -> StateDbError {
         StateDbError::Rocks {
             path: self.db.path().display().to_string(),
             source,
@@ -115,15 +186,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durable_write_survives_reopen_and_families_are_separate() {
+    fn durable_write_survives_reopen_and_keyspaces_are_separate() {
         let dir = tempfile::tempdir().unwrap();
         {
             let db = StateDb::open(dir.path()).unwrap();
-            db.put_durable(ColumnFamily::Config, b"version", b"7").unwrap();
+            let mut batch = WriteBatch::default();
+            batch.put_cf(db.handle(Keyspace::Config.name()), b"version", b"7");
+            db.write(batch, true).unwrap();
         }
         let db = StateDb::open(dir.path()).unwrap();
-        assert_eq!(db.get(ColumnFamily::Config, b"version").unwrap().as_deref(), Some(&b"7"[..]));
-        assert_eq!(db.get(ColumnFamily::Alerts, b"version").unwrap(), None);
+        assert_eq!(db.get(Keyspace::Config, b"version").unwrap().as_deref(), Some(&b"7"[..]));
+        assert_eq!(db.get(Keyspace::Alerts, b"version").unwrap(), None);
+    }
+
+    #[test]
+    fn scan_prefix_stops_at_the_end_of_the_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(dir.path()).unwrap();
+        let mut batch = WriteBatch::default();
+        for key in ["a/1", "a/2", "b/1"] {
+            batch.put_cf(db.handle(Keyspace::LookupTables.name()), key, b"x");
+        }
+        db.write(batch, false).unwrap();
+        let keys: Vec<_> = db
+            .scan_prefix(Keyspace::LookupTables, b"a/")
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| String::from_utf8(k).unwrap())
+            .collect();
+        assert_eq!(keys, ["a/1", "a/2"]);
     }
 
     #[test]

@@ -1,6 +1,22 @@
-//! sa's replicated state. It knows the shape of the state (DESIGN.md §4) but nothing about logs,
+//! sa's replicated state: one openraft group per cluster, its log and state machine in RocksDB,
+//! its network over gRPC. It knows keyspaces and conditional writes (DESIGN.md §4), not logs,
 //! schemas or rules.
 
+mod command;
 mod db;
+mod log_store;
+mod membership;
+mod network;
+mod replica;
+mod service;
+mod snapshot_file;
+mod state_machine;
+mod types;
 
-pub use db::{ColumnFamily, StateDb, StateDbError};
+pub use command::{Command, CommandResult, Condition, WriteOp};
+pub use db::{Keyspace, StateDb, StateDbError};
+pub use membership::{JoinRequest, RemoveRequest};
+pub use network::peer_channel;
+pub use replica::{RaftTiming, Replica, ReplicaConfig, ReplicaError};
+pub use service::RaftService;
+pub use types::{LogId, NodeId, TypeConfig};

@@ -1,6 +1,7 @@
 //! `sactl`: the admin CLI. Each subcommand is one module; `main` maps failures to exit codes.
 
 mod connect;
+mod nodes;
 mod status;
 
 use clap::{Parser, Subcommand};
@@ -21,8 +22,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show the node's id, address, version and uptime.
+    /// Show the node's id, address, version, uptime and Raft role.
     Status(status::StatusArgs),
+    /// List every cluster member with its role, applied index, config version and health.
+    Nodes(nodes::NodesArgs),
+    /// Remove a member from the cluster.
+    RemoveNode(nodes::RemoveNodeArgs),
 }
 
 /// Exit codes scripts can rely on.
@@ -36,5 +41,7 @@ pub mod exit {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Status(args) => status::run(&cli.node, args).await,
+        Command::Nodes(args) => nodes::run(&cli.node, args).await,
+        Command::RemoveNode(args) => nodes::remove(&cli.node, args).await,
     }
 }

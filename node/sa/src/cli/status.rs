@@ -1,10 +1,10 @@
-//! `sactl status`.
+//! `sactl status`: the node answering, and how it sees the cluster.
 
 use std::time::Duration;
 
 use clap::Args;
-use sa_proto::cluster::v1::StatusRequest;
 use sa_proto::cluster::v1::cluster_client::ClusterClient;
+use sa_proto::cluster::v1::{StatusRequest, StatusResponse};
 use serde::Serialize;
 
 use super::connect::{self, NodeUnreachable};
@@ -17,42 +17,67 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, Serialize)]
-struct StatusReport {
-    node_id: u64,
-    addr: String,
-    http_addr: String,
-    version: String,
-    uptime_ms: u64,
-    data_dir: String,
+pub struct StatusReport {
+    pub node_id: u64,
+    pub addr: String,
+    pub http_addr: String,
+    pub version: String,
+    pub uptime_ms: u64,
+    pub data_dir: String,
+    pub config_version: u64,
+    pub role: String,
+    pub term: u64,
+    pub leader_id: Option<u64>,
+    pub applied_index: u64,
+    pub members: usize,
 }
 
-pub async fn run(addr: &str, args: StatusArgs) -> anyhow::Result<()> {
+/// Asks the node at `addr` for its status.
+pub async fn fetch(addr: &str) -> Result<StatusResponse, NodeUnreachable> {
     let mut client = ClusterClient::new(connect::channel(addr).await?);
-    let node = client
+    client
         .status(StatusRequest {})
         .await
-        .map_err(|status| NodeUnreachable { addr: addr.to_string(), reason: status.message().to_string() })?
-        .into_inner()
-        .node
-        .ok_or_else(|| anyhow::anyhow!("node at {addr} sent a status without a node"))?;
-    let report = StatusReport {
+        .map(|reply| reply.into_inner())
+        .map_err(|status| NodeUnreachable { addr: addr.to_string(), reason: status.message().to_string() })
+}
+
+pub fn report(response: StatusResponse) -> anyhow::Result<StatusReport> {
+    let node = response.node.ok_or_else(|| anyhow::anyhow!("status reply without a node"))?;
+    let raft = response.raft.unwrap_or_default();
+    Ok(StatusReport {
         node_id: node.node_id,
         addr: node.advertise_addr,
         http_addr: node.http_addr,
         version: node.version,
         uptime_ms: node.uptime_ms,
         data_dir: node.data_dir,
-    };
+        config_version: node.config_version,
+        role: raft.role,
+        term: raft.term,
+        leader_id: raft.has_leader.then_some(raft.leader_id),
+        applied_index: raft.applied_index,
+        members: response.members.len(),
+    })
+}
+
+pub async fn run(addr: &str, args: StatusArgs) -> anyhow::Result<()> {
+    let report = report(fetch(addr).await?)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        let uptime = humantime::format_duration(Duration::from_secs(report.uptime_ms / 1000));
-        println!("node id    {}", report.node_id);
-        println!("address    {}", report.addr);
-        println!("http       {}", report.http_addr);
-        println!("version    {}", report.version);
-        println!("uptime     {uptime}");
-        println!("data dir   {}", report.data_dir);
+        return Ok(());
     }
+    let uptime = humantime::format_duration(Duration::from_secs(report.uptime_ms / 1000));
+    let leader = report.leader_id.map_or_else(|| "none".to_string(), |id| id.to_string());
+    println!("node id    {}", report.node_id);
+    println!("address    {}", report.addr);
+    println!("http       {}", report.http_addr);
+    println!("version    {}", report.version);
+    println!("uptime     {uptime}");
+    println!("data dir   {}", report.data_dir);
+    println!("role       {} (term {}, leader {leader})", report.role, report.term);
+    println!("applied    {}", report.applied_index);
+    println!("config     v{}", report.config_version);
+    println!("members    {}", report.members);
     Ok(())
 }

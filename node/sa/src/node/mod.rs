@@ -4,6 +4,7 @@ mod args;
 mod grpc;
 mod http;
 mod identity;
+mod membership;
 mod metrics;
 mod run;
 

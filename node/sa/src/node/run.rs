@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use sa_proto::cluster::v1::cluster_server::ClusterServer;
+use sa_proto::raft::v1::raft_server::RaftServer;
+use sa_raft::{RaftService, RaftTiming, Replica, ReplicaConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -27,10 +29,19 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let http_addr = http_listener.local_addr()?;
     let advertise_addr = args.advertise_addr.clone().unwrap_or_else(|| grpc_addr.to_string());
 
+    let replica = Replica::open(ReplicaConfig {
+        node_id: identity.node_id,
+        advertise_addr: advertise_addr.clone(),
+        data_dir: args.data_dir.clone(),
+        timing: RaftTiming::default(),
+    })
+    .await
+    .context("cannot open the replicated state")?;
+
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
     let cluster = ClusterService {
-        node_id: identity.node_id,
+        replica: replica.clone(),
         advertise_addr: advertise_addr.clone(),
         http_addr: http_addr.to_string(),
         data_dir: args.data_dir.clone(),
@@ -38,6 +49,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     };
     let grpc = tonic::transport::Server::builder()
         .add_service(ClusterServer::new(cluster))
+        .add_service(RaftServer::new(RaftService::new(replica.clone())))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
             wait_for(shutdown_rx.clone()),
@@ -61,9 +73,21 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let grpc_task = tokio::spawn(grpc);
     let http_task = tokio::spawn(async move { http.await });
 
-    let signal = shutdown_signal().await?;
+    let membership = super::membership::establish(&replica, args.join.as_deref());
+    let signal = tokio::select! {
+        result = membership => {
+            if let Err(e) = result {
+                shutdown_tx.send_replace(true);
+                replica.shutdown().await;
+                return Err(e);
+            }
+            shutdown_signal().await?
+        }
+        signal = shutdown_signal() => signal?,
+    };
     tracing::info!(signal, "shutting down");
     shutdown_tx.send_replace(true);
+    replica.shutdown().await;
     grpc_task.await?.context("gRPC server failed")?;
     http_task.await?.context("HTTP server failed")?;
     tracing::info!("node stopped");

@@ -1,0 +1,98 @@
+//! `sactl nodes` and `sactl remove-node`: the members of the cluster, each asked directly.
+
+use clap::Args;
+use sa_proto::cluster::v1::RemoveNodeRequest;
+use sa_proto::cluster::v1::cluster_client::ClusterClient;
+use serde::Serialize;
+
+use super::connect::{self, NodeUnreachable};
+use super::status;
+
+#[derive(Debug, Args)]
+pub struct NodesArgs {
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveNodeArgs {
+    /// Raft id of the node to remove (see `sactl nodes`).
+    pub id: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct NodeRow {
+    id: u64,
+    addr: String,
+    /// `leader`, `follower` or `learner` as the node itself reports; `unknown` when unreachable.
+    role: String,
+    applied_index: Option<u64>,
+    config_version: Option<u64>,
+    healthy: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+pub async fn run(addr: &str, args: NodesArgs) -> anyhow::Result<()> {
+    let members = status::fetch(addr).await?.members;
+    let mut rows = Vec::with_capacity(members.len());
+    for member in members {
+        let row = match status::fetch(&member.addr).await.map_err(anyhow::Error::from).and_then(status::report) {
+            Ok(report) => NodeRow {
+                id: member.node_id,
+                addr: member.addr,
+                role: if member.voter { report.role } else { "learner".to_string() },
+                applied_index: Some(report.applied_index),
+                config_version: Some(report.config_version),
+                healthy: report.node_id == member.node_id,
+                error: (report.node_id != member.node_id)
+                    .then(|| format!("answered as node {}", report.node_id)),
+            },
+            Err(e) => NodeRow {
+                id: member.node_id,
+                addr: member.addr,
+                role: "unknown".into(),
+                applied_index: None,
+                config_version: None,
+                healthy: false,
+                error: Some(format!("{e:#}")),
+            },
+        };
+        rows.push(row);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!("{:<18} {:<22} {:<9} {:>8} {:>7}  health", "ID", "ADDRESS", "ROLE", "APPLIED", "CONFIG");
+    let dash = || "-".to_string();
+    for row in &rows {
+        println!(
+            "{:<18} {:<22} {:<9} {:>8} {:>7}  {}",
+            row.id,
+            row.addr,
+            row.role,
+            row.applied_index.map_or_else(dash, |i| i.to_string()),
+            row.config_version.map_or_else(dash, |v| format!("v{v}")),
+            match &row.error {
+                None => "ok".to_string(),
+                Some(e) => format!("DOWN: {e}"),
+            }
+        );
+    }
+    Ok(())
+}
+
+pub async fn remove(addr: &str, args: RemoveNodeArgs) -> anyhow::Result<()> {
+    let mut client = ClusterClient::new(connect::channel(addr).await?);
+    client.remove_node(RemoveNodeRequest { node_id: args.id }).await.map_err(|status| match status.code() {
+        tonic::Code::Unavailable => anyhow::Error::from(NodeUnreachable {
+            addr: addr.to_string(),
+            reason: status.message().to_string(),
+        }),
+        _ => anyhow::anyhow!("{}", status.message()),
+    })?;
+    println!("removed node {}", args.id);
+    Ok(())
+}

@@ -1,0 +1,290 @@
+//! A node's replica of the cluster state: the openraft instance with its RocksDB storage, and the
+//! operations the node needs (bootstrap, join, writes forwarded to the leader, local reads).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
+use sa_proto::raft::v1::RaftPayload;
+use sa_proto::raft::v1::raft_client::RaftClient;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+
+use crate::command::{Command, CommandResult};
+use crate::db::{Keyspace, StateDb, StateDbError};
+use crate::log_store::LogStore;
+use crate::membership::{JoinRequest, RemoveRequest};
+use crate::network::{NetworkFactory, peer_channel};
+use crate::snapshot_file::SnapshotFiles;
+use crate::state_machine::StateMachine;
+use crate::types::{LogId, Node, NodeId, Raft};
+
+/// How long a write or membership change waits for a leader before giving up.
+const LEADER_WAIT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone)]
+pub struct ReplicaConfig {
+    pub node_id: NodeId,
+    /// gRPC address peers use to reach this node.
+    pub advertise_addr: String,
+    /// Holds `state/` (RocksDB) and `snapshot/`.
+    pub data_dir: PathBuf,
+    pub timing: RaftTiming,
+}
+
+/// Raft timers. Defaults suit a LAN: a leader is replaced about a second after it dies.
+#[derive(Debug, Clone)]
+pub struct RaftTiming {
+    pub heartbeat_ms: u64,
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    /// Build a snapshot (and later purge the log) after this many applied entries.
+    pub snapshot_after_logs: u64,
+}
+
+impl Default for RaftTiming {
+    fn default() -> Self {
+        RaftTiming {
+            heartbeat_ms: 150,
+            election_timeout_min_ms: 700,
+            election_timeout_max_ms: 1400,
+            snapshot_after_logs: 5000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    #[error(transparent)]
+    Storage(#[from] StateDbError),
+    #[error("raft: {0}")]
+    Raft(String),
+    #[error("no leader known after {0:?}")]
+    NoLeader(Duration),
+    #[error("leader at {addr}: {message}")]
+    Leader { addr: String, message: String },
+}
+
+/// Cheap to clone; every clone is the same replica.
+#[derive(Clone)]
+pub struct Replica {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    node_id: NodeId,
+    advertise_addr: String,
+    raft: Raft,
+    db: StateDb,
+    applied: watch::Receiver<Option<LogId>>,
+}
+
+impl Replica {
+    pub async fn open(config: ReplicaConfig) -> Result<Replica, ReplicaError> {
+        let db = StateDb::open(&config.data_dir.join("state"))?;
+        let log_store = LogStore::new(db.clone());
+        let state_machine = StateMachine::new(db.clone(), SnapshotFiles::new(config.data_dir.join("snapshot")))
+            .map_err(|e| ReplicaError::Raft(e.to_string()))?;
+        let applied = state_machine.subscribe_applied();
+        let raft_config = Config {
+            cluster_name: "sa".into(),
+            heartbeat_interval: config.timing.heartbeat_ms,
+            election_timeout_min: config.timing.election_timeout_min_ms,
+            election_timeout_max: config.timing.election_timeout_max_ms,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(config.timing.snapshot_after_logs),
+            max_in_snapshot_log_to_keep: 500,
+            snapshot_max_chunk_size: 1024 * 1024,
+            install_snapshot_timeout: 10_000,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| ReplicaError::Raft(e.to_string()))?;
+        let raft = Raft::new(config.node_id, Arc::new(raft_config), NetworkFactory, log_store, state_machine)
+            .await
+            .map_err(|e| ReplicaError::Raft(e.to_string()))?;
+        Ok(Replica {
+            inner: Arc::new(Inner {
+                node_id: config.node_id,
+                advertise_addr: config.advertise_addr,
+                raft,
+                db,
+                applied,
+            }),
+        })
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.inner.node_id
+    }
+
+    pub fn raft(&self) -> &Raft {
+        &self.inner.raft
+    }
+
+    /// Makes this node a one-member cluster, unless its data dir already holds a cluster.
+    pub async fn bootstrap_if_new(&self) -> Result<bool, ReplicaError> {
+        if self.is_initialized().await? {
+            return Ok(false);
+        }
+        let members = BTreeMap::from([(self.node_id(), Node::new(self.inner.advertise_addr.clone()))]);
+        self.raft().initialize(members).await.map_err(|e| ReplicaError::Raft(e.to_string()))?;
+        Ok(true)
+    }
+
+    pub async fn is_initialized(&self) -> Result<bool, ReplicaError> {
+        self.raft().is_initialized().await.map_err(|e| ReplicaError::Raft(e.to_string()))
+    }
+
+    /// Asks the cluster member at `seed` to add this node (learner, then voter once caught up).
+    pub async fn join_via(&self, seed: &str) -> Result<(), ReplicaError> {
+        let request = JoinRequest { node_id: self.node_id(), addr: self.inner.advertise_addr.clone() };
+        let result: Result<(), String> = call(seed, Rpc::Join, &request).await?;
+        result.map_err(|message| ReplicaError::Leader { addr: seed.to_string(), message })
+    }
+
+    /// Commits `command` through the leader (forwarding when this node is not it).
+    pub async fn write(&self, command: Command) -> Result<CommandResult, ReplicaError> {
+        fail::fail_point!("raft::replica::before_write", |_| Err(ReplicaError::Raft(
+            "failpoint raft::replica::before_write".into()
+        )));
+        let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+        loop {
+            match self.raft().client_write(command.clone()).await {
+                Ok(response) => return Ok(response.data),
+                Err(e) => match e.forward_to_leader() {
+                    Some(forward) => {
+                        if let Some(leader) = &forward.leader_node {
+                            let result: Result<CommandResult, String> = call(&leader.addr, Rpc::Write, &command).await?;
+                            return result.map_err(|message| ReplicaError::Leader { addr: leader.addr.clone(), message });
+                        }
+                    }
+                    None => return Err(ReplicaError::Raft(e.to_string())),
+                },
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(ReplicaError::NoLeader(LEADER_WAIT));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Adds a node: as learner until it has caught up, then as voter. Runs on the leader;
+    /// elsewhere it is forwarded there. Joining again with the same id is harmless.
+    pub async fn add_member(&self, join: JoinRequest) -> Result<(), ReplicaError> {
+        match self.leader().await? {
+            Some((leader, _)) if leader == self.node_id() => {}
+            Some((_, addr)) => {
+                let result: Result<(), String> = call(&addr, Rpc::Join, &join).await?;
+                return result.map_err(|message| ReplicaError::Leader { addr, message });
+            }
+            None => return Err(ReplicaError::NoLeader(LEADER_WAIT)),
+        }
+        let raft_err = |e: openraft::error::RaftError<NodeId, _>| ReplicaError::Raft(e.to_string());
+        let membership = self.raft().metrics().borrow().membership_config.clone();
+        if membership.membership().voter_ids().any(|id| id == join.node_id) {
+            return Ok(());
+        }
+        tracing::info!(node_id = join.node_id, addr = %join.addr, "adding learner");
+        self.raft().add_learner(join.node_id, Node::new(join.addr.clone()), true).await.map_err(raft_err)?;
+        tracing::info!(node_id = join.node_id, "promoting learner to voter");
+        self.raft()
+            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([join.node_id])), false)
+            .await
+            .map_err(raft_err)?;
+        Ok(())
+    }
+
+    /// Removes a node from the cluster (voter or learner). Forwarded to the leader.
+    pub async fn remove_member(&self, remove: RemoveRequest) -> Result<(), ReplicaError> {
+        match self.leader().await? {
+            Some((leader, _)) if leader == self.node_id() => {}
+            Some((_, addr)) => {
+                let result: Result<(), String> = call(&addr, Rpc::Remove, &remove).await?;
+                return result.map_err(|message| ReplicaError::Leader { addr, message });
+            }
+            None => return Err(ReplicaError::NoLeader(LEADER_WAIT)),
+        }
+        let raft_err = |e: openraft::error::RaftError<NodeId, _>| ReplicaError::Raft(e.to_string());
+        let membership = self.raft().metrics().borrow().membership_config.clone();
+        let ids = BTreeSet::from([remove.node_id]);
+        if membership.membership().voter_ids().any(|id| id == remove.node_id) {
+            self.raft().change_membership(ChangeMembers::RemoveVoters(ids.clone()), false).await.map_err(raft_err)?;
+        } else if membership.membership().get_node(&remove.node_id).is_some() {
+            self.raft().change_membership(ChangeMembers::RemoveNodes(ids), false).await.map_err(raft_err)?;
+        } else {
+            return Err(ReplicaError::Raft(format!("node {} is not a member", remove.node_id)));
+        }
+        Ok(())
+    }
+
+    /// The current leader's id and address, waiting (bounded) while an election runs.
+    pub async fn leader(&self) -> Result<Option<(NodeId, String)>, ReplicaError> {
+        let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+        loop {
+            let found = {
+                let metrics = self.raft().metrics();
+                let metrics = metrics.borrow();
+                metrics.current_leader.and_then(|id| {
+                    metrics.membership_config.membership().get_node(&id).map(|node| (id, node.addr.clone()))
+                })
+            };
+            if found.is_some() || tokio::time::Instant::now() > deadline {
+                return Ok(found);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.raft().metrics().borrow().state == ServerState::Leader
+    }
+
+    /// Reads one key from the local replica (no network round trip; may lag the leader).
+    pub fn get(&self, keyspace: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>, ReplicaError> {
+        Ok(self.inner.db.get(keyspace, key)?)
+    }
+
+    pub fn scan_prefix(&self, keyspace: Keyspace, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ReplicaError> {
+        Ok(self.inner.db.scan_prefix(keyspace, prefix)?)
+    }
+
+    /// Changes whenever the local state machine applies entries.
+    pub fn subscribe_applied(&self) -> watch::Receiver<Option<LogId>> {
+        self.inner.applied.clone()
+    }
+
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.raft().shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
+    }
+}
+
+enum Rpc {
+    Write,
+    Join,
+    Remove,
+}
+
+async fn call<Req: Serialize, Resp: DeserializeOwned>(addr: &str, rpc: Rpc, request: &Req) -> Result<Resp, ReplicaError> {
+    let unreachable = |message: String| ReplicaError::Leader { addr: addr.to_string(), message };
+    let channel = peer_channel(addr).map_err(|e| unreachable(e.to_string()))?;
+    let mut client = RaftClient::new(channel);
+    let data = serde_json::to_vec(request).map_err(|e| unreachable(e.to_string()))?;
+    let mut grpc_request = tonic::Request::new(RaftPayload { data });
+    grpc_request.set_timeout(match rpc {
+        // Joining waits for the learner to catch up, which can take a snapshot transfer.
+        Rpc::Join => Duration::from_secs(120),
+        Rpc::Write | Rpc::Remove => Duration::from_secs(20),
+    });
+    let reply = match rpc {
+        Rpc::Write => client.write(grpc_request).await,
+        Rpc::Join => client.join(grpc_request).await,
+        Rpc::Remove => client.remove(grpc_request).await,
+    }
+    .map_err(|status| unreachable(status.message().to_string()))?;
+    serde_json::from_slice(&reply.into_inner().data).map_err(|e| unreachable(e.to_string()))
+}

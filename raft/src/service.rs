@@ -1,0 +1,69 @@
+//! The gRPC side of the Raft network: hands peers' requests to the local openraft instance, and
+//! serves forwarded writes and membership changes when this node leads.
+
+use sa_proto::raft::v1::RaftPayload;
+use sa_proto::raft::v1::raft_server::Raft as RaftRpc;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tonic::{Request, Response, Status};
+
+use crate::command::Command;
+use crate::membership::{JoinRequest, RemoveRequest};
+use crate::replica::Replica;
+
+pub struct RaftService {
+    replica: Replica,
+}
+
+impl RaftService {
+    pub fn new(replica: Replica) -> Self {
+        RaftService { replica }
+    }
+}
+
+fn decode<T: DeserializeOwned>(request: Request<RaftPayload>) -> Result<T, Status> {
+    serde_json::from_slice(&request.into_inner().data)
+        .map_err(|e| Status::invalid_argument(format!("undecodable raft payload: {e}")))
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Response<RaftPayload>, Status> {
+    serde_json::to_vec(value)
+        .map(|data| Response::new(RaftPayload { data }))
+        .map_err(|e| Status::internal(format!("cannot encode raft payload: {e}")))
+}
+
+#[tonic::async_trait]
+impl RaftRpc for RaftService {
+    async fn append_entries(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+        let result = self.replica.raft().append_entries(decode(request)?).await;
+        encode(&result)
+    }
+
+    async fn vote(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+        let result = self.replica.raft().vote(decode(request)?).await;
+        encode(&result)
+    }
+
+    async fn install_snapshot(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+        let result = self.replica.raft().install_snapshot(decode(request)?).await;
+        encode(&result)
+    }
+
+    async fn write(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+        let command: Command = decode(request)?;
+        let result = self.replica.write(command).await.map_err(|e| e.to_string());
+        encode(&result)
+    }
+
+    async fn join(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+        let join: JoinRequest = decode(request)?;
+        let result = self.replica.add_member(join).await.map_err(|e| e.to_string());
+        encode(&result)
+    }
+
+    async fn remove(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+        let remove: RemoveRequest = decode(request)?;
+        let result = self.replica.remove_member(remove).await.map_err(|e| e.to_string());
+        encode(&result)
+    }
+}
