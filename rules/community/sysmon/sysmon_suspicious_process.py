@@ -1,6 +1,7 @@
 """Office or script host spawning an encoded or downloading shell (Sysmon event 1)."""
 
 import ntpath
+import re
 
 from streamalert.shared.rule import rule
 
@@ -10,14 +11,17 @@ OFFICE_PARENTS = frozenset(
     ('winword.exe', 'excel.exe', 'powerpnt.exe', 'outlook.exe', 'mshta.exe', 'wscript.exe')
 )
 SHELLS = frozenset(('powershell.exe', 'pwsh.exe', 'cmd.exe', 'rundll32.exe', 'regsvr32.exe'))
-# Command-line fragments of encoded or download-and-run PowerShell.
-SUSPICIOUS_ARGUMENTS = (
-    '-enc',
-    '-encodedcommand',
-    'frombase64string',
+# -EncodedCommand (PowerShell accepts -e, -ec, -enc, ... and /e) followed by a base64 blob.
+ENCODED_COMMAND = re.compile(r'(?:^|\s)[-/]e(?:c|nc\w*)?\s+[a-z0-9+/]{20,}={0,2}', re.IGNORECASE)
+# Command-line fragments of download-and-run PowerShell.
+DOWNLOAD_CRADLES = (
     'downloadstring',
+    'downloadfile',
+    'frombase64string',
     'invoke-webrequest',
+    'invoke-expression',
     'iex(',
+    'iex (',
 )
 PROCESS_CREATE = 1
 
@@ -45,7 +49,9 @@ def sysmon_suspicious_process(rec):
     parent = ntpath.basename(lower(data['ParentImage']))
     if image in SHELLS and parent in OFFICE_PARENTS:
         return True
-    command_line = lower(data['CommandLine']).replace(' ', '')
-    return image in ('powershell.exe', 'pwsh.exe') and any(
-        arg.replace(' ', '') in command_line for arg in SUSPICIOUS_ARGUMENTS
+    if image not in ('powershell.exe', 'pwsh.exe'):
+        return False
+    command_line = lower(data['CommandLine'])
+    return bool(ENCODED_COMMAND.search(command_line)) or any(
+        cradle in command_line for cradle in DOWNLOAD_CRADLES
     )
