@@ -3,6 +3,8 @@
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import REVIEW_OUTPUTS
+from rules.publishers.generic import add_record, enumerate_fields
+from rules.publishers.slack import AttachPublication, AttachRuleInfo, Summary
 
 BLOCK_ACTIONS = frozenset(
     ('block', 'challenge_failed', 'jschallenge_failed', 'managed_challenge_failed')
@@ -12,6 +14,10 @@ BLOCK_ACTIONS = frozenset(
 @rule(
     logs=['cloudflare:firewall_event'],
     outputs=REVIEW_OUTPUTS,
+    # A compact Slack message: the record flattened to one "path: value" line per field.
+    publishers={
+        'slack': [add_record, enumerate_fields, Summary, AttachRuleInfo, AttachPublication]
+    },
     merge_by_keys=['ClientIP', 'ClientRequestHost'],
     merge_window_mins=10,
 )

@@ -3,6 +3,13 @@
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS
+from rules.publishers.generic import add_record
+from rules.publishers.pagerduty import (
+    PrettyPrintArrays,
+    as_custom_details,
+    shorten_title,
+    v2_high_urgency,
+)
 
 TWO_FACTOR_DISABLED_ACTIONS = frozenset(
     (
@@ -12,7 +19,23 @@ TWO_FACTOR_DISABLED_ACTIONS = frozenset(
 )
 
 
-@rule(logs=['github:audit'], outputs=PAGE_OUTPUTS, publishers=ALERT_PUBLISHERS)
+@rule(
+    logs=['github:audit'],
+    outputs=PAGE_OUTPUTS,
+    # The page carries the audit record itself, lists flattened for PagerDuty's renderer.
+    publishers=dict(
+        ALERT_PUBLISHERS,
+        **{
+            'pagerduty-v2': [
+                add_record,
+                as_custom_details,
+                shorten_title,
+                v2_high_urgency,
+                PrettyPrintArrays,
+            ]
+        },
+    ),
+)
 def github_two_factor_requirement_disabled(rec):
     """
     author:       sa

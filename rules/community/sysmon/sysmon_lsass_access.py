@@ -6,7 +6,11 @@ from streamalert.shared.publisher import DefaultPublisher
 from streamalert.shared.rule import rule
 
 from rules.helpers.base import ALERT_PUBLISHERS, PAGE_OUTPUTS, SOAR_OUTPUT, lower
-from rules.publishers.generic import remove_internal_fields, remove_streamalert_normalization
+from rules.publishers.generic import (
+    remove_fields,
+    remove_internal_fields,
+    remove_streamalert_normalization,
+)
 
 PROCESS_ACCESS = 10
 # Windows components that legitimately read LSASS.
@@ -20,7 +24,8 @@ VM_READ = 0x0010
 @rule(
     logs=['sysmon:event'],
     outputs=PAGE_OUTPUTS + [SOAR_OUTPUT],
-    # The response automation gets the whole alert, without sa's bookkeeping fields.
+    # The response automation gets the whole alert, without sa's bookkeeping fields and
+    # without the stack trace (large, and useless to it).
     publishers=dict(
         ALERT_PUBLISHERS,
         **{
@@ -28,12 +33,14 @@ VM_READ = 0x0010
                 DefaultPublisher,
                 remove_internal_fields,
                 remove_streamalert_normalization,
+                remove_fields,
             ]
         },
     ),
+    context={'remove_fields': ['^CallTrace$']},
     req_subkeys={'EventData': ['SourceImage', 'TargetImage', 'GrantedAccess']},
 )
-def sysmon_lsass_access(rec):
+def sysmon_lsass_access(rec, _):
     """
     author:       sa
     description:  A process other than the expected Windows components opened lsass.exe with
