@@ -20,9 +20,7 @@ use crate::parsers::{
     Candidate, ParserKind, Rejection, Root, extract_csv, extract_json, extract_kv,
 };
 use crate::record::ClassifiedRecord;
-use crate::schema::{
-    coerce_record, coercion_failure, key_mismatch, keys_match, record_is_coercible,
-};
+use crate::schema::{coerce_record, coercion_failure, key_mismatch, record_matches};
 
 /// A configuration with its routing table, ready to classify. Cheap to share across threads.
 #[derive(Debug)]
@@ -133,6 +131,19 @@ enum JsonKey<'a> {
     Root,
     Path(&'a str, bool),
     RegexKey(&'a str),
+}
+
+impl<'a> JsonKey<'a> {
+    fn of(extraction: &'a JsonExtraction) -> JsonKey<'a> {
+        match extraction {
+            JsonExtraction::Root => JsonKey::Root,
+            JsonExtraction::Path {
+                path,
+                embedded_json,
+            } => JsonKey::Path(path.as_str(), *embedded_json),
+            JsonExtraction::RegexKey(k) => JsonKey::RegexKey(k),
+        }
+    }
 }
 
 impl<'a> SharedExtractions<'a> {
@@ -276,73 +287,101 @@ impl Classifier {
                 dead_letters: vec![dead_letter(None, root.to_raw_string(), failures)],
             });
         };
-        let mut records = Vec::new();
-        let mut dead_letters = Vec::new();
-        let wrap = |record: Map<String, Value>| ClassifiedRecord {
-            cluster: route.cluster.clone(),
-            log_type: lt.name.clone(),
-            record,
-            service: service.into(),
-            resource: resource.into(),
-            data_type: lt.parser.name().into(),
+        let mut out = Classification {
+            records: Vec::new(),
+            dead_letters: Vec::new(),
         };
-        let root_is_the_record =
-            lt.parser == ParserKind::Json && matches!(lt.json, JsonExtraction::Root);
-        if root_is_the_record {
-            // The single candidate is the payload itself: move it instead of copying it.
-            drop(shared);
-            let Some(Verdict::Valid(coerced)) = verdicts.into_iter().next() else {
-                unreachable!("a matched type has a valid candidate")
-            };
-            let record = match (coerced, root) {
-                (Some(map), _) => map,
-                (None, Root::Json(Value::Object(map))) => map,
-                (None, _) => unreachable!("a valid json root is an object"),
-            };
-            records.push(wrap(self.finish(lt, record, &envelope)));
-            return Ok(Classification {
-                records,
-                dead_letters,
-            });
-        }
-        let candidates = self.candidates_of(lt, &root, &mut shared).into_owned();
-        for (candidate, verdict) in candidates.into_iter().zip(verdicts) {
-            match verdict {
-                Verdict::Valid(coerced) => {
-                    let record =
-                        coerced.unwrap_or_else(|| match candidate.value.map(Cow::into_owned) {
-                            Some(Value::Object(map)) => map,
-                            _ => unreachable!("a valid candidate is an object"),
-                        });
-                    records.push(wrap(self.finish(lt, record, &envelope)));
+        let settle = |out: &mut Classification,
+                      verdict: Verdict,
+                      value: Option<Value>,
+                      root: &Root| match (verdict, value) {
+            (Verdict::Valid(Some(coerced)), _)
+            | (Verdict::Valid(None), Some(Value::Object(coerced))) => {
+                out.records.push(ClassifiedRecord {
+                    cluster: route.cluster.clone(),
+                    log_type: lt.name.clone(),
+                    record: self.finish(lt, coerced, &envelope),
+                    service: service.into(),
+                    resource: resource.into(),
+                    data_type: lt.parser.name().into(),
+                });
+            }
+            (_, value) => {
+                let reason = match &value {
+                    Some(v) => self.check(lt, v, &envelope, true).err().flatten(),
+                    None => Some(Rejection::NotJson.to_string()),
+                };
+                let raw = value.map_or_else(|| root.to_raw_string(), |v| v.to_string());
+                let failure = CandidateFailure {
+                    log_type: lt.name.clone(),
+                    reason: reason.unwrap_or_else(|| "does not match".into()),
+                };
+                out.dead_letters
+                    .push(dead_letter(Some(&lt.name), raw, vec![failure]));
+            }
+        };
+        match (lt.parser, &lt.json) {
+            (ParserKind::Json, JsonExtraction::Root) => {
+                // The single candidate is the payload itself: move it instead of copying it.
+                drop(shared);
+                let verdict = verdicts
+                    .into_iter()
+                    .next()
+                    .unwrap_or(Verdict::Invalid(None));
+                let (value, rest) = match root {
+                    Root::Json(v) => (Some(v), Root::Text(String::new())),
+                    text => (None, text),
+                };
+                settle(&mut out, verdict, value, &rest);
+            }
+            (
+                ParserKind::Json,
+                JsonExtraction::Path {
+                    path,
+                    embedded_json: false,
+                },
+            ) => {
+                // The records are parts of the payload: move them out of it.
+                drop(shared);
+                let Root::Json(doc) = root else {
+                    return Ok(out);
+                };
+                let empty = Root::Text(String::new());
+                for (value, verdict) in path
+                    .take_records(doc)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .zip(verdicts)
+                {
+                    settle(&mut out, verdict, Some(value), &empty);
                 }
-                Verdict::Invalid(_) => {
-                    let reason = match &candidate.rejection {
-                        Some(r) => r.to_string(),
-                        None => self
-                            .check(lt, candidate_value(&candidate, &root), &envelope, true)
-                            .err()
-                            .flatten()
-                            .unwrap_or_default(),
-                    };
-                    let raw = candidate
-                        .value
-                        .map_or_else(|| root.to_raw_string(), |v| v.to_string());
-                    dead_letters.push(dead_letter(
-                        Some(&lt.name),
-                        raw,
-                        vec![CandidateFailure {
-                            log_type: lt.name.clone(),
-                            reason,
-                        }],
-                    ));
+            }
+            _ => {
+                let candidates = self.take_candidates(lt, &root, &mut shared);
+                for (candidate, verdict) in candidates.into_iter().zip(verdicts) {
+                    match &candidate.rejection {
+                        Some(rejection) => {
+                            let raw = candidate
+                                .value
+                                .map_or_else(|| root.to_raw_string(), |v| v.to_string());
+                            let failure = CandidateFailure {
+                                log_type: lt.name.clone(),
+                                reason: rejection.to_string(),
+                            };
+                            out.dead_letters
+                                .push(dead_letter(Some(&lt.name), raw, vec![failure]));
+                        }
+                        None => settle(
+                            &mut out,
+                            verdict,
+                            candidate.value.map(Cow::into_owned),
+                            &root,
+                        ),
+                    }
                 }
             }
         }
-        Ok(Classification {
-            records,
-            dead_letters,
-        })
+        Ok(out)
     }
 
     /// Every candidate log type that would accept the payload, in candidate order. More than
@@ -412,6 +451,27 @@ impl Classifier {
                 }
             })
             .collect()
+    }
+
+    /// The candidates of the winning type, moved out of the shared extractions (no copy of
+    /// decoded embedded records).
+    fn take_candidates<'a>(
+        &'a self,
+        lt: &'a LogType,
+        root: &'a Root,
+        shared: &mut SharedExtractions<'a>,
+    ) -> Vec<Candidate<'a>> {
+        if lt.parser == ParserKind::Json {
+            shared.json(&lt.json, root);
+            if let Some(i) = shared
+                .json
+                .iter()
+                .position(|(k, _)| *k == JsonKey::of(&lt.json))
+            {
+                return shared.json.swap_remove(i).1;
+            }
+        }
+        self.candidates_of(lt, root, shared).into_owned()
     }
 
     fn candidates_of<'a, 's>(
@@ -490,16 +550,17 @@ impl Classifier {
         envelope: &Map<String, Value>,
         explain: bool,
     ) -> Result<Option<Map<String, Value>>, Option<String>> {
-        if !keys_match(value, &lt.schema, &lt.optional_keys) {
-            return Err(explain
-                .then(|| key_mismatch(value, &lt.schema, &lt.optional_keys).unwrap_or_default()));
+        if !record_matches(value, &lt.schema, &lt.optional_keys) {
+            return Err(explain.then(|| {
+                let map = value.as_object();
+                key_mismatch(value, &lt.schema, &lt.optional_keys)
+                    .or_else(|| map.and_then(|m| coercion_failure(m, &lt.schema)))
+                    .unwrap_or_default()
+            }));
         }
         let Value::Object(map) = value else {
             return Err(explain.then(|| "not a JSON object".to_string()));
         };
-        if !record_is_coercible(map, &lt.schema) {
-            return Err(explain.then(|| coercion_failure(map, &lt.schema).unwrap_or_default()));
-        }
         let Some(patterns) = &lt.log_patterns else {
             return Ok(None);
         };
@@ -520,10 +581,12 @@ impl Classifier {
         envelope: &Map<String, Value>,
     ) -> Map<String, Value> {
         coerce_record(&mut record, &lt.schema);
+        // Every key of a checked record is a schema key, so equal sizes mean nothing is absent.
+        let complete = record.len() == lt.schema.len();
         if !envelope.is_empty() {
             record.insert(ENVELOPE_KEY.into(), Value::Object(envelope.clone()));
         }
-        for key in &lt.optional_keys {
+        for key in lt.optional_keys.iter().filter(|_| !complete) {
             if !record.contains_key(key) {
                 let default = lt
                     .schema

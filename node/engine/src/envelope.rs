@@ -1,9 +1,9 @@
 //! Envelope keys (compat spec §3.5): values taken from the outer document and attached to every
 //! record extracted from it under `streamalert:envelope_keys`.
 
-use indexmap::IndexSet;
 use serde_json::{Map, Value};
 
+use crate::fxhash::KeySet;
 use crate::parsers::Root;
 use crate::schema::{FieldType, Schema, coerce_value, nested_keys_match};
 
@@ -12,7 +12,7 @@ pub const ENVELOPE_KEY: &str = "streamalert:envelope_keys";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
     pub schema: Schema,
-    pub optional: IndexSet<String>,
+    pub optional: KeySet,
 }
 
 impl Envelope {

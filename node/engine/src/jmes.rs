@@ -103,6 +103,24 @@ impl JmesPath {
         }
     }
 
+    /// [`search_records`](Self::search_records) on a document the caller gives up: the
+    /// selected records are moved out of it instead of copied.
+    pub fn take_records(&self, root: Value) -> Option<Vec<Value>> {
+        let Some(expr) = &self.native else {
+            return self
+                .search_records(&root)
+                .map(|items| items.into_iter().map(Cow::into_owned).collect());
+        };
+        let result = eval_owned(expr, root);
+        if !jmes_truthy(&result) {
+            return None;
+        }
+        Some(match result {
+            Value::Array(items) => items,
+            other => vec![other],
+        })
+    }
+
     /// The full search result as a value (tests and diagnostics).
     pub fn search(&self, root: &Value) -> Value {
         match &self.native {
@@ -298,6 +316,47 @@ fn eval<'a>(expr: &Expr, data: Node<'a>) -> Node<'a> {
     }
 }
 
+/// [`eval`] consuming its input: sub-documents are moved, not cloned. Branches that need the
+/// input more than once (conditions, multi-selects of several items) evaluate by reference.
+fn eval_owned(expr: &Expr, data: Value) -> Value {
+    match expr {
+        Expr::Identity => data,
+        Expr::Field(name) => match data {
+            Value::Object(mut map) => map.swap_remove(name).unwrap_or(Value::Null),
+            _ => Value::Null,
+        },
+        Expr::Subexpr(lhs, rhs) => eval_owned(rhs, eval_owned(lhs, data)),
+        Expr::Projection(lhs, rhs) => match eval_owned(lhs, data) {
+            Value::Array(items) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|item| eval_owned(rhs, item))
+                    .filter(|v| !v.is_null())
+                    .collect(),
+            ),
+            _ => Value::Null,
+        },
+        Expr::Or(lhs, rhs) => {
+            if node_truthy(&eval(lhs, Node::Ref(&data))) {
+                eval_owned(lhs, data)
+            } else {
+                eval_owned(rhs, data)
+            }
+        }
+        Expr::And(lhs, rhs) => {
+            if node_truthy(&eval(lhs, Node::Ref(&data))) {
+                eval_owned(rhs, data)
+            } else {
+                eval_owned(lhs, data)
+            }
+        }
+        Expr::MultiList(items) if items.len() == 1 && !data.is_null() => {
+            Value::Array(vec![eval_owned(&items[0], data)])
+        }
+        other => node_to_value(eval(other, Node::Ref(&data))),
+    }
+}
+
 impl Node<'_> {
     fn is_null(&self) -> bool {
         matches!(
@@ -484,6 +543,38 @@ mod tests {
                 .unwrap()
                 .len()
                 == 1
+        );
+    }
+
+    #[test]
+    fn taking_records_equals_searching() {
+        let doc = json!({"Records": [{"z": 1, "a": 2}, {"b": 3}], "x": {"y": [1, 2]}, "logEvents": [{"message": "m"}, {}]});
+        for expr in [
+            "Records[*]",
+            "Records[*] || [@]",
+            "nothing[*] || [@]",
+            "x.y",
+            "x.y[0]",
+            "logEvents[*].message",
+            "Records[?a == `2`]",
+            "x && Records[1]",
+            "[x, Records]",
+            "missing",
+        ] {
+            let path = JmesPath::compile(expr).unwrap();
+            let searched = path
+                .search_records(&doc)
+                .map(|v| v.into_iter().map(Cow::into_owned).collect::<Vec<_>>());
+            assert_eq!(path.take_records(doc.clone()), searched, "{expr}");
+        }
+        let taken = JmesPath::compile("Records[*]")
+            .unwrap()
+            .take_records(doc)
+            .unwrap();
+        assert_eq!(
+            serde_json::to_string(&taken[0]).unwrap(),
+            r#"{"z":1,"a":2}"#,
+            "key order kept"
         );
     }
 

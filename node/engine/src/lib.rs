@@ -7,6 +7,7 @@ pub mod config;
 pub mod envelope;
 pub mod error;
 pub mod fnmatch;
+pub mod fxhash;
 pub mod jmes;
 pub mod log_type;
 pub mod normalize;

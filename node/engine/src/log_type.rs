@@ -1,12 +1,12 @@
 //! One log type's definition as loaded from a schema file (compat spec §3.1), validated and
 //! compiled for classification.
 
-use indexmap::IndexSet;
 use serde_json::{Map, Value};
 
 use crate::config::read::Reader;
 use crate::envelope::Envelope;
 use crate::error::{JsonPath, describe};
+use crate::fxhash::KeySet;
 use crate::jmes::JmesPath;
 use crate::normalize::Normalization;
 use crate::parsers::pycsv::CsvDialect;
@@ -24,7 +24,7 @@ pub struct LogType {
     pub source: String,
     pub parser: ParserKind,
     pub schema: Schema,
-    pub optional_keys: IndexSet<String>,
+    pub optional_keys: KeySet,
     pub envelope: Option<Envelope>,
     pub json: JsonExtraction,
     pub csv_json_path: Option<JmesPath>,
@@ -150,7 +150,7 @@ impl LogType {
 
 /// The `configuration` block (§3.1); unknown keys are ignored as StreamAlert does.
 struct Options {
-    optional_keys: IndexSet<String>,
+    optional_keys: KeySet,
     envelope: Option<Envelope>,
     json_path: Option<JmesPath>,
     embedded_json: bool,
@@ -179,7 +179,7 @@ impl Options {
         let envelope_schema = get("envelope_keys")
             .and_then(|v| reader.object(v, &path.key("envelope_keys")))
             .map(Schema::from_map);
-        let optional_envelope: IndexSet<String> = get("optional_envelope_keys")
+        let optional_envelope: KeySet = get("optional_envelope_keys")
             .and_then(|v| reader.string_list(v, &path.key("optional_envelope_keys")))
             .unwrap_or_default()
             .into_iter()

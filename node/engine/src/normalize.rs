@@ -244,18 +244,19 @@ fn find<'a>(record: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value
 
 /// A random (version 4) UUID in its hyphenated text form.
 fn uuid4() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bytes = fastrand::u128(..).to_be_bytes();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut text = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            text.push('-');
+        }
+        text.push(char::from(HEX[usize::from(b >> 4)]));
+        text.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    text
 }
 
 #[cfg(test)]
@@ -294,7 +295,11 @@ mod tests {
         let mut out = n.apply(record.as_object().unwrap());
         let id = out.shift_remove(RECORD_ID_KEY).unwrap();
         assert_eq!(id.as_str().unwrap().len(), 36);
-        assert_eq!(&id.as_str().unwrap()[14..15], "4");
+        let id = id.as_str().unwrap();
+        assert_eq!(&id[14..15], "4");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
+        assert_eq!(id.matches('-').count(), 4);
+        assert_eq!([id.find('-'), id[9..].find('-')], [Some(8), Some(4)]);
         assert_eq!(
             Value::Object(out),
             json!({

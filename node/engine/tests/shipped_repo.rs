@@ -28,16 +28,21 @@ fn shipped_test_events_classify_as_expected() {
             let result = test_events::run_event(&classifier, prepared);
             if result.passed() {
                 passed += 1;
-            } else if let Err(failure) = &result.outcome {
-                let why: Vec<String> = failure.candidates.iter().map(ToString::to_string).collect();
-                failures.push(format!(
-                    "{} #{}: {}\n    {}",
-                    file.path.display(),
-                    event.index,
-                    failure,
-                    why.join("\n    ")
-                ));
+                continue;
             }
+            let why = match &result.outcome {
+                Ok(record) => format!(
+                    "classified as {}: {}",
+                    record.log_type,
+                    result.expected_rejection.clone().unwrap_or_default()
+                ),
+                Err(failure) => {
+                    let candidates: Vec<String> =
+                        failure.candidates.iter().map(ToString::to_string).collect();
+                    format!("{failure}\n    {}", candidates.join("\n    "))
+                }
+            };
+            failures.push(format!("{}[{}]: {why}", file.path.display(), event.index));
         }
     }
     assert!(

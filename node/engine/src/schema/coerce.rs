@@ -62,18 +62,18 @@ pub fn coerce_value(value: &mut Value, ty: &FieldType) -> bool {
 }
 
 /// Whether every schema key present in `record` can be coerced (optional keys that are absent
-/// are skipped).
+/// are skipped; keys outside the schema are not looked at).
 pub fn record_is_coercible(record: &Map<String, Value>, schema: &Schema) -> bool {
-    schema
+    record
         .iter()
-        .all(|(key, ty)| record.get(key).is_none_or(|v| is_coercible(v, ty)))
+        .all(|(key, v)| schema.get(key).is_none_or(|ty| is_coercible(v, ty)))
 }
 
-/// Coerces every schema key present in `record`, in schema order.
+/// Coerces every schema key present in `record`.
 pub fn coerce_record(record: &mut Map<String, Value>, schema: &Schema) -> bool {
-    schema
-        .iter()
-        .all(|(key, ty)| record.get_mut(key).is_none_or(|v| coerce_value(v, ty)))
+    record
+        .iter_mut()
+        .all(|(key, v)| schema.get(key).is_none_or(|ty| coerce_value(v, ty)))
 }
 
 /// Why `record` cannot be coerced, e.g. `key port: cannot convert "abc" to integer`.

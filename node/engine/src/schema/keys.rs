@@ -1,33 +1,61 @@
 //! Strict key matching (compat spec §3.3): the record's keys plus the optional keys must equal
 //! the schema's keys; nested schemas must match exactly, recursively.
 
-use indexmap::IndexSet;
 use serde_json::{Map, Value};
 
+use super::coerce::is_coercible;
 use super::{FieldType, Schema};
+use crate::fxhash::KeySet;
 
 /// Whether `record` passes the key check of §3.3 (steps 1 and 2). An empty schema accepts any
-/// object.
-pub fn keys_match(record: &Value, schema: &Schema, optional: &IndexSet<String>) -> bool {
+/// object. `optional` must be a subset of the schema's keys.
+pub fn keys_match(record: &Value, schema: &Schema, optional: &KeySet) -> bool {
     let Value::Object(map) = record else {
         return false;
     };
-    if schema.is_empty() {
-        return true;
-    }
+    schema.is_empty() || single_pass(map, schema, optional, false)
+}
+
+/// §3.3 steps 1–3 in one pass over the record: the key check, nested key checks and the
+/// coercion dry run. `optional` must be a subset of the schema's keys.
+pub fn record_matches(record: &Value, schema: &Schema, optional: &KeySet) -> bool {
+    let Value::Object(map) = record else {
+        return false;
+    };
+    schema.is_empty() || single_pass(map, schema, optional, true)
+}
+
+fn single_pass(map: &Map<String, Value>, schema: &Schema, optional: &KeySet, coerce: bool) -> bool {
     if map.len() > schema.len() || map.len() + optional.len() < schema.len() {
         return false;
     }
-    if !map.keys().all(|k| schema.contains(k)) {
+    let mut required_present = 0;
+    for (key, value) in map {
+        let Some(ty) = schema.get(key) else {
+            return false;
+        };
+        if !optional.contains(key) {
+            required_present += 1;
+        }
+        let nested_ok = match ty {
+            FieldType::Nested(nested) => {
+                matches!(value, Value::Object(sub) if exact_keys(sub, nested))
+            }
+            _ => true,
+        };
+        if !nested_ok || (coerce && !is_coercible(value, ty)) {
+            return false;
+        }
+    }
+    if required_present != schema.len() - optional.len() {
         return false;
     }
-    if !schema
-        .keys()
-        .all(|k| map.contains_key(k) || optional.contains(k))
-    {
-        return false;
-    }
-    nested_keys_match(map, schema)
+    // An absent optional key with a nested schema counts as `{}` and fails (Appendix D #4).
+    map.len() == schema.len()
+        || optional.iter().all(|k| {
+            map.contains_key(k)
+                || !matches!(schema.get(k), Some(FieldType::Nested(n)) if !n.is_empty())
+        })
 }
 
 /// Step 2 of §3.3 alone: every non-empty nested schema matches its value exactly, an absent
@@ -51,11 +79,7 @@ fn exact_keys(map: &Map<String, Value>, schema: &Schema) -> bool {
 
 /// Why `record` fails the key check, e.g. `missing key eventID; extra key foo`, or `None` if it
 /// passes.
-pub fn key_mismatch(
-    record: &Value,
-    schema: &Schema,
-    optional: &IndexSet<String>,
-) -> Option<String> {
+pub fn key_mismatch(record: &Value, schema: &Schema, optional: &KeySet) -> Option<String> {
     let Value::Object(map) = record else {
         return Some(format!(
             "not a JSON object ({})",
@@ -71,7 +95,7 @@ pub fn key_mismatch(
 fn mismatch_in(
     map: &Map<String, Value>,
     schema: &Schema,
-    optional: &IndexSet<String>,
+    optional: &KeySet,
     prefix: &str,
 ) -> Option<String> {
     let missing: Vec<&str> = schema
@@ -107,7 +131,7 @@ fn mismatch_in(
             let path = format!("{prefix}{key}.");
             match map.get(key) {
                 Some(Value::Object(sub)) => {
-                    if let Some(reason) = mismatch_in(sub, nested, &IndexSet::new(), &path) {
+                    if let Some(reason) = mismatch_in(sub, nested, &KeySet::default(), &path) {
                         return Some(reason);
                     }
                 }
@@ -159,7 +183,7 @@ mod tests {
         Schema::from_map(v.as_object().unwrap())
     }
 
-    fn optional(keys: &[&str]) -> IndexSet<String> {
+    fn optional(keys: &[&str]) -> KeySet {
         keys.iter().map(|k| k.to_string()).collect()
     }
 

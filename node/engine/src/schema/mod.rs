@@ -6,9 +6,9 @@ mod keys;
 pub use coerce::{
     coerce_record, coerce_value, coercion_failure, is_coercible, record_is_coercible,
 };
-pub use keys::{key_mismatch, keys_match, nested_keys_match};
+pub use keys::{key_mismatch, keys_match, nested_keys_match, record_matches};
 
-use indexmap::IndexMap;
+use crate::fxhash::FxIndexMap;
 use serde_json::{Map, Value};
 
 /// The declared type of one schema field (§3.2).
@@ -79,7 +79,7 @@ impl FieldType {
 /// order for csv and the rename order for duplicate kv keys.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Schema {
-    fields: IndexMap<String, FieldType>,
+    fields: FxIndexMap<String, FieldType>,
 }
 
 impl Schema {

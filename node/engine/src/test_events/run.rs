@@ -59,12 +59,16 @@ pub fn classify_event(
 #[derive(Debug, Clone)]
 pub struct EventResult {
     pub prepared: Option<PreparedEvent>,
+    /// The classified record, or why there is none (including event errors).
     pub outcome: Result<ClassifiedRecord, EventFailure>,
+    /// When the record classified as another log type: why the expected one rejected it.
+    pub expected_rejection: Option<String>,
     /// Other candidate log types that would also accept the record.
     pub also_matching: Vec<String>,
 }
 
 impl EventResult {
+    /// §15.5's classification condition: classified, as the expected log type.
     pub fn passed(&self) -> bool {
         match (&self.outcome, &self.prepared) {
             (Ok(record), Some(prepared)) => record.log_type == prepared.spec.log,
@@ -73,8 +77,8 @@ impl EventResult {
     }
 }
 
-/// Classifies one event and checks the log type against `log` (§15.5's first condition). A
-/// wrong type fails with the reason the expected type rejected the record.
+/// Classifies one event and compares the log type with its `log`. When another type wins,
+/// [`EventResult::expected_rejection`] says why the expected type did not.
 pub fn run_event(classifier: &Classifier, prepared: Result<PreparedEvent, String>) -> EventResult {
     let prepared = match prepared {
         Ok(p) => p,
@@ -82,6 +86,7 @@ pub fn run_event(classifier: &Classifier, prepared: Result<PreparedEvent, String
             return EventResult {
                 prepared: None,
                 outcome: Err(EventFailure::new(reason)),
+                expected_rejection: None,
                 also_matching: Vec::new(),
             };
         }
@@ -91,34 +96,22 @@ pub fn run_event(classifier: &Classifier, prepared: Result<PreparedEvent, String
     let matching = classifier
         .matching_log_types(&spec.service, &spec.source, &prepared.root)
         .unwrap_or_default();
-    let outcome = match outcome {
-        Ok(record) if record.log_type != spec.log => {
-            let why = if matching.contains(&spec.log) {
-                format!(
-                    "{} also matches but comes later in priority order",
-                    spec.log
-                )
-            } else {
-                classifier
-                    .explain_log_type(&spec.service, &spec.source, &prepared.root, &spec.log)
-                    .unwrap_or_else(|| {
-                        format!(
-                            "{} is not a candidate for {}/{}",
-                            spec.log, spec.service, spec.source
-                        )
-                    })
-            };
-            Err(EventFailure {
-                reason: format!("classified as {}, expected {}", record.log_type, spec.log),
-                candidates: vec![CandidateFailure {
-                    log_type: spec.log.clone(),
-                    reason: why,
-                }],
-            })
-        }
-        other => other,
-    };
     let winner = outcome.as_ref().ok().map(|r| r.log_type.clone());
+    let expected_rejection = match &winner {
+        Some(actual) if *actual != spec.log => Some(if matching.contains(&spec.log) {
+            format!("also matches, but {actual} comes first in priority order")
+        } else {
+            classifier
+                .explain_log_type(&spec.service, &spec.source, &prepared.root, &spec.log)
+                .unwrap_or_else(|| {
+                    format!(
+                        "not a candidate for {}/{} (its data_sources do not list it)",
+                        spec.service, spec.source
+                    )
+                })
+        }),
+        _ => None,
+    };
     let also_matching = matching
         .into_iter()
         .filter(|m| Some(m) != winner.as_ref())
@@ -126,6 +119,7 @@ pub fn run_event(classifier: &Classifier, prepared: Result<PreparedEvent, String
     EventResult {
         prepared: Some(prepared),
         outcome,
+        expected_rejection,
         also_matching,
     }
 }

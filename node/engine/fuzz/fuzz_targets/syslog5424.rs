@@ -1,0 +1,9 @@
+//! The `syslog5424` parser on arbitrary text.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sa_engine::parsers::ParserKind;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = ParserKind::Syslog5424.parse_fixed_fields(&String::from_utf8_lossy(data));
+});
