@@ -164,16 +164,21 @@ fn is_empty_container(value: &Value) -> bool {
 }
 
 /// A random (v4) UUID, the alert id format.
+///
+/// Drawn from a per-thread xorshift generator seeded once from the OS: ids need uniqueness,
+/// not unpredictability, and a system call per alert would cost more than the rule.
 pub fn new_alert_id() -> String {
     let mut bytes = [0u8; 16];
-    // The OS RNG failing is not recoverable in any useful way; fall back to time-derived bytes
-    // so an id is still produced (uniqueness then rests on the clock).
-    if getrandom::fill(&mut bytes).is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_nanos());
-        bytes = nanos.to_le_bytes();
-    }
+    ALERT_ID_STATE.with(|state| {
+        for half in bytes.chunks_mut(8) {
+            let mut x = state.get();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            state.set(x);
+            half.copy_from_slice(&x.to_le_bytes());
+        }
+    });
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -185,6 +190,22 @@ pub fn new_alert_id() -> String {
         &hex[16..20],
         &hex[20..32]
     )
+}
+
+thread_local! {
+    static ALERT_ID_STATE: std::cell::Cell<u64> = std::cell::Cell::new(seed());
+}
+
+fn seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Without the OS generator, time and process still separate runs.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = ((nanos as u64) ^ (u64::from(std::process::id()) << 32)).to_le_bytes();
+    }
+    u64::from_le_bytes(bytes) | 1
 }
 
 #[cfg(test)]

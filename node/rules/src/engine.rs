@@ -17,9 +17,10 @@ use serde_json::{Map, Value};
 
 use crate::alert::{Alert, new_alert_id};
 use crate::clock::Clock;
-use crate::convert::{from_python, map_to_python, object_from_python};
+use crate::convert::{from_python, object_from_python};
 use crate::interpreter::{InterpreterError, PythonEnv, prepare};
 use crate::python_error;
+use crate::record_dict::RecordDicts;
 use crate::repository::RepositoryLayout;
 use crate::rule_catalog::{LogsFilter, RuleCatalog, RuleInfo};
 use crate::threat_intel::{IocStore, ThreatIntelConfig};
@@ -110,6 +111,7 @@ pub struct RulesEngine {
     rule_table: Option<Arc<dyn RuleTable>>,
     staged: BTreeSet<String>,
     rule_timing: bool,
+    dicts: RecordDicts,
 }
 
 impl std::fmt::Debug for RulesEngine {
@@ -196,6 +198,7 @@ impl RulesEngine {
             rule_table: None,
             staged: BTreeSet::new(),
             rule_timing: options.rule_timing,
+            dicts: RecordDicts::default(),
         })
     }
 
@@ -270,13 +273,13 @@ impl RulesEngine {
     }
 
     fn evaluate_record(
-        &self,
+        &mut self,
         py: Python<'_>,
         classified: &ClassifiedRecord,
         candidates: &[usize],
         outcome: &mut BatchOutcome,
     ) -> PyResult<()> {
-        let record = map_to_python(py, &classified.record)?;
+        let record = self.dicts.dict(py, &classified.record)?;
         let result = self
             .evaluate
             .bind(py)
@@ -285,13 +288,9 @@ impl RulesEngine {
             return Ok(());
         }
         let (hits, errors): (Bound<'_, PyList>, Bound<'_, PyList>) = result.extract()?;
-        // Alerts reference the record as the rules left it (StreamAlert serializes the shared
-        // record after all rules ran, so a mutation shows in every alert of the record).
-        let record_after = if hits.is_empty() {
-            Map::new()
-        } else {
-            object_from_python(&record, "record")?
-        };
+        // Alerts carry the record as classified (and enriched), not as a rule may have mutated
+        // it: the copy-on-alert choice Appendix D #13 recommends, and it spares converting the
+        // dict back.
         for error in errors.iter() {
             let (index, stage, message): (usize, String, String) = error.extract()?;
             let rule = &self.catalog.get(index).name;
@@ -320,7 +319,7 @@ impl RulesEngine {
             outcome.alerts.push(Alert {
                 rule_name: rule.name.clone(),
                 alert_id: new_alert_id(),
-                record: record_after.clone(),
+                record: classified.record.clone(),
                 outputs: outputs.into_iter().collect(),
                 outputs_sent: BTreeSet::new(),
                 attempts: 0,

@@ -5,6 +5,7 @@
 //! [`RulesWorker`] runs it on a dedicated thread that other threads send batches to.
 
 mod alert;
+pub mod bench;
 mod clock;
 mod convert;
 mod engine;
@@ -12,6 +13,7 @@ mod interpreter;
 pub mod lookup;
 mod native;
 mod python_error;
+mod record_dict;
 mod repository;
 mod rule_catalog;
 mod shim;

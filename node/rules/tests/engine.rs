@@ -295,14 +295,18 @@ fn dynamic_outputs_and_publishers_resolve_per_sections_9_8_and_9_10() {
 }
 
 #[test]
-fn alerts_show_the_record_as_the_rules_left_it() {
+fn alerts_carry_the_record_as_classified_even_when_a_rule_mutates_it() {
     let _turn = exclusive();
     let mut engine = load();
     let outcome = run(
         &mut engine,
         vec![record("test:events", json!({"user": "mutate"}))],
     );
-    assert_eq!(alert(&outcome, "mutates").record["mutated"], true);
+    // Copy-on-alert (Appendix D #13): the rule's mutation does not reach the alert.
+    assert_eq!(
+        Value::Object(alert(&outcome, "mutates").record.clone()),
+        json!({"user": "mutate"})
+    );
 }
 
 #[test]

@@ -4,11 +4,13 @@
 //! Discovery, event preparation and classification are sa-engine's (`test_events`); this
 //! module adds what needs the rules: expected rules, fixtures, publisher tests.
 
+mod command;
 mod coverage;
 mod publisher_tests;
 mod report;
 mod runner;
 
+pub use command::{TestRulesRequest, execute, parse_now};
 pub use coverage::{Coverage, RuleCoverage};
 pub use publisher_tests::{PublisherCheck, python_equal};
 pub use report::{RenderOptions, render};

@@ -1,0 +1,29 @@
+//! `bench rules` over the fixture repository: every figure is measured and consistent.
+
+use std::path::PathBuf;
+
+use sa_rules::PythonEnv;
+use sa_rules::bench::bench_repository;
+
+#[test]
+fn bench_replays_test_events_to_the_requested_count_and_measures_each_part() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo");
+    let report = bench_repository(&root, 500, 64, PythonEnv::default()).unwrap();
+    assert_eq!(report.records, 500);
+    // The classifiable, non-classify-only events of the fixture's test files.
+    assert!(report.distinct_events >= 8, "{report:?}");
+    assert_eq!(report.rules_loaded, 14);
+    assert!(
+        report.alerts > 0 && report.records_evaluated == 500,
+        "{report:?}"
+    );
+    assert!(report.rule_calls >= 500 * 10, "{report:?}");
+    assert!(
+        report.classify > std::time::Duration::ZERO && report.rules > std::time::Duration::ZERO
+    );
+    assert!(
+        report.pipelined > std::time::Duration::ZERO
+            && report.python_call > std::time::Duration::ZERO
+    );
+    assert!(report.records_per_second() > 0.0 && (0.0..=1.0).contains(&report.classify_share()));
+}
