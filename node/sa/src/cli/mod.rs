@@ -1,8 +1,10 @@
 //! `sactl`: the admin CLI. Each subcommand is one module; `main` maps failures to exit codes.
 
+mod bench;
 mod connect;
 mod nodes;
 mod status;
+mod test_classifier;
 
 use clap::{Parser, Subcommand};
 
@@ -22,12 +24,28 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Test a StreamAlert repository offline (no cluster needed).
+    Test {
+        #[command(subcommand)]
+        command: TestCommand,
+    },
+    /// Measure the engine's speed on this machine.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
     /// Show the node's id, address, version, uptime and Raft role.
     Status(status::StatusArgs),
     /// List every cluster member with its role, applied index, config version and health.
     Nodes(nodes::NodesArgs),
     /// Remove a member from the cluster.
     RemoveNode(nodes::RemoveNodeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TestCommand {
+    /// Run every test event through the classifier; exit 1 if any is misclassified.
+    Classifier(test_classifier::TestClassifierArgs),
 }
 
 /// Exit codes scripts can rely on.
@@ -40,6 +58,8 @@ pub mod exit {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Test { command: TestCommand::Classifier(args) } => test_classifier::run(args),
+        Command::Bench { command } => bench::run(command),
         Command::Status(args) => status::run(&cli.node, args).await,
         Command::Nodes(args) => nodes::run(&cli.node, args).await,
         Command::RemoveNode(args) => nodes::remove(&cli.node, args).await,

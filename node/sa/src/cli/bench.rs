@@ -1,0 +1,156 @@
+//! `sactl bench classify`: classification throughput on one core, next to serde_json's own
+//! parse of the same bytes into a `Value`. Build with `--release` for meaningful figures.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use sa_engine::bench_corpus::{self, BenchPayload, Corpus};
+use sa_engine::{Classifier, Config, Root, test_events};
+use serde_json::Value;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Classify built-in corpora (or a repository's test events) and print records/s and MB/s.
+    Classify(BenchClassifyArgs),
+    /// Classify and run the rules over a repository's test events; records/s and where the time goes.
+    Rules(super::bench_rules::BenchRulesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchClassifyArgs {
+    /// Replay this repository's test events (conf/ and rules/) instead of the built-in corpora.
+    #[arg(long)]
+    pub repo: Option<PathBuf>,
+    /// Replay only the events of this test-event file (with the configuration of --repo, or ./).
+    #[arg(long)]
+    pub events: Option<PathBuf>,
+    /// Records per corpus.
+    #[arg(long, default_value_t = 20_000)]
+    pub records: usize,
+}
+
+pub fn run(command: BenchCommand) -> anyhow::Result<()> {
+    let args = match command {
+        BenchCommand::Classify(args) => args,
+        BenchCommand::Rules(args) => return super::bench_rules::run(args),
+    };
+    if cfg!(debug_assertions) {
+        eprintln!("warning: this sactl is a debug build; figures are far below a release build's");
+    }
+    let (classifier, corpora) = if args.repo.is_some() || args.events.is_some() {
+        let repo = args.repo.clone().unwrap_or_else(|| PathBuf::from("."));
+        let config = Config::load_dir(&repo.join("conf")).with_context(|| {
+            format!(
+                "configuration in {} is invalid",
+                repo.join("conf").display()
+            )
+        })?;
+        let classifier = Classifier::new(config);
+        let corpus = replay(&classifier, &repo, args.events.as_deref(), args.records)?;
+        (classifier, vec![corpus])
+    } else {
+        (
+            Classifier::new(bench_corpus::config().map_err(anyhow::Error::msg)?),
+            bench_corpus::corpora(args.records),
+        )
+    };
+    println!(
+        "{:<62} {:>9} {:>12} {:>9} {:>14} {:>9} {:>6}",
+        "corpus", "records", "records/s", "MB/s", "serde records/s", "MB/s", "ratio"
+    );
+    for corpus in &corpora {
+        let classify = time(|| classify_all(&classifier, &corpus.payloads));
+        let parse = time(|| parse_all(&corpus.payloads));
+        let mb = corpus.bytes() as f64 / 1e6;
+        let records = corpus.records as f64;
+        println!(
+            "{:<62} {:>9} {:>12.0} {:>9.1} {:>14.0} {:>9.1} {:>6.2}",
+            corpus.name,
+            corpus.records,
+            records / classify.as_secs_f64(),
+            mb / classify.as_secs_f64(),
+            records / parse.as_secs_f64(),
+            mb / parse.as_secs_f64(),
+            classify.as_secs_f64() / parse.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// The fastest of three runs after a warm-up run.
+fn time(mut f: impl FnMut()) -> Duration {
+    f();
+    (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+fn classify_all(classifier: &Classifier, payloads: &[BenchPayload]) {
+    for p in payloads {
+        let out = classifier.classify(&p.service, &p.resource, Root::from_bytes(&p.bytes));
+        std::hint::black_box(out.ok());
+    }
+}
+
+fn parse_all(payloads: &[BenchPayload]) {
+    for p in payloads {
+        std::hint::black_box(serde_json::from_slice::<Value>(&p.bytes).ok());
+    }
+}
+
+/// The repository's test events as payloads, repeated until `records` records.
+fn replay(
+    classifier: &Classifier,
+    repo: &std::path::Path,
+    events: Option<&std::path::Path>,
+    records: usize,
+) -> anyhow::Result<Corpus> {
+    let files = match events {
+        Some(file) => vec![test_events::load_file(file)],
+        None => test_events::load(&[repo.join("rules")], &[]).map_err(anyhow::Error::msg)?,
+    };
+    let now = test_events::now();
+    let mut base = Vec::new();
+    for file in &files {
+        for event in file.events.iter().flatten() {
+            let Ok(prepared) = test_events::prepare(&event.value, classifier.config(), now) else {
+                continue;
+            };
+            if classifier
+                .candidates(&prepared.spec.service, &prepared.spec.source)
+                .is_err()
+            {
+                continue;
+            }
+            base.push(BenchPayload {
+                service: prepared.spec.service,
+                resource: prepared.spec.source,
+                bytes: prepared.data.into_bytes(),
+            });
+        }
+    }
+    anyhow::ensure!(!base.is_empty(), "no usable test events found");
+    let payloads: Vec<BenchPayload> = base
+        .iter()
+        .cycle()
+        .take(records.max(base.len()))
+        .cloned()
+        .collect();
+    let name = format!(
+        "{} test events of {}",
+        base.len(),
+        events.unwrap_or(repo).display()
+    );
+    Ok(Corpus {
+        name,
+        records: payloads.len(),
+        payloads,
+    })
+}

@@ -1,0 +1,142 @@
+//! `sactl test classifier`: runs every test event of a StreamAlert repository through the
+//! classifier (compat spec §15) and says, for each failure, which log type it got and why each
+//! candidate rejected the record.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use sa_engine::{Classifier, Config, test_events};
+
+#[derive(Debug, Args)]
+pub struct TestClassifierArgs {
+    /// Repository root holding conf/ and rules/.
+    #[arg(long, conflicts_with_all = ["config_dir", "rules_dir"])]
+    pub repo: Option<PathBuf>,
+    /// Configuration directory (default: <repo>/conf, or ./conf).
+    #[arg(long)]
+    pub config_dir: Option<PathBuf>,
+    /// Directory searched recursively for test-event files; repeatable (default: <repo>/rules).
+    #[arg(long)]
+    pub rules_dir: Vec<PathBuf>,
+    /// Only these test-event files (paths as found under the rules directories).
+    #[arg(long, num_args = 1..)]
+    pub test_files: Vec<PathBuf>,
+    /// Also list passing events.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Count test-event files that are not a JSON array as failures (StreamAlert skips them).
+    #[arg(long)]
+    pub strict: bool,
+    /// Report events that more than one candidate log type would accept.
+    #[arg(long)]
+    pub show_ambiguous: bool,
+}
+
+/// The events failed; `main` turns this into exit status 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{failed} of {total} test events failed classification")]
+pub struct TestsFailed {
+    pub failed: usize,
+    pub total: usize,
+}
+
+pub fn run(args: TestClassifierArgs) -> anyhow::Result<()> {
+    let repo = args.repo.clone().unwrap_or_else(|| PathBuf::from("."));
+    let config_dir = args.config_dir.clone().unwrap_or_else(|| repo.join("conf"));
+    let rules_dirs = if args.rules_dir.is_empty() {
+        vec![repo.join("rules")]
+    } else {
+        args.rules_dir.clone()
+    };
+    let config = Config::load_dir(&config_dir)
+        .with_context(|| format!("configuration in {} is invalid", config_dir.display()))?;
+    for warning in &config.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let classifier = Classifier::new(config);
+    let files = test_events::load(&rules_dirs, &args.test_files).map_err(anyhow::Error::msg)?;
+    let now = test_events::now();
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for file in &files {
+        let path = file.path.display();
+        let events = match &file.events {
+            Ok(events) => events,
+            Err(reason) if args.strict => {
+                println!("FAIL {path}: {reason}");
+                failed += 1;
+                continue;
+            }
+            Err(reason) => {
+                eprintln!("warning: skipped {path}: {reason}");
+                continue;
+            }
+        };
+        for event in events {
+            let prepared = test_events::prepare(&event.value, classifier.config(), now);
+            let result = test_events::run_event(&classifier, prepared);
+            let description = result
+                .prepared
+                .as_ref()
+                .map_or("", |p| p.spec.description.as_str());
+            if result.passed() {
+                passed += 1;
+                if args.verbose {
+                    println!("pass {path}[{}] {description}", event.index);
+                }
+                if args.show_ambiguous && !result.also_matching.is_empty() {
+                    let got = result
+                        .outcome
+                        .as_ref()
+                        .map(|r| r.log_type.as_str())
+                        .unwrap_or_default();
+                    println!(
+                        "ambiguous {path}[{}]: {got} won; also matching: {}",
+                        event.index,
+                        result.also_matching.join(", ")
+                    );
+                }
+                continue;
+            }
+            failed += 1;
+            print_failure(&path.to_string(), event.index, description, &result);
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        return Err(TestsFailed {
+            failed,
+            total: passed + failed,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// File and index, expected and actual log type, and why each candidate rejected the record.
+fn print_failure(path: &str, index: usize, description: &str, result: &test_events::EventResult) {
+    let expected = result
+        .prepared
+        .as_ref()
+        .map_or("?", |p| p.spec.log.as_str());
+    println!("FAIL {path}[{index}] {description}");
+    match &result.outcome {
+        Ok(record) => {
+            println!("  expected {expected}, got {}", record.log_type);
+            println!(
+                "    {expected}: {}",
+                result.expected_rejection.as_deref().unwrap_or("rejects it")
+            );
+        }
+        Err(failure) if failure.candidates.is_empty() => println!("  {failure}"),
+        Err(failure) => {
+            println!("  expected {expected}, got nothing: {failure}");
+            for candidate in &failure.candidates {
+                println!("    {candidate}");
+            }
+        }
+    }
+    if !result.also_matching.is_empty() {
+        println!("  also matching: {}", result.also_matching.join(", "));
+    }
+}
