@@ -91,7 +91,12 @@ fn bootstrap(py: Python<'_>, env: &PythonEnv) -> Result<(), InterpreterError> {
     if let Some(dir) = &env.dir {
         let version: (u32, u32) = sys
             .getattr("version_info")
-            .and_then(|v| v.extract())
+            .and_then(|v| {
+                Ok((
+                    v.getattr("major")?.extract()?,
+                    v.getattr("minor")?.extract()?,
+                ))
+            })
             .map_err(describe)?;
         let site_packages = site_packages(dir, version)?;
         let site = py.import("site").map_err(describe)?;

@@ -5,7 +5,9 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 use sa_engine::ClassifiedRecord;
+use serde_json::Value;
 
+use crate::alert::Alert;
 use crate::engine::{BatchOutcome, EngineOptions, LoadError, RulesEngine};
 use crate::repository::RepositoryLayout;
 
@@ -25,6 +27,11 @@ enum Request {
         RepositoryLayout,
         EngineOptions,
         Reply<Result<usize, LoadError>>,
+    ),
+    Compose(
+        Alert,
+        Vec<String>,
+        Reply<Result<Vec<Result<Value, String>>, String>>,
     ),
 }
 
@@ -75,6 +82,26 @@ impl RulesHandle {
         });
         self.sender
             .send(Request::Reload(layout, options, reply))
+            .map_err(|_| WorkerGone)?;
+        receiver.recv().map_err(|_| WorkerGone)
+    }
+}
+
+impl RulesHandle {
+    /// The publications of `alert` for each of `outputs` (`service:descriptor`), composed by
+    /// the repository's publishers as the alert processor does (§13.3); per output, the
+    /// publication or the publisher's error.
+    pub fn compose(
+        &self,
+        alert: Alert,
+        outputs: Vec<String>,
+    ) -> Result<Result<Vec<Result<Value, String>>, String>, WorkerGone> {
+        let (sender, receiver) = mpsc::sync_channel(1);
+        let reply: Reply<Result<Vec<Result<Value, String>>, String>> = Box::new(move |result| {
+            let _ = sender.send(result);
+        });
+        self.sender
+            .send(Request::Compose(alert, outputs, reply))
             .map_err(|_| WorkerGone)?;
         receiver.recv().map_err(|_| WorkerGone)
     }
@@ -150,6 +177,16 @@ fn serve(mut engine: Option<RulesEngine>, requests: &Receiver<Request>) {
                     None => Err("no repository is loaded (the last reload failed)".to_owned()),
                 };
                 reply((batch, outcome));
+            }
+            Request::Compose(alert, outputs, reply) => {
+                let publications = match engine.as_ref() {
+                    Some(engine) => Ok(outputs
+                        .iter()
+                        .map(|output| engine.compose(&alert, output))
+                        .collect()),
+                    None => Err("no repository is loaded (the last reload failed)".to_owned()),
+                };
+                reply(publications);
             }
             Request::Reload(layout, options, reply) => {
                 drop(engine.take());

@@ -1,0 +1,34 @@
+//! A rule imports a package that exists only in the Python environment sa was pointed at.
+//! (Own test binary: the environment is fixed once per process.)
+
+use std::path::PathBuf;
+
+use sa_engine::ClassifiedRecord;
+use sa_rules::{EngineOptions, PythonEnv, RepositoryLayout, RulesEngine};
+use serde_json::json;
+
+#[test]
+fn rules_import_packages_from_the_configured_environment() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let root = fixtures.join("env_repo");
+    let layout = RepositoryLayout::from_config(&root, &root.join("conf")).unwrap();
+    let options = EngineOptions {
+        env: PythonEnv::resolve(Some(fixtures.join("python_env"))),
+        ..Default::default()
+    };
+    let mut engine = RulesEngine::load(&layout, &options).unwrap();
+    let mut batch = vec![ClassifiedRecord {
+        cluster: "c".into(),
+        log_type: "x:y".into(),
+        record: json!({"marker": "from the python env"})
+            .as_object()
+            .unwrap()
+            .clone(),
+        service: "kinesis".into(),
+        resource: "r".into(),
+        data_type: "json".into(),
+    }];
+    let outcome = engine.evaluate(&mut batch).unwrap();
+    assert_eq!(outcome.alerts.len(), 1);
+    assert_eq!(outcome.alerts[0].rule_name, "uses_package");
+}
