@@ -24,8 +24,7 @@ enum Request {
         Reply<(Vec<ClassifiedRecord>, Result<BatchOutcome, String>)>,
     ),
     Reload(
-        RepositoryLayout,
-        EngineOptions,
+        Box<(RepositoryLayout, EngineOptions)>,
         Reply<Result<usize, LoadError>>,
     ),
     Compose(
@@ -81,7 +80,7 @@ impl RulesHandle {
             let _ = sender.send(result);
         });
         self.sender
-            .send(Request::Reload(layout, options, reply))
+            .send(Request::Reload(Box::new((layout, options)), reply))
             .map_err(|_| WorkerGone)?;
         receiver.recv().map_err(|_| WorkerGone)
     }
@@ -188,7 +187,8 @@ fn serve(mut engine: Option<RulesEngine>, requests: &Receiver<Request>) {
                 };
                 reply(publications);
             }
-            Request::Reload(layout, options, reply) => {
+            Request::Reload(repository, reply) => {
+                let (layout, options) = *repository;
                 drop(engine.take());
                 let loaded = RulesEngine::load(&layout, &options);
                 let result = loaded
