@@ -28,7 +28,7 @@ enum Request {
         Reply<Result<usize, LoadError>>,
     ),
     Compose(
-        Alert,
+        Box<Alert>,
         Vec<String>,
         Reply<Result<Vec<Result<Value, String>>, String>>,
     ),
@@ -100,7 +100,7 @@ impl RulesHandle {
             let _ = sender.send(result);
         });
         self.sender
-            .send(Request::Compose(alert, outputs, reply))
+            .send(Request::Compose(Box::new(alert), outputs, reply))
             .map_err(|_| WorkerGone)?;
         receiver.recv().map_err(|_| WorkerGone)
     }
@@ -177,7 +177,7 @@ fn serve(mut engine: Option<RulesEngine>, requests: &Receiver<Request>) {
                 };
                 reply((batch, outcome));
             }
-            Request::Compose(alert, outputs, reply) => {
+            Request::Compose(Box::new(alert), outputs, reply) => {
                 let publications = match engine.as_ref() {
                     Some(engine) => Ok(outputs
                         .iter()
