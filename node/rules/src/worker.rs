@@ -177,7 +177,7 @@ fn serve(mut engine: Option<RulesEngine>, requests: &Receiver<Request>) {
                 };
                 reply((batch, outcome));
             }
-            Request::Compose(Box::new(alert), outputs, reply) => {
+            Request::Compose(alert, outputs, reply) => {
                 let publications = match engine.as_ref() {
                     Some(engine) => Ok(outputs
                         .iter()
