@@ -32,7 +32,8 @@ impl TestCluster {
             _dir: dir,
         };
         for i in 0..size {
-            let mut options = NodeOptions::new(&sanode, cluster._dir.path().join(format!("node{i}")));
+            let mut options =
+                NodeOptions::new(&sanode, cluster._dir.path().join(format!("node{i}")));
             options.node_id = Some(i as u64 + 1);
             if let Some(previous) = cluster.nodes.last().and_then(Option::as_ref) {
                 options.extra_args = vec!["--join".into(), previous.grpc_addr.to_string()];
@@ -41,12 +42,19 @@ impl TestCluster {
             cluster.options.push(node.restart_options(&options));
             cluster.nodes.push(Some(node));
         }
-        cluster.wait_until(Duration::from_secs(60), "every node is a healthy voter", |c| {
-            c.members(0).is_ok_and(|members| {
-                members.len() == size
-                    && members.iter().all(|m| m["healthy"] == true && (m["role"] == "leader" || m["role"] == "follower"))
-            })
-        })?;
+        cluster.wait_until(
+            Duration::from_secs(60),
+            "every node is a healthy voter",
+            |c| {
+                c.members(0).is_ok_and(|members| {
+                    members.len() == size
+                        && members.iter().all(|m| {
+                            m["healthy"] == true
+                                && (m["role"] == "leader" || m["role"] == "follower")
+                        })
+                })
+            },
+        )?;
         Ok(cluster)
     }
 
@@ -73,7 +81,10 @@ impl TestCluster {
     pub fn status(&self, i: usize) -> anyhow::Result<Value> {
         let out = self.sactl(i, &["status", "--json"]);
         if !out.status.success() {
-            bail!("sactl status on node {i}: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "sactl status on node {i}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(serde_json::from_slice(&out.stdout)?)
     }
@@ -82,7 +93,10 @@ impl TestCluster {
     pub fn members(&self, i: usize) -> anyhow::Result<Vec<Value>> {
         let out = self.sactl(i, &["nodes", "--json"]);
         if !out.status.success() {
-            bail!("sactl nodes on node {i}: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "sactl nodes on node {i}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(serde_json::from_slice(&out.stdout)?)
     }
@@ -91,7 +105,11 @@ impl TestCluster {
     pub fn leader(&self) -> Option<usize> {
         (0..self.nodes.len())
             .filter(|i| self.nodes[*i].is_some())
-            .find(|i| self.status(*i).map(|s| s["role"] == "leader").unwrap_or(false))
+            .find(|i| {
+                self.status(*i)
+                    .map(|s| s["role"] == "leader")
+                    .unwrap_or(false)
+            })
     }
 
     pub fn kill9(&mut self, i: usize) -> anyhow::Result<()> {

@@ -69,7 +69,9 @@ impl NodeProcess {
         let grpc_addr: SocketAddr = ([127, 0, 0, 1], grpc_port).into();
         let http_addr: SocketAddr = ([127, 0, 0, 1], http_port).into();
         std::fs::create_dir_all(&options.data_dir)?;
-        let log_path = options.data_dir.join(format!("sanode-{}.log", grpc_addr.port()));
+        let log_path = options
+            .data_dir
+            .join(format!("sanode-{}.log", grpc_addr.port()));
         let log = std::fs::File::create(&log_path)?;
         let mut command = Command::new(&options.sanode);
         command
@@ -105,7 +107,10 @@ impl NodeProcess {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait()? {
-                bail!("sanode exited with {status} before becoming healthy; log:\n{}", self.log());
+                bail!(
+                    "sanode exited with {status} before becoming healthy; log:\n{}",
+                    self.log()
+                );
             }
             if matches!(http_get(self.http_addr, "/healthz"), Ok((200, _))) {
                 return Ok(());
@@ -141,7 +146,10 @@ impl NodeProcess {
                 return Ok(status);
             }
             if Instant::now() > deadline {
-                bail!("sanode still running {timeout:?} after the signal; log:\n{}", self.log());
+                bail!(
+                    "sanode still running {timeout:?} after the signal; log:\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -177,7 +185,10 @@ impl Drop for NodeProcess {
 }
 
 fn signal(pid: u32, name: &str) -> anyhow::Result<()> {
-    let status = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status()?;
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()?;
     if !status.success() {
         bail!("kill -{name} {pid} failed: {status}");
     }
@@ -196,6 +207,9 @@ pub fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
         .nth(1)
         .and_then(|code| code.parse().ok())
         .ok_or_else(|| anyhow::anyhow!("not an HTTP response: {response:?}"))?;
-    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }

@@ -19,7 +19,9 @@ fn three_nodes_join_elect_one_leader_and_survive_a_leader_kill() {
     }
 
     let old_leader = cluster.leader().unwrap();
-    let old_term = cluster.status(old_leader).unwrap()["term"].as_u64().unwrap();
+    let old_term = cluster.status(old_leader).unwrap()["term"]
+        .as_u64()
+        .unwrap();
     cluster.kill9(old_leader).unwrap();
     let survivor = (0..3).find(|i| *i != old_leader).unwrap();
     cluster
@@ -28,16 +30,23 @@ fn three_nodes_join_elect_one_leader_and_survive_a_leader_kill() {
         })
         .unwrap();
     let new_status = cluster.status(survivor).unwrap();
-    assert!(new_status["term"].as_u64().unwrap() > old_term, "{new_status}");
+    assert!(
+        new_status["term"].as_u64().unwrap() > old_term,
+        "{new_status}"
+    );
 
     cluster.restart(old_leader).unwrap();
     cluster
-        .wait_until(Duration::from_secs(30), "the restarted node is a healthy follower again", |c| {
-            c.members(survivor).is_ok_and(|members| {
-                members.iter().all(|m| m["healthy"] == true)
-                    && members.iter().filter(|m| m["role"] == "leader").count() == 1
-            })
-        })
+        .wait_until(
+            Duration::from_secs(30),
+            "the restarted node is a healthy follower again",
+            |c| {
+                c.members(survivor).is_ok_and(|members| {
+                    members.iter().all(|m| m["healthy"] == true)
+                        && members.iter().filter(|m| m["role"] == "leader").count() == 1
+                })
+            },
+        )
         .unwrap();
     let rejoined = cluster.status(old_leader).unwrap();
     assert_ne!(rejoined["role"], "leader", "{rejoined}");
@@ -52,10 +61,14 @@ fn remove_node_shrinks_the_membership() {
     assert!(out.status.success(), "{out:?}");
     cluster
         .wait_until(Duration::from_secs(20), "membership has two nodes", |c| {
-            c.members(0).is_ok_and(|m| m.len() == 2 && m.iter().all(|n| n["id"] != removed_id))
+            c.members(0)
+                .is_ok_and(|m| m.len() == 2 && m.iter().all(|n| n["id"] != removed_id))
         })
         .unwrap();
     let again = cluster.sactl(0, &["remove-node", &removed_id.to_string()]);
     assert_eq!(again.status.code(), Some(1), "{again:?}");
-    assert!(String::from_utf8_lossy(&again.stderr).contains("not a member"), "{again:?}");
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("not a member"),
+        "{again:?}"
+    );
 }

@@ -17,7 +17,11 @@ fn node_killed_with_sigkill_restarts_with_its_identity() {
 
     let second = NodeProcess::start(&options).unwrap();
     assert_eq!(std::fs::read_to_string(&id_file).unwrap(), id_before);
-    assert!(second.log().contains("new_identity=false"), "{}", second.log());
+    assert!(
+        second.log().contains("new_identity=false"),
+        "{}",
+        second.log()
+    );
     let status = second.terminate(Duration::from_secs(10)).unwrap();
     assert!(status.success(), "{status}");
 }

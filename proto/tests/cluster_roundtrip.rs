@@ -2,7 +2,9 @@
 
 use sa_proto::cluster::v1::cluster_client::ClusterClient;
 use sa_proto::cluster::v1::cluster_server::{Cluster, ClusterServer};
-use sa_proto::cluster::v1::{NodeStatus, StatusRequest, StatusResponse};
+use sa_proto::cluster::v1::{
+    NodeStatus, RemoveNodeRequest, RemoveNodeResponse, StatusRequest, StatusResponse,
+};
 use tonic::{Request, Response, Status};
 
 struct FixedNode;
@@ -17,7 +19,18 @@ impl Cluster for FixedNode {
                 version: "test".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         }))
+    }
+
+    async fn remove_node(
+        &self,
+        request: Request<RemoveNodeRequest>,
+    ) -> Result<Response<RemoveNodeResponse>, Status> {
+        Err(Status::not_found(format!(
+            "no node {}",
+            request.into_inner().node_id
+        )))
     }
 }
 
@@ -31,9 +44,25 @@ async fn status_round_trips_over_loopback() {
             .add_service(ClusterServer::new(FixedNode))
             .serve_with_incoming(incoming),
     );
-    let mut client = ClusterClient::connect(format!("http://{addr}")).await.unwrap();
-    let node = client.status(StatusRequest {}).await.unwrap().into_inner().node.unwrap();
+    let mut client = ClusterClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let node = client
+        .status(StatusRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .node
+        .unwrap();
     assert_eq!(node.node_id, 42);
     assert_eq!(node.advertise_addr, "127.0.0.1:1");
     assert_eq!(node.version, "test");
+    let err = client
+        .remove_node(RemoveNodeRequest { node_id: 5 })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.message()),
+        (tonic::Code::NotFound, "no node 5")
+    );
 }

@@ -10,17 +10,34 @@ use crate::db::Keyspace;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WriteOp {
-    Put { keyspace: Keyspace, key: Vec<u8>, value: Vec<u8> },
-    Delete { keyspace: Keyspace, key: Vec<u8> },
+    Put {
+        keyspace: Keyspace,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Delete {
+        keyspace: Keyspace,
+        key: Vec<u8>,
+    },
     /// Deletes every key starting with `prefix` (e.g. replacing a whole lookup table).
-    DeletePrefix { keyspace: Keyspace, prefix: Vec<u8> },
+    DeletePrefix {
+        keyspace: Keyspace,
+        prefix: Vec<u8>,
+    },
 }
 
 /// A precondition checked against the state just before the batch applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Condition {
-    Absent { keyspace: Keyspace, key: Vec<u8> },
-    Equals { keyspace: Keyspace, key: Vec<u8>, value: Vec<u8> },
+    Absent {
+        keyspace: Keyspace,
+        key: Vec<u8>,
+    },
+    Equals {
+        keyspace: Keyspace,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
 }
 
 /// One replicated write: if every condition holds, every op applies; otherwise none does.
@@ -34,7 +51,11 @@ impl Command {
     pub fn put(keyspace: Keyspace, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Self {
         Command {
             conditions: Vec::new(),
-            ops: vec![WriteOp::Put { keyspace, key: key.into(), value: value.into() }],
+            ops: vec![WriteOp::Put {
+                keyspace,
+                key: key.into(),
+                value: value.into(),
+            }],
         }
     }
 
@@ -54,7 +75,10 @@ pub enum CommandResult {
     /// Every op was applied.
     Applied,
     /// Condition number `index` did not hold; nothing was applied. `current` is the value found.
-    ConditionFailed { index: usize, current: Option<Vec<u8>> },
+    ConditionFailed {
+        index: usize,
+        current: Option<Vec<u8>>,
+    },
     /// Entries that carry no command (blank and membership entries).
     NoOp,
 }

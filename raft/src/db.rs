@@ -50,6 +50,9 @@ impl Keyspace {
     }
 }
 
+/// A key and its value, as stored.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// Raft log entries, keyed by big-endian log index.
 pub(crate) const RAFT_LOG: &str = "raft_log";
 /// Vote, committed and purged log ids.
@@ -103,19 +106,21 @@ impl StateDb {
         &self,
         keyspace: Keyspace,
         prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateDbError> {
+    ) -> Result<Vec<KeyValue>, StateDbError> {
         self.scan_cf_prefix(keyspace.name(), prefix)
     }
 
     pub(crate) fn get_cf(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StateDbError> {
-        self.db.get_cf(self.handle(cf), key).map_err(|e| self.error(e))
+        self.db
+            .get_cf(self.handle(cf), key)
+            .map_err(|e| self.error(e))
     }
 
     pub(crate) fn scan_cf_prefix(
         &self,
         cf: &str,
         prefix: &[u8],
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateDbError> {
+    ) -> Result<Vec<KeyValue>, StateDbError> {
         let mode = rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward);
         let mut out = Vec::new();
         for item in self.db.iterator_cf(self.handle(cf), mode) {
@@ -129,8 +134,12 @@ impl StateDb {
     }
 
     /// The last key/value of a column family, if any.
-    pub(crate) fn last_cf(&self, cf: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>, StateDbError> {
-        match self.db.iterator_cf(self.handle(cf), rocksdb::IteratorMode::End).next() {
+    pub(crate) fn last_cf(&self, cf: &str) -> Result<Option<KeyValue>, StateDbError> {
+        match self
+            .db
+            .iterator_cf(self.handle(cf), rocksdb::IteratorMode::End)
+            .next()
+        {
             Some(Ok((key, value))) => Ok(Some((key.into_vec(), value.into_vec()))),
             Some(Err(e)) => Err(self.error(e)),
             None => Ok(None),
@@ -143,7 +152,7 @@ impl StateDb {
         cf: &str,
         from: &[u8],
         mut keep: impl FnMut(&[u8]) -> bool,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateDbError> {
+    ) -> Result<Vec<KeyValue>, StateDbError> {
         let mode = rocksdb::IteratorMode::From(from, rocksdb::Direction::Forward);
         let mut out = Vec::new();
         for item in self.db.iterator_cf(self.handle(cf), mode) {
@@ -160,7 +169,9 @@ impl StateDb {
     pub(crate) fn write(&self, batch: WriteBatch, durable: bool) -> Result<(), StateDbError> {
         let mut options = WriteOptions::default();
         options.set_sync(durable);
-        self.db.write_opt(batch, &options).map_err(|e| self.error(e))
+        self.db
+            .write_opt(batch, &options)
+            .map_err(|e| self.error(e))
     }
 
     pub(crate) fn handle(&self, cf: &str) -> &rocksdb::ColumnFamily {
@@ -195,7 +206,10 @@ mod tests {
             db.write(batch, true).unwrap();
         }
         let db = StateDb::open(dir.path()).unwrap();
-        assert_eq!(db.get(Keyspace::Config, b"version").unwrap().as_deref(), Some(&b"7"[..]));
+        assert_eq!(
+            db.get(Keyspace::Config, b"version").unwrap().as_deref(),
+            Some(&b"7"[..])
+        );
         assert_eq!(db.get(Keyspace::Alerts, b"version").unwrap(), None);
     }
 
@@ -222,7 +236,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("not-a-dir");
         std::fs::write(&file, b"x").unwrap();
-        let err = StateDb::open(&file).err().expect("a file is not a database directory");
+        let err = StateDb::open(&file)
+            .err()
+            .expect("a file is not a database directory");
         assert!(err.to_string().contains("not-a-dir"), "{err}");
     }
 }

@@ -28,7 +28,10 @@ impl LogStore {
     }
 
     fn meta<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
-        let bytes = self.db.get_cf(RAFT_META, key).map_err(|e| StorageIOError::read(&e))?;
+        let bytes = self
+            .db
+            .get_cf(RAFT_META, key)
+            .map_err(|e| StorageIOError::read(&e))?;
         bytes
             .map(|b| serde_json::from_slice(&b).map_err(|e| StorageIOError::read(&e).into()))
             .transpose()
@@ -38,7 +41,9 @@ impl LogStore {
         let bytes = serde_json::to_vec(value).map_err(|e| StorageIOError::write(&e))?;
         let mut batch = WriteBatch::default();
         batch.put_cf(self.db.handle(RAFT_META), key, bytes);
-        self.db.write(batch, true).map_err(|e| StorageIOError::write(&e).into())
+        self.db
+            .write(batch, true)
+            .map_err(|e| StorageIOError::write(&e).into())
     }
 }
 
@@ -62,7 +67,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
         };
         let rows = self
             .db
-            .range_cf(RAFT_LOG, &index_key(start), |key| range.contains(&index_of(key)))
+            .range_cf(RAFT_LOG, &index_key(start), |key| {
+                range.contains(&index_of(key))
+            })
             .map_err(|e| StorageIOError::read_logs(&e))?;
         rows.into_iter()
             .map(|(_, value)| {
@@ -77,7 +84,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
         let last_purged_log_id: Option<LogId> = self.meta(LAST_PURGED)?;
-        let last = self.db.last_cf(RAFT_LOG).map_err(|e| StorageIOError::read_logs(&e))?;
+        let last = self
+            .db
+            .last_cf(RAFT_LOG)
+            .map_err(|e| StorageIOError::read_logs(&e))?;
         let last_log_id = match last {
             Some((_, value)) => {
                 let entry: Entry =
@@ -86,7 +96,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             }
             None => last_purged_log_id,
         };
-        Ok(LogState { last_purged_log_id, last_log_id })
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -110,7 +123,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.meta::<Option<LogId>>(COMMITTED)?.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
@@ -121,26 +138,45 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let bytes = serde_json::to_vec(&entry).map_err(|e| StorageIOError::write_logs(&e))?;
             batch.put_cf(cf, index_key(entry.log_id.index), bytes);
         }
-        fail::fail_point!("raft::log::before_append", |_| Err(StorageIOError::write_logs(
-            &std::io::Error::other("failpoint raft::log::before_append")
-        )
-        .into()));
+        fail::fail_point!("raft::log::before_append", |_| Err(
+            StorageIOError::write_logs(&std::io::Error::other(
+                "failpoint raft::log::before_append"
+            ))
+            .into()
+        ));
         let result = self.db.write(batch, true);
-        callback.log_io_completed(result.as_ref().map(|_| ()).map_err(|e| std::io::Error::other(e.to_string())));
+        callback.log_io_completed(
+            result
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| std::io::Error::other(e.to_string())),
+        );
         result.map_err(|e| StorageIOError::write_logs(&e).into())
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         let mut batch = WriteBatch::default();
-        batch.delete_range_cf(self.db.handle(RAFT_LOG), index_key(log_id.index), index_key(u64::MAX));
+        batch.delete_range_cf(
+            self.db.handle(RAFT_LOG),
+            index_key(log_id.index),
+            index_key(u64::MAX),
+        );
         batch.delete_cf(self.db.handle(RAFT_LOG), index_key(u64::MAX));
-        self.db.write(batch, true).map_err(|e| StorageIOError::write_logs(&e).into())
+        self.db
+            .write(batch, true)
+            .map_err(|e| StorageIOError::write_logs(&e).into())
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         self.put_meta(LAST_PURGED, &log_id)?;
         let mut batch = WriteBatch::default();
-        batch.delete_range_cf(self.db.handle(RAFT_LOG), index_key(0), index_key(log_id.index + 1));
-        self.db.write(batch, false).map_err(|e| StorageIOError::write_logs(&e).into())
+        batch.delete_range_cf(
+            self.db.handle(RAFT_LOG),
+            index_key(0),
+            index_key(log_id.index + 1),
+        );
+        self.db
+            .write(batch, false)
+            .map_err(|e| StorageIOError::write_logs(&e).into())
     }
 }

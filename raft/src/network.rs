@@ -1,7 +1,9 @@
 //! The Raft network over gRPC: each peer gets a lazily connected tonic client; openraft's
 //! requests and responses travel serde-encoded inside `RaftPayload`.
 
-use openraft::error::{Infallible, InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::error::{
+    Infallible, InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -17,7 +19,11 @@ use crate::types::{Node, NodeId, TypeConfig};
 
 /// A lazily connected gRPC channel to `addr` (`HOST:PORT` or a URL).
 pub fn peer_channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
-    let uri = if addr.contains("://") { addr.to_string() } else { format!("http://{addr}") };
+    let uri = if addr.contains("://") {
+        addr.to_string()
+    } else {
+        format!("http://{addr}")
+    };
     Ok(Endpoint::from_shared(uri)?
         .connect_timeout(std::time::Duration::from_secs(2))
         .tcp_nodelay(true)
@@ -32,7 +38,9 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     async fn new_client(&mut self, target: NodeId, node: &Node) -> PeerClient {
         PeerClient {
             target,
-            client: peer_channel(&node.addr).map(RaftClient::new).map_err(|e| e.to_string()),
+            client: peer_channel(&node.addr)
+                .map(RaftClient::new)
+                .map_err(|e| e.to_string()),
         }
     }
 }
@@ -56,11 +64,11 @@ impl PeerClient {
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let client = self
-            .client
-            .as_mut()
-            .map_err(|e| RPCError::Unreachable(Unreachable::new(&std::io::Error::other(e.clone()))))?;
-        let data = serde_json::to_vec(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let client = self.client.as_mut().map_err(|e| {
+            RPCError::Unreachable(Unreachable::new(&std::io::Error::other(e.clone())))
+        })?;
+        let data =
+            serde_json::to_vec(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut grpc_request = tonic::Request::new(RaftPayload { data });
         grpc_request.set_timeout(option.hard_ttl());
         let reply = match method {
@@ -72,8 +80,9 @@ impl PeerClient {
             tonic::Code::Unavailable => RPCError::Unreachable(Unreachable::new(&status)),
             _ => RPCError::Network(NetworkError::new(&status)),
         })?;
-        let result: Result<Resp, RaftError<NodeId, E>> = serde_json::from_slice(&payload.into_inner().data)
-            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let result: Result<Resp, RaftError<NodeId, E>> =
+            serde_json::from_slice(&payload.into_inner().data)
+                .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }
 }

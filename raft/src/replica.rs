@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
 use crate::command::{Command, CommandResult};
-use crate::db::{Keyspace, StateDb, StateDbError};
+use crate::db::{KeyValue, Keyspace, StateDb, StateDbError};
 use crate::log_store::LogStore;
 use crate::membership::{JoinRequest, RemoveRequest};
 use crate::network::{NetworkFactory, peer_channel};
@@ -86,8 +86,11 @@ impl Replica {
     pub async fn open(config: ReplicaConfig) -> Result<Replica, ReplicaError> {
         let db = StateDb::open(&config.data_dir.join("state"))?;
         let log_store = LogStore::new(db.clone());
-        let state_machine = StateMachine::new(db.clone(), SnapshotFiles::new(config.data_dir.join("snapshot")))
-            .map_err(|e| ReplicaError::Raft(e.to_string()))?;
+        let state_machine = StateMachine::new(
+            db.clone(),
+            SnapshotFiles::new(config.data_dir.join("snapshot")),
+        )
+        .map_err(|e| ReplicaError::Raft(e.to_string()))?;
         let applied = state_machine.subscribe_applied();
         let raft_config = Config {
             cluster_name: "sa".into(),
@@ -102,9 +105,15 @@ impl Replica {
         }
         .validate()
         .map_err(|e| ReplicaError::Raft(e.to_string()))?;
-        let raft = Raft::new(config.node_id, Arc::new(raft_config), NetworkFactory, log_store, state_machine)
-            .await
-            .map_err(|e| ReplicaError::Raft(e.to_string()))?;
+        let raft = Raft::new(
+            config.node_id,
+            Arc::new(raft_config),
+            NetworkFactory,
+            log_store,
+            state_machine,
+        )
+        .await
+        .map_err(|e| ReplicaError::Raft(e.to_string()))?;
         Ok(Replica {
             inner: Arc::new(Inner {
                 node_id: config.node_id,
@@ -129,40 +138,62 @@ impl Replica {
         if self.is_initialized().await? {
             return Ok(false);
         }
-        let members = BTreeMap::from([(self.node_id(), Node::new(self.inner.advertise_addr.clone()))]);
-        self.raft().initialize(members).await.map_err(|e| ReplicaError::Raft(e.to_string()))?;
+        let members =
+            BTreeMap::from([(self.node_id(), Node::new(self.inner.advertise_addr.clone()))]);
+        self.raft()
+            .initialize(members)
+            .await
+            .map_err(|e| ReplicaError::Raft(e.to_string()))?;
         Ok(true)
     }
 
     pub async fn is_initialized(&self) -> Result<bool, ReplicaError> {
-        self.raft().is_initialized().await.map_err(|e| ReplicaError::Raft(e.to_string()))
+        self.raft()
+            .is_initialized()
+            .await
+            .map_err(|e| ReplicaError::Raft(e.to_string()))
     }
 
     /// Asks the cluster member at `seed` to add this node (learner, then voter once caught up).
     pub async fn join_via(&self, seed: &str) -> Result<(), ReplicaError> {
-        let request = JoinRequest { node_id: self.node_id(), addr: self.inner.advertise_addr.clone() };
+        let request = JoinRequest {
+            node_id: self.node_id(),
+            addr: self.inner.advertise_addr.clone(),
+        };
         let result: Result<(), String> = call(seed, Rpc::Join, &request).await?;
-        result.map_err(|message| ReplicaError::Leader { addr: seed.to_string(), message })
+        result.map_err(|message| ReplicaError::Leader {
+            addr: seed.to_string(),
+            message,
+        })
     }
 
-    /// Commits `command` through the leader (forwarding when this node is not it).
+    /// Commits `command` through the leader (forwarding when this node is not it). While an
+    /// election runs or a dead leader is still believed in, it retries until [`LEADER_WAIT`].
     pub async fn write(&self, command: Command) -> Result<CommandResult, ReplicaError> {
         fail::fail_point!("raft::replica::before_write", |_| Err(ReplicaError::Raft(
             "failpoint raft::replica::before_write".into()
         )));
         let deadline = tokio::time::Instant::now() + LEADER_WAIT;
         loop {
-            match self.raft().client_write(command.clone()).await {
+            let leader_addr = match self.raft().client_write(command.clone()).await {
                 Ok(response) => return Ok(response.data),
                 Err(e) => match e.forward_to_leader() {
-                    Some(forward) => {
-                        if let Some(leader) = &forward.leader_node {
-                            let result: Result<CommandResult, String> = call(&leader.addr, Rpc::Write, &command).await?;
-                            return result.map_err(|message| ReplicaError::Leader { addr: leader.addr.clone(), message });
-                        }
-                    }
+                    Some(forward) => forward.leader_node.as_ref().map(|node| node.addr.clone()),
                     None => return Err(ReplicaError::Raft(e.to_string())),
                 },
+            };
+            if let Some(addr) = leader_addr {
+                match call::<_, Result<CommandResult, String>>(&addr, Rpc::Write, &command).await {
+                    Ok(result) => {
+                        return result.map_err(|message| ReplicaError::Leader { addr, message });
+                    }
+                    Err(unreachable) if tokio::time::Instant::now() > deadline => {
+                        return Err(unreachable);
+                    }
+                    Err(unreachable) => {
+                        tracing::debug!(error = %unreachable, "leader unreachable, retrying")
+                    }
+                }
             }
             if tokio::time::Instant::now() > deadline {
                 return Err(ReplicaError::NoLeader(LEADER_WAIT));
@@ -184,14 +215,24 @@ impl Replica {
         }
         let raft_err = |e: openraft::error::RaftError<NodeId, _>| ReplicaError::Raft(e.to_string());
         let membership = self.raft().metrics().borrow().membership_config.clone();
-        if membership.membership().voter_ids().any(|id| id == join.node_id) {
+        if membership
+            .membership()
+            .voter_ids()
+            .any(|id| id == join.node_id)
+        {
             return Ok(());
         }
         tracing::info!(node_id = join.node_id, addr = %join.addr, "adding learner");
-        self.raft().add_learner(join.node_id, Node::new(join.addr.clone()), true).await.map_err(raft_err)?;
+        self.raft()
+            .add_learner(join.node_id, Node::new(join.addr.clone()), true)
+            .await
+            .map_err(raft_err)?;
         tracing::info!(node_id = join.node_id, "promoting learner to voter");
         self.raft()
-            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([join.node_id])), false)
+            .change_membership(
+                ChangeMembers::AddVoterIds(BTreeSet::from([join.node_id])),
+                false,
+            )
             .await
             .map_err(raft_err)?;
         Ok(())
@@ -210,12 +251,25 @@ impl Replica {
         let raft_err = |e: openraft::error::RaftError<NodeId, _>| ReplicaError::Raft(e.to_string());
         let membership = self.raft().metrics().borrow().membership_config.clone();
         let ids = BTreeSet::from([remove.node_id]);
-        if membership.membership().voter_ids().any(|id| id == remove.node_id) {
-            self.raft().change_membership(ChangeMembers::RemoveVoters(ids.clone()), false).await.map_err(raft_err)?;
+        if membership
+            .membership()
+            .voter_ids()
+            .any(|id| id == remove.node_id)
+        {
+            self.raft()
+                .change_membership(ChangeMembers::RemoveVoters(ids.clone()), false)
+                .await
+                .map_err(raft_err)?;
         } else if membership.membership().get_node(&remove.node_id).is_some() {
-            self.raft().change_membership(ChangeMembers::RemoveNodes(ids), false).await.map_err(raft_err)?;
+            self.raft()
+                .change_membership(ChangeMembers::RemoveNodes(ids), false)
+                .await
+                .map_err(raft_err)?;
         } else {
-            return Err(ReplicaError::Raft(format!("node {} is not a member", remove.node_id)));
+            return Err(ReplicaError::Raft(format!(
+                "node {} is not a member",
+                remove.node_id
+            )));
         }
         Ok(())
     }
@@ -228,7 +282,11 @@ impl Replica {
                 let metrics = self.raft().metrics();
                 let metrics = metrics.borrow();
                 metrics.current_leader.and_then(|id| {
-                    metrics.membership_config.membership().get_node(&id).map(|node| (id, node.addr.clone()))
+                    metrics
+                        .membership_config
+                        .membership()
+                        .get_node(&id)
+                        .map(|node| (id, node.addr.clone()))
                 })
             };
             if found.is_some() || tokio::time::Instant::now() > deadline {
@@ -247,7 +305,11 @@ impl Replica {
         Ok(self.inner.db.get(keyspace, key)?)
     }
 
-    pub fn scan_prefix(&self, keyspace: Keyspace, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ReplicaError> {
+    pub fn scan_prefix(
+        &self,
+        keyspace: Keyspace,
+        prefix: &[u8],
+    ) -> Result<Vec<KeyValue>, ReplicaError> {
         Ok(self.inner.db.scan_prefix(keyspace, prefix)?)
     }
 
@@ -269,8 +331,15 @@ enum Rpc {
     Remove,
 }
 
-async fn call<Req: Serialize, Resp: DeserializeOwned>(addr: &str, rpc: Rpc, request: &Req) -> Result<Resp, ReplicaError> {
-    let unreachable = |message: String| ReplicaError::Leader { addr: addr.to_string(), message };
+async fn call<Req: Serialize, Resp: DeserializeOwned>(
+    addr: &str,
+    rpc: Rpc,
+    request: &Req,
+) -> Result<Resp, ReplicaError> {
+    let unreachable = |message: String| ReplicaError::Leader {
+        addr: addr.to_string(),
+        message,
+    };
     let channel = peer_channel(addr).map_err(|e| unreachable(e.to_string()))?;
     let mut client = RaftClient::new(channel);
     let data = serde_json::to_vec(request).map_err(|e| unreachable(e.to_string()))?;

@@ -34,7 +34,10 @@ fn encode<T: Serialize>(value: &T) -> Result<Response<RaftPayload>, Status> {
 
 #[tonic::async_trait]
 impl RaftRpc for RaftService {
-    async fn append_entries(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+    async fn append_entries(
+        &self,
+        request: Request<RaftPayload>,
+    ) -> Result<Response<RaftPayload>, Status> {
         let result = self.replica.raft().append_entries(decode(request)?).await;
         encode(&result)
     }
@@ -44,7 +47,10 @@ impl RaftRpc for RaftService {
         encode(&result)
     }
 
-    async fn install_snapshot(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+    async fn install_snapshot(
+        &self,
+        request: Request<RaftPayload>,
+    ) -> Result<Response<RaftPayload>, Status> {
         let result = self.replica.raft().install_snapshot(decode(request)?).await;
         encode(&result)
     }
@@ -57,13 +63,21 @@ impl RaftRpc for RaftService {
 
     async fn join(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
         let join: JoinRequest = decode(request)?;
-        let result = self.replica.add_member(join).await.map_err(|e| e.to_string());
+        let result = self
+            .replica
+            .add_member(join)
+            .await
+            .map_err(|e| e.to_string());
         encode(&result)
     }
 
     async fn remove(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
         let remove: RemoveRequest = decode(request)?;
-        let result = self.replica.remove_member(remove).await.map_err(|e| e.to_string());
+        let result = self
+            .replica
+            .remove_member(remove)
+            .await
+            .map_err(|e| e.to_string());
         encode(&result)
     }
 }

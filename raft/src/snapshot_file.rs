@@ -28,9 +28,11 @@ pub fn encode(rows: impl IntoIterator<Item = Row>) -> Vec<u8> {
 }
 
 pub fn decode(mut data: &[u8]) -> io::Result<Vec<Row>> {
-    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("snapshot: {what}"));
+    let invalid =
+        |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("snapshot: {what}"));
     let mut magic = [0u8; MAGIC.len()];
-    data.read_exact(&mut magic).map_err(|_| invalid("too short for its header"))?;
+    data.read_exact(&mut magic)
+        .map_err(|_| invalid("too short for its header"))?;
     if magic != MAGIC {
         return Err(invalid("bad header"));
     }
@@ -39,9 +41,11 @@ pub fn decode(mut data: &[u8]) -> io::Result<Vec<Row>> {
         let mut len = [0u8; 1];
         data.read_exact(&mut len)?;
         let mut name = vec![0u8; usize::from(len[0])];
-        data.read_exact(&mut name).map_err(|_| invalid("truncated keyspace name"))?;
+        data.read_exact(&mut name)
+            .map_err(|_| invalid("truncated keyspace name"))?;
         let name = String::from_utf8(name).map_err(|_| invalid("keyspace name is not UTF-8"))?;
-        let keyspace = Keyspace::from_name(&name).ok_or_else(|| invalid(&format!("unknown keyspace {name:?}")))?;
+        let keyspace = Keyspace::from_name(&name)
+            .ok_or_else(|| invalid(&format!("unknown keyspace {name:?}")))?;
         let key = read_part(&mut data).map_err(|_| invalid("truncated key"))?;
         let value = read_part(&mut data).map_err(|_| invalid("truncated value"))?;
         rows.push((keyspace, key, value));

@@ -48,14 +48,20 @@ impl StateMachine {
 
     fn read_applied(&self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
         let read = |key| -> Result<Option<Vec<u8>>, StorageError> {
-            self.db.get_cf(STATE_META, key).map_err(|e| StorageIOError::read_state_machine(&e).into())
+            self.db
+                .get_cf(STATE_META, key)
+                .map_err(|e| StorageIOError::read_state_machine(&e).into())
         };
         let last = match read(LAST_APPLIED)? {
-            Some(b) => serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?,
+            Some(b) => {
+                serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?
+            }
             None => None,
         };
         let membership = match read(MEMBERSHIP)? {
-            Some(b) => serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?,
+            Some(b) => {
+                serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?
+            }
             None => StoredMembership::default(),
         };
         Ok((last, membership))
@@ -64,13 +70,28 @@ impl StateMachine {
     fn check(&self, condition: &Condition) -> Result<Option<Option<Vec<u8>>>, StorageError> {
         let (keyspace, key, expected) = match condition {
             Condition::Absent { keyspace, key } => (keyspace, key, None),
-            Condition::Equals { keyspace, key, value } => (keyspace, key, Some(value)),
+            Condition::Equals {
+                keyspace,
+                key,
+                value,
+            } => (keyspace, key, Some(value)),
         };
-        let current = self.db.get(*keyspace, key).map_err(|e| StorageIOError::read_state_machine(&e))?;
-        Ok(if current.as_ref() == expected { None } else { Some(current) })
+        let current = self
+            .db
+            .get(*keyspace, key)
+            .map_err(|e| StorageIOError::read_state_machine(&e))?;
+        Ok(if current.as_ref() == expected {
+            None
+        } else {
+            Some(current)
+        })
     }
 
-    fn apply_command(&self, command: &Command, batch: &mut WriteBatch) -> Result<CommandResult, StorageError> {
+    fn apply_command(
+        &self,
+        command: &Command,
+        batch: &mut WriteBatch,
+    ) -> Result<CommandResult, StorageError> {
         for (index, condition) in command.conditions.iter().enumerate() {
             if let Some(current) = self.check(condition)? {
                 return Ok(CommandResult::ConditionFailed { index, current });
@@ -78,8 +99,14 @@ impl StateMachine {
         }
         for op in &command.ops {
             match op {
-                WriteOp::Put { keyspace, key, value } => batch.put_cf(self.db.handle(keyspace.name()), key, value),
-                WriteOp::Delete { keyspace, key } => batch.delete_cf(self.db.handle(keyspace.name()), key),
+                WriteOp::Put {
+                    keyspace,
+                    key,
+                    value,
+                } => batch.put_cf(self.db.handle(keyspace.name()), key, value),
+                WriteOp::Delete { keyspace, key } => {
+                    batch.delete_cf(self.db.handle(keyspace.name()), key)
+                }
                 WriteOp::DeletePrefix { keyspace, prefix } => {
                     let rows = self
                         .db
@@ -94,7 +121,10 @@ impl StateMachine {
         Ok(CommandResult::Applied)
     }
 
-    fn all_rows(&self, snapshot: &rocksdb::Snapshot<'_>) -> Result<Vec<snapshot_file::Row>, StorageError> {
+    fn all_rows(
+        &self,
+        snapshot: &rocksdb::Snapshot<'_>,
+    ) -> Result<Vec<snapshot_file::Row>, StorageError> {
         let mut rows = Vec::new();
         for keyspace in Keyspace::ALL {
             let cf = self.db.handle(keyspace.name());
@@ -116,11 +146,15 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
                 .map_err(|e| StorageIOError::read_state_machine(&e).into())
         };
         let last_log_id: Option<LogId> = match meta_of(LAST_APPLIED)? {
-            Some(b) => serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?,
+            Some(b) => {
+                serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?
+            }
             None => None,
         };
         let last_membership: StoredMembership = match meta_of(MEMBERSHIP)? {
-            Some(b) => serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?,
+            Some(b) => {
+                serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?
+            }
             None => StoredMembership::default(),
         };
         let data = snapshot_file::encode(self.all_rows(&rocks_snapshot)?);
@@ -129,12 +163,19 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             Some(id) => format!("{}-{}-{counter}", id.leader_id, id.index),
             None => format!("empty-{counter}"),
         };
-        let meta = SnapshotMeta { last_log_id, last_membership, snapshot_id };
+        let meta = SnapshotMeta {
+            last_log_id,
+            last_membership,
+            snapshot_id,
+        };
         self.snapshots
             .save(&meta, &data)
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
         tracing::info!(snapshot_id = %meta.snapshot_id, bytes = data.len(), "built snapshot");
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
     }
 }
 
@@ -159,20 +200,26 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Normal(command) => self.apply_command(command, &mut batch)?,
                 EntryPayload::Membership(membership) => {
                     let stored = StoredMembership::new(Some(entry.log_id), membership.clone());
-                    let bytes = serde_json::to_vec(&stored).map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
+                    let bytes = serde_json::to_vec(&stored)
+                        .map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
                     batch.put_cf(self.db.handle(STATE_META), MEMBERSHIP, bytes);
                     CommandResult::NoOp
                 }
             };
-            let applied = serde_json::to_vec(&Some(entry.log_id)).map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
+            let applied = serde_json::to_vec(&Some(entry.log_id))
+                .map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
             batch.put_cf(self.db.handle(STATE_META), LAST_APPLIED, applied);
-            fail::fail_point!("raft::state_machine::before_apply", |_| Err(StorageIOError::apply(
-                entry.log_id,
-                &std::io::Error::other("failpoint raft::state_machine::before_apply")
-            )
-            .into()));
+            fail::fail_point!("raft::state_machine::before_apply", |_| Err(
+                StorageIOError::apply(
+                    entry.log_id,
+                    &std::io::Error::other("failpoint raft::state_machine::before_apply")
+                )
+                .into()
+            ));
             // Not synced: the log is, and an entry lost here is re-applied from it on restart.
-            self.db.write(batch, false).map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
+            self.db
+                .write(batch, false)
+                .map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
             last = Some(entry.log_id);
             results.push(result);
         }
@@ -190,13 +237,20 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
-    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Box<Cursor<Vec<u8>>>) -> Result<(), StorageError> {
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
         let rows = snapshot_file::decode(&data)
             .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
         let mut batch = WriteBatch::default();
         for keyspace in Keyspace::ALL {
-            let existing = self.db.scan_prefix(keyspace, b"").map_err(|e| StorageIOError::write_state_machine(&e))?;
+            let existing = self
+                .db
+                .scan_prefix(keyspace, b"")
+                .map_err(|e| StorageIOError::write_state_machine(&e))?;
             for (key, _) in existing {
                 batch.delete_cf(self.db.handle(keyspace.name()), key);
             }
@@ -205,9 +259,19 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             batch.put_cf(self.db.handle(keyspace.name()), key, value);
         }
         let write_err = |e: serde_json::Error| StorageIOError::write_state_machine(&e);
-        batch.put_cf(self.db.handle(STATE_META), LAST_APPLIED, serde_json::to_vec(&meta.last_log_id).map_err(write_err)?);
-        batch.put_cf(self.db.handle(STATE_META), MEMBERSHIP, serde_json::to_vec(&meta.last_membership).map_err(write_err)?);
-        self.db.write(batch, true).map_err(|e| StorageIOError::write_state_machine(&e))?;
+        batch.put_cf(
+            self.db.handle(STATE_META),
+            LAST_APPLIED,
+            serde_json::to_vec(&meta.last_log_id).map_err(write_err)?,
+        );
+        batch.put_cf(
+            self.db.handle(STATE_META),
+            MEMBERSHIP,
+            serde_json::to_vec(&meta.last_membership).map_err(write_err)?,
+        );
+        self.db
+            .write(batch, true)
+            .map_err(|e| StorageIOError::write_state_machine(&e))?;
         self.snapshots
             .save(meta, &data)
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
@@ -217,7 +281,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        let loaded = self.snapshots.load().map_err(|e| StorageIOError::read_snapshot(None, &e))?;
-        Ok(loaded.map(|(meta, data)| Snapshot { meta, snapshot: Box::new(Cursor::new(data)) }))
+        let loaded = self
+            .snapshots
+            .load()
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        Ok(loaded.map(|(meta, data)| Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        }))
     }
 }

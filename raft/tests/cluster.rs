@@ -22,7 +22,12 @@ impl TestNode {
         Self::start_on(node_id, data_dir, timing, listener).await
     }
 
-    async fn start_on(node_id: u64, data_dir: &std::path::Path, timing: RaftTiming, listener: TcpListener) -> TestNode {
+    async fn start_on(
+        node_id: u64,
+        data_dir: &std::path::Path,
+        timing: RaftTiming,
+        listener: TcpListener,
+    ) -> TestNode {
         let addr = listener.local_addr().unwrap().to_string();
         let replica = Replica::open(ReplicaConfig {
             node_id,
@@ -40,7 +45,11 @@ impl TestNode {
                 .await
                 .unwrap();
         });
-        TestNode { replica, server, addr }
+        TestNode {
+            replica,
+            server,
+            addr,
+        }
     }
 
     async fn stop(self) {
@@ -56,7 +65,11 @@ async fn wait_for_value(replica: &Replica, key: &[u8], expected: &[u8]) {
         if replica.get(Keyspace::Config, key).unwrap().as_deref() == Some(expected) {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "node {} never saw {key:?}", replica.node_id());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node {} never saw {key:?}",
+            replica.node_id()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -68,7 +81,10 @@ async fn three_node_cluster(dir: &std::path::Path, timing: RaftTiming) -> Vec<Te
     for id in [2, 3] {
         let node = TestNode::start(id, &dir.join(format!("n{id}")), timing.clone()).await;
         // Join through the last member, not the leader: the request must be forwarded.
-        node.replica.join_via(&nodes.last().unwrap().addr).await.unwrap();
+        node.replica
+            .join_via(&nodes.last().unwrap().addr)
+            .await
+            .unwrap();
         nodes.push(node);
     }
     nodes
@@ -78,11 +94,23 @@ async fn three_node_cluster(dir: &std::path::Path, timing: RaftTiming) -> Vec<Te
 async fn writes_replicate_to_every_node_and_are_forwarded_from_followers() {
     let dir = tempfile::tempdir().unwrap();
     let nodes = three_node_cluster(dir.path(), RaftTiming::default()).await;
-    let voters: Vec<u64> = nodes[0].replica.raft().metrics().borrow().membership_config.membership().voter_ids().collect();
+    let voters: Vec<u64> = nodes[0]
+        .replica
+        .raft()
+        .metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .voter_ids()
+        .collect();
     assert_eq!(voters, vec![1, 2, 3]);
 
     let follower = nodes.iter().find(|n| !n.replica.is_leader()).unwrap();
-    let result = follower.replica.write(Command::put(Keyspace::Config, "version", "1")).await.unwrap();
+    let result = follower
+        .replica
+        .write(Command::put(Keyspace::Config, "version", "1"))
+        .await
+        .unwrap();
     assert_eq!(result, CommandResult::Applied);
     for node in &nodes {
         wait_for_value(&node.replica, b"version", b"1").await;
@@ -98,15 +126,31 @@ async fn conditional_write_applies_once() {
     let node = TestNode::start(1, dir.path(), RaftTiming::default()).await;
     node.replica.bootstrap_if_new().await.unwrap();
     let claim = |owner: &str| {
-        Command::put(Keyspace::Leases, "shard-0", owner.to_string())
-            .with_condition(Condition::Absent { keyspace: Keyspace::Leases, key: b"shard-0".to_vec() })
+        Command::put(Keyspace::Leases, "shard-0", owner.to_string()).with_condition(
+            Condition::Absent {
+                keyspace: Keyspace::Leases,
+                key: b"shard-0".to_vec(),
+            },
+        )
     };
-    assert_eq!(node.replica.write(claim("a")).await.unwrap(), CommandResult::Applied);
+    assert_eq!(
+        node.replica.write(claim("a")).await.unwrap(),
+        CommandResult::Applied
+    );
     assert_eq!(
         node.replica.write(claim("b")).await.unwrap(),
-        CommandResult::ConditionFailed { index: 0, current: Some(b"a".to_vec()) }
+        CommandResult::ConditionFailed {
+            index: 0,
+            current: Some(b"a".to_vec())
+        }
     );
-    assert_eq!(node.replica.get(Keyspace::Leases, b"shard-0").unwrap().as_deref(), Some(&b"a"[..]));
+    assert_eq!(
+        node.replica
+            .get(Keyspace::Leases, b"shard-0")
+            .unwrap()
+            .as_deref(),
+        Some(&b"a"[..])
+    );
     node.stop().await;
 }
 
@@ -114,13 +158,21 @@ async fn conditional_write_applies_once() {
 async fn losing_the_leader_elects_another_and_writes_continue() {
     let dir = tempfile::tempdir().unwrap();
     let mut nodes = three_node_cluster(dir.path(), RaftTiming::default()).await;
-    nodes[0].replica.write(Command::put(Keyspace::Config, "k", "before")).await.unwrap();
+    nodes[0]
+        .replica
+        .write(Command::put(Keyspace::Config, "k", "before"))
+        .await
+        .unwrap();
     let leader_index = nodes.iter().position(|n| n.replica.is_leader()).unwrap();
     let leader = nodes.remove(leader_index);
     let old_leader_id = leader.replica.node_id();
     leader.stop().await;
 
-    nodes[0].replica.write(Command::put(Keyspace::Config, "k", "after")).await.unwrap();
+    nodes[0]
+        .replica
+        .write(Command::put(Keyspace::Config, "k", "after"))
+        .await
+        .unwrap();
     for node in &nodes {
         wait_for_value(&node.replica, b"k", b"after").await;
     }
@@ -136,25 +188,51 @@ async fn restarted_node_keeps_its_state_and_membership() {
     let dir = tempfile::tempdir().unwrap();
     let node = TestNode::start(1, dir.path(), RaftTiming::default()).await;
     assert!(node.replica.bootstrap_if_new().await.unwrap());
-    node.replica.write(Command::put(Keyspace::Config, "k", "v")).await.unwrap();
+    node.replica
+        .write(Command::put(Keyspace::Config, "k", "v"))
+        .await
+        .unwrap();
     node.stop().await;
 
     let node = TestNode::start(1, dir.path(), RaftTiming::default()).await;
-    assert!(!node.replica.bootstrap_if_new().await.unwrap(), "a restarted node must not re-bootstrap");
-    assert_eq!(node.replica.get(Keyspace::Config, b"k").unwrap().as_deref(), Some(&b"v"[..]));
-    node.replica.write(Command::put(Keyspace::Config, "k", "w")).await.unwrap();
-    assert_eq!(node.replica.get(Keyspace::Config, b"k").unwrap().as_deref(), Some(&b"w"[..]));
+    assert!(
+        !node.replica.bootstrap_if_new().await.unwrap(),
+        "a restarted node must not re-bootstrap"
+    );
+    assert_eq!(
+        node.replica.get(Keyspace::Config, b"k").unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
+    node.replica
+        .write(Command::put(Keyspace::Config, "k", "w"))
+        .await
+        .unwrap();
+    assert_eq!(
+        node.replica.get(Keyspace::Config, b"k").unwrap().as_deref(),
+        Some(&b"w"[..])
+    );
     node.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_node_catches_up_from_a_snapshot_after_the_log_was_purged() {
     let dir = tempfile::tempdir().unwrap();
-    let timing = RaftTiming { snapshot_after_logs: 50, ..RaftTiming::default() };
+    let timing = RaftTiming {
+        snapshot_after_logs: 50,
+        ..RaftTiming::default()
+    };
     let first = TestNode::start(1, &dir.path().join("n1"), timing.clone()).await;
     first.replica.bootstrap_if_new().await.unwrap();
     for i in 0..700u32 {
-        first.replica.write(Command::put(Keyspace::LookupTables, format!("t/{i:04}"), i.to_string())).await.unwrap();
+        first
+            .replica
+            .write(Command::put(
+                Keyspace::LookupTables,
+                format!("t/{i:04}"),
+                i.to_string(),
+            ))
+            .await
+            .unwrap();
     }
     // Wait until the log has been purged past the first entries, so only a snapshot can help.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -166,7 +244,10 @@ async fn a_new_node_catches_up_from_a_snapshot_after_the_log_was_purged() {
     second.replica.join_via(&first.addr).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let rows = loop {
-        let rows = second.replica.scan_prefix(Keyspace::LookupTables, b"t/").unwrap();
+        let rows = second
+            .replica
+            .scan_prefix(Keyspace::LookupTables, b"t/")
+            .unwrap();
         if rows.len() == 700 || tokio::time::Instant::now() > deadline {
             break rows;
         }
@@ -175,7 +256,10 @@ async fn a_new_node_catches_up_from_a_snapshot_after_the_log_was_purged() {
     assert_eq!(rows.len(), 700);
     assert_eq!(rows[699], (b"t/0699".to_vec(), b"699".to_vec()));
     let snapshot_dir = dir.path().join("n2").join("snapshot");
-    assert!(snapshot_dir.join("current.meta").exists(), "the follower installed a snapshot");
+    assert!(
+        snapshot_dir.join("current.meta").exists(),
+        "the follower installed a snapshot"
+    );
     second.stop().await;
     first.stop().await;
 }

@@ -47,7 +47,10 @@ impl ConfigBundle {
     /// taken when present. Python caches and hidden files are left out.
     pub fn collect(root: &Path) -> anyhow::Result<Self> {
         if !root.join("conf").is_dir() {
-            bail!("{}: not a StreamAlert repository (no conf/ directory)", root.display());
+            bail!(
+                "{}: not a StreamAlert repository (no conf/ directory)",
+                root.display()
+            );
         }
         let mut files = BTreeMap::new();
         let mut total = 0u64;
@@ -81,7 +84,12 @@ impl ConfigBundle {
                 Some(_) => {}
             }
         }
-        diff.removed = self.files.keys().filter(|p| !newer.files.contains_key(*p)).cloned().collect();
+        diff.removed = self
+            .files
+            .keys()
+            .filter(|p| !newer.files.contains_key(*p))
+            .cloned()
+            .collect();
         diff
     }
 
@@ -89,13 +97,18 @@ impl ConfigBundle {
     pub fn materialize(&self, dir: &Path) -> anyhow::Result<()> {
         for (path, file) in &self.files {
             if sha256_hex(&file.content) != file.sha256 {
-                bail!("bundle v{}: {path}: content does not match its checksum", self.version);
+                bail!(
+                    "bundle v{}: {path}: content does not match its checksum",
+                    self.version
+                );
             }
             let target = safe_join(dir, path)?;
             if let Some(parent) = target.parent() {
-                fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+                fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
             }
-            fs::write(&target, &file.content).with_context(|| format!("cannot write {}", target.display()))?;
+            fs::write(&target, &file.content)
+                .with_context(|| format!("cannot write {}", target.display()))?;
         }
         Ok(())
     }
@@ -123,14 +136,29 @@ fn collect_dir(
         if file_type.is_dir() {
             collect_dir(root, &path, files, total)?;
         } else if file_type.is_file() {
-            let content = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let content =
+                fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
             *total += content.len() as u64;
             if *total > MAX_BUNDLE_BYTES {
-                bail!("{}: the bundle exceeds {} MiB", root.display(), MAX_BUNDLE_BYTES >> 20);
+                bail!(
+                    "{}: the bundle exceeds {} MiB",
+                    root.display(),
+                    MAX_BUNDLE_BYTES >> 20
+                );
             }
             let relative = path.strip_prefix(root).expect("walked below root");
-            let key = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-            files.insert(key, BundleFile { sha256: sha256_hex(&content), content });
+            let key = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            files.insert(
+                key,
+                BundleFile {
+                    sha256: sha256_hex(&content),
+                    content,
+                },
+            );
         }
     }
     Ok(())
@@ -178,7 +206,10 @@ mod tests {
         let dir = repo();
         let bundle = ConfigBundle::collect(dir.path()).unwrap();
         let paths: Vec<_> = bundle.files.keys().cloned().collect();
-        assert_eq!(paths, ["conf/global.json", "conf/schemas/a.json", "rules/r.py"]);
+        assert_eq!(
+            paths,
+            ["conf/global.json", "conf/schemas/a.json", "rules/r.py"]
+        );
     }
 
     #[test]
@@ -203,14 +234,29 @@ mod tests {
         let bundle = ConfigBundle::collect(dir.path()).unwrap();
         let out = tempfile::tempdir().unwrap();
         bundle.materialize(&out.path().join("v1")).unwrap();
-        assert_eq!(ConfigBundle::collect(&out.path().join("v1")).unwrap().files, bundle.files);
+        assert_eq!(
+            ConfigBundle::collect(&out.path().join("v1")).unwrap().files,
+            bundle.files
+        );
 
         let mut tampered = bundle.clone();
         tampered.files.get_mut("rules/r.py").unwrap().content = b"evil".to_vec();
-        assert!(tampered.materialize(&out.path().join("v2")).unwrap_err().to_string().contains("checksum"));
+        assert!(
+            tampered
+                .materialize(&out.path().join("v2"))
+                .unwrap_err()
+                .to_string()
+                .contains("checksum")
+        );
 
         let mut escaping = ConfigBundle::default();
-        escaping.files.insert("../x".into(), BundleFile { sha256: sha256_hex(b""), content: Vec::new() });
+        escaping.files.insert(
+            "../x".into(),
+            BundleFile {
+                sha256: sha256_hex(b""),
+                content: Vec::new(),
+            },
+        );
         assert!(escaping.materialize(&out.path().join("v3")).is_err());
     }
 

@@ -10,7 +10,11 @@ const SANODE: &str = env!("CARGO_BIN_EXE_sanode");
 const SACTL: &str = env!("CARGO_BIN_EXE_sactl");
 
 fn sactl(args: &[&str]) -> Output {
-    Command::new(SACTL).args(args).env_remove("SA_NODE").output().expect("sactl runs")
+    Command::new(SACTL)
+        .args(args)
+        .env_remove("SA_NODE")
+        .output()
+        .expect("sactl runs")
 }
 
 #[test]
@@ -24,8 +28,14 @@ fn node_serves_health_metrics_and_status_then_stops_on_sigterm() {
     assert_eq!((code, body.trim()), (200, "ok"));
     let (code, metrics) = http_get(node.http_addr, "/metrics").unwrap();
     assert_eq!(code, 200);
-    assert!(metrics.contains("sa_build_info{node_id=\"4242\""), "{metrics}");
-    assert!(metrics.contains("sa_http_requests_total{route=\"/healthz\"}"), "{metrics}");
+    assert!(
+        metrics.contains("sa_build_info{node_id=\"4242\""),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sa_http_requests_total{route=\"/healthz\"}"),
+        "{metrics}"
+    );
 
     let grpc = node.grpc_addr.to_string();
     let human = sactl(&["status", "--node", &grpc]);
@@ -33,7 +43,10 @@ fn node_serves_health_metrics_and_status_then_stops_on_sigterm() {
     let text = String::from_utf8(human.stdout).unwrap();
     assert!(text.contains("node id    4242"), "{text}");
     assert!(text.contains(&format!("address    {grpc}")), "{text}");
-    assert!(text.contains(&format!("version    {}", env!("CARGO_PKG_VERSION"))), "{text}");
+    assert!(
+        text.contains(&format!("version    {}", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
 
     // --node is global: accepted before the subcommand too.
     let json = sactl(&["--node", &grpc, "status", "--json"]);
@@ -55,7 +68,10 @@ fn sactl_status_without_a_node_exits_2_with_one_line() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with(&format!("sactl: no node answers at {addr}")), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("sactl: no node answers at {addr}")),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -91,7 +107,10 @@ fn flags_come_from_environment_variables() {
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while http_get(http.parse().unwrap(), "/healthz").is_err() {
-        assert!(std::time::Instant::now() < deadline, "node from env never became healthy");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node from env never became healthy"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = sactl(&["status", "--json", "--node", &grpc]);

@@ -17,8 +17,15 @@ pub struct NodeUnreachable {
 
 /// Opens a channel to `addr` (`HOST:PORT`, or a full `http://` URL).
 pub async fn channel(addr: &str) -> Result<Channel, NodeUnreachable> {
-    let unreachable = |reason: String| NodeUnreachable { addr: addr.to_string(), reason };
-    let uri = if addr.contains("://") { addr.to_string() } else { format!("http://{addr}") };
+    let unreachable = |reason: String| NodeUnreachable {
+        addr: addr.to_string(),
+        reason,
+    };
+    let uri = if addr.contains("://") {
+        addr.to_string()
+    } else {
+        format!("http://{addr}")
+    };
     Endpoint::from_shared(uri)
         .map_err(|e| unreachable(format!("invalid address: {e}")))?
         .connect_timeout(CONNECT_TIMEOUT)

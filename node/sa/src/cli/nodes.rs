@@ -38,11 +38,19 @@ pub async fn run(addr: &str, args: NodesArgs) -> anyhow::Result<()> {
     let members = status::fetch(addr).await?.members;
     let mut rows = Vec::with_capacity(members.len());
     for member in members {
-        let row = match status::fetch(&member.addr).await.map_err(anyhow::Error::from).and_then(status::report) {
+        let row = match status::fetch(&member.addr)
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(status::report)
+        {
             Ok(report) => NodeRow {
                 id: member.node_id,
                 addr: member.addr,
-                role: if member.voter { report.role } else { "learner".to_string() },
+                role: if member.voter {
+                    report.role
+                } else {
+                    "learner".to_string()
+                },
                 applied_index: Some(report.applied_index),
                 config_version: Some(report.config_version),
                 healthy: report.node_id == member.node_id,
@@ -65,7 +73,10 @@ pub async fn run(addr: &str, args: NodesArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    println!("{:<18} {:<22} {:<9} {:>8} {:>7}  health", "ID", "ADDRESS", "ROLE", "APPLIED", "CONFIG");
+    println!(
+        "{:<18} {:<22} {:<9} {:>8} {:>7}  health",
+        "ID", "ADDRESS", "ROLE", "APPLIED", "CONFIG"
+    );
     let dash = || "-".to_string();
     for row in &rows {
         println!(
@@ -86,13 +97,16 @@ pub async fn run(addr: &str, args: NodesArgs) -> anyhow::Result<()> {
 
 pub async fn remove(addr: &str, args: RemoveNodeArgs) -> anyhow::Result<()> {
     let mut client = ClusterClient::new(connect::channel(addr).await?);
-    client.remove_node(RemoveNodeRequest { node_id: args.id }).await.map_err(|status| match status.code() {
-        tonic::Code::Unavailable => anyhow::Error::from(NodeUnreachable {
-            addr: addr.to_string(),
-            reason: status.message().to_string(),
-        }),
-        _ => anyhow::anyhow!("{}", status.message()),
-    })?;
+    client
+        .remove_node(RemoveNodeRequest { node_id: args.id })
+        .await
+        .map_err(|status| match status.code() {
+            tonic::Code::Unavailable => anyhow::Error::from(NodeUnreachable {
+                addr: addr.to_string(),
+                reason: status.message().to_string(),
+            }),
+            _ => anyhow::anyhow!("{}", status.message()),
+        })?;
     println!("removed node {}", args.id);
     Ok(())
 }

@@ -39,11 +39,16 @@ pub async fn fetch(addr: &str) -> Result<StatusResponse, NodeUnreachable> {
         .status(StatusRequest {})
         .await
         .map(|reply| reply.into_inner())
-        .map_err(|status| NodeUnreachable { addr: addr.to_string(), reason: status.message().to_string() })
+        .map_err(|status| NodeUnreachable {
+            addr: addr.to_string(),
+            reason: status.message().to_string(),
+        })
 }
 
 pub fn report(response: StatusResponse) -> anyhow::Result<StatusReport> {
-    let node = response.node.ok_or_else(|| anyhow::anyhow!("status reply without a node"))?;
+    let node = response
+        .node
+        .ok_or_else(|| anyhow::anyhow!("status reply without a node"))?;
     let raft = response.raft.unwrap_or_default();
     Ok(StatusReport {
         node_id: node.node_id,
@@ -68,14 +73,19 @@ pub async fn run(addr: &str, args: StatusArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let uptime = humantime::format_duration(Duration::from_secs(report.uptime_ms / 1000));
-    let leader = report.leader_id.map_or_else(|| "none".to_string(), |id| id.to_string());
+    let leader = report
+        .leader_id
+        .map_or_else(|| "none".to_string(), |id| id.to_string());
     println!("node id    {}", report.node_id);
     println!("address    {}", report.addr);
     println!("http       {}", report.http_addr);
     println!("version    {}", report.version);
     println!("uptime     {uptime}");
     println!("data dir   {}", report.data_dir);
-    println!("role       {} (term {}, leader {leader})", report.role, report.term);
+    println!(
+        "role       {} (term {}, leader {leader})",
+        report.role, report.term
+    );
     println!("applied    {}", report.applied_index);
     println!("config     v{}", report.config_version);
     println!("members    {}", report.members);

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use sa_proto::cluster::v1::cluster_server::Cluster;
 use sa_proto::cluster::v1::{
-    Member, NodeStatus, RaftStatus, RemoveNodeRequest, RemoveNodeResponse, StatusRequest, StatusResponse,
+    Member, NodeStatus, RaftStatus, RemoveNodeRequest, RemoveNodeResponse, StatusRequest,
+    StatusResponse,
 };
 use sa_raft::{RemoveRequest, Replica};
 use tonic::{Request, Response, Status};
@@ -55,7 +56,10 @@ impl ClusterService {
 #[tonic::async_trait]
 impl Cluster for ClusterService {
     async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
-        self.metrics.grpc_requests_total.with_label_values(&["Cluster/Status"]).inc();
+        self.metrics
+            .grpc_requests_total
+            .with_label_values(&["Cluster/Status"])
+            .inc();
         let (raft, members) = self.raft_status();
         Ok(Response::new(StatusResponse {
             node: Some(NodeStatus {
@@ -72,13 +76,21 @@ impl Cluster for ClusterService {
         }))
     }
 
-    async fn remove_node(&self, request: Request<RemoveNodeRequest>) -> Result<Response<RemoveNodeResponse>, Status> {
-        self.metrics.grpc_requests_total.with_label_values(&["Cluster/RemoveNode"]).inc();
+    async fn remove_node(
+        &self,
+        request: Request<RemoveNodeRequest>,
+    ) -> Result<Response<RemoveNodeResponse>, Status> {
+        self.metrics
+            .grpc_requests_total
+            .with_label_values(&["Cluster/RemoveNode"])
+            .inc();
         let node_id = request.into_inner().node_id;
         self.replica
             .remove_member(RemoveRequest { node_id })
             .await
-            .map_err(|e| Status::failed_precondition(format!("cannot remove node {node_id}: {e}")))?;
+            .map_err(|e| {
+                Status::failed_precondition(format!("cannot remove node {node_id}: {e}"))
+            })?;
         Ok(Response::new(RemoveNodeResponse {}))
     }
 }

@@ -18,14 +18,23 @@ pub fn router(metrics: Arc<NodeMetrics>) -> Router {
 }
 
 async fn healthz(State(metrics): State<Arc<NodeMetrics>>) -> &'static str {
-    metrics.http_requests_total.with_label_values(&["/healthz"]).inc();
+    metrics
+        .http_requests_total
+        .with_label_values(&["/healthz"])
+        .inc();
     "ok\n"
 }
 
 async fn metrics_text(State(metrics): State<Arc<NodeMetrics>>) -> impl IntoResponse {
-    metrics.http_requests_total.with_label_values(&["/metrics"]).inc();
+    metrics
+        .http_requests_total
+        .with_label_values(&["/metrics"])
+        .inc();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         metrics.render(),
     )
 }

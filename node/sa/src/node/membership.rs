@@ -10,12 +10,18 @@ const JOIN_PATIENCE: Duration = Duration::from_secs(60);
 
 pub async fn establish(replica: &Replica, join: Option<&str>) -> anyhow::Result<()> {
     if replica.is_initialized().await? {
-        tracing::info!(node_id = replica.node_id(), "resuming cluster membership from the data dir");
+        tracing::info!(
+            node_id = replica.node_id(),
+            "resuming cluster membership from the data dir"
+        );
         return Ok(());
     }
     let Some(seed) = join else {
         replica.bootstrap_if_new().await?;
-        tracing::info!(node_id = replica.node_id(), "bootstrapped a new single-node cluster");
+        tracing::info!(
+            node_id = replica.node_id(),
+            "bootstrapped a new single-node cluster"
+        );
         return Ok(());
     };
     let deadline = tokio::time::Instant::now() + JOIN_PATIENCE;
@@ -29,7 +35,9 @@ pub async fn establish(replica: &Replica, join: Option<&str>) -> anyhow::Result<
                 tracing::warn!(seed, error = %e, "join failed, retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            Err(e) => return Err(e).with_context(|| format!("cannot join the cluster through {seed}")),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot join the cluster through {seed}"));
+            }
         }
     }
 }

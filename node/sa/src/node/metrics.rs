@@ -16,15 +16,19 @@ impl NodeMetrics {
     pub fn new(node_id: u64) -> Self {
         let registry = Registry::new();
         let build_info = IntGaugeVec::new(
-            Opts::new("sa_build_info", "Constant 1, labelled with the node's version and id."),
+            Opts::new(
+                "sa_build_info",
+                "Constant 1, labelled with the node's version and id.",
+            ),
             &["version", "node_id"],
         )
         .expect("valid metric");
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION"), &node_id.to_string()])
             .set(1);
-        let uptime_seconds = Gauge::new("sa_node_uptime_seconds", "Seconds since this node started.")
-            .expect("valid metric");
+        let uptime_seconds =
+            Gauge::new("sa_node_uptime_seconds", "Seconds since this node started.")
+                .expect("valid metric");
         let http_requests_total = IntCounterVec::new(
             Opts::new("sa_http_requests_total", "HTTP requests served, by route."),
             &["route"],
@@ -41,7 +45,9 @@ impl NodeMetrics {
             Box::new(http_requests_total.clone()),
             Box::new(grpc_requests_total.clone()),
         ] {
-            registry.register(collector).expect("metric names are unique");
+            registry
+                .register(collector)
+                .expect("metric names are unique");
         }
         NodeMetrics {
             registry,
@@ -74,10 +80,16 @@ mod tests {
     #[test]
     fn render_exposes_build_info_uptime_and_counters() {
         let metrics = NodeMetrics::new(9);
-        metrics.http_requests_total.with_label_values(&["/healthz"]).inc();
+        metrics
+            .http_requests_total
+            .with_label_values(&["/healthz"])
+            .inc();
         let text = metrics.render();
         assert!(text.contains("sa_build_info{node_id=\"9\""), "{text}");
         assert!(text.contains("sa_node_uptime_seconds "), "{text}");
-        assert!(text.contains("sa_http_requests_total{route=\"/healthz\"} 1"), "{text}");
+        assert!(
+            text.contains("sa_http_requests_total{route=\"/healthz\"} 1"),
+            "{text}"
+        );
     }
 }

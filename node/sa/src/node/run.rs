@@ -9,10 +9,10 @@ use sa_raft::{RaftService, RaftTiming, Replica, ReplicaConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::NodeArgs;
 use super::grpc::ClusterService;
 use super::identity::NodeIdentity;
 use super::metrics::NodeMetrics;
-use super::NodeArgs;
 
 /// Runs the node until SIGTERM or ctrl-c, then stops its servers gracefully.
 pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
@@ -27,7 +27,10 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen for HTTP on {}", args.http_addr))?;
     let grpc_addr = grpc_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
-    let advertise_addr = args.advertise_addr.clone().unwrap_or_else(|| grpc_addr.to_string());
+    let advertise_addr = args
+        .advertise_addr
+        .clone()
+        .unwrap_or_else(|| grpc_addr.to_string());
 
     let replica = Replica::open(ReplicaConfig {
         node_id: identity.node_id,
