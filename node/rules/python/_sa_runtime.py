@@ -12,8 +12,8 @@ import traceback
 
 FIREHOSE_OUTPUT = 'aws-firehose:alerts'
 
-_state = {'root': None, 'rules': [], 'staged': frozenset(), 'modules': [], 'timing': None,
-          'publishers': None}
+_state = {'root': None, 'rules': [], 'plans': [], 'staged': frozenset(), 'modules': [],
+          'timing': None, 'publishers': None}
 
 
 class RepositoryError(Exception):
@@ -40,7 +40,8 @@ def reset():
         while root in sys.path:
             sys.path.remove(root)
     importlib.invalidate_caches()
-    _state.update(root=None, rules=[], staged=frozenset(), modules=[], timing=None, publishers=None)
+    _state.update(root=None, rules=[], plans=[], staged=frozenset(), modules=[], timing=None,
+                  publishers=None)
 
 
 def _relative(path):
@@ -125,6 +126,10 @@ def load_repository(root, rule_dirs, matcher_dirs, publisher_dirs, test_mode):
         if helpers is not None and hasattr(helpers, 'random_bool'):
             helpers.random_bool = lambda *args, **kwargs: True
     _state['rules'] = list(Rule.get_rules().values())
+    # Per rule, what evaluate needs without attribute lookups: the rule, its function, its
+    # matchers, whether it takes a context, whether its outputs are static (no dynamic outputs).
+    _state['plans'] = [(rule_obj, rule_obj.func, rule_obj.matchers, rule_obj.initial_context is not None,
+                        not rule_obj.dynamic_outputs) for rule_obj in _state['rules']]
     return len(_state['rules'])
 
 
@@ -158,8 +163,11 @@ def rule_catalog():
             line = rule_obj.func.__code__.co_firstlineno
         except (TypeError, AttributeError):
             source_file, line = '', 0
+        static_outputs = None if rule_obj.dynamic_outputs else _configure_outputs({}, rule_obj, False, [], 0)
         catalog.append({
             'name': rule_obj.name,
+            'static_outputs': static_outputs,
+            'static_publishers': None if static_outputs is None else _configure_publishers(rule_obj, static_outputs),
             'logs': None if rule_obj.logs is None else _string_list(rule_obj.logs, 'logs', rule_obj),
             'req_subkeys': req_subkeys,
             'disabled': bool(rule_obj.disabled),
@@ -266,15 +274,18 @@ def evaluate(record, candidates):
     """Run the candidate rules (registry indices) on one record.
 
     Returns None when nothing fired and nothing failed, else (hits, errors) where a hit is
-    (index, outputs, context, publishers, staged) and an error (index, stage, description)."""
+    (index, outputs, context, publishers, staged) and an error (index, stage, description).
+    outputs and publishers are None when they are the rule's static ones (rule_catalog)."""
     hits = None
     errors = None
-    rules = _state['rules']
+    plans = _state['plans']
+    timing = _state['timing']
+    staged_rules = _state['staged']
     for index in candidates:
-        rule_obj = rules[index]
-        if rule_obj.matchers:
+        rule_obj, function, matchers, with_context, static = plans[index]
+        if matchers:
             matched = True
-            for matcher in rule_obj.matchers:
+            for matcher in matchers:
                 try:
                     if not matcher(record):
                         matched = False
@@ -287,20 +298,25 @@ def evaluate(record, candidates):
             if not matched:
                 continue
         try:
-            if _state['timing'] is None:
+            if timing is not None:
+                fired = _invoke_timed(rule_obj, index, record)
+            elif with_context:
                 fired = rule_obj.invoke(record)
             else:
-                fired = _invoke_timed(rule_obj, index, record)
+                fired = function(record)
         except Exception as error:  # pylint: disable=broad-except
             errors = errors or []
             errors.append((index, 'rule', describe_exception(error)))
             continue
         if not fired:
             continue
-        errors = errors or []
-        staged = rule_obj.name in _state['staged']
-        outputs = _configure_outputs(record, rule_obj, staged, errors, index)
         hits = hits or []
+        staged = rule_obj.name in staged_rules
+        if static and not staged:
+            hits.append((index, None, rule_obj.context, None, False))
+            continue
+        errors = errors or []
+        outputs = _configure_outputs(record, rule_obj, staged, errors, index)
         hits.append((index, outputs, rule_obj.context, _configure_publishers(rule_obj, outputs),
                      staged))
     if hits is None and errors is None:

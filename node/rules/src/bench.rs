@@ -160,18 +160,33 @@ pub fn bench_repository(
         ..RulesBenchReport::default()
     };
     let started = CpuClock::start();
-    let mut classified: Vec<ClassifiedRecord> = Vec::with_capacity(replayed.len());
-    for (service, source, data) in &replayed {
-        let classification = classifier
-            .classify(service, source, Root::from_text(data))
-            .map_err(|e| e.to_string())?;
-        classified.extend(classification.records);
+    let mut batches: Vec<Vec<ClassifiedRecord>> = Vec::new();
+    for chunk in replayed.chunks(batch.max(1)) {
+        let mut records = Vec::with_capacity(chunk.len());
+        for (service, source, data) in chunk {
+            let classification = classifier
+                .classify(service, source, Root::from_text(data))
+                .map_err(|e| e.to_string())?;
+            records.extend(classification.records);
+        }
+        batches.push(records);
     }
     report.classify = started.elapsed();
 
     let started = CpuClock::start();
-    for chunk in classified.chunks_mut(batch.max(1)) {
-        let outcome = engine.evaluate(chunk)?;
+    let mut dicts = RecordDicts::default();
+    Python::attach(|py| {
+        for record in batches.iter().flatten() {
+            drop(dicts.dict(py, &record.record)?);
+        }
+        Ok::<_, PyErr>(())
+    })
+    .map_err(|e| e.to_string())?;
+    report.to_python = started.elapsed();
+
+    let started = CpuClock::start();
+    for records in batches {
+        let outcome = engine.evaluate(records)?;
         report.alerts += outcome.alerts.len();
         report.records_evaluated += outcome.records_evaluated;
         report.rule_calls += outcome.rule_calls;
@@ -179,18 +194,7 @@ pub fn bench_repository(
     }
     report.rules = started.elapsed();
     report.python_call = engine.python_call_cost(100_000)?;
-    let started = CpuClock::start();
-    let mut dicts = RecordDicts::default();
-    Python::attach(|py| {
-        for record in &classified {
-            drop(dicts.dict(py, &record.record)?);
-        }
-        Ok::<_, PyErr>(())
-    })
-    .map_err(|e| e.to_string())?;
-    report.to_python = started.elapsed();
     drop(engine);
-    drop(classified);
 
     let worker = RulesWorker::spawn(layout, options, 4).map_err(|e| e.to_string())?;
     let handle = worker.handle();
@@ -207,7 +211,7 @@ pub fn bench_repository(
         }
         let done_sender = done_sender.clone();
         handle
-            .submit(records, move |_, outcome| {
+            .submit(records, move |outcome| {
                 let _ = done_sender.send(outcome.map(|o| o.alerts.len()));
             })
             .map_err(|e| e.to_string())?;

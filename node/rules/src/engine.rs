@@ -227,8 +227,9 @@ impl RulesEngine {
         self.rule_table = table;
     }
 
-    /// Runs every applicable rule on every record of `batch`, in order (§9.3).
-    pub fn evaluate(&mut self, batch: &mut [ClassifiedRecord]) -> Result<BatchOutcome, String> {
+    /// Runs every applicable rule on every record of `batch`, in order (§9.3). The records
+    /// move into their alerts (a record that fires several rules is cloned for the others).
+    pub fn evaluate(&mut self, mut batch: Vec<ClassifiedRecord>) -> Result<BatchOutcome, String> {
         if let Some((config, store)) = &self.threat_intel {
             let mut records: Vec<&mut Map<String, Value>> =
                 batch.iter_mut().map(|r| &mut r.record).collect();
@@ -251,7 +252,7 @@ impl RulesEngine {
             }
             let mut outcome = BatchOutcome::default();
             let mut candidates = Vec::new();
-            for classified in batch.iter() {
+            for classified in batch {
                 let applicable = self.catalog.for_log_type(&classified.log_type);
                 candidates.clear();
                 candidates.extend(
@@ -275,7 +276,7 @@ impl RulesEngine {
     fn evaluate_record(
         &mut self,
         py: Python<'_>,
-        classified: &ClassifiedRecord,
+        classified: ClassifiedRecord,
         candidates: &[usize],
         outcome: &mut BatchOutcome,
     ) -> PyResult<()> {
@@ -307,20 +308,44 @@ impl RulesEngine {
                 record: classified.record.clone(),
             });
         }
-        for hit in hits.iter() {
+        let count = hits.len();
+        let mut record = Some(classified.record);
+        for (position, hit) in hits.iter().enumerate() {
             let (index, outputs, context, publishers, staged): (
                 usize,
-                Vec<String>,
+                Option<Vec<String>>,
                 Bound<'_, PyAny>,
                 Bound<'_, PyAny>,
                 bool,
             ) = hit.extract()?;
             let rule = self.catalog.get(index);
+            let (outputs, publishers) = match (outputs, &rule.static_routing) {
+                (Some(outputs), _) => (
+                    outputs.into_iter().collect(),
+                    if publishers.is_none() {
+                        None
+                    } else {
+                        Some(from_python(&publishers)?)
+                    },
+                ),
+                (None, Some((outputs, publishers))) => (outputs.clone(), publishers.clone()),
+                (None, None) => {
+                    return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+                        "rule {} has no static outputs but none were computed",
+                        rule.name
+                    )));
+                }
+            };
+            let record = if position + 1 == count {
+                record.take().unwrap_or_default()
+            } else {
+                record.clone().unwrap_or_default()
+            };
             outcome.alerts.push(Alert {
                 rule_name: rule.name.clone(),
                 alert_id: new_alert_id(),
-                record: classified.record.clone(),
-                outputs: outputs.into_iter().collect(),
+                record,
+                outputs,
                 outputs_sent: BTreeSet::new(),
                 attempts: 0,
                 cluster: non_empty(&classified.cluster),
@@ -331,11 +356,7 @@ impl RulesEngine {
                 log_type: non_empty(&classified.data_type),
                 merge_by_keys: rule.merge_by_keys.clone(),
                 merge_window_mins: rule.merge_window_mins,
-                publishers: if publishers.is_none() {
-                    None
-                } else {
-                    Some(from_python(&publishers)?)
-                },
+                publishers,
                 rule_description: non_empty(&rule.description),
                 source_entity: non_empty(&classified.resource),
                 source_service: non_empty(&classified.service),
@@ -437,7 +458,21 @@ fn rule_info(entry: &Bound<'_, PyAny>) -> PyResult<RuleInfo> {
             Ok((key, subs))
         })
         .collect::<PyResult<_>>()?;
+    let static_outputs: Option<Vec<String>> = entry.get_item("static_outputs")?.extract()?;
+    let static_publishers = entry.get_item("static_publishers")?;
+    let static_routing = match static_outputs {
+        Some(outputs) => {
+            let publishers = if static_publishers.is_none() {
+                None
+            } else {
+                Some(from_python(&static_publishers)?)
+            };
+            Some((outputs.into_iter().collect(), publishers))
+        }
+        None => None,
+    };
     Ok(RuleInfo {
+        static_routing,
         name: entry.get_item("name")?.extract()?,
         logs,
         req_subkeys,

@@ -1,7 +1,7 @@
 //! The loaded rules as Rust sees them: what to pre-filter on (compat §9.3 logs filter, §9.5
 //! req_subkeys) without calling into Python.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -40,6 +40,9 @@ pub struct RuleInfo {
     /// The rule function's file (relative to the repository root) and first line.
     pub file: String,
     pub line: u32,
+    /// Outputs and publishers of every unstaged alert of a rule without dynamic outputs,
+    /// resolved once at load (§9.8, §9.10).
+    pub static_routing: Option<(BTreeSet<String>, Option<Value>)>,
 }
 
 impl RuleInfo {
@@ -122,6 +125,7 @@ mod tests {
             merge_window_mins: 0,
             file: String::new(),
             line: 0,
+            static_routing: None,
         }
     }
 

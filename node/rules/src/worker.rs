@@ -19,10 +19,7 @@ pub struct WorkerGone;
 type Reply<T> = Box<dyn FnOnce(T) + Send>;
 
 enum Request {
-    Evaluate(
-        Vec<ClassifiedRecord>,
-        Reply<(Vec<ClassifiedRecord>, Result<BatchOutcome, String>)>,
-    ),
+    Evaluate(Vec<ClassifiedRecord>, Reply<Result<BatchOutcome, String>>),
     Reload(
         Box<(RepositoryLayout, EngineOptions)>,
         Reply<Result<usize, LoadError>>,
@@ -41,16 +38,14 @@ pub struct RulesHandle {
 }
 
 impl RulesHandle {
-    /// Queues `batch`; `reply` runs on the rules thread with the batch (records as the rules
-    /// saw them, threat-intel enrichment included) and its outcome. Blocks while the queue is
-    /// full (backpressure).
+    /// Queues `batch`; `reply` runs on the rules thread with its outcome (the alerts own the
+    /// records that fired). Blocks while the queue is full (backpressure).
     pub fn submit(
         &self,
         batch: Vec<ClassifiedRecord>,
-        reply: impl FnOnce(Vec<ClassifiedRecord>, Result<BatchOutcome, String>) + Send + 'static,
+        reply: impl FnOnce(Result<BatchOutcome, String>) + Send + 'static,
     ) -> Result<(), WorkerGone> {
-        let reply: Reply<(Vec<ClassifiedRecord>, Result<BatchOutcome, String>)> =
-            Box::new(move |(batch, outcome)| reply(batch, outcome));
+        let reply: Reply<Result<BatchOutcome, String>> = Box::new(reply);
         self.sender
             .send(Request::Evaluate(batch, reply))
             .map_err(|_| WorkerGone)
@@ -62,7 +57,7 @@ impl RulesHandle {
         batch: Vec<ClassifiedRecord>,
     ) -> Result<Result<BatchOutcome, String>, WorkerGone> {
         let (sender, receiver) = mpsc::sync_channel(1);
-        self.submit(batch, move |_, outcome| {
+        self.submit(batch, move |outcome| {
             let _ = sender.send(outcome);
         })?;
         receiver.recv().map_err(|_| WorkerGone)
@@ -170,12 +165,12 @@ impl Drop for RulesWorker {
 fn serve(mut engine: Option<RulesEngine>, requests: &Receiver<Request>) {
     while let Ok(request) = requests.recv() {
         match request {
-            Request::Evaluate(mut batch, reply) => {
+            Request::Evaluate(batch, reply) => {
                 let outcome = match engine.as_mut() {
-                    Some(engine) => engine.evaluate(&mut batch),
+                    Some(engine) => engine.evaluate(batch),
                     None => Err("no repository is loaded (the last reload failed)".to_owned()),
                 };
-                reply((batch, outcome));
+                reply(outcome);
             }
             Request::Compose(alert, outputs, reply) => {
                 let publications = match engine.as_ref() {

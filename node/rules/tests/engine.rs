@@ -56,8 +56,7 @@ fn record(log_type: &str, record: Value) -> ClassifiedRecord {
 }
 
 fn run(engine: &mut RulesEngine, records: Vec<ClassifiedRecord>) -> BatchOutcome {
-    let mut records = records;
-    engine.evaluate(&mut records).unwrap()
+    engine.evaluate(records).unwrap()
 }
 
 fn fired(outcome: &BatchOutcome) -> BTreeSet<&str> {

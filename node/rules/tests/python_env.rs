@@ -17,7 +17,7 @@ fn rules_import_packages_from_the_configured_environment() {
         ..Default::default()
     };
     let mut engine = RulesEngine::load(&layout, &options).unwrap();
-    let mut batch = vec![ClassifiedRecord {
+    let batch = vec![ClassifiedRecord {
         cluster: "c".into(),
         log_type: "x:y".into(),
         record: json!({"marker": "from the python env"})
@@ -28,7 +28,7 @@ fn rules_import_packages_from_the_configured_environment() {
         resource: "r".into(),
         data_type: "json".into(),
     }];
-    let outcome = engine.evaluate(&mut batch).unwrap();
+    let outcome = engine.evaluate(batch).unwrap();
     assert_eq!(outcome.alerts.len(), 1);
     assert_eq!(outcome.alerts[0].rule_name, "uses_package");
 }

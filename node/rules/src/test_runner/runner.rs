@@ -243,8 +243,7 @@ fn run_event(
     if spec.classify_only {
         return Ok(());
     }
-    let mut batch = vec![classified];
-    let outcome = engine.evaluate(&mut batch)?;
+    let outcome = engine.evaluate(vec![classified])?;
     result.ran_rules = true;
     result.triggered = outcome
         .alerts
