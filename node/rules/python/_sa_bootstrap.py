@@ -52,12 +52,16 @@ class ShimFinder(importlib.abc.MetaPathFinder, importlib.abc.InspectLoader):
         exec(self.get_code(module.__name__), module.__dict__)  # pylint: disable=exec-used
 
 
-class Pathlib2Fallback(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """`pathlib2` (a pathlib backport StreamAlert's rule helpers import) as stdlib pathlib,
-    unless the environment has the real package: this finder comes last."""
+class FallbackFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Stand-ins for third-party modules StreamAlert repositories import, used only when the
+    environment lacks the real package (this finder comes last on sys.meta_path):
+    `pathlib2` (a pathlib backport) as stdlib pathlib, `netaddr` as sa's small version."""
+
+    def __init__(self, sources):
+        self._sources = sources
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != 'pathlib2':
+        if fullname not in ('pathlib2', 'netaddr', 'netaddr.core'):
             return None
         return importlib.machinery.ModuleSpec(fullname, self)
 
@@ -65,10 +69,22 @@ class Pathlib2Fallback(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
     def exec_module(self, module):
-        pathlib = importlib.import_module('pathlib')
-        for name, value in vars(pathlib).items():
-            if not name.startswith('__'):
-                setattr(module, name, value)
+        if module.__name__ == 'pathlib2':
+            source = importlib.import_module('pathlib')
+            for name, value in vars(source).items():
+                if not name.startswith('__'):
+                    setattr(module, name, value)
+            return
+        if module.__name__ == 'netaddr.core':
+            # `from netaddr.core import AddrFormatError` must find netaddr's own class.
+            module.__dict__.update(
+                (name, value) for name, value in vars(importlib.import_module('netaddr')).items()
+                if not name.startswith('__'))
+            return
+        origin, code, _ = self._sources['_sa_netaddr']
+        module.__file__ = origin
+        module.__path__ = []  # a package, so netaddr.core resolves
+        exec(compile(code, origin, 'exec', dont_inherit=True), module.__dict__)  # pylint: disable=exec-used
 
 
 def _cgi_escape(text, quote=None):
@@ -94,7 +110,7 @@ def _install_cgi_escape():
 
 
 sys.meta_path.insert(0, ShimFinder(SOURCES))  # noqa: F821 (bound by sa)
-sys.meta_path.append(Pathlib2Fallback())
+sys.meta_path.append(FallbackFinder(SOURCES))  # noqa: F821
 _install_cgi_escape()
 
 

@@ -112,6 +112,7 @@ pub(crate) const MODULES: &[(&str, &str, &str, bool)] = &[
         false
     ),
     module!("_sa_runtime", "_sa_runtime.py", false),
+    module!("_sa_netaddr", "_sa_netaddr.py", false),
 ];
 
 /// Installs the finder, the `cgi.escape` and `pathlib2` compatibility pieces and the log bridge.

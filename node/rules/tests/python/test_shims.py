@@ -447,3 +447,17 @@ def test_streamalert_modules_come_from_sa_only():
     assert 'sa provides streamalert' in str(error)
     import inspect
     assert 'def rule(' in inspect.getsource(module)
+
+
+def test_netaddr_falls_back_to_sa_s_version_with_netaddr_leniency():
+    import netaddr
+    from netaddr.core import AddrFormatError
+    assert AddrFormatError is netaddr.AddrFormatError
+    assert netaddr.IPAddress('127.1') == netaddr.IPAddress('127.0.0.1')
+    assert netaddr.IPAddress('10.1.2.3') in netaddr.IPNetwork('10.0.0.0/8')
+    assert '10.1.2.3' in netaddr.IPNetwork('10.0.0.1/8')
+    assert '2001:db8::1' not in netaddr.IPNetwork('10.0.0.0/8')
+    assert netaddr.IPAddress('192.168.1.1').is_private() and netaddr.IPAddress('::2').version == 6
+    raises(AddrFormatError, netaddr.IPAddress, 'not an ip')
+    raises(AddrFormatError, netaddr.IPNetwork, '10.0.0.0/99')
+    assert netaddr.valid_ipv4('1.2.3.4') and not netaddr.valid_ipv6('1.2.3.4')
