@@ -219,7 +219,7 @@ def _configure_outputs(record, rule_obj, staged, errors, index):
     for function in set(rule_obj.dynamic_outputs or []):
         try:
             result = function(record, rule_obj.context) if rule_obj.context else function(record)
-        except Exception as error:  # pylint: disable=broad-except
+        except BaseException as error:  # pylint: disable=broad-except
             errors.append((index, 'dynamic output', describe_exception(error)))
             continue
         if isinstance(result, str):
@@ -290,7 +290,7 @@ def evaluate(record, candidates):
                     if not matcher(record):
                         matched = False
                         break
-                except Exception as error:  # pylint: disable=broad-except
+                except BaseException as error:  # pylint: disable=broad-except
                     errors = errors or []
                     errors.append((index, 'matcher', describe_exception(error)))
                     matched = False
@@ -304,7 +304,10 @@ def evaluate(record, candidates):
                 fired = rule_obj.invoke(record)
             else:
                 fired = function(record)
-        except Exception as error:  # pylint: disable=broad-except
+            # Truthiness is user code too (a result's __bool__ may raise).
+            fired = bool(fired)
+        except BaseException as error:  # pylint: disable=broad-except
+            # SystemExit or KeyboardInterrupt raised by a rule must not stop sa's rules thread.
             errors = errors or []
             errors.append((index, 'rule', describe_exception(error)))
             continue

@@ -12,7 +12,7 @@ fn bench_replays_test_events_to_the_requested_count_and_measures_each_part() {
     assert_eq!(report.records, 500);
     // The classifiable, non-classify-only events of the fixture's test files.
     assert!(report.distinct_events >= 8, "{report:?}");
-    assert_eq!(report.rules_loaded, 14);
+    assert_eq!(report.rules_loaded, 16);
     assert!(
         report.alerts > 0 && report.records_evaluated == 500,
         "{report:?}"

@@ -96,7 +96,9 @@ fn registry_is_in_sorted_file_order_then_definition_order_with_options_read() {
             "lucky",
             "blocklisted",
             "known_bad_ip",
-            "substring_logs"
+            "substring_logs",
+            "exits",
+            "ambiguous_result"
         ]
     );
     let catalog = engine.catalog();
@@ -227,6 +229,38 @@ fn raising_rules_and_matchers_are_counted_with_file_and_line_and_do_not_fire() {
         outcome.failures[0]
             .message
             .contains("matchers/fixture.py line 6: ValueError: matcher failure")
+    );
+}
+
+#[test]
+fn rules_that_exit_or_return_untestable_values_fail_alone() {
+    let _turn = exclusive();
+    let mut engine = load();
+    let outcome = run(
+        &mut engine,
+        vec![record("test:hostile", json!({"user": "x"}))],
+    );
+    let failures: Vec<_> = outcome
+        .failures
+        .iter()
+        .map(|f| (f.rule.as_str(), f.message.as_str()))
+        .collect();
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert!(
+        failures[0].0 == "exits" && failures[0].1.contains("SystemExit"),
+        "{failures:?}"
+    );
+    assert!(
+        failures[1].0 == "ambiguous_result" && failures[1].1.contains("ambiguous"),
+        "{failures:?}"
+    );
+    // The rules thread goes on.
+    assert_eq!(
+        fired(&run(
+            &mut engine,
+            vec![record("test:events", json!({"user": "root"}))]
+        )),
+        ["root_login"].into()
     );
 }
 
@@ -473,7 +507,7 @@ fn the_rules_thread_takes_batches_from_other_threads_and_reloads() {
             .unwrap()
             .is_err()
     );
-    assert_eq!(handle.reload(layout("repo"), options()).unwrap(), Ok(14));
+    assert_eq!(handle.reload(layout("repo"), options()).unwrap(), Ok(16));
     drop(handle);
     drop(worker);
     // The worker released the interpreter.
