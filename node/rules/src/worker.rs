@@ -63,8 +63,8 @@ impl RulesHandle {
         receiver.recv().map_err(|_| WorkerGone)
     }
 
-    /// Replaces the loaded repository (a new config version). On failure the thread keeps no
-    /// repository loaded and batches fail until a reload succeeds.
+    /// Replaces the loaded repository (a new config version). On failure the previous version
+    /// is loaded again and keeps serving.
     pub fn reload(
         &self,
         layout: RepositoryLayout,
@@ -118,16 +118,20 @@ impl RulesWorker {
         let (loaded_sender, loaded_receiver) = mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("sa-rules".to_owned())
-            .spawn(move || {
-                let engine = RulesEngine::load(&layout, &options);
-                let (engine, report) = match engine {
-                    Ok(engine) => (Some(engine), Ok(())),
-                    Err(error) => (None, Err(error)),
-                };
-                let failed = report.is_err();
-                let _ = loaded_sender.send(report);
-                if !failed {
-                    serve(engine, &receiver);
+            .spawn(move || match RulesEngine::load(&layout, &options) {
+                Ok(engine) => {
+                    let _ = loaded_sender.send(Ok(()));
+                    serve(
+                        Loaded {
+                            engine: Some(engine),
+                            layout,
+                            options,
+                        },
+                        &receiver,
+                    );
+                }
+                Err(error) => {
+                    let _ = loaded_sender.send(Err(error));
                 }
             })
             .map_err(|e| LoadError::Python(format!("cannot start the rules thread: {e}")))?;
@@ -162,36 +166,56 @@ impl Drop for RulesWorker {
     }
 }
 
-fn serve(mut engine: Option<RulesEngine>, requests: &Receiver<Request>) {
+/// The repository the rules thread serves and how it was loaded (to fall back to it).
+struct Loaded {
+    engine: Option<RulesEngine>,
+    layout: RepositoryLayout,
+    options: EngineOptions,
+}
+
+const NOT_LOADED: &str =
+    "no repository is loaded (a reload failed and the previous one did not load again)";
+
+fn serve(mut loaded: Loaded, requests: &Receiver<Request>) {
     while let Ok(request) = requests.recv() {
         match request {
             Request::Evaluate(batch, reply) => {
-                let outcome = match engine.as_mut() {
+                let outcome = match loaded.engine.as_mut() {
                     Some(engine) => engine.evaluate(batch),
-                    None => Err("no repository is loaded (the last reload failed)".to_owned()),
+                    None => Err(NOT_LOADED.to_owned()),
                 };
                 reply(outcome);
             }
             Request::Compose(alert, outputs, reply) => {
-                let publications = match engine.as_ref() {
+                let publications = match loaded.engine.as_ref() {
                     Some(engine) => Ok(outputs
                         .iter()
                         .map(|output| engine.compose(&alert, output))
                         .collect()),
-                    None => Err("no repository is loaded (the last reload failed)".to_owned()),
+                    None => Err(NOT_LOADED.to_owned()),
                 };
                 reply(publications);
             }
             Request::Reload(repository, reply) => {
                 let (layout, options) = *repository;
-                drop(engine.take());
-                let loaded = RulesEngine::load(&layout, &options);
-                let result = loaded
-                    .as_ref()
-                    .map(|e| e.rules().len())
-                    .map_err(Clone::clone);
-                engine = loaded.ok();
-                reply(result);
+                // One registry per interpreter: the old repository goes before the new one loads.
+                drop(loaded.engine.take());
+                match RulesEngine::load(&layout, &options) {
+                    Ok(engine) => {
+                        let rules = engine.rules().len();
+                        loaded = Loaded {
+                            engine: Some(engine),
+                            layout,
+                            options,
+                        };
+                        reply(Ok(rules));
+                    }
+                    Err(error) => {
+                        // Keep serving the previous version rather than nothing.
+                        loaded.engine = RulesEngine::load(&loaded.layout, &loaded.options).ok();
+                        reply(Err(error));
+                    }
+                }
             }
         }
     }
