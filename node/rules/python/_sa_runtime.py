@@ -95,7 +95,8 @@ def _import_all(root, folders, errors):
             _state['modules'].append(name)
             try:
                 importlib.import_module(name)
-            except Exception as error:  # pylint: disable=broad-except
+            except BaseException as error:  # pylint: disable=broad-except
+                # A module calling sys.exit() at import is a broken file, not a reason to stop.
                 message = describe_exception(error)
                 if isinstance(error, ImportError) and getattr(error, 'name', None):
                     message += (' (imported by {}; install it into the Python environment sa '
