@@ -2,13 +2,11 @@
 //! parse of the same bytes into a `Value`. Build with `--release` for meaningful figures.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use sa_engine::bench_corpus::{self, BenchPayload, Corpus};
-use sa_engine::{Classifier, Config, Root, test_events};
-use serde_json::Value;
+use sa_engine::{Classifier, Config, test_events};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -57,52 +55,23 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         )
     };
     println!(
-        "{:<62} {:>9} {:>12} {:>9} {:>14} {:>9} {:>6}",
-        "corpus", "records", "records/s", "MB/s", "serde records/s", "MB/s", "ratio"
+        "{:<62} {:>9} {:>11} {:>8} {:>13} {:>8} {:>6}",
+        "corpus", "records", "records/s", "MB/s", "serde rec/s", "MB/s", "ratio"
     );
     for corpus in &corpora {
-        let classify = time(|| classify_all(&classifier, &corpus.payloads));
-        let parse = time(|| parse_all(&corpus.payloads));
-        let mb = corpus.bytes() as f64 / 1e6;
-        let records = corpus.records as f64;
+        let m = bench_corpus::measure(&classifier, corpus, 3);
         println!(
-            "{:<62} {:>9} {:>12.0} {:>9.1} {:>14.0} {:>9.1} {:>6.2}",
+            "{:<62} {:>9} {:>11.0} {:>8.1} {:>13.0} {:>8.1} {:>6.2}",
             corpus.name,
-            corpus.records,
-            records / classify.as_secs_f64(),
-            mb / classify.as_secs_f64(),
-            records / parse.as_secs_f64(),
-            mb / parse.as_secs_f64(),
-            classify.as_secs_f64() / parse.as_secs_f64()
+            m.records,
+            m.records_per_sec(),
+            m.mb_per_sec(),
+            m.parse_records_per_sec(),
+            m.parse_mb_per_sec(),
+            m.ratio()
         );
     }
     Ok(())
-}
-
-/// The fastest of three runs after a warm-up run.
-fn time(mut f: impl FnMut()) -> Duration {
-    f();
-    (0..3)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .min()
-        .unwrap_or_default()
-}
-
-fn classify_all(classifier: &Classifier, payloads: &[BenchPayload]) {
-    for p in payloads {
-        let out = classifier.classify(&p.service, &p.resource, Root::from_bytes(&p.bytes));
-        std::hint::black_box(out.ok());
-    }
-}
-
-fn parse_all(payloads: &[BenchPayload]) {
-    for p in payloads {
-        std::hint::black_box(serde_json::from_slice::<Value>(&p.bytes).ok());
-    }
 }
 
 /// The repository's test events as payloads, repeated until `records` records.

@@ -140,3 +140,66 @@ fn print_failure(path: &str, index: usize, description: &str, result: &test_even
         println!("  also matching: {}", result.also_matching.join(", "));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../engine/tests/fixtures/repo")
+    }
+
+    fn args(repo: PathBuf) -> TestClassifierArgs {
+        TestClassifierArgs {
+            repo: Some(repo),
+            config_dir: None,
+            rules_dir: Vec::new(),
+            test_files: Vec::new(),
+            verbose: false,
+            strict: false,
+            show_ambiguous: false,
+        }
+    }
+
+    #[test]
+    fn fixture_repository_passes() {
+        run(args(fixture())).unwrap();
+    }
+
+    #[test]
+    fn strict_counts_files_that_are_not_event_arrays() {
+        let err = run(TestClassifierArgs {
+            strict: true,
+            ..args(fixture())
+        })
+        .unwrap_err();
+        let failed = err.downcast_ref::<TestsFailed>().unwrap();
+        assert_eq!((failed.failed, failed.total), (1, 10));
+    }
+
+    #[test]
+    fn a_misclassified_event_fails_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("conf");
+        let rules = dir.path().join("rules");
+        std::fs::create_dir_all(conf.join("schemas")).unwrap();
+        std::fs::create_dir_all(conf.join("clusters")).unwrap();
+        std::fs::create_dir_all(&rules).unwrap();
+        std::fs::write(
+            conf.join("schemas/demo.json"),
+            r#"{"demo:login": {"parser": "kv", "schema": {"user": "string"}}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            conf.join("clusters/c.json"),
+            r#"{"classifier_config": {}, "data_sources": {"sns": {"t": ["demo"]}}}"#,
+        )
+        .unwrap();
+        let events = r#"[{"data": "user=a", "description": "ok", "log": "demo:login", "service": "sns", "source": "t", "classify_only": true},
+                          {"data": "nope", "description": "bad", "log": "demo:login", "service": "sns", "source": "t", "classify_only": true}]"#;
+        std::fs::write(rules.join("events.json"), events).unwrap();
+        let err = run(args(dir.path().to_path_buf())).unwrap_err();
+        let failed = err.downcast_ref::<TestsFailed>().unwrap();
+        assert_eq!((failed.failed, failed.total), (1, 2));
+    }
+}
