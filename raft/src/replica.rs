@@ -313,6 +313,10 @@ impl Replica {
         Ok(self.inner.db.scan_prefix(keyspace, prefix)?)
     }
 
+    pub fn first_with_prefix(&self, keyspace: Keyspace, prefix: &[u8]) -> Result<Option<KeyValue>, ReplicaError> {
+        Ok(self.inner.db.first_with_prefix(keyspace, prefix)?)
+    }
+
     /// Changes whenever the local state machine applies entries.
     pub fn subscribe_applied(&self) -> watch::Receiver<Option<LogId>> {
         self.inner.applied.clone()
