@@ -23,6 +23,12 @@ REVIEW_OUTPUTS = ['slack:security']
 # Queue read by the response automation (host containment, ticketing).
 SOAR_OUTPUT = 'aws-sqs:soar'
 
+# The team owning each AWS account hears about its own misconfigurations in its channel.
+ACCOUNT_OWNER_OUTPUTS = {
+    '123456789012': 'slack:team-platform',
+    '210987654321': 'slack:team-payments',
+}
+
 # Publisher layout for PAGE_OUTPUTS / REVIEW_OUTPUTS: a readable Slack summary with the
 # docstring's playbook and the full record, and a shaped PagerDuty v2 event.
 ALERT_PUBLISHERS = {
@@ -37,6 +43,12 @@ S3_PUBLIC_GROUPS = frozenset(
     )
 )
 S3_PUBLIC_CANNED_ACLS = frozenset(('public-read', 'public-read-write', 'authenticated-read'))
+
+
+def account_owner_output(record, _context=None):
+    """Dynamic output: the owning team's Slack channel for a CloudTrail record's account
+    (sa passes the rule's context as well when it is not empty)."""
+    return ACCOUNT_OWNER_OUTPUTS.get(record.get('recipientAccountId'))
 
 
 def is_world_cidr(cidr):

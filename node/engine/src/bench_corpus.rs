@@ -4,11 +4,13 @@
 //! sibling log types for every source so each payload is tried against several candidates.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::config::{Config, ConfigSources, SourceFile};
 use crate::error::ConfigErrors;
+use crate::{Classifier, Root};
 
 /// One payload as a source delivers it (after transport decoding), with its origin.
 #[derive(Debug, Clone)]
@@ -264,10 +266,76 @@ pub fn corpora(records: usize) -> Vec<Corpus> {
     out
 }
 
+/// Single-core timings of one corpus: classification (decode + classify) and serde_json's parse
+/// of the same bytes into a `Value`.
+#[derive(Debug, Clone, Copy)]
+pub struct Measurement {
+    pub records: usize,
+    pub bytes: usize,
+    pub classify: Duration,
+    pub parse: Duration,
+}
+
+impl Measurement {
+    pub fn records_per_sec(&self) -> f64 {
+        self.records as f64 / self.classify.as_secs_f64()
+    }
+
+    pub fn mb_per_sec(&self) -> f64 {
+        self.bytes as f64 / 1e6 / self.classify.as_secs_f64()
+    }
+
+    pub fn parse_records_per_sec(&self) -> f64 {
+        self.records as f64 / self.parse.as_secs_f64()
+    }
+
+    pub fn parse_mb_per_sec(&self) -> f64 {
+        self.bytes as f64 / 1e6 / self.parse.as_secs_f64()
+    }
+
+    /// Classification time over serde_json parse time.
+    pub fn ratio(&self) -> f64 {
+        self.classify.as_secs_f64() / self.parse.as_secs_f64()
+    }
+}
+
+/// The fastest of `rounds` runs of each, alternating the two so load changes on a shared
+/// machine hit both alike.
+pub fn measure(classifier: &Classifier, corpus: &Corpus, rounds: usize) -> Measurement {
+    let classify = || {
+        let start = Instant::now();
+        for p in &corpus.payloads {
+            std::hint::black_box(
+                classifier
+                    .classify(&p.service, &p.resource, Root::from_bytes(&p.bytes))
+                    .ok(),
+            );
+        }
+        start.elapsed()
+    };
+    let parse = || {
+        let start = Instant::now();
+        for p in &corpus.payloads {
+            std::hint::black_box(serde_json::from_slice::<Value>(&p.bytes).ok());
+        }
+        start.elapsed()
+    };
+    let (mut best_classify, mut best_parse) = (classify(), parse());
+    for _ in 0..rounds {
+        best_classify = best_classify.min(classify());
+        best_parse = best_parse.min(parse());
+    }
+    Measurement {
+        records: corpus.records,
+        bytes: corpus.bytes(),
+        classify: best_classify,
+        parse: best_parse,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Classifier, Root};
 
     #[test]
     fn every_built_in_payload_classifies() {

@@ -16,17 +16,22 @@ use crate::config::Config;
 use crate::envelope::ENVELOPE_KEY;
 use crate::log_type::{JsonExtraction, LogType};
 use crate::normalize::NORMALIZATION_KEY;
+use crate::parsers::pycsv::CsvDialect;
 use crate::parsers::{
-    Candidate, ParserKind, Rejection, Root, extract_csv, extract_json, extract_kv,
+    Candidate, CsvRow, ParserKind, Rejection, Root, csv_candidates, csv_rows, extract_json,
+    extract_kv,
 };
 use crate::record::ClassifiedRecord;
-use crate::schema::{coerce_record, coercion_failure, key_mismatch, record_matches};
+use crate::schema::{
+    coerce_record, coercion_failure, key_mismatch, missing_optional_after_coercion, record_matches,
+};
 
 /// A configuration with its routing table, ready to classify. Cheap to share across threads.
 #[derive(Debug)]
 pub struct Classifier {
     config: Config,
-    routes: HashMap<(String, String), Route>,
+    /// service → resource → route.
+    routes: HashMap<String, HashMap<String, Route>>,
 }
 
 #[derive(Debug)]
@@ -124,7 +129,11 @@ enum TypeResult {
 struct SharedExtractions<'a> {
     json: Vec<(JsonKey<'a>, Vec<Candidate<'a>>)>,
     fixed: Vec<(ParserKind, Result<Value, Rejection>)>,
+    csv: Vec<(CsvKey<'a>, Vec<CsvRow>)>,
 }
+
+/// CSV rows depend on the dialect and the `json_path` selecting the CSV strings.
+type CsvKey<'a> = (CsvDialect, Option<&'a str>);
 
 #[derive(PartialEq)]
 enum JsonKey<'a> {
@@ -166,6 +175,19 @@ impl<'a> SharedExtractions<'a> {
         &self.json[index].1
     }
 
+    fn csv_rows(&mut self, lt: &'a LogType, root: &Root) -> &[CsvRow] {
+        let key = (lt.csv, lt.csv_json_path.as_ref().map(|p| p.as_str()));
+        let index = match self.csv.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.csv
+                    .push((key, csv_rows(lt.csv, lt.csv_json_path.as_ref(), root)));
+                self.csv.len() - 1
+            }
+        };
+        &self.csv[index].1
+    }
+
     fn fixed(&mut self, kind: ParserKind, root: &Root) -> &Result<Value, Rejection> {
         let index = match self.fixed.iter().position(|(k, _)| *k == kind) {
             Some(i) => i,
@@ -181,7 +203,7 @@ impl<'a> SharedExtractions<'a> {
 
 impl Classifier {
     pub fn new(config: Config) -> Classifier {
-        let mut routes = HashMap::new();
+        let mut routes: HashMap<String, HashMap<String, Route>> = HashMap::new();
         for cluster in &config.clusters {
             for (service, resources) in &cluster.data_sources {
                 for (resource, listed) in resources {
@@ -193,7 +215,9 @@ impl Classifier {
                         .map(|(i, _)| i)
                         .collect();
                     routes
-                        .entry((service.clone(), resource.clone()))
+                        .entry(service.clone())
+                        .or_default()
+                        .entry(resource.clone())
                         .or_insert(Route {
                             cluster: cluster.name.clone(),
                             candidates,
@@ -228,7 +252,8 @@ impl Classifier {
 
     fn route(&self, service: &str, resource: &str) -> Result<&Route, RouteError> {
         self.routes
-            .get(&(service.to_string(), resource.to_string()))
+            .get(service)
+            .and_then(|resources| resources.get(resource))
             .ok_or_else(|| RouteError::UnknownResource {
                 service: service.into(),
                 resource: resource.into(),
@@ -482,11 +507,10 @@ impl Classifier {
     ) -> Cow<'s, [Candidate<'a>]> {
         match lt.parser {
             ParserKind::Json => Cow::Borrowed(shared.json(&lt.json, root)),
-            ParserKind::Csv => Cow::Owned(extract_csv(
-                lt.csv,
-                lt.csv_json_path.as_ref(),
+            ParserKind::Csv => Cow::Owned(csv_candidates(
+                shared.csv_rows(lt, root),
                 &lt.schema,
-                root,
+                lt.csv,
             )),
             ParserKind::Kv => Cow::Owned(extract_kv(&lt.kv, &lt.schema, root)),
             kind => Cow::Owned(vec![match shared.fixed(kind, root) {
@@ -550,10 +574,10 @@ impl Classifier {
         envelope: &Map<String, Value>,
         explain: bool,
     ) -> Result<Option<Map<String, Value>>, Option<String>> {
-        if !record_matches(value, &lt.schema, &lt.optional_keys) {
+        if !record_matches(value, &lt.schema) {
             return Err(explain.then(|| {
                 let map = value.as_object();
-                key_mismatch(value, &lt.schema, &lt.optional_keys)
+                key_mismatch(value, &lt.schema)
                     .or_else(|| map.and_then(|m| coercion_failure(m, &lt.schema)))
                     .unwrap_or_default()
             }));
@@ -580,20 +604,12 @@ impl Classifier {
         mut record: Map<String, Value>,
         envelope: &Map<String, Value>,
     ) -> Map<String, Value> {
-        coerce_record(&mut record, &lt.schema);
-        // Every key of a checked record is a schema key, so equal sizes mean nothing is absent.
-        let complete = record.len() == lt.schema.len();
+        let missing = missing_optional_after_coercion(&mut record, &lt.schema).unwrap_or_default();
         if !envelope.is_empty() {
             record.insert(ENVELOPE_KEY.into(), Value::Object(envelope.clone()));
         }
-        for key in lt.optional_keys.iter().filter(|_| !complete) {
-            if !record.contains_key(key) {
-                let default = lt
-                    .schema
-                    .get(key)
-                    .map_or(Value::Null, |t| t.default_value());
-                record.insert(key.clone(), default);
-            }
+        for (key, ty, _) in missing.into_iter().filter_map(|i| lt.schema.field_at(i)) {
+            record.insert(key.clone(), ty.default_value());
         }
         if let Some(normalization) = &lt.normalization {
             let normalized = normalization.apply(&record);

@@ -90,6 +90,7 @@ impl LogType {
             return None;
         }
         let (parser, schema, options) = (parser?, schema?, options?);
+        let schema = schema.with_optional(&options.optional_keys);
         let mut never_matches = None;
         if let Some(key) = options.optional_keys.iter().find(|k| !schema.contains(k)) {
             let reason = format!("optional_top_level_keys lists {key}, which is not a schema key");

@@ -12,7 +12,8 @@ import traceback
 
 FIREHOSE_OUTPUT = 'aws-firehose:alerts'
 
-_state = {'root': None, 'rules': [], 'staged': frozenset(), 'modules': [], 'timing': None}
+_state = {'root': None, 'rules': [], 'staged': frozenset(), 'modules': [], 'timing': None,
+          'publishers': None}
 
 
 class RepositoryError(Exception):
@@ -39,7 +40,7 @@ def reset():
         while root in sys.path:
             sys.path.remove(root)
     importlib.invalidate_caches()
-    _state.update(root=None, rules=[], staged=frozenset(), modules=[], timing=None)
+    _state.update(root=None, rules=[], staged=frozenset(), modules=[], timing=None, publishers=None)
 
 
 def _relative(path):
@@ -116,6 +117,7 @@ def load_repository(root, rule_dirs, matcher_dirs, publisher_dirs, test_mode):
     _import_all(root, rule_dirs, errors)
     _import_all(root, publisher_dirs, errors)
     AlertPublisherRepository._is_imported = True  # pylint: disable=protected-access
+    _state['publishers'] = AlertPublisherRepository
     if errors:
         raise RepositoryError(errors)
     if test_mode:
@@ -221,7 +223,7 @@ def _configure_outputs(record, rule_obj, staged, errors, index):
 
 
 def _publisher_names(references):
-    from streamalert.shared.publisher import AlertPublisherRepository as repository
+    repository = _state['publishers']
     if not isinstance(references, list):
         references = [references]
     names = []
@@ -239,7 +241,7 @@ def _publisher_names(references):
 
 def _configure_publishers(rule_obj, outputs):
     """§9.10: {output: [publisher names]} for every output but the alerts Firehose."""
-    from streamalert.shared.publisher import AlertPublisherRepository as repository
+    repository = _state['publishers']
     spec = rule_obj.publishers
     if not spec:
         return None

@@ -68,8 +68,12 @@ pub struct ThreatIntelConfig {
 }
 
 impl ThreatIntelConfig {
-    /// `Ok(None)` when the file is absent or `enabled` is not true.
+    /// `Ok(None)` when the file is absent, `enabled` is not true, or no cluster
+    /// (`conf/clusters/*.json`) sets `enable_threat_intel: true` (§9.9).
     pub fn load(conf_dir: &Path) -> Result<Option<Self>, String> {
+        if !any_cluster_enables_threat_intel(&conf_dir.join("clusters")) {
+            return Ok(None);
+        }
         let path = conf_dir.join("threat_intel.json");
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -205,6 +209,18 @@ impl ThreatIntelConfig {
     }
 }
 
+fn any_cluster_enables_threat_intel(clusters: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(clusters) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        std::fs::read_to_string(entry.path())
+            .ok()
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .is_some_and(|cluster| cluster.get("enable_threat_intel") == Some(&Value::Bool(true)))
+    })
+}
+
 fn cidr_contains(cidr: &str, address: IpAddr) -> bool {
     let (network, prefix) = cidr.split_once('/').unwrap_or((cidr, ""));
     let Ok(network) = network.parse::<IpAddr>() else {
@@ -279,6 +295,32 @@ mod tests {
             json!({"domain": ["evil.com"], "ip": ["1.2.3.4"]})
         );
         assert!(!clean.contains_key(IOC_KEY));
+    }
+
+    #[test]
+    fn loads_only_when_enabled_and_some_cluster_opts_in() {
+        let dir = std::env::temp_dir().join(format!("sa-ti-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("clusters")).unwrap();
+        std::fs::write(
+            dir.join("threat_intel.json"),
+            r#"{"enabled": true, "normalized_ioc_types": {"ip": ["sourceAddress"]}, "excluded_iocs": {"ip": {"10.0.0.0/8": {}}}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("clusters/prod.json"),
+            r#"{"enable_threat_intel": false}"#,
+        )
+        .unwrap();
+        assert_eq!(ThreatIntelConfig::load(&dir), Ok(None));
+        std::fs::write(
+            dir.join("clusters/prod.json"),
+            r#"{"enable_threat_intel": true}"#,
+        )
+        .unwrap();
+        let config = ThreatIntelConfig::load(&dir).unwrap().unwrap();
+        assert_eq!(config.ioc_type_of["sourceAddress"], "ip");
+        assert_eq!(config.excluded["ip"], ["10.0.0.0/8"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use sa_engine::{Classifier, Config, test_events};
 use sa_rules::test_runner::{RenderOptions, RunOptions, run};
+use sa_rules::threat_intel::ThreatIntelConfig;
 use sa_rules::{Clock, EngineOptions, RepositoryLayout, RulesEngine, test_runner::render};
 
 fn classifier(root: &Path) -> Classifier {
@@ -38,6 +39,7 @@ fn runs_events_decides_pass_fail_and_explains_failures() {
     let files = test_events::load(&[root.join("rules")], &[]).unwrap();
     let options = RunOptions {
         now: NOW,
+        threat_intel: ThreatIntelConfig::load(&root.join("conf")).unwrap(),
         ..Default::default()
     };
     let report = run(&mut engine, &classifier(&root), files, &options);
@@ -62,10 +64,13 @@ fn runs_events_decides_pass_fail_and_explains_failures() {
         "lookup fixtures feed LookupTables",
         "fixtures do not leak into the next event",
         "classify only",
+        "an IP in the event's IOC fixtures fires known_bad_ip",
+        "the same IP without fixtures does not",
+        "an excluded IP never matches",
     ] {
         assert!(passing(description), "{description}: {report:#?}");
     }
-    assert_eq!(report.passed(), 7);
+    assert_eq!(report.passed(), 10);
     assert_eq!(report.failed(), 5);
 
     let (text, failed) = render(
@@ -78,7 +83,7 @@ fn runs_events_decides_pass_fail_and_explains_failures() {
         },
     );
     assert!(failed);
-    assert!(text.ends_with("7 passed, 5 failed"), "{text}");
+    assert!(text.ends_with("10 passed, 5 failed"), "{text}");
     for explanation in [
         "Expected: deletes, no_such_rule (does not exist)",
         "Fired but not expected: root_login",
@@ -99,7 +104,7 @@ fn runs_events_decides_pass_fail_and_explains_failures() {
     }
     assert!(text.contains("Rule timing"), "{text}");
     assert!(
-        text.contains("  root_login: 1 positive, 8 negative"),
+        text.contains("  root_login: 1 positive, 11 negative"),
         "{text}"
     );
     assert!(

@@ -2,7 +2,13 @@
 
 from streamalert.shared.rule import rule
 
-from rules.helpers.base import ALERT_PUBLISHERS, CLOUDTRAIL_LOGS, REVIEW_OUTPUTS, is_world_cidr
+from rules.helpers.base import (
+    ALERT_PUBLISHERS,
+    CLOUDTRAIL_LOGS,
+    REVIEW_OUTPUTS,
+    account_owner_output,
+    is_world_cidr,
+)
 from rules.matchers.aws import prod_account
 
 
@@ -15,6 +21,7 @@ def _world_ranges(permission):
 @rule(
     logs=CLOUDTRAIL_LOGS,
     outputs=REVIEW_OUTPUTS,
+    dynamic_outputs=[account_owner_output],
     publishers=ALERT_PUBLISHERS,
     matchers=[prod_account],
     req_subkeys={'requestParameters': ['ipPermissions']},
@@ -23,7 +30,7 @@ def cloudtrail_security_group_ingress_anywhere(rec):
     """
     author:       sa
     description:  A production security group now allows inbound traffic from anywhere
-                  (0.0.0.0/0 or ::/0).
+                  (0.0.0.0/0 or ::/0). The account's owning team hears in its own channel.
     playbook:     (a) Find the owner of the group (requestParameters.groupId) and the
                   port range; (b) restrict the source to known CIDRs or a load balancer.
     reference:    https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html

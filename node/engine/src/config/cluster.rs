@@ -9,12 +9,15 @@ use crate::error::JsonPath;
 /// Services a cluster's `data_sources` may name: StreamAlert's four and sa's own sources.
 pub const SERVICES: [&str; 6] = ["kinesis", "s3", "sns", "streamalert_app", "http", "file"];
 
+/// A resource (stream, bucket, topic, ...) and the log sources or log types it carries.
+pub type DataSource = (String, Vec<String>);
+
 #[derive(Debug, Clone)]
 pub struct Cluster {
     /// The file stem (the `id` inside the file is informational).
     pub name: String,
     /// service → [(resource, [log source or log type names])], in file order.
-    pub data_sources: Vec<(String, Vec<(String, Vec<String>)>)>,
+    pub data_sources: Vec<(String, Vec<DataSource>)>,
     /// The whole file, for the parts sa's runtime reads elsewhere (modules, classifier_config).
     pub raw: Value,
 }

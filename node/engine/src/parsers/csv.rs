@@ -10,19 +10,32 @@ use super::{Candidate, Rejection, Root};
 use crate::jmes::JmesPath;
 use crate::schema::{FieldType, Schema};
 
+/// What reading the CSV text of a payload gives, before any schema is applied: rows, or items
+/// that could not be read. Shared by every csv log type with the same dialect and `json_path`.
+#[derive(Debug, Clone)]
+pub enum CsvRow {
+    Row(Vec<String>),
+    Invalid(Option<Value>, Rejection),
+}
+
 pub fn extract(
     dialect: CsvDialect,
     json_path: Option<&JmesPath>,
     schema: &Schema,
     root: &Root,
 ) -> Vec<Candidate<'static>> {
+    candidates_from_rows(&rows(dialect, json_path, root), schema, dialect)
+}
+
+/// The rows of the payload (or of the strings `json_path` selects in it).
+pub fn rows(dialect: CsvDialect, json_path: Option<&JmesPath>, root: &Root) -> Vec<CsvRow> {
     let items: Vec<Cow<'_, str>> = match json_path {
         Some(path) => {
             let Root::Json(doc) = root else {
-                return vec![Candidate::invalid(None, Rejection::NotJson)];
+                return vec![CsvRow::Invalid(None, Rejection::NotJson)];
             };
             let Some(found) = path.search_records(doc) else {
-                return vec![Candidate::invalid(
+                return vec![CsvRow::Invalid(
                     None,
                     Rejection::JsonPathEmpty(path.as_str().to_string()),
                 )];
@@ -32,8 +45,8 @@ pub fn extract(
                 match item.as_str() {
                     Some(s) => items.push(Cow::Owned(s.to_string())),
                     None => {
-                        return vec![Candidate::invalid(
-                            Some(Cow::Owned(item.into_owned())),
+                        return vec![CsvRow::Invalid(
+                            Some(item.into_owned()),
                             Rejection::Csv("json_path selected a non-string".into()),
                         )];
                     }
@@ -43,31 +56,44 @@ pub fn extract(
         }
         None => match root.text() {
             Ok(t) => vec![Cow::Borrowed(t)],
-            Err(r) => return vec![Candidate::invalid(None, r)],
+            Err(r) => return vec![CsvRow::Invalid(None, r)],
         },
     };
     let mut out = Vec::new();
     for item in items {
         match read_rows(&item, dialect) {
-            Err(e) => out.push(Candidate::invalid(
-                Some(Cow::Owned(Value::String(item.into_owned()))),
+            Err(e) => out.push(CsvRow::Invalid(
+                Some(Value::String(item.into_owned())),
                 Rejection::Csv(e),
             )),
-            Ok(rows) => out.extend(
-                rows.into_iter()
-                    .map(|row| row_candidate(row, schema, dialect)),
-            ),
+            Ok(rows) => out.extend(rows.into_iter().map(CsvRow::Row)),
         }
     }
     out
 }
 
-fn row_candidate(row: Vec<String>, schema: &Schema, dialect: CsvDialect) -> Candidate<'static> {
-    match row_to_record(&row, schema, dialect) {
+/// Maps rows onto a schema's keys by position.
+pub fn candidates_from_rows(
+    rows: &[CsvRow],
+    schema: &Schema,
+    dialect: CsvDialect,
+) -> Vec<Candidate<'static>> {
+    rows.iter()
+        .map(|row| match row {
+            CsvRow::Row(columns) => row_candidate(columns, schema, dialect),
+            CsvRow::Invalid(value, rejection) => {
+                Candidate::invalid(value.clone().map(Cow::Owned), rejection.clone())
+            }
+        })
+        .collect()
+}
+
+fn row_candidate(row: &[String], schema: &Schema, dialect: CsvDialect) -> Candidate<'static> {
+    match row_to_record(row, schema, dialect) {
         Ok(record) => Candidate::valid(Cow::Owned(Value::Object(record))),
         Err(rejection) => Candidate::invalid(
             Some(Cow::Owned(Value::Array(
-                row.into_iter().map(Value::String).collect(),
+                row.iter().cloned().map(Value::String).collect(),
             ))),
             rejection,
         ),

@@ -15,7 +15,9 @@ use std::fmt;
 
 use serde_json::Value;
 
-pub use csv::extract as extract_csv;
+pub use csv::{
+    CsvRow, candidates_from_rows as csv_candidates, extract as extract_csv, rows as csv_rows,
+};
 pub use json::{JsonExtraction, extract as extract_json};
 pub use kv::{KvDialect, extract as extract_kv};
 

@@ -47,7 +47,9 @@ struct Machine {
 
 impl Machine {
     fn save_field(&mut self) {
-        self.fields.push(std::mem::take(&mut self.field));
+        // Copy out at the exact size and keep the grown buffer for the next field.
+        self.fields.push(self.field.clone());
+        self.field.clear();
     }
 
     fn add_char(&mut self, c: char) -> Result<(), String> {

@@ -76,6 +76,31 @@ pub fn coerce_record(record: &mut Map<String, Value>, schema: &Schema) -> bool {
         .all(|(key, v)| schema.get(key).is_none_or(|ty| coerce_value(v, ty)))
 }
 
+/// Coerces a checked record and returns the positions of the optional schema keys it lacks,
+/// in schema order (the keys §3.4 fills with defaults); `None` if coercion fails.
+pub fn missing_optional_after_coercion(
+    record: &mut Map<String, Value>,
+    schema: &Schema,
+) -> Option<Vec<usize>> {
+    if record.len() >= schema.len() {
+        return coerce_record(record, schema).then(Vec::new);
+    }
+    let mut present = vec![false; schema.len()];
+    for (key, value) in record.iter_mut() {
+        if let Some((i, ty, _)) = schema.lookup(key) {
+            present[i] = true;
+            if !coerce_value(value, ty) {
+                return None;
+            }
+        }
+    }
+    Some(
+        (0..schema.len())
+            .filter(|&i| !present[i] && schema.field_at(i).is_some_and(|(_, _, optional)| optional))
+            .collect(),
+    )
+}
+
 /// Why `record` cannot be coerced, e.g. `key port: cannot convert "abc" to integer`.
 pub fn coercion_failure(record: &Map<String, Value>, schema: &Schema) -> Option<String> {
     failure_in(record, schema, "")

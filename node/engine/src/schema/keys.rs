@@ -5,38 +5,36 @@ use serde_json::{Map, Value};
 
 use super::coerce::is_coercible;
 use super::{FieldType, Schema};
-use crate::fxhash::KeySet;
 
-/// Whether `record` passes the key check of §3.3 (steps 1 and 2). An empty schema accepts any
-/// object. `optional` must be a subset of the schema's keys.
-pub fn keys_match(record: &Value, schema: &Schema, optional: &KeySet) -> bool {
+/// Whether `record` passes the key check of §3.3 (steps 1 and 2), with the schema's optional
+/// keys. An empty schema accepts any object.
+pub fn keys_match(record: &Value, schema: &Schema) -> bool {
     let Value::Object(map) = record else {
         return false;
     };
-    schema.is_empty() || single_pass(map, schema, optional, false)
+    schema.is_empty() || single_pass(map, schema, false)
 }
 
 /// §3.3 steps 1–3 in one pass over the record: the key check, nested key checks and the
-/// coercion dry run. `optional` must be a subset of the schema's keys.
-pub fn record_matches(record: &Value, schema: &Schema, optional: &KeySet) -> bool {
+/// coercion dry run.
+pub fn record_matches(record: &Value, schema: &Schema) -> bool {
     let Value::Object(map) = record else {
         return false;
     };
-    schema.is_empty() || single_pass(map, schema, optional, true)
+    schema.is_empty() || single_pass(map, schema, true)
 }
 
-fn single_pass(map: &Map<String, Value>, schema: &Schema, optional: &KeySet, coerce: bool) -> bool {
-    if map.len() > schema.len() || map.len() + optional.len() < schema.len() {
+fn single_pass(map: &Map<String, Value>, schema: &Schema, coerce: bool) -> bool {
+    let optional_count = schema.optional_count();
+    if map.len() > schema.len() || map.len() + optional_count < schema.len() {
         return false;
     }
     let mut required_present = 0;
     for (key, value) in map {
-        let Some(ty) = schema.get(key) else {
+        let Some((_, ty, optional)) = schema.lookup(key) else {
             return false;
         };
-        if !optional.contains(key) {
-            required_present += 1;
-        }
+        required_present += usize::from(!optional);
         let nested_ok = match ty {
             FieldType::Nested(nested) => {
                 matches!(value, Value::Object(sub) if exact_keys(sub, nested))
@@ -47,14 +45,13 @@ fn single_pass(map: &Map<String, Value>, schema: &Schema, optional: &KeySet, coe
             return false;
         }
     }
-    if required_present != schema.len() - optional.len() {
+    if required_present != schema.len() - optional_count {
         return false;
     }
     // An absent optional key with a nested schema counts as `{}` and fails (Appendix D #4).
     map.len() == schema.len()
-        || optional.iter().all(|k| {
-            map.contains_key(k)
-                || !matches!(schema.get(k), Some(FieldType::Nested(n)) if !n.is_empty())
+        || schema.iter().all(|(k, ty)| {
+            !matches!(ty, FieldType::Nested(n) if !n.is_empty()) || map.contains_key(k)
         })
 }
 
@@ -79,7 +76,7 @@ fn exact_keys(map: &Map<String, Value>, schema: &Schema) -> bool {
 
 /// Why `record` fails the key check, e.g. `missing key eventID; extra key foo`, or `None` if it
 /// passes.
-pub fn key_mismatch(record: &Value, schema: &Schema, optional: &KeySet) -> Option<String> {
+pub fn key_mismatch(record: &Value, schema: &Schema) -> Option<String> {
     let Value::Object(map) = record else {
         return Some(format!(
             "not a JSON object ({})",
@@ -89,18 +86,13 @@ pub fn key_mismatch(record: &Value, schema: &Schema, optional: &KeySet) -> Optio
     if schema.is_empty() {
         return None;
     }
-    mismatch_in(map, schema, optional, "")
+    mismatch_in(map, schema, "")
 }
 
-fn mismatch_in(
-    map: &Map<String, Value>,
-    schema: &Schema,
-    optional: &KeySet,
-    prefix: &str,
-) -> Option<String> {
+fn mismatch_in(map: &Map<String, Value>, schema: &Schema, prefix: &str) -> Option<String> {
     let missing: Vec<&str> = schema
         .keys()
-        .filter(|k| !map.contains_key(*k) && !optional.contains(*k))
+        .filter(|k| !map.contains_key(*k) && !schema.is_optional(k))
         .map(String::as_str)
         .collect();
     let extra: Vec<&str> = map
@@ -131,7 +123,7 @@ fn mismatch_in(
             let path = format!("{prefix}{key}.");
             match map.get(key) {
                 Some(Value::Object(sub)) => {
-                    if let Some(reason) = mismatch_in(sub, nested, &KeySet::default(), &path) {
+                    if let Some(reason) = mismatch_in(sub, nested, &path) {
                         return Some(reason);
                     }
                 }
@@ -183,39 +175,34 @@ mod tests {
         Schema::from_map(v.as_object().unwrap())
     }
 
-    fn optional(keys: &[&str]) -> KeySet {
-        keys.iter().map(|k| k.to_string()).collect()
+    fn with_optional(schema: Schema, keys: &[&str]) -> Schema {
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        schema.with_optional(&keys)
     }
 
     #[test]
     fn exact_key_set_with_optional_keys() {
         // §3.3 step 1: every non-optional key present, no extra keys, optional may be absent.
-        let s =
-            schema(json!({"account": "string", "detail": {}, "resources": [], "time": "string"}));
-        let opt = optional(&["resources"]);
+        let s = with_optional(
+            schema(json!({"account": "string", "detail": {}, "resources": [], "time": "string"})),
+            &["resources"],
+        );
         assert!(keys_match(
             &json!({"account": "1", "detail": {}, "time": "t"}),
-            &s,
-            &opt
+            &s
         ));
         assert!(keys_match(
             &json!({"account": "1", "detail": {}, "time": "t", "resources": []}),
-            &s,
-            &opt
+            &s
         ));
-        assert!(!keys_match(
-            &json!({"account": "1", "detail": {}}),
-            &s,
-            &opt
-        ));
+        assert!(!keys_match(&json!({"account": "1", "detail": {}}), &s));
         assert!(!keys_match(
             &json!({"account": "1", "detail": {}, "time": "t", "foo": 1}),
-            &s,
-            &opt
+            &s
         ));
-        assert!(!keys_match(&json!(["account"]), &s, &opt));
+        assert!(!keys_match(&json!(["account"]), &s));
         assert_eq!(
-            key_mismatch(&json!({"account": "1", "detail": {}, "foo": 1}), &s, &opt).unwrap(),
+            key_mismatch(&json!({"account": "1", "detail": {}, "foo": 1}), &s).unwrap(),
             "missing key time; extra key foo"
         );
     }
@@ -224,21 +211,18 @@ mod tests {
     fn nested_schemas_match_exactly() {
         // §3.3 step 2: nested key set must equal exactly, recursively; `null` fails.
         let s = schema(json!({"user": {"name": "string", "id": {"n": "integer"}}}));
-        let none = optional(&[]);
         assert!(keys_match(
             &json!({"user": {"name": "a", "id": {"n": 1}}}),
-            &s,
-            &none
+            &s
         ));
-        assert!(!keys_match(&json!({"user": {"name": "a"}}), &s, &none));
+        assert!(!keys_match(&json!({"user": {"name": "a"}}), &s));
         assert!(!keys_match(
             &json!({"user": {"name": "a", "id": {"n": 1, "m": 2}}}),
-            &s,
-            &none
+            &s
         ));
-        assert!(!keys_match(&json!({"user": null}), &s, &none));
+        assert!(!keys_match(&json!({"user": null}), &s));
         assert_eq!(
-            key_mismatch(&json!({"user": {"name": "a", "id": {"m": 2}}}), &s, &none).unwrap(),
+            key_mismatch(&json!({"user": {"name": "a", "id": {"m": 2}}}), &s).unwrap(),
             "missing key user.id.n; extra key user.id.m"
         );
     }
@@ -246,22 +230,25 @@ mod tests {
     #[test]
     fn absent_optional_nested_key_fails() {
         // §3.3 [QUIRK] (Appendix D #4): the absent value is treated as {} and compared.
-        let s = schema(json!({"a": "string", "n": {"x": "string"}}));
-        let opt = optional(&["n"]);
-        assert!(!keys_match(&json!({"a": "1"}), &s, &opt));
+        let s = with_optional(schema(json!({"a": "string", "n": {"x": "string"}})), &["n"]);
+        assert!(!keys_match(&json!({"a": "1"}), &s));
         assert!(
-            key_mismatch(&json!({"a": "1"}), &s, &opt)
+            key_mismatch(&json!({"a": "1"}), &s)
                 .unwrap()
                 .contains("optional key n is absent")
         );
     }
 
     #[test]
+    fn record_matches_adds_the_coercion_dry_run() {
+        let s = schema(json!({"port": "integer"}));
+        assert!(keys_match(&json!({"port": "x"}), &s));
+        assert!(!record_matches(&json!({"port": "x"}), &s));
+        assert!(record_matches(&json!({"port": "22"}), &s));
+    }
+
+    #[test]
     fn empty_schema_accepts_any_object() {
-        assert!(keys_match(
-            &json!({"anything": 1}),
-            &Schema::default(),
-            &optional(&[])
-        ));
+        assert!(keys_match(&json!({"anything": 1}), &Schema::default()));
     }
 }

@@ -4,7 +4,8 @@ mod coerce;
 mod keys;
 
 pub use coerce::{
-    coerce_record, coerce_value, coercion_failure, is_coercible, record_is_coercible,
+    coerce_record, coerce_value, coercion_failure, is_coercible, missing_optional_after_coercion,
+    record_is_coercible,
 };
 pub use keys::{key_mismatch, keys_match, nested_keys_match, record_matches};
 
@@ -80,16 +81,58 @@ impl FieldType {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Schema {
     fields: FxIndexMap<String, FieldType>,
+    /// Per field: listed in `optional_top_level_keys` (only ever set on a log type's top level).
+    optional: Vec<bool>,
+    optional_count: usize,
 }
 
 impl Schema {
     pub fn from_map(map: &Map<String, Value>) -> Schema {
+        let fields: FxIndexMap<String, FieldType> = map
+            .iter()
+            .map(|(k, v)| (k.clone(), FieldType::from_json(v)))
+            .collect();
+        let optional = vec![false; fields.len()];
         Schema {
-            fields: map
-                .iter()
-                .map(|(k, v)| (k.clone(), FieldType::from_json(v)))
-                .collect(),
+            fields,
+            optional,
+            optional_count: 0,
         }
+    }
+
+    /// Marks `keys` as optional (§3.3); keys that are not schema keys are ignored (the caller
+    /// reports them).
+    pub fn with_optional<'k>(mut self, keys: impl IntoIterator<Item = &'k String>) -> Schema {
+        for key in keys {
+            if let Some(i) = self.fields.get_index_of(key.as_str())
+                && !self.optional[i]
+            {
+                self.optional[i] = true;
+                self.optional_count += 1;
+            }
+        }
+        self
+    }
+
+    /// Position, type and optionality of `key`.
+    pub fn lookup(&self, key: &str) -> Option<(usize, &FieldType, bool)> {
+        let (i, _, ty) = self.fields.get_full(key)?;
+        Some((i, ty, self.optional[i]))
+    }
+
+    pub fn is_optional(&self, key: &str) -> bool {
+        self.lookup(key).is_some_and(|(_, _, optional)| optional)
+    }
+
+    pub fn optional_count(&self) -> usize {
+        self.optional_count
+    }
+
+    /// Field `i` in schema order: name, type, optional.
+    pub fn field_at(&self, i: usize) -> Option<(&String, &FieldType, bool)> {
+        self.fields
+            .get_index(i)
+            .map(|(k, t)| (k, t, self.optional[i]))
     }
 
     pub fn len(&self) -> usize {

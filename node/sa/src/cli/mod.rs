@@ -1,10 +1,12 @@
 //! `sactl`: the admin CLI. Each subcommand is one module; `main` maps failures to exit codes.
 
 mod bench;
+mod bench_rules;
 mod connect;
 mod nodes;
 mod status;
 mod test_classifier;
+mod test_rules;
 
 use clap::{Parser, Subcommand};
 
@@ -46,6 +48,8 @@ pub enum Command {
 pub enum TestCommand {
     /// Run every test event through the classifier; exit 1 if any is misclassified.
     Classifier(test_classifier::TestClassifierArgs),
+    /// Run every test event through the classifier and the rules (§15); exit 1 on any failure.
+    Rules(test_rules::TestRulesArgs),
 }
 
 /// Exit codes scripts can rely on.
@@ -59,6 +63,7 @@ pub mod exit {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Test { command: TestCommand::Classifier(args) } => test_classifier::run(args),
+        Command::Test { command: TestCommand::Rules(args) } => test_rules::run(args),
         Command::Bench { command } => bench::run(command),
         Command::Status(args) => status::run(&cli.node, args).await,
         Command::Nodes(args) => nodes::run(&cli.node, args).await,
