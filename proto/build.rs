@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "proto/admin.proto",
         "proto/cluster.proto",
+        "proto/ingest.proto",
         "proto/raft.proto",
     ];
     for proto in protos {

@@ -12,6 +12,12 @@ pub mod cluster {
     }
 }
 
+pub mod ingest {
+    pub mod v1 {
+        tonic::include_proto!("sa.ingest.v1");
+    }
+}
+
 pub mod raft {
     pub mod v1 {
         tonic::include_proto!("sa.raft.v1");

@@ -53,6 +53,10 @@ pub struct NodeArgs {
     #[arg(long, env = "SA_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 
+    /// Snapshot the replicated state (and later drop the older Raft log) every N entries.
+    #[arg(long, env = "SA_SNAPSHOT_AFTER_LOGS", default_value_t = 5000)]
+    pub snapshot_after_logs: u64,
+
     /// Python virtual environment whose site-packages rules may import from
     /// [default: $VIRTUAL_ENV].
     #[arg(long, env = "SA_PYTHON_ENV")]

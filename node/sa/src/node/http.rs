@@ -15,7 +15,7 @@ pub fn router(node: Arc<NodeContext>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
-        .route("/v1/ingest/{source}", post(ingest::ingest))
+        .route("/v1/ingest/{source}", post(ingest::http_ingest))
         .layer(DefaultBodyLimit::max(ingest::MAX_BODY_BYTES))
         .with_state(node)
 }

@@ -1,6 +1,6 @@
-//! `POST /v1/ingest/{source}`: a batch of records (a JSON array, or one record per line) from the
-//! `http` data source `source`. The reply comes only after the batch's alerts and dead letters
-//! are committed, so a client that got 200 may forget the data.
+//! Ingest over HTTP (`POST /v1/ingest/{source}`: a JSON array, or one record per line) and gRPC
+//! (`Ingest.Put`), for the `http` data sources. The reply comes only after the batch's alerts and
+//! dead letters are committed, so a client that got a success may forget the data.
 
 use std::sync::Arc;
 
@@ -10,6 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sa_engine::Root;
+use sa_proto::ingest::v1::ingest_server::Ingest;
+use sa_proto::ingest::v1::{PutRecordsRequest, PutRecordsResponse};
 use serde_json::{Value, json};
 
 use super::NodeContext;
@@ -19,40 +21,88 @@ use crate::pipeline::IngestError;
 pub const SERVICE: &str = "http";
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-pub async fn ingest(State(node): State<Arc<NodeContext>>, Path(source): Path<String>, body: Bytes) -> Response {
-    node.metrics.http_requests_total.with_label_values(&["/v1/ingest"]).inc();
-    let payloads = match split_body(&body) {
-        Ok(payloads) => payloads,
-        Err(reason) => return error(StatusCode::BAD_REQUEST, reason),
-    };
-    node.metrics.records_in_total.with_label_values(&[SERVICE]).inc_by(payloads.len() as u64);
-    let started = std::time::Instant::now();
-    let report = match node.detection.process(SERVICE, &source, payloads).await {
-        Ok(report) => report,
-        Err(IngestError::UnknownSource(reason)) => return error(StatusCode::NOT_FOUND, reason),
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-    };
-    node.metrics.record_batch(SERVICE, &report);
-    if let Err(e) = node.alerts.commit(&report.alerts, &report.dead_letters).await {
-        return error(StatusCode::SERVICE_UNAVAILABLE, format!("alerts not committed, send again: {e:#}"));
-    }
-    node.metrics.batch_latency_seconds.with_label_values(&[SERVICE]).observe(started.elapsed().as_secs_f64());
-    let alert_ids: Vec<&str> = report.alerts.iter().map(|a| a.alert_id.as_str()).collect();
-    let rules: Vec<&str> = report.alerts.iter().map(|a| a.rule_name.as_str()).collect();
-    Json(json!({
-        "records": report.records,
-        "classified": report.classified,
-        "dead_letters": report.dead_letters.len(),
-        "alerts": alert_ids.len(),
-        "alert_ids": alert_ids,
-        "rules": rules,
-        "config_version": report.config_version,
-    }))
-    .into_response()
+/// Why a batch was refused, and whether sending it again can help.
+enum Refusal {
+    /// The request itself is wrong (unknown source, malformed body): do not retry as is.
+    BadRequest(String),
+    UnknownSource(String),
+    /// The node cannot take it now (rules thread gone, no Raft quorum): retry later.
+    Unavailable(String),
 }
 
-fn error(status: StatusCode, reason: String) -> Response {
-    (status, Json(json!({ "error": reason }))).into_response()
+/// Runs one batch through detection and commits its results.
+async fn ingest_batch(node: &NodeContext, source: &str, payloads: Vec<Root>) -> Result<PutRecordsResponse, Refusal> {
+    node.metrics.records_in_total.with_label_values(&[SERVICE]).inc_by(payloads.len() as u64);
+    let started = std::time::Instant::now();
+    let report = match node.detection.process(SERVICE, source, payloads).await {
+        Ok(report) => report,
+        Err(IngestError::UnknownSource(reason)) => return Err(Refusal::UnknownSource(reason)),
+        Err(e) => return Err(Refusal::Unavailable(e.to_string())),
+    };
+    node.metrics.record_batch(SERVICE, &report);
+    node.alerts
+        .commit(&report.alerts, &report.dead_letters)
+        .await
+        .map_err(|e| Refusal::Unavailable(format!("alerts not committed, send again: {e:#}")))?;
+    node.metrics.batch_latency_seconds.with_label_values(&[SERVICE]).observe(started.elapsed().as_secs_f64());
+    Ok(PutRecordsResponse {
+        records: report.records as u64,
+        classified: report.classified as u64,
+        dead_letters: report.dead_letters.len() as u64,
+        alert_ids: report.alerts.iter().map(|a| a.alert_id.clone()).collect(),
+        rules: report.alerts.iter().map(|a| a.rule_name.clone()).collect(),
+        config_version: report.config_version,
+    })
+}
+
+pub async fn http_ingest(State(node): State<Arc<NodeContext>>, Path(source): Path<String>, body: Bytes) -> Response {
+    node.metrics.http_requests_total.with_label_values(&["/v1/ingest"]).inc();
+    let result = match split_body(&body) {
+        Ok(payloads) => ingest_batch(&node, &source, payloads).await,
+        Err(reason) => Err(Refusal::BadRequest(reason)),
+    };
+    match result {
+        Ok(reply) => Json(json!({
+            "records": reply.records,
+            "classified": reply.classified,
+            "dead_letters": reply.dead_letters,
+            "alerts": reply.alert_ids.len(),
+            "alert_ids": reply.alert_ids,
+            "rules": reply.rules,
+            "config_version": reply.config_version,
+        }))
+        .into_response(),
+        Err(refusal) => {
+            let (status, reason) = match refusal {
+                Refusal::BadRequest(reason) => (StatusCode::BAD_REQUEST, reason),
+                Refusal::UnknownSource(reason) => (StatusCode::NOT_FOUND, reason),
+                Refusal::Unavailable(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason),
+            };
+            (status, Json(json!({ "error": reason }))).into_response()
+        }
+    }
+}
+
+pub struct IngestService {
+    pub node: Arc<NodeContext>,
+}
+
+#[tonic::async_trait]
+impl Ingest for IngestService {
+    async fn put(&self, request: tonic::Request<PutRecordsRequest>) -> Result<tonic::Response<PutRecordsResponse>, tonic::Status> {
+        self.node.metrics.grpc_requests_total.with_label_values(&["Ingest/Put"]).inc();
+        let request = request.into_inner();
+        if request.records.is_empty() {
+            return Err(tonic::Status::invalid_argument("no records in the request"));
+        }
+        let payloads = request.records.iter().map(|record| Root::from_text(record)).collect();
+        match ingest_batch(&self.node, &request.source, payloads).await {
+            Ok(reply) => Ok(tonic::Response::new(reply)),
+            Err(Refusal::BadRequest(reason)) => Err(tonic::Status::invalid_argument(reason)),
+            Err(Refusal::UnknownSource(reason)) => Err(tonic::Status::not_found(reason)),
+            Err(Refusal::Unavailable(reason)) => Err(tonic::Status::unavailable(reason)),
+        }
+    }
 }
 
 /// A JSON array is a batch of records; anything else is read line by line (JSON lines or
@@ -64,8 +114,9 @@ fn split_body(body: &[u8]) -> Result<Vec<Root>, String> {
         return Err("empty body: send a JSON array of records or one record per line".into());
     }
     if trimmed.starts_with('[') {
-        let records: Vec<Value> = serde_json::from_str(text)
-            .map_err(|e| format!("body starts like a JSON array but is not one: line {} column {}: {e}", e.line(), e.column()))?;
+        let records: Vec<Value> = serde_json::from_str(text).map_err(|e| {
+            format!("body starts like a JSON array but is not one: line {} column {}: {e}", e.line(), e.column())
+        })?;
         return Ok(records
             .into_iter()
             .map(|record| match record {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use sa_proto::admin::v1::admin_server::AdminServer;
 use sa_proto::cluster::v1::cluster_server::ClusterServer;
+use sa_proto::ingest::v1::ingest_server::IngestServer;
 use sa_proto::raft::v1::raft_server::RaftServer;
 use sa_raft::{RaftService, RaftTiming, Replica, ReplicaConfig};
 use sa_rules::{EngineOptions, PythonEnv};
@@ -14,6 +15,7 @@ use tokio::sync::watch;
 
 use super::admin::AdminService;
 use super::grpc::ClusterService;
+use super::ingest::IngestService;
 use super::identity::NodeIdentity;
 use super::metrics::NodeMetrics;
 use super::{NodeArgs, NodeContext, config_watch};
@@ -39,7 +41,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         node_id: identity.node_id,
         advertise_addr: advertise_addr.clone(),
         data_dir: args.data_dir.clone(),
-        timing: RaftTiming::default(),
+        timing: RaftTiming { snapshot_after_logs: args.snapshot_after_logs, ..RaftTiming::default() },
     })
     .await
     .context("cannot open the replicated state")?;
@@ -69,6 +71,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let grpc = tonic::transport::Server::builder()
         .add_service(ClusterServer::new(ClusterService { node: node.clone() }))
         .add_service(AdminServer::new(AdminService { node: node.clone() }))
+        .add_service(IngestServer::new(IngestService { node: node.clone() }))
         .add_service(RaftServer::new(RaftService::new(replica.clone())))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
