@@ -5,7 +5,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protoc = protoc_bin_vendored::protoc_bin_path()?;
     // SAFETY: build scripts are single-threaded; nothing else reads the environment concurrently.
     unsafe { std::env::set_var("PROTOC", protoc) };
-    let protos = ["proto/cluster.proto", "proto/raft.proto"];
+    let protos = [
+        "proto/admin.proto",
+        "proto/cluster.proto",
+        "proto/ingest.proto",
+        "proto/raft.proto",
+    ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");
     }

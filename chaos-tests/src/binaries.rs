@@ -20,3 +20,11 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
         )
     }
 }
+
+/// This workspace's root: the repository whose shipped conf/ and rules/ test nodes run.
+pub fn repository_root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("chaos-tests lives in the workspace root")
+        .to_path_buf()
+}

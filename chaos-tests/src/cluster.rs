@@ -23,6 +23,11 @@ impl TestCluster {
     /// Node 0 bootstraps; every other node joins through the node started before it, so joins
     /// reach the leader by forwarding too.
     pub fn start(size: usize) -> anyhow::Result<Self> {
+        Self::start_with(size, &[])
+    }
+
+    /// Like [`TestCluster::start`], passing `node_args` to every sanode.
+    pub fn start_with(size: usize, node_args: &[&str]) -> anyhow::Result<Self> {
         let sanode = workspace_binary("sanode")?;
         let dir = tempfile::tempdir()?;
         let mut cluster = TestCluster {
@@ -35,8 +40,9 @@ impl TestCluster {
             let mut options =
                 NodeOptions::new(&sanode, cluster._dir.path().join(format!("node{i}")));
             options.node_id = Some(i as u64 + 1);
+            options.extra_args = node_args.iter().map(|a| a.to_string()).collect();
             if let Some(previous) = cluster.nodes.last().and_then(Option::as_ref) {
-                options.extra_args = vec!["--join".into(), previous.grpc_addr.to_string()];
+                options.extra_args.extend(["--join".to_string(), previous.grpc_addr.to_string()]);
             }
             let node = NodeProcess::start(&options)?;
             cluster.options.push(node.restart_options(&options));
@@ -119,6 +125,20 @@ impl TestCluster {
     /// Starts node `i` again with its data dir and ports.
     pub fn restart(&mut self, i: usize) -> anyhow::Result<()> {
         self.nodes[i] = Some(NodeProcess::start(&self.options[i])?);
+        Ok(())
+    }
+
+    /// Stops node `i` for good, deletes its data dir, and starts it empty with the same id and
+    /// ports, joining through node `via`: it must catch up from the others.
+    pub fn wipe_and_rejoin(&mut self, i: usize, via: usize) -> anyhow::Result<()> {
+        if let Some(node) = self.nodes[i].take() {
+            node.kill9()?;
+        }
+        std::fs::remove_dir_all(&self.options[i].data_dir)?;
+        let mut options = self.options[i].clone();
+        options.extra_args.retain(|a| !a.starts_with("127.0.0.1:") && a != "--join");
+        options.extra_args.extend(["--join".to_string(), self.grpc(via)]);
+        self.nodes[i] = Some(NodeProcess::start(&options)?);
         Ok(())
     }
 

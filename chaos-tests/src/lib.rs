@@ -5,7 +5,7 @@ mod cluster;
 mod node_process;
 mod ports;
 
-pub use binaries::workspace_binary;
+pub use binaries::{repository_root, workspace_binary};
 pub use cluster::TestCluster;
 pub use node_process::{NodeOptions, NodeProcess, http_get};
 pub use ports::free_loopback_port;

@@ -21,6 +21,8 @@ pub struct NodeOptions {
     /// fresh free ports when unset.
     pub grpc_port: Option<u16>,
     pub http_port: Option<u16>,
+    /// The repository whose conf/ and rules/ the node runs until a bundle is pushed.
+    pub repo: PathBuf,
     /// Extra `--flag value` pairs or bare flags for sanode.
     pub extra_args: Vec<String>,
     pub ready_timeout: Duration,
@@ -34,6 +36,7 @@ impl NodeOptions {
             node_id: None,
             grpc_port: None,
             http_port: None,
+            repo: crate::binaries::repository_root(),
             extra_args: Vec::new(),
             ready_timeout: Duration::from_secs(30),
         }
@@ -81,6 +84,10 @@ impl NodeProcess {
             .arg(grpc_addr.to_string())
             .arg("--http-addr")
             .arg(http_addr.to_string())
+            .arg("--config-dir")
+            .arg(options.repo.join("conf"))
+            .arg("--rules-dir")
+            .arg(options.repo.join("rules"))
             .args(&options.extra_args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

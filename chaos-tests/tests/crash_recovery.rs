@@ -22,6 +22,6 @@ fn node_killed_with_sigkill_restarts_with_its_identity() {
         "{}",
         second.log()
     );
-    let status = second.terminate(Duration::from_secs(10)).unwrap();
+    let status = second.terminate(Duration::from_secs(30)).unwrap();
     assert!(status.success(), "{status}");
 }

@@ -110,6 +110,16 @@ impl StateDb {
         self.scan_cf_prefix(keyspace.name(), prefix)
     }
 
+    /// The first key/value of a keyspace starting with `prefix`, without reading the rest.
+    pub fn first_with_prefix(&self, keyspace: Keyspace, prefix: &[u8]) -> Result<Option<KeyValue>, StateDbError> {
+        let mode = rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward);
+        match self.db.iterator_cf(self.handle(keyspace.name()), mode).next() {
+            Some(Ok((key, value))) if key.starts_with(prefix) => Ok(Some((key.into_vec(), value.into_vec()))),
+            Some(Err(e)) => Err(self.error(e)),
+            _ => Ok(None),
+        }
+    }
+
     pub(crate) fn get_cf(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StateDbError> {
         self.db
             .get_cf(self.handle(cf), key)

@@ -98,7 +98,9 @@ impl Replica {
             election_timeout_min: config.timing.election_timeout_min_ms,
             election_timeout_max: config.timing.election_timeout_max_ms,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.timing.snapshot_after_logs),
-            max_in_snapshot_log_to_keep: 500,
+            // Keep a tenth of a snapshot interval of log behind it, so a briefly lagging follower
+            // catches up from the log and a long-gone one from the snapshot.
+            max_in_snapshot_log_to_keep: config.timing.snapshot_after_logs / 10,
             snapshot_max_chunk_size: 1024 * 1024,
             install_snapshot_timeout: 10_000,
             ..Default::default()
@@ -311,6 +313,10 @@ impl Replica {
         prefix: &[u8],
     ) -> Result<Vec<KeyValue>, ReplicaError> {
         Ok(self.inner.db.scan_prefix(keyspace, prefix)?)
+    }
+
+    pub fn first_with_prefix(&self, keyspace: Keyspace, prefix: &[u8]) -> Result<Option<KeyValue>, ReplicaError> {
+        Ok(self.inner.db.first_with_prefix(keyspace, prefix)?)
     }
 
     /// Changes whenever the local state machine applies entries.

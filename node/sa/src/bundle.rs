@@ -17,6 +17,7 @@ pub const MAX_BUNDLE_BYTES: u64 = 64 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BundleFile {
     pub sha256: String,
+    #[serde(with = "sa_raft::bytes_b64")]
     pub content: Vec<u8>,
 }
 

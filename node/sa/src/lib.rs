@@ -5,3 +5,5 @@ pub mod bundle;
 pub mod cli;
 pub mod logging;
 pub mod node;
+pub mod pipeline;
+pub mod state;

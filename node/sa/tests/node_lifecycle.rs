@@ -4,7 +4,7 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use sa_chaos_tests::{NodeOptions, NodeProcess, free_loopback_port, http_get};
+use sa_chaos_tests::{NodeOptions, NodeProcess, free_loopback_port, http_get, repository_root};
 
 const SANODE: &str = env!("CARGO_BIN_EXE_sanode");
 const SACTL: &str = env!("CARGO_BIN_EXE_sactl");
@@ -57,7 +57,7 @@ fn node_serves_health_metrics_and_status_then_stops_on_sigterm() {
     assert_eq!(report["http_addr"], node.http_addr.to_string());
     assert!(report["uptime_ms"].as_u64().is_some(), "{report}");
 
-    let status = node.terminate(Duration::from_secs(10)).unwrap();
+    let status = node.terminate(Duration::from_secs(30)).unwrap();
     assert!(status.success(), "sanode exit status {status}");
 }
 
@@ -88,7 +88,7 @@ fn node_logs_json_lines_when_asked() {
         .unwrap_or_else(|| panic!("no JSON 'node started' line in:\n{log}"));
     assert_eq!(started["level"], "INFO");
     assert_eq!(started["grpc_addr"], node.grpc_addr.to_string());
-    node.terminate(Duration::from_secs(10)).unwrap();
+    node.terminate(Duration::from_secs(30)).unwrap();
 }
 
 #[test]
@@ -102,6 +102,8 @@ fn flags_come_from_environment_variables() {
         .env("SA_GRPC_ADDR", &grpc)
         .env("SA_HTTP_ADDR", &http)
         .env("SA_NODE_ID", "77")
+        .env("SA_CONFIG_DIR", repository_root().join("conf"))
+        .env("SA_RULES_DIR", repository_root().join("rules"))
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();

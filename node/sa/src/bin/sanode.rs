@@ -1,19 +1,40 @@
+use std::process::ExitCode;
+
 use clap::Parser;
 use sa::node::NodeArgs;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let args = NodeArgs::parse();
+    if let Some(dir) = &args.check_repository {
+        // Runs before any runtime or interpreter of the node exists: this process is the check.
+        return match sa::pipeline::check_repository(dir) {
+            Ok(rules) => {
+                println!("ok: {rules} rules");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Err(e) = sa::logging::init(&args.log_level, args.log_format) {
         eprintln!("sanode: {e:#}");
-        return std::process::ExitCode::from(2);
+        return ExitCode::from(2);
     }
-    match sa::node::run(args).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("sanode: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(sa::node::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "node failed");
             eprintln!("sanode: {e:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }

@@ -5,7 +5,9 @@ use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Long enough for a config push: the node validates the bundle (importing every rule) and
+/// waits out a leader election if one is running.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// No node answered at the address: sactl exits with code 2 on this error.
 #[derive(Debug, thiserror::Error)]

@@ -2,8 +2,11 @@
 
 mod bench;
 mod bench_rules;
+mod config;
 mod connect;
+mod lookup_tables;
 mod nodes;
+mod send;
 mod status;
 mod test_classifier;
 mod test_rules;
@@ -42,6 +45,18 @@ pub enum Command {
     Nodes(nodes::NodesArgs),
     /// Remove a member from the cluster.
     RemoveNode(nodes::RemoveNodeArgs),
+    /// Validate, push, show or diff the cluster's config bundle.
+    Config {
+        #[command(subcommand)]
+        command: config::ConfigCommand,
+    },
+    /// Read and write the cluster's lookup tables.
+    LookupTables {
+        #[command(subcommand)]
+        command: lookup_tables::LookupTablesCommand,
+    },
+    /// Send records (a file or stdin, one per line) to an ingest source.
+    Send(send::SendArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,5 +83,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => status::run(&cli.node, args).await,
         Command::Nodes(args) => nodes::run(&cli.node, args).await,
         Command::RemoveNode(args) => nodes::remove(&cli.node, args).await,
+        Command::Config { command } => config::run(&cli.node, command).await,
+        Command::LookupTables { command } => lookup_tables::run(&cli.node, command).await,
+        Command::Send(args) => send::run(&cli.node, args).await,
     }
 }

@@ -52,4 +52,18 @@ pub struct NodeArgs {
 
     #[arg(long, env = "SA_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// Snapshot the replicated state (and later drop the older Raft log) every N entries.
+    #[arg(long, env = "SA_SNAPSHOT_AFTER_LOGS", default_value_t = 5000)]
+    pub snapshot_after_logs: u64,
+
+    /// Python virtual environment whose site-packages rules may import from
+    /// [default: $VIRTUAL_ENV].
+    #[arg(long, env = "SA_PYTHON_ENV")]
+    pub python_env: Option<PathBuf>,
+
+    /// Internal: load the repository at DIR (config and rules), report problems, and exit.
+    /// The node runs this in a child process to validate a pushed config bundle.
+    #[arg(long, hide = true, value_name = "DIR")]
+    pub check_repository: Option<PathBuf>,
 }

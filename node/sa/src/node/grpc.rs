@@ -1,6 +1,5 @@
 //! The node's Cluster gRPC service.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use sa_proto::cluster::v1::cluster_server::Cluster;
@@ -8,22 +7,18 @@ use sa_proto::cluster::v1::{
     Member, NodeStatus, RaftStatus, RemoveNodeRequest, RemoveNodeResponse, StatusRequest,
     StatusResponse,
 };
-use sa_raft::{RemoveRequest, Replica};
+use sa_raft::RemoveRequest;
 use tonic::{Request, Response, Status};
 
-use super::metrics::NodeMetrics;
+use super::NodeContext;
 
 pub struct ClusterService {
-    pub advertise_addr: String,
-    pub http_addr: String,
-    pub data_dir: PathBuf,
-    pub metrics: Arc<NodeMetrics>,
-    pub replica: Replica,
+    pub node: Arc<NodeContext>,
 }
 
 impl ClusterService {
     fn raft_status(&self) -> (RaftStatus, Vec<Member>) {
-        let metrics = self.replica.raft().metrics();
+        let metrics = self.node.replica.raft().metrics();
         let metrics = metrics.borrow();
         let role = match metrics.state {
             openraft::ServerState::Leader => "leader",
@@ -56,20 +51,20 @@ impl ClusterService {
 #[tonic::async_trait]
 impl Cluster for ClusterService {
     async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
-        self.metrics
+        self.node.metrics
             .grpc_requests_total
             .with_label_values(&["Cluster/Status"])
             .inc();
         let (raft, members) = self.raft_status();
         Ok(Response::new(StatusResponse {
             node: Some(NodeStatus {
-                node_id: self.replica.node_id(),
-                advertise_addr: self.advertise_addr.clone(),
-                http_addr: self.http_addr.clone(),
+                node_id: self.node.replica.node_id(),
+                advertise_addr: self.node.advertise_addr.clone(),
+                http_addr: self.node.http_addr.clone(),
                 version: env!("CARGO_PKG_VERSION").to_string(),
-                uptime_ms: u64::try_from(self.metrics.uptime().as_millis()).unwrap_or(u64::MAX),
-                data_dir: self.data_dir.display().to_string(),
-                config_version: 0,
+                uptime_ms: u64::try_from(self.node.metrics.uptime().as_millis()).unwrap_or(u64::MAX),
+                data_dir: self.node.data_dir.display().to_string(),
+                config_version: self.node.detection.version(),
             }),
             raft: Some(raft),
             members,
@@ -80,12 +75,12 @@ impl Cluster for ClusterService {
         &self,
         request: Request<RemoveNodeRequest>,
     ) -> Result<Response<RemoveNodeResponse>, Status> {
-        self.metrics
+        self.node.metrics
             .grpc_requests_total
             .with_label_values(&["Cluster/RemoveNode"])
             .inc();
         let node_id = request.into_inner().node_id;
-        self.replica
+        self.node.replica
             .remove_member(RemoveRequest { node_id })
             .await
             .map_err(|e| {

@@ -1,40 +1,34 @@
-//! The node's HTTP server: health and metrics (ingest joins it later).
+//! The node's HTTP server: health, metrics and ingest.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 
-use super::metrics::NodeMetrics;
+use super::NodeContext;
+use super::ingest;
 
-pub fn router(metrics: Arc<NodeMetrics>) -> Router {
+pub fn router(node: Arc<NodeContext>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
-        .with_state(metrics)
+        .route("/v1/ingest/{source}", post(ingest::http_ingest))
+        .layer(DefaultBodyLimit::max(ingest::MAX_BODY_BYTES))
+        .with_state(node)
 }
 
-async fn healthz(State(metrics): State<Arc<NodeMetrics>>) -> &'static str {
-    metrics
-        .http_requests_total
-        .with_label_values(&["/healthz"])
-        .inc();
+async fn healthz(State(node): State<Arc<NodeContext>>) -> &'static str {
+    node.metrics.http_requests_total.with_label_values(&["/healthz"]).inc();
     "ok\n"
 }
 
-async fn metrics_text(State(metrics): State<Arc<NodeMetrics>>) -> impl IntoResponse {
-    metrics
-        .http_requests_total
-        .with_label_values(&["/metrics"])
-        .inc();
+async fn metrics_text(State(node): State<Arc<NodeContext>>) -> impl IntoResponse {
+    node.metrics.http_requests_total.with_label_values(&["/metrics"]).inc();
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        metrics.render(),
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        node.render_metrics(),
     )
 }

@@ -1,13 +1,19 @@
 //! `sanode`: one peer of an sa cluster.
 
+mod admin;
 mod args;
+mod bundle_check;
+mod config_watch;
+mod context;
 mod grpc;
 mod http;
 mod identity;
+mod ingest;
 mod membership;
 mod metrics;
 mod run;
 
 pub use args::NodeArgs;
+pub use context::NodeContext;
 pub use identity::NodeIdentity;
 pub use run::run;

@@ -1,18 +1,26 @@
 //! Starting and stopping a node.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use sa_proto::admin::v1::admin_server::AdminServer;
 use sa_proto::cluster::v1::cluster_server::ClusterServer;
+use sa_proto::ingest::v1::ingest_server::IngestServer;
 use sa_proto::raft::v1::raft_server::RaftServer;
 use sa_raft::{RaftService, RaftTiming, Replica, ReplicaConfig};
+use sa_rules::{EngineOptions, PythonEnv};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::NodeArgs;
+use super::admin::AdminService;
 use super::grpc::ClusterService;
+use super::ingest::IngestService;
 use super::identity::NodeIdentity;
 use super::metrics::NodeMetrics;
+use super::{NodeArgs, NodeContext, config_watch};
+use crate::pipeline::{Detection, LoadedRepository};
+use crate::state::{AlertStore, ConfigStore, LookupStore};
 
 /// Runs the node until SIGTERM or ctrl-c, then stops its servers gracefully.
 pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
@@ -27,38 +35,49 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen for HTTP on {}", args.http_addr))?;
     let grpc_addr = grpc_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
-    let advertise_addr = args
-        .advertise_addr
-        .clone()
-        .unwrap_or_else(|| grpc_addr.to_string());
+    let advertise_addr = args.advertise_addr.clone().unwrap_or_else(|| grpc_addr.to_string());
 
     let replica = Replica::open(ReplicaConfig {
         node_id: identity.node_id,
         advertise_addr: advertise_addr.clone(),
         data_dir: args.data_dir.clone(),
-        timing: RaftTiming::default(),
+        timing: RaftTiming { snapshot_after_logs: args.snapshot_after_logs, ..RaftTiming::default() },
     })
     .await
     .context("cannot open the replicated state")?;
 
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let configs = ConfigStore::new(replica.clone());
+    let lookups = LookupStore::new(replica.clone());
+    sa_rules::lookup::install(Arc::new(lookups.clone()));
+    let options = EngineOptions { env: PythonEnv::resolve(args.python_env.clone()), ..EngineOptions::default() };
+    let (repository, version) = initial_repository(&args, &configs)?;
+    let detection = tokio::task::spawn_blocking(move || Detection::start(repository, version, options))
+        .await?
+        .context("cannot start the rules engine")?;
 
-    let cluster = ClusterService {
-        replica: replica.clone(),
+    let node = Arc::new(NodeContext {
         advertise_addr: advertise_addr.clone(),
         http_addr: http_addr.to_string(),
         data_dir: args.data_dir.clone(),
-        metrics: metrics.clone(),
-    };
+        metrics,
+        replica: replica.clone(),
+        detection,
+        alerts: AlertStore::new(replica.clone()),
+        configs,
+        lookups,
+    });
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let grpc = tonic::transport::Server::builder()
-        .add_service(ClusterServer::new(cluster))
+        .add_service(ClusterServer::new(ClusterService { node: node.clone() }))
+        .add_service(AdminServer::new(AdminService { node: node.clone() }))
+        .add_service(IngestServer::new(IngestService { node: node.clone() }))
         .add_service(RaftServer::new(RaftService::new(replica.clone())))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
             wait_for(shutdown_rx.clone()),
         );
-    let http = axum::serve(http_listener, super::http::router(metrics.clone()))
-        .with_graceful_shutdown(wait_for(shutdown_rx));
+    let http = axum::serve(http_listener, super::http::router(node.clone())).with_graceful_shutdown(wait_for(shutdown_rx));
 
     tracing::info!(
         node_id = identity.node_id,
@@ -67,14 +86,14 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         %http_addr,
         advertise_addr = %advertise_addr,
         data_dir = %args.data_dir.display(),
-        config_dir = %args.config_dir.display(),
-        rules_dir = %args.rules_dir.display(),
+        config_version = version,
         version = env!("CARGO_PKG_VERSION"),
         "node started"
     );
 
     let grpc_task = tokio::spawn(grpc);
     let http_task = tokio::spawn(async move { http.await });
+    let watch_task = tokio::spawn(config_watch::run(node.clone()));
 
     let membership = super::membership::establish(&replica, args.join.as_deref());
     let signal = tokio::select! {
@@ -91,10 +110,26 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     tracing::info!(signal, "shutting down");
     shutdown_tx.send_replace(true);
     replica.shutdown().await;
+    watch_task.abort();
     grpc_task.await?.context("gRPC server failed")?;
     http_task.await?.context("HTTP server failed")?;
     tracing::info!("node stopped");
     Ok(())
+}
+
+/// The config to start with: the active replicated bundle when this node has one (a restart),
+/// else the local `--config-dir`/`--rules-dir` (version 0).
+fn initial_repository(args: &NodeArgs, configs: &ConfigStore) -> anyhow::Result<(LoadedRepository, u64)> {
+    if let Some(bundle) = configs.get(0)? {
+        let version = bundle.version;
+        let repository = config_watch::materialize(&args.data_dir, &bundle)
+            .with_context(|| format!("cannot load the replicated config bundle v{version}"))?;
+        return Ok((repository, version));
+    }
+    let root = args.config_dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let repository = LoadedRepository::load(root, &args.config_dir, Some(&args.rules_dir))
+        .with_context(|| format!("cannot load the configuration in {}", args.config_dir.display()))?;
+    Ok((repository, 0))
 }
 
 async fn wait_for(mut shutdown: watch::Receiver<bool>) {

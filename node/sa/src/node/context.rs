@@ -1,0 +1,39 @@
+//! What a node's servers and background tasks share.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sa_raft::Replica;
+
+use super::metrics::NodeMetrics;
+use crate::pipeline::Detection;
+use crate::state::{AlertStore, ConfigStore, LookupStore};
+
+pub struct NodeContext {
+    pub advertise_addr: String,
+    pub http_addr: String,
+    pub data_dir: PathBuf,
+    pub metrics: Arc<NodeMetrics>,
+    pub replica: Replica,
+    pub detection: Detection,
+    pub alerts: AlertStore,
+    pub configs: ConfigStore,
+    pub lookups: LookupStore,
+}
+
+impl NodeContext {
+    /// Refreshes the gauges that mirror Raft's own metrics, then renders every metric.
+    pub fn render_metrics(&self) -> String {
+        {
+            let raft = self.replica.raft().metrics();
+            let raft = raft.borrow();
+            let as_gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+            self.metrics.raft_term.set(as_gauge(raft.current_term));
+            self.metrics.raft_applied_index.set(as_gauge(raft.last_applied.map_or(0, |id| id.index)));
+            self.metrics.raft_last_log_index.set(as_gauge(raft.last_log_index.unwrap_or(0)));
+            self.metrics.raft_is_leader.set(i64::from(raft.state == openraft::ServerState::Leader));
+        }
+        self.metrics.config_version.set(i64::try_from(self.detection.version()).unwrap_or(i64::MAX));
+        self.metrics.render()
+    }
+}

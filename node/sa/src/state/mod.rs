@@ -1,0 +1,10 @@
+//! The node's records in the replicated state: how config bundles, lookup tables, alerts and
+//! dead letters are laid out in sa-raft's keyspaces.
+
+mod alert_store;
+mod config_store;
+mod lookup_store;
+
+pub use alert_store::{AlertStore, StoredDeadLetter};
+pub use config_store::ConfigStore;
+pub use lookup_store::LookupStore;
