@@ -1,6 +1,6 @@
 //! Turning what a source delivers into payload records (compat spec §4): Kinesis data (base64,
 //! optionally zlib/gzip), S3 objects (gzip, one JSON document, JSON lines, raw lines), SNS
-//! messages and StreamAlert app logs.
+//! messages and StreamAlert app logs, and routing a Lambda-style event's records.
 
 use std::io::Read;
 
@@ -87,6 +87,114 @@ pub fn s3_object(bytes: &[u8]) -> S3Records {
         }
     }
     out
+}
+
+/// One raw record of a Lambda-style `{"Records": [...]}` event, routed per §4.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoutedRecord {
+    /// Payload records ready to classify for `service`/`resource`.
+    Payloads {
+        service: String,
+        resource: String,
+        records: Vec<Root>,
+    },
+    /// An S3 object to download and read with [`s3_object`] (bucket as given, key decoded).
+    S3Object {
+        bucket: String,
+        key: String,
+        size: u64,
+    },
+    /// A record with none of the known keys, or a malformed one (StreamAlert counts it as a
+    /// failed parse).
+    Unrecognized { reason: String },
+}
+
+/// Routes every record of a Lambda-style event by the first key it has of `kinesis`, `s3`,
+/// `Sns`, `streamalert_app` (§4).
+pub fn route_event(event: &Value) -> Vec<RoutedRecord> {
+    let Some(records) = event.get("Records").and_then(Value::as_array) else {
+        return vec![RoutedRecord::Unrecognized {
+            reason: "the event has no Records list".into(),
+        }];
+    };
+    records.iter().map(route_record).collect()
+}
+
+fn route_record(record: &Value) -> RoutedRecord {
+    let unrecognized = |reason: &str| RoutedRecord::Unrecognized {
+        reason: reason.into(),
+    };
+    if let Some(kinesis) = record.get("kinesis") {
+        let stream = record
+            .get("eventSourceARN")
+            .and_then(Value::as_str)
+            .and_then(|arn| arn.rsplit('/').next());
+        let data = kinesis.get("data").and_then(Value::as_str);
+        return match (stream, data) {
+            (Some(stream), Some(data)) => match kinesis_data(data) {
+                Ok(root) => RoutedRecord::Payloads {
+                    service: "kinesis".into(),
+                    resource: stream.into(),
+                    records: vec![root],
+                },
+                Err(e) => RoutedRecord::Unrecognized { reason: e },
+            },
+            _ => unrecognized("kinesis record without eventSourceARN or data"),
+        };
+    }
+    if let Some(s3) = record.get("s3") {
+        return s3_route(s3)
+            .unwrap_or_else(|| unrecognized("s3 record without bucket name or object key"));
+    }
+    if let Some(sns) = record.get("Sns") {
+        if let Some(s3_record) = sns_s3_notification(sns) {
+            return s3_record
+                .get("s3")
+                .and_then(s3_route)
+                .unwrap_or_else(|| unrecognized("S3 notification over SNS without an s3 record"));
+        }
+        let topic = sns
+            .get("TopicArn")
+            .and_then(Value::as_str)
+            .and_then(|arn| arn.rsplit(':').next());
+        return match (topic, sns.get("Message").and_then(Value::as_str)) {
+            (Some(topic), Some(message)) => RoutedRecord::Payloads {
+                service: "sns".into(),
+                resource: topic.into(),
+                records: vec![Root::from_text(message)],
+            },
+            _ => unrecognized("sns record without TopicArn or Message"),
+        };
+    }
+    if let Some(app) = record.get("streamalert_app").and_then(Value::as_str) {
+        let logs = record
+            .get("logs")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let records = logs.iter().map(|log| match log {
+            Value::String(text) => Root::from_text(text),
+            other => Root::Json(other.clone()),
+        });
+        return RoutedRecord::Payloads {
+            service: "streamalert_app".into(),
+            resource: app.into(),
+            records: records.collect(),
+        };
+    }
+    unrecognized("the record has none of kinesis, s3, Sns, streamalert_app")
+}
+
+fn s3_route(s3: &Value) -> Option<RoutedRecord> {
+    let bucket = s3.get("bucket")?.get("name")?.as_str()?;
+    let object = s3.get("object")?;
+    let key = object.get("key")?.as_str()?;
+    let size = object.get("size").and_then(Value::as_u64).unwrap_or(0);
+    Some(RoutedRecord::S3Object {
+        bucket: bucket.into(),
+        key: s3_key(key),
+        size,
+    })
 }
 
 /// An SNS notification that carries an S3 event (§4): the S3 record inside, if it is one.
@@ -190,6 +298,65 @@ mod tests {
             ]
         );
         assert!(s3_object(b"").records.is_empty());
+    }
+
+    #[test]
+    fn lambda_events_are_routed_by_their_first_known_key() {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(b"k=v");
+        let event = json!({"Records": [
+            {"eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/prod_stream", "kinesis": {"data": b64}},
+            {"s3": {"bucket": {"name": "my.bucket"}, "object": {"key": "logs/a+b%3D.gz", "size": 10}}},
+            {"Sns": {"TopicArn": "arn:aws:sns:us-east-1:123456789012:topic", "Message": "{\"a\": 1}"}},
+            {"Sns": {"Type": "Notification", "Subject": "Amazon S3 Notification", "Message": "{\"Records\": [{\"s3\": {\"bucket\": {\"name\": \"b\"}, \"object\": {\"key\": \"k\"}}}]}"}},
+            {"streamalert_app": "prefix_duo_app", "logs": [{"a": 1}, "x=1"]},
+            {"other": 1}
+        ]});
+        let routed = route_event(&event);
+        assert_eq!(
+            routed[0],
+            RoutedRecord::Payloads {
+                service: "kinesis".into(),
+                resource: "prod_stream".into(),
+                records: vec![Root::Text("k=v".into())]
+            }
+        );
+        assert_eq!(
+            routed[1],
+            RoutedRecord::S3Object {
+                bucket: "my.bucket".into(),
+                key: "logs/a b=.gz".into(),
+                size: 10
+            }
+        );
+        assert_eq!(
+            routed[2],
+            RoutedRecord::Payloads {
+                service: "sns".into(),
+                resource: "topic".into(),
+                records: vec![Root::Json(json!({"a": 1}))]
+            }
+        );
+        assert_eq!(
+            routed[3],
+            RoutedRecord::S3Object {
+                bucket: "b".into(),
+                key: "k".into(),
+                size: 0
+            }
+        );
+        assert_eq!(
+            routed[4],
+            RoutedRecord::Payloads {
+                service: "streamalert_app".into(),
+                resource: "prefix_duo_app".into(),
+                records: vec![Root::Json(json!({"a": 1})), Root::Text("x=1".into())]
+            }
+        );
+        assert!(matches!(routed[5], RoutedRecord::Unrecognized { .. }));
+        assert!(matches!(
+            route_event(&json!({}))[0],
+            RoutedRecord::Unrecognized { .. }
+        ));
     }
 
     #[test]
