@@ -36,8 +36,13 @@ fn int_from_str(s: &str) -> Option<Value> {
         b'+' => (false, &s[1..]),
         _ => (false, s),
     };
-    let clean = strip_digit_separators(digits, |c| c.is_ascii_digit())?;
-    let magnitude: i128 = clean.parse().ok()?;
+    let magnitude: i128 = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        digits.parse().ok()?
+    } else {
+        strip_digit_separators(digits, |c| c.is_ascii_digit())?
+            .parse()
+            .ok()?
+    };
     let n = if negative { -magnitude } else { magnitude };
     if let Ok(i) = i64::try_from(n) {
         Some(Value::from(i))
@@ -93,8 +98,10 @@ fn float_value(f: f64) -> Value {
 fn float_from_str(s: &str) -> Option<f64> {
     let s = s.trim();
     let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let lower = unsigned.to_ascii_lowercase();
-    if matches!(lower.as_str(), "inf" | "infinity" | "nan") {
+    if ["inf", "infinity", "nan"]
+        .iter()
+        .any(|special| unsigned.eq_ignore_ascii_case(special))
+    {
         return s.parse().ok();
     }
     if !unsigned
@@ -103,8 +110,12 @@ fn float_from_str(s: &str) -> Option<f64> {
     {
         return None;
     }
-    let clean = strip_digit_separators(s, |c| c.is_ascii_digit())?;
-    clean.parse().ok()
+    if !s.contains('_') {
+        return s.parse().ok();
+    }
+    strip_digit_separators(s, |c| c.is_ascii_digit())?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
