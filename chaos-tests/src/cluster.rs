@@ -42,7 +42,9 @@ impl TestCluster {
             options.node_id = Some(i as u64 + 1);
             options.extra_args = node_args.iter().map(|a| a.to_string()).collect();
             if let Some(previous) = cluster.nodes.last().and_then(Option::as_ref) {
-                options.extra_args.extend(["--join".to_string(), previous.grpc_addr.to_string()]);
+                options
+                    .extra_args
+                    .extend(["--join".to_string(), previous.grpc_addr.to_string()]);
             }
             let node = NodeProcess::start(&options)?;
             cluster.options.push(node.restart_options(&options));
@@ -136,8 +138,12 @@ impl TestCluster {
         }
         std::fs::remove_dir_all(&self.options[i].data_dir)?;
         let mut options = self.options[i].clone();
-        options.extra_args.retain(|a| !a.starts_with("127.0.0.1:") && a != "--join");
-        options.extra_args.extend(["--join".to_string(), self.grpc(via)]);
+        options
+            .extra_args
+            .retain(|a| !a.starts_with("127.0.0.1:") && a != "--join");
+        options
+            .extra_args
+            .extend(["--join".to_string(), self.grpc(via)]);
         self.nodes[i] = Some(NodeProcess::start(&options)?);
         Ok(())
     }

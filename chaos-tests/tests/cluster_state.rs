@@ -10,7 +10,12 @@ use serde_json::Value;
 fn config_versions(cluster: &TestCluster, via: usize) -> Vec<Option<u64>> {
     cluster
         .members(via)
-        .map(|members| members.iter().map(|m| m["config_version"].as_u64()).collect())
+        .map(|members| {
+            members
+                .iter()
+                .map(|m| m["config_version"].as_u64())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -27,30 +32,49 @@ fn pushed_config_reaches_every_node_across_a_leader_kill_and_a_restart() {
 
     let push = cluster.sactl(1, &["config", "push", repo]);
     assert!(push.status.success(), "{push:?}");
-    assert!(String::from_utf8_lossy(&push.stdout).contains("pushed config v1"), "{push:?}");
+    assert!(
+        String::from_utf8_lossy(&push.stdout).contains("pushed config v1"),
+        "{push:?}"
+    );
     let took = cluster
-        .wait_until(Duration::from_secs(60), "every node runs config v1", |c| all_run(c, 0, 3, 1))
+        .wait_until(Duration::from_secs(60), "every node runs config v1", |c| {
+            all_run(c, 0, 3, 1)
+        })
         .unwrap();
     println!("config push to all nodes reloaded: {took:?} after the push returned");
 
     let diff = cluster.sactl(2, &["config", "diff", repo]);
-    assert!(String::from_utf8_lossy(&diff.stdout).contains("matches the active config v1"), "{diff:?}");
+    assert!(
+        String::from_utf8_lossy(&diff.stdout).contains("matches the active config v1"),
+        "{diff:?}"
+    );
 
     let leader = cluster.leader().unwrap();
     cluster.kill9(leader).unwrap();
     let survivor = (0..3).find(|i| *i != leader).unwrap();
     let push = cluster.sactl(survivor, &["config", "push", repo]);
-    assert!(push.status.success(), "a push after the leader's death must succeed: {push:?}");
+    assert!(
+        push.status.success(),
+        "a push after the leader's death must succeed: {push:?}"
+    );
     cluster
-        .wait_until(Duration::from_secs(60), "the survivors run config v2", |c| {
-            let versions = config_versions(c, survivor);
-            versions.iter().filter(|v| **v == Some(2)).count() == 2
-        })
+        .wait_until(
+            Duration::from_secs(60),
+            "the survivors run config v2",
+            |c| {
+                let versions = config_versions(c, survivor);
+                versions.iter().filter(|v| **v == Some(2)).count() == 2
+            },
+        )
         .unwrap();
 
     cluster.restart(leader).unwrap();
     cluster
-        .wait_until(Duration::from_secs(60), "the restarted node catches up to v2", |c| all_run(c, survivor, 3, 2))
+        .wait_until(
+            Duration::from_secs(60),
+            "the restarted node catches up to v2",
+            |c| all_run(c, survivor, 3, 2),
+        )
         .unwrap();
     let show = cluster.sactl(leader, &["config", "show", "--json"]);
     let show: Value = serde_json::from_slice(&show.stdout).unwrap();
@@ -63,11 +87,18 @@ fn an_invalid_bundle_is_refused_and_the_running_config_stays() {
     let broken = tempfile::tempdir().unwrap();
     let conf = broken.path().join("conf");
     std::fs::create_dir_all(conf.join("schemas")).unwrap();
-    std::fs::write(conf.join("schemas/bad.json"), r#"{"x:y": {"parser": "json"}}"#).unwrap();
+    std::fs::write(
+        conf.join("schemas/bad.json"),
+        r#"{"x:y": {"parser": "json"}}"#,
+    )
+    .unwrap();
     let push = cluster.sactl(0, &["config", "push", broken.path().to_str().unwrap()]);
     assert_eq!(push.status.code(), Some(1), "{push:?}");
     let stderr = String::from_utf8_lossy(&push.stderr);
-    assert!(stderr.contains("bad.json") && stderr.contains("schema"), "{stderr}");
+    assert!(
+        stderr.contains("bad.json") && stderr.contains("schema"),
+        "{stderr}"
+    );
     assert_eq!(cluster.status(0).unwrap()["config_version"], 0);
 }
 
@@ -85,13 +116,26 @@ fn blocklisted_dns_record() -> String {
 fn send(cluster: &TestCluster, i: usize, record: &str) -> Value {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), record).unwrap();
-    let out = cluster.sactl(i, &["send", "--source", "json", "--json", file.path().to_str().unwrap()]);
+    let out = cluster.sactl(
+        i,
+        &[
+            "send",
+            "--source",
+            "json",
+            "--json",
+            file.path().to_str().unwrap(),
+        ],
+    );
     assert!(out.status.success(), "{out:?}");
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn fired(reply: &Value, rule: &str) -> bool {
-    reply["alerts"].as_array().unwrap().iter().any(|a| a["rule"] == rule)
+    reply["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["rule"] == rule)
 }
 
 #[test]
@@ -100,18 +144,38 @@ fn a_lookup_value_put_on_one_node_is_seen_by_a_rule_on_another() {
     let record = blocklisted_dns_record();
     let before = send(&cluster, 2, &record);
     assert_eq!(before["classified"], 1, "{before}");
-    assert!(!fired(&before, "dns_blocklisted_domain"), "no blocklist yet: {before}");
+    assert!(
+        !fired(&before, "dns_blocklisted_domain"),
+        "no blocklist yet: {before}"
+    );
 
-    let put = cluster.sactl(0, &["lookup-tables", "put", "dns_blocklist", "bad-example.net", r#"{"source":"test"}"#]);
+    let put = cluster.sactl(
+        0,
+        &[
+            "lookup-tables",
+            "put",
+            "dns_blocklist",
+            "bad-example.net",
+            r#"{"source":"test"}"#,
+        ],
+    );
     assert!(put.status.success(), "{put:?}");
-    let get = cluster.sactl(1, &["lookup-tables", "get", "dns_blocklist", "bad-example.net"]);
-    assert_eq!(String::from_utf8_lossy(&get.stdout).trim(), r#"{"source":"test"}"#);
+    let get = cluster.sactl(
+        1,
+        &["lookup-tables", "get", "dns_blocklist", "bad-example.net"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&get.stdout).trim(),
+        r#"{"source":"test"}"#
+    );
 
     // The value is applied on node 2's replica within moments of the commit.
     cluster
-        .wait_until(Duration::from_secs(10), "node 2 fires the blocklist rule", |c| {
-            fired(&send(c, 2, &record), "dns_blocklisted_domain")
-        })
+        .wait_until(
+            Duration::from_secs(10),
+            "node 2 fires the blocklist rule",
+            |c| fired(&send(c, 2, &record), "dns_blocklisted_domain"),
+        )
         .unwrap();
 }
 
@@ -122,7 +186,16 @@ fn a_node_readded_with_a_wiped_disk_catches_up_by_snapshot() {
     for round in 0..30 {
         let entry = format!(r#"{{"key-{round}": {round}}}"#);
         std::fs::write(table.path(), entry).unwrap();
-        let load = cluster.sactl(0, &["lookup-tables", "load", "--table", "t", table.path().to_str().unwrap()]);
+        let load = cluster.sactl(
+            0,
+            &[
+                "lookup-tables",
+                "load",
+                "--table",
+                "t",
+                table.path().to_str().unwrap(),
+            ],
+        );
         assert!(load.status.success(), "{load:?}");
     }
     let removed_id = cluster.status(2).unwrap()["node_id"].as_u64().unwrap();
@@ -131,12 +204,23 @@ fn a_node_readded_with_a_wiped_disk_catches_up_by_snapshot() {
 
     cluster.wipe_and_rejoin(2, 0).unwrap();
     cluster
-        .wait_until(Duration::from_secs(60), "the wiped node is a healthy voter again", |c| {
-            c.members(0).is_ok_and(|m| m.len() == 3 && m.iter().all(|n| n["healthy"] == true && n["role"] != "learner"))
-        })
+        .wait_until(
+            Duration::from_secs(60),
+            "the wiped node is a healthy voter again",
+            |c| {
+                c.members(0).is_ok_and(|m| {
+                    m.len() == 3
+                        && m.iter()
+                            .all(|n| n["healthy"] == true && n["role"] != "learner")
+                })
+            },
+        )
         .unwrap();
     let get = cluster.sactl(2, &["lookup-tables", "get", "t", "key-29"]);
     assert_eq!(String::from_utf8_lossy(&get.stdout).trim(), "29", "{get:?}");
     let log = cluster.node(2).log();
-    assert!(log.contains("installed snapshot"), "the wiped node caught up from a snapshot:\n{log}");
+    assert!(
+        log.contains("installed snapshot"),
+        "the wiped node caught up from a snapshot:\n{log}"
+    );
 }

@@ -97,12 +97,23 @@ mod tests {
 
     #[test]
     fn bytes_travel_as_base64_text() {
-        let command = Command::put(Keyspace::Config, "k", vec![0u8, 255, 10])
-            .with_condition(Condition::Absent { keyspace: Keyspace::Config, key: b"k".to_vec() });
+        let command = Command::put(Keyspace::Config, "k", vec![0u8, 255, 10]).with_condition(
+            Condition::Absent {
+                keyspace: Keyspace::Config,
+                key: b"k".to_vec(),
+            },
+        );
         let json = serde_json::to_string(&command).unwrap();
         assert!(json.contains(r#""value":"AP8K""#), "{json}");
         assert_eq!(serde_json::from_str::<Command>(&json).unwrap(), command);
-        let failed = CommandResult::ConditionFailed { index: 0, current: None };
-        assert_eq!(serde_json::from_str::<CommandResult>(&serde_json::to_string(&failed).unwrap()).unwrap(), failed);
+        let failed = CommandResult::ConditionFailed {
+            index: 0,
+            current: None,
+        };
+        assert_eq!(
+            serde_json::from_str::<CommandResult>(&serde_json::to_string(&failed).unwrap())
+                .unwrap(),
+            failed
+        );
     }
 }

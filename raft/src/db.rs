@@ -111,10 +111,20 @@ impl StateDb {
     }
 
     /// The first key/value of a keyspace starting with `prefix`, without reading the rest.
-    pub fn first_with_prefix(&self, keyspace: Keyspace, prefix: &[u8]) -> Result<Option<KeyValue>, StateDbError> {
+    pub fn first_with_prefix(
+        &self,
+        keyspace: Keyspace,
+        prefix: &[u8],
+    ) -> Result<Option<KeyValue>, StateDbError> {
         let mode = rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward);
-        match self.db.iterator_cf(self.handle(keyspace.name()), mode).next() {
-            Some(Ok((key, value))) if key.starts_with(prefix) => Ok(Some((key.into_vec(), value.into_vec()))),
+        match self
+            .db
+            .iterator_cf(self.handle(keyspace.name()), mode)
+            .next()
+        {
+            Some(Ok((key, value))) if key.starts_with(prefix) => {
+                Ok(Some((key.into_vec(), value.into_vec())))
+            }
             Some(Err(e)) => Err(self.error(e)),
             _ => Ok(None),
         }

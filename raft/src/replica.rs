@@ -315,7 +315,11 @@ impl Replica {
         Ok(self.inner.db.scan_prefix(keyspace, prefix)?)
     }
 
-    pub fn first_with_prefix(&self, keyspace: Keyspace, prefix: &[u8]) -> Result<Option<KeyValue>, ReplicaError> {
+    pub fn first_with_prefix(
+        &self,
+        keyspace: Keyspace,
+        prefix: &[u8],
+    ) -> Result<Option<KeyValue>, ReplicaError> {
         Ok(self.inner.db.first_with_prefix(keyspace, prefix)?)
     }
 

@@ -29,14 +29,26 @@ impl TestNode {
         listener: TcpListener,
     ) -> TestNode {
         let addr = listener.local_addr().unwrap().to_string();
-        let replica = Replica::open(ReplicaConfig {
-            node_id,
-            advertise_addr: addr.clone(),
-            data_dir: data_dir.to_path_buf(),
-            timing,
-        })
-        .await
-        .unwrap();
+        // A restart in the same process must wait until openraft's tasks of the previous
+        // instance have dropped their handles to the database (a new process never waits).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let replica = loop {
+            let opened = Replica::open(ReplicaConfig {
+                node_id,
+                advertise_addr: addr.clone(),
+                data_dir: data_dir.to_path_buf(),
+                timing: timing.clone(),
+            })
+            .await;
+            match opened {
+                Ok(replica) => break replica,
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    assert!(e.to_string().contains("lock"), "{e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
         let service = RaftServer::new(RaftService::new(replica.clone()));
         let server = tokio::spawn(async move {
             tonic::transport::Server::builder()

@@ -15,7 +15,11 @@ pub enum LogFormat {
 /// an invalid filter is an error rather than a silent fallback.
 pub fn init(level: &str, format: LogFormat) -> anyhow::Result<()> {
     // openraft reports every election step at info; keep it at warn unless asked about by name.
-    let directives = if level.contains("openraft") { level.to_string() } else { format!("{level},openraft=warn") };
+    let directives = if level.contains("openraft") {
+        level.to_string()
+    } else {
+        format!("{level},openraft=warn")
+    };
     let filter = EnvFilter::try_new(&directives)
         .map_err(|e| anyhow::anyhow!("invalid log level {level:?}: {e}"))?;
     let builder = tracing_subscriber::fmt()

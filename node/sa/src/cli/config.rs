@@ -78,11 +78,17 @@ pub async fn run(node: &str, command: ConfigCommand) -> anyhow::Result<()> {
             let files = bundle.files.len();
             let mut client = admin(node).await?;
             let reply = client
-                .push_config(PushConfigRequest { bundle: serde_json::to_vec(&bundle)? })
+                .push_config(PushConfigRequest {
+                    bundle: serde_json::to_vec(&bundle)?,
+                })
                 .await
                 .map_err(|status| refused(node, status))?
                 .into_inner();
-            println!("pushed config v{} ({files} files, checksum {})", reply.version, &reply.checksum[..12]);
+            println!(
+                "pushed config v{} ({files} files, checksum {})",
+                reply.version,
+                &reply.checksum[..12]
+            );
             Ok(())
         }
         ConfigCommand::Show(args) => {
@@ -92,8 +98,11 @@ pub async fn run(node: &str, command: ConfigCommand) -> anyhow::Result<()> {
                 return Ok(());
             };
             if args.json {
-                let files: serde_json::Map<_, _> =
-                    bundle.files.iter().map(|(path, file)| (path.clone(), json!(file.sha256))).collect();
+                let files: serde_json::Map<_, _> = bundle
+                    .files
+                    .iter()
+                    .map(|(path, file)| (path.clone(), json!(file.sha256)))
+                    .collect();
                 let show = json!({"version": bundle.version, "checksum": bundle.checksum(), "files": files});
                 println!("{}", serde_json::to_string_pretty(&show)?);
                 return Ok(());
@@ -115,7 +124,11 @@ pub async fn run(node: &str, command: ConfigCommand) -> anyhow::Result<()> {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&diff)?);
             } else if diff.is_empty() {
-                println!("{} matches the active config v{}", args.dir.display(), active.version);
+                println!(
+                    "{} matches the active config v{}",
+                    args.dir.display(),
+                    active.version
+                );
             } else {
                 for path in &diff.added {
                     println!("+ {path}");
@@ -136,7 +149,10 @@ pub async fn run(node: &str, command: ConfigCommand) -> anyhow::Result<()> {
 fn validate(dir: &std::path::Path, run_tests: bool) -> anyhow::Result<usize> {
     let rules = crate::pipeline::check_repository(dir).map_err(|e| Invalid(format!("{e:#}")))?;
     if run_tests {
-        let request = sa_rules::test_runner::TestRulesRequest { repo: Some(dir.to_path_buf()), ..Default::default() };
+        let request = sa_rules::test_runner::TestRulesRequest {
+            repo: Some(dir.to_path_buf()),
+            ..Default::default()
+        };
         let (report, failed) = sa_rules::test_runner::execute(&request).map_err(Invalid)?;
         if failed {
             print!("{report}");
@@ -160,15 +176,19 @@ async fn fetch(node: &str, version: u64) -> anyhow::Result<Option<ConfigBundle>>
     if reply.bundle.is_empty() {
         return Ok(None);
     }
-    Ok(Some(serde_json::from_slice(&reply.bundle).context("the node sent an undecodable bundle")?))
+    Ok(Some(
+        serde_json::from_slice(&reply.bundle).context("the node sent an undecodable bundle")?,
+    ))
 }
 
 /// A gRPC error as sactl reports it: unreachable nodes exit 2, refusals exit 1.
 pub fn refused(node: &str, status: tonic::Status) -> anyhow::Error {
     match status.code() {
-        tonic::Code::Unavailable if status.message().contains("connect") => {
-            NodeUnreachable { addr: node.to_string(), reason: status.message().to_string() }.into()
+        tonic::Code::Unavailable if status.message().contains("connect") => NodeUnreachable {
+            addr: node.to_string(),
+            reason: status.message().to_string(),
         }
+        .into(),
         tonic::Code::InvalidArgument | tonic::Code::NotFound | tonic::Code::FailedPrecondition => {
             Invalid(status.message().to_string()).into()
         }

@@ -6,7 +6,9 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use sa_proto::admin::v1::admin_client::AdminClient;
-use sa_proto::admin::v1::{GetLookupValueRequest, ListLookupTablesRequest, LookupEntry, PutLookupValuesRequest};
+use sa_proto::admin::v1::{
+    GetLookupValueRequest, ListLookupTablesRequest, LookupEntry, PutLookupValuesRequest,
+};
 use serde_json::Value;
 
 use super::config::refused;
@@ -22,7 +24,11 @@ pub enum LookupTablesCommand {
     /// Print one value as JSON (exit 1 when the key is absent).
     Get { table: String, key: String },
     /// Set one value; VALUE is JSON (a bare word is taken as a string).
-    Put { table: String, key: String, value: String },
+    Put {
+        table: String,
+        key: String,
+        value: String,
+    },
     /// Load a JSON file `{"key": value, ...}` into a table, showing progress.
     Load(LoadArgs),
 }
@@ -55,8 +61,10 @@ pub async fn run(node: &str, command: LookupTablesCommand) -> anyhow::Result<()>
                 .into_inner()
                 .tables;
             if args.json {
-                let rows: Vec<Value> =
-                    tables.iter().map(|t| serde_json::json!({"table": t.name, "keys": t.keys})).collect();
+                let rows: Vec<Value> = tables
+                    .iter()
+                    .map(|t| serde_json::json!({"table": t.name, "keys": t.keys}))
+                    .collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 println!("{:<32} {:>10}", "TABLE", "KEYS");
@@ -67,7 +75,10 @@ pub async fn run(node: &str, command: LookupTablesCommand) -> anyhow::Result<()>
         }
         LookupTablesCommand::Get { table, key } => {
             let reply = client
-                .get_lookup_value(GetLookupValueRequest { table: table.clone(), key: key.clone() })
+                .get_lookup_value(GetLookupValueRequest {
+                    table: table.clone(),
+                    key: key.clone(),
+                })
                 .await
                 .map_err(|s| refused(node, s))?
                 .into_inner();
@@ -78,9 +89,16 @@ pub async fn run(node: &str, command: LookupTablesCommand) -> anyhow::Result<()>
         }
         LookupTablesCommand::Put { table, key, value } => {
             let value: Value = serde_json::from_str(&value).unwrap_or(Value::String(value));
-            let entries = vec![LookupEntry { key, value_json: value.to_string() }];
+            let entries = vec![LookupEntry {
+                key,
+                value_json: value.to_string(),
+            }];
             client
-                .put_lookup_values(PutLookupValuesRequest { table: table.clone(), entries, replace: false })
+                .put_lookup_values(PutLookupValuesRequest {
+                    table: table.clone(),
+                    entries,
+                    replace: false,
+                })
                 .await
                 .map_err(|s| refused(node, s))?;
             println!("{table}: 1 value written");
@@ -94,24 +112,45 @@ pub async fn run(node: &str, command: LookupTablesCommand) -> anyhow::Result<()>
                     .map(|s| s.to_string_lossy().into_owned())
                     .context("give --table: the file name has no stem")?,
             };
-            let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
-            let Value::Object(entries) = serde_json::from_str(&text)
-                .map_err(|e| anyhow::anyhow!("{}: line {} column {}: {e}", args.file.display(), e.line(), e.column()))?
+            let text = std::fs::read_to_string(&args.file)
+                .with_context(|| format!("cannot read {}", args.file.display()))?;
+            let Value::Object(entries) = serde_json::from_str(&text).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: line {} column {}: {e}",
+                    args.file.display(),
+                    e.line(),
+                    e.column()
+                )
+            })?
             else {
-                bail!("{}: expected a JSON object of key -> value", args.file.display());
+                bail!(
+                    "{}: expected a JSON object of key -> value",
+                    args.file.display()
+                );
             };
-            let entries: Vec<LookupEntry> =
-                entries.into_iter().map(|(key, value)| LookupEntry { key, value_json: value.to_string() }).collect();
+            let entries: Vec<LookupEntry> = entries
+                .into_iter()
+                .map(|(key, value)| LookupEntry {
+                    key,
+                    value_json: value.to_string(),
+                })
+                .collect();
             let progress = ProgressBar::new(entries.len() as u64).with_style(
-                ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} keys ({per_sec}, eta {eta})")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{msg} [{bar:40}] {pos}/{len} keys ({per_sec}, eta {eta})",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             );
             progress.set_message(table.clone());
             let mut replace = args.replace;
             for chunk in entries.chunks(LOAD_CHUNK) {
                 client
-                    .put_lookup_values(PutLookupValuesRequest { table: table.clone(), entries: chunk.to_vec(), replace })
+                    .put_lookup_values(PutLookupValuesRequest {
+                        table: table.clone(),
+                        entries: chunk.to_vec(),
+                        replace,
+                    })
                     .await
                     .map_err(|s| refused(node, s))?;
                 // Only the first chunk clears the table.

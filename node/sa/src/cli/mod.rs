@@ -77,8 +77,12 @@ pub mod exit {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Test { command: TestCommand::Classifier(args) } => test_classifier::run(args),
-        Command::Test { command: TestCommand::Rules(args) } => test_rules::run(args),
+        Command::Test {
+            command: TestCommand::Classifier(args),
+        } => test_classifier::run(args),
+        Command::Test {
+            command: TestCommand::Rules(args),
+        } => test_rules::run(args),
         Command::Bench { command } => bench::run(command),
         Command::Status(args) => status::run(&cli.node, args).await,
         Command::Nodes(args) => nodes::run(&cli.node, args).await,

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use sa_proto::admin::v1::admin_server::Admin;
 use sa_proto::admin::v1::{
-    GetConfigRequest, GetConfigResponse, GetLookupValueRequest, GetLookupValueResponse, ListLookupTablesRequest,
-    ListLookupTablesResponse, LookupTableInfo, PushConfigRequest, PushConfigResponse, PutLookupValuesRequest,
-    PutLookupValuesResponse,
+    GetConfigRequest, GetConfigResponse, GetLookupValueRequest, GetLookupValueResponse,
+    ListLookupTablesRequest, ListLookupTablesResponse, LookupTableInfo, PushConfigRequest,
+    PushConfigResponse, PutLookupValuesRequest, PutLookupValuesResponse,
 };
 use serde_json::Value;
 use tonic::{Request, Response, Status};
@@ -25,21 +25,40 @@ fn internal(e: anyhow::Error) -> Status {
 
 #[tonic::async_trait]
 impl Admin for AdminService {
-    async fn push_config(&self, request: Request<PushConfigRequest>) -> Result<Response<PushConfigResponse>, Status> {
-        self.node.metrics.grpc_requests_total.with_label_values(&["Admin/PushConfig"]).inc();
+    async fn push_config(
+        &self,
+        request: Request<PushConfigRequest>,
+    ) -> Result<Response<PushConfigResponse>, Status> {
+        self.node
+            .metrics
+            .grpc_requests_total
+            .with_label_values(&["Admin/PushConfig"])
+            .inc();
         let bundle: ConfigBundle = serde_json::from_slice(&request.into_inner().bundle)
             .map_err(|e| Status::invalid_argument(format!("undecodable config bundle: {e}")))?;
         bundle_check::validate(&self.node.data_dir, &bundle)
             .await
             .map_err(|e| Status::invalid_argument(format!("config bundle refused:\n{e:#}")))?;
         let checksum = bundle.checksum();
-        let version = self.node.configs.push(bundle).await.map_err(|e| Status::unavailable(format!("{e:#}")))?;
+        let version = self
+            .node
+            .configs
+            .push(bundle)
+            .await
+            .map_err(|e| Status::unavailable(format!("{e:#}")))?;
         tracing::info!(version, %checksum, "config bundle pushed");
         Ok(Response::new(PushConfigResponse { version, checksum }))
     }
 
-    async fn get_config(&self, request: Request<GetConfigRequest>) -> Result<Response<GetConfigResponse>, Status> {
-        self.node.metrics.grpc_requests_total.with_label_values(&["Admin/GetConfig"]).inc();
+    async fn get_config(
+        &self,
+        request: Request<GetConfigRequest>,
+    ) -> Result<Response<GetConfigResponse>, Status> {
+        self.node
+            .metrics
+            .grpc_requests_total
+            .with_label_values(&["Admin/GetConfig"])
+            .inc();
         let version = request.into_inner().version;
         let bundle = self.node.configs.get(version).map_err(internal)?;
         let bytes = match bundle {
@@ -54,10 +73,17 @@ impl Admin for AdminService {
         &self,
         _: Request<ListLookupTablesRequest>,
     ) -> Result<Response<ListLookupTablesResponse>, Status> {
-        self.node.metrics.grpc_requests_total.with_label_values(&["Admin/ListLookupTables"]).inc();
+        self.node
+            .metrics
+            .grpc_requests_total
+            .with_label_values(&["Admin/ListLookupTables"])
+            .inc();
         let tables = self.node.lookups.tables().map_err(internal)?;
         Ok(Response::new(ListLookupTablesResponse {
-            tables: tables.into_iter().map(|(name, keys)| LookupTableInfo { name, keys }).collect(),
+            tables: tables
+                .into_iter()
+                .map(|(name, keys)| LookupTableInfo { name, keys })
+                .collect(),
         }))
     }
 
@@ -65,9 +91,17 @@ impl Admin for AdminService {
         &self,
         request: Request<GetLookupValueRequest>,
     ) -> Result<Response<GetLookupValueResponse>, Status> {
-        self.node.metrics.grpc_requests_total.with_label_values(&["Admin/GetLookupValue"]).inc();
+        self.node
+            .metrics
+            .grpc_requests_total
+            .with_label_values(&["Admin/GetLookupValue"])
+            .inc();
         let request = request.into_inner();
-        let value = self.node.lookups.value(&request.table, &request.key).map_err(internal)?;
+        let value = self
+            .node
+            .lookups
+            .value(&request.table, &request.key)
+            .map_err(internal)?;
         Ok(Response::new(GetLookupValueResponse {
             found: value.is_some(),
             value_json: value.map(|v| v.to_string()).unwrap_or_default(),
@@ -78,14 +112,21 @@ impl Admin for AdminService {
         &self,
         request: Request<PutLookupValuesRequest>,
     ) -> Result<Response<PutLookupValuesResponse>, Status> {
-        self.node.metrics.grpc_requests_total.with_label_values(&["Admin/PutLookupValues"]).inc();
+        self.node
+            .metrics
+            .grpc_requests_total
+            .with_label_values(&["Admin/PutLookupValues"])
+            .inc();
         let request = request.into_inner();
         let entries = request
             .entries
             .into_iter()
             .map(|entry| {
                 let value: Value = serde_json::from_str(&entry.value_json).map_err(|e| {
-                    Status::invalid_argument(format!("{}/{}: value is not JSON: {e}", request.table, entry.key))
+                    Status::invalid_argument(format!(
+                        "{}/{}: value is not JSON: {e}",
+                        request.table, entry.key
+                    ))
                 })?;
                 Ok((entry.key, value))
             })

@@ -10,8 +10,11 @@ use crate::bundle::ConfigBundle;
 
 pub async fn validate(data_dir: &Path, bundle: &ConfigBundle) -> anyhow::Result<()> {
     let scratch = data_dir.join("tmp");
-    std::fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
-    let dir = tempfile::Builder::new().prefix("bundle-check-").tempdir_in(&scratch)?;
+    std::fs::create_dir_all(&scratch)
+        .with_context(|| format!("cannot create {}", scratch.display()))?;
+    let dir = tempfile::Builder::new()
+        .prefix("bundle-check-")
+        .tempdir_in(&scratch)?;
     bundle.materialize(dir.path())?;
     let exe = std::env::current_exe().context("cannot find the sanode executable")?;
     let output = tokio::process::Command::new(exe)

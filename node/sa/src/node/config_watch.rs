@@ -16,7 +16,10 @@ pub fn bundle_dir(data_dir: &std::path::Path, version: u64) -> PathBuf {
 }
 
 /// Writes `bundle` under the data dir and loads it as a repository.
-pub fn materialize(data_dir: &std::path::Path, bundle: &ConfigBundle) -> anyhow::Result<LoadedRepository> {
+pub fn materialize(
+    data_dir: &std::path::Path,
+    bundle: &ConfigBundle,
+) -> anyhow::Result<LoadedRepository> {
     let dir = bundle_dir(data_dir, bundle.version);
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
@@ -38,14 +41,21 @@ pub async fn run(node: Arc<NodeContext>) {
                         failed_version = None;
                     }
                     Err(e) => {
-                        tracing::error!(version = active, error = format!("{e:#}"), "cannot load config bundle; keeping the previous config");
+                        tracing::error!(
+                            version = active,
+                            error = format!("{e:#}"),
+                            "cannot load config bundle; keeping the previous config"
+                        );
                         node.metrics.config_reload_failures_total.inc();
                         failed_version = Some(active);
                     }
                 }
             }
             Ok(_) => {}
-            Err(e) => tracing::error!(error = format!("{e:#}"), "cannot read the active config version"),
+            Err(e) => tracing::error!(
+                error = format!("{e:#}"),
+                "cannot read the active config version"
+            ),
         }
         if applied.changed().await.is_err() {
             return;
@@ -54,7 +64,10 @@ pub async fn run(node: Arc<NodeContext>) {
 }
 
 async fn switch_to(node: &NodeContext, version: u64) -> anyhow::Result<usize> {
-    let bundle = node.configs.get(version)?.with_context(|| format!("bundle v{version} is missing"))?;
+    let bundle = node
+        .configs
+        .get(version)?
+        .with_context(|| format!("bundle v{version} is missing"))?;
     let data_dir = node.data_dir.clone();
     let repository = tokio::task::spawn_blocking(move || materialize(&data_dir, &bundle)).await??;
     node.detection.reload(repository, version).await

@@ -29,11 +29,19 @@ impl NodeContext {
             let raft = raft.borrow();
             let as_gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
             self.metrics.raft_term.set(as_gauge(raft.current_term));
-            self.metrics.raft_applied_index.set(as_gauge(raft.last_applied.map_or(0, |id| id.index)));
-            self.metrics.raft_last_log_index.set(as_gauge(raft.last_log_index.unwrap_or(0)));
-            self.metrics.raft_is_leader.set(i64::from(raft.state == openraft::ServerState::Leader));
+            self.metrics
+                .raft_applied_index
+                .set(as_gauge(raft.last_applied.map_or(0, |id| id.index)));
+            self.metrics
+                .raft_last_log_index
+                .set(as_gauge(raft.last_log_index.unwrap_or(0)));
+            self.metrics
+                .raft_is_leader
+                .set(i64::from(raft.state == openraft::ServerState::Leader));
         }
-        self.metrics.config_version.set(i64::try_from(self.detection.version()).unwrap_or(i64::MAX));
+        self.metrics
+            .config_version
+            .set(i64::try_from(self.detection.version()).unwrap_or(i64::MAX));
         self.metrics.render()
     }
 }

@@ -51,7 +51,8 @@ impl ClusterService {
 #[tonic::async_trait]
 impl Cluster for ClusterService {
     async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
-        self.node.metrics
+        self.node
+            .metrics
             .grpc_requests_total
             .with_label_values(&["Cluster/Status"])
             .inc();
@@ -62,7 +63,8 @@ impl Cluster for ClusterService {
                 advertise_addr: self.node.advertise_addr.clone(),
                 http_addr: self.node.http_addr.clone(),
                 version: env!("CARGO_PKG_VERSION").to_string(),
-                uptime_ms: u64::try_from(self.node.metrics.uptime().as_millis()).unwrap_or(u64::MAX),
+                uptime_ms: u64::try_from(self.node.metrics.uptime().as_millis())
+                    .unwrap_or(u64::MAX),
                 data_dir: self.node.data_dir.display().to_string(),
                 config_version: self.node.detection.version(),
             }),
@@ -75,12 +77,14 @@ impl Cluster for ClusterService {
         &self,
         request: Request<RemoveNodeRequest>,
     ) -> Result<Response<RemoveNodeResponse>, Status> {
-        self.node.metrics
+        self.node
+            .metrics
             .grpc_requests_total
             .with_label_values(&["Cluster/RemoveNode"])
             .inc();
         let node_id = request.into_inner().node_id;
-        self.node.replica
+        self.node
+            .replica
             .remove_member(RemoveRequest { node_id })
             .await
             .map_err(|e| {

@@ -21,14 +21,23 @@ pub fn router(node: Arc<NodeContext>) -> Router {
 }
 
 async fn healthz(State(node): State<Arc<NodeContext>>) -> &'static str {
-    node.metrics.http_requests_total.with_label_values(&["/healthz"]).inc();
+    node.metrics
+        .http_requests_total
+        .with_label_values(&["/healthz"])
+        .inc();
     "ok\n"
 }
 
 async fn metrics_text(State(node): State<Arc<NodeContext>>) -> impl IntoResponse {
-    node.metrics.http_requests_total.with_label_values(&["/metrics"]).inc();
+    node.metrics
+        .http_requests_total
+        .with_label_values(&["/metrics"])
+        .inc();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         node.render_metrics(),
     )
 }

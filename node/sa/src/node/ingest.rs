@@ -31,8 +31,15 @@ enum Refusal {
 }
 
 /// Runs one batch through detection and commits its results.
-async fn ingest_batch(node: &NodeContext, source: &str, payloads: Vec<Root>) -> Result<PutRecordsResponse, Refusal> {
-    node.metrics.records_in_total.with_label_values(&[SERVICE]).inc_by(payloads.len() as u64);
+async fn ingest_batch(
+    node: &NodeContext,
+    source: &str,
+    payloads: Vec<Root>,
+) -> Result<PutRecordsResponse, Refusal> {
+    node.metrics
+        .records_in_total
+        .with_label_values(&[SERVICE])
+        .inc_by(payloads.len() as u64);
     let started = std::time::Instant::now();
     let report = match node.detection.process(SERVICE, source, payloads).await {
         Ok(report) => report,
@@ -44,7 +51,10 @@ async fn ingest_batch(node: &NodeContext, source: &str, payloads: Vec<Root>) -> 
         .commit(&report.alerts, &report.dead_letters)
         .await
         .map_err(|e| Refusal::Unavailable(format!("alerts not committed, send again: {e:#}")))?;
-    node.metrics.batch_latency_seconds.with_label_values(&[SERVICE]).observe(started.elapsed().as_secs_f64());
+    node.metrics
+        .batch_latency_seconds
+        .with_label_values(&[SERVICE])
+        .observe(started.elapsed().as_secs_f64());
     Ok(PutRecordsResponse {
         records: report.records as u64,
         classified: report.classified as u64,
@@ -55,8 +65,15 @@ async fn ingest_batch(node: &NodeContext, source: &str, payloads: Vec<Root>) -> 
     })
 }
 
-pub async fn http_ingest(State(node): State<Arc<NodeContext>>, Path(source): Path<String>, body: Bytes) -> Response {
-    node.metrics.http_requests_total.with_label_values(&["/v1/ingest"]).inc();
+pub async fn http_ingest(
+    State(node): State<Arc<NodeContext>>,
+    Path(source): Path<String>,
+    body: Bytes,
+) -> Response {
+    node.metrics
+        .http_requests_total
+        .with_label_values(&["/v1/ingest"])
+        .inc();
     let result = match split_body(&body) {
         Ok(payloads) => ingest_batch(&node, &source, payloads).await,
         Err(reason) => Err(Refusal::BadRequest(reason)),
@@ -89,13 +106,24 @@ pub struct IngestService {
 
 #[tonic::async_trait]
 impl Ingest for IngestService {
-    async fn put(&self, request: tonic::Request<PutRecordsRequest>) -> Result<tonic::Response<PutRecordsResponse>, tonic::Status> {
-        self.node.metrics.grpc_requests_total.with_label_values(&["Ingest/Put"]).inc();
+    async fn put(
+        &self,
+        request: tonic::Request<PutRecordsRequest>,
+    ) -> Result<tonic::Response<PutRecordsResponse>, tonic::Status> {
+        self.node
+            .metrics
+            .grpc_requests_total
+            .with_label_values(&["Ingest/Put"])
+            .inc();
         let request = request.into_inner();
         if request.records.is_empty() {
             return Err(tonic::Status::invalid_argument("no records in the request"));
         }
-        let payloads = request.records.iter().map(|record| Root::from_text(record)).collect();
+        let payloads = request
+            .records
+            .iter()
+            .map(|record| Root::from_text(record))
+            .collect();
         match ingest_batch(&self.node, &request.source, payloads).await {
             Ok(reply) => Ok(tonic::Response::new(reply)),
             Err(Refusal::BadRequest(reason)) => Err(tonic::Status::invalid_argument(reason)),
@@ -115,7 +143,11 @@ fn split_body(body: &[u8]) -> Result<Vec<Root>, String> {
     }
     if trimmed.starts_with('[') {
         let records: Vec<Value> = serde_json::from_str(text).map_err(|e| {
-            format!("body starts like a JSON array but is not one: line {} column {}: {e}", e.line(), e.column())
+            format!(
+                "body starts like a JSON array but is not one: line {} column {}: {e}",
+                e.line(),
+                e.column()
+            )
         })?;
         return Ok(records
             .into_iter()
@@ -125,7 +157,11 @@ fn split_body(body: &[u8]) -> Result<Vec<Root>, String> {
             })
             .collect());
     }
-    Ok(text.lines().filter(|line| !line.trim().is_empty()).map(Root::from_text).collect())
+    Ok(text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(Root::from_text)
+        .collect())
 }
 
 #[cfg(test)]
@@ -135,9 +171,18 @@ mod tests {
     #[test]
     fn arrays_lines_and_bad_bodies() {
         let array = split_body(br#"[{"a": 1}, "text log line"]"#).unwrap();
-        assert_eq!(array, vec![Root::Json(json!({"a": 1})), Root::Text("text log line".into())]);
+        assert_eq!(
+            array,
+            vec![
+                Root::Json(json!({"a": 1})),
+                Root::Text("text log line".into())
+            ]
+        );
         let lines = split_body(b"{\"a\": 1}\n\nplain text\n").unwrap();
-        assert_eq!(lines, vec![Root::Json(json!({"a": 1})), Root::Text("plain text".into())]);
+        assert_eq!(
+            lines,
+            vec![Root::Json(json!({"a": 1})), Root::Text("plain text".into())]
+        );
         assert!(split_body(b"  \n").unwrap_err().contains("empty body"));
         let err = split_body(b"[{\"a\": 1},").unwrap_err();
         assert!(err.contains("line 1 column"), "{err}");

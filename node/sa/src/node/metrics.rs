@@ -3,8 +3,8 @@
 use std::time::Instant;
 
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 use crate::pipeline::BatchReport;
@@ -36,19 +36,40 @@ fn counter_vec(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
 impl NodeMetrics {
     pub fn new(node_id: u64) -> Self {
         let build_info = IntGaugeVec::new(
-            Opts::new("sa_build_info", "Constant 1, labelled with the node's version and id."),
+            Opts::new(
+                "sa_build_info",
+                "Constant 1, labelled with the node's version and id.",
+            ),
             &["version", "node_id"],
         )
         .expect("valid metric");
-        build_info.with_label_values(&[env!("CARGO_PKG_VERSION"), &node_id.to_string()]).set(1);
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), &node_id.to_string()])
+            .set(1);
         let gauge = |name: &str, help: &str| IntGauge::new(name, help).expect("valid metric");
         let metrics = NodeMetrics {
             registry: Registry::new(),
             started: Instant::now(),
-            uptime_seconds: Gauge::new("sa_node_uptime_seconds", "Seconds since this node started.").expect("valid metric"),
-            http_requests_total: counter_vec("sa_http_requests_total", "HTTP requests served, by route.", &["route"]),
-            grpc_requests_total: counter_vec("sa_grpc_requests_total", "gRPC requests served, by method.", &["method"]),
-            records_in_total: counter_vec("sa_records_in_total", "Payload records received, by service.", &["service"]),
+            uptime_seconds: Gauge::new(
+                "sa_node_uptime_seconds",
+                "Seconds since this node started.",
+            )
+            .expect("valid metric"),
+            http_requests_total: counter_vec(
+                "sa_http_requests_total",
+                "HTTP requests served, by route.",
+                &["route"],
+            ),
+            grpc_requests_total: counter_vec(
+                "sa_grpc_requests_total",
+                "gRPC requests served, by method.",
+                &["method"],
+            ),
+            records_in_total: counter_vec(
+                "sa_records_in_total",
+                "Payload records received, by service.",
+                &["service"],
+            ),
             records_classified_total: counter_vec(
                 "sa_records_classified_total",
                 "Records classified, by log type.",
@@ -59,27 +80,45 @@ impl NodeMetrics {
                 "Records that matched no schema (dead-lettered), by service.",
                 &["service"],
             ),
-            rule_hits_total: counter_vec("sa_rule_hits_total", "Alerts produced, by rule.", &["rule"]),
-            rule_errors_total: IntCounter::new("sa_rule_errors_total", "Rule, matcher or dynamic-output calls that raised.")
-                .expect("valid metric"),
+            rule_hits_total: counter_vec(
+                "sa_rule_hits_total",
+                "Alerts produced, by rule.",
+                &["rule"],
+            ),
+            rule_errors_total: IntCounter::new(
+                "sa_rule_errors_total",
+                "Rule, matcher or dynamic-output calls that raised.",
+            )
+            .expect("valid metric"),
             batch_latency_seconds: HistogramVec::new(
                 HistogramOpts::new(
                     "sa_batch_latency_seconds",
                     "Time from receiving a batch to its alerts being committed, by service.",
                 )
-                .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+                .buckets(vec![
+                    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ]),
                 &["service"],
             )
             .expect("valid metric"),
-            config_version: gauge("sa_config_version", "Config bundle version this node runs (0: local files)."),
+            config_version: gauge(
+                "sa_config_version",
+                "Config bundle version this node runs (0: local files).",
+            ),
             config_reload_failures_total: IntCounter::new(
                 "sa_config_reload_failures_total",
                 "Config versions this node failed to load (it kept the previous one).",
             )
             .expect("valid metric"),
             raft_term: gauge("sa_raft_term", "Current Raft term."),
-            raft_last_log_index: gauge("sa_raft_last_log_index", "Highest index in the local Raft log."),
-            raft_applied_index: gauge("sa_raft_applied_index", "Highest log index applied to the local state."),
+            raft_last_log_index: gauge(
+                "sa_raft_last_log_index",
+                "Highest index in the local Raft log.",
+            ),
+            raft_applied_index: gauge(
+                "sa_raft_applied_index",
+                "Highest log index applied to the local state.",
+            ),
             raft_is_leader: gauge("sa_raft_is_leader", "1 on the Raft leader, 0 elsewhere."),
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -101,7 +140,10 @@ impl NodeMetrics {
             Box::new(metrics.raft_is_leader.clone()),
         ];
         for collector in collectors {
-            metrics.registry.register(collector).expect("metric names are unique");
+            metrics
+                .registry
+                .register(collector)
+                .expect("metric names are unique");
         }
         metrics
     }
@@ -112,19 +154,25 @@ impl NodeMetrics {
 
     /// Counts one processed batch (before its commit).
     pub fn record_batch(&self, service: &str, report: &BatchReport) {
-        self.records_failed_total.with_label_values(&[service]).inc_by(report.dead_letters.len() as u64);
+        self.records_failed_total
+            .with_label_values(&[service])
+            .inc_by(report.dead_letters.len() as u64);
         for (log_type, count) in &report.classified_by_type {
             self.record_classified(log_type, *count);
         }
         for alert in &report.alerts {
-            self.rule_hits_total.with_label_values(&[alert.rule_name.as_str()]).inc();
+            self.rule_hits_total
+                .with_label_values(&[alert.rule_name.as_str()])
+                .inc();
         }
         self.rule_errors_total.inc_by(report.rule_errors as u64);
     }
 
     /// Counts classified records by log type.
     pub fn record_classified(&self, log_type: &str, count: u64) {
-        self.records_classified_total.with_label_values(&[log_type]).inc_by(count);
+        self.records_classified_total
+            .with_label_values(&[log_type])
+            .inc_by(count);
     }
 
     /// The Prometheus text exposition of every metric.
@@ -145,12 +193,21 @@ mod tests {
     #[test]
     fn render_exposes_build_info_uptime_and_counters() {
         let metrics = NodeMetrics::new(9);
-        metrics.http_requests_total.with_label_values(&["/healthz"]).inc();
+        metrics
+            .http_requests_total
+            .with_label_values(&["/healthz"])
+            .inc();
         metrics.record_classified("osquery:differential", 3);
         let text = metrics.render();
         assert!(text.contains("sa_build_info{node_id=\"9\""), "{text}");
         assert!(text.contains("sa_node_uptime_seconds "), "{text}");
-        assert!(text.contains("sa_http_requests_total{route=\"/healthz\"} 1"), "{text}");
-        assert!(text.contains("sa_records_classified_total{log_type=\"osquery:differential\"} 3"), "{text}");
+        assert!(
+            text.contains("sa_http_requests_total{route=\"/healthz\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("sa_records_classified_total{log_type=\"osquery:differential\"} 3"),
+            "{text}"
+        );
     }
 }

@@ -15,8 +15,8 @@ use tokio::sync::watch;
 
 use super::admin::AdminService;
 use super::grpc::ClusterService;
-use super::ingest::IngestService;
 use super::identity::NodeIdentity;
+use super::ingest::IngestService;
 use super::metrics::NodeMetrics;
 use super::{NodeArgs, NodeContext, config_watch};
 use crate::pipeline::{Detection, LoadedRepository};
@@ -35,13 +35,19 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen for HTTP on {}", args.http_addr))?;
     let grpc_addr = grpc_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
-    let advertise_addr = args.advertise_addr.clone().unwrap_or_else(|| grpc_addr.to_string());
+    let advertise_addr = args
+        .advertise_addr
+        .clone()
+        .unwrap_or_else(|| grpc_addr.to_string());
 
     let replica = Replica::open(ReplicaConfig {
         node_id: identity.node_id,
         advertise_addr: advertise_addr.clone(),
         data_dir: args.data_dir.clone(),
-        timing: RaftTiming { snapshot_after_logs: args.snapshot_after_logs, ..RaftTiming::default() },
+        timing: RaftTiming {
+            snapshot_after_logs: args.snapshot_after_logs,
+            ..RaftTiming::default()
+        },
     })
     .await
     .context("cannot open the replicated state")?;
@@ -49,11 +55,15 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let configs = ConfigStore::new(replica.clone());
     let lookups = LookupStore::new(replica.clone());
     sa_rules::lookup::install(Arc::new(lookups.clone()));
-    let options = EngineOptions { env: PythonEnv::resolve(args.python_env.clone()), ..EngineOptions::default() };
+    let options = EngineOptions {
+        env: PythonEnv::resolve(args.python_env.clone()),
+        ..EngineOptions::default()
+    };
     let (repository, version) = initial_repository(&args, &configs)?;
-    let detection = tokio::task::spawn_blocking(move || Detection::start(repository, version, options))
-        .await?
-        .context("cannot start the rules engine")?;
+    let detection =
+        tokio::task::spawn_blocking(move || Detection::start(repository, version, options))
+            .await?
+            .context("cannot start the rules engine")?;
 
     let node = Arc::new(NodeContext {
         advertise_addr: advertise_addr.clone(),
@@ -77,7 +87,8 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
             tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
             wait_for(shutdown_rx.clone()),
         );
-    let http = axum::serve(http_listener, super::http::router(node.clone())).with_graceful_shutdown(wait_for(shutdown_rx));
+    let http = axum::serve(http_listener, super::http::router(node.clone()))
+        .with_graceful_shutdown(wait_for(shutdown_rx));
 
     tracing::info!(
         node_id = identity.node_id,
@@ -119,16 +130,28 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
 
 /// The config to start with: the active replicated bundle when this node has one (a restart),
 /// else the local `--config-dir`/`--rules-dir` (version 0).
-fn initial_repository(args: &NodeArgs, configs: &ConfigStore) -> anyhow::Result<(LoadedRepository, u64)> {
+fn initial_repository(
+    args: &NodeArgs,
+    configs: &ConfigStore,
+) -> anyhow::Result<(LoadedRepository, u64)> {
     if let Some(bundle) = configs.get(0)? {
         let version = bundle.version;
         let repository = config_watch::materialize(&args.data_dir, &bundle)
             .with_context(|| format!("cannot load the replicated config bundle v{version}"))?;
         return Ok((repository, version));
     }
-    let root = args.config_dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let root = args
+        .config_dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let repository = LoadedRepository::load(root, &args.config_dir, Some(&args.rules_dir))
-        .with_context(|| format!("cannot load the configuration in {}", args.config_dir.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot load the configuration in {}",
+                args.config_dir.display()
+            )
+        })?;
     Ok((repository, 0))
 }
 

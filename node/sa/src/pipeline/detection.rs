@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use sa_engine::{Classifier, ClassifiedRecord, DeadLetter, Root};
+use sa_engine::{ClassifiedRecord, Classifier, DeadLetter, Root};
 use sa_rules::{Alert, EngineOptions, RulesHandle, RulesWorker};
 use tokio::sync::oneshot;
 
@@ -48,10 +48,17 @@ pub struct BatchReport {
 }
 
 impl Detection {
-    pub fn start(repository: LoadedRepository, version: u64, options: EngineOptions) -> anyhow::Result<Self> {
+    pub fn start(
+        repository: LoadedRepository,
+        version: u64,
+        options: EngineOptions,
+    ) -> anyhow::Result<Self> {
         let worker = RulesWorker::spawn(repository.layout, options.clone(), RULES_QUEUE)?;
         Ok(Detection {
-            active: RwLock::new(ActiveConfig { version, classifier: Arc::new(repository.classifier) }),
+            active: RwLock::new(ActiveConfig {
+                version,
+                classifier: Arc::new(repository.classifier),
+            }),
             rules: worker.handle(),
             _worker: worker,
             options,
@@ -64,25 +71,40 @@ impl Detection {
 
     /// Switches to a new repository: rules first (an import failure keeps everything as it
     /// was), then the classifier. In-flight batches finish on the config they started with.
-    pub async fn reload(&self, repository: LoadedRepository, version: u64) -> anyhow::Result<usize> {
+    pub async fn reload(
+        &self,
+        repository: LoadedRepository,
+        version: u64,
+    ) -> anyhow::Result<usize> {
         let rules = self.rules.clone();
         let options = self.options.clone();
         let layout = repository.layout;
         let loaded = tokio::task::spawn_blocking(move || rules.reload(layout, options)).await?;
         let rule_count = loaded.map_err(|_| anyhow::anyhow!("the rules thread is gone"))??;
-        *self.active.write().expect("config lock") =
-            ActiveConfig { version, classifier: Arc::new(repository.classifier) };
+        *self.active.write().expect("config lock") = ActiveConfig {
+            version,
+            classifier: Arc::new(repository.classifier),
+        };
         Ok(rule_count)
     }
 
     /// Classifies `payloads` from `service`/`resource`, runs the rules over what classified,
     /// and reports alerts and dead letters (not yet committed).
-    pub async fn process(&self, service: &str, resource: &str, payloads: Vec<Root>) -> Result<BatchReport, IngestError> {
+    pub async fn process(
+        &self,
+        service: &str,
+        resource: &str,
+        payloads: Vec<Root>,
+    ) -> Result<BatchReport, IngestError> {
         let (version, classifier) = {
             let active = self.active.read().expect("config lock");
             (active.version, active.classifier.clone())
         };
-        let mut report = BatchReport { config_version: version, records: payloads.len(), ..Default::default() };
+        let mut report = BatchReport {
+            config_version: version,
+            records: payloads.len(),
+            ..Default::default()
+        };
         let mut classified: Vec<ClassifiedRecord> = Vec::new();
         for payload in payloads {
             let outcome = classifier
@@ -93,7 +115,10 @@ impl Detection {
         }
         report.classified = classified.len();
         for record in &classified {
-            *report.classified_by_type.entry(record.log_type.clone()).or_insert(0) += 1;
+            *report
+                .classified_by_type
+                .entry(record.log_type.clone())
+                .or_insert(0) += 1;
         }
         if classified.is_empty() {
             return Ok(report);
@@ -103,7 +128,7 @@ impl Detection {
         // submit() blocks while the rules queue is full: that wait is the backpressure, and it
         // must not stall an async worker thread.
         tokio::task::spawn_blocking(move || {
-            rules.submit(classified, move |_, outcome| {
+            rules.submit(classified, move |outcome| {
                 let _ = sender.send(outcome);
             })
         })

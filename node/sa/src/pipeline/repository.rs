@@ -18,7 +18,8 @@ impl LoadedRepository {
     /// `rules_dir`, when given, replaces global.json's rule locations.
     pub fn load(root: &Path, conf_dir: &Path, rules_dir: Option<&Path>) -> anyhow::Result<Self> {
         let config = Config::load_dir(conf_dir).map_err(|errors| anyhow::anyhow!("{errors}"))?;
-        let mut layout = RepositoryLayout::from_config(root, conf_dir).map_err(anyhow::Error::msg)?;
+        let mut layout =
+            RepositoryLayout::from_config(root, conf_dir).map_err(anyhow::Error::msg)?;
         if let Some(rules_dir) = rules_dir {
             let relative = rules_dir.strip_prefix(root).unwrap_or(rules_dir);
             if relative.is_absolute() {
@@ -30,7 +31,11 @@ impl LoadedRepository {
             }
             layout.rule_dirs = vec![relative.to_string_lossy().trim_end_matches('/').to_string()];
         }
-        Ok(LoadedRepository { root: root.to_path_buf(), classifier: Classifier::new(config), layout })
+        Ok(LoadedRepository {
+            root: root.to_path_buf(),
+            classifier: Classifier::new(config),
+            layout,
+        })
     }
 }
 

@@ -37,11 +37,18 @@ impl AlertStore {
 
     /// Commits a batch's alerts and dead letters in one replicated write; returns once it is
     /// committed by a quorum. Alerts already stored (same id) are left as they are.
-    pub async fn commit(&self, alerts: &[Alert], dead_letters: &[DeadLetter]) -> anyhow::Result<()> {
+    pub async fn commit(
+        &self,
+        alerts: &[Alert],
+        dead_letters: &[DeadLetter],
+    ) -> anyhow::Result<()> {
         if alerts.is_empty() && dead_letters.is_empty() {
             return Ok(());
         }
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64;
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
         let mut command = Command::default();
         for alert in alerts {
             let key = alert_key(&alert.alert_id);
@@ -64,12 +71,24 @@ impl AlertStore {
                 reason: dead.reason(),
                 record: dead.record.clone(),
             };
-            let key = format!("deadletter/classify/{now_ms:020}-{}-{index:06}", self.replica.node_id());
+            let key = format!(
+                "deadletter/classify/{now_ms:020}-{}-{index:06}",
+                self.replica.node_id()
+            );
             let key = key.into_bytes();
-            command.conditions.push(Condition::Absent { keyspace: Keyspace::Alerts, key: key.clone() });
-            command.ops.push(WriteOp::Put { keyspace: Keyspace::Alerts, key, value: serde_json::to_vec(&stored)? });
+            command.conditions.push(Condition::Absent {
+                keyspace: Keyspace::Alerts,
+                key: key.clone(),
+            });
+            command.ops.push(WriteOp::Put {
+                keyspace: Keyspace::Alerts,
+                key,
+                value: serde_json::to_vec(&stored)?,
+            });
         }
-        fail::fail_point!("alert_store::before_commit", |_| bail!("failpoint alert_store::before_commit"));
+        fail::fail_point!("alert_store::before_commit", |_| bail!(
+            "failpoint alert_store::before_commit"
+        ));
         match self.replica.write(command).await? {
             CommandResult::Applied | CommandResult::NoOp => Ok(()),
             other => bail!("alert commit not applied: {other:?}"),

@@ -37,14 +37,19 @@ impl ConfigStore {
 
     /// A bundle by version, or the active one for version 0; `None` if there is none.
     pub fn get(&self, version: u64) -> anyhow::Result<Option<ConfigBundle>> {
-        let version = if version == 0 { self.active_version()? } else { version };
+        let version = if version == 0 {
+            self.active_version()?
+        } else {
+            version
+        };
         if version == 0 {
             return Ok(None);
         }
         let Some(bytes) = self.replica.get(Keyspace::Config, &bundle_key(version))? else {
             return Ok(None);
         };
-        let bundle = serde_json::from_slice(&bytes).with_context(|| format!("config bundle v{version} is corrupt"))?;
+        let bundle = serde_json::from_slice(&bytes)
+            .with_context(|| format!("config bundle v{version} is corrupt"))?;
         Ok(Some(bundle))
     }
 
@@ -55,14 +60,31 @@ impl ConfigStore {
             let next = current + 1;
             bundle.version = next;
             let active_now = if current == 0 {
-                Condition::Absent { keyspace: Keyspace::Config, key: ACTIVE.to_vec() }
+                Condition::Absent {
+                    keyspace: Keyspace::Config,
+                    key: ACTIVE.to_vec(),
+                }
             } else {
-                Condition::Equals { keyspace: Keyspace::Config, key: ACTIVE.to_vec(), value: current.to_string().into_bytes() }
+                Condition::Equals {
+                    keyspace: Keyspace::Config,
+                    key: ACTIVE.to_vec(),
+                    value: current.to_string().into_bytes(),
+                }
             };
-            let command = Command::put(Keyspace::Config, bundle_key(next), serde_json::to_vec(&bundle)?)
-                .and(WriteOp::Put { keyspace: Keyspace::Config, key: ACTIVE.to_vec(), value: next.to_string().into_bytes() })
-                .with_condition(active_now);
-            fail::fail_point!("config_store::before_push", |_| bail!("failpoint config_store::before_push"));
+            let command = Command::put(
+                Keyspace::Config,
+                bundle_key(next),
+                serde_json::to_vec(&bundle)?,
+            )
+            .and(WriteOp::Put {
+                keyspace: Keyspace::Config,
+                key: ACTIVE.to_vec(),
+                value: next.to_string().into_bytes(),
+            })
+            .with_condition(active_now);
+            fail::fail_point!("config_store::before_push", |_| bail!(
+                "failpoint config_store::before_push"
+            ));
             match self.replica.write(command).await? {
                 CommandResult::Applied => return Ok(next),
                 // Another push won the race, or our replica lags the leader: wait for it and retry.

@@ -37,27 +37,40 @@ impl LookupStore {
         let mut tables = BTreeMap::new();
         for (key, _) in self.replica.scan_prefix(Keyspace::LookupTables, b"")? {
             if let Some(end) = key.iter().position(|b| *b == SEPARATOR) {
-                *tables.entry(String::from_utf8_lossy(&key[..end]).into_owned()).or_insert(0) += 1;
+                *tables
+                    .entry(String::from_utf8_lossy(&key[..end]).into_owned())
+                    .or_insert(0) += 1;
             }
         }
         Ok(tables)
     }
 
     pub fn value(&self, table: &str, key: &str) -> anyhow::Result<Option<Value>> {
-        match self.replica.get(Keyspace::LookupTables, &entry_key(table, key))? {
+        match self
+            .replica
+            .get(Keyspace::LookupTables, &entry_key(table, key))?
+        {
             None => Ok(None),
             Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
         }
     }
 
     /// Writes `entries` in one replicated command; with `replace` the table is emptied first.
-    pub async fn put(&self, table: &str, entries: Vec<(String, Value)>, replace: bool) -> anyhow::Result<u64> {
+    pub async fn put(
+        &self,
+        table: &str,
+        entries: Vec<(String, Value)>,
+        replace: bool,
+    ) -> anyhow::Result<u64> {
         if table.is_empty() || table.as_bytes().contains(&SEPARATOR) {
             bail!("invalid lookup table name {table:?}");
         }
         let mut command = Command::default();
         if replace {
-            command.ops.push(WriteOp::DeletePrefix { keyspace: Keyspace::LookupTables, prefix: table_prefix(table) });
+            command.ops.push(WriteOp::DeletePrefix {
+                keyspace: Keyspace::LookupTables,
+                prefix: table_prefix(table),
+            });
         }
         let written = entries.len() as u64;
         for (key, value) in entries {
@@ -67,7 +80,9 @@ impl LookupStore {
                 value: serde_json::to_vec(&value)?,
             });
         }
-        fail::fail_point!("lookup_store::before_put", |_| bail!("failpoint lookup_store::before_put"));
+        fail::fail_point!("lookup_store::before_put", |_| bail!(
+            "failpoint lookup_store::before_put"
+        ));
         match self.replica.write(command).await? {
             CommandResult::Applied => Ok(written),
             other => bail!("lookup table write not applied: {other:?}"),
@@ -77,11 +92,15 @@ impl LookupStore {
 
 impl LookupTableSource for LookupStore {
     fn driver(&self, table: &str) -> Option<String> {
-        let first = self.replica.first_with_prefix(Keyspace::LookupTables, &table_prefix(table)).ok()?;
+        let first = self
+            .replica
+            .first_with_prefix(Keyspace::LookupTables, &table_prefix(table))
+            .ok()?;
         first.map(|_| "replicated".to_string())
     }
 
     fn get(&self, table: &str, key: &str) -> Result<Option<Value>, String> {
-        self.value(table, key).map_err(|e| format!("lookup table {table}: {e:#}"))
+        self.value(table, key)
+            .map_err(|e| format!("lookup table {table}: {e:#}"))
     }
 }
