@@ -262,13 +262,6 @@ impl Config {
     pub fn log_type(&self, name: &str) -> Option<&LogType> {
         self.log_types.iter().find(|lt| lt.name == name)
     }
-
-    /// The first cluster (file-name order) whose `data_sources[service]` lists `resource`.
-    pub fn cluster_for(&self, service: &str, resource: &str) -> Option<&Cluster> {
-        self.clusters
-            .iter()
-            .find(|c| c.sources_for(service, resource).is_some())
-    }
 }
 
 fn parse_schema_file(
