@@ -289,4 +289,58 @@ mod tests {
         assert_eq!(EventSpec::parse(&extra).unwrap().unknown_keys, vec!["note"]);
         assert!(EventSpec::parse(&json!([1])).is_err());
     }
+
+    fn config() -> Config {
+        use crate::config::{ConfigSources, SourceFile};
+        let file = |path: &str, text: &str| SourceFile {
+            path: path.into(),
+            contents: text.as_bytes().to_vec(),
+        };
+        Config::from_sources(&ConfigSources {
+            logs_json: None,
+            schemas: vec![file(
+                "s.json",
+                r#"{"demo:kv": {"parser": "kv", "schema": {"a": "string", "b": "integer"}},
+                    "demo:env": {"parser": "json", "schema": {"x": "string"}, "configuration": {"json_path": "r[*]", "envelope_keys": {"host": "string", "n": "integer"}}}}"#,
+            )],
+            clusters: vec![file("c.json", r#"{"classifier_config": {}, "data_sources": {"s3": {"b": ["demo"]}, "kinesis": {"k": ["demo"]}}}"#)],
+            top_level: Vec::new(),
+        })
+        .unwrap()
+    }
+
+    fn event(service: &str, data: Value) -> Value {
+        json!({"description": "d", "log": "demo:kv", "service": service, "source": "b", "data": data, "classify_only": true})
+    }
+
+    #[test]
+    fn s3_data_is_one_record_even_with_newlines() {
+        // §15.3 step 4: the mocked object decodes to the data string as a whole.
+        let prepared = prepare(&event("s3", json!("a=1 b=2\na=3 b=4")), &config(), 0).unwrap();
+        assert_eq!(prepared.root, Root::Text("a=1 b=2\na=3 b=4".into()));
+    }
+
+    #[test]
+    fn objects_are_serialized_like_json_dumps_and_kinesis_round_trips() {
+        let mut e = event("kinesis", json!({"b": 1.0, "a": "é"}));
+        e["compress"] = json!(true);
+        let prepared = prepare(&e, &config(), 0).unwrap();
+        assert_eq!(prepared.data, r#"{"b": 1.0, "a": "\u00e9"}"#);
+        assert_eq!(prepared.root, Root::Json(json!({"b": 1.0, "a": "é"})));
+    }
+
+    #[test]
+    fn override_record_starts_from_envelope_defaults_when_there_are_envelope_keys() {
+        // §15.3 step 2: envelope_keys if defined, otherwise the schema.
+        let e = json!({"description": "d", "log": "demo:env", "service": "s3", "source": "b", "override_record": {"r": []}, "classify_only": true});
+        assert_eq!(
+            prepare(&e, &config(), 0).unwrap().data,
+            r#"{"host": "", "n": 0, "r": []}"#
+        );
+        let e = json!({"description": "d", "log": "demo:kv", "service": "s3", "source": "b", "override_record": {"b": 5}, "classify_only": true});
+        assert_eq!(
+            prepare(&e, &config(), 0).unwrap().data,
+            r#"{"a": "", "b": 5}"#
+        );
+    }
 }
