@@ -628,3 +628,15 @@ fn candidate_value<'v>(candidate: &'v Candidate<'_>, root: &'v Root) -> &'v Valu
         (None, Root::Text(_)) => &NULL,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_classifier_can_be_shared_across_classifier_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Classifier>();
+        shareable::<Classification>();
+    }
+}
