@@ -79,6 +79,17 @@ pub fn run(args: TestClassifierArgs) -> anyhow::Result<()> {
                 .prepared
                 .as_ref()
                 .map_or("", |p| p.spec.description.as_str());
+            if let Some(prepared) = result
+                .prepared
+                .as_ref()
+                .filter(|p| !p.spec.unknown_keys.is_empty())
+            {
+                eprintln!(
+                    "warning: {path}[{}]: unknown keys {}",
+                    event.index,
+                    prepared.spec.unknown_keys.join(", ")
+                );
+            }
             if result.passed() {
                 passed += 1;
                 if args.verbose {
