@@ -31,4 +31,4 @@ pub use interpreter::{
 };
 pub use repository::RepositoryLayout;
 pub use rule_catalog::{LogsFilter, RuleCatalog, RuleInfo};
-pub use worker::{RulesHandle, RulesWorker, WorkerGone};
+pub use worker::{Plugs, RulesHandle, RulesWorker, WorkerGone};

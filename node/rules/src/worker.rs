@@ -7,9 +7,12 @@ use std::thread::JoinHandle;
 use sa_engine::ClassifiedRecord;
 use serde_json::Value;
 
+use std::sync::Arc;
+
 use crate::alert::Alert;
-use crate::engine::{BatchOutcome, EngineOptions, LoadError, RulesEngine};
+use crate::engine::{BatchOutcome, EngineOptions, LoadError, RuleTable, RulesEngine};
 use crate::repository::RepositoryLayout;
+use crate::threat_intel::{IocStore, ThreatIntelConfig};
 
 /// The rules thread has stopped (it panicked or the worker was dropped).
 #[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
@@ -24,11 +27,28 @@ enum Request {
         Box<(RepositoryLayout, EngineOptions)>,
         Reply<Result<usize, LoadError>>,
     ),
+    Plug(Box<Plugs>),
     Compose(
         Box<Alert>,
         Vec<String>,
         Reply<Result<Vec<Result<Value, String>>, String>>,
     ),
+}
+
+/// What the node plugs into every repository the thread loads (kept across reloads).
+#[derive(Clone, Default)]
+pub struct Plugs {
+    /// Staging (§9.11): the replicated rule table, when `rule_staging.enabled`.
+    pub rule_table: Option<Arc<dyn RuleTable>>,
+    /// Threat intel (§9.9): the configuration and the IOC table.
+    pub threat_intel: Option<(ThreatIntelConfig, Arc<dyn IocStore>)>,
+}
+
+impl Plugs {
+    fn apply(&self, engine: &mut RulesEngine) {
+        engine.set_rule_table(self.rule_table.clone());
+        engine.set_threat_intel(self.threat_intel.clone());
+    }
 }
 
 /// Sends batches to the rules thread; cheap to clone, usable from any thread.
@@ -82,6 +102,13 @@ impl RulesHandle {
 }
 
 impl RulesHandle {
+    /// Plugs the rule table and threat intel into the loaded repository and every later one.
+    pub fn plug(&self, plugs: Plugs) -> Result<(), WorkerGone> {
+        self.sender
+            .send(Request::Plug(Box::new(plugs)))
+            .map_err(|_| WorkerGone)
+    }
+
     /// The publications of `alert` for each of `outputs` (`service:descriptor`), composed by
     /// the repository's publishers as the alert processor does (§13.3); per output, the
     /// publication or the publisher's error.
@@ -126,6 +153,7 @@ impl RulesWorker {
                             engine: Some(engine),
                             layout,
                             options,
+                            plugs: Plugs::default(),
                         },
                         &receiver,
                     );
@@ -171,6 +199,7 @@ struct Loaded {
     engine: Option<RulesEngine>,
     layout: RepositoryLayout,
     options: EngineOptions,
+    plugs: Plugs,
 }
 
 const NOT_LOADED: &str =
@@ -185,6 +214,12 @@ fn serve(mut loaded: Loaded, requests: &Receiver<Request>) {
                     None => Err(NOT_LOADED.to_owned()),
                 };
                 reply(outcome);
+            }
+            Request::Plug(plugs) => {
+                loaded.plugs = *plugs;
+                if let Some(engine) = loaded.engine.as_mut() {
+                    loaded.plugs.apply(engine);
+                }
             }
             Request::Compose(alert, outputs, reply) => {
                 let publications = match loaded.engine.as_ref() {
@@ -201,18 +236,20 @@ fn serve(mut loaded: Loaded, requests: &Receiver<Request>) {
                 // One registry per interpreter: the old repository goes before the new one loads.
                 drop(loaded.engine.take());
                 match RulesEngine::load(&layout, &options) {
-                    Ok(engine) => {
+                    Ok(mut engine) => {
                         let rules = engine.rules().len();
-                        loaded = Loaded {
-                            engine: Some(engine),
-                            layout,
-                            options,
-                        };
+                        loaded.plugs.apply(&mut engine);
+                        loaded.engine = Some(engine);
+                        loaded.layout = layout;
+                        loaded.options = options;
                         reply(Ok(rules));
                     }
                     Err(error) => {
                         // Keep serving the previous version rather than nothing.
                         loaded.engine = RulesEngine::load(&loaded.layout, &loaded.options).ok();
+                        if let Some(engine) = loaded.engine.as_mut() {
+                            loaded.plugs.apply(engine);
+                        }
                         reply(Err(error));
                     }
                 }

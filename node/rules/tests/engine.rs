@@ -9,8 +9,8 @@ use sa_engine::ClassifiedRecord;
 use sa_rules::lookup::{self, FixtureTables};
 use sa_rules::threat_intel::{FixtureIocs, ThreatIntelConfig};
 use sa_rules::{
-    Alert, BatchOutcome, Clock, EngineOptions, LoadError, LogsFilter, RepositoryLayout, RuleTable,
-    RulesEngine, RulesWorker,
+    Alert, BatchOutcome, Clock, EngineOptions, LoadError, LogsFilter, Plugs, RepositoryLayout,
+    RuleTable, RulesEngine, RulesWorker,
 };
 use serde_json::{Value, json};
 
@@ -501,13 +501,32 @@ fn the_rules_thread_takes_batches_from_other_threads_and_reloads() {
             .unwrap()
             .is_err()
     );
+    // Plugs survive reloads: staging applies to the repository loaded after it was plugged.
+    struct StagedRoot;
+    impl RuleTable for StagedRoot {
+        fn staged_rules(&self) -> BTreeSet<String> {
+            ["root_login".to_owned()].into()
+        }
+    }
+    handle
+        .plug(Plugs {
+            rule_table: Some(Arc::new(StagedRoot)),
+            threat_intel: None,
+        })
+        .unwrap();
     // The failed reload left the previous version serving.
     let outcome = handle
         .evaluate(vec![record("test:events", json!({"user": "root"}))])
         .unwrap()
         .unwrap();
     assert_eq!(fired(&outcome), ["root_login"].into());
+    assert!(alert(&outcome, "root_login").staged);
     assert_eq!(handle.reload(layout("repo"), options()).unwrap(), Ok(16));
+    let outcome = handle
+        .evaluate(vec![record("test:events", json!({"user": "root"}))])
+        .unwrap()
+        .unwrap();
+    assert!(alert(&outcome, "root_login").staged);
     drop(handle);
     drop(worker);
     // The worker released the interpreter.
