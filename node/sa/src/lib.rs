@@ -6,4 +6,6 @@ pub mod cli;
 pub mod logging;
 pub mod node;
 pub mod pipeline;
+pub mod sinks;
+pub mod sources;
 pub mod state;

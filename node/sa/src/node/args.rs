@@ -57,6 +57,10 @@ pub struct NodeArgs {
     #[arg(long, env = "SA_SNAPSHOT_AFTER_LOGS", default_value_t = 5000)]
     pub snapshot_after_logs: u64,
 
+    /// Do not print alerts on stdout (they still go to <data-dir>/alerts.jsonl).
+    #[arg(long, env = "SA_QUIET_ALERTS")]
+    pub quiet_alerts: bool,
+
     /// Python virtual environment whose site-packages rules may import from
     /// [default: $VIRTUAL_ENV].
     #[arg(long, env = "SA_PYTHON_ENV")]

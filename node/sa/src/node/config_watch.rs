@@ -70,5 +70,8 @@ async fn switch_to(node: &NodeContext, version: u64) -> anyhow::Result<usize> {
         .with_context(|| format!("bundle v{version} is missing"))?;
     let data_dir = node.data_dir.clone();
     let repository = tokio::task::spawn_blocking(move || materialize(&data_dir, &bundle)).await??;
-    node.detection.reload(repository, version).await
+    let rules = node.detection.reload(repository, version).await?;
+    node.lookups
+        .declare(node.detection.lookup_tables_config().as_ref());
+    Ok(rules)
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use sa_raft::Replica;
 
 use super::metrics::NodeMetrics;
-use crate::pipeline::Detection;
+use crate::pipeline::{BatchReport, Detection};
+use crate::sinks::AlertLog;
 use crate::state::{AlertStore, ConfigStore, LookupStore};
 
 pub struct NodeContext {
@@ -19,9 +20,23 @@ pub struct NodeContext {
     pub alerts: AlertStore,
     pub configs: ConfigStore,
     pub lookups: LookupStore,
+    pub alert_log: AlertLog,
 }
 
 impl NodeContext {
+    /// Commits a batch's alerts and dead letters through Raft, then writes the newly stored
+    /// alerts to the local alert log. A source may acknowledge the batch once this returns.
+    pub async fn commit_and_publish(&self, report: &BatchReport) -> anyhow::Result<()> {
+        let new = self
+            .alerts
+            .commit(&report.alerts, &report.dead_letters)
+            .await?;
+        for index in new {
+            self.alert_log.write(&report.alerts[index]);
+        }
+        Ok(())
+    }
+
     /// Refreshes the gauges that mirror Raft's own metrics, then renders every metric.
     pub fn render_metrics(&self) -> String {
         {

@@ -47,8 +47,7 @@ async fn ingest_batch(
         Err(e) => return Err(Refusal::Unavailable(e.to_string())),
     };
     node.metrics.record_batch(SERVICE, &report);
-    node.alerts
-        .commit(&report.alerts, &report.dead_letters)
+    node.commit_and_publish(&report)
         .await
         .map_err(|e| Refusal::Unavailable(format!("alerts not committed, send again: {e:#}")))?;
     node.metrics

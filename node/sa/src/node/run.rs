@@ -20,6 +20,8 @@ use super::ingest::IngestService;
 use super::metrics::NodeMetrics;
 use super::{NodeArgs, NodeContext, config_watch};
 use crate::pipeline::{Detection, LoadedRepository};
+use crate::sinks::AlertLog;
+use crate::sources::file_tail;
 use crate::state::{AlertStore, ConfigStore, LookupStore};
 
 /// Runs the node until SIGTERM or ctrl-c, then stops its servers gracefully.
@@ -65,6 +67,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
             .await?
             .context("cannot start the rules engine")?;
 
+    lookups.declare(detection.lookup_tables_config().as_ref());
     let node = Arc::new(NodeContext {
         advertise_addr: advertise_addr.clone(),
         http_addr: http_addr.to_string(),
@@ -75,6 +78,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         alerts: AlertStore::new(replica.clone()),
         configs,
         lookups,
+        alert_log: AlertLog::open(&args.data_dir.join("alerts.jsonl"), !args.quiet_alerts)?,
     });
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -105,6 +109,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let grpc_task = tokio::spawn(grpc);
     let http_task = tokio::spawn(async move { http.await });
     let watch_task = tokio::spawn(config_watch::run(node.clone()));
+    let file_task = tokio::spawn(file_tail::run(node.clone()));
 
     let membership = super::membership::establish(&replica, args.join.as_deref());
     let signal = tokio::select! {
@@ -122,6 +127,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     shutdown_tx.send_replace(true);
     replica.shutdown().await;
     watch_task.abort();
+    file_task.abort();
     grpc_task.await?.context("gRPC server failed")?;
     http_task.await?.context("HTTP server failed")?;
     tracing::info!("node stopped");

@@ -65,6 +65,34 @@ impl Detection {
         })
     }
 
+    /// Resources the active config lists under `service` in any cluster's `data_sources`.
+    pub fn resources(&self, service: &str) -> Vec<String> {
+        let active = self.active.read().expect("config lock");
+        let mut resources: Vec<String> = active
+            .classifier
+            .config()
+            .clusters
+            .iter()
+            .flat_map(|cluster| cluster.data_sources.iter())
+            .filter(|(name, _)| name == service)
+            .flat_map(|(_, sources)| sources.iter().map(|(resource, _)| resource.clone()))
+            .collect();
+        resources.sort();
+        resources.dedup();
+        resources
+    }
+
+    /// The active config's `conf/lookup_tables.json`, if it has one.
+    pub fn lookup_tables_config(&self) -> Option<serde_json::Value> {
+        let active = self.active.read().expect("config lock");
+        active
+            .classifier
+            .config()
+            .files
+            .get("lookup_tables")
+            .cloned()
+    }
+
     pub fn version(&self) -> u64 {
         self.active.read().expect("config lock").version
     }

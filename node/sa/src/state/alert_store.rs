@@ -36,25 +36,28 @@ impl AlertStore {
     }
 
     /// Commits a batch's alerts and dead letters in one replicated write; returns once it is
-    /// committed by a quorum. Alerts already stored (same id) are left as they are.
+    /// committed by a quorum, with the indices of the alerts that were new (an alert already
+    /// stored under the same id is left as it is).
     pub async fn commit(
         &self,
         alerts: &[Alert],
         dead_letters: &[DeadLetter],
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Vec<usize>> {
         if alerts.is_empty() && dead_letters.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        let mut new_alerts = Vec::new();
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis() as u64;
         let mut command = Command::default();
-        for alert in alerts {
+        for (index, alert) in alerts.iter().enumerate() {
             let key = alert_key(&alert.alert_id);
             if self.replica.get(Keyspace::Alerts, &key)?.is_some() {
                 continue;
             }
+            new_alerts.push(index);
             command.ops.push(WriteOp::Put {
                 keyspace: Keyspace::Alerts,
                 key,
@@ -90,7 +93,7 @@ impl AlertStore {
             "failpoint alert_store::before_commit"
         ));
         match self.replica.write(command).await? {
-            CommandResult::Applied | CommandResult::NoOp => Ok(()),
+            CommandResult::Applied | CommandResult::NoOp => Ok(new_alerts),
             other => bail!("alert commit not applied: {other:?}"),
         }
     }

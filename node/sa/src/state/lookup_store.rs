@@ -2,6 +2,7 @@
 //! JSON text. Rules read them from the local replica through [`LookupTableSource`].
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 
 use anyhow::bail;
 use sa_raft::{Command, CommandResult, Keyspace, Replica, WriteOp};
@@ -25,11 +26,44 @@ fn entry_key(table: &str, key: &str) -> Vec<u8> {
 #[derive(Clone)]
 pub struct LookupStore {
     replica: Replica,
+    /// Tables the active `conf/lookup_tables.json` declares, with their drivers: they exist
+    /// (empty) before anyone writes to them.
+    declared: Arc<RwLock<BTreeMap<String, String>>>,
 }
 
 impl LookupStore {
     pub fn new(replica: Replica) -> Self {
-        LookupStore { replica }
+        LookupStore {
+            replica,
+            declared: Arc::default(),
+        }
+    }
+
+    /// Takes the tables of a config's `lookup_tables.json` (`{"enabled": .., "tables": {name:
+    /// {"driver": ..}}}`); a disabled or absent file declares none.
+    pub fn declare(&self, lookup_tables_json: Option<&Value>) {
+        let tables = lookup_tables_json
+            .filter(|conf| {
+                conf.get("enabled")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+            })
+            .and_then(|conf| conf.get("tables"))
+            .and_then(Value::as_object)
+            .map(|tables| {
+                tables
+                    .iter()
+                    .map(|(name, table)| {
+                        let driver = table
+                            .get("driver")
+                            .and_then(Value::as_str)
+                            .unwrap_or("replicated");
+                        (name.clone(), driver.to_string())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        *self.declared.write().expect("declared tables lock") = tables;
     }
 
     /// Table names with their key counts, from the local replica.
@@ -92,6 +126,14 @@ impl LookupStore {
 
 impl LookupTableSource for LookupStore {
     fn driver(&self, table: &str) -> Option<String> {
+        if let Some(driver) = self
+            .declared
+            .read()
+            .expect("declared tables lock")
+            .get(table)
+        {
+            return Some(driver.clone());
+        }
         let first = self
             .replica
             .first_with_prefix(Keyspace::LookupTables, &table_prefix(table))

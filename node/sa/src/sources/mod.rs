@@ -1,0 +1,3 @@
+//! Where records come from, one module per source kind.
+
+pub mod file_tail;
