@@ -2,14 +2,15 @@
 
 use std::path::PathBuf;
 
-/// Path of a binary built by this workspace (`sanode`, `sactl`), next to the running test's
-/// `deps/` directory. Tests of the `sa` package pass `env!("CARGO_BIN_EXE_…")` instead.
+/// Path of a binary built by this workspace (`sanode`, `sactl`) in the running executable's
+/// profile directory. Tests of the `sa` package pass `env!("CARGO_BIN_EXE_…")` instead.
 pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let profile_dir = exe
+    let exe_dir = exe
         .parent()
-        .and_then(|deps| deps.parent())
-        .ok_or_else(|| anyhow::anyhow!("unexpected test binary location {}", exe.display()))?;
+        .ok_or_else(|| anyhow::anyhow!("unexpected binary location {}", exe.display()))?;
+    // Tests run from `<profile>/deps/`, binaries of this crate from `<profile>/`.
+    let profile_dir = if exe_dir.ends_with("deps") { exe_dir.parent().unwrap_or(exe_dir) } else { exe_dir };
     let binary = profile_dir.join(name);
     if binary.is_file() {
         Ok(binary)
