@@ -10,7 +10,11 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
         .parent()
         .ok_or_else(|| anyhow::anyhow!("unexpected binary location {}", exe.display()))?;
     // Tests run from `<profile>/deps/`, binaries of this crate from `<profile>/`.
-    let profile_dir = if exe_dir.ends_with("deps") { exe_dir.parent().unwrap_or(exe_dir) } else { exe_dir };
+    let profile_dir = if exe_dir.ends_with("deps") {
+        exe_dir.parent().unwrap_or(exe_dir)
+    } else {
+        exe_dir
+    };
     let binary = profile_dir.join(name);
     if binary.is_file() {
         Ok(binary)

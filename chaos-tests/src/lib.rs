@@ -7,5 +7,5 @@ mod ports;
 
 pub use binaries::{repository_root, workspace_binary};
 pub use cluster::TestCluster;
-pub use node_process::{NodeOptions, NodeProcess, http_get};
+pub use node_process::{NodeOptions, NodeProcess, http_get, http_post};
 pub use ports::free_loopback_port;

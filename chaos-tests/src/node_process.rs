@@ -204,9 +204,28 @@ fn signal(pid: u32, name: &str) -> anyhow::Result<()> {
 
 /// A minimal HTTP/1.0 GET, enough for health checks and metrics scrapes in tests.
 pub fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
+    http_request(addr, "GET", path, b"")
+}
+
+/// A minimal HTTP/1.0 POST of `body`.
+pub fn http_post(addr: SocketAddr, path: &str, body: &[u8]) -> anyhow::Result<(u16, String)> {
+    http_request(addr, "POST", path, body)
+}
+
+fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> anyhow::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )?;
+    stream.write_all(body)?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let status = response

@@ -11,7 +11,11 @@ use anyhow::{Context, bail};
 use sa_chaos_tests::{TestCluster, repository_root};
 
 fn main() -> anyhow::Result<()> {
-    let rounds: usize = std::env::args().nth(1).map(|r| r.parse()).transpose()?.unwrap_or(10);
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .map(|r| r.parse())
+        .transpose()?
+        .unwrap_or(10);
     let mut cluster = TestCluster::start(3)?;
     let repo = repository_root();
     let repo = repo.to_str().context("repository path is not UTF-8")?;
@@ -23,7 +27,10 @@ fn main() -> anyhow::Result<()> {
         cluster.kill9(leader)?;
         let killed = Instant::now();
         loop {
-            let put = cluster.sactl(survivor, &["lookup-tables", "put", "bench", "round", &round.to_string()]);
+            let put = cluster.sactl(
+                survivor,
+                &["lookup-tables", "put", "bench", "round", &round.to_string()],
+            );
             if put.status.success() {
                 break;
             }
@@ -33,9 +40,14 @@ fn main() -> anyhow::Result<()> {
         }
         failovers.push(killed.elapsed());
         cluster.restart(leader)?;
-        cluster.wait_until(Duration::from_secs(60), "all three nodes are healthy", |c| {
-            c.members(survivor).is_ok_and(|m| m.iter().all(|n| n["healthy"] == true))
-        })?;
+        cluster.wait_until(
+            Duration::from_secs(60),
+            "all three nodes are healthy",
+            |c| {
+                c.members(survivor)
+                    .is_ok_and(|m| m.iter().all(|n| n["healthy"] == true))
+            },
+        )?;
     }
 
     let mut pushes = Vec::new();
@@ -48,14 +60,29 @@ fn main() -> anyhow::Result<()> {
             .split_whitespace()
             .find_map(|word| word.strip_prefix('v').and_then(|v| v.parse().ok()))
             .context("push output names no version")?;
-        let took = cluster.wait_until(Duration::from_secs(120), "every node runs the pushed version", |c| {
-            c.members(0).is_ok_and(|m| m.iter().all(|n| n["config_version"].as_u64() == Some(version)))
-        })?;
+        let took = cluster
+            .wait_until(
+                Duration::from_secs(120),
+                "every node runs the pushed version",
+                |c| {
+                    c.members(0).is_ok_and(|m| {
+                        m.iter()
+                            .all(|n| n["config_version"].as_u64() == Some(version))
+                    })
+                },
+            )
+            .with_context(|| format!("members: {:?}", cluster.members(0)))?;
         pushes.push(took);
     }
 
-    report("leader kill -9 -> write committed via a survivor", &mut failovers);
-    report("config push returned -> all 3 nodes running it", &mut pushes);
+    report(
+        "leader kill -9 -> write committed via a survivor",
+        &mut failovers,
+    );
+    report(
+        "config push returned -> all 3 nodes running it",
+        &mut pushes,
+    );
     Ok(())
 }
 
@@ -63,5 +90,8 @@ fn report(what: &str, samples: &mut [Duration]) {
     samples.sort();
     let median = samples[samples.len() / 2];
     let max = samples[samples.len() - 1];
-    println!("{what}: median {median:.2?}, max {max:.2?} over {} rounds", samples.len());
+    println!(
+        "{what}: median {median:.2?}, max {max:.2?} over {} rounds",
+        samples.len()
+    );
 }

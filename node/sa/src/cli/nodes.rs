@@ -22,11 +22,12 @@ pub struct RemoveNodeArgs {
 }
 
 #[derive(Debug, Serialize)]
-struct NodeRow {
+pub struct NodeRow {
     id: u64,
     addr: String,
     /// `leader`, `follower` or `learner` as the node itself reports; `unknown` when unreachable.
     role: String,
+    term: Option<u64>,
     applied_index: Option<u64>,
     config_version: Option<u64>,
     healthy: bool,
@@ -35,6 +36,17 @@ struct NodeRow {
 }
 
 pub async fn run(addr: &str, args: NodesArgs) -> anyhow::Result<()> {
+    let rows = member_rows(addr).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    print_table(&rows);
+    Ok(())
+}
+
+/// Every member the node at `addr` knows, each asked for its own status.
+pub async fn member_rows(addr: &str) -> anyhow::Result<Vec<NodeRow>> {
     let members = status::fetch(addr).await?.members;
     let mut rows = Vec::with_capacity(members.len());
     for member in members {
@@ -51,6 +63,7 @@ pub async fn run(addr: &str, args: NodesArgs) -> anyhow::Result<()> {
                 } else {
                     "learner".to_string()
                 },
+                term: Some(report.term),
                 applied_index: Some(report.applied_index),
                 config_version: Some(report.config_version),
                 healthy: report.node_id == member.node_id,
@@ -61,6 +74,7 @@ pub async fn run(addr: &str, args: NodesArgs) -> anyhow::Result<()> {
                 id: member.node_id,
                 addr: member.addr,
                 role: "unknown".into(),
+                term: None,
                 applied_index: None,
                 config_version: None,
                 healthy: false,
@@ -69,21 +83,22 @@ pub async fn run(addr: &str, args: NodesArgs) -> anyhow::Result<()> {
         };
         rows.push(row);
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(());
-    }
+    Ok(rows)
+}
+
+pub fn print_table(rows: &[NodeRow]) {
     println!(
-        "{:<18} {:<22} {:<9} {:>8} {:>7}  health",
-        "ID", "ADDRESS", "ROLE", "APPLIED", "CONFIG"
+        "{:<18} {:<22} {:<9} {:>5} {:>8} {:>7}  health",
+        "ID", "ADDRESS", "ROLE", "TERM", "APPLIED", "CONFIG"
     );
     let dash = || "-".to_string();
-    for row in &rows {
+    for row in rows {
         println!(
-            "{:<18} {:<22} {:<9} {:>8} {:>7}  {}",
+            "{:<18} {:<22} {:<9} {:>5} {:>8} {:>7}  {}",
             row.id,
             row.addr,
             row.role,
+            row.term.map_or_else(dash, |t| t.to_string()),
             row.applied_index.map_or_else(dash, |i| i.to_string()),
             row.config_version.map_or_else(dash, |v| format!("v{v}")),
             match &row.error {
@@ -92,7 +107,6 @@ pub async fn run(addr: &str, args: NodesArgs) -> anyhow::Result<()> {
             }
         );
     }
-    Ok(())
 }
 
 pub async fn remove(addr: &str, args: RemoveNodeArgs) -> anyhow::Result<()> {

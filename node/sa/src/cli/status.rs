@@ -68,8 +68,11 @@ pub fn report(response: StatusResponse) -> anyhow::Result<StatusReport> {
 
 pub async fn run(addr: &str, args: StatusArgs) -> anyhow::Result<()> {
     let report = report(fetch(addr).await?)?;
+    let nodes = super::nodes::member_rows(addr).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut json = serde_json::to_value(&report)?;
+        json["nodes"] = serde_json::to_value(&nodes)?;
+        println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
     let uptime = humantime::format_duration(Duration::from_secs(report.uptime_ms / 1000));
@@ -89,5 +92,7 @@ pub async fn run(addr: &str, args: StatusArgs) -> anyhow::Result<()> {
     println!("applied    {}", report.applied_index);
     println!("config     v{}", report.config_version);
     println!("members    {}", report.members);
+    println!();
+    super::nodes::print_table(&nodes);
     Ok(())
 }
