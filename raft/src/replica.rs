@@ -35,7 +35,9 @@ pub struct ReplicaConfig {
     pub timing: RaftTiming,
 }
 
-/// Raft timers. Defaults suit a LAN: a leader is replaced about a second after it dies.
+/// Raft timers. openraft gives every AppendEntries one heartbeat interval to complete, so the
+/// interval must cover replicating a large entry (a config bundle is megabytes) on a busy node;
+/// with these defaults a dead leader is replaced within about 2-3.5 s.
 #[derive(Debug, Clone)]
 pub struct RaftTiming {
     pub heartbeat_ms: u64,
@@ -48,9 +50,9 @@ pub struct RaftTiming {
 impl Default for RaftTiming {
     fn default() -> Self {
         RaftTiming {
-            heartbeat_ms: 150,
-            election_timeout_min_ms: 700,
-            election_timeout_max_ms: 1400,
+            heartbeat_ms: 500,
+            election_timeout_min_ms: 1500,
+            election_timeout_max_ms: 3000,
             snapshot_after_logs: 5000,
         }
     }
@@ -103,6 +105,8 @@ impl Replica {
             max_in_snapshot_log_to_keep: config.timing.snapshot_after_logs / 10,
             snapshot_max_chunk_size: 1024 * 1024,
             install_snapshot_timeout: 10_000,
+            // Entries per AppendEntries: bounded so one RPC stays within a heartbeat.
+            max_payload_entries: 64,
             ..Default::default()
         }
         .validate()
