@@ -6,7 +6,7 @@
 //! values with the same semantics; expressions that call functions fall back to the crate.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use jmespath::ast::{Ast, Comparator};
@@ -79,7 +79,7 @@ impl JmesPath {
     pub fn search_records<'a>(&self, root: &'a Value) -> Option<Vec<Cow<'a, Value>>> {
         match &self.native {
             Some(expr) => {
-                let node = eval(expr, Node::Ref(root));
+                let node = budgeted(|| eval(expr, Node::Ref(root)))?;
                 if !node_truthy(&node) {
                     return None;
                 }
@@ -111,7 +111,7 @@ impl JmesPath {
                 .search_records(&root)
                 .map(|items| items.into_iter().map(Cow::into_owned).collect());
         };
-        let result = eval_owned(expr, root);
+        let result = budgeted(|| eval_owned(expr, root))?;
         if !jmes_truthy(&result) {
             return None;
         }
@@ -124,7 +124,9 @@ impl JmesPath {
     /// The full search result as a value (tests and diagnostics).
     pub fn search(&self, root: &Value) -> Value {
         match &self.native {
-            Some(expr) => node_to_value(eval(expr, Node::Ref(root))),
+            Some(expr) => {
+                budgeted(|| node_to_value(eval(expr, Node::Ref(root)))).unwrap_or(Value::Null)
+            }
             None => search_with_crate(&self.source, root).unwrap_or(Value::Null),
         }
     }
@@ -138,6 +140,10 @@ thread_local! {
 fn search_with_crate(source: &str, root: &Value) -> Option<Value> {
     CRATE_EXPRESSIONS.with(|cache| {
         let mut cache = cache.borrow_mut();
+        // Configuration reloads bring new expressions; keep the cache from growing forever.
+        if cache.len() >= 256 {
+            cache.clear();
+        }
         if !cache.contains_key(source) {
             cache.insert(source.to_string(), jmespath::compile(source).ok()?);
         }
@@ -189,6 +195,66 @@ fn convert(ast: &Ast) -> Option<Expr> {
     })
 }
 
+/// Work allowed for one evaluation. Multi-select lists can grow results exponentially with the
+/// expression's length (`[@, @] | [@, @] | …`); past this budget the expression selects nothing.
+const EVAL_BUDGET: usize = 2_000_000;
+
+thread_local! {
+    static BUDGET: Cell<usize> = const { Cell::new(EVAL_BUDGET) };
+    static EXHAUSTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs one evaluation with a fresh budget; `None` if it ran out.
+fn budgeted<T>(evaluate: impl FnOnce() -> T) -> Option<T> {
+    BUDGET.with(|b| b.set(EVAL_BUDGET));
+    EXHAUSTED.with(|e| e.set(false));
+    let out = evaluate();
+    if EXHAUSTED.with(Cell::get) {
+        None
+    } else {
+        Some(out)
+    }
+}
+
+fn charge(cost: usize) -> bool {
+    BUDGET.with(|b| match b.get().checked_sub(cost) {
+        Some(left) => {
+            b.set(left);
+            true
+        }
+        None => {
+            b.set(0);
+            EXHAUSTED.with(|e| e.set(true));
+            false
+        }
+    })
+}
+
+/// The size of a node, charged when it is copied (borrowed values cost nothing to copy).
+fn weight(node: &Node<'_>) -> usize {
+    match node {
+        Node::List(items) => 1 + items.iter().map(weight).sum::<usize>(),
+        Node::Owned(value) => value_weight(value),
+        Node::Null | Node::Ref(_) => 1,
+    }
+}
+
+fn value_weight(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(value_weight).sum::<usize>(),
+        Value::Object(map) => 1 + map.values().map(value_weight).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+fn charged_clone<'a>(node: &Node<'a>) -> Node<'a> {
+    if charge(weight(node)) {
+        node.clone()
+    } else {
+        Node::Null
+    }
+}
+
 fn has_zero_step(expr: &Expr) -> bool {
     match expr {
         Expr::Slice { step, .. } => *step == 0,
@@ -206,6 +272,9 @@ fn has_zero_step(expr: &Expr) -> bool {
 }
 
 fn eval<'a>(expr: &Expr, data: Node<'a>) -> Node<'a> {
+    if !charge(1) {
+        return Node::Null;
+    }
     match expr {
         Expr::Identity => data,
         Expr::Field(name) => match data {
@@ -269,7 +338,18 @@ fn eval<'a>(expr: &Expr, data: Node<'a>) -> Node<'a> {
             if data.is_null() {
                 return Node::Null;
             }
-            Node::List(items.iter().map(|e| eval(e, data.clone())).collect())
+            Node::List(
+                items
+                    .iter()
+                    .map(|e| {
+                        if charge(weight(&data)) {
+                            eval(e, data.clone())
+                        } else {
+                            Node::Null
+                        }
+                    })
+                    .collect(),
+            )
         }
         Expr::MultiHash(items) => {
             if data.is_null() {
@@ -279,14 +359,23 @@ fn eval<'a>(expr: &Expr, data: Node<'a>) -> Node<'a> {
             Node::Owned(Value::Object(
                 items
                     .iter()
-                    .map(|(k, e)| (k.clone(), node_to_value(eval(e, data.clone()))))
+                    .map(|(k, e)| {
+                        (
+                            k.clone(),
+                            if charge(weight(&data)) {
+                                node_to_value(eval(e, data.clone()))
+                            } else {
+                                Value::Null
+                            },
+                        )
+                    })
                     .collect(),
             ))
         }
         Expr::Literal(value) => Node::Owned(value.clone()),
         Expr::Not(inner) => Node::Owned(Value::Bool(!node_truthy(&eval(inner, data)))),
         Expr::And(lhs, rhs) => {
-            let left = eval(lhs, data.clone());
+            let left = eval(lhs, charged_clone(&data));
             if node_truthy(&left) {
                 eval(rhs, data)
             } else {
@@ -294,7 +383,7 @@ fn eval<'a>(expr: &Expr, data: Node<'a>) -> Node<'a> {
             }
         }
         Expr::Or(lhs, rhs) => {
-            let left = eval(lhs, data.clone());
+            let left = eval(lhs, charged_clone(&data));
             if node_truthy(&left) {
                 left
             } else {
@@ -302,12 +391,12 @@ fn eval<'a>(expr: &Expr, data: Node<'a>) -> Node<'a> {
             }
         }
         Expr::Comparison(cmp, lhs, rhs) => {
-            let left = node_to_value(eval(lhs, data.clone()));
+            let left = node_to_value(eval(lhs, charged_clone(&data)));
             let right = node_to_value(eval(rhs, data));
             compare(cmp, &left, &right).map_or(Node::Null, |b| Node::Owned(Value::Bool(b)))
         }
         Expr::Condition(predicate, then) => {
-            if node_truthy(&eval(predicate, data.clone())) {
+            if node_truthy(&eval(predicate, charged_clone(&data))) {
                 eval(then, data)
             } else {
                 Node::Null
@@ -319,6 +408,9 @@ fn eval<'a>(expr: &Expr, data: Node<'a>) -> Node<'a> {
 /// [`eval`] consuming its input: sub-documents are moved, not cloned. Branches that need the
 /// input more than once (conditions, multi-selects of several items) evaluate by reference.
 fn eval_owned(expr: &Expr, data: Value) -> Value {
+    if !charge(1) {
+        return Value::Null;
+    }
     match expr {
         Expr::Identity => data,
         Expr::Field(name) => match data {
@@ -438,7 +530,14 @@ fn jmes_truthy(value: &Value) -> bool {
 fn node_to_value(node: Node<'_>) -> Value {
     match node {
         Node::Null => Value::Null,
-        Node::Ref(v) => v.clone(),
+        // Copying a borrowed part of the document is the one uncharged cost that can blow up.
+        Node::Ref(v) => {
+            if charge(value_weight(v)) {
+                v.clone()
+            } else {
+                Value::Null
+            }
+        }
         Node::Owned(v) => v,
         Node::List(items) => Value::Array(items.into_iter().map(node_to_value).collect()),
     }
@@ -575,6 +674,23 @@ mod tests {
             serde_json::to_string(&taken[0]).unwrap(),
             r#"{"z":1,"a":2}"#,
             "key order kept"
+        );
+    }
+
+    #[test]
+    fn exponential_multi_selects_run_out_of_budget() {
+        // Found by the jmespath fuzz target: each `[@, @]` doubles the result.
+        let expr = vec!["[@, @, @, @]"; 14].join(" | ");
+        let path = JmesPath::compile(&expr).unwrap();
+        let start = std::time::Instant::now();
+        assert!(path.search_records(&json!({})).is_none());
+        assert!(path.take_records(json!({})).is_none());
+        assert!(start.elapsed() < std::time::Duration::from_secs(20));
+        assert_eq!(
+            JmesPath::compile("[@, @] | [@, @]")
+                .unwrap()
+                .search(&json!(1)),
+            json!([[1, 1], [1, 1]])
         );
     }
 
