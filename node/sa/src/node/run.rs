@@ -26,6 +26,9 @@ use crate::state::{AlertStore, ConfigStore, LookupStore};
 
 /// Runs the node until SIGTERM or ctrl-c, then stops its servers gracefully.
 pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
+    // Installed before anything else: a signal that arrives while no listener exists would be
+    // swallowed by the runtime's handler and the node would never stop.
+    let mut signals = ShutdownSignals::install()?;
     let identity = NodeIdentity::load_or_create(&args.data_dir, args.node_id)?;
     let metrics = Arc::new(NodeMetrics::new(identity.node_id));
 
@@ -112,16 +115,20 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let file_task = tokio::spawn(file_tail::run(node.clone()));
 
     let membership = super::membership::establish(&replica, args.join.as_deref());
-    let signal = tokio::select! {
-        result = membership => {
-            if let Err(e) = result {
-                shutdown_tx.send_replace(true);
-                replica.shutdown().await;
-                return Err(e);
+    tokio::pin!(membership);
+    let mut member = false;
+    let signal = loop {
+        tokio::select! {
+            result = &mut membership, if !member => {
+                if let Err(e) = result {
+                    shutdown_tx.send_replace(true);
+                    replica.shutdown().await;
+                    return Err(e);
+                }
+                member = true;
             }
-            shutdown_signal().await?
+            signal = signals.recv() => break signal,
         }
-        signal = shutdown_signal() => signal?,
     };
     tracing::info!(signal, "shutting down");
     shutdown_tx.send_replace(true);
@@ -166,11 +173,26 @@ async fn wait_for(mut shutdown: watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-async fn shutdown_signal() -> anyhow::Result<&'static str> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot install the SIGTERM handler")?;
-    tokio::select! {
-        _ = term.recv() => Ok("SIGTERM"),
-        result = tokio::signal::ctrl_c() => result.map(|_| "SIGINT").context("cannot listen for ctrl-c"),
+/// SIGTERM and SIGINT (ctrl-c), listened to from the start of the process.
+struct ShutdownSignals {
+    term: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(ShutdownSignals {
+            term: signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?,
+            interrupt: signal(SignalKind::interrupt())
+                .context("cannot install the SIGINT handler")?,
+        })
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+        }
     }
 }
