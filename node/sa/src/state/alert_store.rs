@@ -1,6 +1,7 @@
 //! Alerts and dead letters in the `alerts` keyspace. An alert is stored under its id with an
 //! "absent" condition, so a replayed batch never creates a second copy of the same alert.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::bail;
@@ -8,6 +9,10 @@ use sa_engine::DeadLetter;
 use sa_raft::{Command, CommandResult, Condition, Keyspace, Replica, WriteOp};
 use sa_rules::Alert;
 use serde::{Deserialize, Serialize};
+
+/// Distinguishes the dead letters this process stores within one millisecond (concurrent
+/// batches would otherwise collide on the same key and fail each other's commit).
+static DEAD_LETTER_SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 fn alert_key(alert_id: &str) -> Vec<u8> {
     format!("alert/{alert_id}").into_bytes()
@@ -64,7 +69,7 @@ impl AlertStore {
                 value: serde_json::to_vec(&alert.dynamo_record())?,
             });
         }
-        for (index, dead) in dead_letters.iter().enumerate() {
+        for dead in dead_letters {
             let stored = StoredDeadLetter {
                 received_at_ms: now_ms,
                 cluster: dead.cluster.clone(),
@@ -74,8 +79,9 @@ impl AlertStore {
                 reason: dead.reason(),
                 record: dead.record.clone(),
             };
+            let sequence = DEAD_LETTER_SEQUENCE.fetch_add(1, Ordering::Relaxed);
             let key = format!(
-                "deadletter/classify/{now_ms:020}-{}-{index:06}",
+                "deadletter/classify/{now_ms:020}-{}-{sequence:012}",
                 self.replica.node_id()
             );
             let key = key.into_bytes();

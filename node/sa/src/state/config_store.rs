@@ -9,6 +9,9 @@ use crate::bundle::ConfigBundle;
 
 const ACTIVE: &[u8] = b"active";
 const PUSH_ATTEMPTS: usize = 5;
+/// Past versions kept for `sactl config show --version`; older ones are dropped so the
+/// replicated state does not grow by a bundle per push forever.
+pub const KEPT_VERSIONS: u64 = 10;
 
 fn bundle_key(version: u64) -> Vec<u8> {
     format!("bundle/{version:020}").into_bytes()
@@ -71,7 +74,7 @@ impl ConfigStore {
                     value: current.to_string().into_bytes(),
                 }
             };
-            let command = Command::put(
+            let mut command = Command::put(
                 Keyspace::Config,
                 bundle_key(next),
                 serde_json::to_vec(&bundle)?,
@@ -82,6 +85,12 @@ impl ConfigStore {
                 value: next.to_string().into_bytes(),
             })
             .with_condition(active_now);
+            if next > KEPT_VERSIONS {
+                command = command.and(WriteOp::Delete {
+                    keyspace: Keyspace::Config,
+                    key: bundle_key(next - KEPT_VERSIONS),
+                });
+            }
             fail::fail_point!("config_store::before_push", |_| bail!(
                 "failpoint config_store::before_push"
             ));
@@ -95,5 +104,55 @@ impl ConfigStore {
             }
         }
         bail!("config push lost the race for the next version {PUSH_ATTEMPTS} times; try again")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use sa_raft::{RaftTiming, ReplicaConfig};
+
+    use super::*;
+    use crate::bundle::BundleFile;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pushes_get_consecutive_versions_and_only_recent_ones_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = Replica::open(ReplicaConfig {
+            node_id: 1,
+            advertise_addr: "127.0.0.1:1".into(),
+            data_dir: dir.path().to_path_buf(),
+            timing: RaftTiming::default(),
+        })
+        .await
+        .unwrap();
+        replica.bootstrap_if_new().await.unwrap();
+        let store = ConfigStore::new(replica.clone());
+        assert_eq!(store.active_version().unwrap(), 0);
+        assert!(store.get(0).unwrap().is_none());
+        let pushes = KEPT_VERSIONS + 2;
+        for i in 1..=pushes {
+            let file = BundleFile {
+                sha256: format!("{i}"),
+                content: i.to_string().into_bytes(),
+            };
+            let bundle = ConfigBundle {
+                version: 0,
+                files: BTreeMap::from([("conf/x".to_string(), file)]),
+            };
+            assert_eq!(store.push(bundle).await.unwrap(), i);
+        }
+        assert_eq!(store.active_version().unwrap(), pushes);
+        assert_eq!(store.get(0).unwrap().unwrap().version, pushes);
+        assert!(
+            store.get(pushes - KEPT_VERSIONS).unwrap().is_none(),
+            "pruned"
+        );
+        assert!(
+            store.get(pushes - KEPT_VERSIONS + 1).unwrap().is_some(),
+            "kept"
+        );
+        replica.shutdown().await;
     }
 }
