@@ -54,7 +54,8 @@ pub struct NodeArgs {
     pub log_format: LogFormat,
 
     /// Snapshot the replicated state (and later drop the older Raft log) every N entries.
-    #[arg(long, env = "SA_SNAPSHOT_AFTER_LOGS", default_value_t = 5000)]
+    #[arg(long, env = "SA_SNAPSHOT_AFTER_LOGS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(10..))]
     pub snapshot_after_logs: u64,
 
     /// Do not print alerts on stdout (they still go to <data-dir>/alerts.jsonl).
