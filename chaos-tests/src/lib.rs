@@ -2,10 +2,12 @@
 
 mod binaries;
 mod cluster;
+mod moto;
 mod node_process;
 mod ports;
 
 pub use binaries::{repository_root, workspace_binary};
 pub use cluster::TestCluster;
+pub use moto::{MOTO_REGION, MotoServer};
 pub use node_process::{NodeOptions, NodeProcess, http_get, http_post};
 pub use ports::free_loopback_port;
