@@ -329,6 +329,7 @@ impl Classifier {
                     service: service.into(),
                     resource: resource.into(),
                     data_type: lt.parser.name().into(),
+                    origin: String::new(),
                 });
             }
             (_, value) => {

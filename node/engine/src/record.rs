@@ -21,6 +21,11 @@ pub struct ClassifiedRecord {
     pub resource: String,
     /// The parser that accepted the record (`json`, `csv`, `kv`, `syslog`, ...).
     pub data_type: String,
+    /// Where the record came from, unique within its source and stable across replays (e.g.
+    /// `kinesis/stream/shardId-000000000001/49590338…#0`); empty when the source has none.
+    /// Alert ids derive from it, so a replayed record never creates a second alert.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub origin: String,
 }
 
 #[cfg(test)]
@@ -36,6 +41,7 @@ mod tests {
             service: "kinesis".into(),
             resource: "stream".into(),
             data_type: "json".into(),
+            origin: "kinesis/stream/shardId-000000000000/1#0".into(),
         };
         let json = serde_json::to_value(&classified).unwrap();
         assert_eq!(json["log_schema_type"], "cloudwatch:events");

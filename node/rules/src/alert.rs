@@ -163,6 +163,23 @@ fn is_empty_container(value: &Value) -> bool {
     }
 }
 
+/// The id of the alert `rule_name` raises on the record from `origin`: a UUID (version 8,
+/// RFC 9562's custom layout) taken from SHA-256 of both, so replaying a record from the same
+/// source position yields the same id and the alerts table keeps a single copy.
+pub fn alert_id_for(rule_name: &str, origin: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(rule_name.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(origin.as_bytes());
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x80;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    format_uuid(&bytes)
+}
+
 /// A random (v4) UUID, the alert id format.
 ///
 /// Drawn from a per-thread xorshift generator seeded once from the OS: ids need uniqueness,
@@ -181,6 +198,10 @@ pub fn new_alert_id() -> String {
     });
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    format_uuid(&bytes)
+}
+
+fn format_uuid(bytes: &[u8; 16]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut id = String::with_capacity(36);
     for (i, byte) in bytes.iter().enumerate() {
@@ -302,6 +323,17 @@ mod tests {
         alert.merge_window_mins = 0;
         alert.outputs_sent.insert(FIREHOSE_OUTPUT.to_owned());
         assert_eq!(alert.remaining_outputs(), ["slack:sec".to_owned()].into());
+    }
+
+    #[test]
+    fn alert_ids_from_origin_are_stable_v8_uuids() {
+        let id = alert_id_for("rule_a", "kinesis/s/shardId-0/42#0");
+        assert_eq!(id, alert_id_for("rule_a", "kinesis/s/shardId-0/42#0"));
+        assert_ne!(id, alert_id_for("rule_b", "kinesis/s/shardId-0/42#0"));
+        assert_ne!(id, alert_id_for("rule_a", "kinesis/s/shardId-0/42#1"));
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "8");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use pyo3::types::{PyList, PyTuple};
 use sa_engine::ClassifiedRecord;
 use serde_json::{Map, Value};
 
-use crate::alert::{Alert, new_alert_id};
+use crate::alert::{Alert, alert_id_for, new_alert_id};
 use crate::clock::Clock;
 use crate::convert::{from_python, object_from_python};
 use crate::interpreter::{InterpreterError, PythonEnv, prepare};
@@ -343,7 +343,11 @@ impl RulesEngine {
             };
             outcome.alerts.push(Alert {
                 rule_name: rule.name.clone(),
-                alert_id: new_alert_id(),
+                alert_id: if classified.origin.is_empty() {
+                    new_alert_id()
+                } else {
+                    alert_id_for(&rule.name, &classified.origin)
+                },
                 record,
                 outputs,
                 outputs_sent: BTreeSet::new(),

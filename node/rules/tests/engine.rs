@@ -52,6 +52,7 @@ fn record(log_type: &str, record: Value) -> ClassifiedRecord {
         service: "kinesis".into(),
         resource: "stream".into(),
         data_type: "json".into(),
+        origin: String::new(),
     }
 }
 
@@ -153,6 +154,25 @@ fn a_root_login_alert_carries_every_field_of_section_10() {
     assert!(!alert.staged);
     assert_eq!(alert.context, serde_json::Map::new());
     assert_eq!(alert.alert_id.len(), 36);
+}
+
+#[test]
+fn a_record_with_a_source_position_gets_the_same_alert_id_on_replay() {
+    let _turn = exclusive();
+    let mut engine = load();
+    let positioned = || {
+        let mut classified = record("test:events", json!({"user": "root", "account": "dev"}));
+        classified.origin = "kinesis/stream/shardId-000000000000/7#0".into();
+        classified
+    };
+    let first = run(&mut engine, vec![positioned()]);
+    let replay = run(&mut engine, vec![positioned()]);
+    let id = &alert(&first, "root_login").alert_id;
+    assert_eq!(
+        id,
+        &sa_rules::alert_id_for("root_login", "kinesis/stream/shardId-000000000000/7#0")
+    );
+    assert_eq!(id, &alert(&replay, "root_login").alert_id);
 }
 
 #[test]

@@ -27,6 +27,7 @@ fn rules_import_packages_from_the_configured_environment() {
         service: "kinesis".into(),
         resource: "r".into(),
         data_type: "json".into(),
+        origin: String::new(),
     }];
     let outcome = engine.evaluate(batch).unwrap();
     assert_eq!(outcome.alerts.len(), 1);
