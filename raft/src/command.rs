@@ -28,6 +28,15 @@ pub enum WriteOp {
         #[serde(with = "crate::bytes_b64")]
         prefix: Vec<u8>,
     },
+    /// Applies `ops` only if `key` is absent, while the rest of the command applies either way:
+    /// a batch of alerts where some were already stored by an earlier delivery of the same
+    /// records stores the others.
+    IfAbsent {
+        keyspace: Keyspace,
+        #[serde(with = "crate::bytes_b64")]
+        key: Vec<u8>,
+        ops: Vec<WriteOp>,
+    },
 }
 
 /// A precondition checked against the state just before the batch applies.
@@ -81,6 +90,8 @@ impl Command {
 pub enum CommandResult {
     /// Every op was applied.
     Applied,
+    /// Every op was applied except the `IfAbsent` ops at these indices, whose key existed.
+    AppliedExcept { skipped: Vec<usize> },
     /// Condition number `index` did not hold; nothing was applied. `current` is the value found.
     ConditionFailed {
         index: usize,

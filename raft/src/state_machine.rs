@@ -97,28 +97,54 @@ impl StateMachine {
                 return Ok(CommandResult::ConditionFailed { index, current });
             }
         }
-        for op in &command.ops {
-            match op {
-                WriteOp::Put {
-                    keyspace,
-                    key,
-                    value,
-                } => batch.put_cf(self.db.handle(keyspace.name()), key, value),
-                WriteOp::Delete { keyspace, key } => {
-                    batch.delete_cf(self.db.handle(keyspace.name()), key)
+        let mut skipped = Vec::new();
+        for (index, op) in command.ops.iter().enumerate() {
+            if !self.apply_op(op, batch)? {
+                skipped.push(index);
+            }
+        }
+        Ok(if skipped.is_empty() {
+            CommandResult::Applied
+        } else {
+            CommandResult::AppliedExcept { skipped }
+        })
+    }
+
+    /// Adds `op` to `batch`; false when it is an `IfAbsent` whose key exists.
+    fn apply_op(&self, op: &WriteOp, batch: &mut WriteBatch) -> Result<bool, StorageError> {
+        match op {
+            WriteOp::Put {
+                keyspace,
+                key,
+                value,
+            } => batch.put_cf(self.db.handle(keyspace.name()), key, value),
+            WriteOp::Delete { keyspace, key } => {
+                batch.delete_cf(self.db.handle(keyspace.name()), key)
+            }
+            WriteOp::DeletePrefix { keyspace, prefix } => {
+                let rows = self
+                    .db
+                    .scan_prefix(*keyspace, prefix)
+                    .map_err(|e| StorageIOError::read_state_machine(&e))?;
+                for (key, _) in rows {
+                    batch.delete_cf(self.db.handle(keyspace.name()), key);
                 }
-                WriteOp::DeletePrefix { keyspace, prefix } => {
-                    let rows = self
-                        .db
-                        .scan_prefix(*keyspace, prefix)
-                        .map_err(|e| StorageIOError::read_state_machine(&e))?;
-                    for (key, _) in rows {
-                        batch.delete_cf(self.db.handle(keyspace.name()), key);
-                    }
+            }
+            WriteOp::IfAbsent { keyspace, key, ops } => {
+                let present = self
+                    .db
+                    .get(*keyspace, key)
+                    .map_err(|e| StorageIOError::read_state_machine(&e))?
+                    .is_some();
+                if present {
+                    return Ok(false);
+                }
+                for op in ops {
+                    self.apply_op(op, batch)?;
                 }
             }
         }
-        Ok(CommandResult::Applied)
+        Ok(true)
     }
 
     fn all_rows(

@@ -6,6 +6,7 @@ use std::time::Duration;
 use sa_proto::raft::v1::raft_server::RaftServer;
 use sa_raft::{
     Command, CommandResult, Condition, Keyspace, RaftService, RaftTiming, Replica, ReplicaConfig,
+    WriteOp,
 };
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -163,6 +164,52 @@ async fn conditional_write_applies_once() {
             .as_deref(),
         Some(&b"a"[..])
     );
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn if_absent_ops_skip_existing_keys_and_the_rest_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(1, dir.path(), RaftTiming::default()).await;
+    node.replica.bootstrap_if_new().await.unwrap();
+    let insert = |key: &str, value: &str| WriteOp::IfAbsent {
+        keyspace: Keyspace::Alerts,
+        key: key.as_bytes().to_vec(),
+        ops: vec![
+            WriteOp::Put {
+                keyspace: Keyspace::Alerts,
+                key: key.as_bytes().to_vec(),
+                value: value.as_bytes().to_vec(),
+            },
+            WriteOp::Put {
+                keyspace: Keyspace::Alerts,
+                key: format!("index/{key}").into_bytes(),
+                value: value.as_bytes().to_vec(),
+            },
+        ],
+    };
+    let first = Command::default().and(insert("a", "1"));
+    assert_eq!(
+        node.replica.write(first).await.unwrap(),
+        CommandResult::Applied
+    );
+    let second = Command::default()
+        .and(insert("a", "2"))
+        .and(insert("b", "2"));
+    assert_eq!(
+        node.replica.write(second).await.unwrap(),
+        CommandResult::AppliedExcept { skipped: vec![0] }
+    );
+    let value = |key: &str| {
+        node.replica
+            .get(Keyspace::Alerts, key.as_bytes())
+            .unwrap()
+            .map(|v| String::from_utf8(v).unwrap())
+    };
+    assert_eq!(value("a").as_deref(), Some("1"));
+    assert_eq!(value("index/a").as_deref(), Some("1"));
+    assert_eq!(value("b").as_deref(), Some("2"));
+    assert_eq!(value("index/b").as_deref(), Some("2"));
     node.stop().await;
 }
 

@@ -100,7 +100,9 @@ impl ConfigStore {
                 CommandResult::ConditionFailed { .. } => {
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await
                 }
-                CommandResult::NoOp => bail!("the state machine ignored the config push"),
+                CommandResult::NoOp | CommandResult::AppliedExcept { .. } => {
+                    bail!("the state machine did not apply the config push as sent")
+                }
             }
         }
         bail!("config push lost the race for the next version {PUSH_ATTEMPTS} times; try again")
