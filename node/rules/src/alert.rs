@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PySet};
 use serde_json::{Map, Value, json};
 
-use crate::clock::{Micros, format_timestamp};
+use crate::clock::{Micros, format_timestamp, parse_timestamp};
 use crate::convert::{map_to_python, to_python};
 
 /// The output every alert goes to (the alerts Firehose / Athena table).
@@ -98,6 +98,76 @@ impl Alert {
             "SourceEntity": self.source_entity,
             "SourceService": self.source_service,
             "Staged": self.staged,
+        })
+    }
+
+    /// Reads back a `dynamo_record()` (StreamAlert's `Alert.create_from_dynamo_record`).
+    pub fn from_dynamo_record(item: &Value) -> Result<Alert, String> {
+        let text = |key: &str| -> Result<Option<String>, String> {
+            match item.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(other) => Err(format!("{key}: expected a string, found {other}")),
+            }
+        };
+        let required = |key: &str| text(key)?.ok_or_else(|| format!("{key}: missing"));
+        let time = |key: &str| -> Result<Micros, String> {
+            let value = required(key)?;
+            parse_timestamp(&value).ok_or_else(|| format!("{key}: not a timestamp: {value:?}"))
+        };
+        let strings = |key: &str| -> Result<Vec<String>, String> {
+            match item.get(key) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_owned)
+                            .ok_or_else(|| format!("{key}: expected strings, found {v}"))
+                    })
+                    .collect(),
+                Some(other) => Err(format!("{key}: expected a list, found {other}")),
+            }
+        };
+        let record_text = required("Record")?;
+        let record = match serde_json::from_str(&record_text) {
+            Ok(Value::Object(map)) => map,
+            Ok(other) => return Err(format!("Record: expected an object, found {other}")),
+            Err(e) => return Err(format!("Record: invalid JSON: {e}")),
+        };
+        let context = match item.get("Context") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(map)) => map.clone(),
+            Some(other) => return Err(format!("Context: expected an object, found {other}")),
+        };
+        let number = |key: &str| -> Result<u64, String> {
+            match item.get(key) {
+                None | Some(Value::Null) => Ok(0),
+                Some(v) => v
+                    .as_u64()
+                    .ok_or_else(|| format!("{key}: expected a number, found {v}")),
+            }
+        };
+        Ok(Alert {
+            rule_name: required("RuleName")?,
+            alert_id: required("AlertID")?,
+            record,
+            outputs: strings("Outputs")?.into_iter().collect(),
+            outputs_sent: strings("OutputsSent")?.into_iter().collect(),
+            attempts: u32::try_from(number("Attempts")?).unwrap_or(u32::MAX),
+            cluster: text("Cluster")?,
+            context,
+            created: time("Created")?,
+            dispatched: time("Dispatched")?,
+            log_source: text("LogSource")?,
+            log_type: text("LogType")?,
+            merge_by_keys: strings("MergeByKeys")?,
+            merge_window_mins: number("MergeWindowMins")?,
+            publishers: item.get("Publishers").filter(|p| !p.is_null()).cloned(),
+            rule_description: text("RuleDescription")?,
+            source_entity: text("SourceEntity")?,
+            source_service: text("SourceService")?,
+            staged: item.get("Staged").and_then(Value::as_bool).unwrap_or(false),
         })
     }
 
@@ -323,6 +393,22 @@ mod tests {
         alert.merge_window_mins = 0;
         alert.outputs_sent.insert(FIREHOSE_OUTPUT.to_owned());
         assert_eq!(alert.remaining_outputs(), ["slack:sec".to_owned()].into());
+    }
+
+    #[test]
+    fn dynamo_record_reads_back_into_the_same_alert() {
+        let mut alert = sample();
+        alert.outputs_sent.insert(FIREHOSE_OUTPUT.to_owned());
+        alert.publishers = Some(json!({"slack:sec": ["publishers.x"]}));
+        alert.attempts = 3;
+        let back = Alert::from_dynamo_record(&alert.dynamo_record()).unwrap();
+        assert_eq!(back, alert);
+        let mut broken = alert.dynamo_record();
+        broken["Record"] = json!("[1]");
+        assert_eq!(
+            Alert::from_dynamo_record(&broken).unwrap_err(),
+            "Record: expected an object, found [1]"
+        );
     }
 
     #[test]
