@@ -1,0 +1,21 @@
+//! Readers of sa's AWS sources, and the pure algorithms around them; the node wires them into
+//! actors, the pipeline and the replicated state.
+//!
+//! - [`kinesis`]: shard discovery and KCL ordering ([`kinesis::readable_shards`]), a rate-limited
+//!   reader per shard ([`kinesis::ShardReader`]) that de-aggregates KPL records, and the
+//!   [`kinesis::Checkpoint`] a shard's owner stores.
+//! - [`leases`]: which live node reads which shard ([`leases::plan_leases`]).
+//! - [`s3`]: S3 event notifications from SQS ([`s3::S3QueueReader`]) and streaming an object as
+//!   chunks of payload records ([`s3::open_object`]).
+//!
+//! Every AWS client comes from an `sa_aws::AwsTarget`, so the same code runs against AWS or
+//! an AWS-compatible endpoint.
+
+mod clients;
+mod error;
+pub mod kinesis;
+pub mod leases;
+pub mod s3;
+
+pub use clients::SourceClients;
+pub use error::SourceError;
