@@ -13,7 +13,7 @@ pub enum BodyDecoder {
     /// Fewer bytes than the magic seen so far.
     Undecided(Vec<u8>),
     Plain,
-    Gzip(MultiGzDecoder<Vec<u8>>),
+    Gzip(Box<MultiGzDecoder<Vec<u8>>>),
 }
 
 impl BodyDecoder {
@@ -30,7 +30,7 @@ impl BodyDecoder {
             }
             let seen = std::mem::take(seen);
             if seen.starts_with(&GZIP_MAGIC) {
-                *self = BodyDecoder::Gzip(MultiGzDecoder::new(Vec::new()));
+                *self = BodyDecoder::Gzip(Box::new(MultiGzDecoder::new(Vec::new())));
             } else {
                 *self = BodyDecoder::Plain;
             }
