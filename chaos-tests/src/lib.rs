@@ -2,12 +2,14 @@
 
 mod binaries;
 mod cluster;
+mod http_receiver;
 mod moto;
 mod node_process;
 mod ports;
 
 pub use binaries::{repository_root, workspace_binary};
 pub use cluster::TestCluster;
+pub use http_receiver::{HttpReceiver, ReceivedRequest, Reply};
 pub use moto::{MOTO_REGION, MotoServer};
 pub use node_process::{NodeOptions, NodeProcess, http_get, http_post};
 pub use ports::free_loopback_port;

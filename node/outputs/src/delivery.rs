@@ -1,0 +1,139 @@
+//! What the dispatcher hands an output for one attempt, and what comes back.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+/// One alert for one output.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// The alert's `output_dict()` (§10.2): id, rule_name, rule_description, record, created,
+    /// log_source, log_type, cluster, context, outputs, publishers, source_entity,
+    /// source_service, staged.
+    pub alert: &'a Value,
+    /// The publication composed for this output (§13.3); the output_dict when the alert has no
+    /// publishers. Magic fields `@<service>.<field>` are read from it.
+    pub publication: &'a Value,
+    /// The output's decrypted credentials, completed with `credentials_with_defaults`.
+    pub credentials: &'a Map<String, Value>,
+    /// The outputs.json value for map-shaped services (queue, bucket, topic, path...).
+    pub resource: Option<&'a str>,
+}
+
+/// The result of one delivery attempt; the dispatcher owns retries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// A transient failure (timeout, 5xx, 429, throttling): try again, not before `after` when
+    /// the service said so.
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
+    /// The service refused the alert or the output is misconfigured; retrying will not help.
+    Failed {
+        reason: String,
+    },
+}
+
+impl DeliveryOutcome {
+    pub(crate) fn retry(reason: impl Into<String>) -> DeliveryOutcome {
+        DeliveryOutcome::Retry {
+            after: None,
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn failed(reason: impl Into<String>) -> DeliveryOutcome {
+        DeliveryOutcome::Failed {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Inside an output: `?` stops at the first attempt-ending outcome.
+pub(crate) type Step<T> = Result<T, DeliveryOutcome>;
+
+pub(crate) fn outcome(result: Step<()>) -> DeliveryOutcome {
+    match result {
+        Ok(()) => DeliveryOutcome::Delivered,
+        Err(outcome) => outcome,
+    }
+}
+
+static EMPTY_OBJECT: Value = Value::Null;
+
+impl<'a> Delivery<'a> {
+    /// A string field of the alert, `""` when absent or null (as output_dict() renders None).
+    pub(crate) fn alert_str(&self, key: &str) -> &'a str {
+        self.alert.get(key).and_then(Value::as_str).unwrap_or("")
+    }
+
+    pub(crate) fn alert_id(&self) -> &'a str {
+        self.alert_str("id")
+    }
+
+    pub(crate) fn rule_name(&self) -> &'a str {
+        self.alert_str("rule_name")
+    }
+
+    pub(crate) fn rule_description(&self) -> &'a str {
+        self.alert_str("rule_description")
+    }
+
+    /// The alert's record (not the publication's).
+    pub(crate) fn record(&self) -> &'a Value {
+        self.alert.get("record").unwrap_or(&EMPTY_OBJECT)
+    }
+
+    /// `alert.context[key]`, if present.
+    pub(crate) fn context(&self, key: &str) -> Option<&'a Value> {
+        self.alert.get("context")?.get(key)
+    }
+
+    /// The magic field `@<service>.<field>` of the publication.
+    pub(crate) fn magic(&self, service: &str, field: &str) -> Option<&'a Value> {
+        self.publication
+            .as_object()?
+            .get(&format!("@{service}.{field}"))
+            .filter(|v| !v.is_null())
+    }
+
+    /// A magic string field, or the default.
+    pub(crate) fn magic_str(
+        &self,
+        service: &str,
+        field: &str,
+        default: impl Into<String>,
+    ) -> String {
+        match self.magic(service, field) {
+            Some(Value::String(text)) => text.clone(),
+            Some(other) => crate::format::python_str(other),
+            None => default.into(),
+        }
+    }
+
+    /// A required credential; its absence fails the attempt with the property's name.
+    pub(crate) fn credential(&self, service: &str, name: &str) -> Step<&'a str> {
+        self.optional_credential(name).ok_or_else(|| {
+            DeliveryOutcome::failed(format!(
+                "{service}: credential {name:?} is not set (sactl outputs set {service}:DESCRIPTOR {name}=...)"
+            ))
+        })
+    }
+
+    pub(crate) fn optional_credential(&self, name: &str) -> Option<&'a str> {
+        self.credentials
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub(crate) fn require_resource(&self, service: &str) -> Step<&'a str> {
+        self.resource.filter(|r| !r.is_empty()).ok_or_else(|| {
+            DeliveryOutcome::failed(format!(
+                "{service}: no resource configured in conf/outputs.json"
+            ))
+        })
+    }
+}

@@ -1,0 +1,128 @@
+//! One HTTP request of an output, and how its result maps to a delivery outcome: 2xx goes on;
+//! 408, 429, 5xx, timeouts and connection errors are worth retrying (honouring Retry-After);
+//! any other status is a refusal. Reasons name the host only: webhook URLs embed secrets.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use serde_json::Value;
+
+use crate::delivery::{DeliveryOutcome, Step};
+
+/// StreamAlert's per-request timeout (§12.4).
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_millis(3050);
+pub(crate) const VICTOROPS_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const TEAMS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A successful response.
+#[derive(Debug)]
+pub(crate) struct HttpReply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl HttpReply {
+    pub(crate) fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// Sends the request; a 2xx response, or one with a status in `accept`, comes back as `Ok`.
+pub(crate) async fn send(
+    client: &reqwest::Client,
+    service: &str,
+    request: reqwest::RequestBuilder,
+    accept: &[u16],
+) -> Step<HttpReply> {
+    let request = request.build().map_err(|e| {
+        DeliveryOutcome::failed(format!("{service}: cannot build the request: {e}"))
+    })?;
+    let host = request.url().host_str().unwrap_or("?").to_string();
+    let what = format!("{service}: {} {host}", request.method());
+    let response = client
+        .execute(request)
+        .await
+        .map_err(|e| transport_error(&what, &e))?;
+    let status = response.status().as_u16();
+    let retry_after = retry_after(response.headers(), SystemTime::now());
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| transport_error(&what, &e))?
+        .to_vec();
+    if (200..300).contains(&status) || accept.contains(&status) {
+        return Ok(HttpReply { status, body });
+    }
+    let snippet: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+    let reason = format!("{what}: HTTP {status}: {snippet}");
+    if status == 408 || status == 429 || status >= 500 {
+        Err(DeliveryOutcome::Retry {
+            after: retry_after,
+            reason,
+        })
+    } else {
+        Err(DeliveryOutcome::failed(reason))
+    }
+}
+
+fn transport_error(what: &str, error: &reqwest::Error) -> DeliveryOutcome {
+    if error.is_timeout() {
+        DeliveryOutcome::retry(format!("{what}: timed out"))
+    } else if error.is_builder() || error.is_redirect() {
+        DeliveryOutcome::failed(format!("{what}: {error}"))
+    } else {
+        // connect, TLS, reset, body: the network or the peer, which may recover
+        DeliveryOutcome::retry(format!("{what}: {}", error_chain(error)))
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// `Retry-After` as delta-seconds or an HTTP date (RFC 9110 §10.2.3).
+pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(
+            retry_after(&headers("7"), now),
+            Some(Duration::from_secs(7))
+        );
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(90));
+        assert_eq!(
+            retry_after(&headers(&later), now),
+            Some(Duration::from_secs(90))
+        );
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(90));
+        assert_eq!(retry_after(&headers(&earlier), now), Some(Duration::ZERO));
+        assert_eq!(retry_after(&headers("soon"), now), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+}

@@ -1,0 +1,26 @@
+//! Alert outputs: StreamAlert's catalogue (compat spec §12) plus a signed webhook, Opsgenie,
+//! file and stdout. The dispatcher calls [`Outputs::deliver`] once per attempt and owns
+//! retries; this crate makes exactly one attempt and says whether to retry
+//! ([`DeliveryOutcome`]). Credentials are stored encrypted with a [`SecretsCipher`].
+
+mod aws_error;
+mod config;
+mod delivery;
+mod format;
+mod http;
+mod name;
+mod outputs;
+mod secrets;
+mod service;
+mod services;
+
+pub use config::{OutputsConfig, OutputsConfigError};
+pub use delivery::{Delivery, DeliveryOutcome};
+pub use name::{OutputName, OutputNameError};
+pub use outputs::Outputs;
+pub use secrets::{SecretsCipher, SecretsError};
+pub use service::{
+    KNOWN_SERVICES, Property, ResourceShape, credential_properties, credentials_with_defaults,
+    is_known_service, resource_shape,
+};
+pub use services::webhook::sign as webhook_signature;

@@ -1,0 +1,191 @@
+//! `Outputs`: delivers one alert to one configured output, one attempt per call. Clients are
+//! built on first use, so a node without any AWS output never loads AWS credentials.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use sa_aws::AwsTarget;
+use tokio::sync::{Mutex, OnceCell};
+
+use crate::config::OutputsConfig;
+use crate::delivery::{Delivery, DeliveryOutcome, Step, outcome};
+use crate::http::{self, HttpReply};
+use crate::name::OutputName;
+use crate::service::{KNOWN_SERVICES, Service};
+use crate::services;
+
+/// How long pagerduty-incident waits between looks for the incident its event created.
+const INCIDENT_POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+pub struct Outputs {
+    config: OutputsConfig,
+    aws: AwsTarget,
+    http: OnceLock<Result<reqwest::Client, String>>,
+    sdk: OnceCell<SdkConfig>,
+    request_timeout: Option<Duration>,
+    incident_poll_interval: Duration,
+    /// Serializes appends so two alerts never interleave within a line.
+    file_append: Mutex<()>,
+}
+
+impl Outputs {
+    pub fn new(config: OutputsConfig, aws: AwsTarget) -> Outputs {
+        Outputs {
+            config,
+            aws,
+            http: OnceLock::new(),
+            sdk: OnceCell::new(),
+            request_timeout: None,
+            incident_poll_interval: INCIDENT_POLL_INTERVAL,
+            file_append: Mutex::new(()),
+        }
+    }
+
+    /// One timeout for every HTTP request instead of each service's (3.05 s; VictorOps 10 s;
+    /// Teams 60 s).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Outputs {
+        self.request_timeout = Some(timeout);
+        self
+    }
+
+    /// The pause between pagerduty-incident's looks for its incident (5 s, five looks).
+    pub fn with_incident_poll_interval(mut self, interval: Duration) -> Outputs {
+        self.incident_poll_interval = interval;
+        self
+    }
+
+    pub fn config(&self) -> &OutputsConfig {
+        &self.config
+    }
+
+    /// Makes one attempt to deliver the alert to the output. Never panics, never retries.
+    pub async fn deliver(&self, output: &OutputName, delivery: &Delivery<'_>) -> DeliveryOutcome {
+        let Some(service) = Service::from_name(output.service()) else {
+            return DeliveryOutcome::failed(format!(
+                "{output}: unknown output service; known services: {}",
+                KNOWN_SERVICES.join(", ")
+            ));
+        };
+        if !self.config.contains(output) {
+            return DeliveryOutcome::failed(format!(
+                "{output} is not configured in conf/outputs.json"
+            ));
+        }
+        let resource = delivery.resource.or_else(|| self.config.resource(output));
+        let delivery = Delivery {
+            resource,
+            ..*delivery
+        };
+        let result = self.deliver_to(service, output, &delivery).await;
+        if let Err(failure) = &result {
+            tracing::debug!(output = %output, alert = delivery.alert_id(), ?failure, "delivery attempt failed");
+        }
+        outcome(result)
+    }
+
+    async fn deliver_to(
+        &self,
+        service: Service,
+        output: &OutputName,
+        d: &Delivery<'_>,
+    ) -> Step<()> {
+        match service {
+            Service::AwsCloudwatchLog => {
+                services::aws_cloudwatch_log::deliver(self, output, d).await
+            }
+            Service::AwsFirehose => services::aws_firehose::deliver(self, d).await,
+            Service::AwsLambda => services::aws_lambda::deliver(self, d).await,
+            Service::AwsLambdaV2 => services::aws_lambda::deliver_v2(self, d).await,
+            Service::AwsS3 => services::aws_s3::deliver(self, d).await,
+            Service::AwsSes => services::aws_ses::deliver(self, d).await,
+            Service::AwsSns => services::aws_sns::deliver(self, d).await,
+            Service::AwsSqs => services::aws_sqs::deliver(self, d).await,
+            Service::Carbonblack => services::carbonblack::deliver(self, d).await,
+            Service::Demisto => services::demisto::deliver(self, d).await,
+            Service::Github => services::github::deliver(self, d).await,
+            Service::Jira => {
+                services::jira::deliver(self, d, services::jira::Flavour::Server).await
+            }
+            Service::JiraV2 => {
+                services::jira::deliver(self, d, services::jira::Flavour::Cloud).await
+            }
+            Service::Komand => services::komand::deliver(self, d).await,
+            Service::Pagerduty => services::pagerduty::deliver_v1(self, d).await,
+            Service::PagerdutyV2 => services::pagerduty::deliver_v2(self, output, d).await,
+            Service::PagerdutyIncident => {
+                services::pagerduty_incident::deliver(self, output, d).await
+            }
+            Service::Phantom => services::phantom::deliver(self, d).await,
+            Service::Slack => services::slack::deliver(self, d).await,
+            Service::Teams => services::teams::deliver(self, d).await,
+            Service::Victorops => services::victorops::deliver(self, d).await,
+            Service::Webhook => services::webhook::deliver(self, d).await,
+            Service::Opsgenie => services::opsgenie::deliver(self, d).await,
+            Service::File => services::file::deliver_file(self, d).await,
+            Service::Stdout => services::file::deliver_stdout(d),
+        }
+    }
+
+    pub(crate) fn client(&self) -> Step<&reqwest::Client> {
+        let client = self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(http::DEFAULT_TIMEOUT)
+                .user_agent(concat!("sa-outputs/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| e.to_string())
+        });
+        client
+            .as_ref()
+            .map_err(|e| DeliveryOutcome::failed(format!("cannot build the HTTP client: {e}")))
+    }
+
+    pub(crate) fn timeout(&self, service_default: Duration) -> Duration {
+        self.request_timeout.unwrap_or(service_default)
+    }
+
+    /// Sends a request built on the shared client; `Ok` only for 2xx.
+    pub(crate) async fn send(
+        &self,
+        service: &str,
+        build: impl FnOnce(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Step<HttpReply> {
+        self.send_accepting(service, &[], build).await
+    }
+
+    /// As `send`, also taking the statuses in `accept` as answers (a 404 that means "absent").
+    pub(crate) async fn send_accepting(
+        &self,
+        service: &str,
+        accept: &[u16],
+        build: impl FnOnce(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Step<HttpReply> {
+        self.send_within(service, accept, http::DEFAULT_TIMEOUT, build)
+            .await
+    }
+
+    /// As `send_accepting`, with the service's own timeout (Teams, VictorOps).
+    pub(crate) async fn send_within(
+        &self,
+        service: &str,
+        accept: &[u16],
+        service_timeout: Duration,
+        build: impl FnOnce(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Step<HttpReply> {
+        let client = self.client()?;
+        let request = build(client).timeout(self.timeout(service_timeout));
+        http::send(client, service, request, accept).await
+    }
+
+    pub(crate) async fn sdk_config(&self) -> &SdkConfig {
+        self.sdk.get_or_init(|| self.aws.sdk_config()).await
+    }
+
+    pub(crate) fn incident_poll_interval(&self) -> Duration {
+        self.incident_poll_interval
+    }
+
+    pub(crate) async fn lock_file_appends(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.file_append.lock().await
+    }
+}
