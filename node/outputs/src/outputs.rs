@@ -42,6 +42,15 @@ impl Outputs {
         }
     }
 
+    /// As `new`, with AWS clients built from this config instead of the target's chain (a node
+    /// that already loaded one; tests with static credentials).
+    pub fn from_sdk_config(config: OutputsConfig, sdk: SdkConfig) -> Outputs {
+        Outputs {
+            sdk: OnceCell::new_with(Some(sdk)),
+            ..Outputs::new(config, AwsTarget::default())
+        }
+    }
+
     /// One timeout for every HTTP request instead of each service's (3.05 s; VictorOps 10 s;
     /// Teams 60 s).
     pub fn with_request_timeout(mut self, timeout: Duration) -> Outputs {

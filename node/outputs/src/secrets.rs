@@ -102,6 +102,20 @@ impl SecretsCipher {
         }
     }
 
+    /// As `kms`, with the client built from this config instead of a target's chain.
+    pub fn kms_from_sdk_config(
+        key_id: impl Into<String>,
+        sdk: &aws_config::SdkConfig,
+    ) -> SecretsCipher {
+        SecretsCipher {
+            kind: Kind::Kms {
+                key_id: key_id.into(),
+                target: AwsTarget::default(),
+                client: OnceCell::new_with(Some(aws_sdk_kms::Client::new(sdk))),
+            },
+        }
+    }
+
     /// What this cipher is, for logs and `sactl`: `local key <fingerprint> (<path>)` or
     /// `KMS key <id>`.
     pub fn describe(&self) -> String {
@@ -142,8 +156,12 @@ impl SecretsCipher {
                 blob.extend_from_slice(&sealed);
                 Ok(blob)
             }
-            Kind::Kms { key_id, .. } => {
-                let client = self.kms_client().await;
+            Kind::Kms {
+                key_id,
+                target,
+                client,
+            } => {
+                let client = kms_client(target, client).await;
                 let mut blob = header(CIPHER_KMS);
                 let answer = client
                     .encrypt()
@@ -204,8 +222,15 @@ impl SecretsCipher {
                     )
                     .map_err(|_| SecretsError::Corrupt)
             }
-            (Kind::Kms { key_id, .. }, CIPHER_KMS) => {
-                let client = self.kms_client().await;
+            (
+                Kind::Kms {
+                    key_id,
+                    target,
+                    client,
+                },
+                CIPHER_KMS,
+            ) => {
+                let client = kms_client(target, client).await;
                 let answer = client
                     .decrypt()
                     .ciphertext_blob(Blob::new(&blob[HEADER..]))
@@ -228,15 +253,15 @@ impl SecretsCipher {
             }),
         }
     }
+}
 
-    async fn kms_client(&self) -> &aws_sdk_kms::Client {
-        let Kind::Kms { target, client, .. } = &self.kind else {
-            unreachable!("only called for KMS ciphers")
-        };
-        client
-            .get_or_init(|| async { aws_sdk_kms::Client::new(&target.sdk_config().await) })
-            .await
-    }
+async fn kms_client<'a>(
+    target: &AwsTarget,
+    client: &'a OnceCell<aws_sdk_kms::Client>,
+) -> &'a aws_sdk_kms::Client {
+    client
+        .get_or_init(|| async { aws_sdk_kms::Client::new(&target.sdk_config().await) })
+        .await
 }
 
 fn header(cipher: u8) -> Vec<u8> {
