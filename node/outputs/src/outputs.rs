@@ -5,6 +5,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use sa_aws::AwsTarget;
 use tokio::sync::{Mutex, OnceCell};
 
@@ -14,6 +16,9 @@ use crate::http::{self, HttpReply};
 use crate::name::OutputName;
 use crate::service::{KNOWN_SERVICES, Service};
 use crate::services;
+
+/// An AWS call that takes longer is abandoned and retried by the dispatcher.
+const AWS_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long pagerduty-incident waits between looks for the incident its event created.
 const INCIDENT_POLL_INTERVAL: Duration = Duration::from_secs(5);
@@ -46,7 +51,7 @@ impl Outputs {
     /// that already loaded one; tests with static credentials).
     pub fn from_sdk_config(config: OutputsConfig, sdk: SdkConfig) -> Outputs {
         Outputs {
-            sdk: OnceCell::new_with(Some(sdk)),
+            sdk: OnceCell::new_with(Some(one_attempt(sdk))),
             ..Outputs::new(config, AwsTarget::default())
         }
     }
@@ -187,7 +192,9 @@ impl Outputs {
     }
 
     pub(crate) async fn sdk_config(&self) -> &SdkConfig {
-        self.sdk.get_or_init(|| self.aws.sdk_config()).await
+        self.sdk
+            .get_or_init(|| async { one_attempt(self.aws.sdk_config().await) })
+            .await
     }
 
     pub(crate) fn incident_poll_interval(&self) -> Duration {
@@ -197,4 +204,18 @@ impl Outputs {
     pub(crate) async fn lock_file_appends(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.file_append.lock().await
     }
+}
+
+/// The SDK's own retries are off: the dispatcher owns retries, and an attempt must be one
+/// request so that its outcome (and the time it takes) means what it says.
+fn one_attempt(sdk: SdkConfig) -> SdkConfig {
+    sdk.into_builder()
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(http::DEFAULT_TIMEOUT)
+                .operation_timeout(AWS_OPERATION_TIMEOUT)
+                .build(),
+        )
+        .build()
 }
