@@ -42,13 +42,13 @@ pub(crate) async fn send(
     let response = client
         .execute(request)
         .await
-        .map_err(|e| transport_error(&what, &e))?;
+        .map_err(|e| transport_error(&what, &e.without_url()))?;
     let status = response.status().as_u16();
     let retry_after = retry_after(response.headers(), SystemTime::now());
     let body = response
         .bytes()
         .await
-        .map_err(|e| transport_error(&what, &e))?
+        .map_err(|e| transport_error(&what, &e.without_url()))?
         .to_vec();
     if (200..300).contains(&status) || accept.contains(&status) {
         return Ok(HttpReply { status, body });

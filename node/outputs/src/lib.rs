@@ -10,6 +10,7 @@ mod format;
 mod http;
 mod name;
 mod outputs;
+mod sample;
 mod secrets;
 mod service;
 mod services;
@@ -18,9 +19,10 @@ pub use config::{OutputsConfig, OutputsConfigError};
 pub use delivery::{Delivery, DeliveryOutcome};
 pub use name::{OutputName, OutputNameError};
 pub use outputs::Outputs;
+pub use sample::sample_alert;
 pub use secrets::{SecretsCipher, SecretsError};
 pub use service::{
-    KNOWN_SERVICES, Property, ResourceShape, credential_properties, credentials_with_defaults,
-    is_known_service, resource_shape,
+    KNOWN_SERVICES, Property, ResourceShape, credential_problems, credential_properties,
+    credentials_with_defaults, is_known_service, resource_shape,
 };
 pub use services::webhook::sign as webhook_signature;

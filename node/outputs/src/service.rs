@@ -331,6 +331,47 @@ pub fn resource_shape(service: &str) -> Option<ResourceShape> {
     Service::from_name(service).map(Service::resource_shape)
 }
 
+/// What is wrong with credentials about to be stored for a service: unknown properties (a
+/// typo would otherwise be stored silently) and missing required ones. Empty when fine.
+pub fn credential_problems(service: &str, credentials: &Map<String, Value>) -> Vec<String> {
+    let Some(known) = Service::from_name(service) else {
+        return vec![format!(
+            "unknown output service {service:?}; known services: {}",
+            KNOWN_SERVICES.join(", ")
+        )];
+    };
+    let properties = known.properties();
+    let mut problems: Vec<String> = credentials
+        .keys()
+        .filter(|key| !properties.iter().any(|p| p.name == key.as_str()))
+        .map(|key| {
+            let names: Vec<&str> = properties.iter().map(|p| p.name).collect();
+            if names.is_empty() {
+                format!("{service} takes no credentials, got {key:?}")
+            } else {
+                format!(
+                    "{service} has no property {key:?}; its properties: {}",
+                    names.join(", ")
+                )
+            }
+        })
+        .collect();
+    let defaults = known.defaults();
+    for property in properties.iter().filter(|p| p.required) {
+        let present = credentials
+            .get(property.name)
+            .is_some_and(|v| v.as_str().is_none_or(|s| !s.is_empty()));
+        let defaulted = defaults.iter().any(|(name, _)| *name == property.name);
+        if !present && !defaulted {
+            problems.push(format!(
+                "{service} needs {:?} ({})",
+                property.name, property.description
+            ));
+        }
+    }
+    problems
+}
+
 /// Stored credentials completed with the service's defaults (§12.3). Unlike StreamAlert, where
 /// defaults overwrite what is stored, a stored value wins: that is how an operator points
 /// PagerDuty at its EU endpoint or a test points an output at a local receiver.
@@ -369,6 +410,23 @@ mod tests {
         let stored = serde_json::json!({"routing_key": "k", "url": "https://events.eu.pagerduty.com/v2/enqueue"});
         let merged = credentials_with_defaults("pagerduty-v2", stored.as_object().unwrap());
         assert_eq!(merged["url"], "https://events.eu.pagerduty.com/v2/enqueue");
+    }
+
+    #[test]
+    fn credential_problems_name_typos_and_missing_properties() {
+        let ok = serde_json::json!({"routing_key": "k"});
+        assert!(credential_problems("pagerduty-v2", ok.as_object().unwrap()).is_empty());
+        let typo = serde_json::json!({"routingkey": "k"});
+        let problems = credential_problems("pagerduty-v2", typo.as_object().unwrap());
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("\"routingkey\"") && problems[0].contains("routing_key, url"));
+        assert!(problems[1].contains("needs \"routing_key\""));
+        let empty = serde_json::json!({"url": ""});
+        assert_eq!(
+            credential_problems("slack", empty.as_object().unwrap()).len(),
+            1
+        );
+        assert_eq!(credential_problems("smtp", &Map::new()).len(), 1);
     }
 
     #[test]

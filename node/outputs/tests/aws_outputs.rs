@@ -450,6 +450,16 @@ async fn lambda_invocations_reach_lambda() {
         matches!(&outcome, DeliveryOutcome::Failed { reason } if reason.contains("function:v2-handler")),
         "{outcome:?}"
     );
+    // with a role to assume: STS AssumeRole first, then the invocation with its credentials
+    let creds = credentials(json!({
+        "lambda_function_arn": "v2-assumed",
+        "assume_role_arn": "arn:aws:iam::123456789012:role/alert-invoker",
+    }));
+    let outcome = deliver(&outputs, "aws-lambda-v2:v2", &alert, &creds).await;
+    assert!(
+        matches!(&outcome, DeliveryOutcome::Failed { reason } if reason.contains("function:v2-assumed")),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]

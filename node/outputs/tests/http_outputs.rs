@@ -749,11 +749,11 @@ async fn a_hanging_receiver_is_a_timeout_to_retry() {
     rx.set_default_reply(Reply::hang());
     let outputs = outputs(&[("slack:s", None)]).with_request_timeout(Duration::from_millis(300));
     let alert = alert();
-    let creds = credentials(json!({"url": rx.url()}));
+    let creds = credentials(json!({"url": format!("{}/services/SECRET", rx.url())}));
     let started = std::time::Instant::now();
     let outcome = deliver(&outputs, "slack:s", &alert, &alert, &creds).await;
     assert!(
-        matches!(&outcome, DeliveryOutcome::Retry { reason, .. } if reason.contains("timed out")),
+        matches!(&outcome, DeliveryOutcome::Retry { reason, .. } if reason.contains("timed out") && !reason.contains("SECRET")),
         "{outcome:?}"
     );
     assert!(
@@ -827,4 +827,54 @@ async fn file_appends_one_line_per_alert() {
         deliver(&outputs, "stdout:console", &alert, &alert, &none).await,
         DeliveryOutcome::Delivered
     );
+}
+
+#[tokio::test]
+async fn https_urls_go_through_tls() {
+    // a plain-HTTP peer cannot complete a TLS handshake: the request was attempted over TLS
+    // (a client built without TLS support refuses https URLs outright, which would be Failed)
+    let rx = receiver();
+    let outputs = outputs(&[("slack:s", None)]);
+    let alert = alert();
+    let creds = credentials(json!({"url": format!("https://{}/services/SECRET", rx.addr())}));
+    let outcome = deliver(&outputs, "slack:s", &alert, &alert, &creds).await;
+    assert!(
+        matches!(&outcome, DeliveryOutcome::Retry { reason, .. } if reason.contains("tls") && !reason.contains("SECRET")),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn slack_empty_publisher_attachments_fall_back_to_the_record() {
+    let rx = receiver();
+    let outputs = outputs(&[("slack:s", None)]);
+    let alert = alert();
+    let creds = credentials(json!({"url": rx.url()}));
+    let publication = json!({"@slack.attachments": []});
+    assert_eq!(
+        deliver(&outputs, "slack:s", &alert, &publication, &creds).await,
+        DeliveryOutcome::Delivered
+    );
+    assert_eq!(
+        only_request(&rx).json()["attachments"][0]["title"],
+        "Record:"
+    );
+}
+
+#[tokio::test]
+async fn the_sample_alert_goes_through_the_real_path() {
+    let rx = receiver();
+    let outputs = outputs(&[("webhook:test", None)]);
+    let name = sa_outputs::OutputName::parse("webhook:test").unwrap();
+    let sample = sa_outputs::sample_alert(&name, "2026-11-28T10:00:00.000000Z");
+    let creds = credentials(json!({"url": rx.url()}));
+    assert_eq!(
+        deliver(&outputs, "webhook:test", &sample, &sample, &creds).await,
+        DeliveryOutcome::Delivered
+    );
+    let request = only_request(&rx);
+    let id = sample["id"].as_str().unwrap();
+    assert!(id.starts_with("sa-output-test-"));
+    assert_eq!(request.header("x-sa-alert-id"), Some(id));
+    assert_eq!(request.json()["outputs"], json!(["webhook:test"]));
 }

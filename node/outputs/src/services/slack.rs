@@ -25,7 +25,8 @@ pub(crate) fn message(d: &Delivery<'_>) -> Value {
         format!("*StreamAlert Rule Triggered: {}*", d.rule_name()),
     );
     let attachments = match d.magic(SERVICE, "attachments") {
-        Some(Value::Array(given)) => given
+        // an empty list is falsy in StreamAlert: the default attachments are used
+        Some(Value::Array(given)) if !given.is_empty() => given
             .iter()
             .take(MAX_ATTACHMENTS)
             .map(standardize)
