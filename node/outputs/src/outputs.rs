@@ -219,3 +219,28 @@ fn one_attempt(sdk: SdkConfig) -> SdkConfig {
         )
         .build()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    fn assert_send<T: Send>(_: T) {}
+
+    /// The dispatcher shares one `Outputs` between tasks and spawns deliveries.
+    #[test]
+    fn outputs_can_be_shared_and_deliveries_spawned() {
+        let outputs = Outputs::new(OutputsConfig::default(), AwsTarget::default());
+        assert_send_sync(&outputs);
+        let name = OutputName::parse("slack:x").unwrap();
+        let value = serde_json::json!({});
+        let credentials = serde_json::Map::new();
+        let delivery = Delivery {
+            alert: &value,
+            publication: &value,
+            credentials: &credentials,
+            resource: None,
+        };
+        assert_send(outputs.deliver(&name, &delivery));
+    }
+}
