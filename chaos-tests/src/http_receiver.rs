@@ -357,3 +357,89 @@ fn reason(status: u16) -> &'static str {
         _ => "Status",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exchange(receiver: &HttpReceiver, raw: &[u8]) -> String {
+        let mut stream = TcpStream::connect(receiver.addr()).unwrap();
+        stream.write_all(raw).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            head.push_str(&line);
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        head + &String::from_utf8(body).unwrap()
+    }
+
+    #[test]
+    fn records_requests_and_answers_routes_then_queue_then_default() {
+        let receiver = HttpReceiver::start().unwrap();
+        receiver.route("GET", "/health", Reply::text(200, "fine"));
+        receiver.queue_reply(Reply::too_many_requests("5"));
+        receiver.set_default_reply(Reply::status(204));
+
+        let answer = exchange(&receiver, b"GET /health?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert!(
+            answer.starts_with("HTTP/1.1 200 OK\r\n") && answer.ends_with("fine"),
+            "{answer}"
+        );
+        let answer = exchange(
+            &receiver,
+            b"POST /in HTTP/1.1\r\nContent-Length: 4\r\nX-Test: yes\r\n\r\nbody",
+        );
+        assert!(
+            answer.starts_with("HTTP/1.1 429 ") && answer.contains("Retry-After: 5\r\n"),
+            "{answer}"
+        );
+        let answer = exchange(
+            &receiver,
+            b"POST /in HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+        );
+        assert!(answer.starts_with("HTTP/1.1 204 "), "{answer}");
+
+        let requests = receiver.requests();
+        assert_eq!(requests.len(), 3);
+        assert_eq!(
+            (requests[0].path(), requests[0].query()),
+            ("/health", "x=1")
+        );
+        assert_eq!(requests[1].header("X-TEST"), Some("yes"));
+        assert_eq!(requests[1].body_text(), "body");
+        assert_eq!(requests[2].body_text(), "abcde");
+    }
+
+    #[test]
+    fn a_hanging_reply_records_the_request_and_never_answers() {
+        let receiver = HttpReceiver::start().unwrap();
+        receiver.set_default_reply(Reply::hang());
+        let mut stream = TcpStream::connect(receiver.addr()).unwrap();
+        stream.write_all(b"GET /slow HTTP/1.1\r\n\r\n").unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut buffer = [0u8; 16];
+        let read = stream.read(&mut buffer);
+        assert!(read.is_err(), "the receiver answered: {read:?}");
+        assert_eq!(
+            receiver.wait_for_requests(1, Duration::from_secs(1))[0].path(),
+            "/slow"
+        );
+    }
+}
