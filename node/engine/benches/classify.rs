@@ -7,6 +7,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sa_engine::{Classifier, Root, bench_corpus};
 use serde_json::Value;
 
+// The allocator sanode and sactl run with (malloc is a large share of classification).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const RECORDS: usize = 500;
 
 fn classify(c: &mut Criterion) {

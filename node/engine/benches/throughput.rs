@@ -4,6 +4,10 @@
 
 use sa_engine::{Classifier, bench_corpus};
 
+// The allocator sanode and sactl run with (malloc is a large share of classification).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let records = std::env::var("SA_BENCH_RECORDS")
         .ok()

@@ -589,13 +589,14 @@ impl Classifier {
         let Some(patterns) = &lt.log_patterns else {
             return Ok(None);
         };
-        let mut coerced = map.clone();
-        coerce_record(&mut coerced, &lt.schema);
-        if patterns.matches(&coerced, envelope) {
-            Ok(Some(coerced))
-        } else {
-            Err(explain.then(|| patterns.explain(&coerced)))
+        if patterns.matches_coerced(map, &lt.schema, envelope) {
+            return Ok(None);
         }
+        Err(explain.then(|| {
+            let mut coerced = map.clone();
+            coerce_record(&mut coerced, &lt.schema);
+            patterns.explain(&coerced)
+        }))
     }
 
     /// §3.3 step 5 and §6.3: coerce, attach the envelope, fill optional keys, normalize.

@@ -4,6 +4,7 @@
 pub mod bench_corpus;
 pub mod classifier;
 pub mod config;
+pub mod decode;
 pub mod envelope;
 pub mod error;
 pub mod fnmatch;

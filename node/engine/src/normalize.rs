@@ -66,9 +66,9 @@ impl Normalization {
 
     /// The value of `streamalert_normalization` for `record` (§7.3); `{}` when nothing is found.
     pub fn apply(&self, record: &Map<String, Value>) -> Map<String, Value> {
-        let mut result = Map::new();
+        let mut result = Map::with_capacity(self.types.len() + 1);
         for (ntype, entries) in &self.types {
-            let mut out = Vec::new();
+            let mut out = Vec::with_capacity(entries.len());
             for entry in entries {
                 if entry.condition.as_ref().is_some_and(|c| !c.matches(record)) {
                     continue;
@@ -80,7 +80,7 @@ impl Normalization {
                     Value::Array(items) => Value::Array(items.clone()),
                     other => Value::Array(vec![Value::String(py_str(other))]),
                 };
-                let mut item = Map::new();
+                let mut item = Map::with_capacity(3);
                 item.insert(
                     "function".into(),
                     entry.function.clone().map_or(Value::Null, Value::String),

@@ -1,11 +1,14 @@
 //! `log_patterns` (compat spec §3.7): field → glob(s) or nested patterns, with StreamAlert's early
 //! returns on envelope and nested entries.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::config::read::Reader;
 use crate::error::JsonPath;
 use crate::fnmatch::Glob;
+use crate::schema::{FieldType, Schema, coerce_value};
 
 /// The key under which envelope patterns are written.
 pub const ENVELOPE_KEY: &str = "streamalert:envelope_keys";
@@ -93,6 +96,40 @@ impl LogPatterns {
         result
     }
 
+    /// [`matches`](Self::matches) on `record` as `schema` would coerce it, coercing only the
+    /// values the patterns read (the record was checked to be coercible).
+    pub fn matches_coerced(
+        &self,
+        record: &Map<String, Value>,
+        schema: &Schema,
+        envelope: &Map<String, Value>,
+    ) -> bool {
+        let mut result = true;
+        for (field, spec) in &self.entries {
+            match spec {
+                PatternSpec::Nested(nested) if field == ENVELOPE_KEY => {
+                    return nested.matches(envelope, &Map::new());
+                }
+                PatternSpec::Nested(nested) => {
+                    return match coerced(record, schema, field).as_deref() {
+                        Some(Value::Object(sub)) => nested.matches(sub, &Map::new()),
+                        _ => false,
+                    };
+                }
+                PatternSpec::Globs(globs) => {
+                    let Some(value) = coerced(record, schema, field) else {
+                        return false;
+                    };
+                    let Value::String(text) = value.as_ref() else {
+                        return false;
+                    };
+                    result = result && globs.iter().any(|g| g.matches(text));
+                }
+            }
+        }
+        result
+    }
+
     /// Why a record does not match (for dead letters).
     pub fn explain(&self, record: &Map<String, Value>) -> String {
         for (field, spec) in &self.entries {
@@ -118,6 +155,25 @@ impl LogPatterns {
             }
         }
         "log_patterns do not match".into()
+    }
+}
+
+/// `record[field]` after coercion to its schema type; borrowed when coercion leaves it as is.
+fn coerced<'v>(
+    record: &'v Map<String, Value>,
+    schema: &Schema,
+    field: &str,
+) -> Option<Cow<'v, Value>> {
+    let value = record.get(field)?;
+    match (schema.get(field), value) {
+        (None | Some(FieldType::Any), _) | (Some(FieldType::String), Value::String(_)) => {
+            Some(Cow::Borrowed(value))
+        }
+        (Some(ty), _) => {
+            let mut copy = value.clone();
+            coerce_value(&mut copy, ty);
+            Some(Cow::Owned(copy))
+        }
     }
 }
 
@@ -161,6 +217,51 @@ mod tests {
             p.explain(&obj(json!({"type": "SYSTEM", "host": "web-1"})))
                 .contains("SYSTEM")
         );
+    }
+
+    #[test]
+    fn coerced_matching_equals_matching_the_coerced_record() {
+        let schema = Schema::from_map(
+            json!({"port": "string", "count": "integer", "flag": "boolean", "detail": {"kind": "string"}, "any": {}})
+                .as_object()
+                .unwrap(),
+        );
+        let flat = patterns(json!({"port": "2*", "count": "1*", "any": "x*"}));
+        let nested = patterns(json!({"detail": {"kind": "1*"}}));
+        let records = [
+            json!({"port": 22, "count": "12", "flag": "true", "any": "xy", "detail": {"kind": 1}}),
+            json!({"port": "22", "count": 12, "flag": false, "any": "ab", "detail": {"kind": "10"}}),
+            json!({"port": 2.5, "count": "0", "flag": "x", "any": 1, "detail": {"kind": "9"}}),
+            json!({"port": "", "count": "", "flag": "", "any": "", "detail": {}}),
+        ];
+        for record in records {
+            let mut coerced = obj(record.clone());
+            crate::schema::coerce_record(&mut coerced, &schema);
+            for p in [&flat, &nested] {
+                assert_eq!(
+                    p.matches_coerced(&obj(record.clone()), &schema, &Map::new()),
+                    p.matches(&coerced, &Map::new()),
+                    "{record} against {p:?}"
+                );
+            }
+        }
+        // An integer coerced to a string matches; a string coerced to an integer never does.
+        let strings = patterns(json!({"port": "2*", "any": "x*"}));
+        assert!(strings.matches_coerced(
+            &obj(json!({"port": 22, "any": "xy"})),
+            &schema,
+            &Map::new()
+        ));
+        assert!(!flat.matches_coerced(
+            &obj(json!({"port": 22, "count": "12", "any": "xy"})),
+            &schema,
+            &Map::new()
+        ));
+        assert!(nested.matches_coerced(
+            &obj(json!({"detail": {"kind": 15}})),
+            &schema,
+            &Map::new()
+        ));
     }
 
     #[test]

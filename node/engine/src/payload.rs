@@ -8,6 +8,7 @@ use base64::Engine;
 use flate2::read::{GzDecoder, ZlibDecoder};
 use serde_json::Value;
 
+use crate::decode::decode;
 use crate::parsers::Root;
 
 /// Kinesis record data as delivered in a Lambda event: base64, possibly compressed.
@@ -62,25 +63,28 @@ pub fn s3_object(bytes: &[u8]) -> S3Records {
     if plain.is_empty() {
         return S3Records::default();
     }
-    if let Ok(document) = serde_json::from_slice::<Value>(&plain) {
+    if let Some(document) = decode(&plain) {
         return S3Records {
             records: vec![Root::Json(document)],
             bad_lines: Vec::new(),
         };
     }
     let lines: Vec<&[u8]> = plain.split_inclusive(|b| *b == b'\n').collect();
-    let first_is_json = lines
-        .first()
-        .is_some_and(|l| serde_json::from_slice::<Value>(l).is_ok());
+    let first_is_json = lines.first().is_some_and(|l| decode(l).is_some());
     let mut out = S3Records::default();
     for (i, line) in lines.into_iter().enumerate() {
         if first_is_json {
-            match serde_json::from_slice::<Value>(line) {
-                Ok(v) => out.records.push(Root::Json(v)),
-                Err(e) => out.bad_lines.push((
-                    i + 1,
-                    format!("line {} of a JSON-lines object is not JSON: {e}", i + 1),
-                )),
+            match decode(line) {
+                Some(v) => out.records.push(Root::Json(v)),
+                None => {
+                    let reason = serde_json::from_slice::<Value>(line)
+                        .err()
+                        .map_or_else(String::new, |e| format!(": {e}"));
+                    out.bad_lines.push((
+                        i + 1,
+                        format!("line {} of a JSON-lines object is not JSON{reason}", i + 1),
+                    ));
+                }
             }
         } else {
             out.records.push(Root::from_bytes(line));

@@ -8,6 +8,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::{Candidate, Rejection, Root};
+use crate::decode::decode_str;
 use crate::jmes::JmesPath;
 use crate::python::{is_truthy, py_str};
 
@@ -45,14 +46,10 @@ pub fn extract<'a>(extraction: &JsonExtraction, root: &'a Root) -> Vec<Candidate
             }
             items
                 .into_iter()
-                .map(
-                    |item| match item.as_str().map(serde_json::from_str::<Value>) {
-                        Some(Ok(decoded @ Value::Object(_))) => {
-                            Candidate::valid(Cow::Owned(decoded))
-                        }
-                        _ => Candidate::invalid(Some(item), Rejection::EmbeddedNotObject),
-                    },
-                )
+                .map(|item| match item.as_str().map(decode_str) {
+                    Some(Some(decoded @ Value::Object(_))) => Candidate::valid(Cow::Owned(decoded)),
+                    _ => Candidate::invalid(Some(item), Rejection::EmbeddedNotObject),
+                })
                 .collect()
         }
         JsonExtraction::RegexKey(key) => {
@@ -74,8 +71,8 @@ pub fn extract<'a>(extraction: &JsonExtraction, root: &'a Root) -> Vec<Candidate
                     Rejection::RegexNoMatch(key.clone()),
                 )];
             };
-            match serde_json::from_str::<Value>(found.as_str()) {
-                Ok(decoded @ Value::Object(_)) => vec![Candidate::valid(Cow::Owned(decoded))],
+            match decode_str(found.as_str()) {
+                Some(decoded @ Value::Object(_)) => vec![Candidate::valid(Cow::Owned(decoded))],
                 _ => vec![Candidate::invalid(None, Rejection::RegexNotObject)],
             }
         }

@@ -15,6 +15,8 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::decode::{decode, decode_str};
+
 pub use csv::{
     CsvRow, candidates_from_rows as csv_candidates, extract as extract_csv, rows as csv_rows,
 };
@@ -87,16 +89,16 @@ pub enum Root {
 impl Root {
     /// §5.1: an object stays as is; text is decoded as JSON if it can be, else kept as text.
     pub fn from_text(text: &str) -> Root {
-        match serde_json::from_str(text) {
-            Ok(value) => Root::Json(value),
-            Err(_) => Root::Text(text.to_string()),
+        match decode_str(text) {
+            Some(value) => Root::Json(value),
+            None => Root::Text(text.to_string()),
         }
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Root {
-        match serde_json::from_slice(bytes) {
-            Ok(value) => Root::Json(value),
-            Err(_) => Root::Text(String::from_utf8_lossy(bytes).into_owned()),
+        match decode(bytes) {
+            Some(value) => Root::Json(value),
+            None => Root::Text(String::from_utf8_lossy(bytes).into_owned()),
         }
     }
 

@@ -35,46 +35,7 @@ pub fn run(args: BenchRulesArgs) -> anyhow::Result<()> {
         PythonEnv::resolve(args.python_env),
     )
     .map_err(anyhow::Error::msg)?;
-    let per_record = |d: std::time::Duration| d.as_secs_f64() * 1e6 / report.records.max(1) as f64;
     println!("repository           {}", args.repo.display());
-    println!(
-        "records              {} ({} distinct test events, {} rules)",
-        report.records, report.distinct_events, report.rules_loaded
-    );
-    println!(
-        "classify + rules     {:.0} records/s on one core (CPU time)",
-        report.records_per_second()
-    );
-    println!(
-        "  classify           {:.1} µs/record ({:.0}% of the time)",
-        per_record(report.classify),
-        report.classify_share() * 100.0
-    );
-    println!(
-        "  rules              {:.1} µs/record ({:.0}%)",
-        per_record(report.rules),
-        (1.0 - report.classify_share()) * 100.0
-    );
-    println!(
-        "    record -> dict   {:.1} µs/record",
-        per_record(report.to_python)
-    );
-    println!(
-        "    rule calls       {:.2} per record ({} records crossed into Python)",
-        report.rule_calls as f64 / report.records.max(1) as f64,
-        report.records_evaluated
-    );
-    println!(
-        "    alerts           {} ({} rule exceptions)",
-        report.alerts, report.rule_failures
-    );
-    println!(
-        "one Python call      {} ns (Rust -> Python function on a prebuilt dict)",
-        report.python_call.as_nanos()
-    );
-    println!(
-        "pipelined            {:.0} records/s wall (classify here, rules on the rules thread)",
-        report.pipelined_records_per_second()
-    );
+    println!("{report}");
     Ok(())
 }
