@@ -119,6 +119,9 @@ struct Behaviour {
     queued: VecDeque<Reply>,
     /// For everything else.
     default: Option<Reply>,
+    /// Open connections by number, shut down when the receiver is dropped.
+    connections: Vec<(u64, TcpStream)>,
+    next_connection: u64,
 }
 
 /// An HTTP/1.1 server on `127.0.0.1:0`, one thread per connection, stopped on drop.
@@ -201,6 +204,9 @@ impl HttpReceiver {
 impl Drop for HttpReceiver {
     fn drop(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);
+        for (_, connection) in self.lock().connections.drain(..) {
+            let _ = connection.shutdown(std::net::Shutdown::Both);
+        }
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }
@@ -226,10 +232,35 @@ fn serve_connection(
     stopping: Arc<AtomicBool>,
 ) {
     let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Ok(write_half) = stream.try_clone() else {
+    // Replies go out in one write without Nagle's delay; idle keep-alive connections stay open
+    // (a server closing one while the client reuses it makes a spurious failure) until drop.
+    let _ = stream.set_nodelay(true);
+    let (Ok(write_half), Ok(registered)) = (stream.try_clone(), stream.try_clone()) else {
         return;
     };
+    let number = {
+        let mut behaviour = behaviour.lock().unwrap_or_else(|e| e.into_inner());
+        behaviour.next_connection += 1;
+        let number = behaviour.next_connection;
+        behaviour.connections.push((number, registered));
+        number
+    };
+    if !stopping.load(Ordering::SeqCst) {
+        serve_requests(stream, write_half, &behaviour, &stopping);
+    }
+    behaviour
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .connections
+        .retain(|(n, _)| *n != number);
+}
+
+fn serve_requests(
+    stream: TcpStream,
+    write_half: TcpStream,
+    behaviour: &Mutex<Behaviour>,
+    stopping: &AtomicBool,
+) {
     let mut reader = BufReader::new(stream);
     // Keep-alive: clients pool connections, so serve requests until the peer closes.
     while let Some(request) = read_request(&mut reader) {
@@ -334,8 +365,9 @@ fn write_reply(mut stream: &TcpStream, reply: &Reply) -> std::io::Result<()> {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str(&format!("Content-Length: {}\r\n\r\n", reply.body.len()));
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(&reply.body)?;
+    let mut message = head.into_bytes();
+    message.extend_from_slice(&reply.body);
+    stream.write_all(&message)?;
     stream.flush()
 }
 

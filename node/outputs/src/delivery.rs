@@ -61,7 +61,8 @@ pub(crate) fn outcome(result: Step<()>) -> DeliveryOutcome {
     }
 }
 
-static EMPTY_OBJECT: Value = Value::Null;
+/// What `record()` gives for an alert without one.
+static NO_RECORD: Value = Value::Null;
 
 impl<'a> Delivery<'a> {
     /// A string field of the alert, `""` when absent or null (as output_dict() renders None).
@@ -83,7 +84,7 @@ impl<'a> Delivery<'a> {
 
     /// The alert's record (not the publication's).
     pub(crate) fn record(&self) -> &'a Value {
-        self.alert.get("record").unwrap_or(&EMPTY_OBJECT)
+        self.alert.get("record").unwrap_or(&NO_RECORD)
     }
 
     /// `alert.context[key]`, if present.
