@@ -20,6 +20,8 @@ use crate::services;
 /// An AWS call that takes longer is abandoned and retried by the dispatcher.
 const AWS_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long pagerduty-incident waits between looks for the incident its event created.
 const INCIDENT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -145,6 +147,9 @@ impl Outputs {
         let client = self.http.get_or_init(|| {
             reqwest::Client::builder()
                 .connect_timeout(http::DEFAULT_TIMEOUT)
+                // drop idle connections before servers do (load balancers: 60 s), so an alert
+                // after a quiet spell is not sent on a connection the server is closing
+                .pool_idle_timeout(POOL_IDLE_TIMEOUT)
                 .user_agent(concat!("sa-outputs/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|e| e.to_string())
@@ -214,6 +219,9 @@ fn one_attempt(sdk: SdkConfig) -> SdkConfig {
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(http::DEFAULT_TIMEOUT)
+                // drop idle connections before servers do (load balancers: 60 s), so an alert
+                // after a quiet spell is not sent on a connection the server is closing
+                .pool_idle_timeout(POOL_IDLE_TIMEOUT)
                 .operation_timeout(AWS_OPERATION_TIMEOUT)
                 .build(),
         )
