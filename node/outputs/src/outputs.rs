@@ -219,9 +219,6 @@ fn one_attempt(sdk: SdkConfig) -> SdkConfig {
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(http::DEFAULT_TIMEOUT)
-                // drop idle connections before servers do (load balancers: 60 s), so an alert
-                // after a quiet spell is not sent on a connection the server is closing
-                .pool_idle_timeout(POOL_IDLE_TIMEOUT)
                 .operation_timeout(AWS_OPERATION_TIMEOUT)
                 .build(),
         )
