@@ -1,21 +1,62 @@
-//! Alerts and dead letters in the `alerts` keyspace. An alert is stored under its id with an
-//! "absent" condition, so a replayed batch never creates a second copy of the same alert.
+//! The alerts table in the replicated state (`alerts` keyspace): alerts, the indexes the merger
+//! and dispatcher work from, per-output delivery state, and dead letters.
+//!
+//! | key | value | lifetime |
+//! |---|---|---|
+//! | `alert/{id}` | the alert's Dynamo record (§10.3) | kept (history for `sactl alerts`) |
+//! | `pending/{id}` | empty | while an output of the alert is undelivered |
+//! | `merge/{rule}/{created µs, 20 digits}/{id}` | empty | while a merge-enabled alert waits for its group to close |
+//! | `merged/{id}` | id of the merged alert | kept |
+//! | `sent/{id}/{output}` | [`SentRecord`] | kept: an output with this key is never sent the alert again |
+//! | `attempt/{id}/{output}` | [`AttemptRecord`] | while an output is being retried |
+//! | `deadletter/output/{id}/{output}` | [`OutputDeadLetter`] | until replayed |
+//! | `deadletter/classify/{ms}-{node}-{seq}` | [`StoredDeadLetter`] | until replayed |
+//!
+//! An alert is inserted with `IfAbsent` on its key, so a replayed record (same source position,
+//! same alert id) neither duplicates the alert nor re-opens its delivery.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use sa_engine::DeadLetter;
 use sa_raft::{Command, CommandResult, Condition, Keyspace, Replica, WriteOp};
-use sa_rules::Alert;
+use sa_rules::{Alert, FIREHOSE_OUTPUT};
 use serde::{Deserialize, Serialize};
 
 /// Distinguishes the dead letters this process stores within one millisecond (concurrent
 /// batches would otherwise collide on the same key and fail each other's commit).
 static DEAD_LETTER_SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
-fn alert_key(alert_id: &str) -> Vec<u8> {
-    format!("alert/{alert_id}").into_bytes()
+const ALERT: &str = "alert/";
+const PENDING: &str = "pending/";
+const MERGE: &str = "merge/";
+const MERGED: &str = "merged/";
+const SENT: &str = "sent/";
+const ATTEMPT: &str = "attempt/";
+const OUTPUT_DEAD_LETTER: &str = "deadletter/output/";
+const CLASSIFY_DEAD_LETTER: &str = "deadletter/classify/";
+
+fn key(parts: &[&str]) -> Vec<u8> {
+    parts.concat().into_bytes()
+}
+
+fn merge_key(alert: &Alert) -> Vec<u8> {
+    format!(
+        "{MERGE}{}/{:020}/{}",
+        alert.rule_name,
+        alert.created.max(0),
+        alert.alert_id
+    )
+    .into_bytes()
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
 }
 
 /// A record the classifier could not place, kept with its reason until an operator replays it.
@@ -30,6 +71,63 @@ pub struct StoredDeadLetter {
     pub record: String,
 }
 
+/// An output that accepted the alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentRecord {
+    pub at_ms: u64,
+    pub attempts: u32,
+    pub node_id: u64,
+}
+
+/// An output still being retried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    pub attempts: u32,
+    pub first_at_ms: u64,
+    pub next_at_ms: u64,
+    pub last_error: String,
+}
+
+/// An alert an output never accepted, kept until an operator replays it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputDeadLetter {
+    pub alert_id: String,
+    pub rule_name: String,
+    pub output: String,
+    pub reason: String,
+    pub attempts: u32,
+    pub at_ms: u64,
+}
+
+/// Where one alert stands with each of its outputs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryState {
+    pub sent: BTreeMap<String, SentRecord>,
+    pub attempts: BTreeMap<String, AttemptRecord>,
+    pub dead: BTreeMap<String, OutputDeadLetter>,
+}
+
+impl DeliveryState {
+    /// Outputs of `alert` that still need a delivery: a merge-enabled alert only goes to the
+    /// alerts Firehose until it is merged (§11.2); a sent or dead-lettered output is finished.
+    pub fn remaining(&self, alert: &Alert) -> BTreeSet<String> {
+        deliverable_outputs(alert)
+            .into_iter()
+            .filter(|output| !self.sent.contains_key(output) && !self.dead.contains_key(output))
+            .collect()
+    }
+}
+
+/// The outputs an alert is delivered to on its own (before any merge).
+pub fn deliverable_outputs(alert: &Alert) -> BTreeSet<String> {
+    alert
+        .outputs
+        .iter()
+        .filter(|output| !alert.merge_enabled() || output.as_str() == FIREHOSE_OUTPUT)
+        .cloned()
+        .collect()
+}
+
 #[derive(Clone)]
 pub struct AlertStore {
     replica: Replica,
@@ -40,9 +138,37 @@ impl AlertStore {
         AlertStore { replica }
     }
 
+    /// The insert of one new alert with its indexes, skipped as a whole if the id exists.
+    fn insert_ops(alert: &Alert) -> anyhow::Result<WriteOp> {
+        let mut ops = vec![WriteOp::Put {
+            keyspace: Keyspace::Alerts,
+            key: key(&[ALERT, &alert.alert_id]),
+            value: serde_json::to_vec(&alert.dynamo_record())?,
+        }];
+        if !deliverable_outputs(alert).is_empty() {
+            ops.push(WriteOp::Put {
+                keyspace: Keyspace::Alerts,
+                key: key(&[PENDING, &alert.alert_id]),
+                value: Vec::new(),
+            });
+        }
+        if alert.merge_enabled() {
+            ops.push(WriteOp::Put {
+                keyspace: Keyspace::Alerts,
+                key: merge_key(alert),
+                value: Vec::new(),
+            });
+        }
+        Ok(WriteOp::IfAbsent {
+            keyspace: Keyspace::Alerts,
+            key: key(&[ALERT, &alert.alert_id]),
+            ops,
+        })
+    }
+
     /// Commits a batch's alerts and dead letters in one replicated write; returns once it is
     /// committed by a quorum, with the indices of the alerts that were new (an alert already
-    /// stored under the same id is left as it is).
+    /// stored under the same id, from an earlier delivery of the same record, is left alone).
     pub async fn commit(
         &self,
         alerts: &[Alert],
@@ -51,23 +177,10 @@ impl AlertStore {
         if alerts.is_empty() && dead_letters.is_empty() {
             return Ok(Vec::new());
         }
-        let mut new_alerts = Vec::new();
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as u64;
+        let now_ms = now_ms();
         let mut command = Command::default();
-        for (index, alert) in alerts.iter().enumerate() {
-            let key = alert_key(&alert.alert_id);
-            if self.replica.get(Keyspace::Alerts, &key)?.is_some() {
-                continue;
-            }
-            new_alerts.push(index);
-            command.ops.push(WriteOp::Put {
-                keyspace: Keyspace::Alerts,
-                key,
-                value: serde_json::to_vec(&alert.dynamo_record())?,
-            });
+        for alert in alerts {
+            command.ops.push(Self::insert_ops(alert)?);
         }
         for dead in dead_letters {
             let stored = StoredDeadLetter {
@@ -81,10 +194,10 @@ impl AlertStore {
             };
             let sequence = DEAD_LETTER_SEQUENCE.fetch_add(1, Ordering::Relaxed);
             let key = format!(
-                "deadletter/classify/{now_ms:020}-{}-{sequence:012}",
+                "{CLASSIFY_DEAD_LETTER}{now_ms:020}-{}-{sequence:012}",
                 self.replica.node_id()
-            );
-            let key = key.into_bytes();
+            )
+            .into_bytes();
             command.conditions.push(Condition::Absent {
                 keyspace: Keyspace::Alerts,
                 key: key.clone(),
@@ -98,26 +211,286 @@ impl AlertStore {
         fail::fail_point!("alert_store::before_commit", |_| bail!(
             "failpoint alert_store::before_commit"
         ));
-        match self.replica.write(command).await? {
-            CommandResult::Applied | CommandResult::NoOp => Ok(new_alerts),
+        let skipped: BTreeSet<usize> = match self.replica.write(command).await? {
+            CommandResult::Applied | CommandResult::NoOp => BTreeSet::new(),
+            CommandResult::AppliedExcept { skipped } => skipped.into_iter().collect(),
             other => bail!("alert commit not applied: {other:?}"),
+        };
+        Ok((0..alerts.len())
+            .filter(|index| !skipped.contains(index))
+            .collect())
+    }
+
+    pub fn get(&self, alert_id: &str) -> anyhow::Result<Option<Alert>> {
+        self.replica
+            .get(Keyspace::Alerts, &key(&[ALERT, alert_id]))?
+            .map(|value| decode_alert(&value))
+            .transpose()
+    }
+
+    /// Every stored alert, oldest first.
+    pub fn alerts(&self) -> anyhow::Result<Vec<Alert>> {
+        let mut alerts = self
+            .replica
+            .scan_prefix(Keyspace::Alerts, ALERT.as_bytes())?
+            .into_iter()
+            .map(|(_, value)| decode_alert(&value))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        alerts.sort_by(|a, b| (a.created, &a.alert_id).cmp(&(b.created, &b.alert_id)));
+        Ok(alerts)
+    }
+
+    /// Ids of the alerts with an undelivered output.
+    pub fn pending(&self) -> anyhow::Result<Vec<String>> {
+        self.suffixes(PENDING)
+    }
+
+    fn suffixes(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        Ok(self
+            .replica
+            .scan_prefix(Keyspace::Alerts, prefix.as_bytes())?
+            .into_iter()
+            .map(|(key, _)| String::from_utf8_lossy(&key[prefix.len()..]).into_owned())
+            .collect())
+    }
+
+    /// Per-output state of one alert.
+    pub fn delivery(&self, alert_id: &str) -> anyhow::Result<DeliveryState> {
+        fn by_output<T: serde::de::DeserializeOwned>(
+            replica: &Replica,
+            prefix: String,
+        ) -> anyhow::Result<BTreeMap<String, T>> {
+            replica
+                .scan_prefix(Keyspace::Alerts, prefix.as_bytes())?
+                .into_iter()
+                .map(|(key, value)| {
+                    let output = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                    Ok((output, serde_json::from_slice(&value)?))
+                })
+                .collect()
+        }
+        Ok(DeliveryState {
+            sent: by_output(&self.replica, format!("{SENT}{alert_id}/"))?,
+            attempts: by_output(&self.replica, format!("{ATTEMPT}{alert_id}/"))?,
+            dead: by_output(&self.replica, format!("{OUTPUT_DEAD_LETTER}{alert_id}/"))?,
+        })
+    }
+
+    /// The id of the alert that `alert_id` was merged into, if it was.
+    pub fn merged_into(&self, alert_id: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .replica
+            .get(Keyspace::Alerts, &key(&[MERGED, alert_id]))?
+            .map(|value| String::from_utf8_lossy(&value).into_owned()))
+    }
+
+    /// Merge-enabled alerts waiting for their group, per rule, oldest first.
+    pub fn merge_candidates(&self) -> anyhow::Result<BTreeMap<String, Vec<Alert>>> {
+        let mut by_rule: BTreeMap<String, Vec<Alert>> = BTreeMap::new();
+        for (index_key, _) in self
+            .replica
+            .scan_prefix(Keyspace::Alerts, MERGE.as_bytes())?
+        {
+            let text = String::from_utf8_lossy(&index_key[MERGE.len()..]).into_owned();
+            let Some(alert_id) = text.rsplit('/').next() else {
+                continue;
+            };
+            match self.get(alert_id)? {
+                Some(alert) => by_rule
+                    .entry(alert.rule_name.clone())
+                    .or_default()
+                    .push(alert),
+                None => tracing::warn!(%text, "merge index entry without its alert"),
+            }
+        }
+        Ok(by_rule)
+    }
+
+    /// Replaces `members` (still waiting, as this replica saw them) by `merged` in one write.
+    /// Returns false when another merger got there first (a member is no longer waiting).
+    pub async fn commit_merge(&self, members: &[Alert], merged: &Alert) -> anyhow::Result<bool> {
+        let mut command = Command::default().and(Self::insert_ops(merged)?);
+        for member in members {
+            command.conditions.push(Condition::Equals {
+                keyspace: Keyspace::Alerts,
+                key: merge_key(member),
+                value: Vec::new(),
+            });
+            command.ops.push(WriteOp::Delete {
+                keyspace: Keyspace::Alerts,
+                key: merge_key(member),
+            });
+            command.ops.push(WriteOp::Put {
+                keyspace: Keyspace::Alerts,
+                key: key(&[MERGED, &member.alert_id]),
+                value: merged.alert_id.clone().into_bytes(),
+            });
+        }
+        fail::fail_point!("alert_store::before_merge", |_| bail!(
+            "failpoint alert_store::before_merge"
+        ));
+        match self.replica.write(command).await? {
+            CommandResult::Applied | CommandResult::AppliedExcept { .. } => Ok(true),
+            CommandResult::ConditionFailed { .. } => Ok(false),
+            CommandResult::NoOp => bail!("the state machine ignored the merge"),
         }
     }
 
-    /// Every stored alert, as its DynamoDB-style record (newest last by id order).
-    pub fn alerts(&self) -> anyhow::Result<Vec<serde_json::Value>> {
-        self.replica
-            .scan_prefix(Keyspace::Alerts, b"alert/")?
+    /// Records that `output` accepted the alert; it is never sent this alert again.
+    pub async fn record_sent(
+        &self,
+        alert_id: &str,
+        output: &str,
+        sent: &SentRecord,
+    ) -> anyhow::Result<()> {
+        let command = Command::default()
+            .and(WriteOp::Put {
+                keyspace: Keyspace::Alerts,
+                key: key(&[SENT, alert_id, "/", output]),
+                value: serde_json::to_vec(sent)?,
+            })
+            .and(WriteOp::Delete {
+                keyspace: Keyspace::Alerts,
+                key: key(&[ATTEMPT, alert_id, "/", output]),
+            });
+        fail::fail_point!("alert_store::before_record_sent", |_| bail!(
+            "failpoint alert_store::before_record_sent"
+        ));
+        self.write(command, "delivery record").await
+    }
+
+    pub async fn record_attempt(
+        &self,
+        alert_id: &str,
+        output: &str,
+        attempt: &AttemptRecord,
+    ) -> anyhow::Result<()> {
+        let command = Command::put(
+            Keyspace::Alerts,
+            key(&[ATTEMPT, alert_id, "/", output]),
+            serde_json::to_vec(attempt)?,
+        );
+        self.write(command, "attempt record").await
+    }
+
+    /// Gives up on `output` for this alert: the alert is kept as a dead letter to replay.
+    pub async fn record_output_dead_letter(&self, dead: &OutputDeadLetter) -> anyhow::Result<()> {
+        let command = Command::put(
+            Keyspace::Alerts,
+            key(&[OUTPUT_DEAD_LETTER, &dead.alert_id, "/", &dead.output]),
+            serde_json::to_vec(dead)?,
+        )
+        .and(WriteOp::Delete {
+            keyspace: Keyspace::Alerts,
+            key: key(&[ATTEMPT, &dead.alert_id, "/", &dead.output]),
+        });
+        self.write(command, "dead letter").await
+    }
+
+    /// Drops the alert from the dispatcher's work list once nothing remains for it.
+    pub async fn finish(&self, alert_id: &str) -> anyhow::Result<()> {
+        let command = Command::default().and(WriteOp::Delete {
+            keyspace: Keyspace::Alerts,
+            key: key(&[PENDING, alert_id]),
+        });
+        self.write(command, "finish").await
+    }
+
+    /// Every output dead letter, oldest first.
+    pub fn output_dead_letters(&self) -> anyhow::Result<Vec<OutputDeadLetter>> {
+        let mut dead: Vec<OutputDeadLetter> = self
+            .replica
+            .scan_prefix(Keyspace::Alerts, OUTPUT_DEAD_LETTER.as_bytes())?
             .into_iter()
             .map(|(_, value)| Ok(serde_json::from_slice(&value)?))
-            .collect()
+            .collect::<anyhow::Result<_>>()?;
+        dead.sort_by_key(|d| d.at_ms);
+        Ok(dead)
+    }
+
+    /// Puts a dead-lettered (alert, output) back in the dispatcher's hands, with fresh attempts.
+    /// Returns false when there is no such dead letter.
+    pub async fn replay_output_dead_letter(
+        &self,
+        alert_id: &str,
+        output: &str,
+    ) -> anyhow::Result<bool> {
+        let dead_key = key(&[OUTPUT_DEAD_LETTER, alert_id, "/", output]);
+        let Some(current) = self.replica.get(Keyspace::Alerts, &dead_key)? else {
+            return Ok(false);
+        };
+        let command = Command::default()
+            .with_condition(Condition::Equals {
+                keyspace: Keyspace::Alerts,
+                key: dead_key.clone(),
+                value: current,
+            })
+            .and(WriteOp::Delete {
+                keyspace: Keyspace::Alerts,
+                key: dead_key,
+            })
+            .and(WriteOp::Put {
+                keyspace: Keyspace::Alerts,
+                key: key(&[PENDING, alert_id]),
+                value: Vec::new(),
+            });
+        match self.replica.write(command).await? {
+            CommandResult::Applied => Ok(true),
+            CommandResult::ConditionFailed { .. } => Ok(false),
+            other => bail!("dead letter replay not applied: {other:?}"),
+        }
+    }
+
+    /// Makes a delivered alert go out again to `outputs` (all of its outputs when empty).
+    pub async fn resend(&self, alert_id: &str, outputs: &[String]) -> anyhow::Result<Vec<String>> {
+        let alert = self
+            .get(alert_id)?
+            .with_context(|| format!("no alert {alert_id}"))?;
+        let targets: Vec<String> = if outputs.is_empty() {
+            deliverable_outputs(&alert).into_iter().collect()
+        } else {
+            for output in outputs {
+                if !alert.outputs.contains(output) {
+                    bail!("alert {alert_id} has no output {output}");
+                }
+            }
+            outputs.to_vec()
+        };
+        let mut command = Command::default();
+        for output in &targets {
+            for prefix in [SENT, ATTEMPT, OUTPUT_DEAD_LETTER] {
+                command.ops.push(WriteOp::Delete {
+                    keyspace: Keyspace::Alerts,
+                    key: key(&[prefix, alert_id, "/", output]),
+                });
+            }
+        }
+        command.ops.push(WriteOp::Put {
+            keyspace: Keyspace::Alerts,
+            key: key(&[PENDING, alert_id]),
+            value: Vec::new(),
+        });
+        self.write(command, "resend").await?;
+        Ok(targets)
     }
 
     pub fn dead_letters(&self) -> anyhow::Result<Vec<StoredDeadLetter>> {
         self.replica
-            .scan_prefix(Keyspace::Alerts, b"deadletter/")?
+            .scan_prefix(Keyspace::Alerts, CLASSIFY_DEAD_LETTER.as_bytes())?
             .into_iter()
             .map(|(_, value)| Ok(serde_json::from_slice(&value)?))
             .collect()
     }
+
+    async fn write(&self, command: Command, what: &str) -> anyhow::Result<()> {
+        match self.replica.write(command).await? {
+            CommandResult::Applied | CommandResult::NoOp => Ok(()),
+            other => bail!("{what} not applied: {other:?}"),
+        }
+    }
+}
+
+fn decode_alert(value: &[u8]) -> anyhow::Result<Alert> {
+    let item: serde_json::Value = serde_json::from_slice(value)?;
+    Alert::from_dynamo_record(&item).map_err(|e| anyhow::anyhow!("stored alert: {e}"))
 }

@@ -1,0 +1,67 @@
+//! `sanode` flags for merging, dispatch and output secrets.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+
+use super::dispatcher::DispatcherSettings;
+use super::merger::MergerSettings;
+
+#[derive(Debug, Clone, Args)]
+pub struct AlertArgs {
+    /// Key file that encrypts output settings at rest (created when missing). Every node of a
+    /// cluster must use the same key: copy it to each, or use --kms-key-id
+    /// [default: <data-dir>/secrets.key].
+    #[arg(long, env = "SA_SECRETS_KEY")]
+    pub secrets_key: Option<PathBuf>,
+
+    /// AWS KMS key (id, ARN or alias/NAME) that encrypts output settings instead of a key file.
+    #[arg(long, env = "SA_KMS_KEY_ID")]
+    pub kms_key_id: Option<String>,
+
+    /// How often the leader closes merge windows that have elapsed.
+    #[arg(long, env = "SA_MERGE_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub merge_interval: Duration,
+
+    /// Length of one merge-window minute; only tests shorten it.
+    #[arg(long, env = "SA_MERGE_MINUTE", default_value = "60s", value_parser = humantime::parse_duration, hide = true)]
+    pub merge_minute: Duration,
+
+    /// Deliveries in flight at once on the leader.
+    #[arg(long, env = "SA_DISPATCH_CONCURRENCY", default_value_t = 32)]
+    pub dispatch_concurrency: usize,
+
+    /// An output that has not accepted an alert this long after its first attempt gives up and
+    /// the alert becomes a dead letter (`sactl dead-letters replay` sends it again).
+    #[arg(long, env = "SA_DEAD_LETTER_AFTER", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub dead_letter_after: Duration,
+
+    /// Longest wait between two delivery attempts to a failing output.
+    #[arg(long, env = "SA_RETRY_MAX_BACKOFF", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub retry_max_backoff: Duration,
+}
+
+impl AlertArgs {
+    pub fn secrets_key(&self, data_dir: &Path) -> PathBuf {
+        self.secrets_key
+            .clone()
+            .unwrap_or_else(|| data_dir.join("secrets.key"))
+    }
+
+    pub fn merger(&self) -> MergerSettings {
+        MergerSettings {
+            interval: self.merge_interval,
+            minute: self.merge_minute,
+        }
+    }
+
+    pub fn dispatcher(&self) -> DispatcherSettings {
+        DispatcherSettings {
+            concurrency: self.dispatch_concurrency,
+            dead_letter_after: self.dead_letter_after,
+            backoff_max: self.retry_max_backoff,
+            ..DispatcherSettings::default()
+        }
+    }
+}

@@ -1,0 +1,412 @@
+//! The dispatcher: on the Raft leader, delivers every pending alert to each of its outputs, with
+//! retries (exponential backoff with full jitter, honouring Retry-After), and records each
+//! output's success in the replicated state before that output is considered done, so a new
+//! leader never resends what was recorded (StreamAlert's overwrite bug, §12.1, cannot happen:
+//! success is one key per output, never a rewritten set). A failing output never blocks the
+//! others; an output that keeps failing past `dead_letter_after`, or refuses the alert outright,
+//! leaves the alert in the dead letters, from where `sactl dead-letters replay` sends it again.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sa_outputs::{
+    Delivery, DeliveryOutcome, OutputName, Outputs, OutputsConfig, credentials_with_defaults,
+};
+use sa_rules::{Alert, FIREHOSE_OUTPUT};
+use serde_json::Value;
+use tokio::sync::{Semaphore, watch};
+
+use super::metrics::AlertMetrics;
+use crate::sinks::AlertLog;
+use crate::state::{
+    AlertStore, AttemptRecord, OutputDeadLetter, OutputSettings, RESOURCE_SETTING, SentRecord,
+    now_ms,
+};
+
+/// Turns an alert into the publication for one output (§13.3), running the rule's publishers.
+pub trait Compose: Send + Sync {
+    fn compose(&self, alert: Alert, output: String) -> BoxFuture<'_, Result<Value, String>>;
+}
+
+#[derive(Debug, Clone)]
+pub struct DispatcherSettings {
+    /// Longest wait between two looks at the pending alerts (new commits wake it sooner).
+    pub poll: Duration,
+    /// Deliveries in flight at once, over all outputs.
+    pub concurrency: usize,
+    /// An output that has not accepted an alert this long after the first attempt gives up.
+    pub dead_letter_after: Duration,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for DispatcherSettings {
+    fn default() -> Self {
+        DispatcherSettings {
+            poll: Duration::from_secs(1),
+            concurrency: 32,
+            dead_letter_after: Duration::from_secs(24 * 3600),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The delay before attempt `attempts + 1`: full jitter over an exponential ceiling, but never
+/// sooner than the service asked (Retry-After).
+pub fn backoff(
+    settings: &DispatcherSettings,
+    attempts: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
+    let exponent = attempts.saturating_sub(1).min(20);
+    let ceiling = settings
+        .backoff_base
+        .saturating_mul(1u32 << exponent)
+        .min(settings.backoff_max);
+    let jittered = ceiling.mul_f64(fastrand::f64());
+    jittered.max(retry_after.unwrap_or_default())
+}
+
+/// Delivers one alert to one output, whatever schedules it (the dispatcher, `sactl outputs test`).
+pub struct Deliverer {
+    outputs: Mutex<Arc<Outputs>>,
+    settings: OutputSettings,
+    composer: Arc<dyn Compose>,
+    alert_log: Arc<AlertLog>,
+}
+
+impl Deliverer {
+    pub fn new(
+        outputs: Outputs,
+        settings: OutputSettings,
+        composer: Arc<dyn Compose>,
+        alert_log: Arc<AlertLog>,
+    ) -> Deliverer {
+        Deliverer {
+            outputs: Mutex::new(Arc::new(outputs)),
+            settings,
+            composer,
+            alert_log,
+        }
+    }
+
+    /// Switches to a new conf/outputs.json (a new config version).
+    pub fn replace_outputs(&self, outputs: Outputs) {
+        *self.outputs.lock().expect("outputs lock") = Arc::new(outputs);
+    }
+
+    pub fn outputs_config(&self) -> OutputsConfig {
+        self.outputs.lock().expect("outputs lock").config().clone()
+    }
+
+    pub fn output_settings(&self) -> &OutputSettings {
+        &self.settings
+    }
+
+    pub async fn deliver(&self, alert: &Alert, output: &str) -> DeliveryOutcome {
+        let outputs = self.outputs.lock().expect("outputs lock").clone();
+        let name = match OutputName::parse(output) {
+            Ok(name) => name,
+            Err(e) => {
+                return DeliveryOutcome::Failed {
+                    reason: format!("{output}: {e}"),
+                };
+            }
+        };
+        let stored = match self.settings.get(&name).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                return DeliveryOutcome::Retry {
+                    after: None,
+                    reason: format!("{e:#}"),
+                };
+            }
+        };
+        // The alerts Firehose every alert goes to (§10.2) is the node's alert log unless
+        // conf/outputs.json names a real delivery stream for it.
+        if output == FIREHOSE_OUTPUT && !outputs.config().contains(&name) && stored.is_none() {
+            self.alert_log.write(alert);
+            return DeliveryOutcome::Delivered;
+        }
+        if !outputs.config().contains(&name) && stored.is_none() {
+            return DeliveryOutcome::Failed {
+                reason: format!(
+                    "{output} is neither in conf/outputs.json nor set with `sactl outputs set`"
+                ),
+            };
+        }
+        let stored = stored.unwrap_or_default();
+        let resource = stored
+            .get(RESOURCE_SETTING)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| outputs.config().resource(&name).map(str::to_owned));
+        let credentials = credentials_with_defaults(name.service(), &stored);
+        let publication = match self
+            .composer
+            .compose(alert.clone(), output.to_string())
+            .await
+        {
+            Ok(publication) => publication,
+            Err(reason) => {
+                return DeliveryOutcome::Retry {
+                    after: None,
+                    reason: format!("publishers for {output}: {reason}"),
+                };
+            }
+        };
+        let mut dict = alert.output_dict();
+        // The alert processor drops the normalization key before any output sees the record.
+        if let Some(record) = dict.get_mut("record").and_then(Value::as_object_mut) {
+            record.shift_remove("streamalert_normalization");
+        }
+        fail::fail_point!("dispatcher::before_deliver", |_| DeliveryOutcome::Retry {
+            after: None,
+            reason: "failpoint dispatcher::before_deliver".into(),
+        });
+        outputs
+            .deliver(
+                &name,
+                &Delivery {
+                    alert: &dict,
+                    publication: &publication,
+                    credentials: &credentials,
+                    resource: resource.as_deref(),
+                },
+            )
+            .await
+    }
+}
+
+pub struct Dispatcher {
+    store: AlertStore,
+    deliverer: Arc<Deliverer>,
+    settings: DispatcherSettings,
+    metrics: AlertMetrics,
+    node_id: u64,
+    in_flight: Arc<Mutex<HashSet<(String, String)>>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: AlertStore,
+        deliverer: Arc<Deliverer>,
+        settings: DispatcherSettings,
+        metrics: AlertMetrics,
+        node_id: u64,
+    ) -> Dispatcher {
+        let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        Dispatcher {
+            store,
+            deliverer,
+            settings,
+            metrics,
+            node_id,
+            in_flight: Arc::default(),
+            permits,
+        }
+    }
+
+    pub fn deliverer(&self) -> &Arc<Deliverer> {
+        &self.deliverer
+    }
+
+    /// Runs for the life of the node: while this node leads, every commit (and every `poll`)
+    /// looks at the pending alerts and starts the deliveries that are due.
+    pub async fn run(
+        self: Arc<Self>,
+        is_leader: impl Fn() -> bool,
+        mut applied: watch::Receiver<Option<sa_raft::LogId>>,
+    ) {
+        loop {
+            tokio::select! {
+                _ = applied.changed() => {
+                    // Let a burst of commits land before scanning again.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                _ = tokio::time::sleep(self.settings.poll) => {}
+            }
+            if !is_leader() {
+                continue;
+            }
+            if let Err(e) = self.clone().dispatch_due().await {
+                tracing::warn!(error = %format!("{e:#}"), "dispatch pass failed");
+            }
+        }
+    }
+
+    /// Starts a delivery for every (pending alert, remaining output) that is due and not in
+    /// flight; finishes alerts with nothing left. Returns the deliveries started.
+    pub async fn dispatch_due(self: Arc<Self>) -> anyhow::Result<usize> {
+        let now = now_ms();
+        let mut started = 0;
+        for alert_id in self.store.pending()? {
+            let Some(alert) = self.store.get(&alert_id)? else {
+                tracing::warn!(%alert_id, "pending alert without its record");
+                self.store.finish(&alert_id).await?;
+                continue;
+            };
+            let state = self.store.delivery(&alert_id)?;
+            let remaining = state.remaining(&alert);
+            if remaining.is_empty() {
+                self.store.finish(&alert_id).await?;
+                continue;
+            }
+            for output in remaining {
+                let due = state
+                    .attempts
+                    .get(&output)
+                    .is_none_or(|attempt| attempt.next_at_ms <= now);
+                if !due {
+                    continue;
+                }
+                let key = (alert_id.clone(), output.clone());
+                if !self
+                    .in_flight
+                    .lock()
+                    .expect("in-flight lock")
+                    .insert(key.clone())
+                {
+                    continue;
+                }
+                let previous = state.attempts.get(&output).cloned();
+                let permit = self.permits.clone().acquire_owned().await?;
+                let dispatcher = self.clone();
+                let alert = alert.clone();
+                started += 1;
+                tokio::spawn(async move {
+                    if let Err(e) = dispatcher.attempt(&alert, &output, previous).await {
+                        tracing::warn!(
+                            alert_id = %alert.alert_id, %output, error = %format!("{e:#}"),
+                            "delivery result not recorded; the output will be tried again"
+                        );
+                    }
+                    dispatcher
+                        .in_flight
+                        .lock()
+                        .expect("in-flight lock")
+                        .remove(&key);
+                    drop(permit);
+                });
+            }
+        }
+        Ok(started)
+    }
+
+    async fn attempt(
+        &self,
+        alert: &Alert,
+        output: &str,
+        previous: Option<AttemptRecord>,
+    ) -> anyhow::Result<()> {
+        let attempts = previous.as_ref().map_or(0, |p| p.attempts) + 1;
+        let started_ms = now_ms();
+        let first_at_ms = previous.as_ref().map_or(started_ms, |p| p.first_at_ms);
+        let outcome = self.deliverer.deliver(alert, output).await;
+        let result = match &outcome {
+            DeliveryOutcome::Delivered => "delivered",
+            DeliveryOutcome::Retry { .. } => "retry",
+            DeliveryOutcome::Failed { .. } => "failed",
+        };
+        self.metrics
+            .deliveries_total
+            .with_label_values(&[output, result])
+            .inc();
+        let now = now_ms();
+        match outcome {
+            DeliveryOutcome::Delivered => {
+                tracing::info!(alert_id = %alert.alert_id, rule = %alert.rule_name, %output, attempts, "alert delivered");
+                self.store
+                    .record_sent(
+                        &alert.alert_id,
+                        output,
+                        &SentRecord {
+                            at_ms: now,
+                            attempts,
+                            node_id: self.node_id,
+                        },
+                    )
+                    .await
+            }
+            DeliveryOutcome::Retry { after, reason } => {
+                let expired = now.saturating_sub(first_at_ms)
+                    >= u64::try_from(self.settings.dead_letter_after.as_millis())
+                        .unwrap_or(u64::MAX);
+                if expired {
+                    return self
+                        .dead_letter(
+                            alert,
+                            output,
+                            attempts,
+                            format!("gave up after {attempts} attempts: {reason}"),
+                        )
+                        .await;
+                }
+                let delay = backoff(&self.settings, attempts, after);
+                tracing::warn!(
+                    alert_id = %alert.alert_id, %output, attempts, %reason,
+                    retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry"
+                );
+                self.store
+                    .record_attempt(
+                        &alert.alert_id,
+                        output,
+                        &AttemptRecord {
+                            attempts,
+                            first_at_ms,
+                            next_at_ms: now + delay.as_millis() as u64,
+                            last_error: reason,
+                        },
+                    )
+                    .await
+            }
+            DeliveryOutcome::Failed { reason } => {
+                self.dead_letter(alert, output, attempts, reason).await
+            }
+        }
+    }
+
+    async fn dead_letter(
+        &self,
+        alert: &Alert,
+        output: &str,
+        attempts: u32,
+        reason: String,
+    ) -> anyhow::Result<()> {
+        tracing::error!(alert_id = %alert.alert_id, rule = %alert.rule_name, %output, %reason, "alert dead-lettered for this output");
+        self.metrics
+            .output_dead_letters_total
+            .with_label_values(&[output])
+            .inc();
+        self.store
+            .record_output_dead_letter(&OutputDeadLetter {
+                alert_id: alert.alert_id.clone(),
+                rule_name: alert.rule_name.clone(),
+                output: output.to_string(),
+                reason,
+                attempts,
+                at_ms: now_ms(),
+            })
+            .await
+    }
+}
+
+/// A publication without publishers: the alert's output_dict (what StreamAlert's
+/// DefaultPublisher produces), for callers that have no rules interpreter at hand.
+pub struct DefaultPublication;
+
+impl Compose for DefaultPublication {
+    fn compose(&self, alert: Alert, _output: String) -> BoxFuture<'_, Result<Value, String>> {
+        Box::pin(async move {
+            let mut dict = alert.output_dict();
+            if let Some(record) = dict.get_mut("record").and_then(Value::as_object_mut) {
+                record.shift_remove("streamalert_normalization");
+            }
+            Ok(dict)
+        })
+    }
+}

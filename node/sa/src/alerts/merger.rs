@@ -1,0 +1,86 @@
+//! The merger: on the Raft leader, closes merge groups whose window has elapsed (§11.2) and
+//! commits each group as one merged alert. Group state is the `merge/` index in the replicated
+//! state, so a window open when a leader dies is closed by the next one; the commit is
+//! conditional on every member still waiting, so a group is merged exactly once.
+
+use std::time::Duration;
+
+use sa_rules::{Clock, Micros, alert_id_for};
+
+use super::merge::{closed_groups, merge};
+use super::metrics::AlertMetrics;
+use crate::state::AlertStore;
+
+#[derive(Debug, Clone, Copy)]
+pub struct MergerSettings {
+    /// How often the leader looks for closed windows (StreamAlert: once a minute).
+    pub interval: Duration,
+    /// The length of a merge-window minute: 60 s, shorter only in tests.
+    pub minute: Duration,
+}
+
+impl MergerSettings {
+    fn minute_micros(&self) -> Micros {
+        i64::try_from(self.minute.as_micros()).unwrap_or(i64::MAX)
+    }
+}
+
+/// The merged alert's id: derived from its first member, so every merger computing the same
+/// group names it the same.
+pub fn merged_alert_id(rule_name: &str, first_member_id: &str) -> String {
+    alert_id_for(rule_name, &format!("merge/{first_member_id}"))
+}
+
+/// One pass over every rule's waiting alerts at time `now`; returns the groups merged.
+pub async fn merge_once(
+    store: &AlertStore,
+    now: Micros,
+    settings: &MergerSettings,
+    metrics: Option<&AlertMetrics>,
+) -> anyhow::Result<usize> {
+    let mut merged_groups = 0;
+    for (rule_name, candidates) in store.merge_candidates()? {
+        for group in closed_groups(&candidates, now, settings.minute_micros()) {
+            let members: Vec<_> = group.iter().map(|&i| candidates[i].clone()).collect();
+            let merged = merge(
+                &members,
+                merged_alert_id(&rule_name, &members[0].alert_id),
+                now,
+            );
+            if store.commit_merge(&members, &merged).await? {
+                merged_groups += 1;
+                if let Some(metrics) = metrics {
+                    metrics.merged_groups_total.inc();
+                    metrics.merged_alerts_total.inc_by(members.len() as u64);
+                }
+                tracing::info!(
+                    rule = %rule_name,
+                    merged_alert = %merged.alert_id,
+                    count = members.len(),
+                    "merged alerts"
+                );
+            }
+        }
+    }
+    Ok(merged_groups)
+}
+
+/// Runs the merger for the life of the node; only the leader merges.
+pub async fn run(
+    store: AlertStore,
+    is_leader: impl Fn() -> bool,
+    settings: MergerSettings,
+    metrics: AlertMetrics,
+) {
+    let mut tick = tokio::time::interval(settings.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if !is_leader() {
+            continue;
+        }
+        if let Err(e) = merge_once(&store, Clock::System.now(), &settings, Some(&metrics)).await {
+            tracing::warn!(error = %format!("{e:#}"), "merge pass failed; retrying next tick");
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! `sactl dead-letters list|replay`: what the cluster could not place or deliver.
+
+use clap::Subcommand;
+use sa_proto::alerts::v1::alerts_client::AlertsClient;
+use sa_proto::alerts::v1::{ListDeadLettersRequest, ReplayDeadLettersRequest};
+use serde_json::{Value, json};
+
+use super::config::refused;
+use super::connect;
+
+#[derive(Debug, Subcommand)]
+pub enum DeadLettersCommand {
+    /// Alerts an output never accepted (`output`) and records no schema matched (`classify`).
+    List {
+        /// output or classify (both when omitted).
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give dead-lettered alerts back to the dispatcher (all, or one alert / one output).
+    Replay {
+        #[arg(long)]
+        alert_id: Option<String>,
+        #[arg(long)]
+        output: Option<String>,
+    },
+}
+
+pub async fn run(node: &str, command: DeadLettersCommand) -> anyhow::Result<()> {
+    let mut client = AlertsClient::new(connect::channel(node).await?);
+    match command {
+        DeadLettersCommand::List { kind, json } => {
+            let dead_letters = client
+                .list_dead_letters(ListDeadLettersRequest {
+                    kind: kind.unwrap_or_default(),
+                })
+                .await
+                .map_err(|s| refused(node, s))?
+                .into_inner()
+                .dead_letters;
+            let rows: Vec<Value> = dead_letters
+                .iter()
+                .map(|d| {
+                    let body: Value = serde_json::from_str(&d.json).unwrap_or(Value::Null);
+                    json!({"kind": d.kind, "dead_letter": body})
+                })
+                .collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+                return Ok(());
+            }
+            for row in &rows {
+                let dead = &row["dead_letter"];
+                match row["kind"].as_str() {
+                    Some("output") => println!(
+                        "output    {}  {}  {}  {}",
+                        dead["alert_id"].as_str().unwrap_or(""),
+                        dead["rule_name"].as_str().unwrap_or(""),
+                        dead["output"].as_str().unwrap_or(""),
+                        dead["reason"].as_str().unwrap_or("")
+                    ),
+                    _ => println!(
+                        "classify  {}/{}  {}",
+                        dead["service"].as_str().unwrap_or(""),
+                        dead["resource"].as_str().unwrap_or(""),
+                        dead["reason"].as_str().unwrap_or("")
+                    ),
+                }
+            }
+            eprintln!("{} dead letters", rows.len());
+        }
+        DeadLettersCommand::Replay { alert_id, output } => {
+            let reply = client
+                .replay_dead_letters(ReplayDeadLettersRequest {
+                    alert_id: alert_id.unwrap_or_default(),
+                    output: output.unwrap_or_default(),
+                })
+                .await
+                .map_err(|s| refused(node, s))?
+                .into_inner();
+            println!("{} dead letters replayed", reply.replayed);
+        }
+    }
+    Ok(())
+}
