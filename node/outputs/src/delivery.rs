@@ -51,6 +51,12 @@ impl DeliveryOutcome {
     }
 }
 
+/// SQS/SNS FIFO message group and de-duplication ids.
+pub(crate) struct FifoKeys {
+    pub group: String,
+    pub deduplication: String,
+}
+
 /// Inside an output: `?` stops at the first attempt-ending outcome.
 pub(crate) type Step<T> = Result<T, DeliveryOutcome>;
 
@@ -130,11 +136,64 @@ impl<'a> Delivery<'a> {
             .filter(|v| !v.is_empty())
     }
 
+    /// Message group and de-duplication ids for FIFO queues and topics: the rule (alerts of a
+    /// rule stay in order) and the alert id, hashed when it is not a valid id (at most 128
+    /// characters of letters, digits and punctuation).
+    pub(crate) fn fifo_keys(&self) -> FifoKeys {
+        let valid = |id: &str| {
+            !id.is_empty() && id.len() <= 128 && id.chars().all(|c| c.is_ascii_graphic())
+        };
+        let hashed = |id: &str| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(id.as_bytes()));
+        let group = self.rule_name();
+        let id = self.alert_id();
+        FifoKeys {
+            group: if valid(group) {
+                group.to_string()
+            } else {
+                hashed(group)
+            },
+            deduplication: if valid(id) {
+                id.to_string()
+            } else {
+                hashed(id)
+            },
+        }
+    }
+
     pub(crate) fn require_resource(&self, service: &str) -> Step<&'a str> {
         self.resource.filter(|r| !r.is_empty()).ok_or_else(|| {
             DeliveryOutcome::failed(format!(
                 "{service}: no resource configured in conf/outputs.json"
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fifo_keys_are_valid_sqs_ids() {
+        let credentials = Map::new();
+        let keys = |alert: &Value| {
+            Delivery {
+                alert,
+                publication: alert,
+                credentials: &credentials,
+                resource: None,
+            }
+            .fifo_keys()
+        };
+        let plain = keys(&json!({"id": "abc-123", "rule_name": "rule_a"}));
+        assert_eq!(
+            (plain.group.as_str(), plain.deduplication.as_str()),
+            ("rule_a", "abc-123")
+        );
+        let odd = keys(&json!({"id": "x".repeat(200), "rule_name": "with space"}));
+        assert_eq!(odd.deduplication.len(), 64);
+        assert_eq!(odd.group.len(), 64);
+        assert!(odd.group.chars().all(|c| c.is_ascii_hexdigit()));
     }
 }

@@ -103,6 +103,58 @@ async fn sqs_receives_the_compact_record() {
 }
 
 #[tokio::test]
+async fn fifo_queues_get_the_rule_as_group_and_the_alert_as_deduplication_id() {
+    let (_moto, sdk) = moto().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("soar.fifo")
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let outputs = outputs(&sdk, &[("aws-sqs:soar", Some("soar.fifo"))]);
+    let alert = alert();
+    for _ in 0..2 {
+        assert_eq!(
+            deliver(&outputs, "aws-sqs:soar", &alert, &none()).await,
+            DeliveryOutcome::Delivered
+        );
+    }
+    let messages = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(
+        messages.len(),
+        1,
+        "the resent alert is de-duplicated: {messages:#?}"
+    );
+    let attributes = messages[0].attributes.clone().unwrap_or_default();
+    use aws_sdk_sqs::types::MessageSystemAttributeName as Attribute;
+    assert_eq!(
+        attributes
+            .get(&Attribute::MessageGroupId)
+            .map(String::as_str),
+        Some("cloudtrail_root_account_usage")
+    );
+    assert_eq!(
+        attributes
+            .get(&Attribute::MessageDeduplicationId)
+            .map(String::as_str),
+        Some(ALERT_ID)
+    );
+}
+
+#[tokio::test]
 async fn s3_stores_the_publication_under_an_hourly_prefix() {
     let (_moto, sdk) = moto().await;
     let s3 = aws_sdk_s3::Client::new(&sdk);

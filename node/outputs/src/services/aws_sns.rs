@@ -1,5 +1,5 @@
 //! SNS: the publication (indented, sorted) or `@aws-sns.message` to the topic, with a subject
-//! of at most 99 characters.
+//! of at most 99 characters. FIFO topics get the same keys as FIFO queues.
 
 use serde_json::Value;
 
@@ -34,11 +34,14 @@ pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
         Some(other) => dumps(other, PRETTY_SORTED),
         None => dumps(d.publication, PRETTY_SORTED),
     };
+    let fifo = topic_arn.ends_with(".fifo").then(|| d.fifo_keys());
     aws_sdk_sns::Client::new(sdk)
         .publish()
         .topic_arn(&topic_arn)
         .subject(elide_middle(&subject, MAX_SUBJECT))
         .message(message)
+        .set_message_group_id(fifo.as_ref().map(|k| k.group.clone()))
+        .set_message_deduplication_id(fifo.map(|k| k.deduplication))
         .send()
         .await
         .map_err(|e| aws_outcome(&format!("{SERVICE}: Publish {topic_arn}"), e))?;

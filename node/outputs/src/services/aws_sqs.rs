@@ -1,4 +1,6 @@
 //! SQS: `@aws-sqs.message_data` or the record, compact JSON, to the queue named in outputs.json.
+//! A FIFO queue gets the rule as message group and the alert id as de-duplication id, so a
+//! resent alert is dropped by SQS.
 
 use crate::aws_error::aws_outcome;
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
@@ -24,10 +26,13 @@ pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
         d.magic(SERVICE, "message_data").unwrap_or(d.record()),
         COMPACT,
     );
+    let fifo = queue.ends_with(".fifo").then(|| d.fifo_keys());
     client
         .send_message()
         .queue_url(queue_url)
         .message_body(message)
+        .set_message_group_id(fifo.as_ref().map(|k| k.group.clone()))
+        .set_message_deduplication_id(fifo.map(|k| k.deduplication))
         .send()
         .await
         .map_err(|e| aws_outcome(&format!("{SERVICE}: SendMessage {queue}"), e))?;
