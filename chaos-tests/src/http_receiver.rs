@@ -184,11 +184,15 @@ impl HttpReceiver {
         self.lock().default = Some(reply);
     }
 
-    /// The reply to every `method` request whose path (without query) is exactly `path`.
+    /// The reply to every `method` request whose path (without query) is exactly `path`,
+    /// replacing an earlier route for the same method and path.
     pub fn route(&self, method: &str, path: &str, reply: Reply) {
-        self.lock()
+        let method = method.to_ascii_uppercase();
+        let mut behaviour = self.lock();
+        behaviour
             .routes
-            .push((method.to_ascii_uppercase(), path.to_string(), reply));
+            .retain(|(m, p, _)| !(*m == method && p == path));
+        behaviour.routes.push((method, path.to_string(), reply));
     }
 
     /// Answers the next unrouted request with `reply` (queued replies are used in order).

@@ -878,3 +878,143 @@ async fn the_sample_alert_goes_through_the_real_path() {
     assert_eq!(request.header("x-sa-alert-id"), Some(id));
     assert_eq!(request.json()["outputs"], json!(["webhook:test"]));
 }
+
+#[tokio::test]
+async fn carbonblack_re_enables_a_disabled_ban_and_leaves_an_enabled_one() {
+    let rx = receiver();
+    let md5 = "0cc175b9c0f1b6a831c399e269772661";
+    rx.route(
+        "GET",
+        &format!("/api/v1/binary/{md5}/summary"),
+        Reply::json(200, &json!({"md5": md5})),
+    );
+    rx.route(
+        "GET",
+        &format!("/api/v1/banning/blacklist/{md5}"),
+        Reply::json(200, &json!({"md5hash": md5, "enabled": false})),
+    );
+    let outputs = outputs(&[("carbonblack:cb", None)]);
+    let mut alert = alert();
+    alert["context"] = json!({"carbonblack": {"action": "ban", "value": md5}});
+    let creds = credentials(json!({"url": rx.url(), "token": "cbt"}));
+    assert_eq!(
+        deliver(&outputs, "carbonblack:cb", &alert, &alert, &creds).await,
+        DeliveryOutcome::Delivered
+    );
+    let requests = rx.requests();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(
+        (requests[2].method.as_str(), requests[2].path()),
+        ("PUT", format!("/api/v1/banning/blacklist/{md5}").as_str())
+    );
+    assert_eq!(requests[2].json()["enabled"], true);
+
+    let rx = receiver();
+    rx.route(
+        "GET",
+        &format!("/api/v1/binary/{md5}/summary"),
+        Reply::json(200, &json!({"md5": md5})),
+    );
+    rx.route(
+        "GET",
+        &format!("/api/v1/banning/blacklist/{md5}"),
+        Reply::json(200, &json!({"md5hash": md5, "enabled": true})),
+    );
+    let creds = credentials(json!({"url": rx.url(), "token": "cbt"}));
+    assert_eq!(
+        deliver(&outputs, "carbonblack:cb", &alert, &alert, &creds).await,
+        DeliveryOutcome::Delivered
+    );
+    assert_eq!(rx.requests().len(), 2, "an enabled ban is left alone");
+
+    let rx = receiver();
+    rx.route(
+        "GET",
+        &format!("/api/v1/binary/{md5}/summary"),
+        Reply::status(404),
+    );
+    let creds = credentials(json!({"url": rx.url(), "token": "cbt"}));
+    let outcome = deliver(&outputs, "carbonblack:cb", &alert, &alert, &creds).await;
+    assert!(
+        matches!(&outcome, DeliveryOutcome::Failed { reason } if reason.contains(md5)),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn phantom_reuses_the_rule_container() {
+    let rx = receiver();
+    rx.route(
+        "GET",
+        "/rest/container",
+        Reply::json(200, &json!({"count": 1, "data": [{"id": 42}]})),
+    );
+    rx.route(
+        "POST",
+        "/rest/artifact",
+        Reply::json(200, &json!({"id": 70})),
+    );
+    let outputs = outputs(&[("phantom:soar", None)]);
+    let alert = alert();
+    let creds = credentials(json!({"ph_auth_token": "pt", "url": rx.url()}));
+    assert_eq!(
+        deliver(&outputs, "phantom:soar", &alert, &alert, &creds).await,
+        DeliveryOutcome::Delivered
+    );
+    let requests = rx.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].path(), "/rest/artifact");
+    assert_eq!(requests[1].json()["container_id"], 42);
+}
+
+#[tokio::test]
+async fn jira_server_opens_an_issue_without_aggregation() {
+    let rx = receiver();
+    rx.route(
+        "POST",
+        "/rest/auth/1/session",
+        Reply::json(
+            200,
+            &json!({"session": {"name": "JSESSIONID", "value": "s3"}}),
+        ),
+    );
+    rx.route(
+        "POST",
+        "/rest/api/2/issue",
+        Reply::json(201, &json!({"id": "10003"})),
+    );
+    let outputs = outputs(&[("jira:secops", None)]);
+    let alert = alert();
+    let creds = credentials(json!({
+        "username": "sa", "password": "pw", "url": rx.url(), "project_key": "SEC",
+        "issue_type": "Task", "aggregate": "no",
+    }));
+    assert_eq!(
+        deliver(&outputs, "jira:secops", &alert, &alert, &creds).await,
+        DeliveryOutcome::Delivered
+    );
+    let requests = rx.requests();
+    assert_eq!(requests.len(), 2);
+    let issue = requests[1].json();
+    assert_eq!(
+        issue["fields"]["summary"],
+        "StreamAlert cloudtrail_root_account_usage"
+    );
+    let description = issue["fields"]["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("{code:JSON}{\"cluster\": \"prod\", \"context\": {}, ")
+            && description.ends_with("}{code}"),
+        "{description}"
+    );
+
+    rx.route(
+        "POST",
+        "/rest/api/2/issue",
+        Reply::json(201, &json!({"errors": {}})),
+    );
+    let outcome = deliver(&outputs, "jira:secops", &alert, &alert, &creds).await;
+    assert!(
+        matches!(outcome, DeliveryOutcome::Failed { .. }),
+        "no issue id: {outcome:?}"
+    );
+}
