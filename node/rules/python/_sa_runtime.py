@@ -175,10 +175,35 @@ def rule_catalog():
             'description': rule_obj.description,
             'merge_by_keys': [str(key) for key in rule_obj.merge_by_keys],
             'merge_window_mins': int(rule_obj.merge_window_mins),
+            'policy': _alert_policy(rule_obj),
             'file': source_file,
             'line': line,
         })
     return catalog
+
+
+def _alert_policy(rule_obj):
+    """sa's optional alert policy of a rule (merge_send_first, merge_threshold, dedup_keys,
+    dedup_window_mins), validated here so a mistake names the rule."""
+    def positive_int(name):
+        value = getattr(rule_obj, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise RepositoryError(['rule {}: {} must be a non-negative integer, not {!r}'.format(
+                rule_obj.name, name, value)])
+        return value
+    threshold = positive_int('merge_threshold')
+    window = positive_int('dedup_window_mins')
+    if (rule_obj.merge_send_first or threshold > 1) and not (
+            rule_obj.merge_by_keys and rule_obj.merge_window_mins):
+        raise RepositoryError(['rule {}: merge_send_first and merge_threshold need merge_by_keys '
+                               'and merge_window_mins'.format(rule_obj.name)])
+    return {
+        'send_first': bool(rule_obj.merge_send_first),
+        'threshold': max(threshold, 1),
+        'dedup_keys': _string_list([rule_obj.dedup_keys] if isinstance(rule_obj.dedup_keys, str)
+                                   else rule_obj.dedup_keys, 'dedup_keys', rule_obj),
+        'dedup_window_mins': window,
+    }
 
 
 def set_staged(names):

@@ -13,6 +13,38 @@ use crate::convert::{map_to_python, to_python};
 /// The output every alert goes to (the alerts Firehose / Athena table).
 pub const FIREHOSE_OUTPUT: &str = "aws-firehose:alerts";
 
+/// sa's optional per-rule alert policy, beyond StreamAlert (`@rule(merge_send_first=True,
+/// merge_threshold=N, dedup_keys=[...], dedup_window_mins=N)`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AlertPolicy {
+    /// Deliver the first alert of a merge window at once; merge the rest when it closes.
+    pub send_first: bool,
+    /// A closed merge group smaller than this produces no merged alert.
+    pub threshold: u32,
+    /// An alert whose values for these keys repeat an alert of the same rule within the dedup
+    /// window is dropped.
+    pub dedup_keys: Vec<String>,
+    /// The dedup window; 0 means the merge window, or 60 minutes without one.
+    pub dedup_window_mins: u64,
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        AlertPolicy {
+            send_first: false,
+            threshold: 1,
+            dedup_keys: Vec::new(),
+            dedup_window_mins: 0,
+        }
+    }
+}
+
+impl AlertPolicy {
+    pub fn is_default(&self) -> bool {
+        *self == AlertPolicy::default()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alert {
     pub rule_name: String,
@@ -39,6 +71,7 @@ pub struct Alert {
     pub source_entity: Option<String>,
     pub source_service: Option<String>,
     pub staged: bool,
+    pub policy: AlertPolicy,
 }
 
 impl Alert {
@@ -77,7 +110,16 @@ impl Alert {
     }
 
     /// The alerts-table item (§10.3): `Record` is compact JSON, empty sets and publishers are null.
+    /// A rule with an sa alert policy adds `SaPolicy`.
     pub fn dynamo_record(&self) -> Value {
+        let mut item = self.streamalert_dynamo_record();
+        if !self.policy.is_default() {
+            item["SaPolicy"] = json!(self.policy);
+        }
+        item
+    }
+
+    fn streamalert_dynamo_record(&self) -> Value {
         json!({
             "RuleName": self.rule_name,
             "AlertID": self.alert_id,
@@ -168,6 +210,12 @@ impl Alert {
             source_entity: text("SourceEntity")?,
             source_service: text("SourceService")?,
             staged: item.get("Staged").and_then(Value::as_bool).unwrap_or(false),
+            policy: match item.get("SaPolicy") {
+                None | Some(Value::Null) => AlertPolicy::default(),
+                Some(policy) => {
+                    serde_json::from_value(policy.clone()).map_err(|e| format!("SaPolicy: {e}"))?
+                }
+            },
         })
     }
 
@@ -328,6 +376,7 @@ mod tests {
             source_entity: Some("demo_topic".into()),
             source_service: Some("sns".into()),
             staged: false,
+            policy: AlertPolicy::default(),
         }
     }
 
@@ -403,6 +452,13 @@ mod tests {
         alert.attempts = 3;
         let back = Alert::from_dynamo_record(&alert.dynamo_record()).unwrap();
         assert_eq!(back, alert);
+        assert!(alert.dynamo_record().get("SaPolicy").is_none());
+        alert.policy.send_first = true;
+        alert.policy.dedup_keys = vec!["user".into()];
+        assert_eq!(
+            Alert::from_dynamo_record(&alert.dynamo_record()).unwrap(),
+            alert
+        );
         let mut broken = alert.dynamo_record();
         broken["Record"] = json!("[1]");
         assert_eq!(

@@ -360,6 +360,7 @@ impl RulesEngine {
                 log_type: non_empty(&classified.data_type),
                 merge_by_keys: rule.merge_by_keys.clone(),
                 merge_window_mins: rule.merge_window_mins,
+                policy: rule.policy.clone(),
                 publishers,
                 rule_description: non_empty(&rule.description),
                 source_entity: non_empty(&classified.resource),
@@ -484,6 +485,15 @@ fn rule_info(entry: &Bound<'_, PyAny>) -> PyResult<RuleInfo> {
         description: entry.get_item("description")?.extract()?,
         merge_by_keys: entry.get_item("merge_by_keys")?.extract()?,
         merge_window_mins: entry.get_item("merge_window_mins")?.extract()?,
+        policy: {
+            let policy = entry.get_item("policy")?;
+            crate::alert::AlertPolicy {
+                send_first: policy.get_item("send_first")?.extract()?,
+                threshold: policy.get_item("threshold")?.extract()?,
+                dedup_keys: policy.get_item("dedup_keys")?.extract()?,
+                dedup_window_mins: policy.get_item("dedup_window_mins")?.extract()?,
+            }
+        },
         file: entry.get_item("file")?.extract()?,
         line: entry.get_item("line")?.extract()?,
     })

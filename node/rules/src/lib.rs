@@ -21,7 +21,7 @@ pub mod test_runner;
 pub mod threat_intel;
 mod worker;
 
-pub use alert::{Alert, FIREHOSE_OUTPUT, alert_id_for, new_alert_id};
+pub use alert::{Alert, AlertPolicy, FIREHOSE_OUTPUT, alert_id_for, new_alert_id};
 pub use clock::{Clock, Micros, format_timestamp, parse_timestamp};
 pub use engine::{
     BatchOutcome, EngineOptions, LoadError, RuleFailure, RuleTable, RuleTiming, RulesEngine,

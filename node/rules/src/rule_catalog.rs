@@ -37,6 +37,7 @@ pub struct RuleInfo {
     pub description: String,
     pub merge_by_keys: Vec<String>,
     pub merge_window_mins: u64,
+    pub policy: crate::alert::AlertPolicy,
     /// The rule function's file (relative to the repository root) and first line.
     pub file: String,
     pub line: u32,
@@ -123,6 +124,7 @@ mod tests {
             description: String::new(),
             merge_by_keys: vec![],
             merge_window_mins: 0,
+            policy: Default::default(),
             file: String::new(),
             line: 0,
             static_routing: None,

@@ -9,8 +9,8 @@ use sa_engine::ClassifiedRecord;
 use sa_rules::lookup::{self, FixtureTables};
 use sa_rules::threat_intel::{FixtureIocs, ThreatIntelConfig};
 use sa_rules::{
-    Alert, BatchOutcome, Clock, EngineOptions, LoadError, LogsFilter, Plugs, RepositoryLayout,
-    RuleTable, RulesEngine, RulesWorker,
+    Alert, AlertPolicy, BatchOutcome, Clock, EngineOptions, LoadError, LogsFilter, Plugs,
+    RepositoryLayout, RuleTable, RulesEngine, RulesWorker,
 };
 use serde_json::{Value, json};
 
@@ -149,6 +149,15 @@ fn a_root_login_alert_carries_every_field_of_section_10() {
     assert_eq!(alert.source_service.as_deref(), Some("kinesis"));
     assert_eq!(alert.merge_by_keys, ["user"]);
     assert_eq!(alert.merge_window_mins, 5);
+    assert_eq!(
+        alert.policy,
+        AlertPolicy {
+            send_first: true,
+            threshold: 2,
+            dedup_keys: vec!["account".into()],
+            dedup_window_mins: 0,
+        }
+    );
     assert!(alert.merge_enabled());
     assert_eq!(alert.publishers, None);
     assert!(!alert.staged);
@@ -240,7 +249,7 @@ fn raising_rules_and_matchers_are_counted_with_file_and_line_and_do_not_fire() {
     assert!(
         failure
             .message
-            .starts_with("rules/fixture/alpha.py line 44: KeyError"),
+            .starts_with("rules/fixture/alpha.py line 45: KeyError"),
         "{}",
         failure.message
     );

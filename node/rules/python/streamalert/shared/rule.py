@@ -51,6 +51,13 @@ class Rule:
         self.matchers = kwargs.get('matchers')
         self.merge_by_keys = kwargs.get('merge_by_keys') or []
         self.merge_window_mins = kwargs.get('merge_window_mins') or 0
+        # sa extensions (ignored by StreamAlert): deliver the first alert of a merge window at
+        # once, merge only groups of at least merge_threshold alerts, and drop alerts whose
+        # dedup_keys values repeat within dedup_window_mins.
+        self.merge_send_first = bool(kwargs.get('merge_send_first'))
+        self.merge_threshold = kwargs.get('merge_threshold') or 1
+        self.dedup_keys = kwargs.get('dedup_keys') or []
+        self.dedup_window_mins = kwargs.get('dedup_window_mins') or 0
         self.initial_context = kwargs.get('context')
         self.context = None
         self.disabled = False
