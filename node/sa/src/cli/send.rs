@@ -1,5 +1,7 @@
 //! `sactl send`: records from a file or stdin into an `http` data source, in batches; each batch
-//! is acknowledged only once its alerts are committed.
+//! is acknowledged only once its alerts are committed. Each batch is named after the content it
+//! comes from (hash of the whole input, byte offset of the batch), so sending the same input
+//! again with the same `--batch` size yields the same alerts, not a second set.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -8,6 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use sa_proto::ingest::v1::PutRecordsRequest;
 use sa_proto::ingest::v1::ingest_client::IngestClient;
+use sha2::{Digest, Sha256};
 
 use super::config::refused;
 use super::connect;
@@ -22,6 +25,9 @@ pub struct SendArgs {
     /// Records per request.
     #[arg(long, default_value_t = 500)]
     pub batch: usize,
+    /// Send the batches unnamed: sending the same input twice then raises its alerts twice.
+    #[arg(long)]
+    pub no_batch_id: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -39,19 +45,22 @@ pub async fn run(node: &str, args: SendArgs) -> anyhow::Result<()> {
                 .context("cannot read stdin")?;
         }
     }
-    let records: Vec<String> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(str::to_string)
-        .collect();
+    let records = records_with_offsets(&text);
+    let content = hex::encode(Sha256::digest(text.as_bytes()));
     let mut client = IngestClient::new(connect::channel(node).await?);
     let (mut sent, mut classified, mut dead_letters) = (0u64, 0u64, 0u64);
     let mut alerts = Vec::new();
     for chunk in records.chunks(args.batch.max(1)) {
+        let batch_id = if args.no_batch_id {
+            String::new()
+        } else {
+            batch_id(&content, chunk[0].0)
+        };
         let reply = client
             .put(PutRecordsRequest {
                 source: args.source.clone(),
-                records: chunk.to_vec(),
+                records: chunk.iter().map(|(_, record)| record.clone()).collect(),
+                batch_id,
             })
             .await
             .map_err(|s| refused(node, s))?
@@ -80,4 +89,43 @@ pub async fn run(node: &str, args: SendArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Non-blank lines of `text` with the byte offset each starts at.
+fn records_with_offsets(text: &str) -> Vec<(usize, String)> {
+    let mut offset = 0;
+    let mut records = Vec::new();
+    for line in text.split_inclusive('\n') {
+        let record = line.trim_end_matches(['\n', '\r']);
+        if !record.trim().is_empty() {
+            records.push((offset, record.to_owned()));
+        }
+        offset += line.len();
+    }
+    records
+}
+
+/// The id of the batch starting at byte `offset` of the input whose SHA-256 is `content`.
+fn batch_id(content: &str, offset: usize) -> String {
+    format!("sactl:{}@{offset}", &content[..32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_named_by_content_and_offset() {
+        let records = records_with_offsets("a\n\nbb\r\nc");
+        assert_eq!(
+            records,
+            vec![(0, "a".into()), (3, "bb".into()), (7, "c".into())]
+        );
+        let content = hex::encode(Sha256::digest(b"a\n"));
+        assert_eq!(batch_id(&content, 3), format!("sactl:{}@3", &content[..32]));
+        assert_ne!(
+            batch_id(&hex::encode(Sha256::digest(b"b\n")), 3),
+            batch_id(&content, 3)
+        );
+    }
 }

@@ -67,8 +67,21 @@ pub struct NodeArgs {
     #[arg(long, env = "SA_PYTHON_ENV")]
     pub python_env: Option<PathBuf>,
 
+    /// Threads classifying batches in parallel [default: the number of cores].
+    #[arg(long, env = "SA_CLASSIFIER_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub classifier_threads: Option<u16>,
+
     /// Internal: load the repository at DIR (config and rules), report problems, and exit.
     /// The node runs this in a child process to validate a pushed config bundle.
     #[arg(long, hide = true, value_name = "DIR")]
     pub check_repository: Option<PathBuf>,
+}
+
+impl NodeArgs {
+    pub fn classifier_threads(&self) -> usize {
+        self.classifier_threads.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |cores| cores.get()),
+            usize::from,
+        )
+    }
 }

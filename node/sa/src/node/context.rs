@@ -1,12 +1,14 @@
 //! What a node's servers and background tasks share.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+
+use futures::future::BoxFuture;
 
 use sa_raft::Replica;
 
 use super::metrics::NodeMetrics;
-use crate::pipeline::{BatchReport, Detection};
+use crate::pipeline::{BatchReport, Committer, Detection};
 use crate::sinks::AlertLog;
 use crate::state::{AlertStore, ConfigStore, LookupStore};
 
@@ -58,5 +60,25 @@ impl NodeContext {
             .config_version
             .set(i64::try_from(self.detection.version()).unwrap_or(i64::MAX));
         self.metrics.render()
+    }
+}
+
+/// The pipeline's way to [`NodeContext::commit_and_publish`]. Weak, because the context owns
+/// the pipeline.
+pub struct AlertStoreCommitter(Weak<NodeContext>);
+
+impl AlertStoreCommitter {
+    pub fn new(node: &Arc<NodeContext>) -> Self {
+        AlertStoreCommitter(Arc::downgrade(node))
+    }
+}
+
+impl Committer for AlertStoreCommitter {
+    fn commit(&self, report: Arc<BatchReport>) -> BoxFuture<'static, anyhow::Result<()>> {
+        let node = self.0.upgrade();
+        Box::pin(async move {
+            let node = node.ok_or_else(|| anyhow::anyhow!("the node is shutting down"))?;
+            node.commit_and_publish(&report).await
+        })
     }
 }

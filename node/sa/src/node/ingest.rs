@@ -1,13 +1,17 @@
 //! Ingest over HTTP (`POST /v1/ingest/{source}`: a JSON array, or one record per line) and gRPC
 //! (`Ingest.Put`), for the `http` data sources. The reply comes only after the batch's alerts and
 //! dead letters are committed, so a client that got a success may forget the data.
+//!
+//! A client that names its batch (`X-SA-Batch-Id` header, `batch_id` field) gives each record a
+//! position (`<batch id>/<index>`), so sending the batch again yields the same alert ids and no
+//! second set of alerts. Without one, every request is new data.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sa_engine::Root;
 use sa_proto::ingest::v1::ingest_server::Ingest;
@@ -15,11 +19,13 @@ use sa_proto::ingest::v1::{PutRecordsRequest, PutRecordsResponse};
 use serde_json::{Value, json};
 
 use super::NodeContext;
-use crate::pipeline::IngestError;
+use crate::pipeline::{BatchError, Payload, SourceBatch};
 
 /// The service name under which ingest sources are declared in `data_sources`.
 pub const SERVICE: &str = "http";
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+pub const BATCH_ID_HEADER: &str = "x-sa-batch-id";
+const MAX_BATCH_ID_LEN: usize = 256;
 
 /// Why a batch was refused, and whether sending it again can help.
 enum Refusal {
@@ -30,30 +36,31 @@ enum Refusal {
     Unavailable(String),
 }
 
-/// Runs one batch through detection and commits its results.
+/// Runs one batch through the pipeline; returns once its results are committed.
 async fn ingest_batch(
     node: &NodeContext,
     source: &str,
-    payloads: Vec<Root>,
+    batch_id: Option<&str>,
+    roots: Vec<Root>,
 ) -> Result<PutRecordsResponse, Refusal> {
-    node.metrics
-        .records_in_total
-        .with_label_values(&[SERVICE])
-        .inc_by(payloads.len() as u64);
-    let started = std::time::Instant::now();
-    let report = match node.detection.process(SERVICE, source, payloads).await {
-        Ok(report) => report,
-        Err(IngestError::UnknownSource(reason)) => return Err(Refusal::UnknownSource(reason)),
-        Err(e) => return Err(Refusal::Unavailable(e.to_string())),
+    let payloads = roots
+        .into_iter()
+        .enumerate()
+        .map(|(index, root)| match batch_id {
+            Some(id) => Payload::at(root, format!("{id}/{index}")),
+            None => Payload::unplaced(root),
+        })
+        .collect();
+    let batch = SourceBatch {
+        service: SERVICE.to_owned(),
+        resource: source.to_owned(),
+        payloads,
     };
-    node.metrics.record_batch(SERVICE, &report);
-    node.commit_and_publish(&report)
-        .await
-        .map_err(|e| Refusal::Unavailable(format!("alerts not committed, send again: {e:#}")))?;
-    node.metrics
-        .batch_latency_seconds
-        .with_label_values(&[SERVICE])
-        .observe(started.elapsed().as_secs_f64());
+    let report = match node.detection.run(batch).await {
+        Ok(report) => report,
+        Err(BatchError::UnknownSource(reason)) => return Err(Refusal::UnknownSource(reason)),
+        Err(BatchError::Unavailable(reason)) => return Err(Refusal::Unavailable(reason)),
+    };
     Ok(PutRecordsResponse {
         records: report.records as u64,
         classified: report.classified as u64,
@@ -64,17 +71,43 @@ async fn ingest_batch(
     })
 }
 
+/// A client's batch id: empty means none; otherwise at most 256 printable ASCII characters.
+fn batch_id(id: &str) -> Result<Option<&str>, String> {
+    if id.is_empty() {
+        return Ok(None);
+    }
+    if id.len() > MAX_BATCH_ID_LEN || !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "batch id must be 1 to {MAX_BATCH_ID_LEN} printable ASCII characters without spaces"
+        ));
+    }
+    Ok(Some(id))
+}
+
+fn header_batch_id(headers: &HeaderMap) -> Result<Option<&str>, String> {
+    match headers.get(BATCH_ID_HEADER) {
+        None => Ok(None),
+        Some(value) => batch_id(
+            value
+                .to_str()
+                .map_err(|_| format!("{BATCH_ID_HEADER} is not ASCII"))?,
+        ),
+    }
+}
+
 pub async fn http_ingest(
     State(node): State<Arc<NodeContext>>,
     Path(source): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     node.metrics
         .http_requests_total
         .with_label_values(&["/v1/ingest"])
         .inc();
-    let result = match split_body(&body) {
-        Ok(payloads) => ingest_batch(&node, &source, payloads).await,
+    let request = header_batch_id(&headers).and_then(|id| Ok((id, split_body(&body)?)));
+    let result = match request {
+        Ok((id, roots)) => ingest_batch(&node, &source, id, roots).await,
         Err(reason) => Err(Refusal::BadRequest(reason)),
     };
     match result {
@@ -118,12 +151,13 @@ impl Ingest for IngestService {
         if request.records.is_empty() {
             return Err(tonic::Status::invalid_argument("no records in the request"));
         }
-        let payloads = request
+        let id = batch_id(&request.batch_id).map_err(tonic::Status::invalid_argument)?;
+        let roots = request
             .records
             .iter()
             .map(|record| Root::from_text(record))
             .collect();
-        match ingest_batch(&self.node, &request.source, payloads).await {
+        match ingest_batch(&self.node, &request.source, id, roots).await {
             Ok(reply) => Ok(tonic::Response::new(reply)),
             Err(Refusal::BadRequest(reason)) => Err(tonic::Status::invalid_argument(reason)),
             Err(Refusal::UnknownSource(reason)) => Err(tonic::Status::not_found(reason)),
@@ -186,5 +220,17 @@ mod tests {
         let err = split_body(b"[{\"a\": 1},").unwrap_err();
         assert!(err.contains("line 1 column"), "{err}");
         assert!(split_body(&[0xff, 0xfe]).unwrap_err().contains("UTF-8"));
+    }
+
+    #[test]
+    fn batch_ids_are_optional_short_and_printable() {
+        assert_eq!(batch_id(""), Ok(None));
+        assert_eq!(batch_id("sactl:3f2a@0"), Ok(Some("sactl:3f2a@0")));
+        assert!(batch_id("two words").is_err());
+        assert!(batch_id(&"x".repeat(257)).is_err());
+        let mut headers = HeaderMap::new();
+        assert_eq!(header_batch_id(&headers), Ok(None));
+        headers.insert(BATCH_ID_HEADER, "b-1".parse().unwrap());
+        assert_eq!(header_batch_id(&headers), Ok(Some("b-1")));
     }
 }

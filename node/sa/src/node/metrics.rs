@@ -19,8 +19,11 @@ pub struct NodeMetrics {
     pub records_classified_total: IntCounterVec,
     pub records_failed_total: IntCounterVec,
     pub rule_hits_total: IntCounterVec,
-    pub rule_errors_total: IntCounter,
+    pub rule_errors_total: IntCounterVec,
     pub batch_latency_seconds: HistogramVec,
+    pub actor_restarts_total: IntCounterVec,
+    pub actor_mailbox_batches: IntGaugeVec,
+    pub batches_dead_lettered_total: IntCounterVec,
     pub config_version: IntGauge,
     pub config_reload_failures_total: IntCounter,
     pub raft_term: IntGauge,
@@ -85,11 +88,11 @@ impl NodeMetrics {
                 "Alerts produced, by rule.",
                 &["rule"],
             ),
-            rule_errors_total: IntCounter::new(
+            rule_errors_total: counter_vec(
                 "sa_rule_errors_total",
-                "Rule, matcher or dynamic-output calls that raised.",
-            )
-            .expect("valid metric"),
+                "Rule, matcher or dynamic-output calls that raised, by rule.",
+                &["rule"],
+            ),
             batch_latency_seconds: HistogramVec::new(
                 HistogramOpts::new(
                     "sa_batch_latency_seconds",
@@ -101,6 +104,24 @@ impl NodeMetrics {
                 &["service"],
             )
             .expect("valid metric"),
+            actor_restarts_total: counter_vec(
+                "sa_actor_restarts_total",
+                "Pipeline actors restarted after a panic or the loss of their worker, by actor.",
+                &["actor"],
+            ),
+            actor_mailbox_batches: IntGaugeVec::new(
+                Opts::new(
+                    "sa_actor_mailbox_batches",
+                    "Batches inside a pipeline actor (queued or being handled), by actor.",
+                ),
+                &["actor"],
+            )
+            .expect("valid metric"),
+            batches_dead_lettered_total: counter_vec(
+                "sa_batches_dead_lettered_total",
+                "Batches an actor failed on every attempt, their records dead-lettered, by actor.",
+                &["actor"],
+            ),
             config_version: gauge(
                 "sa_config_version",
                 "Config bundle version this node runs (0: local files).",
@@ -132,6 +153,9 @@ impl NodeMetrics {
             Box::new(metrics.rule_hits_total.clone()),
             Box::new(metrics.rule_errors_total.clone()),
             Box::new(metrics.batch_latency_seconds.clone()),
+            Box::new(metrics.actor_restarts_total.clone()),
+            Box::new(metrics.actor_mailbox_batches.clone()),
+            Box::new(metrics.batches_dead_lettered_total.clone()),
             Box::new(metrics.config_version.clone()),
             Box::new(metrics.config_reload_failures_total.clone()),
             Box::new(metrics.raft_term.clone()),
@@ -146,6 +170,13 @@ impl NodeMetrics {
                 .expect("metric names are unique");
         }
         metrics
+    }
+
+    /// Adds a component's own metrics (alerts, outputs, sources) to the node's exposition.
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        self.registry
+            .register(collector)
+            .expect("metric names are unique");
     }
 
     pub fn uptime(&self) -> std::time::Duration {
@@ -165,7 +196,11 @@ impl NodeMetrics {
                 .with_label_values(&[alert.rule_name.as_str()])
                 .inc();
         }
-        self.rule_errors_total.inc_by(report.rule_errors as u64);
+        for (rule, errors) in &report.rule_errors_by_rule {
+            self.rule_errors_total
+                .with_label_values(&[rule.as_str()])
+                .inc_by(*errors);
+        }
     }
 
     /// Counts classified records by log type.

@@ -18,8 +18,9 @@ use super::grpc::ClusterService;
 use super::identity::NodeIdentity;
 use super::ingest::IngestService;
 use super::metrics::NodeMetrics;
+use super::context::AlertStoreCommitter;
 use super::{NodeArgs, NodeContext, config_watch};
-use crate::pipeline::{Detection, LoadedRepository};
+use crate::pipeline::{Detection, LoadedRepository, PipelineOptions};
 use crate::sinks::AlertLog;
 use crate::sources::file_tail;
 use crate::state::{AlertStore, ConfigStore, LookupStore};
@@ -65,10 +66,13 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         ..EngineOptions::default()
     };
     let (repository, version) = initial_repository(&args, &configs)?;
-    let detection =
-        tokio::task::spawn_blocking(move || Detection::start(repository, version, options))
-            .await?
-            .context("cannot start the rules engine")?;
+    let pipeline = PipelineOptions::with_classifier_threads(args.classifier_threads());
+    let pipeline_metrics = metrics.clone();
+    let detection = tokio::task::spawn_blocking(move || {
+        Detection::start(repository, version, options, pipeline, pipeline_metrics)
+    })
+    .await?
+    .context("cannot start the detection pipeline")?;
 
     lookups.declare(detection.lookup_tables_config().as_ref());
     let node = Arc::new(NodeContext {
@@ -83,6 +87,10 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         lookups,
         alert_log: AlertLog::open(&args.data_dir.join("alerts.jsonl"), !args.quiet_alerts)?,
     });
+    node.detection.connect(
+        Arc::new(AlertStoreCommitter::new(&node)),
+        tokio::runtime::Handle::current(),
+    );
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let grpc = tonic::transport::Server::builder()

@@ -1,73 +1,177 @@
-//! The node's detection stage: the active classifier and the rules thread, swapped as a whole
-//! when a new config version arrives, so a batch always sees one consistent config.
+//! The node's detection pipeline: the running config, and the actors a batch flows through
+//! (classifier -> rules -> commit) before its source may acknowledge it. A new config version
+//! replaces classifier and rules together, and a batch always finishes on the config it started
+//! with.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Instant;
 
+use actix::{Addr, Supervisor, SyncArbiter};
+use sa_engine::classifier::CandidateFailure;
 use sa_engine::{ClassifiedRecord, Classifier, DeadLetter, Root};
-use sa_rules::{Alert, EngineOptions, RulesHandle, RulesWorker};
-use tokio::sync::oneshot;
+use sa_rules::EngineOptions;
 
+use super::actor_system::ActorSystem;
+use super::batch::{BatchReport, SourceBatch};
+use super::classifier::{self, Classified, ClassifierActor, Classify};
+use super::commit::{self, Commit, CommitActor, Committer};
+use super::mailbox::Mailbox;
 use super::repository::LoadedRepository;
+use super::rules::{self, Evaluate, Reload, RulesActor};
+use super::supervision::StageFailure;
+use crate::node::metrics::NodeMetrics;
 
-/// Batches waiting for the rules thread before submitters are made to wait (backpressure).
-const RULES_QUEUE: usize = 16;
+/// How the pipeline is sized.
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    /// Classifier actors, one thread each.
+    pub classifier_threads: usize,
+    /// Batches each actor holds at most (see [`Mailbox`]).
+    pub classifier_mailbox: usize,
+    pub rules_mailbox: usize,
+    pub commit_mailbox: usize,
+    /// Times a batch is offered to an actor that keeps crashing on it before it is
+    /// dead-lettered.
+    pub attempts: u32,
+}
+
+impl PipelineOptions {
+    pub fn with_classifier_threads(threads: usize) -> Self {
+        let threads = threads.max(1);
+        PipelineOptions {
+            classifier_threads: threads,
+            // Enough to keep every classifier thread busy while the next batches wait.
+            classifier_mailbox: 2 * threads,
+            // One interpreter: a few queued batches keep it busy, more would only wait there.
+            rules_mailbox: 4,
+            // Raft groups concurrent commits into fewer round trips.
+            commit_mailbox: 8,
+            attempts: 3,
+        }
+    }
+}
 
 struct ActiveConfig {
     version: u64,
     classifier: Arc<Classifier>,
 }
 
-pub struct Detection {
-    active: RwLock<ActiveConfig>,
-    rules: RulesHandle,
-    // Owns the rules thread; dropping it stops the thread.
-    _worker: RulesWorker,
-    options: EngineOptions,
-}
-
 #[derive(Debug, thiserror::Error)]
-pub enum IngestError {
-    /// The request names a source no cluster routes: the client's mistake.
+pub enum BatchError {
+    /// The batch names a source no cluster routes: the sender's mistake.
     #[error("{0}")]
     UnknownSource(String),
-    #[error("rules: {0}")]
-    Rules(String),
+    /// The node cannot take the batch now (no quorum, rules not loaded): offer it again later.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
-/// What became of one batch.
-#[derive(Debug, Default)]
-pub struct BatchReport {
-    pub config_version: u64,
-    pub records: usize,
-    pub classified: usize,
-    pub classified_by_type: BTreeMap<String, u64>,
-    pub alerts: Vec<Alert>,
-    pub dead_letters: Vec<DeadLetter>,
-    pub rule_errors: usize,
+pub struct Detection {
+    active: RwLock<Arc<ActiveConfig>>,
+    /// Held shared by every batch from picking its config until it has its rule outcomes, and
+    /// exclusively by a reload, so that the rules thread never sees a batch classified with
+    /// another config than the one it runs.
+    switching: tokio::sync::RwLock<()>,
+    classifier: Mailbox<ClassifierActor>,
+    rules: Mailbox<RulesActor>,
+    rules_addr: Addr<RulesActor>,
+    commit: OnceLock<Mailbox<CommitActor>>,
+    options: PipelineOptions,
+    metrics: Arc<NodeMetrics>,
+    // Last: the actors stop after every address above is gone.
+    actors: ActorSystem,
 }
 
 impl Detection {
+    /// Starts the actors and loads `repository` (blocks while the rules import). Batches flow
+    /// once [`Detection::connect`] has given the pipeline its committer.
     pub fn start(
         repository: LoadedRepository,
         version: u64,
-        options: EngineOptions,
+        engine: EngineOptions,
+        options: PipelineOptions,
+        metrics: Arc<NodeMetrics>,
     ) -> anyhow::Result<Self> {
-        let worker = RulesWorker::spawn(repository.layout, options.clone(), RULES_QUEUE)?;
+        let actors = ActorSystem::start()?;
+        let restarts = |actor: &str| metrics.actor_restarts_total.with_label_values(&[actor]);
+        let depth = |actor: &str| metrics.actor_mailbox_batches.with_label_values(&[actor]);
+
+        let rules_actor = RulesActor::start(
+            repository.layout,
+            engine,
+            options.rules_mailbox,
+            restarts(rules::ACTOR),
+        )?;
+        let rules_addr =
+            Supervisor::start_in_arbiter(&actors.rules_arbiter(), move |_| rules_actor);
+
+        let classifier_restarts = restarts(classifier::ACTOR);
+        let threads = options.classifier_threads.max(1);
+        let classifier_addr = actors.run_on(move || {
+            SyncArbiter::start(threads, move || ClassifierActor {
+                restarts: classifier_restarts.clone(),
+            })
+        })?;
+
         Ok(Detection {
-            active: RwLock::new(ActiveConfig {
+            active: RwLock::new(Arc::new(ActiveConfig {
                 version,
                 classifier: Arc::new(repository.classifier),
-            }),
-            rules: worker.handle(),
-            _worker: worker,
+            })),
+            switching: tokio::sync::RwLock::new(()),
+            classifier: Mailbox::new(
+                classifier::ACTOR,
+                classifier_addr,
+                options.classifier_mailbox,
+                options.attempts,
+                depth(classifier::ACTOR),
+            ),
+            rules: Mailbox::new(
+                rules::ACTOR,
+                rules_addr.clone(),
+                options.rules_mailbox,
+                options.attempts,
+                depth(rules::ACTOR),
+            ),
+            rules_addr,
+            commit: OnceLock::new(),
             options,
+            metrics,
+            actors,
         })
+    }
+
+    /// Starts the commit actor, which hands batches to `committer`; commits run on `runtime`.
+    /// A second call changes nothing.
+    pub fn connect(&self, committer: Arc<dyn Committer>, runtime: tokio::runtime::Handle) {
+        self.commit.get_or_init(|| {
+            let restarts = self
+                .metrics
+                .actor_restarts_total
+                .with_label_values(&[commit::ACTOR]);
+            let capacity = self.options.commit_mailbox;
+            let addr = Supervisor::start_in_arbiter(&self.actors.commit_arbiter(), move |_| {
+                CommitActor::new(committer, runtime, capacity, restarts)
+            });
+            Mailbox::new(
+                commit::ACTOR,
+                addr,
+                capacity,
+                self.options.attempts,
+                self.metrics
+                    .actor_mailbox_batches
+                    .with_label_values(&[commit::ACTOR]),
+            )
+        });
+    }
+
+    fn active(&self) -> Arc<ActiveConfig> {
+        self.active.read().expect("config lock").clone()
     }
 
     /// Resources the active config lists under `service` in any cluster's `data_sources`.
     pub fn resources(&self, service: &str) -> Vec<String> {
-        let active = self.active.read().expect("config lock");
+        let active = self.active();
         let mut resources: Vec<String> = active
             .classifier
             .config()
@@ -84,8 +188,7 @@ impl Detection {
 
     /// The active config's `conf/lookup_tables.json`, if it has one.
     pub fn lookup_tables_config(&self) -> Option<serde_json::Value> {
-        let active = self.active.read().expect("config lock");
-        active
+        self.active()
             .classifier
             .config()
             .files
@@ -93,85 +196,207 @@ impl Detection {
             .cloned()
     }
 
-    pub fn version(&self) -> u64 {
-        self.active.read().expect("config lock").version
+    /// The active config's `conf/outputs.json`, if it has one.
+    pub fn outputs_config(&self) -> Option<serde_json::Value> {
+        self.active()
+            .classifier
+            .config()
+            .files
+            .get("outputs")
+            .cloned()
     }
 
-    /// Switches to a new repository: rules first (an import failure keeps everything as it
-    /// was), then the classifier. In-flight batches finish on the config they started with.
+    pub fn version(&self) -> u64 {
+        self.active().version
+    }
+
+    /// Switches to a new repository once every batch started on the current one has its rule
+    /// outcomes (new batches wait meanwhile): rules first (an import failure keeps everything
+    /// as it was), then the classifier.
     pub async fn reload(
         &self,
         repository: LoadedRepository,
         version: u64,
     ) -> anyhow::Result<usize> {
-        let rules = self.rules.clone();
-        let options = self.options.clone();
-        let layout = repository.layout;
-        let loaded = tokio::task::spawn_blocking(move || rules.reload(layout, options)).await?;
-        let rule_count = loaded.map_err(|_| anyhow::anyhow!("the rules thread is gone"))??;
-        *self.active.write().expect("config lock") = ActiveConfig {
+        let _exclusive = self.switching.write().await;
+        let rules = self
+            .rules_addr
+            .send(Reload {
+                layout: repository.layout,
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("the rules actor is gone: {e}"))?
+            .map_err(anyhow::Error::msg)?;
+        *self.active.write().expect("config lock") = Arc::new(ActiveConfig {
             version,
             classifier: Arc::new(repository.classifier),
-        };
-        Ok(rule_count)
+        });
+        Ok(rules)
     }
 
-    /// Classifies `payloads` from `service`/`resource`, runs the rules over what classified,
-    /// and reports alerts and dead letters (not yet committed).
-    pub async fn process(
-        &self,
-        service: &str,
-        resource: &str,
-        payloads: Vec<Root>,
-    ) -> Result<BatchReport, IngestError> {
-        let (version, classifier) = {
-            let active = self.active.read().expect("config lock");
-            (active.version, active.classifier.clone())
-        };
+    /// Runs `batch` through classifier, rules and commit. When this returns `Ok`, the batch's
+    /// alerts and dead letters are committed and its source may acknowledge it.
+    pub async fn run(&self, batch: SourceBatch) -> Result<Arc<BatchReport>, BatchError> {
+        let started = Instant::now();
+        let service = batch.service.clone();
+        self.metrics
+            .records_in_total
+            .with_label_values(&[service.as_str()])
+            .inc_by(batch.payloads.len() as u64);
+        let commit = self.commit.get().ok_or_else(|| {
+            BatchError::Unavailable("the pipeline is not connected to the alert store".into())
+        })?;
+        let batch = Arc::new(batch);
+
+        let shared = self.switching.read().await;
+        let config = self.active();
         let mut report = BatchReport {
-            config_version: version,
-            records: payloads.len(),
+            config_version: config.version,
+            records: batch.payloads.len(),
             ..Default::default()
         };
-        let mut classified: Vec<ClassifiedRecord> = Vec::new();
-        for payload in payloads {
-            let outcome = classifier
-                .classify(service, resource, payload)
-                .map_err(|e| IngestError::UnknownSource(e.to_string()))?;
-            classified.extend(outcome.records);
-            report.dead_letters.extend(outcome.dead_letters);
-        }
-        report.classified = classified.len();
-        for record in &classified {
+        let classifier_slot = self.classifier.reserve().await;
+        let classified = self
+            .classifier
+            .request(&classifier_slot, || Classify {
+                classifier: config.classifier.clone(),
+                batch: batch.clone(),
+            })
+            .await;
+        let classified = match classified {
+            Ok(classified) => classified,
+            Err(StageFailure::Refused(reason)) => return Err(BatchError::UnknownSource(reason)),
+            Err(failure @ StageFailure::GaveUp { .. }) => {
+                self.dead_lettered(classifier::ACTOR);
+                Classified {
+                    records: Vec::new(),
+                    dead_letters: unclassified(&batch, &failure.to_string()),
+                }
+            }
+            Err(other) => return Err(BatchError::Unavailable(other.to_string())),
+        };
+        report.classified = classified.records.len();
+        for record in &classified.records {
             *report
                 .classified_by_type
                 .entry(record.log_type.clone())
                 .or_insert(0) += 1;
         }
-        if classified.is_empty() {
-            return Ok(report);
-        }
-        let (sender, receiver) = oneshot::channel();
-        let rules = self.rules.clone();
-        // submit() blocks while the rules queue is full: that wait is the backpressure, and it
-        // must not stall an async worker thread.
-        tokio::task::spawn_blocking(move || {
-            rules.submit(classified, move |outcome| {
-                let _ = sender.send(outcome);
+        report.dead_letters = classified.dead_letters;
+
+        let upstream_slot = if classified.records.is_empty() {
+            classifier_slot
+        } else {
+            let rules_slot = self.rules.reserve().await;
+            drop(classifier_slot);
+            let records = Arc::new(classified.records);
+            match self
+                .rules
+                .request(&rules_slot, || Evaluate {
+                    records: records.clone(),
+                })
+                .await
+            {
+                Ok(outcome) => {
+                    report.rule_errors = outcome.failures.len();
+                    for failure in &outcome.failures {
+                        tracing::warn!(?failure, "rule raised");
+                        *report
+                            .rule_errors_by_rule
+                            .entry(failure.rule.clone())
+                            .or_insert(0) += 1;
+                    }
+                    report.alerts = outcome.alerts;
+                }
+                Err(failure @ StageFailure::GaveUp { .. }) => {
+                    self.dead_lettered(rules::ACTOR);
+                    report
+                        .dead_letters
+                        .extend(unevaluated(&records, &failure.to_string()));
+                }
+                Err(other) => return Err(BatchError::Unavailable(other.to_string())),
+            }
+            rules_slot
+        };
+        drop(shared);
+        self.metrics.record_batch(&service, &report);
+
+        let commit_slot = commit.reserve().await;
+        drop(upstream_slot);
+        let report = Arc::new(report);
+        commit
+            .request(&commit_slot, || Commit {
+                report: report.clone(),
             })
-        })
-        .await
-        .map_err(|e| IngestError::Rules(e.to_string()))?
-        .map_err(|_| IngestError::Rules("the rules thread is gone".into()))?;
-        let outcome = receiver
             .await
-            .map_err(|_| IngestError::Rules("the rules thread dropped the batch".into()))?
-            .map_err(IngestError::Rules)?;
-        report.rule_errors = outcome.failures.len();
-        for failure in &outcome.failures {
-            tracing::warn!(?failure, "rule raised");
-        }
-        report.alerts = outcome.alerts;
+            .map_err(|failure| BatchError::Unavailable(failure.to_string()))?;
+        drop(commit_slot);
+        self.metrics
+            .batch_latency_seconds
+            .with_label_values(&[service.as_str()])
+            .observe(started.elapsed().as_secs_f64());
         Ok(report)
     }
+
+    fn dead_lettered(&self, actor: &str) {
+        self.metrics
+            .batches_dead_lettered_total
+            .with_label_values(&[actor])
+            .inc();
+    }
+
+    /// Whether a reload waits for batches in flight (new batches then wait for it).
+    #[cfg(test)]
+    pub fn reload_pending(&self) -> bool {
+        self.switching.try_read().is_err()
+    }
+
+    /// Senders waiting for room in each actor: (classifier, rules, commit).
+    pub fn waiting(&self) -> (usize, usize, usize) {
+        (
+            self.classifier.waiting(),
+            self.rules.waiting(),
+            self.commit.get().map_or(0, Mailbox::waiting),
+        )
+    }
+}
+
+/// The payloads of a batch the classifier kept crashing on, as dead letters with the reason.
+fn unclassified(batch: &SourceBatch, reason: &str) -> Vec<DeadLetter> {
+    batch
+        .payloads
+        .iter()
+        .map(|payload| DeadLetter {
+            cluster: String::new(),
+            service: batch.service.clone(),
+            resource: batch.resource.clone(),
+            log_type: None,
+            record: match &payload.root {
+                Root::Text(text) => text.clone(),
+                Root::Json(value) => value.to_string(),
+            },
+            failures: vec![CandidateFailure {
+                log_type: classifier::ACTOR.to_owned(),
+                reason: reason.to_owned(),
+            }],
+        })
+        .collect()
+}
+
+/// Classified records the rules actor kept crashing on, as dead letters with the reason.
+fn unevaluated(records: &[ClassifiedRecord], reason: &str) -> Vec<DeadLetter> {
+    records
+        .iter()
+        .map(|record| DeadLetter {
+            cluster: record.cluster.clone(),
+            service: record.service.clone(),
+            resource: record.resource.clone(),
+            log_type: Some(record.log_type.clone()),
+            record: serde_json::Value::Object(record.record.clone()).to_string(),
+            failures: vec![CandidateFailure {
+                log_type: record.log_type.clone(),
+                reason: reason.to_owned(),
+            }],
+        })
+        .collect()
 }

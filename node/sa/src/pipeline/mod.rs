@@ -1,8 +1,20 @@
 //! Inside a node: the running detection config, and batches flowing from a source through the
-//! classifier and the rules to committed alerts.
+//! classifier and rules actors to committed alerts (DESIGN.md §3).
 
+mod actor_system;
+mod batch;
+mod classifier;
+mod commit;
 mod detection;
+mod mailbox;
 mod repository;
+mod rules;
+mod supervision;
+#[cfg(test)]
+mod tests;
 
-pub use detection::{BatchReport, Detection, IngestError};
+pub use batch::{BatchReport, Payload, SourceBatch, origin};
+pub use commit::Committer;
+pub use detection::{BatchError, Detection, PipelineOptions};
 pub use repository::{LoadedRepository, check_repository};
+pub use supervision::StageFailure;

@@ -3,6 +3,9 @@
 //! saved only after a batch's alerts are committed, so a restart neither skips nor repeats a
 //! line; a rotated file (new inode) is finished before its successor is read from the start, and
 //! a truncated file is read again from the start.
+//!
+//! Each line's position is its file's path, inode and byte offset, so a line read again after a
+//! crash yields the same alert ids as the first time.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -17,6 +20,7 @@ use sa_engine::Root;
 use serde::{Deserialize, Serialize};
 
 use crate::node::NodeContext;
+use crate::pipeline::{Payload, SourceBatch};
 
 pub const SERVICE: &str = "file";
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -61,9 +65,17 @@ impl Offsets {
     }
 }
 
-/// Whole lines of `file` from `offset`, at most `MAX_BATCH_BYTES`; returns them with the offset
-/// just after the last complete line. A trailing partial line waits for its newline.
-pub fn read_lines(file: &mut std::fs::File, offset: u64) -> std::io::Result<(Vec<String>, u64)> {
+/// One complete line and the byte offset it starts at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub offset: u64,
+    pub text: String,
+}
+
+/// Whole lines of `file` from `offset`, at most `MAX_BATCH_BYTES`, blank lines skipped; returns
+/// them with the offset just after the last complete line. A trailing partial line waits for
+/// its newline.
+pub fn read_lines(file: &mut std::fs::File, offset: u64) -> std::io::Result<(Vec<Line>, u64)> {
     file.seek(SeekFrom::Start(offset))?;
     let mut buffer = Vec::new();
     file.take(MAX_BATCH_BYTES).read_to_end(&mut buffer)?;
@@ -71,11 +83,23 @@ pub fn read_lines(file: &mut std::fs::File, offset: u64) -> std::io::Result<(Vec
         return Ok((Vec::new(), offset));
     };
     let complete = &buffer[..=last_newline];
-    let lines = String::from_utf8_lossy(complete)
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(str::to_string)
-        .collect();
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for end in complete
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| (*b == b'\n').then_some(i))
+    {
+        let text = String::from_utf8_lossy(&complete[start..end]);
+        let text = text.strip_suffix('\r').unwrap_or(&text);
+        if !text.trim().is_empty() {
+            lines.push(Line {
+                offset: offset + start as u64,
+                text: text.to_owned(),
+            });
+        }
+        start = end + 1;
+    }
     Ok((lines, offset + complete.len() as u64))
 }
 
@@ -103,8 +127,9 @@ struct FileTail {
     open: HashMap<u64, (String, File)>,
 }
 
-/// Runs until the node stops: polls every configured pattern and feeds new lines through
-/// detection, committing before advancing offsets.
+/// Runs until the node stops: polls every configured pattern and feeds new lines through the
+/// pipeline, which returns once they are committed; only then does the offset advance. While
+/// the pipeline is full, `run` waits, and the files wait with it.
 pub async fn run(node: Arc<NodeContext>) {
     let offsets_path = node.data_dir.join("file_offsets.json");
     let offsets = match Offsets::load(&offsets_path) {
@@ -174,19 +199,29 @@ impl FileTail {
                 return Ok(());
             }
             if !lines.is_empty() {
-                let payloads: Vec<Root> = lines.iter().map(|line| Root::from_text(line)).collect();
+                let path = self
+                    .offsets
+                    .files
+                    .get(&inode)
+                    .map(|f| f.path.display().to_string())
+                    .unwrap_or_default();
+                let payloads = lines
+                    .iter()
+                    .map(|line| {
+                        Payload::at(
+                            Root::from_text(&line.text),
+                            format!("{path}@{inode}:{}", line.offset),
+                        )
+                    })
+                    .collect();
                 self.node
-                    .metrics
-                    .records_in_total
-                    .with_label_values(&[SERVICE])
-                    .inc_by(payloads.len() as u64);
-                let report = self
-                    .node
                     .detection
-                    .process(SERVICE, &pattern, payloads)
+                    .run(SourceBatch {
+                        service: SERVICE.to_owned(),
+                        resource: pattern,
+                        payloads,
+                    })
                     .await?;
-                self.node.metrics.record_batch(SERVICE, &report);
-                self.node.commit_and_publish(&report).await?;
             }
             self.offsets.files.entry(inode).or_default().offset = end;
             self.offsets.save(&self.offsets_path)?;
@@ -207,7 +242,19 @@ mod tests {
         let (lines, end) = read_lines(&mut file, 0).unwrap();
         assert_eq!(
             (lines, end),
-            (vec!["one".to_string(), "two".to_string()], 8)
+            (
+                vec![
+                    Line {
+                        offset: 0,
+                        text: "one".into()
+                    },
+                    Line {
+                        offset: 4,
+                        text: "two".into()
+                    }
+                ],
+                8
+            )
         );
         let (lines, end) = read_lines(&mut file, end).unwrap();
         assert_eq!(
@@ -215,9 +262,14 @@ mod tests {
             (0, 8),
             "a partial line waits for its newline"
         );
-        std::fs::write(&path, "one\ntwo\nthree\n").unwrap();
+        std::fs::write(&path, "one\ntwo\nthree\r\n\nfour\n").unwrap();
         let (lines, end) = read_lines(&mut file, 8).unwrap();
-        assert_eq!((lines, end), (vec!["three".to_string()], 14));
+        let lines: Vec<(u64, &str)> = lines.iter().map(|l| (l.offset, l.text.as_str())).collect();
+        assert_eq!(
+            (lines, end),
+            (vec![(8, "three"), (16, "four")], 21),
+            "blank lines are skipped, offsets stay exact"
+        );
     }
 
     #[test]

@@ -1,0 +1,174 @@
+//! The rules actor: the only way to the rules thread (one embedded interpreter per node).
+//! Batches of classified records go in, rule outcomes come out. If the rules thread dies, the
+//! actor is restarted and starts a new one on the repository it last loaded.
+
+use std::sync::Arc;
+
+use actix::fut::{ActorFutureExt, wrap_future};
+use actix::{Actor, ActorContext, Context, Handler, Message, ResponseActFuture, Supervised};
+use prometheus::IntCounter;
+use sa_engine::ClassifiedRecord;
+use sa_rules::{BatchOutcome, EngineOptions, RepositoryLayout, RulesHandle, RulesWorker};
+use tokio::sync::oneshot;
+
+use super::supervision::{StageFailure, guarded};
+
+pub const ACTOR: &str = "rules";
+
+pub struct RulesActor {
+    worker: Option<RulesWorker>,
+    layout: RepositoryLayout,
+    options: EngineOptions,
+    /// Batches the actor holds at most; the rules thread's queue has room for them, so a submit
+    /// does not block the arbiter's thread.
+    capacity: usize,
+    worker_lost: bool,
+    restarts: IntCounter,
+}
+
+impl RulesActor {
+    /// Starts the rules thread on `layout` (blocks while the repository imports).
+    pub fn start(
+        layout: RepositoryLayout,
+        options: EngineOptions,
+        capacity: usize,
+        restarts: IntCounter,
+    ) -> anyhow::Result<Self> {
+        let worker = RulesWorker::spawn(layout.clone(), options.clone(), queue(capacity))?;
+        Ok(RulesActor {
+            worker: Some(worker),
+            layout,
+            options,
+            capacity,
+            worker_lost: false,
+            restarts,
+        })
+    }
+
+    fn rules_handle(&self) -> Option<RulesHandle> {
+        self.worker.as_ref().map(RulesWorker::handle)
+    }
+}
+
+impl Actor for RulesActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(self.capacity);
+    }
+}
+
+impl Supervised for RulesActor {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.restarts.inc();
+        if !self.worker_lost {
+            return;
+        }
+        // Joins the dead thread, whose interpreter state unwound with it.
+        self.worker = None;
+        match RulesWorker::spawn(
+            self.layout.clone(),
+            self.options.clone(),
+            queue(self.capacity),
+        ) {
+            Ok(worker) => {
+                self.worker = Some(worker);
+                self.worker_lost = false;
+            }
+            Err(e) => tracing::error!(error = %e, "cannot start a new rules thread"),
+        }
+    }
+}
+
+pub struct Evaluate {
+    pub records: Arc<Vec<ClassifiedRecord>>,
+}
+
+impl Message for Evaluate {
+    type Result = Result<BatchOutcome, StageFailure>;
+}
+
+impl Handler<Evaluate> for RulesActor {
+    type Result = ResponseActFuture<Self, Result<BatchOutcome, StageFailure>>;
+
+    fn handle(&mut self, message: Evaluate, _ctx: &mut Context<Self>) -> Self::Result {
+        let handle = self.rules_handle();
+        let submitted = guarded(|| {
+            fail::fail_point!("pipeline::rules");
+            let handle = handle.ok_or("no rules thread is running")?;
+            let (sender, receiver) = oneshot::channel();
+            handle
+                .submit(message.records.to_vec(), move |outcome| {
+                    let _ = sender.send(outcome);
+                })
+                .map_err(|_| "the rules thread is gone")?;
+            Ok::<_, &str>(receiver)
+        });
+        let receiver = match submitted {
+            Ok(Ok(receiver)) => receiver,
+            Ok(Err(reason)) => {
+                self.worker_lost = true;
+                return crash_after_reply(reason.to_owned());
+            }
+            Err(reason) => return crash_after_reply(reason),
+        };
+        Box::pin(
+            wrap_future::<_, Self>(receiver).map(|outcome, actor, ctx| match outcome {
+                Ok(Ok(outcome)) => Ok(outcome),
+                // The engine could not run the batch at all (no repository loaded).
+                Ok(Err(reason)) => Err(StageFailure::Unavailable(format!("rules: {reason}"))),
+                Err(_) => {
+                    actor.worker_lost = true;
+                    Err(crash(ctx, "the rules thread dropped the batch".to_owned()))
+                }
+            }),
+        )
+    }
+}
+
+/// Loads a new repository on the rules thread. The sender makes sure no batch of the previous
+/// config is still on its way to the rules.
+pub struct Reload {
+    pub layout: RepositoryLayout,
+}
+
+impl Message for Reload {
+    type Result = Result<usize, String>;
+}
+
+impl Handler<Reload> for RulesActor {
+    type Result = Result<usize, String>;
+
+    fn handle(&mut self, message: Reload, _ctx: &mut Context<Self>) -> Self::Result {
+        let handle = self.rules_handle().ok_or("no rules thread is running")?;
+        let rules = handle
+            .reload(message.layout.clone(), self.options.clone())
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        self.layout = message.layout;
+        Ok(rules)
+    }
+}
+
+/// The rules thread's queue: room for every batch the actor holds, and for the batches a
+/// crashed actor abandoned there before it was restarted.
+fn queue(capacity: usize) -> usize {
+    capacity * 2
+}
+
+/// Stops the actor (its supervisor restarts it) and returns the failure to reply with.
+fn crash(ctx: &mut Context<RulesActor>, reason: String) -> StageFailure {
+    tracing::error!(actor = ACTOR, reason, "restarting");
+    ctx.stop();
+    StageFailure::Crashed {
+        actor: ACTOR,
+        reason,
+    }
+}
+
+/// Replies with the failure first: stopping the actor right away would drop the reply.
+fn crash_after_reply(
+    reason: String,
+) -> ResponseActFuture<RulesActor, Result<BatchOutcome, StageFailure>> {
+    Box::pin(actix::fut::ready(()).map(move |(), _actor, ctx| Err(crash(ctx, reason))))
+}
