@@ -23,7 +23,8 @@ use super::{NodeArgs, NodeContext, config_watch};
 use crate::pipeline::{Detection, LoadedRepository, PipelineOptions};
 use crate::sinks::AlertLog;
 use crate::sources::file_tail;
-use crate::state::{AlertStore, ConfigStore, LookupStore};
+use crate::state::lookup_drivers::refreshed_tables;
+use crate::state::{AlertStore, ConfigStore, LookupStore, lookup_refresh};
 
 /// Runs the node until SIGTERM or ctrl-c, then stops its servers gracefully.
 pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
@@ -121,6 +122,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let http_task = tokio::spawn(async move { http.await });
     let watch_task = tokio::spawn(config_watch::run(node.clone()));
     let file_task = tokio::spawn(file_tail::run(node.clone()));
+    let lookup_refresh_task = tokio::spawn(lookup_refresh::run(node.clone()));
 
     let membership = super::membership::establish(&replica, args.join.as_deref());
     tokio::pin!(membership);
@@ -143,6 +145,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     replica.shutdown().await;
     watch_task.abort();
     file_task.abort();
+    lookup_refresh_task.abort();
     grpc_task.await?.context("gRPC server failed")?;
     http_task.await?.context("HTTP server failed")?;
     tracing::info!("node stopped");
@@ -173,6 +176,10 @@ fn initial_repository(
                 args.config_dir.display()
             )
         })?;
+    refreshed_tables(
+        &args.config_dir.join("lookup_tables.json"),
+        repository.classifier.config().files.get("lookup_tables"),
+    )?;
     Ok((repository, 0))
 }
 

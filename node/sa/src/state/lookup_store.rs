@@ -89,6 +89,17 @@ impl LookupStore {
         }
     }
 
+    /// The table's entries as stored (key, JSON bytes), in key order, from the local replica.
+    pub fn stored_entries(&self, table: &str) -> anyhow::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let prefix = table_prefix(table);
+        Ok(self
+            .replica
+            .scan_prefix(Keyspace::LookupTables, &prefix)?
+            .into_iter()
+            .map(|(key, value)| (key[prefix.len()..].to_vec(), value))
+            .collect())
+    }
+
     /// Writes `entries` in one replicated command; with `replace` the table is emptied first.
     pub async fn put(
         &self,

@@ -3,6 +3,8 @@
 
 mod alert_store;
 mod config_store;
+pub mod lookup_drivers;
+pub mod lookup_refresh;
 mod lookup_store;
 
 pub use alert_store::{AlertStore, StoredDeadLetter};
