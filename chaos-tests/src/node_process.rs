@@ -25,6 +25,8 @@ pub struct NodeOptions {
     pub repo: PathBuf,
     /// Extra `--flag value` pairs or bare flags for sanode.
     pub extra_args: Vec<String>,
+    /// Extra environment variables for sanode (e.g. `MotoServer::env()`).
+    pub env: Vec<(String, String)>,
     pub ready_timeout: Duration,
 }
 
@@ -38,6 +40,7 @@ impl NodeOptions {
             http_port: None,
             repo: crate::binaries::repository_root(),
             extra_args: Vec::new(),
+            env: Vec::new(),
             ready_timeout: Duration::from_secs(30),
         }
     }
@@ -89,6 +92,7 @@ impl NodeProcess {
             .arg("--rules-dir")
             .arg(options.repo.join("rules"))
             .args(&options.extra_args)
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
