@@ -9,6 +9,8 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_sdk_kinesis::primitives::Blob;
@@ -101,8 +103,10 @@ async fn four_shards_every_record_read_once_in_order_while_puts_continue() {
     let readable = readable_shards(&shards, &BTreeSet::new());
     assert_eq!(readable.len(), 4);
 
+    let puts_done = Arc::new(AtomicBool::new(false));
     let putter = {
         let kinesis = kinesis.clone();
+        let puts_done = puts_done.clone();
         tokio::spawn(async move {
             let mut during: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
             for i in 0..200 {
@@ -113,6 +117,7 @@ async fn four_shards_every_record_read_once_in_order_while_puts_continue() {
                     tokio::time::sleep(Duration::from_millis(30)).await;
                 }
             }
+            puts_done.store(true, Ordering::SeqCst);
             during
         })
     };
@@ -126,23 +131,22 @@ async fn four_shards_every_record_read_once_in_order_while_puts_continue() {
             StartPosition::TrimHorizon,
             options(25),
         );
+        let puts_done = puts_done.clone();
         readers.push(tokio::spawn(async move {
             let mut got = Vec::new();
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-            // read until idle for a while after the putter is certainly done
-            let mut quiet_since = tokio::time::Instant::now();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
             while tokio::time::Instant::now() < deadline {
+                // an empty batch fetched after the last put means the shard is read through
+                let all_put = puts_done.load(Ordering::SeqCst);
                 let batch = reader.next_batch().await.unwrap();
                 assert!(!batch.shard_end, "an open shard never ends");
-                if batch.records.is_empty() {
-                    if quiet_since.elapsed() > Duration::from_secs(3) {
-                        break;
-                    }
-                } else {
-                    quiet_since = tokio::time::Instant::now();
-                    got.extend(batch.records);
+                if batch.records.is_empty() && all_put {
+                    break;
                 }
+                got.extend(batch.records);
             }
+            // and nothing more comes later
+            assert!(reader.next_batch().await.unwrap().records.is_empty());
             (reader.shard_id().to_string(), got)
         }));
     }

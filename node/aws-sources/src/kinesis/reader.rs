@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use aws_sdk_kinesis::config::http::HttpResponse;
 use aws_sdk_kinesis::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_kinesis::primitives::DateTime;
 use aws_sdk_kinesis::types::ShardIteratorType;
@@ -47,6 +48,17 @@ impl KinesisRecord {
             sub_sequence: self.sub_sequence,
         }
     }
+
+    /// Where the record came from, for `ClassifiedRecord::origin` (alert ids derive from it):
+    /// `kinesis/STREAM/SHARD/SEQUENCE#SUB`, `#0` for a plain record (a sequence number is either
+    /// plain or an aggregate, so the two never collide).
+    pub fn origin(&self, stream: &str, shard_id: &str) -> String {
+        format!(
+            "kinesis/{stream}/{shard_id}/{}#{}",
+            self.sequence_number,
+            self.sub_sequence.unwrap_or(0)
+        )
+    }
 }
 
 /// What one GetRecords call yielded.
@@ -88,6 +100,7 @@ pub struct ShardReader {
     iterator: Option<String>,
     last_read: Option<Checkpoint>,
     ended: bool,
+    transient_failures: u32,
     max_records_per_call: i32,
     pacer: ReadPacer,
     origin: Instant,
@@ -96,8 +109,13 @@ pub struct ShardReader {
 enum CallFailure {
     Throttled,
     IteratorExpired,
+    /// Network trouble or a 5xx: retried with backoff a few times, then reported.
+    Transient(String),
     Fatal(String),
 }
+
+/// Consecutive transient failures after which `next_batch` reports the error instead of retrying.
+const MAX_TRANSIENT_RETRIES: u32 = 5;
 
 impl ShardReader {
     /// A reader of `shard` of `stream` from `start`. A checkpoint (`AfterSequence`) also marks
@@ -123,6 +141,7 @@ impl ShardReader {
             iterator: None,
             last_read,
             ended: false,
+            transient_failures: 0,
             max_records_per_call: options.max_records_per_call,
             pacer: ReadPacer::new(options.pacing, Duration::ZERO),
             origin,
@@ -175,14 +194,14 @@ impl ShardReader {
             let iterator = match &self.iterator {
                 Some(iterator) => iterator.clone(),
                 None => match self.new_iterator().await {
-                    Ok(iterator) => iterator,
-                    Err(CallFailure::Throttled) => {
-                        self.pacer.on_throttled(self.now(), fastrand::f64());
-                        continue;
+                    Ok(iterator) => {
+                        // kept, so a throttled GetRecords does not cost another GetShardIterator
+                        self.iterator = Some(iterator.clone());
+                        iterator
                     }
-                    Err(CallFailure::IteratorExpired) => continue,
-                    Err(CallFailure::Fatal(message)) => {
-                        return Err(self.error("GetShardIterator", message));
+                    Err(failure) => {
+                        self.retry_or_fail("GetShardIterator", failure)?;
+                        continue;
                     }
                 },
             };
@@ -216,19 +235,41 @@ impl ShardReader {
                         self.last_read = Some(last.checkpoint());
                     }
                     self.ended = shard_end;
+                    self.transient_failures = 0;
                     return Ok(ShardBatch {
                         records,
                         millis_behind_latest,
                         shard_end,
                     });
                 }
-                Err(CallFailure::Throttled) => {
-                    self.pacer.on_throttled(self.now(), fastrand::f64());
-                }
-                Err(CallFailure::IteratorExpired) => self.iterator = None,
-                Err(CallFailure::Fatal(message)) => return Err(self.error("GetRecords", message)),
+                Err(failure) => self.retry_or_fail("GetRecords", failure)?,
             }
         }
+    }
+
+    /// Prepares the retry of a failed call, or gives the error up.
+    fn retry_or_fail(
+        &mut self,
+        operation: &'static str,
+        failure: CallFailure,
+    ) -> Result<(), SourceError> {
+        match failure {
+            CallFailure::Throttled => {
+                self.transient_failures = 0;
+                self.pacer.on_throttled(self.now(), fastrand::f64());
+            }
+            CallFailure::IteratorExpired => self.iterator = None,
+            CallFailure::Transient(message) => {
+                self.transient_failures += 1;
+                if self.transient_failures > MAX_TRANSIENT_RETRIES {
+                    self.transient_failures = 0;
+                    return Err(self.error(operation, message));
+                }
+                self.pacer.on_throttled(self.now(), fastrand::f64());
+            }
+            CallFailure::Fatal(message) => return Err(self.error(operation, message)),
+        }
+        Ok(())
     }
 
     /// Plain and de-aggregated records newer than the last one read (an iterator re-created
@@ -331,14 +372,48 @@ const THROTTLING_CODES: &[&str] = &[
     "KMSThrottlingException",
 ];
 
-fn classify<E, R>(error: SdkError<E, R>) -> CallFailure
+fn classify<E>(error: SdkError<E, HttpResponse>) -> CallFailure
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
+    let server_fault = error
+        .raw_response()
+        .is_some_and(|r| r.status().is_server_error());
     match error.code() {
         Some(code) if THROTTLING_CODES.contains(&code) => CallFailure::Throttled,
         Some("ExpiredIteratorException") => CallFailure::IteratorExpired,
+        _ if server_fault
+            || matches!(
+                error,
+                SdkError::DispatchFailure(_)
+                    | SdkError::TimeoutError(_)
+                    | SdkError::ResponseError(_)
+            ) =>
+        {
+            CallFailure::Transient(DisplayErrorContext(&error).to_string())
+        }
         _ => CallFailure::Fatal(DisplayErrorContext(&error).to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_name_stream_shard_sequence_and_sub_record() {
+        let mut record = KinesisRecord {
+            sequence_number: "4959".into(),
+            sub_sequence: None,
+            partition_key: "k".into(),
+            data: Vec::new(),
+            approximate_arrival_ms: None,
+        };
+        assert_eq!(
+            record.origin("events", "shardId-000000000001"),
+            "kinesis/events/shardId-000000000001/4959#0"
+        );
+        record.sub_sequence = Some(7);
+        assert_eq!(record.origin("s", "shard"), "kinesis/s/shard/4959#7");
     }
 }
