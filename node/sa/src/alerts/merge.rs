@@ -11,10 +11,17 @@ pub const MAX_GROUP: usize = 50;
 
 const NORMALIZATION_KEY: &str = "streamalert_normalization";
 
-/// `streamalert.shared.utils.get_keys(data, key, 1)[0]`: breadth-first, skipping the
+/// `streamalert.shared.utils.get_keys(record, key, 1)[0]`: breadth-first, skipping the
 /// normalization subtree and falsy containers (compat C.5).
-pub fn get_first_key<'a>(data: &'a Value, key: &str) -> Option<&'a Value> {
-    let mut queue = std::collections::VecDeque::from([data]);
+pub fn get_first_key<'a>(record: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if let Some(found) = record.get(key) {
+        return Some(found);
+    }
+    let mut queue: std::collections::VecDeque<&Value> = record
+        .iter()
+        .filter(|(name, value)| *name != NORMALIZATION_KEY && is_truthy_container(value))
+        .map(|(_, value)| value)
+        .collect();
     while let Some(node) = queue.pop_front() {
         match node {
             Value::Object(map) => {
@@ -34,6 +41,18 @@ pub fn get_first_key<'a>(data: &'a Value, key: &str) -> Option<&'a Value> {
         }
     }
     None
+}
+
+/// A short stable digest of the values `keys` take in `record` (missing keys count as null):
+/// what names a merge window or a dedup key in the replicated state.
+pub fn values_digest(record: &Map<String, Value>, keys: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let values: Vec<&Value> = keys
+        .iter()
+        .map(|key| get_first_key(record, key).unwrap_or(&Value::Null))
+        .collect();
+    let digest = Sha256::digest(serde_json::to_vec(&values).unwrap_or_default());
+    hex::encode(&digest[..16])
 }
 
 fn is_truthy_container(value: &Value) -> bool {
@@ -71,13 +90,9 @@ pub fn can_merge(a: &Alert, b: &Alert, minute: Micros) -> bool {
     if keys(a) != keys(b) {
         return false;
     }
-    let (record_a, record_b) = (
-        Value::Object(a.record.clone()),
-        Value::Object(b.record.clone()),
-    );
     a.merge_by_keys
         .iter()
-        .all(|key| get_first_key(&record_a, key) == get_first_key(&record_b, key))
+        .all(|key| get_first_key(&a.record, key) == get_first_key(&b.record, key))
 }
 
 /// Groups one rule's merge candidates (sorted by `created`) as the merger does: an alert joins
@@ -120,11 +135,10 @@ pub fn merge(alerts: &[Alert], alert_id: String, now: Micros) -> Alert {
         })
         .collect();
     let common = common_subset(&cleaned);
-    let original_first = Value::Object(first.record.clone());
     let merged_by: Map<String, Value> = merge_keys
         .iter()
         .map(|key| {
-            let value = get_first_key(&original_first, key)
+            let value = get_first_key(&first.record, key)
                 .cloned()
                 .unwrap_or_else(|| json!("(n/a)"));
             (key.clone(), value)
@@ -171,6 +185,7 @@ pub fn merge(alerts: &[Alert], alert_id: String, now: Micros) -> Alert {
         source_entity: first.source_entity.clone(),
         source_service: first.source_service.clone(),
         staged: sorted.iter().any(|alert| alert.staged),
+        policy: Default::default(),
     }
 }
 
@@ -268,6 +283,7 @@ mod tests {
             source_entity: None,
             source_service: None,
             staged: false,
+            policy: Default::default(),
         }
     }
 
@@ -278,8 +294,15 @@ mod tests {
             "streamalert_normalization": {"user": "normalized"},
             "b": [{"user": "shallow"}],
         });
-        assert_eq!(get_first_key(&data, "user"), Some(&json!("shallow")));
-        assert_eq!(get_first_key(&json!({"x": 1}), "user"), None);
+        let data = data.as_object().unwrap();
+        assert_eq!(get_first_key(data, "user"), Some(&json!("shallow")));
+        assert_eq!(
+            get_first_key(json!({"x": 1}).as_object().unwrap(), "user"),
+            None
+        );
+        let mut top = data.clone();
+        top.insert("user".into(), json!("top"));
+        assert_eq!(get_first_key(&top, "user"), Some(&json!("top")));
     }
 
     #[test]

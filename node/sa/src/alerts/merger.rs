@@ -31,24 +31,47 @@ pub fn merged_alert_id(rule_name: &str, first_member_id: &str) -> String {
     alert_id_for(rule_name, &format!("merge/{first_member_id}"))
 }
 
-/// One pass over every rule's waiting alerts at time `now`; returns the groups merged.
+/// What one merger pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MergePass {
+    /// Groups that became a merged alert.
+    pub merged: usize,
+    /// Groups below their rule's `merge_threshold`, closed without an alert.
+    pub suppressed: usize,
+    /// Send-first and dedup windows that ended.
+    pub windows_expired: usize,
+}
+
+/// One pass over every rule's waiting alerts at time `now`.
 pub async fn merge_once(
     store: &AlertStore,
     now: Micros,
     settings: &MergerSettings,
     metrics: Option<&AlertMetrics>,
-) -> anyhow::Result<usize> {
-    let mut merged_groups = 0;
+) -> anyhow::Result<MergePass> {
+    let mut pass = MergePass::default();
     for (rule_name, candidates) in store.merge_candidates()? {
         for group in closed_groups(&candidates, now, settings.minute_micros()) {
             let members: Vec<_> = group.iter().map(|&i| candidates[i].clone()).collect();
+            let threshold = members[0].policy.threshold.max(1) as usize;
+            if members.len() < threshold {
+                let reason = format!(
+                    "{} alerts in the merge window, below the rule's merge_threshold of {threshold}",
+                    members.len()
+                );
+                if store.commit_suppressed(&members, &reason).await? {
+                    pass.suppressed += 1;
+                    tracing::info!(rule = %rule_name, count = members.len(), threshold, "merge group below threshold; no alert");
+                }
+                continue;
+            }
             let merged = merge(
                 &members,
                 merged_alert_id(&rule_name, &members[0].alert_id),
                 now,
             );
             if store.commit_merge(&members, &merged).await? {
-                merged_groups += 1;
+                pass.merged += 1;
                 if let Some(metrics) = metrics {
                     metrics.merged_groups_total.inc();
                     metrics.merged_alerts_total.inc_by(members.len() as u64);
@@ -62,7 +85,8 @@ pub async fn merge_once(
             }
         }
     }
-    Ok(merged_groups)
+    pass.windows_expired = store.expire_windows(now).await?;
+    Ok(pass)
 }
 
 /// Runs the merger for the life of the node; only the leader merges.

@@ -3,19 +3,22 @@
 use sa_rules::Alert;
 use serde_json::{Map, Value, json};
 
-use crate::state::{AlertStore, deliverable_outputs};
+use crate::state::AlertStore;
 
 /// Where an alert stands as a whole.
 pub fn status(store: &AlertStore, alert: &Alert) -> anyhow::Result<&'static str> {
     if store.merged_into(&alert.alert_id)?.is_some() {
         return Ok("merged");
     }
+    if store.suppressed(&alert.alert_id)?.is_some() {
+        return Ok("suppressed");
+    }
     let delivery = store.delivery(&alert.alert_id)?;
     Ok(if !delivery.dead.is_empty() {
         "dead"
     } else if !delivery.remaining(alert).is_empty() {
         "pending"
-    } else if alert.merge_enabled() {
+    } else if alert.merge_enabled() && !delivery.send_first {
         "merging"
     } else {
         "delivered"
@@ -25,7 +28,7 @@ pub fn status(store: &AlertStore, alert: &Alert) -> anyhow::Result<&'static str>
 /// The alert's Dynamo record with its status and, per output, where its delivery stands.
 pub fn summary(store: &AlertStore, alert: &Alert) -> anyhow::Result<Value> {
     let delivery = store.delivery(&alert.alert_id)?;
-    let own = deliverable_outputs(alert);
+    let own = delivery.own_outputs(alert);
     let mut outputs = Map::new();
     for output in &alert.outputs {
         let state = if let Some(sent) = delivery.sent.get(output) {
@@ -51,5 +54,6 @@ pub fn summary(store: &AlertStore, alert: &Alert) -> anyhow::Result<Value> {
         "status": status(store, alert)?,
         "outputs": outputs,
         "merged_into": store.merged_into(&alert.alert_id)?,
+        "suppressed": store.suppressed(&alert.alert_id)?,
     }))
 }

@@ -39,7 +39,7 @@ pub struct ListArgs {
     /// Only alerts created before this time (RFC 3339, or a duration ago).
     #[arg(long)]
     pub until: Option<String>,
-    /// pending, delivered, dead, merging or merged.
+    /// pending, delivered, dead, merging, merged or suppressed.
     #[arg(long)]
     pub status: Option<String>,
     /// At most this many (the newest).

@@ -41,7 +41,14 @@ impl Alerts for AlertsService {
         request: Request<ListAlertsRequest>,
     ) -> Result<Response<ListAlertsResponse>, Status> {
         let filter = request.into_inner();
-        const STATUSES: [&str; 5] = ["pending", "delivered", "dead", "merged", "merging"];
+        const STATUSES: [&str; 6] = [
+            "pending",
+            "delivered",
+            "dead",
+            "merged",
+            "merging",
+            "suppressed",
+        ];
         if !filter.status.is_empty() && !STATUSES.contains(&filter.status.as_str()) {
             return Err(Status::invalid_argument(format!(
                 "unknown status {:?} (one of {})",
@@ -297,5 +304,6 @@ fn sample_alert(output: &str) -> Alert {
         source_entity: None,
         source_service: None,
         staged: false,
+        policy: Default::default(),
     }
 }

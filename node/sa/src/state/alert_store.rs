@@ -11,18 +11,22 @@
 //! | `attempt/{id}/{output}` | [`AttemptRecord`] | while an output is being retried |
 //! | `deadletter/output/{id}/{output}` | [`OutputDeadLetter`] | until replayed |
 //! | `deadletter/classify/{ms}-{node}-{seq}` | [`StoredDeadLetter`] | until replayed |
+//! | `window/{rule}/{merge values digest}` | [`Marker`] | a `merge_send_first` window: its first alert went out at once |
+//! | `sendfirst/{id}` | empty | that first alert: delivered to every output, not merged |
+//! | `dedup/{rule}/{dedup values digest}` | [`Marker`] | a `dedup_keys` window: later alerts with these values are dropped |
+//! | `suppressed/{id}` | reason | a merge group below its rule's `merge_threshold` |
 //!
 //! An alert is inserted with `IfAbsent` on its key, so a replayed record (same source position,
 //! same alert id) neither duplicates the alert nor re-opens its delivery.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use sa_engine::DeadLetter;
 use sa_raft::{Command, CommandResult, Condition, Keyspace, Replica, WriteOp};
-use sa_rules::{Alert, FIREHOSE_OUTPUT};
+use sa_rules::{Alert, FIREHOSE_OUTPUT, Micros};
 use serde::{Deserialize, Serialize};
 
 /// Distinguishes the dead letters this process stores within one millisecond (concurrent
@@ -37,6 +41,20 @@ const SENT: &str = "sent/";
 const ATTEMPT: &str = "attempt/";
 const OUTPUT_DEAD_LETTER: &str = "deadletter/output/";
 const CLASSIFY_DEAD_LETTER: &str = "deadletter/classify/";
+const WINDOW: &str = "window/";
+const SEND_FIRST: &str = "sendfirst/";
+const DEDUP: &str = "dedup/";
+const SUPPRESSED: &str = "suppressed/";
+
+/// A dedup window without a merge window to borrow from lasts this many minutes.
+const DEFAULT_DEDUP_WINDOW_MINS: u64 = 60;
+
+/// An open `merge_send_first` or dedup window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Marker {
+    pub expires_us: Micros,
+    pub first_alert_id: String,
+}
 
 fn key(parts: &[&str]) -> Vec<u8> {
     parts.concat().into_bytes()
@@ -102,6 +120,8 @@ pub struct OutputDeadLetter {
 /// Where one alert stands with each of its outputs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryState {
+    /// The first alert of a `merge_send_first` window: it goes to every output at once.
+    pub send_first: bool,
     pub sent: BTreeMap<String, SentRecord>,
     pub attempts: BTreeMap<String, AttemptRecord>,
     pub dead: BTreeMap<String, OutputDeadLetter>,
@@ -111,10 +131,19 @@ impl DeliveryState {
     /// Outputs of `alert` that still need a delivery: a merge-enabled alert only goes to the
     /// alerts Firehose until it is merged (§11.2); a sent or dead-lettered output is finished.
     pub fn remaining(&self, alert: &Alert) -> BTreeSet<String> {
-        deliverable_outputs(alert)
+        self.own_outputs(alert)
             .into_iter()
             .filter(|output| !self.sent.contains_key(output) && !self.dead.contains_key(output))
             .collect()
+    }
+
+    /// The outputs this alert goes to by itself (the rest only through a merged alert).
+    pub fn own_outputs(&self, alert: &Alert) -> BTreeSet<String> {
+        if self.send_first {
+            alert.outputs.clone()
+        } else {
+            deliverable_outputs(alert)
+        }
     }
 }
 
@@ -131,15 +160,119 @@ pub fn deliverable_outputs(alert: &Alert) -> BTreeSet<String> {
 #[derive(Clone)]
 pub struct AlertStore {
     replica: Replica,
+    /// Length of a merge-window minute (60 s; shorter in tests), for window and dedup expiry.
+    minute: Micros,
 }
 
 impl AlertStore {
     pub fn new(replica: Replica) -> Self {
-        AlertStore { replica }
+        AlertStore {
+            replica,
+            minute: 60_000_000,
+        }
     }
 
-    /// The insert of one new alert with its indexes, skipped as a whole if the id exists.
-    fn insert_ops(alert: &Alert) -> anyhow::Result<WriteOp> {
+    pub fn with_merge_minute(mut self, minute: std::time::Duration) -> Self {
+        self.minute = i64::try_from(minute.as_micros()).unwrap_or(i64::MAX);
+        self
+    }
+
+    fn minutes(&self, minutes: u64) -> Micros {
+        i64::try_from(minutes)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(self.minute)
+    }
+
+    fn marker(&self, alert: &Alert, minutes: u64) -> anyhow::Result<Vec<u8>> {
+        Ok(serde_json::to_vec(&Marker {
+            expires_us: alert.created.saturating_add(self.minutes(minutes)),
+            first_alert_id: alert.alert_id.clone(),
+        })?)
+    }
+
+    /// The write that stores one new alert with its indexes and its rule's policy; `None` when
+    /// an alert earlier in the same batch already claimed its dedup window. `claimed` holds
+    /// the window keys claimed earlier in the batch (the state machine checks conditions
+    /// against the stored state, not against the batch being applied).
+    fn insert_op(
+        &self,
+        alert: &Alert,
+        claimed: &mut HashSet<Vec<u8>>,
+    ) -> anyhow::Result<Option<WriteOp>> {
+        let mut ops = Self::plain_insert_ops(alert)?;
+        if alert.merge_enabled() && alert.policy.send_first {
+            let window = format!(
+                "{WINDOW}{}/{}",
+                alert.rule_name,
+                crate::alerts::merge::values_digest(&alert.record, &alert.merge_by_keys)
+            )
+            .into_bytes();
+            if claimed.insert(window.clone()) {
+                ops.push(WriteOp::IfAbsent {
+                    keyspace: Keyspace::Alerts,
+                    key: window.clone(),
+                    ops: vec![
+                        WriteOp::Put {
+                            keyspace: Keyspace::Alerts,
+                            key: window,
+                            value: self.marker(alert, alert.merge_window_mins)?,
+                        },
+                        WriteOp::Delete {
+                            keyspace: Keyspace::Alerts,
+                            key: merge_key(alert),
+                        },
+                        WriteOp::Put {
+                            keyspace: Keyspace::Alerts,
+                            key: key(&[SEND_FIRST, &alert.alert_id]),
+                            value: Vec::new(),
+                        },
+                        WriteOp::Put {
+                            keyspace: Keyspace::Alerts,
+                            key: key(&[PENDING, &alert.alert_id]),
+                            value: Vec::new(),
+                        },
+                    ],
+                });
+            }
+        }
+        let insert = WriteOp::IfAbsent {
+            keyspace: Keyspace::Alerts,
+            key: key(&[ALERT, &alert.alert_id]),
+            ops,
+        };
+        if alert.policy.dedup_keys.is_empty() {
+            return Ok(Some(insert));
+        }
+        let dedup = format!(
+            "{DEDUP}{}/{}",
+            alert.rule_name,
+            crate::alerts::merge::values_digest(&alert.record, &alert.policy.dedup_keys)
+        )
+        .into_bytes();
+        if !claimed.insert(dedup.clone()) {
+            return Ok(None);
+        }
+        let minutes = match (alert.policy.dedup_window_mins, alert.merge_window_mins) {
+            (0, 0) => DEFAULT_DEDUP_WINDOW_MINS,
+            (0, merge) => merge,
+            (dedup, _) => dedup,
+        };
+        Ok(Some(WriteOp::IfAbsent {
+            keyspace: Keyspace::Alerts,
+            key: dedup.clone(),
+            ops: vec![
+                WriteOp::Put {
+                    keyspace: Keyspace::Alerts,
+                    key: dedup,
+                    value: self.marker(alert, minutes)?,
+                },
+                insert,
+            ],
+        }))
+    }
+
+    /// The alert and the indexes every alert gets.
+    fn plain_insert_ops(alert: &Alert) -> anyhow::Result<Vec<WriteOp>> {
         let mut ops = vec![WriteOp::Put {
             keyspace: Keyspace::Alerts,
             key: key(&[ALERT, &alert.alert_id]),
@@ -159,16 +292,13 @@ impl AlertStore {
                 value: Vec::new(),
             });
         }
-        Ok(WriteOp::IfAbsent {
-            keyspace: Keyspace::Alerts,
-            key: key(&[ALERT, &alert.alert_id]),
-            ops,
-        })
+        Ok(ops)
     }
 
     /// Commits a batch's alerts and dead letters in one replicated write; returns once it is
     /// committed by a quorum, with the indices of the alerts that were new (an alert already
-    /// stored under the same id, from an earlier delivery of the same record, is left alone).
+    /// stored under the same id, from an earlier delivery of the same record, is left alone; an
+    /// alert inside its rule's dedup window is dropped).
     pub async fn commit(
         &self,
         alerts: &[Alert],
@@ -179,8 +309,14 @@ impl AlertStore {
         }
         let now_ms = now_ms();
         let mut command = Command::default();
-        for alert in alerts {
-            command.ops.push(Self::insert_ops(alert)?);
+        let mut claimed = HashSet::new();
+        // Which alert each of the command's first ops stores.
+        let mut op_alerts = Vec::new();
+        for (index, alert) in alerts.iter().enumerate() {
+            if let Some(op) = self.insert_op(alert, &mut claimed)? {
+                command.ops.push(op);
+                op_alerts.push(index);
+            }
         }
         for dead in dead_letters {
             let stored = StoredDeadLetter {
@@ -216,8 +352,11 @@ impl AlertStore {
             CommandResult::AppliedExcept { skipped } => skipped.into_iter().collect(),
             other => bail!("alert commit not applied: {other:?}"),
         };
-        Ok((0..alerts.len())
-            .filter(|index| !skipped.contains(index))
+        Ok(op_alerts
+            .into_iter()
+            .enumerate()
+            .filter(|(op, _)| !skipped.contains(op))
+            .map(|(_, alert)| alert)
             .collect())
     }
 
@@ -270,6 +409,10 @@ impl AlertStore {
                 .collect()
         }
         Ok(DeliveryState {
+            send_first: self
+                .replica
+                .get(Keyspace::Alerts, &key(&[SEND_FIRST, alert_id]))?
+                .is_some(),
             sent: by_output(&self.replica, format!("{SENT}{alert_id}/"))?,
             attempts: by_output(&self.replica, format!("{ATTEMPT}{alert_id}/"))?,
             dead: by_output(&self.replica, format!("{OUTPUT_DEAD_LETTER}{alert_id}/"))?,
@@ -309,7 +452,11 @@ impl AlertStore {
     /// Replaces `members` (still waiting, as this replica saw them) by `merged` in one write.
     /// Returns false when another merger got there first (a member is no longer waiting).
     pub async fn commit_merge(&self, members: &[Alert], merged: &Alert) -> anyhow::Result<bool> {
-        let mut command = Command::default().and(Self::insert_ops(merged)?);
+        let mut command = Command::default().and(WriteOp::IfAbsent {
+            keyspace: Keyspace::Alerts,
+            key: key(&[ALERT, &merged.alert_id]),
+            ops: Self::plain_insert_ops(merged)?,
+        });
         for member in members {
             command.conditions.push(Condition::Equals {
                 keyspace: Keyspace::Alerts,
@@ -333,6 +480,74 @@ impl AlertStore {
             CommandResult::Applied | CommandResult::AppliedExcept { .. } => Ok(true),
             CommandResult::ConditionFailed { .. } => Ok(false),
             CommandResult::NoOp => bail!("the state machine ignored the merge"),
+        }
+    }
+
+    /// Closes a group without a merged alert (below its rule's `merge_threshold`). Returns false
+    /// when another merger got there first.
+    pub async fn commit_suppressed(&self, members: &[Alert], reason: &str) -> anyhow::Result<bool> {
+        let mut command = Command::default();
+        for member in members {
+            command.conditions.push(Condition::Equals {
+                keyspace: Keyspace::Alerts,
+                key: merge_key(member),
+                value: Vec::new(),
+            });
+            command.ops.push(WriteOp::Delete {
+                keyspace: Keyspace::Alerts,
+                key: merge_key(member),
+            });
+            command.ops.push(WriteOp::Put {
+                keyspace: Keyspace::Alerts,
+                key: key(&[SUPPRESSED, &member.alert_id]),
+                value: reason.as_bytes().to_vec(),
+            });
+        }
+        match self.replica.write(command).await? {
+            CommandResult::Applied => Ok(true),
+            CommandResult::ConditionFailed { .. } => Ok(false),
+            other => bail!("suppression not applied: {other:?}"),
+        }
+    }
+
+    pub fn suppressed(&self, alert_id: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .replica
+            .get(Keyspace::Alerts, &key(&[SUPPRESSED, alert_id]))?
+            .map(|value| String::from_utf8_lossy(&value).into_owned()))
+    }
+
+    /// Closes the send-first and dedup windows that ended before `now`; returns how many.
+    pub async fn expire_windows(&self, now: Micros) -> anyhow::Result<usize> {
+        let mut command = Command::default();
+        for prefix in [WINDOW, DEDUP] {
+            for (marker_key, value) in self
+                .replica
+                .scan_prefix(Keyspace::Alerts, prefix.as_bytes())?
+            {
+                let marker: Marker = serde_json::from_slice(&value)?;
+                if marker.expires_us <= now {
+                    // Only if unchanged: a window re-opened meanwhile stays.
+                    command.conditions.push(Condition::Equals {
+                        keyspace: Keyspace::Alerts,
+                        key: marker_key.clone(),
+                        value,
+                    });
+                    command.ops.push(WriteOp::Delete {
+                        keyspace: Keyspace::Alerts,
+                        key: marker_key,
+                    });
+                }
+            }
+        }
+        let expired = command.ops.len();
+        if expired == 0 {
+            return Ok(0);
+        }
+        match self.replica.write(command).await? {
+            CommandResult::Applied => Ok(expired),
+            CommandResult::ConditionFailed { .. } => Ok(0),
+            other => bail!("window expiry not applied: {other:?}"),
         }
     }
 
