@@ -336,4 +336,82 @@ mod tests {
         framer.finish(&mut out).unwrap();
         assert_eq!(out.len(), 41);
     }
+
+    /// StreamAlert's rule over the whole content at once (compat spec §4), the oracle the
+    /// streaming framer must agree with.
+    fn whole_object_oracle(content: &[u8]) -> Vec<(u64, PayloadBody)> {
+        if content.is_empty() {
+            return Vec::new();
+        }
+        if let Ok(document) = serde_json::from_slice::<Value>(content) {
+            return vec![(0, PayloadBody::Json(document))];
+        }
+        let lines: Vec<&[u8]> = content.split_inclusive(|b| *b == b'\n').collect();
+        let json_lines = serde_json::from_slice::<Value>(lines[0]).is_ok();
+        lines
+            .into_iter()
+            .enumerate()
+            .map(|(i, line)| {
+                let body = if !json_lines {
+                    PayloadBody::Raw(line.to_vec())
+                } else {
+                    match serde_json::from_slice::<Value>(line) {
+                        Ok(value) => PayloadBody::Json(value),
+                        Err(e) => PayloadBody::BadJsonLine {
+                            line: line.to_vec(),
+                            reason: format!("line {} is not JSON: {e}", i + 1),
+                        },
+                    }
+                };
+                (i as u64, body)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn streaming_agrees_with_the_whole_object_rule_on_random_objects() {
+        let palette: &[&str] = &[
+            "{\"a\": 1}",
+            "{\"Records\": [{\"x\": \"y\"}]}",
+            "[1, 2]",
+            "\"text\"",
+            "42",
+            "{",
+            "}",
+            "\"k\": [",
+            "],",
+            "plain text",
+            "1,alice,login",
+            "{foo} bar",
+            "",
+            "   ",
+        ];
+        let mut rng = fastrand::Rng::with_seed(11);
+        for _ in 0..3000 {
+            let lines = rng.usize(1..6);
+            let mut content = Vec::new();
+            for i in 0..lines {
+                content.extend_from_slice(palette[rng.usize(..palette.len())].as_bytes());
+                if i + 1 < lines || rng.bool() {
+                    content.push(b'\n');
+                }
+            }
+            let mut framer = ObjectFramer::new(1 << 20, 1 << 20);
+            let mut out = Vec::new();
+            let mut rest = content.as_slice();
+            while !rest.is_empty() {
+                let (piece, tail) = rest.split_at(rng.usize(1..=rest.len()));
+                framer.push(piece, &mut out).unwrap();
+                rest = tail;
+            }
+            framer.finish(&mut out).unwrap();
+            let got: Vec<(u64, PayloadBody)> = out.into_iter().map(|p| (p.index, p.body)).collect();
+            assert_eq!(
+                got,
+                whole_object_oracle(&content),
+                "{:?}",
+                String::from_utf8_lossy(&content)
+            );
+        }
+    }
 }
