@@ -3,6 +3,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use sa::cli::{Cli, NodeUnreachable, exit};
 
+// glibc malloc was a quarter of classification time; mimalloc roughly halves that.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -3,6 +3,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use sa::node::NodeArgs;
 
+// glibc malloc was a quarter of classification time; mimalloc roughly halves that.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = NodeArgs::parse();
     if let Some(dir) = &args.check_repository {
