@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     unsafe { std::env::set_var("PROTOC", protoc) };
     let protos = [
         "proto/admin.proto",
+        "proto/alerts.proto",
         "proto/cluster.proto",
         "proto/ingest.proto",
         "proto/raft.proto",

@@ -6,6 +6,12 @@ pub mod admin {
     }
 }
 
+pub mod alerts {
+    pub mod v1 {
+        tonic::include_proto!("sa.alerts.v1");
+    }
+}
+
 pub mod cluster {
     pub mod v1 {
         tonic::include_proto!("sa.cluster.v1");

@@ -1,6 +1,7 @@
 //! The sa node runtime (`sanode`) and the admin CLI (`sactl`). The detection engine itself lives
 //! in `sa-engine` (classification) and `sa-rules` (Python rules) so it runs without a cluster.
 
+pub mod alerts;
 pub mod bundle;
 pub mod cli;
 pub mod logging;

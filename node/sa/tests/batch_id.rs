@@ -46,11 +46,21 @@ fn ids(reply: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-fn logged_alerts(data_dir: &Path) -> usize {
-    std::fs::read_to_string(data_dir.join("alerts.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .count()
+/// Lines in the alert log once the dispatcher has written at least `expected` (it delivers
+/// after the commit the ingest reply waits for), a moment after, so extra lines show too.
+fn logged_alerts(data_dir: &Path, expected: usize) -> usize {
+    let count = || {
+        std::fs::read_to_string(data_dir.join("alerts.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while count() < expected && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    count()
 }
 
 fn sactl_send(node: &NodeProcess, file: &Path, extra: &[&str]) -> Value {
@@ -95,7 +105,11 @@ fn a_batch_sent_twice_raises_its_alerts_once() {
         alerts,
         "the same batch maps to the same alerts"
     );
-    assert_eq!(logged_alerts(node.data_dir()), alerts.len(), "stored once");
+    assert_eq!(
+        logged_alerts(node.data_dir(), alerts.len()),
+        alerts.len(),
+        "stored once"
+    );
 
     let (status, other) = post_named(node.http_addr, "/v1/ingest/json", "batch-2", &samples);
     assert_eq!(status, 200);
@@ -112,14 +126,23 @@ fn a_batch_sent_twice_raises_its_alerts_once() {
     let unnamed_1 = ids(&serde_json::from_str(&unnamed_1).unwrap());
     let unnamed_2 = ids(&serde_json::from_str(&unnamed_2).unwrap());
     assert!(unnamed_1.is_disjoint(&unnamed_2));
-    assert_eq!(logged_alerts(node.data_dir()), 4 * alerts.len());
+    assert_eq!(
+        logged_alerts(node.data_dir(), 4 * alerts.len()),
+        4 * alerts.len()
+    );
 
     // sactl names its batches after the file's content and offset.
     let sent = ids(&sactl_send(&node, &samples_path, &[]));
     assert_eq!(sent.len(), alerts.len());
     assert_eq!(ids(&sactl_send(&node, &samples_path, &[])), sent);
-    assert_eq!(logged_alerts(node.data_dir()), 5 * alerts.len());
+    assert_eq!(
+        logged_alerts(node.data_dir(), 5 * alerts.len()),
+        5 * alerts.len()
+    );
     let unnamed = ids(&sactl_send(&node, &samples_path, &["--no-batch-id"]));
     assert!(unnamed.is_disjoint(&sent));
-    assert_eq!(logged_alerts(node.data_dir()), 6 * alerts.len());
+    assert_eq!(
+        logged_alerts(node.data_dir(), 6 * alerts.len()),
+        6 * alerts.len()
+    );
 }

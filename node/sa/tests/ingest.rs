@@ -31,11 +31,22 @@ fn ingest_classifies_alerts_and_refuses_bad_requests() {
         reply["alert_ids"].as_array().unwrap().len(),
         reply["alerts"].as_u64().unwrap() as usize
     );
-    let logged = std::fs::read_to_string(node.data_dir().join("alerts.jsonl")).unwrap();
+    // The leader's dispatcher delivers the alerts Firehose (the local alert log) after the
+    // commit the reply waited for.
+    let logged = || {
+        std::fs::read_to_string(node.data_dir().join("alerts.jsonl"))
+            .map(|log| log.lines().count())
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while logged() < rules.len() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(
-        logged.lines().count(),
+        logged(),
         rules.len(),
-        "every committed alert is in the local alert log"
+        "every committed alert is in the local alert log, once"
     );
 
     let (status, body) = http_post(

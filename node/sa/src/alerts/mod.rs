@@ -6,4 +6,5 @@ pub mod dispatcher;
 pub mod merge;
 pub mod merger;
 pub mod metrics;
+pub mod runtime;
 pub mod view;

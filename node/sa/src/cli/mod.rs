@@ -1,11 +1,14 @@
 //! `sactl`: the admin CLI. Each subcommand is one module; `main` maps failures to exit codes.
 
+mod alerts;
 mod bench;
 mod bench_rules;
 mod config;
 mod connect;
+mod dead_letters;
 mod lookup_tables;
 mod nodes;
+mod outputs;
 mod send;
 mod status;
 mod test_classifier;
@@ -57,6 +60,21 @@ pub enum Command {
     },
     /// Send records (a file or stdin, one per line) to an ingest source.
     Send(send::SendArgs),
+    /// Committed alerts and their delivery: list, show, resend.
+    Alerts {
+        #[command(subcommand)]
+        command: alerts::AlertsCommand,
+    },
+    /// Where alerts go: list outputs, set their settings, send a test alert.
+    Outputs {
+        #[command(subcommand)]
+        command: outputs::OutputsCommand,
+    },
+    /// Alerts no output accepted and records no schema matched: list, replay.
+    DeadLetters {
+        #[command(subcommand)]
+        command: dead_letters::DeadLettersCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,5 +108,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config { command } => config::run(&cli.node, command).await,
         Command::LookupTables { command } => lookup_tables::run(&cli.node, command).await,
         Command::Send(args) => send::run(&cli.node, args).await,
+        Command::Alerts { command } => alerts::run(&cli.node, command).await,
+        Command::Outputs { command } => outputs::run(&cli.node, command).await,
+        Command::DeadLetters { command } => dead_letters::run(&cli.node, command).await,
     }
 }

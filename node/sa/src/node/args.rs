@@ -71,6 +71,9 @@ pub struct NodeArgs {
     #[arg(long, env = "SA_CLASSIFIER_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     pub classifier_threads: Option<u16>,
 
+    #[command(flatten)]
+    pub alerts: crate::alerts::args::AlertArgs,
+
     /// Internal: load the repository at DIR (config and rules), report problems, and exit.
     /// The node runs this in a child process to validate a pushed config bundle.
     #[arg(long, hide = true, value_name = "DIR")]

@@ -22,20 +22,24 @@ pub struct NodeContext {
     pub alerts: AlertStore,
     pub configs: ConfigStore,
     pub lookups: LookupStore,
-    pub alert_log: AlertLog,
+    /// Where the alerts Firehose goes when conf/outputs.json does not name a stream.
+    pub alert_log: Arc<AlertLog>,
 }
 
 impl NodeContext {
-    /// Commits a batch's alerts and dead letters through Raft, then writes the newly stored
-    /// alerts to the local alert log. A source may acknowledge the batch once this returns.
+    /// Commits a batch's alerts and dead letters through Raft; the leader's merger and
+    /// dispatcher take it from there. A source may acknowledge the batch once this returns.
     pub async fn commit_and_publish(&self, report: &BatchReport) -> anyhow::Result<()> {
         let new = self
             .alerts
             .commit(&report.alerts, &report.dead_letters)
             .await?;
-        for index in new {
-            self.alert_log.write(&report.alerts[index]);
-        }
+        tracing::debug!(
+            alerts = report.alerts.len(),
+            new = new.len(),
+            dead_letters = report.dead_letters.len(),
+            "batch committed"
+        );
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! `sanode`: one peer of an sa cluster.
 
 mod admin;
+pub(crate) mod alerts_service;
 mod args;
 mod bundle_check;
 mod config_watch;
@@ -10,7 +11,7 @@ mod http;
 mod identity;
 mod ingest;
 mod membership;
-mod metrics;
+pub mod metrics;
 mod run;
 
 pub use args::NodeArgs;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use sa_proto::admin::v1::admin_server::AdminServer;
+use sa_proto::alerts::v1::alerts_server::AlertsServer;
 use sa_proto::cluster::v1::cluster_server::ClusterServer;
 use sa_proto::ingest::v1::ingest_server::IngestServer;
 use sa_proto::raft::v1::raft_server::RaftServer;
@@ -14,11 +15,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::admin::AdminService;
+use super::context::AlertStoreCommitter;
 use super::grpc::ClusterService;
 use super::identity::NodeIdentity;
 use super::ingest::IngestService;
 use super::metrics::NodeMetrics;
-use super::context::AlertStoreCommitter;
 use super::{NodeArgs, NodeContext, config_watch};
 use crate::pipeline::{Detection, LoadedRepository, PipelineOptions};
 use crate::sinks::AlertLog;
@@ -83,20 +84,26 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         metrics,
         replica: replica.clone(),
         detection,
-        alerts: AlertStore::new(replica.clone()),
+        alerts: AlertStore::new(replica.clone()).with_merge_minute(args.alerts.merge_minute),
         configs,
         lookups,
-        alert_log: AlertLog::open(&args.data_dir.join("alerts.jsonl"), !args.quiet_alerts)?,
+        alert_log: Arc::new(AlertLog::open(
+            &args.data_dir.join("alerts.jsonl"),
+            !args.quiet_alerts,
+        )?),
     });
     node.detection.connect(
         Arc::new(AlertStoreCommitter::new(&node)),
         tokio::runtime::Handle::current(),
     );
 
+    let alert_runtime = crate::alerts::runtime::start(&node, &args.alerts, &args.data_dir)?;
+
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let grpc = tonic::transport::Server::builder()
         .add_service(ClusterServer::new(ClusterService { node: node.clone() }))
         .add_service(AdminServer::new(AdminService { node: node.clone() }))
+        .add_service(AlertsServer::new(alert_runtime.service))
         .add_service(IngestServer::new(IngestService { node: node.clone() }))
         .add_service(RaftServer::new(RaftService::new(replica.clone())))
         .serve_with_incoming_shutdown(
@@ -146,6 +153,9 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     watch_task.abort();
     file_task.abort();
     lookup_refresh_task.abort();
+    for task in alert_runtime.tasks {
+        task.abort();
+    }
     grpc_task.await?.context("gRPC server failed")?;
     http_task.await?.context("HTTP server failed")?;
     tracing::info!("node stopped");

@@ -9,7 +9,7 @@ use std::time::Instant;
 use actix::{Addr, Supervisor, SyncArbiter};
 use sa_engine::classifier::CandidateFailure;
 use sa_engine::{ClassifiedRecord, Classifier, DeadLetter, Root};
-use sa_rules::EngineOptions;
+use sa_rules::{Alert, EngineOptions};
 
 use super::actor_system::ActorSystem;
 use super::batch::{BatchReport, SourceBatch};
@@ -194,6 +194,25 @@ impl Detection {
             .files
             .get("lookup_tables")
             .cloned()
+    }
+
+    /// The publication of `alert` for `output` (§13.3), composed on the rules thread with the
+    /// rule's publishers.
+    pub async fn compose(&self, alert: Alert, output: String) -> Result<serde_json::Value, String> {
+        let handle = self
+            .rules_addr
+            .send(rules::CurrentHandle)
+            .await
+            .map_err(|e| format!("the rules actor is gone: {e}"))?
+            .ok_or("no rules thread is running")?;
+        let composed = tokio::task::spawn_blocking(move || handle.compose(alert, vec![output]))
+            .await
+            .map_err(|e| format!("compose task: {e}"))?
+            .map_err(|_| "the rules thread is gone".to_string())??;
+        composed
+            .into_iter()
+            .next()
+            .ok_or_else(|| "the rules thread composed nothing".to_string())?
     }
 
     /// The active config's `conf/outputs.json`, if it has one.

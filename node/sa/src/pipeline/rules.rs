@@ -126,6 +126,21 @@ impl Handler<Evaluate> for RulesActor {
     }
 }
 
+/// The handle of the running rules thread, for work beside batches (composing publications).
+pub struct CurrentHandle;
+
+impl Message for CurrentHandle {
+    type Result = Option<RulesHandle>;
+}
+
+impl Handler<CurrentHandle> for RulesActor {
+    type Result = Option<RulesHandle>;
+
+    fn handle(&mut self, _message: CurrentHandle, _ctx: &mut Context<Self>) -> Self::Result {
+        self.rules_handle()
+    }
+}
+
 /// Loads a new repository on the rules thread. The sender makes sure no batch of the previous
 /// config is still on its way to the rules.
 pub struct Reload {

@@ -6,7 +6,12 @@ mod config_store;
 pub mod lookup_drivers;
 pub mod lookup_refresh;
 mod lookup_store;
+mod output_settings;
 
-pub use alert_store::{AlertStore, StoredDeadLetter};
+pub use alert_store::{
+    AlertStore, AttemptRecord, DeliveryState, Marker, OutputDeadLetter, SentRecord,
+    StoredDeadLetter, deliverable_outputs, now_ms,
+};
 pub use config_store::ConfigStore;
 pub use lookup_store::LookupStore;
+pub use output_settings::{OutputSettings, RESOURCE_SETTING};
