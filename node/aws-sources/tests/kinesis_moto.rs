@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_sdk_kinesis::primitives::Blob;
+use sa_aws_sources::SourceError;
 use sa_aws_sources::kinesis::{
-    Checkpoint, KinesisRecord, PacingConfig, ReaderOptions, ShardInfo, ShardReader, StartPosition,
-    UserRecord, aggregate, discover_shards, readable_shards,
+    Checkpoint, FanOutReader, KinesisRecord, PacingConfig, ReaderOptions, ShardInfo, ShardReader,
+    StartPosition, UserRecord, aggregate, discover_shards, readable_shards, register_consumer,
 };
 use sa_aws_sources::leases::plan_leases;
 
@@ -467,5 +468,57 @@ async fn split_and_merge_during_consumption_children_wait_for_their_parents() {
         );
         let batch = reader.next_batch().await.unwrap();
         assert!(!batch.shard_end);
+    }
+}
+
+#[tokio::test]
+async fn fan_out_registers_a_consumer_and_reports_an_endpoint_without_subscribe_to_shard() {
+    let moto = common::moto().await;
+    let kinesis = moto.clients.kinesis.clone();
+    create_stream(&kinesis, "fanout", 1).await;
+    let stream_arn = kinesis
+        .describe_stream_summary()
+        .stream_name("fanout")
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary()
+        .unwrap()
+        .stream_arn()
+        .to_string();
+    let consumer = register_consumer(&kinesis, &stream_arn, "sa")
+        .await
+        .unwrap();
+    assert!(consumer.contains("/consumer/sa"), "{consumer}");
+    // registering again finds the same consumer
+    assert_eq!(
+        register_consumer(&kinesis, &stream_arn, "sa")
+            .await
+            .unwrap(),
+        consumer
+    );
+
+    let shards = discover_shards(&kinesis, "fanout").await.unwrap();
+    let mut reader = FanOutReader::new(
+        kinesis.clone(),
+        "fanout",
+        consumer,
+        &shards[0],
+        StartPosition::TrimHorizon,
+    )
+    .with_retry_backoff(Duration::from_millis(20), Duration::from_millis(100));
+    // moto 5.2 has no SubscribeToShard (it answers 500): the node falls back to ShardReader on this error
+    match tokio::time::timeout(Duration::from_secs(120), reader.next_batch()).await {
+        Ok(Err(SourceError::Kinesis {
+            operation,
+            shard,
+            message,
+            ..
+        })) => {
+            assert!(message.contains("500"), "{message}");
+            assert_eq!(operation, "SubscribeToShard");
+            assert_eq!(shard.as_deref(), Some(shards[0].shard_id.as_str()));
+        }
+        other => panic!("{other:?}"),
     }
 }

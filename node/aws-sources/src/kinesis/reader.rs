@@ -115,7 +115,7 @@ enum CallFailure {
 }
 
 /// Consecutive transient failures after which `next_batch` reports the error instead of retrying.
-const MAX_TRANSIENT_RETRIES: u32 = 5;
+pub(super) const MAX_TRANSIENT_RETRIES: u32 = 5;
 
 impl ShardReader {
     /// A reader of `shard` of `stream` from `start`. A checkpoint (`AfterSequence`) also marks
@@ -222,7 +222,7 @@ impl ShardReader {
                         .map(|r| r.data().as_ref().len())
                         .sum();
                     let raw_empty = output.records().is_empty();
-                    let records = self.user_records(output.records());
+                    let records = user_records(output.records(), self.last_read.as_ref());
                     let next = output.next_shard_iterator().map(str::to_string);
                     let shard_end = next.is_none() || (raw_empty && self.read_past_end());
                     self.pacer.on_response(
@@ -270,46 +270,6 @@ impl ShardReader {
             CallFailure::Fatal(message) => return Err(self.error(operation, message)),
         }
         Ok(())
-    }
-
-    /// Plain and de-aggregated records newer than the last one read (an iterator re-created
-    /// at a partly read aggregate returns its first sub-records again).
-    fn user_records(&self, records: &[aws_sdk_kinesis::types::Record]) -> Vec<KinesisRecord> {
-        let mut out = Vec::with_capacity(records.len());
-        for record in records {
-            let data = record.data().as_ref();
-            let arrival = record
-                .approximate_arrival_timestamp()
-                .and_then(|t| t.to_millis().ok());
-            let sequence_number = record.sequence_number().to_string();
-            match deaggregate(data) {
-                Some(users) => {
-                    out.extend(
-                        users
-                            .into_iter()
-                            .enumerate()
-                            .map(|(i, user)| KinesisRecord {
-                                sequence_number: sequence_number.clone(),
-                                sub_sequence: Some(i as u64),
-                                partition_key: user.partition_key,
-                                data: user.data,
-                                approximate_arrival_ms: arrival,
-                            }),
-                    )
-                }
-                None => out.push(KinesisRecord {
-                    sequence_number,
-                    sub_sequence: None,
-                    partition_key: record.partition_key().unwrap_or_default().to_string(),
-                    data: data.to_vec(),
-                    approximate_arrival_ms: arrival,
-                }),
-            }
-        }
-        if let Some(last_read) = &self.last_read {
-            out.retain(|record| record.checkpoint() > *last_read);
-        }
-        out
     }
 
     /// True when the shard is known closed and nothing after its last sequence number is left.
@@ -364,8 +324,51 @@ impl ShardReader {
     }
 }
 
+/// Plain and de-aggregated records newer than the last one read (an iterator re-created
+/// at a partly read aggregate returns its first sub-records again).
+pub(super) fn user_records(
+    records: &[aws_sdk_kinesis::types::Record],
+    last_read: Option<&Checkpoint>,
+) -> Vec<KinesisRecord> {
+    let mut out = Vec::with_capacity(records.len());
+    for record in records {
+        let data = record.data().as_ref();
+        let arrival = record
+            .approximate_arrival_timestamp()
+            .and_then(|t| t.to_millis().ok());
+        let sequence_number = record.sequence_number().to_string();
+        match deaggregate(data) {
+            Some(users) => {
+                out.extend(
+                    users
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, user)| KinesisRecord {
+                            sequence_number: sequence_number.clone(),
+                            sub_sequence: Some(i as u64),
+                            partition_key: user.partition_key,
+                            data: user.data,
+                            approximate_arrival_ms: arrival,
+                        }),
+                )
+            }
+            None => out.push(KinesisRecord {
+                sequence_number,
+                sub_sequence: None,
+                partition_key: record.partition_key().unwrap_or_default().to_string(),
+                data: data.to_vec(),
+                approximate_arrival_ms: arrival,
+            }),
+        }
+    }
+    if let Some(last_read) = last_read {
+        out.retain(|record| record.checkpoint() > *last_read);
+    }
+    out
+}
+
 /// Error codes Kinesis uses when a shard's or account's limits are exceeded.
-const THROTTLING_CODES: &[&str] = &[
+pub(super) const THROTTLING_CODES: &[&str] = &[
     "ProvisionedThroughputExceededException",
     "LimitExceededException",
     "ThrottlingException",
