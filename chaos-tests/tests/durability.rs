@@ -77,6 +77,18 @@ fn kill_and_restart(cluster: &mut TestCluster, victim: usize, down_for: Duration
     cluster.restart(victim).unwrap();
 }
 
+/// The leader, waiting (bounded) while an election runs.
+fn elected_leader(cluster: &TestCluster) -> usize {
+    let mut found = None;
+    cluster
+        .wait_until(Duration::from_secs(20), "a leader is elected", |c| {
+            found = c.leader();
+            found.is_some()
+        })
+        .unwrap();
+    found.expect("wait_until returned on a leader")
+}
+
 fn value_on(cluster: &TestCluster, node: usize, key: &str) -> Option<Value> {
     let out = cluster.sactl(node, &["lookup-tables", "get", TABLE, key]);
     out.status
@@ -115,14 +127,14 @@ fn acknowledged_writes_survive_kill_9_of_a_minority_including_the_leader() {
 
     let mut rng = Rng(seed.rotate_left(17) | 1);
     thread::sleep(Duration::from_secs(2));
-    let leader = cluster.leader().expect("a leader");
+    let leader = elected_leader(&cluster);
     kill_and_restart(&mut cluster, leader, Duration::from_secs(3), "the leader");
     thread::sleep(Duration::from_secs(2));
-    let leader = cluster.leader().expect("a leader after the first kill");
+    let leader = elected_leader(&cluster);
     let follower = (leader + 1 + rng.below(2)) % 3;
     kill_and_restart(&mut cluster, follower, Duration::from_secs(2), "a follower");
     thread::sleep(Duration::from_secs(2));
-    let leader = cluster.leader().expect("a leader after the second kill");
+    let leader = elected_leader(&cluster);
     kill_and_restart(
         &mut cluster,
         leader,
