@@ -28,6 +28,19 @@ impl TestCluster {
 
     /// Like [`TestCluster::start`], passing `node_args` to every sanode.
     pub fn start_with(size: usize, node_args: &[&str]) -> anyhow::Result<Self> {
+        Self::start_configured(size, |options| {
+            options
+                .extra_args
+                .extend(node_args.iter().map(|a| a.to_string()))
+        })
+    }
+
+    /// Like [`TestCluster::start`], with every node's options adjusted by `configure`
+    /// (repository, environment, flags) before it starts.
+    pub fn start_configured(
+        size: usize,
+        configure: impl Fn(&mut NodeOptions),
+    ) -> anyhow::Result<Self> {
         let sanode = workspace_binary("sanode")?;
         let dir = tempfile::tempdir()?;
         let mut cluster = TestCluster {
@@ -40,7 +53,7 @@ impl TestCluster {
             let mut options =
                 NodeOptions::new(&sanode, cluster._dir.path().join(format!("node{i}")));
             options.node_id = Some(i as u64 + 1);
-            options.extra_args = node_args.iter().map(|a| a.to_string()).collect();
+            configure(&mut options);
             if let Some(previous) = cluster.nodes.last().and_then(Option::as_ref) {
                 options
                     .extra_args

@@ -19,6 +19,8 @@ pub struct ReceivedRequest {
     /// Header names lower-cased, in arrival order.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When the whole request had arrived (for latency measurements).
+    pub received_at: Instant,
 }
 
 impl ReceivedRequest {
@@ -345,6 +347,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<ReceivedRequest> {
         target,
         headers,
         body,
+        received_at: Instant::now(),
     })
 }
 

@@ -6,6 +6,7 @@ mod http_receiver;
 mod moto;
 mod node_process;
 mod ports;
+mod repository;
 
 pub use binaries::{repository_root, workspace_binary};
 pub use cluster::TestCluster;
@@ -13,3 +14,4 @@ pub use http_receiver::{HttpReceiver, ReceivedRequest, Reply};
 pub use moto::{MOTO_REGION, MotoServer};
 pub use node_process::{NodeOptions, NodeProcess, http_get, http_post};
 pub use ports::free_loopback_port;
+pub use repository::write_repository;

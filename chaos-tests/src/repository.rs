@@ -1,0 +1,53 @@
+//! Small StreamAlert repositories for tests: the shipped schemas and global.json, plus the
+//! clusters, schemas, rules and outputs a test needs.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::binaries::repository_root;
+
+/// Writes a repository under `dir/repo` and returns its root. `schemas` and `clusters` are
+/// `(file stem, JSON)`; `rules` are `(file name, Python source)` under `rules/`.
+pub fn write_repository(
+    dir: &Path,
+    clusters: &[(&str, Value)],
+    schemas: &[(&str, Value)],
+    rules: &[(&str, &str)],
+    outputs: Option<&Value>,
+) -> anyhow::Result<PathBuf> {
+    let repo = dir.join("repo");
+    let conf = repo.join("conf");
+    std::fs::create_dir_all(conf.join("clusters"))?;
+    std::fs::create_dir_all(conf.join("schemas"))?;
+    for entry in std::fs::read_dir(repository_root().join("conf/schemas"))? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), conf.join("schemas").join(entry.file_name()))?;
+    }
+    std::fs::copy(
+        repository_root().join("conf/global.json"),
+        conf.join("global.json"),
+    )?;
+    for (name, cluster) in clusters {
+        std::fs::write(
+            conf.join(format!("clusters/{name}.json")),
+            cluster.to_string(),
+        )?;
+    }
+    for (name, schema) in schemas {
+        std::fs::write(
+            conf.join(format!("schemas/{name}.json")),
+            schema.to_string(),
+        )?;
+    }
+    if let Some(outputs) = outputs {
+        std::fs::write(conf.join("outputs.json"), outputs.to_string())?;
+    }
+    for dir in ["rules/matchers", "rules/publishers"] {
+        std::fs::create_dir_all(repo.join(dir))?;
+    }
+    for (name, source) in rules {
+        std::fs::write(repo.join("rules").join(name), source)?;
+    }
+    Ok(repo)
+}
