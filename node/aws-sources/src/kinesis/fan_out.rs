@@ -129,6 +129,7 @@ impl FanOutReader {
         self
     }
 
+    /// The shard this reader reads.
     pub fn shard_id(&self) -> &str {
         &self.shard_id
     }

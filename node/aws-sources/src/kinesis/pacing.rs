@@ -60,6 +60,7 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// Delays start around `base` and double per attempt up to `max`.
     pub fn new(base: Duration, max: Duration) -> Backoff {
         Backoff {
             base,
@@ -78,6 +79,7 @@ impl Backoff {
         ceiling / 2 + ceiling.mul_f64(jitter.clamp(0.0, 1.0) / 2.0)
     }
 
+    /// Back to the first delay (after a success).
     pub fn reset(&mut self) {
         self.attempts = 0;
     }
@@ -97,9 +99,11 @@ pub struct PacingConfig {
     pub bytes_per_sec: f64,
     /// First backoff after a throttling error; doubles per consecutive one.
     pub backoff_base: Duration,
+    /// Ceiling of the throttling backoff.
     pub backoff_max: Duration,
     /// Delay after the first empty response at the tip of the shard; doubles while it stays empty.
     pub idle_min: Duration,
+    /// Ceiling of the idle delay.
     pub idle_max: Duration,
 }
 
@@ -128,6 +132,7 @@ pub struct ReadPacer {
 }
 
 impl ReadPacer {
+    /// A pacer that allows a call at once (`now` on the caller's clock).
     pub fn new(config: PacingConfig, now: Duration) -> ReadPacer {
         ReadPacer {
             // A capacity of one call (not five) spreads calls evenly instead of bursting five at

@@ -77,6 +77,7 @@ pub struct ShardBatch {
 pub struct ReaderOptions {
     /// GetRecords `Limit` (Kinesis caps it at 10 000).
     pub max_records_per_call: i32,
+    /// Per-shard limits, backoff and idle delays.
     pub pacing: PacingConfig,
 }
 
@@ -148,6 +149,7 @@ impl ShardReader {
         }
     }
 
+    /// The shard this reader reads.
     pub fn shard_id(&self) -> &str {
         &self.shard_id
     }

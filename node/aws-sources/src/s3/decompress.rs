@@ -12,11 +12,14 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 pub enum BodyDecoder {
     /// Fewer bytes than the magic seen so far.
     Undecided(Vec<u8>),
+    /// Not gzip: bytes pass through.
     Plain,
+    /// Gzip: bytes are inflated as they come.
     Gzip(Box<MultiGzDecoder<Vec<u8>>>),
 }
 
 impl BodyDecoder {
+    /// A decoder that decides on the first two bytes.
     pub fn new() -> BodyDecoder {
         BodyDecoder::Undecided(Vec::new())
     }

@@ -25,6 +25,7 @@ pub enum PayloadBody {
 pub struct FramedPayload {
     /// 0-based: the line number for line-oriented objects, 0 for a whole document.
     pub index: u64,
+    /// The record itself.
     pub body: PayloadBody,
     /// Bytes of the object this record came from (to size chunks).
     pub source_len: usize,
@@ -33,7 +34,9 @@ pub struct FramedPayload {
 /// Why an object cannot be framed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FramingError {
+    /// A multi-line JSON document is longer than `limit` bytes.
     DocumentTooLarge { limit: usize },
+    /// Line `line` (1-based) is longer than `limit` bytes.
     LineTooLong { line: u64, limit: usize },
 }
 
@@ -63,6 +66,8 @@ pub struct ObjectFramer {
 }
 
 impl ObjectFramer {
+    /// A framer holding at most `max_document_bytes` of a multi-line document and
+    /// `max_line_bytes` of an unfinished line.
     pub fn new(max_document_bytes: usize, max_line_bytes: usize) -> ObjectFramer {
         ObjectFramer {
             mode: Mode::Detecting,

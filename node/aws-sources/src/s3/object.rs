@@ -125,6 +125,7 @@ pub async fn open_object(
 }
 
 impl ObjectReader {
+    /// The object version being read (bucket, key, ETag).
     pub fn id(&self) -> &Arc<ObjectId> {
         &self.id
     }
