@@ -19,3 +19,26 @@ pub mod s3;
 
 pub use clients::SourceClients;
 pub use error::SourceError;
+
+#[cfg(test)]
+mod tests {
+    use super::kinesis::{FanOutReader, ShardReader};
+    use super::s3::{ObjectReader, S3QueueReader};
+
+    fn sendable<T: Send + 'static>() {}
+    fn sendable_future<F: std::future::Future + Send>(_: F) {}
+
+    /// Actors run readers on any runtime thread: readers and their futures must be `Send`.
+    #[test]
+    fn readers_and_their_futures_can_move_between_threads() {
+        sendable::<ShardReader>();
+        sendable::<FanOutReader>();
+        sendable::<ObjectReader>();
+        sendable::<S3QueueReader>();
+        // type-checked only: building real readers needs an endpoint
+        let _ = |r: &mut ShardReader| sendable_future(r.next_batch());
+        let _ = |r: &mut FanOutReader| sendable_future(r.next_batch());
+        let _ = |r: &mut ObjectReader| sendable_future(r.next_chunk());
+        let _ = |r: &S3QueueReader| sendable_future(r.receive());
+    }
+}
