@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sa::alerts::dispatcher::{DefaultPublication, Deliverer, Dispatcher, DispatcherSettings};
+use sa::alerts::dispatcher::{Compose, Deliverer, Dispatcher, DispatcherSettings};
 use sa::alerts::merger::{MergerSettings, merge_once, merged_alert_id};
 use sa::alerts::metrics::AlertMetrics;
 use sa::node::metrics::NodeMetrics;
@@ -315,6 +315,19 @@ async fn alerts_repeating_dedup_values_within_the_window_are_dropped() {
     );
 }
 
+/// These tests' alerts have no publishers, so the dispatcher never asks for a composition.
+struct NoPublishers;
+
+impl Compose for NoPublishers {
+    fn compose(
+        &self,
+        _alert: Alert,
+        output: String,
+    ) -> futures::future::BoxFuture<'_, Result<Value, String>> {
+        Box::pin(async move { Err(format!("no publishers expected for {output}")) })
+    }
+}
+
 struct Harness {
     store: AlertStore,
     dispatcher: Arc<Dispatcher>,
@@ -333,7 +346,7 @@ async fn harness(outputs_json: Value, settings: DispatcherSettings) -> Harness {
     let deliverer = Arc::new(Deliverer::new(
         Outputs::new(config, sa_aws::AwsTarget::default()),
         output_settings,
-        Arc::new(DefaultPublication),
+        Arc::new(NoPublishers),
         Arc::new(AlertLog::open(&alert_log, false).unwrap()),
     ));
     let metrics = AlertMetrics::register(&NodeMetrics::new(1));

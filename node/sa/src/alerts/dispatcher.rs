@@ -145,24 +145,25 @@ impl Deliverer {
             .map(str::to_owned)
             .or_else(|| outputs.config().resource(&name).map(str::to_owned));
         let credentials = credentials_with_defaults(name.service(), &stored);
-        let publication = match self
-            .composer
-            .compose(alert.clone(), output.to_string())
-            .await
-        {
-            Ok(publication) => publication,
-            Err(reason) => {
-                return DeliveryOutcome::Retry {
-                    after: None,
-                    reason: format!("publishers for {output}: {reason}"),
-                };
+        let dict = default_publication(alert);
+        // Without publishers the publication is the default one (§13.3): no trip to Python.
+        let publication = if alert.publishers.is_none() {
+            dict.clone()
+        } else {
+            match self
+                .composer
+                .compose(alert.clone(), output.to_string())
+                .await
+            {
+                Ok(publication) => publication,
+                Err(reason) => {
+                    return DeliveryOutcome::Retry {
+                        after: None,
+                        reason: format!("publishers for {output}: {reason}"),
+                    };
+                }
             }
         };
-        let mut dict = alert.output_dict();
-        // The alert processor drops the normalization key before any output sees the record.
-        if let Some(record) = dict.get_mut("record").and_then(Value::as_object_mut) {
-            record.shift_remove("streamalert_normalization");
-        }
         fail::fail_point!("dispatcher::before_deliver", |_| DeliveryOutcome::Retry {
             after: None,
             reason: "failpoint dispatcher::before_deliver".into(),
@@ -226,7 +227,7 @@ impl Dispatcher {
             tokio::select! {
                 _ = applied.changed() => {
                     // Let a burst of commits land before scanning again.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 _ = tokio::time::sleep(self.settings.poll) => {}
             }
@@ -395,18 +396,12 @@ impl Dispatcher {
     }
 }
 
-/// A publication without publishers: the alert's output_dict (what StreamAlert's
-/// DefaultPublisher produces), for callers that have no rules interpreter at hand.
-pub struct DefaultPublication;
-
-impl Compose for DefaultPublication {
-    fn compose(&self, alert: Alert, _output: String) -> BoxFuture<'_, Result<Value, String>> {
-        Box::pin(async move {
-            let mut dict = alert.output_dict();
-            if let Some(record) = dict.get_mut("record").and_then(Value::as_object_mut) {
-                record.shift_remove("streamalert_normalization");
-            }
-            Ok(dict)
-        })
+/// The alert's output_dict (StreamAlert's DefaultPublisher), without the normalization key the
+/// alert processor drops before any output sees the record.
+fn default_publication(alert: &Alert) -> Value {
+    let mut dict = alert.output_dict();
+    if let Some(record) = dict.get_mut("record").and_then(Value::as_object_mut) {
+        record.shift_remove("streamalert_normalization");
     }
+    dict
 }
