@@ -85,6 +85,8 @@ pub async fn run(node: &str, command: OutputsCommand) -> anyhow::Result<()> {
                     .ok_or_else(|| Invalid(format!("{pair:?}: settings are KEY=VALUE")))?;
                 settings.insert(key.to_string(), Value::String(value.to_string()));
             }
+            crate::state::OutputSettings::validate(&name, &settings)
+                .map_err(|e| Invalid(format!("{e:#}")))?;
             prompt_missing(&name, &mut settings)?;
             client
                 .set_output(SetOutputRequest {

@@ -45,6 +45,18 @@ impl LoadedRepository {
 pub fn check_repository(root: &Path) -> anyhow::Result<usize> {
     let repository = LoadedRepository::load(root, &root.join("conf"), None)
         .with_context(|| format!("{}: invalid configuration", root.display()))?;
+    let files = &repository.classifier.config().files;
+    crate::state::lookup_drivers::refreshed_tables(
+        &root.join("conf/lookup_tables.json"),
+        files.get("lookup_tables"),
+    )?;
+    if let Some(outputs) = files.get("outputs") {
+        sa_outputs::OutputsConfig::from_value(
+            outputs,
+            &root.join("conf/outputs.json").display().to_string(),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     let engine = RulesEngine::load(&repository.layout, &EngineOptions::default())
         .with_context(|| format!("{}: rules do not load", root.display()))?;
     Ok(engine.rules().len())

@@ -1,0 +1,214 @@
+//! `sactl outputs|alerts|dead-letters` against a real node: settings set from the command line
+//! and refused when wrong, a test alert through the real path, alerts listed and shown with
+//! their delivery, a refused alert dead-lettered, replayed and resent.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use sa_chaos_tests::{HttpReceiver, NodeOptions, NodeProcess, Reply, http_post, write_repository};
+use serde_json::{Value, json};
+
+const SANODE: &str = env!("CARGO_BIN_EXE_sanode");
+const SACTL: &str = env!("CARGO_BIN_EXE_sactl");
+
+const RULES: &str = r#"
+from streamalert.shared.rule import rule
+
+
+@rule(logs=['probe:event'], outputs=['webhook:soc'])
+def probe_alert(rec):
+    return rec['kind'] == 'bad'
+"#;
+
+fn sactl(node: &NodeProcess, args: &[&str]) -> Output {
+    Command::new(SACTL)
+        .arg("--node")
+        .arg(node.grpc_addr.to_string())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(output.status.success(), "{output:?}");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn outputs_alerts_and_dead_letters_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = write_repository(
+        dir.path(),
+        &[(
+            "probe",
+            json!({"id": "probe", "classifier_config": {}, "data_sources": {"http": {"events": ["probe"]}}}),
+        )],
+        &[(
+            "probe",
+            json!({"probe:event": {"parser": "json", "schema": {"kind": "string", "seq": "integer"}}}),
+        )],
+        &[("probe_rules.py", RULES)],
+        Some(&json!({"webhook": ["soc"]})),
+    )
+    .unwrap();
+    let mut options = NodeOptions::new(SANODE, dir.path().join("node"));
+    options.repo = repo;
+    options.extra_args = vec!["--quiet-alerts".into()];
+    let node = NodeProcess::start(&options).unwrap();
+    let receiver = HttpReceiver::start().unwrap();
+
+    // Settings: unknown keys and missing required ones are refused with the reason.
+    let wrong = sactl(&node, &["outputs", "set", "webhook:soc", "uri=http://x"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("unknown setting \"uri\""),
+        "{wrong:?}"
+    );
+    let missing = sactl(&node, &["outputs", "set", "webhook:soc"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("missing settings url"));
+    let set = sactl(
+        &node,
+        &[
+            "outputs",
+            "set",
+            "webhook:soc",
+            &format!("url={}", receiver.url()),
+            "secret=s3cr3t",
+        ],
+    );
+    assert!(set.status.success(), "{set:?}");
+    let outputs = json_of(&sactl(&node, &["outputs", "list", "--json"]));
+    let soc = outputs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "webhook:soc")
+        .unwrap();
+    assert_eq!(soc["declared_in"], "outputs.json, sactl");
+    assert_eq!(soc["settings"], json!(["url", "secret"]));
+    assert!(
+        !String::from_utf8_lossy(&sactl(&node, &["outputs", "list"]).stdout).contains("s3cr3t"),
+        "secret values are never printed"
+    );
+
+    // A test alert goes through the real path, signed.
+    let test = sactl(&node, &["outputs", "test", "webhook:soc"]);
+    assert!(test.status.success(), "{test:?}");
+    let probe = receiver.wait_for_requests(1, Duration::from_secs(10));
+    assert_eq!(probe.len(), 1);
+    assert_eq!(probe[0].json()["rule_name"], "sa_output_test");
+    assert!(probe[0].header("x-sa-signature").is_some());
+
+    // The receiver refuses the next alert: it is dead-lettered, then replayed once it accepts.
+    receiver.queue_reply(Reply::status(400));
+    let (status, body) = http_post(
+        node.http_addr,
+        "/v1/ingest/events",
+        b"{\"kind\": \"bad\", \"seq\": 1}\n{\"kind\": \"good\", \"seq\": 2}\n",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    wait_for("the dead letter", || {
+        json_of(&sactl(
+            &node,
+            &["dead-letters", "list", "--kind", "output", "--json"],
+        ))
+        .as_array()
+        .is_some_and(|d| d.len() == 1)
+    });
+    let dead = json_of(&sactl(&node, &["dead-letters", "list", "--json"]));
+    let dead_output = dead
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "output")
+        .unwrap();
+    assert!(
+        dead_output["dead_letter"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("400")
+    );
+    let alert_id = dead_output["dead_letter"]["alert_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let listed = json_of(&sactl(
+        &node,
+        &["alerts", "list", "--status", "dead", "--json"],
+    ));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["alert"]["AlertID"], alert_id);
+    assert_eq!(listed[0]["outputs"]["webhook:soc"]["state"], "dead");
+
+    let replay = sactl(&node, &["dead-letters", "replay", "--alert-id", &alert_id]);
+    assert!(
+        String::from_utf8_lossy(&replay.stdout).contains("1 dead letters replayed"),
+        "{replay:?}"
+    );
+    wait_for("the replayed alert", || {
+        json_of(&sactl(&node, &["alerts", "show", &alert_id, "--json"]))["outputs"]["webhook:soc"]["state"]
+            == "sent"
+    });
+    let shown = json_of(&sactl(&node, &["alerts", "show", &alert_id, "--json"]));
+    assert_eq!(shown["status"], "delivered");
+    assert_eq!(shown["published"]["record"]["seq"], 1);
+
+    // A resend delivers it once more, on request.
+    let before = receiver.requests().len();
+    let resend = sactl(&node, &["alerts", "resend", &alert_id]);
+    assert!(resend.status.success(), "{resend:?}");
+    wait_for("the resent alert", || {
+        receiver.requests().len() == before + 1
+    });
+    assert_eq!(
+        receiver.requests().last().unwrap().header("x-sa-alert-id"),
+        Some(alert_id.as_str())
+    );
+
+    let unknown = sactl(&node, &["alerts", "show", "no-such-alert"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    let bad_status = sactl(&node, &["alerts", "list", "--status", "lost"]);
+    assert_eq!(bad_status.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_status.stderr).contains("unknown status"));
+}
+
+#[test]
+fn a_repository_with_a_bad_outputs_file_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = write_repository(
+        dir.path(),
+        &[(
+            "probe",
+            json!({"id": "probe", "classifier_config": {}, "data_sources": {"http": {"events": ["probe"]}}}),
+        )],
+        &[(
+            "probe",
+            json!({"probe:event": {"parser": "json", "schema": {"kind": "string", "seq": "integer"}}}),
+        )],
+        &[("probe_rules.py", RULES)],
+        Some(&json!({"webhook": ["soc"], "smoke-signals": ["hill"]})),
+    )
+    .unwrap();
+    let validate = Command::new(SACTL)
+        .args(["config", "validate"])
+        .arg(&repo)
+        .output()
+        .unwrap();
+    assert_eq!(validate.status.code(), Some(1), "{validate:?}");
+    let stderr = String::from_utf8_lossy(&validate.stderr);
+    assert!(
+        stderr.contains("outputs.json") && stderr.contains("smoke-signals"),
+        "{stderr}"
+    );
+}
