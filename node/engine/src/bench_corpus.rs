@@ -3,14 +3,14 @@
 //! CloudWatch Logs and S3, VPC flow logs, key-value and syslog lines. The configuration has
 //! sibling log types for every source so each payload is tried against several candidates.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::config::{Config, ConfigSources, SourceFile};
 use crate::error::ConfigErrors;
-use crate::{Classifier, Root};
+use crate::{Classifier, Root, test_events};
 
 /// One payload as a source delivers it (after transport decoding), with its origin.
 #[derive(Debug, Clone)]
@@ -264,6 +264,62 @@ pub fn corpora(records: usize) -> Vec<Corpus> {
         records,
     });
     out
+}
+
+/// A repository's test events as payloads, repeated until `records` records: the events of
+/// `events` if given, else of every test-event file under `repo/rules`. Events whose service
+/// and source no cluster lists are skipped.
+pub fn repository_corpus(
+    classifier: &Classifier,
+    repo: &Path,
+    events: Option<&Path>,
+    records: usize,
+) -> Result<Corpus, String> {
+    let files = match events {
+        Some(file) => vec![test_events::load_file(file)],
+        None => test_events::load(&[repo.join("rules")], &[])?,
+    };
+    let now = test_events::now();
+    let mut base = Vec::new();
+    for file in &files {
+        for event in file.events.iter().flatten() {
+            let Ok(prepared) = test_events::prepare(&event.value, classifier.config(), now) else {
+                continue;
+            };
+            if classifier
+                .candidates(&prepared.spec.service, &prepared.spec.source)
+                .is_err()
+            {
+                continue;
+            }
+            base.push(BenchPayload {
+                service: prepared.spec.service,
+                resource: prepared.spec.source,
+                bytes: prepared.data.into_bytes(),
+            });
+        }
+    }
+    if base.is_empty() {
+        return Err(format!(
+            "no usable test events found in {}",
+            events.unwrap_or(repo).display()
+        ));
+    }
+    let payloads: Vec<BenchPayload> = base
+        .iter()
+        .cycle()
+        .take(records.max(base.len()))
+        .cloned()
+        .collect();
+    Ok(Corpus {
+        name: format!(
+            "{} test events of {}",
+            base.len(),
+            events.unwrap_or(repo).display()
+        ),
+        records: payloads.len(),
+        payloads,
+    })
 }
 
 /// Single-core timings (thread CPU time) of one corpus: classification (decode + classify) and

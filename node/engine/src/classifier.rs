@@ -497,14 +497,17 @@ impl Classifier {
                 return shared.json.swap_remove(i).1;
             }
         }
-        self.candidates_of(lt, root, shared).into_owned()
+        self.candidates_of(lt, root, shared, true).into_owned()
     }
 
+    /// `rejected_values`: whether rejected candidates must carry their value (only the winning
+    /// type's do, for its dead letters).
     fn candidates_of<'a, 's>(
         &'a self,
         lt: &'a LogType,
         root: &'a Root,
         shared: &'s mut SharedExtractions<'a>,
+        rejected_values: bool,
     ) -> Cow<'s, [Candidate<'a>]> {
         match lt.parser {
             ParserKind::Json => Cow::Borrowed(shared.json(&lt.json, root)),
@@ -512,6 +515,7 @@ impl Classifier {
                 shared.csv_rows(lt, root),
                 &lt.schema,
                 lt.csv,
+                rejected_values,
             )),
             ParserKind::Kv => Cow::Owned(extract_kv(&lt.kv, &lt.schema, root)),
             kind => Cow::Owned(vec![match shared.fixed(kind, root) {
@@ -538,7 +542,7 @@ impl Classifier {
                 Err(reason) => return TypeResult::NoMatch(Some(reason)),
             },
         };
-        let candidates = self.candidates_of(lt, root, shared);
+        let candidates = self.candidates_of(lt, root, shared, false);
         let mut verdicts = Vec::with_capacity(candidates.len());
         let mut any_valid = false;
         let mut first_reason = None;

@@ -24,7 +24,7 @@ pub fn extract(
     schema: &Schema,
     root: &Root,
 ) -> Vec<Candidate<'static>> {
-    candidates_from_rows(&rows(dialect, json_path, root), schema, dialect)
+    candidates_from_rows(&rows(dialect, json_path, root), schema, dialect, true)
 }
 
 /// The rows of the payload (or of the strings `json_path` selects in it).
@@ -73,28 +73,40 @@ pub fn rows(dialect: CsvDialect, json_path: Option<&JmesPath>, root: &Root) -> V
 }
 
 /// Maps rows onto a schema's keys by position.
+/// The candidates of `rows` for one schema. `rejected_values` keeps each rejected row as the
+/// candidate's value (what a dead letter stores); without it rejected candidates carry no value,
+/// which spares copying every row for each csv log type that merely gets tried.
 pub fn candidates_from_rows(
     rows: &[CsvRow],
     schema: &Schema,
     dialect: CsvDialect,
+    rejected_values: bool,
 ) -> Vec<Candidate<'static>> {
     rows.iter()
         .map(|row| match row {
-            CsvRow::Row(columns) => row_candidate(columns, schema, dialect),
-            CsvRow::Invalid(value, rejection) => {
-                Candidate::invalid(value.clone().map(Cow::Owned), rejection.clone())
-            }
+            CsvRow::Row(columns) => row_candidate(columns, schema, dialect, rejected_values),
+            CsvRow::Invalid(value, rejection) => Candidate::invalid(
+                value.clone().filter(|_| rejected_values).map(Cow::Owned),
+                rejection.clone(),
+            ),
         })
         .collect()
 }
 
-fn row_candidate(row: &[String], schema: &Schema, dialect: CsvDialect) -> Candidate<'static> {
+fn row_candidate(
+    row: &[String],
+    schema: &Schema,
+    dialect: CsvDialect,
+    rejected_values: bool,
+) -> Candidate<'static> {
     match row_to_record(row, schema, dialect) {
         Ok(record) => Candidate::valid(Cow::Owned(Value::Object(record))),
         Err(rejection) => Candidate::invalid(
-            Some(Cow::Owned(Value::Array(
-                row.iter().cloned().map(Value::String).collect(),
-            ))),
+            rejected_values.then(|| {
+                Cow::Owned(Value::Array(
+                    row.iter().cloned().map(Value::String).collect(),
+                ))
+            }),
             rejection,
         ),
     }
@@ -111,7 +123,7 @@ fn row_to_record(
             want: schema.len(),
         });
     }
-    let mut record = Map::new();
+    let mut record = Map::with_capacity(schema.len());
     for ((key, ty), column) in schema.iter().zip(row) {
         let value = match ty {
             FieldType::Nested(nested) => {

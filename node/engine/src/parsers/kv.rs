@@ -42,7 +42,7 @@ pub fn extract(dialect: &KvDialect, schema: &Schema, root: &Root) -> Vec<Candida
         )];
     }
     let names: Vec<&String> = schema.keys().collect();
-    let mut record = Map::new();
+    let mut record = Map::with_capacity(fields.len());
     for (i, field) in fields.iter().enumerate() {
         // A field without the separator is skipped; the short record then fails the key check.
         let Some((key, value)) = field.split_once(dialect.separator.as_str()) else {
