@@ -10,7 +10,6 @@ mod format;
 mod http;
 mod name;
 mod outputs;
-mod sample;
 mod secrets;
 mod service;
 mod services;
@@ -19,7 +18,6 @@ pub use config::{OutputsConfig, OutputsConfigError};
 pub use delivery::{Delivery, DeliveryOutcome};
 pub use name::{OutputName, OutputNameError};
 pub use outputs::Outputs;
-pub use sample::sample_alert;
 pub use secrets::{SecretsCipher, SecretsError};
 pub use service::{
     KNOWN_SERVICES, Property, ResourceShape, credential_problems, credential_properties,

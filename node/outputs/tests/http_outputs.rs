@@ -862,24 +862,6 @@ async fn slack_empty_publisher_attachments_fall_back_to_the_record() {
 }
 
 #[tokio::test]
-async fn the_sample_alert_goes_through_the_real_path() {
-    let rx = receiver();
-    let outputs = outputs(&[("webhook:test", None)]);
-    let name = sa_outputs::OutputName::parse("webhook:test").unwrap();
-    let sample = sa_outputs::sample_alert(&name, "2026-11-28T10:00:00.000000Z");
-    let creds = credentials(json!({"url": rx.url()}));
-    assert_eq!(
-        deliver(&outputs, "webhook:test", &sample, &sample, &creds).await,
-        DeliveryOutcome::Delivered
-    );
-    let request = only_request(&rx);
-    let id = sample["id"].as_str().unwrap();
-    assert!(id.starts_with("sa-output-test-"));
-    assert_eq!(request.header("x-sa-alert-id"), Some(id));
-    assert_eq!(request.json()["outputs"], json!(["webhook:test"]));
-}
-
-#[tokio::test]
 async fn carbonblack_re_enables_a_disabled_ban_and_leaves_an_enabled_one() {
     let rx = receiver();
     let md5 = "0cc175b9c0f1b6a831c399e269772661";
