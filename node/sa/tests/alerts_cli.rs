@@ -12,12 +12,30 @@ const SANODE: &str = env!("CARGO_BIN_EXE_sanode");
 const SACTL: &str = env!("CARGO_BIN_EXE_sactl");
 
 const RULES: &str = r#"
+from rules.publishers.probe import tag
 from streamalert.shared.rule import rule
 
 
 @rule(logs=['probe:event'], outputs=['webhook:soc'])
 def probe_alert(rec):
     return rec['kind'] == 'bad'
+
+
+@rule(logs=['probe:event'], outputs=['webhook:soc'], publishers={'webhook:soc': [tag]})
+def probe_tagged(rec):
+    return rec['kind'] == 'tagged'
+"#;
+
+const PUBLISHERS: &str = r#"
+from streamalert.shared.publisher import Register
+
+
+@Register
+def tag(alert, publication):
+    publication['tagged_by'] = 'probe publisher'
+    publication['rule'] = alert.rule_name
+    publication['seq'] = alert.record['seq']
+    return publication
 "#;
 
 fn sactl(node: &NodeProcess, args: &[&str]) -> Output {
@@ -55,7 +73,7 @@ fn outputs_alerts_and_dead_letters_from_the_command_line() {
             "probe",
             json!({"probe:event": {"parser": "json", "schema": {"kind": "string", "seq": "integer"}}}),
         )],
-        &[("probe_rules.py", RULES)],
+        &[("probe_rules.py", RULES), ("publishers/probe.py", PUBLISHERS)],
         Some(&json!({"webhook": ["soc"]})),
     )
     .unwrap();
@@ -176,6 +194,29 @@ fn outputs_alerts_and_dead_letters_from_the_command_line() {
         Some(alert_id.as_str())
     );
 
+    // A rule's publishers shape what its output receives (composed on the node's rules thread).
+    let (status, body) = http_post(
+        node.http_addr,
+        "/v1/ingest/events",
+        b"{\"kind\": \"tagged\", \"seq\": 3}\n",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    wait_for("the published alert", || {
+        receiver
+            .requests()
+            .iter()
+            .any(|r| r.json()["tagged_by"] == "probe publisher")
+    });
+    let published = receiver
+        .requests()
+        .into_iter()
+        .find(|r| r.json()["tagged_by"] == "probe publisher")
+        .unwrap()
+        .json();
+    assert_eq!(published["rule"], "probe_tagged");
+    assert_eq!(published["seq"], 3);
+
     let unknown = sactl(&node, &["alerts", "show", "no-such-alert"]);
     assert_eq!(unknown.status.code(), Some(1));
     let bad_status = sactl(&node, &["alerts", "list", "--status", "lost"]);
@@ -196,7 +237,7 @@ fn a_repository_with_a_bad_outputs_file_is_refused_with_the_reason() {
             "probe",
             json!({"probe:event": {"parser": "json", "schema": {"kind": "string", "seq": "integer"}}}),
         )],
-        &[("probe_rules.py", RULES)],
+        &[("probe_rules.py", RULES), ("publishers/probe.py", PUBLISHERS)],
         Some(&json!({"webhook": ["soc"], "smoke-signals": ["hill"]})),
     )
     .unwrap();
