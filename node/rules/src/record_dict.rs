@@ -2,13 +2,15 @@
 //!
 //! Records of one log type share their keys, so each key string is created (and hashed) once:
 //! later records reuse the same interned `str`, which also lets a rule's `rec['eventName']`
-//! find the key by identity.
+//! find the key by identity. Dicts and lists are filled through the C API directly: lists are
+//! created at their final length, and no per-item conversion machinery runs.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyDict, PyString};
+use sa_engine::fxhash::FxBuildHasher;
 use serde_json::{Map, Value};
 
 use crate::convert::to_python;
@@ -16,32 +18,10 @@ use crate::convert::to_python;
 /// Bound on cached keys, so records with data-dependent keys cannot grow it without limit.
 const MAX_KEYS: usize = 20_000;
 
-/// FNV-1a: keys are short, and SipHash's setup cost dominates for them.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for byte in bytes {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = hash;
-    }
-}
-
 #[derive(Default)]
 pub(crate) struct RecordDicts {
-    keys: HashMap<String, Py<PyString>, BuildHasherDefault<Fnv>>,
+    /// Fx hashes a key a word at a time (keys are short; SipHash's setup would dominate).
+    keys: HashMap<String, Py<PyString>, FxBuildHasher>,
 }
 
 impl RecordDicts {
@@ -53,7 +33,12 @@ impl RecordDicts {
         let dict = PyDict::new(py);
         for (key, value) in map {
             let key = self.key(py, key);
-            dict.set_item(key, self.value(py, value)?)?;
+            let value = self.value(py, value)?;
+            // SAFETY: all three are live objects of this interpreter; PyDict_SetItem takes its
+            // own references to the key and the value.
+            if unsafe { ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), value.as_ptr()) } != 0 {
+                return Err(PyErr::fetch(py));
+            }
         }
         Ok(dict)
     }
@@ -61,14 +46,33 @@ impl RecordDicts {
     fn value<'py>(&mut self, py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
         match value {
             Value::Object(map) => Ok(self.dict(py, map)?.into_any()),
-            Value::Array(items) if items.iter().any(|item| item.is_object() || item.is_array()) => {
-                let list = PyList::empty(py);
-                for item in items {
-                    list.append(self.value(py, item)?)?;
+            Value::Array(items) => {
+                let length = ffi::Py_ssize_t::try_from(items.len())
+                    .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("list too long"))?;
+                // SAFETY: PyList_New returns a new reference or NULL with an exception set.
+                let list = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(length))? };
+                for (index, item) in (0..length).zip(items) {
+                    let item = self.value(py, item)?;
+                    // SAFETY: `index` is within the list's length and the slot is empty;
+                    // PyList_SET_ITEM steals the reference into_ptr hands over. A list left
+                    // partly filled by an error above is still safe to free (NULL slots).
+                    unsafe { ffi::PyList_SET_ITEM(list.as_ptr(), index, item.into_ptr()) };
                 }
-                Ok(list.into_any())
+                Ok(list)
             }
-            scalar_or_flat_list => to_python(py, scalar_or_flat_list),
+            Value::String(text) => {
+                let length = ffi::Py_ssize_t::try_from(text.len())
+                    .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("string too long"))?;
+                // SAFETY: the pointer and length describe valid UTF-8 owned by `text`; the call
+                // returns a new reference or NULL with an exception set.
+                unsafe {
+                    Bound::from_owned_ptr_or_err(
+                        py,
+                        ffi::PyUnicode_FromStringAndSize(text.as_ptr().cast(), length),
+                    )
+                }
+            }
+            scalar => to_python(py, scalar),
         }
     }
 
@@ -91,7 +95,10 @@ mod tests {
 
     #[test]
     fn dicts_equal_the_plain_conversion_and_share_key_objects() {
-        let record = json!({"a": {"b": [1, {"c": null}], "d": "x"}, "e": [true, 2.5]});
+        let record = json!({
+            "a": {"b": [1, {"c": null}], "d": "x"}, "e": [true, 2.5], "u": "é漢\u{1F600}", "empty": "",
+            "l": [], "n": [[1, "x"], []], "big": 18446744073709551615u64, "neg": -3, "f": false
+        });
         let mut dicts = RecordDicts::default();
         Python::attach(|py| {
             let first = dicts.dict(py, record.as_object().unwrap()).unwrap();
