@@ -99,6 +99,9 @@ impl Handler<Evaluate> for RulesActor {
             let (sender, receiver) = oneshot::channel();
             handle
                 .submit(message.records.to_vec(), move |outcome| {
+                    // Runs on the rules thread: a panic here takes the thread down with the
+                    // batch, as a crash inside the engine would.
+                    fail::fail_point!("pipeline::rules_thread");
                     let _ = sender.send(outcome);
                 })
                 .map_err(|_| "the rules thread is gone")?;

@@ -270,8 +270,9 @@ async fn a_slow_commit_makes_the_sources_wait_with_bounded_batches_inside() {
     assert_eq!(h.detection.waiting(), (0, 0, 0));
 }
 
-/// The batch yields the same alerts, committed once, although `actor` panicked on it once.
-async fn survives_one_panic(actor: &str) {
+/// The batch yields the same alerts, committed once, although failpoint `pipeline::<at>`
+/// panicked on it once and `actor` was restarted.
+async fn survives_one_panic(at: &str, actor: &str) {
     let h = start(small_mailboxes(), RecordingCommitter::open()).await;
     let reference = h
         .detection
@@ -281,7 +282,7 @@ async fn survives_one_panic(actor: &str) {
     let expected = alert_ids(&reference);
     assert!(!expected.is_empty());
 
-    let failpoint = format!("pipeline::{actor}");
+    let failpoint = format!("pipeline::{at}");
     fail::cfg(&failpoint, "1*panic(failpoint)").unwrap();
     let report = h
         .detection
@@ -309,17 +310,22 @@ async fn survives_one_panic(actor: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_classifier_is_restarted_and_the_batch_kept() {
-    survives_one_panic("classifier").await;
+    survives_one_panic("classifier", "classifier").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_rules_actor_is_restarted_and_the_batch_kept() {
-    survives_one_panic("rules").await;
+    survives_one_panic("rules", "rules").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_rules_thread_is_replaced_and_the_batch_kept() {
+    survives_one_panic("rules_thread", "rules").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_commit_actor_is_restarted_and_the_batch_kept() {
-    survives_one_panic("commit").await;
+    survives_one_panic("commit", "commit").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
