@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use sa_engine::bench_corpus::{self, BenchPayload, Corpus};
-use sa_engine::{Classifier, Config, test_events};
+use sa_engine::bench_corpus;
+use sa_engine::{Classifier, Config};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -46,7 +46,13 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
             )
         })?;
         let classifier = Classifier::new(config);
-        let corpus = replay(&classifier, &repo, args.events.as_deref(), args.records)?;
+        let corpus = bench_corpus::repository_corpus(
+            &classifier,
+            &repo,
+            args.events.as_deref(),
+            args.records,
+        )
+        .map_err(anyhow::Error::msg)?;
         (classifier, vec![corpus])
     } else {
         (
@@ -72,54 +78,4 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// The repository's test events as payloads, repeated until `records` records.
-fn replay(
-    classifier: &Classifier,
-    repo: &std::path::Path,
-    events: Option<&std::path::Path>,
-    records: usize,
-) -> anyhow::Result<Corpus> {
-    let files = match events {
-        Some(file) => vec![test_events::load_file(file)],
-        None => test_events::load(&[repo.join("rules")], &[]).map_err(anyhow::Error::msg)?,
-    };
-    let now = test_events::now();
-    let mut base = Vec::new();
-    for file in &files {
-        for event in file.events.iter().flatten() {
-            let Ok(prepared) = test_events::prepare(&event.value, classifier.config(), now) else {
-                continue;
-            };
-            if classifier
-                .candidates(&prepared.spec.service, &prepared.spec.source)
-                .is_err()
-            {
-                continue;
-            }
-            base.push(BenchPayload {
-                service: prepared.spec.service,
-                resource: prepared.spec.source,
-                bytes: prepared.data.into_bytes(),
-            });
-        }
-    }
-    anyhow::ensure!(!base.is_empty(), "no usable test events found");
-    let payloads: Vec<BenchPayload> = base
-        .iter()
-        .cycle()
-        .take(records.max(base.len()))
-        .cloned()
-        .collect();
-    let name = format!(
-        "{} test events of {}",
-        base.len(),
-        events.unwrap_or(repo).display()
-    );
-    Ok(Corpus {
-        name,
-        records: payloads.len(),
-        payloads,
-    })
 }
