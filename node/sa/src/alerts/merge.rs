@@ -292,10 +292,16 @@ mod tests {
         let data = json!({
             "a": {"deep": {"user": "deep"}},
             "streamalert_normalization": {"user": "normalized"},
-            "b": [{"user": "shallow"}],
+            "b": {"user": "shallow"},
         });
         let data = data.as_object().unwrap();
         assert_eq!(get_first_key(data, "user"), Some(&json!("shallow")));
+        // A list is a level of its own: its objects come after the objects beside it.
+        let listed = json!({"a": {"deep": {"user": "deep"}}, "b": [{"user": "listed"}]});
+        assert_eq!(
+            get_first_key(listed.as_object().unwrap(), "user"),
+            Some(&json!("deep"))
+        );
         assert_eq!(
             get_first_key(json!({"x": 1}).as_object().unwrap(), "user"),
             None
