@@ -1,5 +1,6 @@
 //! Test support for sa: real `sanode` processes on loopback, and the faults to throw at them.
 
+pub mod aws_sources;
 mod binaries;
 mod cluster;
 mod http_receiver;

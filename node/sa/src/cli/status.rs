@@ -30,6 +30,19 @@ pub struct StatusReport {
     pub leader_id: Option<u64>,
     pub applied_index: u64,
     pub members: usize,
+    pub shards: Vec<ShardRow>,
+}
+
+/// A Kinesis shard: who reads it and how far its alerts are committed.
+#[derive(Debug, Serialize)]
+pub struct ShardRow {
+    pub stream: String,
+    pub shard: String,
+    pub owner: Option<u64>,
+    pub checkpoint: Option<String>,
+    pub millis_behind_latest: i64,
+    pub checkpoint_ms: Option<u64>,
+    pub finished: bool,
 }
 
 /// Asks the node at `addr` for its status.
@@ -63,6 +76,19 @@ pub fn report(response: StatusResponse) -> anyhow::Result<StatusReport> {
         leader_id: raft.has_leader.then_some(raft.leader_id),
         applied_index: raft.applied_index,
         members: response.members.len(),
+        shards: response
+            .shards
+            .into_iter()
+            .map(|shard| ShardRow {
+                stream: shard.stream,
+                shard: shard.shard,
+                owner: shard.leased.then_some(shard.owner),
+                checkpoint: (!shard.checkpoint.is_empty()).then_some(shard.checkpoint),
+                millis_behind_latest: shard.millis_behind_latest,
+                checkpoint_ms: (shard.checkpoint_ms > 0).then_some(shard.checkpoint_ms),
+                finished: shard.finished,
+            })
+            .collect(),
     })
 }
 
@@ -94,5 +120,31 @@ pub async fn run(addr: &str, args: StatusArgs) -> anyhow::Result<()> {
     println!("members    {}", report.members);
     println!();
     super::nodes::print_table(&nodes);
+    if !report.shards.is_empty() {
+        println!();
+        print_shards(&report.shards);
+    }
     Ok(())
+}
+
+fn print_shards(shards: &[ShardRow]) {
+    println!(
+        "{:<24} {:<22} {:<18} {:>10}  CHECKPOINT",
+        "STREAM", "SHARD", "OWNER", "LAG MS"
+    );
+    for shard in shards {
+        let owner = match (shard.owner, shard.finished) {
+            (Some(owner), _) => owner.to_string(),
+            (None, true) => "finished".to_string(),
+            (None, false) => "unassigned".to_string(),
+        };
+        println!(
+            "{:<24} {:<22} {:<18} {:>10}  {}",
+            shard.stream,
+            shard.shard,
+            owner,
+            shard.millis_behind_latest,
+            shard.checkpoint.as_deref().unwrap_or("-")
+        );
+    }
 }

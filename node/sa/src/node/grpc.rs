@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use sa_proto::cluster::v1::cluster_server::Cluster;
 use sa_proto::cluster::v1::{
-    Member, NodeStatus, RaftStatus, RemoveNodeRequest, RemoveNodeResponse, StatusRequest,
-    StatusResponse,
+    Member, NodeStatus, RaftStatus, RemoveNodeRequest, RemoveNodeResponse, ShardStatus,
+    StatusRequest, StatusResponse,
 };
 use sa_raft::RemoveRequest;
 use tonic::{Request, Response, Status};
 
 use super::NodeContext;
+use crate::state::LeaseStore;
 
 pub struct ClusterService {
     pub node: Arc<NodeContext>,
@@ -48,6 +49,37 @@ impl ClusterService {
     }
 }
 
+impl ClusterService {
+    fn shard_statuses(&self) -> Result<Vec<ShardStatus>, Status> {
+        let states = LeaseStore::new(self.node.replica.clone())
+            .shard_states()
+            .map_err(|e| Status::internal(format!("cannot read the shard leases: {e:#}")))?;
+        Ok(states
+            .into_iter()
+            .map(|state| {
+                let progress = state.progress.as_ref();
+                ShardStatus {
+                    stream: state.stream,
+                    shard: state.shard,
+                    owner: state.lease.as_ref().map_or(0, |lease| lease.owner),
+                    leased: state.lease.is_some(),
+                    checkpoint: progress
+                        .and_then(|p| p.checkpoint.as_ref())
+                        .map(|c| match c.sub_sequence {
+                            Some(sub) => format!("{}#{sub}", c.sequence_number),
+                            None => c.sequence_number.clone(),
+                        })
+                        .unwrap_or_default(),
+                    millis_behind_latest: progress.map_or(0, |p| p.millis_behind_latest),
+                    checkpoint_ms: progress.map_or(0, |p| p.updated_ms),
+                    checkpoint_node: progress.map_or(0, |p| p.node),
+                    finished: state.finished,
+                }
+            })
+            .collect())
+    }
+}
+
 #[tonic::async_trait]
 impl Cluster for ClusterService {
     async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
@@ -70,6 +102,7 @@ impl Cluster for ClusterService {
             }),
             raft: Some(raft),
             members,
+            shards: self.shard_statuses()?,
         }))
     }
 

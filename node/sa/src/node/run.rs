@@ -4,6 +4,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use sa_aws::AwsTarget;
+use sa_aws_sources::SourceClients;
+use sa_aws_sources::kinesis::ReaderOptions;
 use sa_proto::admin::v1::admin_server::AdminServer;
 use sa_proto::alerts::v1::alerts_server::AlertsServer;
 use sa_proto::cluster::v1::cluster_server::ClusterServer;
@@ -23,7 +26,7 @@ use super::metrics::NodeMetrics;
 use super::{NodeArgs, NodeContext, config_watch};
 use crate::pipeline::{Detection, LoadedRepository, PipelineOptions};
 use crate::sinks::AlertLog;
-use crate::sources::file_tail;
+use crate::sources::{file_tail, kinesis, kinesis_leases};
 use crate::state::lookup_drivers::refreshed_tables;
 use crate::state::{AlertStore, ConfigStore, LookupStore, lookup_refresh};
 
@@ -130,6 +133,22 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let watch_task = tokio::spawn(config_watch::run(node.clone()));
     let file_task = tokio::spawn(file_tail::run(node.clone()));
     let lookup_refresh_task = tokio::spawn(lookup_refresh::run(node.clone()));
+    let source_clients = SourceClients::new(&AwsTarget::from_env()).await;
+    let source_tasks = vec![
+        tokio::spawn(kinesis_leases::run(
+            node.clone(),
+            source_clients.clone(),
+            args.lease_timeout,
+        )),
+        tokio::spawn(kinesis::run(
+            node.clone(),
+            source_clients.clone(),
+            kinesis::KinesisSettings {
+                start: args.kinesis_start.clone(),
+                reader: ReaderOptions::default(),
+            },
+        )),
+    ];
 
     let membership = super::membership::establish(&replica, args.join.as_deref());
     tokio::pin!(membership);
@@ -153,6 +172,9 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     watch_task.abort();
     file_task.abort();
     lookup_refresh_task.abort();
+    for task in source_tasks {
+        task.abort();
+    }
     for task in alert_runtime.tasks {
         task.abort();
     }

@@ -1,3 +1,5 @@
 //! Where records come from, one module per source kind.
 
 pub mod file_tail;
+pub mod kinesis;
+pub mod kinesis_leases;

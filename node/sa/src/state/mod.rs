@@ -3,6 +3,7 @@
 
 mod alert_store;
 mod config_store;
+mod leases;
 pub mod lookup_drivers;
 pub mod lookup_refresh;
 mod lookup_store;
@@ -13,5 +14,6 @@ pub use alert_store::{
     StoredDeadLetter, deliverable_outputs, now_ms,
 };
 pub use config_store::ConfigStore;
+pub use leases::{Fenced, HeldLease, Lease, LeaseStore, ShardProgress, ShardState};
 pub use lookup_store::LookupStore;
 pub use output_settings::{OutputSettings, RESOURCE_SETTING};

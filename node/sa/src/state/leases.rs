@@ -1,0 +1,296 @@
+//! Kinesis shard leases, checkpoints and finished shards in the `leases` keyspace.
+//!
+//! - `lease/<stream>/<shard>` -> [`Lease`] JSON: the node that reads the shard. The leader's
+//!   lease manager writes it; every assignment gets a new epoch, so the exact bytes of a lease
+//!   are a fencing token: a consumer checkpoints only while the lease still holds the bytes it
+//!   started with.
+//! - `checkpoint/<stream>/<shard>` -> [`ShardProgress`] JSON: the last record whose alerts are
+//!   committed, and how far behind the tip the owner was then.
+//! - `finished/<stream>/<shard>` -> [`ShardProgress`] JSON: the shard was read to SHARD_END, so
+//!   its children may be read (KCL order).
+//!
+//! Stream names (`[a-zA-Z0-9_.-]+`) and shard ids never contain `/`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::bail;
+use sa_aws_sources::kinesis::Checkpoint;
+use sa_raft::{Command, CommandResult, Condition, Keyspace, Replica, WriteOp};
+use serde::{Deserialize, Serialize};
+
+use super::now_ms;
+
+const LEASE: &str = "lease/";
+const CHECKPOINT: &str = "checkpoint/";
+const FINISHED: &str = "finished/";
+
+fn key(kind: &str, stream: &str, shard: &str) -> Vec<u8> {
+    format!("{kind}{stream}/{shard}").into_bytes()
+}
+
+/// `(stream, shard)` of a key under `kind`.
+fn split_key<'a>(kind: &str, key: &'a [u8]) -> Option<(&'a str, &'a str)> {
+    let rest = std::str::from_utf8(key).ok()?.strip_prefix(kind)?;
+    rest.split_once('/')
+}
+
+/// Who reads a shard. `epoch` grows with every assignment of the shard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub owner: u64,
+    pub epoch: u64,
+}
+
+/// A lease as stored: its value and the exact bytes the fencing condition compares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldLease {
+    pub lease: Lease,
+    pub token: Vec<u8>,
+}
+
+/// How far a shard's owner has read (alerts committed up to `checkpoint`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardProgress {
+    pub checkpoint: Option<Checkpoint>,
+    pub millis_behind_latest: i64,
+    /// The node that wrote it.
+    pub node: u64,
+    pub updated_ms: u64,
+}
+
+/// One shard as `sactl status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardState {
+    pub stream: String,
+    pub shard: String,
+    pub lease: Option<Lease>,
+    pub progress: Option<ShardProgress>,
+    pub finished: bool,
+}
+
+/// What became of a fenced write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fenced {
+    Written,
+    /// The lease no longer holds the writer's token: it moved to another node or epoch.
+    LeaseLost,
+}
+
+/// `(stream, shard, value, value bytes)` of one record.
+type Scanned<T> = (String, String, T, Vec<u8>);
+
+#[derive(Clone)]
+pub struct LeaseStore {
+    replica: Replica,
+}
+
+impl LeaseStore {
+    pub fn new(replica: Replica) -> Self {
+        LeaseStore { replica }
+    }
+
+    fn scan<T: for<'de> Deserialize<'de>>(
+        &self,
+        kind: &str,
+        stream: Option<&str>,
+    ) -> anyhow::Result<Vec<Scanned<T>>> {
+        let prefix = match stream {
+            Some(stream) => format!("{kind}{stream}/"),
+            None => kind.to_string(),
+        };
+        let mut out = Vec::new();
+        for (key, value) in self
+            .replica
+            .scan_prefix(Keyspace::Leases, prefix.as_bytes())?
+        {
+            let Some((stream, shard)) = split_key(kind, &key) else {
+                continue;
+            };
+            match serde_json::from_slice(&value) {
+                Ok(parsed) => out.push((stream.to_string(), shard.to_string(), parsed, value)),
+                Err(e) => tracing::warn!(
+                    key = %String::from_utf8_lossy(&key),
+                    error = %e,
+                    "undecodable lease record skipped"
+                ),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every lease, or those of one stream: `(stream, shard, lease)`.
+    pub fn leases(&self, stream: Option<&str>) -> anyhow::Result<Vec<(String, String, HeldLease)>> {
+        Ok(self
+            .scan::<Lease>(LEASE, stream)?
+            .into_iter()
+            .map(|(stream, shard, lease, token)| (stream, shard, HeldLease { lease, token }))
+            .collect())
+    }
+
+    /// The shards of `stream` read to their end.
+    pub fn finished(&self, stream: &str) -> anyhow::Result<BTreeSet<String>> {
+        Ok(self
+            .scan::<ShardProgress>(FINISHED, Some(stream))?
+            .into_iter()
+            .map(|(_, shard, _, _)| shard)
+            .collect())
+    }
+
+    pub fn progress(&self, stream: &str, shard: &str) -> anyhow::Result<Option<ShardProgress>> {
+        match self
+            .replica
+            .get(Keyspace::Leases, &key(CHECKPOINT, stream, shard))?
+        {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+        }
+    }
+
+    /// Every shard with a lease, a checkpoint or a finished mark, sorted by stream and shard.
+    pub fn shard_states(&self) -> anyhow::Result<Vec<ShardState>> {
+        fn entry(
+            states: &mut BTreeMap<(String, String), ShardState>,
+            stream: String,
+            shard: String,
+        ) -> &mut ShardState {
+            states
+                .entry((stream.clone(), shard.clone()))
+                .or_insert(ShardState {
+                    stream,
+                    shard,
+                    lease: None,
+                    progress: None,
+                    finished: false,
+                })
+        }
+        let mut states = BTreeMap::new();
+        for (stream, shard, held) in self.leases(None)? {
+            entry(&mut states, stream, shard).lease = Some(held.lease);
+        }
+        for (stream, shard, progress, _) in self.scan::<ShardProgress>(CHECKPOINT, None)? {
+            entry(&mut states, stream, shard).progress = Some(progress);
+        }
+        for (stream, shard, _, _) in self.scan::<ShardProgress>(FINISHED, None)? {
+            entry(&mut states, stream, shard).finished = true;
+        }
+        Ok(states.into_values().collect())
+    }
+
+    /// Gives `shard` to `owner` if its lease is still `current` (`None`: no lease). Returns false
+    /// when another writer changed the lease first.
+    pub async fn assign(
+        &self,
+        stream: &str,
+        shard: &str,
+        owner: u64,
+        current: Option<&HeldLease>,
+    ) -> anyhow::Result<bool> {
+        let lease_key = key(LEASE, stream, shard);
+        let epoch = current.map_or(0, |held| held.lease.epoch + 1).max(now_ms());
+        let value = serde_json::to_vec(&Lease { owner, epoch })?;
+        let condition = match current {
+            Some(held) => Condition::Equals {
+                keyspace: Keyspace::Leases,
+                key: lease_key.clone(),
+                value: held.token.clone(),
+            },
+            None => Condition::Absent {
+                keyspace: Keyspace::Leases,
+                key: lease_key.clone(),
+            },
+        };
+        let command = Command::put(Keyspace::Leases, lease_key, value).with_condition(condition);
+        self.applied(command).await
+    }
+
+    /// Drops the lease of a shard no longer readable (finished, gone, or its stream no longer
+    /// configured) if it is still `current`.
+    pub async fn release(
+        &self,
+        stream: &str,
+        shard: &str,
+        current: &HeldLease,
+    ) -> anyhow::Result<bool> {
+        let lease_key = key(LEASE, stream, shard);
+        let command = Command {
+            conditions: vec![Condition::Equals {
+                keyspace: Keyspace::Leases,
+                key: lease_key.clone(),
+                value: current.token.clone(),
+            }],
+            ops: vec![WriteOp::Delete {
+                keyspace: Keyspace::Leases,
+                key: lease_key,
+            }],
+        };
+        self.applied(command).await
+    }
+
+    /// Records `progress` for a shard, fenced by the lease `token` the writer holds. With
+    /// `finished` the shard is also marked read to its end and its lease dropped, in the same
+    /// command, so the leader may hand out its children.
+    pub async fn checkpoint(
+        &self,
+        stream: &str,
+        shard: &str,
+        token: &[u8],
+        progress: &ShardProgress,
+        finished: bool,
+    ) -> anyhow::Result<Fenced> {
+        let lease_key = key(LEASE, stream, shard);
+        let value = serde_json::to_vec(progress)?;
+        let mut command = Command {
+            conditions: vec![Condition::Equals {
+                keyspace: Keyspace::Leases,
+                key: lease_key.clone(),
+                value: token.to_vec(),
+            }],
+            ops: vec![WriteOp::Put {
+                keyspace: Keyspace::Leases,
+                key: key(CHECKPOINT, stream, shard),
+                value: value.clone(),
+            }],
+        };
+        if finished {
+            command.ops.push(WriteOp::Put {
+                keyspace: Keyspace::Leases,
+                key: key(FINISHED, stream, shard),
+                value,
+            });
+            command.ops.push(WriteOp::Delete {
+                keyspace: Keyspace::Leases,
+                key: lease_key,
+            });
+        }
+        Ok(if self.applied(command).await? {
+            Fenced::Written
+        } else {
+            Fenced::LeaseLost
+        })
+    }
+
+    async fn applied(&self, command: Command) -> anyhow::Result<bool> {
+        match self.replica.write(command).await? {
+            CommandResult::Applied => Ok(true),
+            CommandResult::ConditionFailed { .. } => Ok(false),
+            other => bail!("lease write not applied: {other:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_split_back_into_stream_and_shard() {
+        let k = key(LEASE, "events.v1", "shardId-000000000003");
+        assert_eq!(k, b"lease/events.v1/shardId-000000000003");
+        assert_eq!(
+            split_key(LEASE, &k),
+            Some(("events.v1", "shardId-000000000003"))
+        );
+        assert_eq!(split_key(CHECKPOINT, &k), None);
+        assert_eq!(split_key(LEASE, b"lease/no-shard"), None);
+    }
+}
