@@ -13,13 +13,17 @@ pub struct FxHasher {
     hash: u64,
 }
 
+// `#[inline]` throughout: the hasher runs inside other crates' lookups (sa-rules' key cache),
+// and without it every key costs a call.
 impl FxHasher {
+    #[inline]
     fn add(&mut self, word: u64) {
         self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
     }
 }
 
 impl Hasher for FxHasher {
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for chunk in &mut chunks {
@@ -35,14 +39,17 @@ impl Hasher for FxHasher {
         }
     }
 
+    #[inline]
     fn write_u8(&mut self, i: u8) {
         self.add(u64::from(i));
     }
 
+    #[inline]
     fn write_usize(&mut self, i: usize) {
         self.add(i as u64);
     }
 
+    #[inline]
     fn finish(&self) -> u64 {
         self.hash
     }

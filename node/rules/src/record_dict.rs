@@ -32,11 +32,14 @@ impl RecordDicts {
     ) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
         for (key, value) in map {
-            let key = self.key(py, key);
             let value = self.value(py, value)?;
-            // SAFETY: all three are live objects of this interpreter; PyDict_SetItem takes its
-            // own references to the key and the value.
-            if unsafe { ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), value.as_ptr()) } != 0 {
+            // A cached key is used through the cache's own reference: no reference count
+            // traffic on it beyond the dict's.
+            let status = match self.keys.get(key.as_str()) {
+                Some(cached) => set_item(&dict, cached.as_ptr(), &value),
+                None => set_item(&dict, self.key(py, key).as_ptr(), &value),
+            };
+            if status != 0 {
                 return Err(PyErr::fetch(py));
             }
         }
@@ -76,16 +79,22 @@ impl RecordDicts {
         }
     }
 
+    /// Interns a key not cached yet (and caches it while the cache has room).
     fn key<'py>(&mut self, py: Python<'py>, key: &str) -> Bound<'py, PyString> {
-        if let Some(cached) = self.keys.get(key) {
-            return cached.bind(py).clone();
-        }
         let interned = PyString::intern(py, key);
         if self.keys.len() < MAX_KEYS {
             self.keys.insert(key.to_owned(), interned.clone().unbind());
         }
         interned
     }
+}
+
+/// `PyDict_SetItem`: 0, or -1 with a Python exception set.
+fn set_item(dict: &Bound<'_, PyDict>, key: *mut ffi::PyObject, value: &Bound<'_, PyAny>) -> i32 {
+    // SAFETY: `dict`, `key` and `value` are live objects of the attached interpreter (`key` is
+    // held by the key cache or by the caller's temporary); PyDict_SetItem takes its own
+    // references to the key and the value.
+    unsafe { ffi::PyDict_SetItem(dict.as_ptr(), key, value.as_ptr()) }
 }
 
 #[cfg(test)]
