@@ -47,6 +47,7 @@ impl Handler<Classify> for ClassifierActor {
             Ok(classified) => classified.map_err(StageFailure::Refused),
             Err(reason) => {
                 // The SyncArbiter builds a fresh actor on this thread once the handler returns.
+                tracing::error!(actor = ACTOR, reason, "restarting");
                 self.restarts.inc();
                 ctx.stop();
                 Err(StageFailure::Crashed {

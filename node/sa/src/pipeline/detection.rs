@@ -108,9 +108,13 @@ impl Detection {
         let classifier_restarts = restarts(classifier::ACTOR);
         let threads = options.classifier_threads.max(1);
         let classifier_addr = actors.run_on(move || {
-            SyncArbiter::start(threads, move || ClassifierActor {
-                restarts: classifier_restarts.clone(),
-            })
+            SyncArbiter::start_with_thread_builder(
+                threads,
+                || std::thread::Builder::new().name("sa-classifier".to_owned()),
+                move || ClassifierActor {
+                    restarts: classifier_restarts.clone(),
+                },
+            )
         })?;
 
         Ok(Detection {
