@@ -38,6 +38,25 @@ def tag(alert, publication):
     return publication
 "#;
 
+/// One cluster taking `probe:event` records over HTTP (source `events`), the rules and
+/// publisher above, and `outputs` as conf/outputs.json.
+fn probe_repository(dir: &std::path::Path, outputs: Value) -> std::path::PathBuf {
+    write_repository(
+        dir,
+        &[(
+            "probe",
+            json!({"id": "probe", "classifier_config": {}, "data_sources": {"http": {"events": ["probe"]}}}),
+        )],
+        &[(
+            "probe",
+            json!({"probe:event": {"parser": "json", "schema": {"kind": "string", "seq": "integer"}}}),
+        )],
+        &[("probe_rules.py", RULES), ("publishers/probe.py", PUBLISHERS)],
+        Some(&outputs),
+    )
+    .unwrap()
+}
+
 fn sactl(node: &NodeProcess, args: &[&str]) -> Output {
     Command::new(SACTL)
         .arg("--node")
@@ -63,20 +82,7 @@ fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
 #[test]
 fn outputs_alerts_and_dead_letters_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let repo = write_repository(
-        dir.path(),
-        &[(
-            "probe",
-            json!({"id": "probe", "classifier_config": {}, "data_sources": {"http": {"events": ["probe"]}}}),
-        )],
-        &[(
-            "probe",
-            json!({"probe:event": {"parser": "json", "schema": {"kind": "string", "seq": "integer"}}}),
-        )],
-        &[("probe_rules.py", RULES), ("publishers/probe.py", PUBLISHERS)],
-        Some(&json!({"webhook": ["soc"]})),
-    )
-    .unwrap();
+    let repo = probe_repository(dir.path(), json!({"webhook": ["soc"]}));
     let mut options = NodeOptions::new(SANODE, dir.path().join("node"));
     options.repo = repo;
     options.extra_args = vec!["--quiet-alerts".into()];
@@ -227,20 +233,10 @@ fn outputs_alerts_and_dead_letters_from_the_command_line() {
 #[test]
 fn a_repository_with_a_bad_outputs_file_is_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let repo = write_repository(
+    let repo = probe_repository(
         dir.path(),
-        &[(
-            "probe",
-            json!({"id": "probe", "classifier_config": {}, "data_sources": {"http": {"events": ["probe"]}}}),
-        )],
-        &[(
-            "probe",
-            json!({"probe:event": {"parser": "json", "schema": {"kind": "string", "seq": "integer"}}}),
-        )],
-        &[("probe_rules.py", RULES), ("publishers/probe.py", PUBLISHERS)],
-        Some(&json!({"webhook": ["soc"], "smoke-signals": ["hill"]})),
-    )
-    .unwrap();
+        json!({"webhook": ["soc"], "smoke-signals": ["hill"]}),
+    );
     let validate = Command::new(SACTL)
         .args(["config", "validate"])
         .arg(&repo)

@@ -452,41 +452,36 @@ impl AlertStore {
     /// Replaces `members` (still waiting, as this replica saw them) by `merged` in one write.
     /// Returns false when another merger got there first (a member is no longer waiting).
     pub async fn commit_merge(&self, members: &[Alert], merged: &Alert) -> anyhow::Result<bool> {
-        let mut command = Command::default().and(WriteOp::IfAbsent {
+        let insert = WriteOp::IfAbsent {
             keyspace: Keyspace::Alerts,
             key: key(&[ALERT, &merged.alert_id]),
             ops: Self::plain_insert_ops(merged)?,
-        });
-        for member in members {
-            command.conditions.push(Condition::Equals {
-                keyspace: Keyspace::Alerts,
-                key: merge_key(member),
-                value: Vec::new(),
-            });
-            command.ops.push(WriteOp::Delete {
-                keyspace: Keyspace::Alerts,
-                key: merge_key(member),
-            });
-            command.ops.push(WriteOp::Put {
-                keyspace: Keyspace::Alerts,
-                key: key(&[MERGED, &member.alert_id]),
-                value: merged.alert_id.clone().into_bytes(),
-            });
-        }
+        };
         fail::fail_point!("alert_store::before_merge", |_| bail!(
             "failpoint alert_store::before_merge"
         ));
-        match self.replica.write(command).await? {
-            CommandResult::Applied | CommandResult::AppliedExcept { .. } => Ok(true),
-            CommandResult::ConditionFailed { .. } => Ok(false),
-            CommandResult::NoOp => bail!("the state machine ignored the merge"),
-        }
+        self.close_group(members, Some(insert), MERGED, merged.alert_id.as_bytes())
+            .await
     }
 
     /// Closes a group without a merged alert (below its rule's `merge_threshold`). Returns false
     /// when another merger got there first.
     pub async fn commit_suppressed(&self, members: &[Alert], reason: &str) -> anyhow::Result<bool> {
+        self.close_group(members, None, SUPPRESSED, reason.as_bytes())
+            .await
+    }
+
+    /// One write that takes every member out of the merge index, if all are still in it, and
+    /// marks each under `mark/{id}` with `value`, plus `first` ops.
+    async fn close_group(
+        &self,
+        members: &[Alert],
+        first: impl IntoIterator<Item = WriteOp>,
+        mark: &str,
+        value: &[u8],
+    ) -> anyhow::Result<bool> {
         let mut command = Command::default();
+        command.ops.extend(first);
         for member in members {
             command.conditions.push(Condition::Equals {
                 keyspace: Keyspace::Alerts,
@@ -499,14 +494,14 @@ impl AlertStore {
             });
             command.ops.push(WriteOp::Put {
                 keyspace: Keyspace::Alerts,
-                key: key(&[SUPPRESSED, &member.alert_id]),
-                value: reason.as_bytes().to_vec(),
+                key: key(&[mark, &member.alert_id]),
+                value: value.to_vec(),
             });
         }
         match self.replica.write(command).await? {
-            CommandResult::Applied => Ok(true),
+            CommandResult::Applied | CommandResult::AppliedExcept { .. } => Ok(true),
             CommandResult::ConditionFailed { .. } => Ok(false),
-            other => bail!("suppression not applied: {other:?}"),
+            CommandResult::NoOp => bail!("the state machine ignored the group's closing"),
         }
     }
 
