@@ -26,7 +26,7 @@ use super::metrics::NodeMetrics;
 use super::{NodeArgs, NodeContext, config_watch};
 use crate::pipeline::{Detection, LoadedRepository, PipelineOptions};
 use crate::sinks::AlertLog;
-use crate::sources::{file_tail, kinesis, kinesis_leases};
+use crate::sources::{file_tail, kinesis, kinesis_leases, s3_queue};
 use crate::state::lookup_drivers::refreshed_tables;
 use crate::state::{AlertStore, ConfigStore, LookupStore, lookup_refresh};
 
@@ -134,7 +134,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let file_task = tokio::spawn(file_tail::run(node.clone()));
     let lookup_refresh_task = tokio::spawn(lookup_refresh::run(node.clone()));
     let source_clients = SourceClients::new(&AwsTarget::from_env()).await;
-    let source_tasks = vec![
+    let mut source_tasks = vec![
         tokio::spawn(kinesis_leases::run(
             node.clone(),
             source_clients.clone(),
@@ -149,6 +149,14 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
             },
         )),
     ];
+    for queue in &args.s3_queues {
+        source_tasks.push(tokio::spawn(s3_queue::run(
+            node.clone(),
+            source_clients.clone(),
+            queue.clone(),
+            s3_queue::S3QueueSettings::default(),
+        )));
+    }
 
     let membership = super::membership::establish(&replica, args.join.as_deref());
     tokio::pin!(membership);

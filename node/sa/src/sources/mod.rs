@@ -3,3 +3,4 @@
 pub mod file_tail;
 pub mod kinesis;
 pub mod kinesis_leases;
+pub mod s3_queue;

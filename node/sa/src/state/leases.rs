@@ -280,7 +280,95 @@ impl LeaseStore {
 
 #[cfg(test)]
 mod tests {
+    use sa_raft::{RaftTiming, ReplicaConfig};
+
     use super::*;
+
+    fn progress(sequence: &str) -> ShardProgress {
+        ShardProgress {
+            checkpoint: Some(Checkpoint::after_record(sequence)),
+            millis_behind_latest: 0,
+            node: 1,
+            updated_ms: now_ms(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_the_current_lease_holder_moves_the_checkpoint_and_finishing_drops_the_lease() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = Replica::open(ReplicaConfig {
+            node_id: 1,
+            advertise_addr: "127.0.0.1:1".into(),
+            data_dir: dir.path().to_path_buf(),
+            timing: RaftTiming::default(),
+        })
+        .await
+        .unwrap();
+        replica.bootstrap_if_new().await.unwrap();
+        let store = LeaseStore::new(replica.clone());
+
+        assert!(store.assign("s", "shard-0", 1, None).await.unwrap());
+        // a second writer that believed the shard unleased loses
+        assert!(!store.assign("s", "shard-0", 2, None).await.unwrap());
+        let first = store.leases(Some("s")).unwrap().remove(0).2;
+        assert_eq!(first.lease.owner, 1);
+        assert_eq!(
+            store
+                .checkpoint("s", "shard-0", &first.token, &progress("10"), false)
+                .await
+                .unwrap(),
+            Fenced::Written
+        );
+
+        // moved to node 2 and back to node 1: node 1's old consumer is fenced by the epoch
+        assert!(store.assign("s", "shard-0", 2, Some(&first)).await.unwrap());
+        let second = store.leases(Some("s")).unwrap().remove(0).2;
+        assert!(
+            store
+                .assign("s", "shard-0", 1, Some(&second))
+                .await
+                .unwrap()
+        );
+        let third = store.leases(Some("s")).unwrap().remove(0).2;
+        assert_eq!(third.lease.owner, 1);
+        assert!(third.lease.epoch > first.lease.epoch);
+        for stale in [&first, &second] {
+            assert_eq!(
+                store
+                    .checkpoint("s", "shard-0", &stale.token, &progress("5"), true)
+                    .await
+                    .unwrap(),
+                Fenced::LeaseLost
+            );
+        }
+        assert_eq!(
+            store.progress("s", "shard-0").unwrap().unwrap().checkpoint,
+            Some(Checkpoint::after_record("10")),
+            "a fenced write changes nothing"
+        );
+        assert!(store.finished("s").unwrap().is_empty());
+
+        assert_eq!(
+            store
+                .checkpoint("s", "shard-0", &third.token, &progress("20"), true)
+                .await
+                .unwrap(),
+            Fenced::Written
+        );
+        assert_eq!(
+            store.finished("s").unwrap(),
+            BTreeSet::from(["shard-0".to_string()])
+        );
+        assert!(store.leases(None).unwrap().is_empty());
+        let states = store.shard_states().unwrap();
+        assert_eq!(states.len(), 1);
+        assert!(states[0].finished && states[0].lease.is_none());
+        assert_eq!(
+            states[0].progress.as_ref().unwrap().checkpoint,
+            Some(Checkpoint::after_record("20"))
+        );
+        replica.shutdown().await;
+    }
 
     #[test]
     fn keys_split_back_into_stream_and_shard() {
