@@ -9,6 +9,7 @@ use std::time::Duration;
 use sa::alerts::dispatcher::{Compose, Deliverer, Dispatcher, DispatcherSettings};
 use sa::alerts::merger::{MergerSettings, merge_once, merged_alert_id};
 use sa::alerts::metrics::AlertMetrics;
+use sa::alerts::retention::purge_once;
 use sa::node::metrics::NodeMetrics;
 use sa::sinks::AlertLog;
 use sa::state::{AlertStore, OutputSettings};
@@ -549,4 +550,57 @@ async fn an_output_down_past_the_dead_letter_age_gives_up() {
     );
     assert!(dead[0].attempts >= 2);
     assert!(receiver.requests().len() >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_only_finished_alerts_past_their_age() {
+    let receiver = HttpReceiver::start().unwrap();
+    let h = harness(json!({"webhook": ["soc"]}), quick_retries()).await;
+    h.set("webhook:soc", json!({"url": receiver.url()})).await;
+    let now = Clock::System.now();
+    let old = now - 40 * 24 * 60 * MINUTE;
+    let delivered = alert("r", "delivered", old, json!({"x": 1}), &["webhook:soc"]);
+    let recent = alert("r", "recent", now, json!({"x": 2}), &["webhook:soc"]);
+    h.store
+        .commit(&[delivered.clone(), recent.clone()], &[])
+        .await
+        .unwrap();
+    h.drain(50).await;
+    let waiting = {
+        let mut a = alert(
+            "m",
+            "waiting",
+            old,
+            json!({"user": "bob"}),
+            &[FIREHOSE_OUTPUT],
+        );
+        a.merge_by_keys = vec!["user".into()];
+        a.merge_window_mins = 5;
+        a
+    };
+    let undelivered = alert("r", "undelivered", old, json!({"x": 3}), &["slack:nowhere"]);
+    h.store
+        .commit(&[waiting.clone(), undelivered.clone()], &[])
+        .await
+        .unwrap();
+    h.drain(50).await;
+
+    let keep = Duration::from_secs(30 * 24 * 3600);
+    assert_eq!(purge_once(&h.store, now, keep).await.unwrap(), 1);
+    assert!(h.store.get(&delivered.alert_id).unwrap().is_none());
+    assert!(
+        h.store
+            .delivery(&delivered.alert_id)
+            .unwrap()
+            .sent
+            .is_empty()
+    );
+    for kept in [&recent, &waiting, &undelivered] {
+        assert!(
+            h.store.get(&kept.alert_id).unwrap().is_some(),
+            "{}",
+            kept.alert_id
+        );
+    }
+    assert_eq!(purge_once(&h.store, now, keep).await.unwrap(), 0);
 }

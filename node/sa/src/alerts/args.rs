@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::dispatcher::DispatcherSettings;
 use super::merger::MergerSettings;
+use super::retention::RetentionSettings;
 
 #[derive(Debug, Clone, Args)]
 pub struct AlertArgs {
@@ -37,6 +38,15 @@ pub struct AlertArgs {
     #[arg(long, env = "SA_DEAD_LETTER_AFTER", default_value = "24h", value_parser = humantime::parse_duration)]
     pub dead_letter_after: Duration,
 
+    /// How long a finished alert stays in the cluster (queryable with `sactl alerts`); alerts
+    /// still pending, merging or dead-lettered are kept whatever their age.
+    #[arg(long, env = "SA_ALERT_RETENTION", default_value = "30days", value_parser = humantime::parse_duration)]
+    pub alert_retention: Duration,
+
+    /// How often the leader deletes alerts past the retention.
+    #[arg(long, env = "SA_ALERT_RETENTION_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration, hide = true)]
+    pub alert_retention_interval: Duration,
+
     /// Longest wait between two delivery attempts to a failing output.
     #[arg(long, env = "SA_RETRY_MAX_BACKOFF", default_value = "5m", value_parser = humantime::parse_duration)]
     pub retry_max_backoff: Duration,
@@ -53,6 +63,13 @@ impl AlertArgs {
         MergerSettings {
             interval: self.merge_interval,
             minute: self.merge_minute,
+        }
+    }
+
+    pub fn retention(&self) -> RetentionSettings {
+        RetentionSettings {
+            keep: self.alert_retention,
+            interval: self.alert_retention_interval,
         }
     }
 

@@ -6,5 +6,6 @@ pub mod dispatcher;
 pub mod merge;
 pub mod merger;
 pub mod metrics;
+pub mod retention;
 pub mod runtime;
 pub mod view;

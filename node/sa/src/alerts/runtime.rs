@@ -16,8 +16,8 @@ use tokio::task::JoinHandle;
 
 use super::args::AlertArgs;
 use super::dispatcher::{Compose, Deliverer, Dispatcher};
-use super::merger;
 use super::metrics::AlertMetrics;
+use super::{merger, retention};
 use crate::node::NodeContext;
 use crate::node::alerts_service::AlertsService;
 use crate::state::OutputSettings;
@@ -94,6 +94,11 @@ pub fn start(
             leader(node),
             args.merger(),
             metrics,
+        )),
+        tokio::spawn(retention::run(
+            node.alerts.clone(),
+            leader(node),
+            args.retention(),
         )),
         tokio::spawn(follow_outputs_config(
             Arc::downgrade(node),

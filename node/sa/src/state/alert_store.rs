@@ -684,6 +684,53 @@ impl AlertStore {
         Ok(targets)
     }
 
+    /// Deletes the alerts created before `cutoff` that are finished (nothing pending, not
+    /// waiting to merge, no output dead letter left to replay), with every key about them.
+    /// At most `limit` per call, so one pass stays one modest Raft write. Returns how many.
+    pub async fn purge_finished(&self, cutoff: Micros, limit: usize) -> anyhow::Result<usize> {
+        let pending: HashSet<String> = self.pending()?.into_iter().collect();
+        let mut command = Command::default();
+        let mut purged = 0;
+        for alert in self.alerts()? {
+            if purged == limit || alert.created >= cutoff {
+                break;
+            }
+            let id = &alert.alert_id;
+            let waiting = self
+                .replica
+                .get(Keyspace::Alerts, &merge_key(&alert))?
+                .is_some();
+            if pending.contains(id) || waiting || !self.delivery(id)?.dead.is_empty() {
+                continue;
+            }
+            command.ops.push(WriteOp::Delete {
+                keyspace: Keyspace::Alerts,
+                key: key(&[ALERT, id]),
+            });
+            for prefix in [MERGED, SEND_FIRST, SUPPRESSED] {
+                command.ops.push(WriteOp::Delete {
+                    keyspace: Keyspace::Alerts,
+                    key: key(&[prefix, id]),
+                });
+            }
+            for prefix in [SENT, ATTEMPT] {
+                command.ops.push(WriteOp::DeletePrefix {
+                    keyspace: Keyspace::Alerts,
+                    prefix: key(&[prefix, id, "/"]),
+                });
+            }
+            purged += 1;
+        }
+        if purged == 0 {
+            return Ok(0);
+        }
+        match self.replica.write(command).await? {
+            CommandResult::Applied => Ok(purged),
+            CommandResult::ConditionFailed { .. } => Ok(0),
+            other => bail!("alert purge not applied: {other:?}"),
+        }
+    }
+
     pub fn dead_letters(&self) -> anyhow::Result<Vec<StoredDeadLetter>> {
         self.replica
             .scan_prefix(Keyspace::Alerts, CLASSIFY_DEAD_LETTER.as_bytes())?
