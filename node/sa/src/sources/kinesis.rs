@@ -315,7 +315,22 @@ impl ShardConsumer {
         };
         loop {
             match self.node.detection.run(source_batch.clone()).await {
-                Ok(_) => return true,
+                Ok(report) => {
+                    if !report.dead_letters.is_empty() {
+                        // the dead letters name stream and record; the log adds where they sat
+                        tracing::warn!(
+                            stream = self.stream,
+                            shard,
+                            first_sequence =
+                                batch.records.first().map(|r| r.sequence_number.as_str()),
+                            last_sequence =
+                                batch.records.last().map(|r| r.sequence_number.as_str()),
+                            dead_letters = report.dead_letters.len(),
+                            "kinesis records dead-lettered"
+                        );
+                    }
+                    return true;
+                }
                 Err(e @ (BatchError::UnknownSource(_) | BatchError::Unavailable(_))) => {
                     // no cluster routes the stream any more (its lease goes soon), or no quorum
                     tracing::warn!(stream = self.stream, shard, error = %e, "kinesis batch not taken, retrying");
