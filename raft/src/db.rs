@@ -110,6 +110,27 @@ impl StateDb {
         self.scan_cf_prefix(keyspace.name(), prefix)
     }
 
+    /// The keys starting with `prefix` that sort before `below`, in order, at most `limit`: a
+    /// time-ordered index read up to "now" without touching its future entries.
+    pub fn scan_prefix_below(
+        &self,
+        keyspace: Keyspace,
+        prefix: &[u8],
+        below: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, StateDbError> {
+        let mode = rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward);
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.handle(keyspace.name()), mode) {
+            let (key, value) = item.map_err(|e| self.error(e))?;
+            if out.len() == limit || !key.starts_with(prefix) || &*key >= below {
+                break;
+            }
+            out.push((key.into_vec(), value.into_vec()));
+        }
+        Ok(out)
+    }
+
     /// The first key/value of a keyspace starting with `prefix`, without reading the rest.
     pub fn first_with_prefix(
         &self,
@@ -249,6 +270,27 @@ mod tests {
             .map(|(k, _)| String::from_utf8(k).unwrap())
             .collect();
         assert_eq!(keys, ["a/1", "a/2"]);
+    }
+
+    #[test]
+    fn scan_prefix_below_stops_at_the_bound_and_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(dir.path()).unwrap();
+        let mut batch = WriteBatch::default();
+        for key in ["due/01/a", "due/02/b", "due/03/c", "due/09/d", "pending/a"] {
+            batch.put_cf(db.handle(Keyspace::Alerts.name()), key, b"");
+        }
+        db.write(batch, false).unwrap();
+        let keys = |below: &[u8], limit| -> Vec<String> {
+            db.scan_prefix_below(Keyspace::Alerts, b"due/", below, limit)
+                .unwrap()
+                .into_iter()
+                .map(|(k, _)| String::from_utf8(k).unwrap())
+                .collect()
+        };
+        assert_eq!(keys(b"due/03", 10), ["due/01/a", "due/02/b"]);
+        assert_eq!(keys(b"due/99", 3), ["due/01/a", "due/02/b", "due/03/c"]);
+        assert_eq!(keys(b"zzz", 10).len(), 4);
     }
 
     #[test]

@@ -319,6 +319,20 @@ impl Replica {
         Ok(self.inner.db.scan_prefix(keyspace, prefix)?)
     }
 
+    /// See [`StateDb::scan_prefix_below`].
+    pub fn scan_prefix_below(
+        &self,
+        keyspace: Keyspace,
+        prefix: &[u8],
+        below: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, ReplicaError> {
+        Ok(self
+            .inner
+            .db
+            .scan_prefix_below(keyspace, prefix, below, limit)?)
+    }
+
     pub fn first_with_prefix(
         &self,
         keyspace: Keyspace,

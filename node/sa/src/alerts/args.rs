@@ -29,7 +29,7 @@ pub struct AlertArgs {
     #[arg(long, env = "SA_MERGE_MINUTE", default_value = "60s", value_parser = humantime::parse_duration, hide = true)]
     pub merge_minute: Duration,
 
-    /// Deliveries in flight at once on the leader.
+    /// Alerts being delivered at once on the leader.
     #[arg(long, env = "SA_DISPATCH_CONCURRENCY", default_value_t = 32)]
     pub dispatch_concurrency: usize,
 

@@ -21,9 +21,12 @@ use tokio::sync::{Semaphore, watch};
 use super::metrics::AlertMetrics;
 use crate::sinks::AlertLog;
 use crate::state::{
-    AlertStore, AttemptRecord, OutputDeadLetter, OutputSettings, RESOURCE_SETTING, SentRecord,
-    now_ms,
+    AlertStore, AttemptRecord, OutputDeadLetter, OutputOutcome, OutputSettings, RESOURCE_SETTING,
+    SentRecord, now_ms,
 };
+
+/// Due alerts one dispatch pass takes at most (the rest wait for the next pass).
+const DUE_BATCH: usize = 1000;
 
 /// Turns an alert into the publication for one output (§13.3), running the rule's publishers.
 pub trait Compose: Send + Sync {
@@ -34,7 +37,7 @@ pub trait Compose: Send + Sync {
 pub struct DispatcherSettings {
     /// Longest wait between two looks at the pending alerts (new commits wake it sooner).
     pub poll: Duration,
-    /// Deliveries in flight at once, over all outputs.
+    /// Alerts being delivered at once (each to all of its due outputs concurrently).
     pub concurrency: usize,
     /// An output that has not accepted an alert this long after the first attempt gives up.
     pub dead_letter_after: Duration,
@@ -188,7 +191,8 @@ pub struct Dispatcher {
     settings: DispatcherSettings,
     metrics: AlertMetrics,
     node_id: u64,
-    in_flight: Arc<Mutex<HashSet<(String, String)>>>,
+    /// Alerts being dispatched by this node now.
+    in_flight: Arc<Mutex<HashSet<String>>>,
     permits: Arc<Semaphore>,
 }
 
@@ -240,73 +244,88 @@ impl Dispatcher {
         }
     }
 
-    /// Starts a delivery for every (pending alert, remaining output) that is due and not in
-    /// flight; finishes alerts with nothing left. Returns the deliveries started.
+    /// Starts a dispatch for every pending alert that is due and not already in flight;
+    /// returns how many started. Alerts due later are not read.
     pub async fn dispatch_due(self: Arc<Self>) -> anyhow::Result<usize> {
-        let now = now_ms();
         let mut started = 0;
-        for alert_id in self.store.pending()? {
-            let Some(alert) = self.store.get(&alert_id)? else {
-                tracing::warn!(%alert_id, "pending alert without its record");
-                self.store.finish(&alert_id).await?;
-                continue;
-            };
-            let state = self.store.delivery(&alert_id)?;
-            let remaining = state.remaining(&alert);
-            if remaining.is_empty() {
-                self.store.finish(&alert_id).await?;
+        for (handled_at, alert_id) in self.store.due(now_ms(), DUE_BATCH)? {
+            if !self
+                .in_flight
+                .lock()
+                .expect("in-flight lock")
+                .insert(alert_id.clone())
+            {
                 continue;
             }
-            for output in remaining {
-                let due = state
-                    .attempts
-                    .get(&output)
-                    .is_none_or(|attempt| attempt.next_at_ms <= now);
-                if !due {
-                    continue;
+            let permit = self.permits.clone().acquire_owned().await?;
+            let dispatcher = self.clone();
+            started += 1;
+            tokio::spawn(async move {
+                if let Err(e) = dispatcher.dispatch(&alert_id, handled_at).await {
+                    tracing::warn!(
+                        %alert_id, error = %format!("{e:#}"),
+                        "delivery results not recorded; the alert will be dispatched again"
+                    );
                 }
-                let key = (alert_id.clone(), output.clone());
-                if !self
+                dispatcher
                     .in_flight
                     .lock()
                     .expect("in-flight lock")
-                    .insert(key.clone())
-                {
-                    continue;
-                }
-                let previous = state.attempts.get(&output).cloned();
-                let permit = self.permits.clone().acquire_owned().await?;
-                let dispatcher = self.clone();
-                let alert = alert.clone();
-                started += 1;
-                tokio::spawn(async move {
-                    if let Err(e) = dispatcher.attempt(&alert, &output, previous).await {
-                        tracing::warn!(
-                            alert_id = %alert.alert_id, %output, error = %format!("{e:#}"),
-                            "delivery result not recorded; the output will be tried again"
-                        );
-                    }
-                    dispatcher
-                        .in_flight
-                        .lock()
-                        .expect("in-flight lock")
-                        .remove(&key);
-                    drop(permit);
-                });
-            }
+                    .remove(&alert_id);
+                drop(permit);
+            });
         }
         Ok(started)
     }
 
+    /// Delivers one alert to each of its outputs that is due (concurrently), then records every
+    /// result and when the alert is next due, in one replicated write.
+    async fn dispatch(&self, alert_id: &str, handled_at: u64) -> anyhow::Result<()> {
+        let Some(alert) = self.store.get(alert_id)? else {
+            tracing::warn!(%alert_id, "pending alert without its record");
+            return self
+                .store
+                .record_outcomes(alert_id, &[], handled_at, None)
+                .await;
+        };
+        let state = self.store.delivery(alert_id)?;
+        let now = now_ms();
+        let (due, later): (Vec<String>, Vec<String>) =
+            state.remaining(&alert).into_iter().partition(|output| {
+                state
+                    .attempts
+                    .get(output)
+                    .is_none_or(|attempt| attempt.next_at_ms <= now)
+            });
+        let outcomes: Vec<(String, OutputOutcome)> =
+            futures::future::join_all(due.into_iter().map(|output| async {
+                let previous = state.attempts.get(&output).cloned();
+                let outcome = self.attempt(&alert, &output, previous).await;
+                (output, outcome)
+            }))
+            .await;
+        let next_due = later
+            .iter()
+            .filter_map(|output| state.attempts.get(output).map(|a| a.next_at_ms))
+            .chain(outcomes.iter().filter_map(|(_, outcome)| match outcome {
+                OutputOutcome::Retry(attempt) => Some(attempt.next_at_ms),
+                _ => None,
+            }))
+            .min();
+        self.store
+            .record_outcomes(alert_id, &outcomes, handled_at, next_due)
+            .await
+    }
+
+    /// One attempt to deliver `alert` to `output`, and what to record about it.
     async fn attempt(
         &self,
         alert: &Alert,
         output: &str,
         previous: Option<AttemptRecord>,
-    ) -> anyhow::Result<()> {
+    ) -> OutputOutcome {
         let attempts = previous.as_ref().map_or(0, |p| p.attempts) + 1;
-        let started_ms = now_ms();
-        let first_at_ms = previous.as_ref().map_or(started_ms, |p| p.first_at_ms);
+        let first_at_ms = previous.as_ref().map_or_else(now_ms, |p| p.first_at_ms);
         let outcome = self.deliverer.deliver(alert, output).await;
         let result = match &outcome {
             DeliveryOutcome::Delivered => "delivered",
@@ -321,78 +340,60 @@ impl Dispatcher {
         match outcome {
             DeliveryOutcome::Delivered => {
                 tracing::info!(alert_id = %alert.alert_id, rule = %alert.rule_name, %output, attempts, "alert delivered");
-                self.store
-                    .record_sent(
-                        &alert.alert_id,
-                        output,
-                        &SentRecord {
-                            at_ms: now,
-                            attempts,
-                            node_id: self.node_id,
-                        },
-                    )
-                    .await
+                OutputOutcome::Sent(SentRecord {
+                    at_ms: now,
+                    attempts,
+                    node_id: self.node_id,
+                })
             }
             DeliveryOutcome::Retry { after, reason } => {
                 let expired = now.saturating_sub(first_at_ms)
                     >= u64::try_from(self.settings.dead_letter_after.as_millis())
                         .unwrap_or(u64::MAX);
                 if expired {
-                    return self
-                        .dead_letter(
-                            alert,
-                            output,
-                            attempts,
-                            format!("gave up after {attempts} attempts: {reason}"),
-                        )
-                        .await;
+                    return self.dead_letter(
+                        alert,
+                        output,
+                        attempts,
+                        format!("gave up after {attempts} attempts: {reason}"),
+                    );
                 }
                 let delay = backoff(&self.settings, attempts, after);
                 tracing::warn!(
                     alert_id = %alert.alert_id, %output, attempts, %reason,
                     retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry"
                 );
-                self.store
-                    .record_attempt(
-                        &alert.alert_id,
-                        output,
-                        &AttemptRecord {
-                            attempts,
-                            first_at_ms,
-                            next_at_ms: now + delay.as_millis() as u64,
-                            last_error: reason,
-                        },
-                    )
-                    .await
+                OutputOutcome::Retry(AttemptRecord {
+                    attempts,
+                    first_at_ms,
+                    next_at_ms: now + delay.as_millis() as u64,
+                    last_error: reason,
+                })
             }
-            DeliveryOutcome::Failed { reason } => {
-                self.dead_letter(alert, output, attempts, reason).await
-            }
+            DeliveryOutcome::Failed { reason } => self.dead_letter(alert, output, attempts, reason),
         }
     }
 
-    async fn dead_letter(
+    fn dead_letter(
         &self,
         alert: &Alert,
         output: &str,
         attempts: u32,
         reason: String,
-    ) -> anyhow::Result<()> {
-        tracing::error!(alert_id = %alert.alert_id, rule = %alert.rule_name, %output, %reason, "alert dead-lettered for this output");
+    ) -> OutputOutcome {
+        tracing::warn!(alert_id = %alert.alert_id, rule = %alert.rule_name, %output, %reason, "alert dead-lettered for this output");
         self.metrics
             .output_dead_letters_total
             .with_label_values(&[output])
             .inc();
-        self.store
-            .record_output_dead_letter(&OutputDeadLetter {
-                alert_id: alert.alert_id.clone(),
-                rule_name: alert.rule_name.clone(),
-                output: output.to_string(),
-                reason,
-                attempts,
-                at_ms: now_ms(),
-            })
-            .await
+        OutputOutcome::Dead(OutputDeadLetter {
+            alert_id: alert.alert_id.clone(),
+            rule_name: alert.rule_name.clone(),
+            output: output.to_string(),
+            reason,
+            attempts,
+            at_ms: now_ms(),
+        })
     }
 }
 

@@ -4,7 +4,8 @@
 //! | key | value | lifetime |
 //! |---|---|---|
 //! | `alert/{id}` | the alert's Dynamo record (§10.3) | kept (history for `sactl alerts`) |
-//! | `pending/{id}` | empty | while an output of the alert is undelivered |
+//! | `pending/{id}` | when it is next due (ms since the epoch, decimal) | while an output of the alert is undelivered |
+//! | `due/{ms, 20 digits}/{id}` | empty | the same, ordered by time: the dispatcher reads only what is due |
 //! | `merge/{rule}/{created µs, 20 digits}/{id}` | empty | while a merge-enabled alert waits for its group to close |
 //! | `merged/{id}` | id of the merged alert | kept |
 //! | `sent/{id}/{output}` | [`SentRecord`] | kept: an output with this key is never sent the alert again |
@@ -35,6 +36,7 @@ static DEAD_LETTER_SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 const ALERT: &str = "alert/";
 const PENDING: &str = "pending/";
+const DUE: &str = "due/";
 const MERGE: &str = "merge/";
 const MERGED: &str = "merged/";
 const SENT: &str = "sent/";
@@ -68,6 +70,26 @@ fn merge_key(alert: &Alert) -> Vec<u8> {
         alert.alert_id
     )
     .into_bytes()
+}
+
+fn due_key(at_ms: u64, alert_id: &str) -> Vec<u8> {
+    format!("{DUE}{at_ms:020}/{alert_id}").into_bytes()
+}
+
+/// Puts the alert in the dispatcher's work list, due at `at_ms`.
+fn schedule_ops(alert_id: &str, at_ms: u64) -> [WriteOp; 2] {
+    [
+        WriteOp::Put {
+            keyspace: Keyspace::Alerts,
+            key: key(&[PENDING, alert_id]),
+            value: at_ms.to_string().into_bytes(),
+        },
+        WriteOp::Put {
+            keyspace: Keyspace::Alerts,
+            key: due_key(at_ms, alert_id),
+            value: Vec::new(),
+        },
+    ]
 }
 
 pub fn now_ms() -> u64 {
@@ -115,6 +137,14 @@ pub struct OutputDeadLetter {
     pub reason: String,
     pub attempts: u32,
     pub at_ms: u64,
+}
+
+/// What one delivery attempt to one output came to, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputOutcome {
+    Sent(SentRecord),
+    Retry(AttemptRecord),
+    Dead(OutputDeadLetter),
 }
 
 /// Where one alert stands with each of its outputs.
@@ -226,12 +256,10 @@ impl AlertStore {
                             key: key(&[SEND_FIRST, &alert.alert_id]),
                             value: Vec::new(),
                         },
-                        WriteOp::Put {
-                            keyspace: Keyspace::Alerts,
-                            key: key(&[PENDING, &alert.alert_id]),
-                            value: Vec::new(),
-                        },
-                    ],
+                    ]
+                    .into_iter()
+                    .chain(schedule_ops(&alert.alert_id, 0))
+                    .collect(),
                 });
             }
         }
@@ -279,11 +307,7 @@ impl AlertStore {
             value: serde_json::to_vec(&alert.dynamo_record())?,
         }];
         if !deliverable_outputs(alert).is_empty() {
-            ops.push(WriteOp::Put {
-                keyspace: Keyspace::Alerts,
-                key: key(&[PENDING, &alert.alert_id]),
-                value: Vec::new(),
-            });
+            ops.extend(schedule_ops(&alert.alert_id, 0));
         }
         if alert.merge_enabled() {
             ops.push(WriteOp::Put {
@@ -546,64 +570,96 @@ impl AlertStore {
         }
     }
 
-    /// Records that `output` accepted the alert; it is never sent this alert again.
-    pub async fn record_sent(
-        &self,
-        alert_id: &str,
-        output: &str,
-        sent: &SentRecord,
-    ) -> anyhow::Result<()> {
-        let command = Command::default()
-            .and(WriteOp::Put {
-                keyspace: Keyspace::Alerts,
-                key: key(&[SENT, alert_id, "/", output]),
-                value: serde_json::to_vec(sent)?,
+    /// Pending alerts due at or before `now_ms`, earliest first, at most `limit`: `(due at,
+    /// alert id)`. Alerts due later are not read at all.
+    pub fn due(&self, now_ms: u64, limit: usize) -> anyhow::Result<Vec<(u64, String)>> {
+        let below = format!("{DUE}{:020}", now_ms.saturating_add(1));
+        self.replica
+            .scan_prefix_below(Keyspace::Alerts, DUE.as_bytes(), below.as_bytes(), limit)?
+            .into_iter()
+            .map(|(due, _)| {
+                let text = String::from_utf8_lossy(&due[DUE.len()..]).into_owned();
+                let (at, id) = text
+                    .split_once('/')
+                    .with_context(|| format!("malformed due key {text}"))?;
+                Ok((at.parse()?, id.to_string()))
             })
-            .and(WriteOp::Delete {
-                keyspace: Keyspace::Alerts,
-                key: key(&[ATTEMPT, alert_id, "/", output]),
-            });
-        fail::fail_point!("alert_store::before_record_sent", |_| bail!(
-            "failpoint alert_store::before_record_sent"
-        ));
-        self.write(command, "delivery record").await
+            .collect()
     }
 
-    pub async fn record_attempt(
-        &self,
-        alert_id: &str,
-        output: &str,
-        attempt: &AttemptRecord,
-    ) -> anyhow::Result<()> {
-        let command = Command::put(
-            Keyspace::Alerts,
-            key(&[ATTEMPT, alert_id, "/", output]),
-            serde_json::to_vec(attempt)?,
-        );
-        self.write(command, "attempt record").await
-    }
-
-    /// Gives up on `output` for this alert: the alert is kept as a dead letter to replay.
-    pub async fn record_output_dead_letter(&self, dead: &OutputDeadLetter) -> anyhow::Result<()> {
-        let command = Command::put(
-            Keyspace::Alerts,
-            key(&[OUTPUT_DEAD_LETTER, &dead.alert_id, "/", &dead.output]),
-            serde_json::to_vec(dead)?,
-        )
-        .and(WriteOp::Delete {
-            keyspace: Keyspace::Alerts,
-            key: key(&[ATTEMPT, &dead.alert_id, "/", &dead.output]),
-        });
-        self.write(command, "dead letter").await
-    }
-
-    /// Drops the alert from the dispatcher's work list once nothing remains for it.
-    pub async fn finish(&self, alert_id: &str) -> anyhow::Result<()> {
-        let command = Command::default().and(WriteOp::Delete {
+    /// Takes the alert off the work list, wherever it is scheduled (also at `also_at`, the
+    /// entry being handled, in case the two disagree).
+    fn unschedule_ops(&self, alert_id: &str, also_at: Option<u64>) -> anyhow::Result<Vec<WriteOp>> {
+        let scheduled = self
+            .replica
+            .get(Keyspace::Alerts, &key(&[PENDING, alert_id]))?
+            .and_then(|at| String::from_utf8_lossy(&at).parse::<u64>().ok());
+        let mut ops = vec![WriteOp::Delete {
             keyspace: Keyspace::Alerts,
             key: key(&[PENDING, alert_id]),
-        });
-        self.write(command, "finish").await
+        }];
+        for at in scheduled.into_iter().chain(also_at) {
+            ops.push(WriteOp::Delete {
+                keyspace: Keyspace::Alerts,
+                key: due_key(at, alert_id),
+            });
+        }
+        Ok(ops)
+    }
+
+    /// Records what one dispatch of an alert did, per output, and when the alert is next due
+    /// (`None`: nothing remains, it leaves the work list), in one write. `handled_at` is the due
+    /// entry the dispatcher took it from.
+    pub async fn record_outcomes(
+        &self,
+        alert_id: &str,
+        outcomes: &[(String, OutputOutcome)],
+        handled_at: u64,
+        next_due: Option<u64>,
+    ) -> anyhow::Result<()> {
+        let mut command = Command::default();
+        for (output, outcome) in outcomes {
+            let attempt_key = key(&[ATTEMPT, alert_id, "/", output]);
+            match outcome {
+                OutputOutcome::Sent(sent) => {
+                    command.ops.push(WriteOp::Put {
+                        keyspace: Keyspace::Alerts,
+                        key: key(&[SENT, alert_id, "/", output]),
+                        value: serde_json::to_vec(sent)?,
+                    });
+                    command.ops.push(WriteOp::Delete {
+                        keyspace: Keyspace::Alerts,
+                        key: attempt_key,
+                    });
+                }
+                OutputOutcome::Retry(attempt) => command.ops.push(WriteOp::Put {
+                    keyspace: Keyspace::Alerts,
+                    key: attempt_key,
+                    value: serde_json::to_vec(attempt)?,
+                }),
+                OutputOutcome::Dead(dead) => {
+                    command.ops.push(WriteOp::Put {
+                        keyspace: Keyspace::Alerts,
+                        key: key(&[OUTPUT_DEAD_LETTER, alert_id, "/", output]),
+                        value: serde_json::to_vec(dead)?,
+                    });
+                    command.ops.push(WriteOp::Delete {
+                        keyspace: Keyspace::Alerts,
+                        key: attempt_key,
+                    });
+                }
+            }
+        }
+        command
+            .ops
+            .extend(self.unschedule_ops(alert_id, Some(handled_at))?);
+        if let Some(at) = next_due {
+            command.ops.extend(schedule_ops(alert_id, at));
+        }
+        fail::fail_point!("alert_store::before_record_outcomes", |_| bail!(
+            "failpoint alert_store::before_record_outcomes"
+        ));
+        self.write(command, "delivery record").await
     }
 
     /// Every output dead letter, oldest first.
@@ -629,7 +685,7 @@ impl AlertStore {
         let Some(current) = self.replica.get(Keyspace::Alerts, &dead_key)? else {
             return Ok(false);
         };
-        let command = Command::default()
+        let mut command = Command::default()
             .with_condition(Condition::Equals {
                 keyspace: Keyspace::Alerts,
                 key: dead_key.clone(),
@@ -638,12 +694,9 @@ impl AlertStore {
             .and(WriteOp::Delete {
                 keyspace: Keyspace::Alerts,
                 key: dead_key,
-            })
-            .and(WriteOp::Put {
-                keyspace: Keyspace::Alerts,
-                key: key(&[PENDING, alert_id]),
-                value: Vec::new(),
             });
+        command.ops.extend(self.unschedule_ops(alert_id, None)?);
+        command.ops.extend(schedule_ops(alert_id, 0));
         match self.replica.write(command).await? {
             CommandResult::Applied => Ok(true),
             CommandResult::ConditionFailed { .. } => Ok(false),
@@ -675,11 +728,8 @@ impl AlertStore {
                 });
             }
         }
-        command.ops.push(WriteOp::Put {
-            keyspace: Keyspace::Alerts,
-            key: key(&[PENDING, alert_id]),
-            value: Vec::new(),
-        });
+        command.ops.extend(self.unschedule_ops(alert_id, None)?);
+        command.ops.extend(schedule_ops(alert_id, 0));
         self.write(command, "resend").await?;
         Ok(targets)
     }

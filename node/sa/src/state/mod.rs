@@ -10,7 +10,7 @@ mod lookup_store;
 mod output_settings;
 
 pub use alert_store::{
-    AlertStore, AttemptRecord, DeliveryState, Marker, OutputDeadLetter, SentRecord,
+    AlertStore, AttemptRecord, DeliveryState, Marker, OutputDeadLetter, OutputOutcome, SentRecord,
     StoredDeadLetter, deliverable_outputs, now_ms,
 };
 pub use config_store::ConfigStore;
