@@ -240,6 +240,18 @@ fn shards_spread_over_every_node_and_move_within_the_lease_timeout_after_a_kill9
     let survivors: BTreeSet<u64> = after.values().copied().collect();
     assert_eq!(survivors.len(), 2, "{after:?}");
 
+    // the victim comes back: it rejoins the spread, and reading goes on
+    s.cluster.restart(victim).unwrap();
+    s.cluster
+        .wait_until(
+            Duration::from_secs(60),
+            "shards spread over 3 nodes again",
+            |c| {
+                let now = owners(&shards(c, leader));
+                now.len() == 4 && now.values().collect::<BTreeSet<_>>().len() == 3
+            },
+        )
+        .unwrap();
     put_events(&s, "events", 260..300, 0);
     let expected: BTreeMap<u64, usize> = (0..300).filter(|n| n % 2 == 0).map(|n| (n, 1)).collect();
     assert_alerts_exactly(&s.cluster, &expected, Duration::from_secs(90));
@@ -333,7 +345,25 @@ fn a_split_and_a_merge_during_consumption_lose_nothing_and_read_children_after_p
         ids
     });
 
-    // the parents end, and their children are leased to live nodes
+    let parents: BTreeMap<String, Vec<String>> = s.runtime.block_on(async {
+        discover_shards(&s.clients.kinesis, "reshard")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|shard| {
+                let parents = shard
+                    .parent_shard_id
+                    .into_iter()
+                    .chain(shard.adjacent_parent_shard_id)
+                    .collect();
+                (shard.shard_id, parents)
+            })
+            .collect()
+    });
+    assert_eq!(parents.len(), 7, "{parents:?}");
+
+    // the parents end, and their children are leased to live nodes; never is a child leased
+    // or checkpointed while one of its parents is unfinished (KCL order)
     s.cluster
         .wait_until(
             Duration::from_secs(60),
@@ -345,6 +375,15 @@ fn a_split_and_a_merge_during_consumption_lose_nothing_and_read_children_after_p
                     .filter(|shard| shard["finished"] == true)
                     .filter_map(|shard| shard["shard"].as_str())
                     .collect();
+                for shard in &list {
+                    let id = shard["shard"].as_str().unwrap_or_default();
+                    for parent in parents.get(id).into_iter().flatten() {
+                        assert!(
+                            finished.contains(parent.as_str()),
+                            "{id} is read before its parent {parent} finished: {list:?}"
+                        );
+                    }
+                }
                 let leased = list.iter().filter(|shard| shard["owner"].is_u64()).count();
                 finished == BTreeSet::from([ids[0].as_str(), ids[2].as_str(), ids[3].as_str()])
                     && leased == 4
