@@ -53,9 +53,9 @@ const DEFAULT_DEDUP_WINDOW_MINS: u64 = 60;
 
 /// An open `merge_send_first` or dedup window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Marker {
-    pub expires_us: Micros,
-    pub first_alert_id: String,
+struct Marker {
+    expires_us: Micros,
+    first_alert_id: String,
 }
 
 fn key(parts: &[&str]) -> Vec<u8> {
@@ -178,7 +178,7 @@ impl DeliveryState {
 }
 
 /// The outputs an alert is delivered to on its own (before any merge).
-pub fn deliverable_outputs(alert: &Alert) -> BTreeSet<String> {
+fn deliverable_outputs(alert: &Alert) -> BTreeSet<String> {
     alert
         .outputs
         .iter()

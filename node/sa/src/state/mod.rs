@@ -10,8 +10,8 @@ mod lookup_store;
 mod output_settings;
 
 pub use alert_store::{
-    AlertStore, AttemptRecord, DeliveryState, Marker, OutputDeadLetter, OutputOutcome, SentRecord,
-    StoredDeadLetter, deliverable_outputs, now_ms,
+    AlertStore, AttemptRecord, OutputDeadLetter, OutputOutcome, SentRecord, StoredDeadLetter,
+    now_ms,
 };
 pub use config_store::ConfigStore;
 pub use leases::{Fenced, HeldLease, Lease, LeaseStore, ShardProgress, ShardState};
