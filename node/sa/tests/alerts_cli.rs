@@ -83,8 +83,9 @@ fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
 fn outputs_alerts_and_dead_letters_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let repo = probe_repository(dir.path(), json!({"webhook": ["soc"]}));
+    let repo_dir = repo.clone();
     let mut options = NodeOptions::new(SANODE, dir.path().join("node"));
-    options.repo = repo;
+    options.repo = repo_dir;
     options.extra_args = vec!["--quiet-alerts".into()];
     let node = NodeProcess::start(&options).unwrap();
     let receiver = HttpReceiver::start().unwrap();
@@ -222,6 +223,66 @@ fn outputs_alerts_and_dead_letters_from_the_command_line() {
         .json();
     assert_eq!(published["rule"], "probe_tagged");
     assert_eq!(published["seq"], 3);
+
+    // A record no schema matches is dead-lettered; once a pushed config accepts it, a replay
+    // runs it through the pipeline again and it alerts.
+    let (status, body) = http_post(
+        node.http_addr,
+        "/v1/ingest/events",
+        b"{\"kind\": \"bad\"}\n",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let unplaced = json_of(&sactl(
+        &node,
+        &["dead-letters", "list", "--kind", "classify", "--json"],
+    ));
+    assert_eq!(unplaced.as_array().unwrap().len(), 1, "{unplaced}");
+    assert!(
+        unplaced[0]["dead_letter"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("seq"),
+        "{unplaced}"
+    );
+    let still = sactl(&node, &["dead-letters", "replay", "--kind", "classify"]);
+    assert!(
+        String::from_utf8_lossy(&still.stdout).contains("1 records reprocessed, 0 classified"),
+        "{still:?}"
+    );
+    std::fs::write(
+        repo.join("conf/schemas/probe.json"),
+        json!({"probe:event": {
+            "parser": "json",
+            "schema": {"kind": "string", "seq": "integer"},
+            "configuration": {"optional_top_level_keys": ["seq"]}
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let push = sactl(&node, &["config", "push", repo.to_str().unwrap()]);
+    assert!(push.status.success(), "{push:?}");
+    wait_for("the node to run the pushed config", || {
+        json_of(&sactl(&node, &["status", "--json"]))["config_version"] == 1
+    });
+    let before = receiver.requests().len();
+    let replayed = sactl(&node, &["dead-letters", "replay", "--kind", "classify"]);
+    assert!(
+        String::from_utf8_lossy(&replayed.stdout).contains("1 records reprocessed, 1 classified"),
+        "{replayed:?}"
+    );
+    assert!(
+        json_of(&sactl(
+            &node,
+            &["dead-letters", "list", "--kind", "classify", "--json"]
+        ))
+        .as_array()
+        .unwrap()
+        .is_empty()
+    );
+    wait_for("the replayed record's alert", || {
+        receiver.requests().len() > before
+    });
 
     let unknown = sactl(&node, &["alerts", "show", "no-such-alert"]);
     assert_eq!(unknown.status.code(), Some(1));

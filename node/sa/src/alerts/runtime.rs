@@ -108,6 +108,7 @@ pub fn start(
     ];
     Ok(AlertRuntime {
         service: AlertsService {
+            node: node.clone(),
             store: node.alerts.clone(),
             deliverer,
         },

@@ -18,12 +18,19 @@ pub enum DeadLettersCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Give dead-lettered alerts back to the dispatcher (all, or one alert / one output).
+    /// Give dead-lettered alerts back to the dispatcher (all, or one alert / one output) and
+    /// run dead-lettered records through the pipeline again (all, or one `--id`).
     Replay {
+        /// output or classify (both when omitted).
+        #[arg(long)]
+        kind: Option<String>,
         #[arg(long)]
         alert_id: Option<String>,
         #[arg(long)]
         output: Option<String>,
+        /// A record's dead letter, as `dead-letters list` names it.
+        #[arg(long)]
+        id: Option<String>,
     },
 }
 
@@ -43,7 +50,7 @@ pub async fn run(node: &str, command: DeadLettersCommand) -> anyhow::Result<()> 
                 .iter()
                 .map(|d| {
                     let body: Value = serde_json::from_str(&d.json).unwrap_or(Value::Null);
-                    json!({"kind": d.kind, "dead_letter": body})
+                    json!({"kind": d.kind, "id": d.id, "dead_letter": body})
                 })
                 .collect();
             if json {
@@ -61,7 +68,8 @@ pub async fn run(node: &str, command: DeadLettersCommand) -> anyhow::Result<()> 
                         dead["reason"].as_str().unwrap_or("")
                     ),
                     _ => println!(
-                        "classify  {}/{}  {}",
+                        "classify  {}  {}/{}  {}",
+                        row["id"].as_str().unwrap_or(""),
                         dead["service"].as_str().unwrap_or(""),
                         dead["resource"].as_str().unwrap_or(""),
                         dead["reason"].as_str().unwrap_or("")
@@ -70,16 +78,29 @@ pub async fn run(node: &str, command: DeadLettersCommand) -> anyhow::Result<()> 
             }
             eprintln!("{} dead letters", rows.len());
         }
-        DeadLettersCommand::Replay { alert_id, output } => {
+        DeadLettersCommand::Replay {
+            kind,
+            alert_id,
+            output,
+            id,
+        } => {
             let reply = client
                 .replay_dead_letters(ReplayDeadLettersRequest {
+                    kind: kind.unwrap_or_default(),
                     alert_id: alert_id.unwrap_or_default(),
                     output: output.unwrap_or_default(),
+                    id: id.unwrap_or_default(),
                 })
                 .await
                 .map_err(|s| refused(node, s))?
                 .into_inner();
             println!("{} dead letters replayed", reply.replayed);
+            if reply.reprocessed > 0 {
+                println!(
+                    "{} records reprocessed, {} classified",
+                    reply.reprocessed, reply.classified
+                );
+            }
         }
     }
     Ok(())

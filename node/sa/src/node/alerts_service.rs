@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use sa_engine::Root;
 use sa_outputs::{DeliveryOutcome, OutputName, credential_properties};
 use sa_proto::alerts::v1::alerts_server::Alerts;
 use sa_proto::alerts::v1::{
@@ -19,9 +20,12 @@ use tonic::{Request, Response, Status};
 
 use crate::alerts::dispatcher::Deliverer;
 use crate::alerts::view;
-use crate::state::{AlertStore, OutputSettings};
+use crate::node::NodeContext;
+use crate::pipeline::{Payload, SourceBatch};
+use crate::state::{AlertStore, OutputSettings, StoredDeadLetter};
 
 pub struct AlertsService {
+    pub node: Arc<NodeContext>,
     pub store: AlertStore,
     pub deliverer: Arc<Deliverer>,
 }
@@ -146,14 +150,16 @@ impl Alerts for AlertsService {
                 dead_letters.push(DeadLetter {
                     kind: "output".into(),
                     json: serde_json::to_string(&dead).map_err(|e| internal(e.into()))?,
+                    id: String::new(),
                 });
             }
         }
         if kind.is_empty() || kind == "classify" {
-            for dead in self.store.dead_letters().map_err(internal)? {
+            for (id, dead) in self.store.dead_letters().map_err(internal)? {
                 dead_letters.push(DeadLetter {
                     kind: "classify".into(),
                     json: serde_json::to_string(&dead).map_err(|e| internal(e.into()))?,
+                    id,
                 });
             }
         }
@@ -165,23 +171,42 @@ impl Alerts for AlertsService {
         request: Request<ReplayDeadLettersRequest>,
     ) -> Result<Response<ReplayDeadLettersResponse>, Status> {
         let request = request.into_inner();
-        let mut replayed = 0;
-        for dead in self.store.output_dead_letters().map_err(internal)? {
-            if (!request.alert_id.is_empty() && dead.alert_id != request.alert_id)
-                || (!request.output.is_empty() && dead.output != request.output)
-            {
-                continue;
-            }
-            if self
-                .store
-                .replay_output_dead_letter(&dead.alert_id, &dead.output)
-                .await
-                .map_err(unavailable)?
-            {
-                replayed += 1;
+        if !matches!(request.kind.as_str(), "" | "output" | "classify") {
+            return Err(Status::invalid_argument(format!(
+                "unknown dead-letter kind {:?} (output or classify)",
+                request.kind
+            )));
+        }
+        let mut reply = ReplayDeadLettersResponse::default();
+        if request.kind.is_empty() || request.kind == "output" {
+            for dead in self.store.output_dead_letters().map_err(internal)? {
+                if (!request.alert_id.is_empty() && dead.alert_id != request.alert_id)
+                    || (!request.output.is_empty() && dead.output != request.output)
+                {
+                    continue;
+                }
+                if self
+                    .store
+                    .replay_output_dead_letter(&dead.alert_id, &dead.output)
+                    .await
+                    .map_err(unavailable)?
+                {
+                    reply.replayed += 1;
+                }
             }
         }
-        Ok(Response::new(ReplayDeadLettersResponse { replayed }))
+        if request.kind.is_empty() || request.kind == "classify" {
+            for (id, dead) in self.store.dead_letters().map_err(internal)? {
+                if !request.id.is_empty() && id != request.id {
+                    continue;
+                }
+                reply.reprocessed += 1;
+                if self.reprocess(&id, dead).await? {
+                    reply.classified += 1;
+                }
+            }
+        }
+        Ok(Response::new(reply))
     }
 
     async fn list_outputs(
@@ -275,6 +300,34 @@ impl Alerts for AlertsService {
             result: result.into(),
             reason,
         }))
+    }
+}
+
+impl AlertsService {
+    /// Runs a dead-lettered record through the pipeline again, as from its source, under a
+    /// position naming the dead letter (so a replay repeated after a crash alerts once), then
+    /// forgets the old dead letter: the record is now classified or dead-lettered anew with
+    /// today's reason. Returns whether it classified.
+    async fn reprocess(&self, id: &str, dead: StoredDeadLetter) -> Result<bool, Status> {
+        let batch = SourceBatch {
+            service: dead.service.clone(),
+            resource: dead.resource.clone(),
+            payloads: vec![Payload::at(
+                Root::from_text(&dead.record),
+                format!("replay/{id}"),
+            )],
+        };
+        let report = self
+            .node
+            .detection
+            .run(batch)
+            .await
+            .map_err(|e| Status::unavailable(format!("dead letter {id} not replayed: {e}")))?;
+        self.store
+            .remove_dead_letter(id)
+            .await
+            .map_err(unavailable)?;
+        Ok(report.dead_letters.is_empty())
     }
 }
 

@@ -781,12 +781,26 @@ impl AlertStore {
         }
     }
 
-    pub fn dead_letters(&self) -> anyhow::Result<Vec<StoredDeadLetter>> {
+    /// Records no schema matched, oldest first, each with the key that names it.
+    pub fn dead_letters(&self) -> anyhow::Result<Vec<(String, StoredDeadLetter)>> {
         self.replica
             .scan_prefix(Keyspace::Alerts, CLASSIFY_DEAD_LETTER.as_bytes())?
             .into_iter()
-            .map(|(_, value)| Ok(serde_json::from_slice(&value)?))
+            .map(|(key, value)| {
+                let id = String::from_utf8_lossy(&key[CLASSIFY_DEAD_LETTER.len()..]).into_owned();
+                Ok((id, serde_json::from_slice(&value)?))
+            })
             .collect()
+    }
+
+    /// Forgets a record's dead letter once it went through the pipeline again (where it was
+    /// classified, or dead-lettered anew with today's reason).
+    pub async fn remove_dead_letter(&self, id: &str) -> anyhow::Result<()> {
+        let command = Command::default().and(WriteOp::Delete {
+            keyspace: Keyspace::Alerts,
+            key: key(&[CLASSIFY_DEAD_LETTER, id]),
+        });
+        self.write(command, "dead letter removal").await
     }
 
     async fn write(&self, command: Command, what: &str) -> anyhow::Result<()> {
