@@ -418,3 +418,47 @@ fn a_split_and_a_merge_during_consumption_lose_nothing_and_read_children_after_p
     );
     assert_alerts_exactly(&s.cluster, &expected, Duration::from_secs(90));
 }
+
+#[test]
+fn the_leaders_shards_move_after_a_leader_kill9_and_every_alert_is_stored_once() {
+    let mut s = setup("leader", 4);
+    put_events(&s, "leader", 0..100, 0);
+    let mut spread = BTreeMap::new();
+    s.cluster
+        .wait_until(
+            Duration::from_secs(30),
+            "4 shards spread over 3 nodes",
+            |c| {
+                spread = owners(&shards(c, 0));
+                spread.len() == 4 && spread.values().collect::<BTreeSet<_>>().len() == 3
+            },
+        )
+        .unwrap();
+    let leader = s.cluster.leader().expect("a leader");
+    let leader_id = leader as u64 + 1;
+    assert!(spread.values().any(|owner| *owner == leader_id));
+    s.cluster.kill9(leader).unwrap();
+    let killed = Instant::now();
+    put_events(&s, "leader", 100..200, 10);
+
+    let observer = (leader + 1) % 3;
+    s.cluster
+        .wait_until(
+            Duration::from_secs(40),
+            "the old leader's shards moved",
+            |c| {
+                let now = owners(&shards(c, observer));
+                now.len() == 4 && now.values().all(|owner| *owner != leader_id)
+            },
+        )
+        .unwrap();
+    let moved_in = killed.elapsed();
+    // an election, then the new leader's full lease timeout for every voter
+    assert!(
+        moved_in < Duration::from_secs(LEASE_TIMEOUT_SECS + 15),
+        "shards moved after {moved_in:?}"
+    );
+    put_events(&s, "leader", 200..240, 0);
+    let expected: BTreeMap<u64, usize> = (0..240).filter(|n| n % 2 == 0).map(|n| (n, 1)).collect();
+    assert_alerts_exactly(&s.cluster, &expected, Duration::from_secs(90));
+}
