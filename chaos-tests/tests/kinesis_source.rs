@@ -36,6 +36,18 @@ struct Setup {
 
 /// moto with `stream` of `shards` shards, and a 3-node cluster whose config reads it.
 fn setup(stream: &str, shards: i32) -> Setup {
+    setup_with(stream, shards, 3, &[], 0..0)
+}
+
+/// Like [`setup`], with `nodes` nodes, extra sanode flags, and records `before` put before the
+/// nodes start.
+fn setup_with(
+    stream: &str,
+    shards: i32,
+    nodes: usize,
+    extra_args: &[&str],
+    before: std::ops::Range<u64>,
+) -> Setup {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -46,6 +58,19 @@ fn setup(stream: &str, shards: i32) -> Setup {
     runtime
         .block_on(create_stream(&clients.kinesis, stream, shards))
         .unwrap();
+    runtime.block_on(async {
+        for seq in before {
+            let data = json!({"kind": "hit", "seq": seq}).to_string();
+            put_record(
+                &clients.kinesis,
+                stream,
+                &format!("key-{seq}"),
+                data.as_bytes(),
+            )
+            .await
+            .unwrap();
+        }
+    });
     let dir = tempfile::tempdir().unwrap();
     let repo: PathBuf = write_repository(
         dir.path(),
@@ -63,7 +88,7 @@ fn setup(stream: &str, shards: i32) -> Setup {
     )
     .unwrap();
     let env = moto.env();
-    let cluster = TestCluster::start_configured(3, |options| {
+    let cluster = TestCluster::start_configured(nodes, |options| {
         options.repo = repo.clone();
         options.env.extend(env.iter().cloned());
         options.extra_args.extend([
@@ -71,6 +96,9 @@ fn setup(stream: &str, shards: i32) -> Setup {
             "--lease-timeout".to_string(),
             format!("{LEASE_TIMEOUT_SECS}s"),
         ]);
+        options
+            .extra_args
+            .extend(extra_args.iter().map(|a| a.to_string()));
     })
     .unwrap();
     Setup {
@@ -461,4 +489,20 @@ fn the_leaders_shards_move_after_a_leader_kill9_and_every_alert_is_stored_once()
     put_events(&s, "leader", 200..240, 0);
     let expected: BTreeMap<u64, usize> = (0..240).filter(|n| n % 2 == 0).map(|n| (n, 1)).collect();
     assert_alerts_exactly(&s.cluster, &expected, Duration::from_secs(90));
+}
+
+#[test]
+fn kinesis_start_latest_skips_what_was_put_before_the_first_read() {
+    // 40 matching records are in the stream before any node reads it: never alerted
+    let s = setup_with("latest", 2, 1, &["--kinesis-start", "latest"], 1000..1040);
+    // LATEST is fixed by each shard's first read, which a first progress record follows
+    s.cluster
+        .wait_until(Duration::from_secs(30), "both shards polled", |c| {
+            let list = shards(c, 0);
+            list.len() == 2 && list.iter().all(|shard| shard["checkpoint_ms"].is_u64())
+        })
+        .unwrap();
+    put_events(&s, "latest", 0..40, 0);
+    let expected: BTreeMap<u64, usize> = (0..40).filter(|n| n % 2 == 0).map(|n| (n, 1)).collect();
+    assert_alerts_exactly(&s.cluster, &expected, Duration::from_secs(60));
 }
