@@ -25,6 +25,9 @@ use crate::state::{HeldLease, LeaseStore};
 
 /// How often the leader replans.
 const PLAN_INTERVAL: Duration = Duration::from_millis(1000);
+/// Retry delays of a stream whose shards cannot be listed.
+const PLAN_RETRY_MIN: Duration = Duration::from_secs(2);
+const PLAN_RETRY_MAX: Duration = Duration::from_secs(60);
 /// How long one liveness probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 
@@ -115,6 +118,8 @@ impl Liveness {
 pub async fn run(node: Arc<NodeContext>, clients: SourceClients, lease_timeout: Duration) {
     let store = LeaseStore::new(node.replica.clone());
     let mut liveness: Option<Liveness> = None;
+    // stream -> (next attempt, current delay) after failed planning
+    let mut backoff: HashMap<String, (Instant, Duration)> = HashMap::new();
     loop {
         tokio::time::sleep(PLAN_INTERVAL).await;
         if !node.replica.is_leader() {
@@ -142,10 +147,33 @@ pub async fn run(node: Arc<NodeContext>, clients: SourceClients, lease_timeout: 
         }
         for stream in &streams {
             let current = by_stream.remove(stream).unwrap_or_default();
-            if let Err(e) = plan_stream(&store, &clients, stream, &live, current).await {
-                tracing::warn!(stream, error = format!("{e:#}"), "kinesis lease planning");
+            if backoff
+                .get(stream)
+                .is_some_and(|(next, _)| Instant::now() < *next)
+            {
+                continue;
+            }
+            match plan_stream(&store, &clients, stream, &live, current).await {
+                Ok(()) => {
+                    backoff.remove(stream);
+                }
+                Err(e) => {
+                    // e.g. the shipped local config names streams no endpoint has: say it once,
+                    // then retry less and less often
+                    let delay = backoff.get(stream).map_or(PLAN_RETRY_MIN, |(_, delay)| {
+                        (*delay * 2).min(PLAN_RETRY_MAX)
+                    });
+                    let error = format!("{e:#}");
+                    if delay == PLAN_RETRY_MIN {
+                        tracing::warn!(stream, error, retry_in = ?delay, "kinesis lease planning");
+                    } else {
+                        tracing::debug!(stream, error, retry_in = ?delay, "kinesis lease planning");
+                    }
+                    backoff.insert(stream.clone(), (Instant::now() + delay, delay));
+                }
             }
         }
+        backoff.retain(|stream, _| streams.contains(stream));
         // streams no longer configured: their readers stop
         for (stream, leases) in by_stream {
             for (shard, held) in leases {
