@@ -291,6 +291,25 @@ fn shards_spread_over_every_node_and_move_within_the_lease_timeout_after_a_kill9
         assert!(shard["checkpoint"].is_string(), "{shard}");
         assert!(shard["millis_behind_latest"].is_i64(), "{shard}");
     }
+    // The rejected payloads are dead letters naming their stream, shard and sequence number.
+    let listed = s
+        .cluster
+        .sactl(0, &["dead-letters", "list", "--kind", "classify", "--json"]);
+    assert!(listed.status.success(), "{listed:?}");
+    let dead: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    assert!(!dead.is_empty());
+    for letter in &dead {
+        let letter = &letter["dead_letter"];
+        assert_eq!(letter["record"], "not json at all", "{letter}");
+        let origin = letter["origin"].as_str().unwrap_or_default();
+        let parts: Vec<&str> = origin.splitn(4, '/').collect();
+        assert_eq!(parts[..2], ["kinesis", "events"], "{letter}");
+        assert!(parts[2].starts_with("shardId-"), "{letter}");
+        assert!(
+            parts[3].chars().next().is_some_and(|c| c.is_ascii_digit()),
+            "{letter}"
+        );
+    }
 }
 
 /// Every record each shard holds now, read straight from moto: (shard, data).

@@ -82,6 +82,9 @@ pub struct DeadLetter {
     pub record: String,
     /// Why each candidate log type rejected it, in candidate order.
     pub failures: Vec<CandidateFailure>,
+    /// Where the payload came from (`kinesis/STREAM/SHARD/SEQ#SUB`, a file offset...), set by
+    /// the source that knows it; empty otherwise.
+    pub origin: String,
 }
 
 impl DeadLetter {
@@ -278,6 +281,7 @@ impl Classifier {
                 log_type: log_type.map(str::to_string),
                 record,
                 failures,
+                origin: String::new(),
             };
         if route.candidates.is_empty() {
             let reason = format!(

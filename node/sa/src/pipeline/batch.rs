@@ -48,6 +48,11 @@ pub fn origin(service: &str, resource: &str, position: &str, index: usize) -> St
     format!("{service}/{resource}/{position}#{index}")
 }
 
+/// Where a payload came from, for its dead letters: `<service>/<resource>/<position>`.
+pub fn payload_origin(service: &str, resource: &str, position: &str) -> String {
+    format!("{service}/{resource}/{position}")
+}
+
 /// What became of one batch.
 #[derive(Debug, Default)]
 pub struct BatchReport {

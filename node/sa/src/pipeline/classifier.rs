@@ -7,7 +7,7 @@ use actix::{Actor, ActorContext, Handler, Message, SyncContext};
 use prometheus::IntCounter;
 use sa_engine::{ClassifiedRecord, Classifier, DeadLetter};
 
-use super::batch::{SourceBatch, origin};
+use super::batch::{SourceBatch, origin, payload_origin};
 use super::supervision::{StageFailure, guarded};
 
 pub const ACTOR: &str = "classifier";
@@ -74,7 +74,13 @@ pub fn classify(classifier: &Classifier, batch: &SourceBatch) -> Result<Classifi
                 record.origin = origin(&batch.service, &batch.resource, position, index);
             }
         }
+        let first_dead = classified.dead_letters.len();
         classified.dead_letters.extend(outcome.dead_letters);
+        if let Some(position) = &payload.position {
+            for dead in &mut classified.dead_letters[first_dead..] {
+                dead.origin = payload_origin(&batch.service, &batch.resource, position);
+            }
+        }
     }
     Ok(classified)
 }

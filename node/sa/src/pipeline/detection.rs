@@ -12,7 +12,7 @@ use sa_engine::{ClassifiedRecord, Classifier, DeadLetter, Root};
 use sa_rules::{Alert, EngineOptions};
 
 use super::actor_system::ActorSystem;
-use super::batch::{BatchReport, SourceBatch};
+use super::batch::{BatchReport, SourceBatch, payload_origin};
 use super::classifier::{self, Classified, ClassifierActor, Classify};
 use super::commit::{self, Commit, CommitActor, Committer};
 use super::mailbox::Mailbox;
@@ -402,6 +402,11 @@ fn unclassified(batch: &SourceBatch, reason: &str) -> Vec<DeadLetter> {
                 log_type: classifier::ACTOR.to_owned(),
                 reason: reason.to_owned(),
             }],
+            origin: payload
+                .position
+                .as_deref()
+                .map(|position| payload_origin(&batch.service, &batch.resource, position))
+                .unwrap_or_default(),
         })
         .collect()
 }
@@ -420,6 +425,7 @@ fn unevaluated(records: &[ClassifiedRecord], reason: &str) -> Vec<DeadLetter> {
                 log_type: record.log_type.clone(),
                 reason: reason.to_owned(),
             }],
+            origin: record.origin.clone(),
         })
         .collect()
 }

@@ -243,6 +243,7 @@ async fn dead_letter(
             log_type: SERVICE.to_string(),
             reason,
         }],
+        origin: String::new(),
     };
     node.alerts
         .commit(&[], &[letter])

@@ -109,6 +109,9 @@ pub struct StoredDeadLetter {
     pub log_type: Option<String>,
     pub reason: String,
     pub record: String,
+    /// Where the record came from (`kinesis/STREAM/SHARD/SEQ#SUB`, ...), when the source knows.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub origin: String,
 }
 
 /// An output that accepted the alert.
@@ -351,6 +354,7 @@ impl AlertStore {
                 log_type: dead.log_type.clone(),
                 reason: dead.reason(),
                 record: dead.record.clone(),
+                origin: dead.origin.clone(),
             };
             let sequence = DEAD_LETTER_SEQUENCE.fetch_add(1, Ordering::Relaxed);
             let key = format!(
