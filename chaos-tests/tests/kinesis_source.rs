@@ -525,3 +525,18 @@ fn kinesis_start_latest_skips_what_was_put_before_the_first_read() {
     let expected: BTreeMap<u64, usize> = (0..40).filter(|n| n % 2 == 0).map(|n| (n, 1)).collect();
     assert_alerts_exactly(&s.cluster, &expected, Duration::from_secs(60));
 }
+
+#[test]
+fn a_fan_out_consumer_the_endpoint_cannot_serve_falls_back_to_polling() {
+    // moto registers stream consumers but answers SubscribeToShard with an error: the node
+    // registers its consumer, gives up on subscribing, and reads every record with GetRecords.
+    let s = setup_with("fanout", 2, 1, &["--kinesis-fan-out", "sa-test"], 0..0);
+    put_events(&s, "fanout", 0..40, 0);
+    let expected: BTreeMap<u64, usize> = (0..40).filter(|n| n % 2 == 0).map(|n| (n, 1)).collect();
+    assert_alerts_exactly(&s.cluster, &expected, Duration::from_secs(90));
+    let log = s.cluster.node(0).log();
+    assert!(
+        log.contains("SubscribeToShard failed; reading this shard with GetRecords"),
+        "the fan-out path was tried first"
+    );
+}

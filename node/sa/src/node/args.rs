@@ -79,6 +79,12 @@ pub struct NodeArgs {
     #[arg(long, env = "SA_KINESIS_START", default_value = "trim_horizon")]
     pub kinesis_start: crate::sources::kinesis::KinesisStart,
 
+    /// Read Kinesis shards through this enhanced fan-out consumer (registered on each stream
+    /// if needed) instead of GetRecords polling; falls back to polling where the endpoint does
+    /// not support SubscribeToShard.
+    #[arg(long, env = "SA_KINESIS_FAN_OUT", value_name = "CONSUMER_NAME")]
+    pub kinesis_fan_out: Option<String>,
+
     /// A node that has not answered the leader for this long loses its Kinesis shard leases.
     #[arg(long, env = "SA_LEASE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub lease_timeout: std::time::Duration,

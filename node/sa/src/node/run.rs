@@ -146,6 +146,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
             kinesis::KinesisSettings {
                 start: args.kinesis_start.clone(),
                 reader: ReaderOptions::default(),
+                fan_out: args.kinesis_fan_out.clone(),
             },
         )),
     ];

@@ -8,6 +8,7 @@
 //! a crash yields the same alert ids. A record the classifier rejects is dead-lettered by the
 //! pipeline with that origin and the shard moves on.
 
+use super::kinesis_reader::ShardSource;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use sa_aws_sources::SourceClients;
 use sa_aws_sources::kinesis::{
-    ReaderOptions, ShardBatch, ShardInfo, ShardReader, StartPosition, discover_shards,
+    ReaderOptions, ShardBatch, ShardInfo, StartPosition, discover_shards,
 };
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -78,6 +79,8 @@ impl KinesisStart {
 pub struct KinesisSettings {
     pub start: KinesisStart,
     pub reader: ReaderOptions,
+    /// Enhanced fan-out consumer name; polling with GetRecords when `None`.
+    pub fan_out: Option<String>,
 }
 
 struct Consumer {
@@ -212,13 +215,15 @@ impl ShardConsumer {
                 return;
             }
         };
-        let mut reader = ShardReader::new(
+        let mut reader = ShardSource::open(
             client,
-            self.stream.clone(),
+            &self.stream,
             &self.info,
             start,
             settings.reader.clone(),
-        );
+            settings.fan_out.as_deref(),
+        )
+        .await;
         let mut last_lag_write: Option<(Instant, i64)> = None;
         loop {
             if self.ending.has_changed().unwrap_or(false) {
