@@ -291,6 +291,12 @@ fn shards_spread_over_every_node_and_move_within_the_lease_timeout_after_a_kill9
         assert!(shard["checkpoint"].is_string(), "{shard}");
         assert!(shard["millis_behind_latest"].is_i64(), "{shard}");
     }
+    // Each node exports the lag of the shards it reads.
+    let exported = (0..3).any(|i| {
+        sa_chaos_tests::http_get(s.cluster.node(i).http_addr, "/metrics")
+            .is_ok_and(|(_, text)| text.contains("sa_kinesis_lag_milliseconds{shard=\"shardId-"))
+    });
+    assert!(exported, "no node exports sa_kinesis_lag_milliseconds");
     // The rejected payloads are dead letters naming their stream, shard and sequence number.
     let listed = s
         .cluster

@@ -95,6 +95,15 @@ struct Consumer {
 pub async fn run(node: Arc<NodeContext>, clients: SourceClients, settings: KinesisSettings) {
     let store = LeaseStore::new(node.replica.clone());
     let me = node.replica.node_id();
+    let lag = prometheus::IntGaugeVec::new(
+        prometheus::Opts::new(
+            "sa_kinesis_lag_milliseconds",
+            "How far behind the tip of its shard this node's reader is (MillisBehindLatest).",
+        ),
+        &["stream", "shard"],
+    )
+    .expect("valid metric");
+    node.metrics.register(Box::new(lag.clone()));
     let mut consumers: HashMap<(String, String), Consumer> = HashMap::new();
     let mut shards: HashMap<String, (Instant, Vec<ShardInfo>)> = HashMap::new();
     loop {
@@ -161,6 +170,7 @@ pub async fn run(node: Arc<NodeContext>, clients: SourceClients, settings: Kines
                 token: token.clone(),
                 stop: stop_rx,
                 ending: ending_rx,
+                lag: lag.with_label_values(&[stream.as_str(), shard.as_str()]),
             };
             let task = tokio::spawn(shard_consumer.run(clients.kinesis.clone(), settings.clone()));
             tracing::info!(stream, shard, "kinesis consumer started");
@@ -192,6 +202,7 @@ struct ShardConsumer {
     token: Vec<u8>,
     stop: watch::Receiver<bool>,
     ending: watch::Receiver<Option<String>>,
+    lag: prometheus::IntGauge,
 }
 
 impl ShardConsumer {
@@ -246,6 +257,7 @@ impl ShardConsumer {
             if !batch.records.is_empty() && !self.process(&batch).await {
                 return;
             }
+            self.lag.set(batch.millis_behind_latest);
             let lag_moved = last_lag_write.is_none_or(|(at, lag)| {
                 lag != batch.millis_behind_latest && at.elapsed() >= LAG_WRITE_INTERVAL
             });
