@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 
 use crate::clock::Clock;
 use crate::engine::{EngineOptions, RulesEngine};
+use crate::evaluation::Evaluation;
 use crate::interpreter::PythonEnv;
 use crate::lookup::{self, FixtureTables};
 use crate::record_dict::RecordDicts;
@@ -256,7 +257,13 @@ pub fn bench_repository(
     let handle = worker.handle();
     let (done_sender, done) = std::sync::mpsc::channel();
     let started = Instant::now();
-    let mut batches = 0;
+    // Evaluations come back here and become alerts on this thread, as in the node's rules
+    // actor, between two batches' classification.
+    let mut pending = 0;
+    let finish = |evaluation: Result<Evaluation, String>| -> Result<(), String> {
+        drop(evaluation?.into_outcome()?);
+        Ok(())
+    };
     for chunk in replayed.chunks(batch.max(1)) {
         let mut records = Vec::with_capacity(chunk.len());
         for (service, source, data) in chunk {
@@ -267,14 +274,18 @@ pub fn bench_repository(
         }
         let done_sender = done_sender.clone();
         handle
-            .submit(records, move |outcome| {
-                let _ = done_sender.send(outcome.map(|o| o.alerts.len()));
+            .submit(records, move |evaluation| {
+                let _ = done_sender.send(evaluation);
             })
             .map_err(|e| e.to_string())?;
-        batches += 1;
+        pending += 1;
+        while let Ok(evaluation) = done.try_recv() {
+            pending -= 1;
+            finish(evaluation)?;
+        }
     }
-    for _ in 0..batches {
-        done.recv().map_err(|e| e.to_string())??;
+    for _ in 0..pending {
+        finish(done.recv().map_err(|e| e.to_string())?)?;
     }
     report.pipelined = started.elapsed();
     drop(handle);

@@ -3,7 +3,8 @@
 //!
 //! Rust pre-filters the rules of each record by log type and `req_subkeys`; a record crosses
 //! into Python only when some rule remains, once, and all remaining rules run on that dict in
-//! one call.
+//! one call. Alerts are built from the hits afterwards (`evaluation`), off the Python thread
+//! when the caller wants.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -15,9 +16,10 @@ use pyo3::types::{PyList, PyTuple};
 use sa_engine::ClassifiedRecord;
 use serde_json::{Map, Value};
 
-use crate::alert::{Alert, alert_id_for, new_alert_id};
+use crate::alert::Alert;
 use crate::clock::Clock;
 use crate::convert::{from_python, object_from_python};
+use crate::evaluation::{Evaluation, RuleError, RuleHit};
 use crate::interpreter::{InterpreterError, PythonEnv, prepare};
 use crate::python_error;
 use crate::record_dict::RecordDicts;
@@ -227,9 +229,15 @@ impl RulesEngine {
         self.rule_table = table;
     }
 
-    /// Runs every applicable rule on every record of `batch`, in order (§9.3). The records
-    /// move into their alerts (a record that fires several rules is cloned for the others).
-    pub fn evaluate(&mut self, mut batch: Vec<ClassifiedRecord>) -> Result<BatchOutcome, String> {
+    /// Runs every applicable rule on every record of `batch`, in order (§9.3), and builds the
+    /// alerts. The records move into their alerts.
+    pub fn evaluate(&mut self, batch: Vec<ClassifiedRecord>) -> Result<BatchOutcome, String> {
+        self.run(batch)?.into_outcome()
+    }
+
+    /// Runs every applicable rule on every record of `batch`, in order (§9.3), leaving the
+    /// alerts to be built by [`Evaluation::into_outcome`], on whichever thread suits the caller.
+    pub fn run(&mut self, mut batch: Vec<ClassifiedRecord>) -> Result<Evaluation, String> {
         if let Some((config, store)) = &self.threat_intel {
             let mut records: Vec<&mut Map<String, Value>> =
                 batch.iter_mut().map(|r| &mut r.record).collect();
@@ -242,6 +250,15 @@ impl RulesEngine {
             .as_ref()
             .map(|table| table.staged_rules())
             .unwrap_or_default();
+        let mut evaluation = Evaluation {
+            records: Vec::new(),
+            hits: Vec::new(),
+            errors: Vec::new(),
+            rules: self.catalog.shared(),
+            clock: self.clock,
+            records_evaluated: 0,
+            rule_calls: 0,
+        };
         Python::attach(|py| {
             if staged != self.staged {
                 self.runtime
@@ -250,9 +267,8 @@ impl RulesEngine {
                     .map_err(|e| python_error::describe(py, &e))?;
                 self.staged = staged;
             }
-            let mut outcome = BatchOutcome::default();
             let mut candidates = Vec::new();
-            for classified in batch {
+            for (index, classified) in batch.iter().enumerate() {
                 let applicable = self.catalog.for_log_type(&classified.log_type);
                 candidates.clear();
                 candidates.extend(
@@ -264,107 +280,67 @@ impl RulesEngine {
                 if candidates.is_empty() {
                     continue;
                 }
-                outcome.records_evaluated += 1;
-                outcome.rule_calls += candidates.len();
-                self.evaluate_record(py, classified, &candidates, &mut outcome)
+                evaluation.records_evaluated += 1;
+                evaluation.rule_calls += candidates.len();
+                self.evaluate_record(py, index, &classified.record, &candidates, &mut evaluation)
                     .map_err(|e| python_error::describe(py, &e))?;
             }
-            Ok(outcome)
-        })
+            Ok::<_, String>(())
+        })?;
+        evaluation.records = batch;
+        Ok(evaluation)
     }
 
     fn evaluate_record(
         &mut self,
         py: Python<'_>,
-        classified: ClassifiedRecord,
+        index: usize,
+        record: &Map<String, Value>,
         candidates: &[usize],
-        outcome: &mut BatchOutcome,
+        evaluation: &mut Evaluation,
     ) -> PyResult<()> {
-        let record = self.dicts.dict(py, &classified.record)?;
+        let dict = self.dicts.dict(py, record)?;
         let result = self
             .evaluate
             .bind(py)
-            .call1((&record, PyTuple::new(py, candidates)?))?;
+            .call1((&dict, PyTuple::new(py, candidates)?))?;
         if result.is_none() {
             return Ok(());
         }
         let (hits, errors): (Bound<'_, PyList>, Bound<'_, PyList>) = result.extract()?;
-        // Alerts carry the record as classified (and enriched), not as a rule may have mutated
-        // it: the copy-on-alert choice Appendix D #13 recommends, and it spares converting the
-        // dict back.
         for error in errors.iter() {
-            let (index, stage, message): (usize, String, String) = error.extract()?;
-            let rule = &self.catalog.get(index).name;
-            let record_json = Value::Object(classified.record.clone());
-            tracing::warn!(
-                rule = %rule, stage = %stage, log_type = %classified.log_type, record = %record_json,
-                "rule {stage} raised: {message}"
-            );
-            outcome.failures.push(RuleFailure {
-                rule: rule.clone(),
+            let (rule, stage, message): (usize, String, String) = error.extract()?;
+            evaluation.errors.push(RuleError {
+                record: index,
+                rule,
                 stage,
                 message,
-                log_type: classified.log_type.clone(),
-                record: classified.record.clone(),
             });
         }
-        let count = hits.len();
-        let mut record = Some(classified.record);
-        for (position, hit) in hits.iter().enumerate() {
-            let (index, outputs, context, publishers, staged): (
+        for hit in hits.iter() {
+            let (rule, outputs, context, publishers, staged): (
                 usize,
                 Option<Vec<String>>,
                 Bound<'_, PyAny>,
                 Bound<'_, PyAny>,
                 bool,
             ) = hit.extract()?;
-            let rule = self.catalog.get(index);
-            let (outputs, publishers) = match (outputs, &rule.static_routing) {
-                (Some(outputs), _) => (
+            let routing = match outputs {
+                Some(outputs) => Some((
                     outputs.into_iter().collect(),
                     if publishers.is_none() {
                         None
                     } else {
                         Some(from_python(&publishers)?)
                     },
-                ),
-                (None, Some((outputs, publishers))) => (outputs.clone(), publishers.clone()),
-                (None, None) => {
-                    return Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
-                        "rule {} has no static outputs but none were computed",
-                        rule.name
-                    )));
-                }
+                )),
+                None => None,
             };
-            let record = if position + 1 == count {
-                record.take().unwrap_or_default()
-            } else {
-                record.clone().unwrap_or_default()
-            };
-            outcome.alerts.push(Alert {
-                rule_name: rule.name.clone(),
-                alert_id: if classified.origin.is_empty() {
-                    new_alert_id()
-                } else {
-                    alert_id_for(&rule.name, &classified.origin)
-                },
-                record,
-                outputs,
-                outputs_sent: BTreeSet::new(),
-                attempts: 0,
-                cluster: non_empty(&classified.cluster),
+            evaluation.hits.push(RuleHit {
+                record: index,
+                rule,
+                routing,
                 context: object_from_python(&context, "rule context")?,
-                created: self.clock.now(),
-                dispatched: 0,
-                log_source: non_empty(&classified.log_type),
-                log_type: non_empty(&classified.data_type),
-                merge_by_keys: rule.merge_by_keys.clone(),
-                merge_window_mins: rule.merge_window_mins,
-                policy: rule.policy.clone(),
-                publishers,
-                rule_description: non_empty(&rule.description),
-                source_entity: non_empty(&classified.resource),
-                source_service: non_empty(&classified.service),
                 staged,
             });
         }
@@ -434,10 +410,6 @@ impl Drop for RulesEngine {
         });
         LOADED.store(false, Ordering::SeqCst);
     }
-}
-
-fn non_empty(text: &str) -> Option<String> {
-    (!text.is_empty()).then(|| text.to_owned())
 }
 
 fn rule_info(entry: &Bound<'_, PyAny>) -> PyResult<RuleInfo> {

@@ -9,6 +9,7 @@ pub mod bench;
 mod clock;
 mod convert;
 mod engine;
+mod evaluation;
 mod interpreter;
 pub mod lookup;
 mod native;
@@ -26,6 +27,7 @@ pub use clock::{Clock, Micros, format_timestamp, parse_timestamp};
 pub use engine::{
     BatchOutcome, EngineOptions, LoadError, RuleFailure, RuleTable, RuleTiming, RulesEngine,
 };
+pub use evaluation::Evaluation;
 pub use interpreter::{
     InterpreterError, InterpreterInfo, PythonEnv, interpreter_info, prepare as prepare_interpreter,
 };

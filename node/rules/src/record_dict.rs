@@ -30,7 +30,7 @@ impl RecordDicts {
         py: Python<'py>,
         map: &Map<String, Value>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let dict = PyDict::new(py);
+        let dict = presized_dict(py, map.len())?;
         for (key, value) in map {
             let value = self.value(py, value)?;
             // A cached key is used through the cache's own reference: no reference count
@@ -63,18 +63,7 @@ impl RecordDicts {
                 }
                 Ok(list)
             }
-            Value::String(text) => {
-                let length = ffi::Py_ssize_t::try_from(text.len())
-                    .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("string too long"))?;
-                // SAFETY: the pointer and length describe valid UTF-8 owned by `text`; the call
-                // returns a new reference or NULL with an exception set.
-                unsafe {
-                    Bound::from_owned_ptr_or_err(
-                        py,
-                        ffi::PyUnicode_FromStringAndSize(text.as_ptr().cast(), length),
-                    )
-                }
-            }
+            Value::String(text) => string(py, text),
             scalar => to_python(py, scalar),
         }
     }
@@ -86,6 +75,50 @@ impl RecordDicts {
             self.keys.insert(key.to_owned(), interned.clone().unbind());
         }
         interned
+    }
+}
+
+// Not in pyo3's bindings, but part of CPython's (non-limited) C API since 3.x.
+unsafe extern "C" {
+    fn _PyDict_NewPresized(minused: ffi::Py_ssize_t) -> *mut ffi::PyObject;
+}
+
+/// A dict with room for `len` items: filling it never resizes.
+fn presized_dict(py: Python<'_>, len: usize) -> PyResult<Bound<'_, PyDict>> {
+    let len = ffi::Py_ssize_t::try_from(len)
+        .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("object too large"))?;
+    // SAFETY: _PyDict_NewPresized returns a new reference to a dict, or NULL with an exception.
+    let dict = unsafe { Bound::from_owned_ptr_or_err(py, _PyDict_NewPresized(len))? };
+    // SAFETY: the object was just created by the dict constructor.
+    Ok(unsafe { dict.cast_into_unchecked() })
+}
+
+/// A `str` from Rust text. ASCII (most log text) is copied straight into a new compact string,
+/// skipping the UTF-8 decoder's scan for the widest character.
+fn string<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    let length = ffi::Py_ssize_t::try_from(text.len())
+        .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("string too long"))?;
+    if text.is_ascii() {
+        // SAFETY: PyUnicode_New returns a new compact ASCII string (maxchar 127) of `length`
+        // one-byte characters, or NULL with an exception set; its data area holds exactly
+        // `length` bytes, which the copy fills with ASCII.
+        unsafe {
+            let object = Bound::from_owned_ptr_or_err(py, ffi::PyUnicode_New(length, 127))?;
+            std::ptr::copy_nonoverlapping(
+                text.as_ptr(),
+                ffi::PyUnicode_1BYTE_DATA(object.as_ptr()),
+                text.len(),
+            );
+            return Ok(object);
+        }
+    }
+    // SAFETY: the pointer and length describe valid UTF-8 owned by `text`; the call returns a
+    // new reference or NULL with an exception set.
+    unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyUnicode_FromStringAndSize(text.as_ptr().cast(), length),
+        )
     }
 }
 

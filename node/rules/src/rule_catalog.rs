@@ -61,20 +61,25 @@ impl RuleInfo {
 /// The registry in evaluation order, with the per-log-type candidate lists cached.
 #[derive(Debug, Default)]
 pub struct RuleCatalog {
-    rules: Vec<RuleInfo>,
+    rules: Arc<[RuleInfo]>,
     by_log_type: HashMap<String, Arc<[usize]>>,
 }
 
 impl RuleCatalog {
     pub fn new(rules: Vec<RuleInfo>) -> Self {
         RuleCatalog {
-            rules,
+            rules: rules.into(),
             by_log_type: HashMap::new(),
         }
     }
 
     pub fn rules(&self) -> &[RuleInfo] {
         &self.rules
+    }
+
+    /// The rules, shared with whoever turns rule hits into alerts off the rules thread.
+    pub fn shared(&self) -> Arc<[RuleInfo]> {
+        self.rules.clone()
     }
 
     pub fn get(&self, index: usize) -> &RuleInfo {

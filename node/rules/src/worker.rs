@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::alert::Alert;
 use crate::engine::{BatchOutcome, EngineOptions, LoadError, RuleTable, RulesEngine};
+use crate::evaluation::Evaluation;
 use crate::repository::RepositoryLayout;
 use crate::threat_intel::{IocStore, ThreatIntelConfig};
 
@@ -22,7 +23,7 @@ pub struct WorkerGone;
 type Reply<T> = Box<dyn FnOnce(T) + Send>;
 
 enum Request {
-    Evaluate(Vec<ClassifiedRecord>, Reply<Result<BatchOutcome, String>>),
+    Evaluate(Vec<ClassifiedRecord>, Reply<Result<Evaluation, String>>),
     Reload(
         Box<(RepositoryLayout, EngineOptions)>,
         Reply<Result<usize, LoadError>>,
@@ -58,14 +59,15 @@ pub struct RulesHandle {
 }
 
 impl RulesHandle {
-    /// Queues `batch`; `reply` runs on the rules thread with its outcome (the alerts own the
-    /// records that fired). Blocks while the queue is full (backpressure).
+    /// Queues `batch`; `reply` runs on the rules thread with its evaluation, which the caller
+    /// turns into alerts on its own thread ([`Evaluation::into_outcome`]). Blocks while the
+    /// queue is full (backpressure).
     pub fn submit(
         &self,
         batch: Vec<ClassifiedRecord>,
-        reply: impl FnOnce(Result<BatchOutcome, String>) + Send + 'static,
+        reply: impl FnOnce(Result<Evaluation, String>) + Send + 'static,
     ) -> Result<(), WorkerGone> {
-        let reply: Reply<Result<BatchOutcome, String>> = Box::new(reply);
+        let reply: Reply<Result<Evaluation, String>> = Box::new(reply);
         self.sender
             .send(Request::Evaluate(batch, reply))
             .map_err(|_| WorkerGone)
@@ -77,10 +79,11 @@ impl RulesHandle {
         batch: Vec<ClassifiedRecord>,
     ) -> Result<Result<BatchOutcome, String>, WorkerGone> {
         let (sender, receiver) = mpsc::sync_channel(1);
-        self.submit(batch, move |outcome| {
-            let _ = sender.send(outcome);
+        self.submit(batch, move |evaluation| {
+            let _ = sender.send(evaluation);
         })?;
-        receiver.recv().map_err(|_| WorkerGone)
+        let evaluation = receiver.recv().map_err(|_| WorkerGone)?;
+        Ok(evaluation.and_then(Evaluation::into_outcome))
     }
 
     /// Replaces the loaded repository (a new config version). On failure the previous version
@@ -210,7 +213,7 @@ fn serve(mut loaded: Loaded, requests: &Receiver<Request>) {
         match request {
             Request::Evaluate(batch, reply) => {
                 let outcome = match loaded.engine.as_mut() {
-                    Some(engine) => engine.evaluate(batch),
+                    Some(engine) => engine.run(batch),
                     None => Err(NOT_LOADED.to_owned()),
                 };
                 reply(outcome);

@@ -115,17 +115,20 @@ impl Handler<Evaluate> for RulesActor {
             }
             Err(reason) => return crash_after_reply(reason),
         };
-        Box::pin(
-            wrap_future::<_, Self>(receiver).map(|outcome, actor, ctx| match outcome {
-                Ok(Ok(outcome)) => Ok(outcome),
+        Box::pin(wrap_future::<_, Self>(receiver).map(|outcome, actor, ctx| {
+            match outcome {
+                // The alerts are built here, off the Python thread.
+                Ok(Ok(evaluation)) => evaluation
+                    .into_outcome()
+                    .map_err(|reason| StageFailure::Unavailable(format!("rules: {reason}"))),
                 // The engine could not run the batch at all (no repository loaded).
                 Ok(Err(reason)) => Err(StageFailure::Unavailable(format!("rules: {reason}"))),
                 Err(_) => {
                     actor.worker_lost = true;
                     Err(crash(ctx, "the rules thread dropped the batch".to_owned()))
                 }
-            }),
-        )
+            }
+        }))
     }
 }
 

@@ -1,0 +1,143 @@
+//! What the rules thread found in a batch, before it becomes alerts (§10).
+//!
+//! The rules thread only does what needs the interpreter: it returns the batch with the rule
+//! hits (and their Python results already converted). Building the alerts, cloning records that
+//! fired several rules and dropping the rest happen on the caller's thread, so the one thread
+//! that runs Python spends its time on Python.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use sa_engine::ClassifiedRecord;
+use serde_json::{Map, Value};
+
+use crate::alert::{Alert, alert_id_for, new_alert_id};
+use crate::clock::Clock;
+use crate::engine::{BatchOutcome, RuleFailure};
+use crate::rule_catalog::RuleInfo;
+
+/// A rule that fired on a record.
+#[derive(Debug)]
+pub(crate) struct RuleHit {
+    /// Position of the record in the batch.
+    pub record: usize,
+    /// Index of the rule in the registry.
+    pub rule: usize,
+    /// Outputs and publishers computed for this alert; `None` when they are the rule's static
+    /// ones.
+    pub routing: Option<(BTreeSet<String>, Option<Value>)>,
+    pub context: Map<String, Value>,
+    pub staged: bool,
+}
+
+/// A rule, matcher or dynamic-output function that raised on a record.
+#[derive(Debug)]
+pub(crate) struct RuleError {
+    pub record: usize,
+    pub rule: usize,
+    pub stage: String,
+    pub message: String,
+}
+
+/// A batch after its rules ran: the records, and which rules fired or raised on which.
+#[derive(Debug)]
+pub struct Evaluation {
+    pub(crate) records: Vec<ClassifiedRecord>,
+    /// In record order, then registry order.
+    pub(crate) hits: Vec<RuleHit>,
+    /// In record order.
+    pub(crate) errors: Vec<RuleError>,
+    pub(crate) rules: Arc<[RuleInfo]>,
+    pub(crate) clock: Clock,
+    pub(crate) records_evaluated: usize,
+    pub(crate) rule_calls: usize,
+}
+
+impl Evaluation {
+    /// The alerts and failures of the batch. Each record moves into its last alert (a record
+    /// that fired several rules is cloned for the others); the others are dropped here.
+    pub fn into_outcome(self) -> Result<BatchOutcome, String> {
+        let mut outcome = BatchOutcome {
+            records_evaluated: self.records_evaluated,
+            rule_calls: self.rule_calls,
+            ..BatchOutcome::default()
+        };
+        let mut hits = self.hits.into_iter().peekable();
+        let mut errors = self.errors.into_iter().peekable();
+        for (index, classified) in self.records.into_iter().enumerate() {
+            while let Some(error) = errors.next_if(|error| error.record == index) {
+                outcome
+                    .failures
+                    .push(failure(&self.rules[error.rule], error, &classified));
+            }
+            let mut record = Some(classified.record);
+            while let Some(hit) = hits.next_if(|hit| hit.record == index) {
+                let rule = &self.rules[hit.rule];
+                let (outputs, publishers) = match (hit.routing, &rule.static_routing) {
+                    (Some(routing), _) => routing,
+                    (None, Some(routing)) => routing.clone(),
+                    (None, None) => {
+                        return Err(format!(
+                            "rule {} has no static outputs but none were computed",
+                            rule.name
+                        ));
+                    }
+                };
+                let last = hits.peek().is_none_or(|next| next.record != index);
+                let record = if last {
+                    record.take().unwrap_or_default()
+                } else {
+                    record.clone().unwrap_or_default()
+                };
+                outcome.alerts.push(Alert {
+                    rule_name: rule.name.clone(),
+                    alert_id: if classified.origin.is_empty() {
+                        new_alert_id()
+                    } else {
+                        alert_id_for(&rule.name, &classified.origin)
+                    },
+                    record,
+                    outputs,
+                    outputs_sent: BTreeSet::new(),
+                    attempts: 0,
+                    cluster: non_empty(&classified.cluster),
+                    context: hit.context,
+                    created: self.clock.now(),
+                    dispatched: 0,
+                    log_source: non_empty(&classified.log_type),
+                    log_type: non_empty(&classified.data_type),
+                    merge_by_keys: rule.merge_by_keys.clone(),
+                    merge_window_mins: rule.merge_window_mins,
+                    policy: rule.policy.clone(),
+                    publishers,
+                    rule_description: non_empty(&rule.description),
+                    source_entity: non_empty(&classified.resource),
+                    source_service: non_empty(&classified.service),
+                    staged: hit.staged,
+                });
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+/// §9.7: logged with the record, counted, not fatal. The alert carries the record as classified
+/// (and enriched), not as the rule may have mutated it: Appendix D #13's copy-on-alert choice.
+fn failure(rule: &RuleInfo, error: RuleError, classified: &ClassifiedRecord) -> RuleFailure {
+    let record_json = Value::Object(classified.record.clone());
+    tracing::warn!(
+        rule = %rule.name, stage = %error.stage, log_type = %classified.log_type,
+        record = %record_json, "rule {} raised: {}", error.stage, error.message
+    );
+    RuleFailure {
+        rule: rule.name.clone(),
+        stage: error.stage,
+        message: error.message,
+        log_type: classified.log_type.clone(),
+        record: classified.record.clone(),
+    }
+}
+
+fn non_empty(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_owned())
+}
