@@ -1,7 +1,8 @@
 //! Classify + rules over the shipped repository's test events, the figures `sactl bench rules`
 //! prints (`cargo bench -p sa-rules --bench rules`). `SA_BENCH_RECORDS` sets the record count
-//! (default 100,000), `SA_BENCH_BATCH` the records per batch (default 1,000), `SA_BENCH_REPO`
-//! another repository.
+//! (default 100,000), `SA_BENCH_BATCH` the records per batch (default 1,000),
+//! `SA_BENCH_CLASSIFIER_THREADS` the pipelined run's classifier threads (default: one per core but the rules thread's),
+//! `SA_BENCH_REPO` another repository.
 
 use std::path::PathBuf;
 
@@ -21,10 +22,23 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(1_000);
+    let classifier_threads = std::env::var("SA_BENCH_CLASSIFIER_THREADS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |cores| cores.get().saturating_sub(1).max(1))
+        });
     let repo = std::env::var_os("SA_BENCH_REPO")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."));
-    match bench_repository(&repo, records, batch, PythonEnv::resolve(None)) {
+    match bench_repository(
+        &repo,
+        records,
+        batch,
+        classifier_threads,
+        PythonEnv::resolve(None),
+    ) {
         Ok(report) => println!("repository           {}\n{report}", repo.display()),
         Err(error) => {
             eprintln!("bench rules: {error}");

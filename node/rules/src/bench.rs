@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sa_engine::parsers::Root;
@@ -20,7 +21,7 @@ use crate::interpreter::PythonEnv;
 use crate::lookup::{self, FixtureTables};
 use crate::record_dict::RecordDicts;
 use crate::repository::RepositoryLayout;
-use crate::worker::RulesWorker;
+use crate::worker::{RulesHandle, RulesWorker};
 
 /// CPU time of the calling thread: on a shared machine, wall time would count other
 /// processes' work.
@@ -69,9 +70,12 @@ pub struct RulesBenchReport {
     /// Converting every classified record into a Python dict, measured alone (the rules engine
     /// does it again inside `rules`).
     pub to_python: Duration,
-    /// Wall time of the pipelined run: this thread classifies batch after batch while the
-    /// rules thread evaluates the previous ones (two cores).
+    /// Wall time of the pipelined run: `classifier_threads` threads classify batches and build
+    /// alerts while the rules thread runs Python on the batches they hand it, as in the node.
     pub pipelined: Duration,
+    pub classifier_threads: usize,
+    /// Alerts of the pipelined run (the same as `alerts` when the run is deterministic).
+    pub pipelined_alerts: usize,
 }
 
 impl RulesBenchReport {
@@ -137,18 +141,22 @@ impl fmt::Display for RulesBenchReport {
         )?;
         write!(
             f,
-            "pipelined            {:.0} records/s wall (classify here, rules on the rules thread)",
-            self.pipelined_records_per_second()
+            "pipelined            {:.0} records/s wall ({} classifier thread(s) beside the rules thread, {} cores)",
+            self.pipelined_records_per_second(),
+            self.classifier_threads,
+            std::thread::available_parallelism().map_or(1, usize::from)
         )
     }
 }
 
-/// Replays `root`'s test events (conf/ and general.rule_locations) as `records` payloads:
-/// classifies them all, then runs the rules over the classified records in `batch`-sized batches.
+/// Replays `root`'s test events (conf/ and general.rule_locations) as `records` payloads in
+/// `batch`-sized batches: first classify then rules on this thread alone, then pipelined with
+/// `classifier_threads` classifier threads beside the rules thread.
 pub fn bench_repository(
     root: &Path,
     records: usize,
     batch: usize,
+    classifier_threads: usize,
     env: PythonEnv,
 ) -> Result<RulesBenchReport, String> {
     let conf = root.join("conf");
@@ -254,42 +262,73 @@ pub fn bench_repository(
     drop(engine);
 
     let worker = RulesWorker::spawn(layout, options, 4).map_err(|e| e.to_string())?;
-    let handle = worker.handle();
-    let (done_sender, done) = std::sync::mpsc::channel();
     let started = Instant::now();
-    // Evaluations come back here and become alerts on this thread, as in the node's rules
-    // actor, between two batches' classification.
-    let mut pending = 0;
-    let finish = |evaluation: Result<Evaluation, String>| -> Result<(), String> {
-        drop(evaluation?.into_outcome()?);
-        Ok(())
-    };
-    for chunk in replayed.chunks(batch.max(1)) {
-        let mut records = Vec::with_capacity(chunk.len());
-        for (service, source, data) in chunk {
-            let classification = classifier
-                .classify(service, source, Root::from_text(data))
-                .map_err(|e| e.to_string())?;
-            records.extend(classification.records);
-        }
-        let done_sender = done_sender.clone();
-        handle
-            .submit(records, move |evaluation| {
-                let _ = done_sender.send(evaluation);
-            })
-            .map_err(|e| e.to_string())?;
-        pending += 1;
-        while let Ok(evaluation) = done.try_recv() {
-            pending -= 1;
-            finish(evaluation)?;
-        }
-    }
-    for _ in 0..pending {
-        finish(done.recv().map_err(|e| e.to_string())?)?;
-    }
+    report.pipelined_alerts = pipelined(
+        &classifier,
+        &replayed,
+        batch.max(1),
+        classifier_threads.max(1),
+        &worker.handle(),
+    )?;
     report.pipelined = started.elapsed();
-    drop(handle);
+    report.classifier_threads = classifier_threads.max(1);
     drop(worker);
     lookup::uninstall();
     Ok(report)
+}
+
+/// The node's shape: `threads` classifier threads take batches in turn and hand them to the one
+/// rules thread; each turns the evaluations of its batches into alerts. Returns the alerts made.
+fn pipelined(
+    classifier: &Classifier,
+    replayed: &[&(String, String, String)],
+    batch: usize,
+    threads: usize,
+    handle: &RulesHandle,
+) -> Result<usize, String> {
+    let chunks: Vec<_> = replayed.chunks(batch).collect();
+    let next = AtomicUsize::new(0);
+    let classify_and_submit = || -> Result<usize, String> {
+        let (done_sender, done) = std::sync::mpsc::channel();
+        let (mut pending, mut alerts) = (0, 0);
+        let mut finish = |evaluation: Result<Evaluation, String>| -> Result<(), String> {
+            alerts += evaluation?.into_outcome()?.alerts.len();
+            Ok(())
+        };
+        while let Some(chunk) = chunks.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let mut records = Vec::with_capacity(chunk.len());
+            for (service, source, data) in *chunk {
+                let classification = classifier
+                    .classify(service, source, Root::from_text(data))
+                    .map_err(|e| e.to_string())?;
+                records.extend(classification.records);
+            }
+            let done_sender = done_sender.clone();
+            handle
+                .submit(records, move |evaluation| {
+                    let _ = done_sender.send(evaluation);
+                })
+                .map_err(|e| e.to_string())?;
+            pending += 1;
+            while let Ok(evaluation) = done.try_recv() {
+                pending -= 1;
+                finish(evaluation)?;
+            }
+        }
+        for _ in 0..pending {
+            finish(done.recv().map_err(|e| e.to_string())?)?;
+        }
+        Ok(alerts)
+    };
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| scope.spawn(classify_and_submit))
+            .collect();
+        workers.into_iter().try_fold(0, |total, worker| {
+            Ok(total
+                + worker
+                    .join()
+                    .map_err(|_| "a classifier thread panicked")??)
+        })
+    })
 }

@@ -8,7 +8,7 @@ use sa_rules::bench::bench_repository;
 #[test]
 fn bench_replays_test_events_to_the_requested_count_and_measures_each_part() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo");
-    let report = bench_repository(&root, 500, 64, PythonEnv::default()).unwrap();
+    let report = bench_repository(&root, 500, 64, 2, PythonEnv::default()).unwrap();
     assert_eq!(report.records, 500);
     // The classifiable, non-classify-only events of the fixture's test files.
     assert!(report.distinct_events >= 8, "{report:?}");
@@ -18,6 +18,8 @@ fn bench_replays_test_events_to_the_requested_count_and_measures_each_part() {
         "{report:?}"
     );
     assert!(report.rule_calls >= 500 * 10, "{report:?}");
+    assert_eq!(report.pipelined_alerts, report.alerts, "{report:?}");
+    assert_eq!(report.classifier_threads, 2);
     assert!(
         report.classify > std::time::Duration::ZERO && report.rules > std::time::Duration::ZERO
     );

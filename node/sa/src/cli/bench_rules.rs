@@ -19,6 +19,10 @@ pub struct BenchRulesArgs {
     /// Records per batch handed to the rules engine.
     #[arg(long, default_value_t = 1_000)]
     pub batch: usize,
+    /// Classifier threads of the pipelined run, beside the rules thread (default: the cores less
+    /// one, as sanode).
+    #[arg(long)]
+    pub classifier_threads: Option<usize>,
     /// Python environment (a virtualenv) whose packages rules import (default: $VIRTUAL_ENV).
     #[arg(long)]
     pub python_env: Option<PathBuf>,
@@ -32,6 +36,10 @@ pub fn run(args: BenchRulesArgs) -> anyhow::Result<()> {
         &args.repo,
         args.records,
         args.batch,
+        args.classifier_threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |cores| cores.get().saturating_sub(1).max(1))
+        }),
         PythonEnv::resolve(args.python_env),
     )
     .map_err(anyhow::Error::msg)?;

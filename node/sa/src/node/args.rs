@@ -67,7 +67,8 @@ pub struct NodeArgs {
     #[arg(long, env = "SA_PYTHON_ENV")]
     pub python_env: Option<PathBuf>,
 
-    /// Threads classifying batches in parallel [default: the number of cores].
+    /// Threads classifying batches in parallel [default: the number of cores less one, which
+    /// the rules thread needs for itself; at least one].
     #[arg(long, env = "SA_CLASSIFIER_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     pub classifier_threads: Option<u16>,
 
@@ -103,7 +104,10 @@ pub struct NodeArgs {
 impl NodeArgs {
     pub fn classifier_threads(&self) -> usize {
         self.classifier_threads.map_or_else(
-            || std::thread::available_parallelism().map_or(1, |cores| cores.get()),
+            || {
+                std::thread::available_parallelism()
+                    .map_or(1, |cores| cores.get().saturating_sub(1).max(1))
+            },
             usize::from,
         )
     }

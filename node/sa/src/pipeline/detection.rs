@@ -9,13 +9,13 @@ use std::time::Instant;
 use actix::{Addr, Supervisor, SyncArbiter};
 use sa_engine::classifier::CandidateFailure;
 use sa_engine::{ClassifiedRecord, Classifier, DeadLetter, Root};
-use sa_rules::{Alert, EngineOptions};
+use sa_rules::{Alert, BatchOutcome, EngineOptions};
 
 use super::actor_system::ActorSystem;
 use super::batch::{BatchReport, SourceBatch, payload_origin};
 use super::classifier::{self, Classified, ClassifierActor, Classify};
 use super::commit::{self, Commit, CommitActor, Committer};
-use super::mailbox::Mailbox;
+use super::mailbox::{Mailbox, Slot};
 use super::repository::LoadedRepository;
 use super::rules::{self, Evaluate, Reload, RulesActor};
 use super::supervision::StageFailure;
@@ -33,6 +33,8 @@ pub struct PipelineOptions {
     /// Times a batch is offered to an actor that keeps crashing on it before it is
     /// dead-lettered.
     pub attempts: u32,
+    /// Payloads per part of a batch (see [`Detection::run`]).
+    pub part_payloads: usize,
 }
 
 impl PipelineOptions {
@@ -47,6 +49,10 @@ impl PipelineOptions {
             // Raft groups concurrent commits into fewer round trips.
             commit_mailbox: 8,
             attempts: 3,
+            // Small enough that a part's records are still in cache when the rules thread
+            // converts them (`sactl bench rules --batch` shows the effect), large enough that
+            // per-part messages cost nothing.
+            part_payloads: 128,
         }
     }
 }
@@ -259,6 +265,11 @@ impl Detection {
 
     /// Runs `batch` through classifier, rules and commit. When this returns `Ok`, the batch's
     /// alerts and dead letters are committed and its source may acknowledge it.
+    ///
+    /// A large batch goes through in parts of at most `part_payloads` payloads: a part's rules
+    /// run while the next part is classified (a single big batch keeps both the rules thread
+    /// and a classifier busy), and the records reach the rules thread while they are still in
+    /// cache. The batch still commits once.
     pub async fn run(&self, batch: SourceBatch) -> Result<Arc<BatchReport>, BatchError> {
         let started = Instant::now();
         let service = batch.service.clone();
@@ -269,7 +280,6 @@ impl Detection {
         let commit = self.commit.get().ok_or_else(|| {
             BatchError::Unavailable("the pipeline is not connected to the alert store".into())
         })?;
-        let batch = Arc::new(batch);
 
         let shared = self.switching.read().await;
         let config = self.active();
@@ -278,69 +288,80 @@ impl Detection {
             records: batch.payloads.len(),
             ..Default::default()
         };
-        let classifier_slot = self.classifier.reserve().await;
-        let classified = self
-            .classifier
-            .request(&classifier_slot, || Classify {
-                classifier: config.classifier.clone(),
-                batch: batch.clone(),
-            })
-            .await;
-        let classified = match classified {
-            Ok(classified) => classified,
-            Err(StageFailure::Refused(reason)) => return Err(BatchError::UnknownSource(reason)),
-            Err(failure @ StageFailure::GaveUp { .. }) => {
-                self.dead_lettered(classifier::ACTOR);
-                Classified {
-                    records: Vec::new(),
-                    dead_letters: unclassified(&batch, &failure.to_string()),
-                }
+        let mut parts = split(batch, self.options.part_payloads)
+            .into_iter()
+            .peekable();
+        // The slot of the last stage a part went through: held until the commit has room, so
+        // a slow commit holds batches back in the earlier stages.
+        let mut upstream_slot = None;
+        let mut evaluating: Option<(Slot, Arc<Vec<ClassifiedRecord>>)> = None;
+        loop {
+            let part = parts.next();
+            if part.is_none() && evaluating.is_none() {
+                break;
             }
-            Err(other) => return Err(BatchError::Unavailable(other.to_string())),
-        };
-        report.classified = classified.records.len();
-        for record in &classified.records {
-            *report
-                .classified_by_type
-                .entry(record.log_type.clone())
-                .or_insert(0) += 1;
-        }
-        report.dead_letters = classified.dead_letters;
-
-        let upstream_slot = if classified.records.is_empty() {
-            classifier_slot
-        } else {
+            let classifying = part.is_some();
+            let (classified, evaluated) = futures::join!(
+                async {
+                    match part {
+                        Some(part) => Some(self.classify(&config, part).await),
+                        None => None,
+                    }
+                },
+                async {
+                    let (slot, records) = evaluating.take()?;
+                    let outcome = self.evaluate(&slot, records.clone()).await;
+                    // While this batch waits for a classifier slot, another batch may hold
+                    // one while it waits for this rules slot: free it as soon as it is done.
+                    let slot = (!classifying).then_some(slot);
+                    Some((slot, records, outcome))
+                },
+            );
+            if let Some((slot, records, outcome)) = evaluated {
+                match outcome {
+                    Ok(outcome) => {
+                        report.rule_errors += outcome.failures.len();
+                        for failure in &outcome.failures {
+                            tracing::warn!(?failure, "rule raised");
+                            *report
+                                .rule_errors_by_rule
+                                .entry(failure.rule.clone())
+                                .or_insert(0) += 1;
+                        }
+                        report.alerts.extend(outcome.alerts);
+                    }
+                    Err(failure @ StageFailure::GaveUp { .. }) => {
+                        self.dead_lettered(rules::ACTOR);
+                        report
+                            .dead_letters
+                            .extend(unevaluated(&records, &failure.to_string()));
+                    }
+                    Err(other) => return Err(BatchError::Unavailable(other.to_string())),
+                }
+                upstream_slot = slot;
+            }
+            let Some(classified) = classified else {
+                continue;
+            };
+            let (classifier_slot, classified) = classified?;
+            report.classified += classified.records.len();
+            for record in &classified.records {
+                *report
+                    .classified_by_type
+                    .entry(record.log_type.clone())
+                    .or_insert(0) += 1;
+            }
+            report.dead_letters.extend(classified.dead_letters);
+            if classified.records.is_empty() {
+                // The next part needs a classifier slot of its own.
+                upstream_slot = parts.peek().is_none().then_some(classifier_slot);
+                continue;
+            }
+            upstream_slot = None;
             let rules_slot = self.rules.reserve().await;
             drop(classifier_slot);
-            let records = Arc::new(classified.records);
-            match self
-                .rules
-                .request(&rules_slot, || Evaluate {
-                    records: records.clone(),
-                })
-                .await
-            {
-                Ok(outcome) => {
-                    report.rule_errors = outcome.failures.len();
-                    for failure in &outcome.failures {
-                        tracing::warn!(?failure, "rule raised");
-                        *report
-                            .rule_errors_by_rule
-                            .entry(failure.rule.clone())
-                            .or_insert(0) += 1;
-                    }
-                    report.alerts = outcome.alerts;
-                }
-                Err(failure @ StageFailure::GaveUp { .. }) => {
-                    self.dead_lettered(rules::ACTOR);
-                    report
-                        .dead_letters
-                        .extend(unevaluated(&records, &failure.to_string()));
-                }
-                Err(other) => return Err(BatchError::Unavailable(other.to_string())),
-            }
-            rules_slot
-        };
+            evaluating = Some((rules_slot, Arc::new(classified.records)));
+        }
         drop(shared);
         self.metrics.record_batch(&service, &report);
 
@@ -359,6 +380,48 @@ impl Detection {
             .with_label_values(&[service.as_str()])
             .observe(started.elapsed().as_secs_f64());
         Ok(report)
+    }
+
+    /// Classifies one part of a batch; its payloads are dead-lettered if the classifier keeps
+    /// crashing on them. Returns the classifier slot, held until the next stage has room.
+    async fn classify(
+        &self,
+        config: &ActiveConfig,
+        part: Arc<SourceBatch>,
+    ) -> Result<(Slot, Classified), BatchError> {
+        let slot = self.classifier.reserve().await;
+        let classified = self
+            .classifier
+            .request(&slot, || Classify {
+                classifier: config.classifier.clone(),
+                batch: part.clone(),
+            })
+            .await;
+        match classified {
+            Ok(classified) => Ok((slot, classified)),
+            Err(StageFailure::Refused(reason)) => Err(BatchError::UnknownSource(reason)),
+            Err(failure @ StageFailure::GaveUp { .. }) => {
+                self.dead_lettered(classifier::ACTOR);
+                let classified = Classified {
+                    records: Vec::new(),
+                    dead_letters: unclassified(&part, &failure.to_string()),
+                };
+                Ok((slot, classified))
+            }
+            Err(other) => Err(BatchError::Unavailable(other.to_string())),
+        }
+    }
+
+    async fn evaluate(
+        &self,
+        slot: &Slot,
+        records: Arc<Vec<ClassifiedRecord>>,
+    ) -> Result<BatchOutcome, StageFailure> {
+        self.rules
+            .request(slot, || Evaluate {
+                records: records.clone(),
+            })
+            .await
     }
 
     fn dead_lettered(&self, actor: &str) {
@@ -381,6 +444,29 @@ impl Detection {
             self.rules.waiting(),
             self.commit.get().map_or(0, Mailbox::waiting),
         )
+    }
+}
+
+/// `batch` in parts of at most `payloads` payloads, in order.
+fn split(batch: SourceBatch, payloads: usize) -> Vec<Arc<SourceBatch>> {
+    let SourceBatch {
+        service,
+        resource,
+        payloads: mut rest,
+    } = batch;
+    let size = payloads.max(1);
+    let mut parts = Vec::with_capacity(rest.len().div_ceil(size).max(1));
+    loop {
+        let tail = rest.split_off(rest.len().min(size));
+        parts.push(Arc::new(SourceBatch {
+            service: service.clone(),
+            resource: resource.clone(),
+            payloads: rest,
+        }));
+        if tail.is_empty() {
+            return parts;
+        }
+        rest = tail;
     }
 }
 

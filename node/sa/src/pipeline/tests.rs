@@ -166,6 +166,7 @@ fn small_mailboxes() -> PipelineOptions {
         rules_mailbox: 1,
         commit_mailbox: 1,
         attempts: 3,
+        part_payloads: 128,
     }
 }
 
@@ -235,6 +236,73 @@ async fn batches_flow_through_every_actor_and_positions_fix_alert_ids() {
     for actor in ["classifier", "rules", "commit"] {
         assert_eq!(depth(&h.metrics, actor), 0, "{actor} is empty again");
         assert_eq!(restarts(&h.metrics, actor), 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_larger_than_a_part_goes_through_in_parts_and_commits_once() {
+    // Parts of two payloads, through mailboxes of one: the parts of one batch never wait on
+    // each other's slots.
+    let h = start(
+        PipelineOptions {
+            part_payloads: 2,
+            ..small_mailboxes()
+        },
+        RecordingCommitter::open(),
+    )
+    .await;
+    let mut batch = cloudtrail_batch(Some("a"));
+    // The middle part is all poison: it has nothing for the rules.
+    for index in [2, 3] {
+        let poison = Payload::at(Root::from_text("not a record"), format!("a/poison{index}"));
+        batch.payloads.insert(index, poison);
+    }
+    assert_eq!(batch.payloads.len(), 6, "three parts");
+
+    // What each payload gives on its own (alert ids derive from positions, not batches).
+    let mut alerts = Vec::new();
+    let mut dead_letters = Vec::new();
+    let mut classified = 0;
+    for payload in &batch.payloads {
+        let single = SourceBatch {
+            payloads: vec![payload.clone()],
+            ..batch.clone()
+        };
+        let report = h.detection.run(single).await.unwrap();
+        alerts.extend(
+            report
+                .alerts
+                .iter()
+                .map(|a| (a.rule_name.clone(), a.alert_id.clone())),
+        );
+        dead_letters.extend(report.dead_letters.clone());
+        classified += report.classified;
+    }
+    assert_eq!(dead_letters.len(), 2, "{dead_letters:?}");
+    assert!(!alerts.is_empty());
+
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            let detection = h.detection.clone();
+            let batch = batch.clone();
+            tokio::spawn(async move { detection.run(batch).await })
+        })
+        .collect();
+    for run in runs {
+        let report = run.await.unwrap().unwrap();
+        assert_eq!(report.records, 6);
+        assert_eq!(report.classified, classified);
+        let got: Vec<_> = report
+            .alerts
+            .iter()
+            .map(|a| (a.rule_name.clone(), a.alert_id.clone()))
+            .collect();
+        assert_eq!(got, alerts, "every part's alerts, in the batch's order");
+        assert_eq!(report.dead_letters, dead_letters);
+    }
+    assert_eq!(h.committer.reports().len(), 6 + 3, "one commit per batch");
+    for actor in ["classifier", "rules", "commit"] {
+        assert_eq!(depth(&h.metrics, actor), 0, "{actor} is empty again");
     }
 }
 
