@@ -1,6 +1,6 @@
 //! Classify + rules over the shipped repository's test events, the figures `sactl bench rules`
 //! prints (`cargo bench -p sa-rules --bench rules`). `SA_BENCH_RECORDS` sets the record count
-//! (default 100,000), `SA_BENCH_BATCH` the records per batch (default 1,000),
+//! (default 100,000), `SA_BENCH_BATCH` the records per batch (default 128, the part size sanode hands on),
 //! `SA_BENCH_CLASSIFIER_THREADS` the pipelined run's classifier threads (default: one per core but the rules thread's),
 //! `SA_BENCH_REPO` another repository.
 
@@ -21,7 +21,7 @@ fn main() {
     let batch = std::env::var("SA_BENCH_BATCH")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(1_000);
+        .unwrap_or(128);
     let classifier_threads = std::env::var("SA_BENCH_CLASSIFIER_THREADS")
         .ok()
         .and_then(|r| r.parse().ok())

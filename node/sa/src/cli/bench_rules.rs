@@ -16,8 +16,9 @@ pub struct BenchRulesArgs {
     /// Records to replay.
     #[arg(long, default_value_t = 100_000)]
     pub records: usize,
-    /// Records per batch handed to the rules engine.
-    #[arg(long, default_value_t = 1_000)]
+    /// Records per batch handed to the rules engine (default: the part size sanode's pipeline
+    /// hands on).
+    #[arg(long, default_value_t = 128)]
     pub batch: usize,
     /// Classifier threads of the pipelined run, beside the rules thread (default: the cores less
     /// one, as sanode).
