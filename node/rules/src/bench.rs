@@ -78,6 +78,7 @@ pub struct RulesBenchReport {
     /// alerts from its results.
     pub pipelined: Duration,
     pub classifier_threads: usize,
+    pub pipelined_cpu: PipelinedCpu,
     /// Alerts of the pipelined run (the same as `alerts` when the run is deterministic).
     pub pipelined_alerts: usize,
 }
@@ -89,6 +90,12 @@ impl RulesBenchReport {
 
     pub fn pipelined_records_per_second(&self) -> f64 {
         self.records as f64 / self.pipelined.as_secs_f64()
+    }
+
+    /// What the pipelined run's rules thread alone could sustain: records per second of its
+    /// CPU time (it is the one part that cannot spread over more cores).
+    pub fn rules_thread_ceiling(&self) -> f64 {
+        self.records as f64 / self.pipelined_cpu.rules_thread.as_secs_f64()
     }
 
     pub fn classify_share(&self) -> f64 {
@@ -151,6 +158,16 @@ impl fmt::Display for RulesBenchReport {
             self.pipelined_records_per_second(),
             self.classifier_threads,
             std::thread::available_parallelism().map_or(1, usize::from)
+        )?;
+        let cpu = &self.pipelined_cpu;
+        write!(
+            f,
+            "\n  CPU per record     classifiers {:.1} µs, rules thread {:.1} µs, alerts {:.1} µs: \
+             the rules thread could sustain {:.0} records/s with classification on other cores",
+            per_record(cpu.classifiers),
+            per_record(cpu.rules_thread),
+            per_record(cpu.alerts_thread),
+            self.rules_thread_ceiling()
         )
     }
 }
@@ -272,31 +289,63 @@ pub fn bench_repository(
     drop(engine);
 
     let worker = RulesWorker::spawn(layout, options, 4).map_err(|e| e.to_string())?;
+    let handle = worker.handle();
+    let rules_cpu_before = rules_thread_cpu(&handle)?;
     let started = Instant::now();
-    report.pipelined_alerts = pipelined(
+    let run = pipelined(
         &classifier,
         &replayed,
         batch.max(1),
         classifier_threads.max(1),
-        &worker.handle(),
+        &handle,
     )?;
     report.pipelined = started.elapsed();
+    report.pipelined_cpu = PipelinedCpu {
+        rules_thread: rules_thread_cpu(&handle)?.saturating_sub(rules_cpu_before),
+        ..run.cpu
+    };
+    report.pipelined_alerts = run.alerts;
     report.classifier_threads = classifier_threads.max(1);
+    drop(handle);
     drop(worker);
     lookup::uninstall();
     Ok(report)
 }
 
+/// CPU time the rules thread has used so far (read on that thread, between two batches).
+fn rules_thread_cpu(handle: &RulesHandle) -> Result<Duration, String> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    handle
+        .submit(Vec::new(), move |_| {
+            let _ = sender.send(CpuClock::now());
+        })
+        .map_err(|e| e.to_string())?;
+    receiver.recv().map_err(|e| e.to_string())
+}
+
+/// CPU time of each kind of thread in the pipelined run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PipelinedCpu {
+    /// All classifier threads together.
+    pub classifiers: Duration,
+    pub rules_thread: Duration,
+    pub alerts_thread: Duration,
+}
+
+struct PipelinedRun {
+    alerts: usize,
+    cpu: PipelinedCpu,
+}
+
 /// The node's shape: `threads` classifier threads take batches in turn and hand them to the one
 /// rules thread, whose evaluations become alerts on another thread (the node's rules actor).
-/// Returns the alerts made.
 fn pipelined(
     classifier: &Classifier,
     replayed: &[&(String, String, String)],
     batch: usize,
     threads: usize,
     handle: &RulesHandle,
-) -> Result<usize, String> {
+) -> Result<PipelinedRun, String> {
     let chunks: Vec<_> = replayed.chunks(batch).collect();
     let next = AtomicUsize::new(0);
     let (done_sender, done) = std::sync::mpsc::channel::<Result<Evaluation, String>>();
@@ -305,12 +354,15 @@ fn pipelined(
         let alerts = std::thread::Builder::new()
             .name("sa-alerts".to_owned())
             .spawn_scoped(scope, move || {
-                done.into_iter().try_fold(0, |alerts, evaluation| {
+                let cpu = CpuClock::start();
+                let alerts = done.into_iter().try_fold(0, |alerts, evaluation| {
                     Ok::<_, String>(alerts + evaluation?.into_outcome()?.alerts.len())
-                })
+                })?;
+                Ok::<_, String>((alerts, cpu.elapsed()))
             })
             .map_err(spawn_error)?;
         let classify_and_submit = |done_sender: std::sync::mpsc::Sender<_>| {
+            let cpu = CpuClock::start();
             while let Some(chunk) = chunks.get(next.fetch_add(1, Ordering::Relaxed)) {
                 let mut records = Vec::with_capacity(chunk.len());
                 for (service, source, data) in *chunk {
@@ -326,7 +378,7 @@ fn pipelined(
                     })
                     .map_err(|e| e.to_string())?;
             }
-            Ok::<_, String>(())
+            Ok::<_, String>(cpu.elapsed())
         };
         let classifiers = (0..threads)
             .map(|_| {
@@ -339,11 +391,14 @@ fn pipelined(
             .collect::<Result<Vec<_>, _>>()?;
         // The alerts thread stops once every batch's reply has come back.
         drop(done_sender);
+        let mut cpu = PipelinedCpu::default();
         for classifier in classifiers {
-            classifier
+            cpu.classifiers += classifier
                 .join()
                 .map_err(|_| "a classifier thread panicked")??;
         }
-        alerts.join().map_err(|_| "the alerts thread panicked")?
+        let (alerts, alerts_cpu) = alerts.join().map_err(|_| "the alerts thread panicked")??;
+        cpu.alerts_thread = alerts_cpu;
+        Ok(PipelinedRun { alerts, cpu })
     })
 }
