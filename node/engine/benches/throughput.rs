@@ -30,20 +30,22 @@ fn main() {
         ),
     };
     println!(
-        "{:<62} {:>11} {:>8} {:>13} {:>8} {:>6}",
-        "corpus", "records/s", "MB/s", "serde rec/s", "MB/s", "ratio"
+        "{:<62} {:>11} {:>8} {:>13} {:>8} {:>6} {:>14}",
+        "corpus", "records/s", "MB/s", "serde rec/s", "MB/s", "ratio", "ratio embedded"
     );
     let only = std::env::var("SA_BENCH_ONLY").unwrap_or_default();
     for corpus in corpora.into_iter().filter(|c| c.name.contains(&only)) {
         let m = bench_corpus::measure(&classifier, &corpus, 7);
         println!(
-            "{:<62} {:>11.0} {:>8.1} {:>13.0} {:>8.1} {:>6.2}",
+            "{:<62} {:>11.0} {:>8.1} {:>13.0} {:>8.1} {:>6.2} {:>14}",
             corpus.name,
             m.records_per_sec(),
             m.mb_per_sec(),
             m.parse_records_per_sec(),
             m.parse_mb_per_sec(),
-            m.ratio()
+            m.ratio(),
+            m.ratio_embedded()
+                .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"))
         );
     }
 }
