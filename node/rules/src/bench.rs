@@ -273,7 +273,7 @@ pub fn bench_repository(
         report.to_python += started.elapsed();
 
         let started = CpuClock::start();
-        let evaluation = engine.run(records)?;
+        let evaluation = engine.run(Arc::new(records))?;
         let python_done = started.elapsed();
         let outcome = evaluation.into_outcome()?;
         report.alerts += outcome.alerts.len();
@@ -316,7 +316,7 @@ pub fn bench_repository(
 fn rules_thread_cpu(handle: &RulesHandle) -> Result<Duration, String> {
     let (sender, receiver) = std::sync::mpsc::channel();
     handle
-        .submit(Vec::new(), move |_| {
+        .submit(Arc::default(), move |_| {
             let _ = sender.send(CpuClock::now());
         })
         .map_err(|e| e.to_string())?;
@@ -373,7 +373,7 @@ fn pipelined(
                 }
                 let done_sender = done_sender.clone();
                 handle
-                    .submit(records, move |evaluation| {
+                    .submit(Arc::new(records), move |evaluation| {
                         let _ = done_sender.send(evaluation);
                     })
                     .map_err(|e| e.to_string())?;

@@ -232,26 +232,34 @@ impl RulesEngine {
     /// Runs every applicable rule on every record of `batch`, in order (§9.3), and builds the
     /// alerts. The records move into their alerts.
     pub fn evaluate(&mut self, batch: Vec<ClassifiedRecord>) -> Result<BatchOutcome, String> {
-        self.run(batch)?.into_outcome()
+        self.run(Arc::new(batch))?.into_outcome()
     }
 
     /// Runs every applicable rule on every record of `batch`, in order (§9.3), leaving the
     /// alerts to be built by [`Evaluation::into_outcome`], on whichever thread suits the caller.
-    pub fn run(&mut self, mut batch: Vec<ClassifiedRecord>) -> Result<Evaluation, String> {
-        if let Some((config, store)) = &self.threat_intel {
-            let mut records: Vec<&mut Map<String, Value>> =
-                batch.iter_mut().map(|r| &mut r.record).collect();
-            config
-                .enrich(&mut records, store.as_ref())
-                .map_err(|e| format!("threat intel: {e}"))?;
-        }
+    /// The batch is only read (its dicts are built from it), so a caller that keeps it, to
+    /// offer it again after a crash, shares it instead of copying it; only threat-intel
+    /// enrichment needs a batch of its own.
+    pub fn run(&mut self, batch: Arc<Vec<ClassifiedRecord>>) -> Result<Evaluation, String> {
+        let batch = match &self.threat_intel {
+            None => batch,
+            Some((config, store)) => {
+                let mut batch = Arc::unwrap_or_clone(batch);
+                let mut records: Vec<&mut Map<String, Value>> =
+                    batch.iter_mut().map(|r| &mut r.record).collect();
+                config
+                    .enrich(&mut records, store.as_ref())
+                    .map_err(|e| format!("threat intel: {e}"))?;
+                Arc::new(batch)
+            }
+        };
         let staged = self
             .rule_table
             .as_ref()
             .map(|table| table.staged_rules())
             .unwrap_or_default();
         let mut evaluation = Evaluation {
-            records: Vec::new(),
+            records: Arc::default(),
             hits: Vec::new(),
             errors: Vec::new(),
             rules: self.catalog.shared(),

@@ -1,10 +1,11 @@
 //! What the rules thread found in a batch, before it becomes alerts (§10).
 //!
 //! The rules thread only does what needs the interpreter: it returns the batch with the rule
-//! hits (and their Python results already converted). Building the alerts, cloning records that
-//! fired several rules and dropping the rest happen on the caller's thread, so the one thread
-//! that runs Python spends its time on Python.
+//! hits (and their Python results already converted). Building the alerts, copying the records
+//! that fired and dropping the batch happen on the caller's thread, so the one thread that runs
+//! Python spends its time on Python.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -42,7 +43,7 @@ pub(crate) struct RuleError {
 /// A batch after its rules ran: the records, and which rules fired or raised on which.
 #[derive(Debug)]
 pub struct Evaluation {
-    pub(crate) records: Vec<ClassifiedRecord>,
+    pub(crate) records: Arc<Vec<ClassifiedRecord>>,
     /// In record order, then registry order.
     pub(crate) hits: Vec<RuleHit>,
     /// In record order.
@@ -54,25 +55,53 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    /// The alerts and failures of the batch. Each record moves into its last alert (a record
-    /// that fired several rules is cloned for the others); the others are dropped here.
+    /// The alerts and failures of the batch. Alerts own copies of the records that fired; when
+    /// nobody else holds the batch, each record moves into its last alert instead, and the
+    /// others are dropped here.
     pub fn into_outcome(self) -> Result<BatchOutcome, String> {
+        match Arc::try_unwrap(self.records) {
+            Ok(records) => Self::outcome(
+                records.into_iter().map(Cow::Owned),
+                self.hits,
+                self.errors,
+                &self.rules,
+                self.clock,
+                (self.records_evaluated, self.rule_calls),
+            ),
+            Err(shared) => Self::outcome(
+                shared.iter().map(Cow::Borrowed),
+                self.hits,
+                self.errors,
+                &self.rules,
+                self.clock,
+                (self.records_evaluated, self.rule_calls),
+            ),
+        }
+    }
+
+    fn outcome<'r>(
+        records: impl Iterator<Item = Cow<'r, ClassifiedRecord>>,
+        hits: Vec<RuleHit>,
+        errors: Vec<RuleError>,
+        rules: &[RuleInfo],
+        clock: Clock,
+        (records_evaluated, rule_calls): (usize, usize),
+    ) -> Result<BatchOutcome, String> {
         let mut outcome = BatchOutcome {
-            records_evaluated: self.records_evaluated,
-            rule_calls: self.rule_calls,
+            records_evaluated,
+            rule_calls,
             ..BatchOutcome::default()
         };
-        let mut hits = self.hits.into_iter().peekable();
-        let mut errors = self.errors.into_iter().peekable();
-        for (index, classified) in self.records.into_iter().enumerate() {
+        let mut hits = hits.into_iter().peekable();
+        let mut errors = errors.into_iter().peekable();
+        for (index, mut classified) in records.enumerate() {
             while let Some(error) = errors.next_if(|error| error.record == index) {
                 outcome
                     .failures
-                    .push(failure(&self.rules[error.rule], error, &classified));
+                    .push(failure(&rules[error.rule], error, &classified));
             }
-            let mut record = Some(classified.record);
             while let Some(hit) = hits.next_if(|hit| hit.record == index) {
-                let rule = &self.rules[hit.rule];
+                let rule = &rules[hit.rule];
                 let (outputs, publishers) = match (hit.routing, &rule.static_routing) {
                     (Some(routing), _) => routing,
                     (None, Some(routing)) => routing.clone(),
@@ -85,9 +114,9 @@ impl Evaluation {
                 };
                 let last = hits.peek().is_none_or(|next| next.record != index);
                 let record = if last {
-                    record.take().unwrap_or_default()
+                    take_record(&mut classified)
                 } else {
-                    record.clone().unwrap_or_default()
+                    classified.record.clone()
                 };
                 outcome.alerts.push(Alert {
                     rule_name: rule.name.clone(),
@@ -102,7 +131,7 @@ impl Evaluation {
                     attempts: 0,
                     cluster: non_empty(&classified.cluster),
                     context: hit.context,
-                    created: self.clock.now(),
+                    created: clock.now(),
                     dispatched: 0,
                     log_source: non_empty(&classified.log_type),
                     log_type: non_empty(&classified.data_type),
@@ -118,6 +147,14 @@ impl Evaluation {
             }
         }
         Ok(outcome)
+    }
+}
+
+/// The record of an owned batch moves into its last alert; a shared one is copied.
+fn take_record(classified: &mut Cow<'_, ClassifiedRecord>) -> Map<String, Value> {
+    match classified {
+        Cow::Owned(owned) => std::mem::take(&mut owned.record),
+        Cow::Borrowed(shared) => shared.record.clone(),
     }
 }
 

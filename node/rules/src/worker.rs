@@ -23,7 +23,10 @@ pub struct WorkerGone;
 type Reply<T> = Box<dyn FnOnce(T) + Send>;
 
 enum Request {
-    Evaluate(Vec<ClassifiedRecord>, Reply<Result<Evaluation, String>>),
+    Evaluate(
+        Arc<Vec<ClassifiedRecord>>,
+        Reply<Result<Evaluation, String>>,
+    ),
     Reload(
         Box<(RepositoryLayout, EngineOptions)>,
         Reply<Result<usize, LoadError>>,
@@ -64,7 +67,7 @@ impl RulesHandle {
     /// queue is full (backpressure).
     pub fn submit(
         &self,
-        batch: Vec<ClassifiedRecord>,
+        batch: Arc<Vec<ClassifiedRecord>>,
         reply: impl FnOnce(Result<Evaluation, String>) + Send + 'static,
     ) -> Result<(), WorkerGone> {
         let reply: Reply<Result<Evaluation, String>> = Box::new(reply);
@@ -79,7 +82,7 @@ impl RulesHandle {
         batch: Vec<ClassifiedRecord>,
     ) -> Result<Result<BatchOutcome, String>, WorkerGone> {
         let (sender, receiver) = mpsc::sync_channel(1);
-        self.submit(batch, move |evaluation| {
+        self.submit(Arc::new(batch), move |evaluation| {
             let _ = sender.send(evaluation);
         })?;
         let evaluation = receiver.recv().map_err(|_| WorkerGone)?;

@@ -231,6 +231,37 @@ fn req_subkeys_and_logs_prefilter_in_rust_and_truthiness_decides() {
 }
 
 #[test]
+fn a_shared_batch_gives_the_alerts_of_an_owned_one_and_stays_as_it_was() {
+    let _turn = exclusive();
+    let mut engine = load();
+    let batch = || {
+        let records = [
+            json!({"user": "root", "account": "dev"}),
+            json!({"user": "alice", "account": "dev"}),
+            json!({"user": "boom"}),
+            json!({"user": "root", "account": "prod"}),
+        ];
+        records
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| {
+                let mut classified = record("test:events", value);
+                classified.origin = format!("file/f/{index}#0");
+                classified
+            })
+            .collect::<Vec<_>>()
+    };
+    let owned = run(&mut engine, batch());
+    // The node keeps the batch (to offer it again after a crash) while the rules run.
+    let shared = Arc::new(batch());
+    let kept = shared.clone();
+    let from_shared = engine.run(shared).unwrap().into_outcome().unwrap();
+    assert!(owned.alerts.len() >= 2, "{:?}", fired(&owned));
+    assert_eq!(from_shared, owned);
+    assert_eq!(*kept, batch(), "the shared batch is only read");
+}
+
+#[test]
 fn raising_rules_and_matchers_are_counted_with_file_and_line_and_do_not_fire() {
     let _turn = exclusive();
     let mut engine = load();

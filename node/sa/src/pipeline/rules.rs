@@ -98,7 +98,7 @@ impl Handler<Evaluate> for RulesActor {
             let handle = handle.ok_or("no rules thread is running")?;
             let (sender, receiver) = oneshot::channel();
             handle
-                .submit(message.records.to_vec(), move |outcome| {
+                .submit(message.records.clone(), move |outcome| {
                     // Runs on the rules thread: a panic here takes the thread down with the
                     // batch, as a crash inside the engine would.
                     fail::fail_point!("pipeline::rules_thread");
