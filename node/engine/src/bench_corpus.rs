@@ -403,8 +403,8 @@ pub fn thread_cpu_time() -> Duration {
     )
 }
 
-/// The fastest of `rounds` runs of each (thread CPU time), alternating the two so load changes
-/// on a shared machine hit both alike.
+/// The fastest of `rounds` runs of each (thread CPU time), alternating them so load changes on
+/// a shared machine hit all alike.
 pub fn measure(classifier: &Classifier, corpus: &Corpus, rounds: usize) -> Measurement {
     let classify = || {
         let start = thread_cpu_time();

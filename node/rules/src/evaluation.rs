@@ -1,9 +1,9 @@
 //! What the rules thread found in a batch, before it becomes alerts (§10).
 //!
 //! The rules thread only does what needs the interpreter: it returns the batch with the rule
-//! hits (and their Python results already converted). Building the alerts, copying the records
-//! that fired and dropping the batch happen on the caller's thread, so the one thread that runs
-//! Python spends its time on Python.
+//! hits (and their Python results already converted). Building the alerts and copying the
+//! records that fired happen on the caller's thread, so the one thread that runs Python spends
+//! its time on Python.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;

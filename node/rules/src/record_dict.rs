@@ -83,7 +83,10 @@ unsafe extern "C" {
     fn _PyDict_NewPresized(minused: ffi::Py_ssize_t) -> *mut ffi::PyObject;
 }
 
-/// A dict with room for `len` items: filling it never resizes.
+/// A dict with room for `len` items: filling it never resizes. On CPython 3.11 a presized dict
+/// of more than 5 items gets the general key table (24-byte entries, not the 16 of str-only
+/// tables), so rule lookups are slightly slower; `sactl bench rules` still measures the whole
+/// rules stage 5-10% faster than with resizing.
 fn presized_dict(py: Python<'_>, len: usize) -> PyResult<Bound<'_, PyDict>> {
     let len = ffi::Py_ssize_t::try_from(len)
         .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("object too large"))?;

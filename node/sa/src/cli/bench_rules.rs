@@ -16,8 +16,7 @@ pub struct BenchRulesArgs {
     /// Records to replay.
     #[arg(long, default_value_t = 100_000)]
     pub records: usize,
-    /// Records per batch handed to the rules engine (default: the part size sanode's pipeline
-    /// hands on).
+    /// Payloads per batch handed on to the rules (default: the part size of sanode's pipeline).
     #[arg(long, default_value_t = 128)]
     pub batch: usize,
     /// Classifier threads of the pipelined run, beside the rules thread (default: the cores less

@@ -3,6 +3,7 @@
 //! replaces classifier and rules together, and a batch always finishes on the config it started
 //! with.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
@@ -269,7 +270,8 @@ impl Detection {
     /// A large batch goes through in parts of at most `part_payloads` payloads: a part's rules
     /// run while the next part is classified (a single big batch keeps both the rules thread
     /// and a classifier busy), and the records reach the rules thread while they are still in
-    /// cache. The batch still commits once.
+    /// cache. The batch still commits once. Dead letters come part by part: a part's
+    /// unclassified payloads, then its records the rules could not evaluate.
     pub async fn run(&self, batch: SourceBatch) -> Result<Arc<BatchReport>, BatchError> {
         let started = Instant::now();
         let service = batch.service.clone();
@@ -295,6 +297,8 @@ impl Detection {
         // a slow commit holds batches back in the earlier stages.
         let mut upstream_slot = None;
         let mut evaluating: Option<(Slot, Arc<Vec<ClassifiedRecord>>)> = None;
+        // Actors that gave up on a part: the batch counts once per actor.
+        let mut gave_up = BTreeSet::new();
         loop {
             let part = parts.next();
             if part.is_none() && evaluating.is_none() {
@@ -331,7 +335,7 @@ impl Detection {
                         report.alerts.extend(outcome.alerts);
                     }
                     Err(failure @ StageFailure::GaveUp { .. }) => {
-                        self.dead_lettered(rules::ACTOR);
+                        gave_up.insert(rules::ACTOR);
                         report
                             .dead_letters
                             .extend(unevaluated(&records, &failure.to_string()));
@@ -343,7 +347,10 @@ impl Detection {
             let Some(classified) = classified else {
                 continue;
             };
-            let (classifier_slot, classified) = classified?;
+            let (classifier_slot, classified, dead_lettered) = classified?;
+            if dead_lettered {
+                gave_up.insert(classifier::ACTOR);
+            }
             report.classified += classified.records.len();
             for record in &classified.records {
                 *report
@@ -363,6 +370,9 @@ impl Detection {
             evaluating = Some((rules_slot, Arc::new(classified.records)));
         }
         drop(shared);
+        for actor in gave_up {
+            self.dead_lettered(actor);
+        }
         self.metrics.record_batch(&service, &report);
 
         let commit_slot = commit.reserve().await;
@@ -383,12 +393,13 @@ impl Detection {
     }
 
     /// Classifies one part of a batch; its payloads are dead-lettered if the classifier keeps
-    /// crashing on them. Returns the classifier slot, held until the next stage has room.
+    /// crashing on them (then the flag is set). Returns the classifier slot, held until the
+    /// next stage has room.
     async fn classify(
         &self,
         config: &ActiveConfig,
         part: Arc<SourceBatch>,
-    ) -> Result<(Slot, Classified), BatchError> {
+    ) -> Result<(Slot, Classified, bool), BatchError> {
         let slot = self.classifier.reserve().await;
         let classified = self
             .classifier
@@ -398,15 +409,14 @@ impl Detection {
             })
             .await;
         match classified {
-            Ok(classified) => Ok((slot, classified)),
+            Ok(classified) => Ok((slot, classified, false)),
             Err(StageFailure::Refused(reason)) => Err(BatchError::UnknownSource(reason)),
             Err(failure @ StageFailure::GaveUp { .. }) => {
-                self.dead_lettered(classifier::ACTOR);
                 let classified = Classified {
                     records: Vec::new(),
                     dead_letters: unclassified(&part, &failure.to_string()),
                 };
-                Ok((slot, classified))
+                Ok((slot, classified, true))
             }
             Err(other) => Err(BatchError::Unavailable(other.to_string())),
         }

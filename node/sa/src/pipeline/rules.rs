@@ -117,10 +117,13 @@ impl Handler<Evaluate> for RulesActor {
         };
         Box::pin(wrap_future::<_, Self>(receiver).map(|outcome, actor, ctx| {
             match outcome {
-                // The alerts are built here, off the Python thread.
-                Ok(Ok(evaluation)) => evaluation
-                    .into_outcome()
-                    .map_err(|reason| StageFailure::Unavailable(format!("rules: {reason}"))),
+                // The alerts are built here, off the Python thread, as supervised as the
+                // rules thread: a panic restarts the actor and the batch is offered again.
+                Ok(Ok(evaluation)) => match guarded(|| evaluation.into_outcome()) {
+                    Ok(outcome) => outcome
+                        .map_err(|reason| StageFailure::Unavailable(format!("rules: {reason}"))),
+                    Err(reason) => Err(crash(ctx, reason)),
+                },
                 // The engine could not run the batch at all (no repository loaded).
                 Ok(Err(reason)) => Err(StageFailure::Unavailable(format!("rules: {reason}"))),
                 Err(_) => {

@@ -398,7 +398,12 @@ async fn a_panicking_commit_actor_is_restarted_and_the_batch_kept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_an_actor_always_crashes_on_is_dead_lettered_with_the_reason() {
-    let h = start(small_mailboxes(), RecordingCommitter::open()).await;
+    // Two parts of two payloads: each part is offered 3 times, the batch is counted once.
+    let options = PipelineOptions {
+        part_payloads: 2,
+        ..small_mailboxes()
+    };
+    let h = start(options, RecordingCommitter::open()).await;
     fail::cfg("pipeline::rules", "panic(bad batch)").unwrap();
     let report = h
         .detection
@@ -415,7 +420,7 @@ async fn a_batch_an_actor_always_crashes_on_is_dead_lettered_with_the_reason() {
         "{reason}"
     );
     // The supervisor restarts the actor after its last reply went out.
-    eventually("the third restart", || restarts(&h.metrics, "rules") == 3).await;
+    eventually("the sixth restart", || restarts(&h.metrics, "rules") == 6).await;
     assert_eq!(
         h.metrics
             .batches_dead_lettered_total
