@@ -61,6 +61,8 @@ impl IocStore for FixtureIocs {
 /// `conf/threat_intel.json`, when enabled.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ThreatIntelConfig {
+    /// `dynamodb_table_name`: the IOC table (hash key `ioc_value`).
+    pub table_name: String,
     /// normalized type → IOC type.
     pub ioc_type_of: BTreeMap<String, String>,
     /// IOC type → excluded values (for `ip`: CIDRs).
@@ -86,6 +88,15 @@ impl ThreatIntelConfig {
             return Ok(None);
         }
         let mut parsed = ThreatIntelConfig::default();
+        match config.get("dynamodb_table_name") {
+            Some(Value::String(table)) if !table.is_empty() => parsed.table_name = table.clone(),
+            _ => {
+                return Err(format!(
+                    "{}: dynamodb_table_name must name the IOC table",
+                    path.display()
+                ));
+            }
+        }
         if let Some(Value::Object(types)) = config.get("normalized_ioc_types") {
             for (ioc_type, normalized) in types {
                 for name in normalized
@@ -136,6 +147,17 @@ impl ThreatIntelConfig {
         records: &mut [&mut Map<String, Value>],
         store: &dyn IocStore,
     ) -> Result<usize, String> {
+        let lookups = self.lookups(records);
+        let mut known = HashSet::new();
+        for chunk in lookups.values().chunks(IOC_QUERY_CHUNK) {
+            known.extend(store.known(chunk)?);
+        }
+        Ok(lookups.apply(records, &known))
+    }
+
+    /// The values of `records` to look up in the IOC table (steps 1–2 of §9.9): their
+    /// normalized values of IOC-mapped types, less the excluded ones.
+    pub fn lookups(&self, records: &[&mut Map<String, Value>]) -> IocLookups {
         let mut wanted: HashMap<String, Vec<(usize, String)>> = HashMap::new();
         for (position, record) in records.iter().enumerate() {
             let Some(Value::Object(normalized)) = record.get(NORMALIZATION_KEY) else {
@@ -167,22 +189,40 @@ impl ThreatIntelConfig {
                 }
             }
         }
-        if wanted.is_empty() {
-            return Ok(0);
-        }
-        let mut queried: Vec<String> = wanted.keys().cloned().collect();
-        queried.sort();
+        IocLookups { wanted }
+    }
+}
+
+/// StreamAlert queries the IOC table 100 keys at a time (`BatchGetItem`'s limit).
+pub const IOC_QUERY_CHUNK: usize = 100;
+
+/// Values of a batch to look up in the IOC table, and which records (and as what IOC type)
+/// each one came from.
+#[derive(Debug, Default)]
+pub struct IocLookups {
+    wanted: HashMap<String, Vec<(usize, String)>>,
+}
+
+impl IocLookups {
+    /// The distinct values, sorted.
+    pub fn values(&self) -> Vec<String> {
+        let mut values: Vec<String> = self.wanted.keys().cloned().collect();
+        values.sort();
+        values
+    }
+
+    /// Step 4 of §9.9: each record gets `streamalert:ioc[ioc_type]`, a list of its values the
+    /// table knows (a set in StreamAlert, serialized as a list). Returns the records matched.
+    pub fn apply(&self, records: &mut [&mut Map<String, Value>], known: &HashSet<String>) -> usize {
         let mut matches: BTreeMap<usize, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
-        for chunk in queried.chunks(100) {
-            for value in store.known(chunk)? {
-                for (position, ioc_type) in wanted.get(&value).into_iter().flatten() {
-                    matches
-                        .entry(*position)
-                        .or_default()
-                        .entry(ioc_type.clone())
-                        .or_default()
-                        .insert(value.clone());
-                }
+        for value in known {
+            for (position, ioc_type) in self.wanted.get(value).into_iter().flatten() {
+                matches
+                    .entry(*position)
+                    .or_default()
+                    .entry(ioc_type.clone())
+                    .or_default()
+                    .insert(value.clone());
             }
         }
         for (position, iocs) in &matches {
@@ -205,7 +245,7 @@ impl ThreatIntelConfig {
                 }
             }
         }
-        Ok(matches.len())
+        matches.len()
     }
 }
 
@@ -256,6 +296,7 @@ mod tests {
 
     fn config() -> ThreatIntelConfig {
         ThreatIntelConfig {
+            table_name: "iocs".to_owned(),
             ioc_type_of: [
                 ("sourceAddress".to_owned(), "ip".to_owned()),
                 ("domain".to_owned(), "domain".to_owned()),
@@ -303,7 +344,7 @@ mod tests {
         std::fs::create_dir_all(dir.join("clusters")).unwrap();
         std::fs::write(
             dir.join("threat_intel.json"),
-            r#"{"enabled": true, "normalized_ioc_types": {"ip": ["sourceAddress"]}, "excluded_iocs": {"ip": {"10.0.0.0/8": {}}}}"#,
+            r#"{"enabled": true, "dynamodb_table_name": "iocs", "normalized_ioc_types": {"ip": ["sourceAddress"]}, "excluded_iocs": {"ip": {"10.0.0.0/8": {}}}}"#,
         )
         .unwrap();
         std::fs::write(
@@ -318,8 +359,20 @@ mod tests {
         )
         .unwrap();
         let config = ThreatIntelConfig::load(&dir).unwrap().unwrap();
+        assert_eq!(config.table_name, "iocs");
         assert_eq!(config.ioc_type_of["sourceAddress"], "ip");
         assert_eq!(config.excluded["ip"], ["10.0.0.0/8"]);
+        // Enabled without a table to query is a configuration error naming the file.
+        std::fs::write(
+            dir.join("threat_intel.json"),
+            r#"{"enabled": true, "normalized_ioc_types": {"ip": ["sourceAddress"]}}"#,
+        )
+        .unwrap();
+        let error = ThreatIntelConfig::load(&dir).unwrap_err();
+        assert!(
+            error.contains("threat_intel.json") && error.contains("dynamodb_table_name"),
+            "{error}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

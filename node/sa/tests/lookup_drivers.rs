@@ -1,6 +1,7 @@
 //! S3- and DynamoDB-backed lookup tables with a real node against moto_server: the leader
 //! downloads both tables at start, rules read them through `LookupTables.get`, a changed S3
 //! object is picked up after the refresh period, and a failing download keeps the last contents.
+//! Also the DynamoDB IOC table of threat intel (§9.9), which rules see as `streamalert:ioc`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -190,6 +191,54 @@ impl Moto {
         });
     }
 
+    fn create_ioc_table(&self, iocs: &[&str]) {
+        self.runtime.block_on(async {
+            self.dynamodb
+                .create_table()
+                .table_name("iocs")
+                .billing_mode(BillingMode::PayPerRequest)
+                .attribute_definitions(
+                    AttributeDefinition::builder()
+                        .attribute_name("ioc_value")
+                        .attribute_type(ScalarAttributeType::S)
+                        .build()
+                        .unwrap(),
+                )
+                .key_schema(
+                    KeySchemaElement::builder()
+                        .attribute_name("ioc_value")
+                        .key_type(KeyType::Hash)
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+            for ioc in iocs {
+                self.dynamodb
+                    .put_item()
+                    .table_name("iocs")
+                    .item("ioc_value", AttributeValue::S((*ioc).into()))
+                    .item("ioc_type", AttributeValue::S("ip".into()))
+                    .item("sub_type", AttributeValue::S("c2".into()))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+
+    fn delete_ioc_table(&self) {
+        self.runtime.block_on(async {
+            self.dynamodb
+                .delete_table()
+                .table_name("iocs")
+                .send()
+                .await
+                .unwrap();
+        });
+    }
+
     fn create_bucket(&self) {
         self.runtime.block_on(async {
             self.s3
@@ -221,14 +270,23 @@ fn lookup(node: &NodeProcess, table: &str, key: &str) -> Option<Value> {
 
 /// The rules that fired for one Zeek DNS record querying `name`.
 fn rules_fired(node: &NodeProcess, name: &str) -> Vec<String> {
-    let record = json!({
-        "ts": 1796221001.004, "uid": "CHhAvVGS1DHFjwGM9", "id.orig_h": "10.20.3.41",
+    fired(node, &zeek_dns(name, "10.20.3.41"))
+}
+
+/// A Zeek DNS record from `originator` to the resolver 10.20.0.2, querying `name`.
+fn zeek_dns(name: &str, originator: &str) -> Value {
+    json!({
+        "ts": 1796221001.004, "uid": "CHhAvVGS1DHFjwGM9", "id.orig_h": originator,
         "id.orig_p": 53211, "id.resp_h": "10.20.0.2", "id.resp_p": 53, "proto": "udp",
         "trans_id": 47105, "rtt": 0.017009, "query": name, "qclass": 1,
         "qclass_name": "C_INTERNET", "qtype": 1, "qtype_name": "A", "rcode": 0,
         "rcode_name": "NOERROR", "AA": false, "TC": false, "RD": true, "RA": true, "Z": 0,
         "answers": ["203.0.113.66"], "TTLs": [300.0], "rejected": false
-    });
+    })
+}
+
+/// The rules that fired for `record`, sent over HTTP as the `json` source.
+fn fired(node: &NodeProcess, record: &Value) -> Vec<String> {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), record.to_string()).unwrap();
     let out = sactl(
@@ -328,6 +386,86 @@ fn rules_see_s3_and_dynamodb_tables_and_a_changed_s3_object_after_the_refresh_pe
     assert_eq!(rules_fired(&node, "new.example"), ["blocklisted_query"]);
     assert!(
         node.log().contains("lookup table refresh failed"),
+        "{}",
+        node.log()
+    );
+}
+
+const THREAT_INTEL_RULES: &str = r#"
+from streamalert.shared.rule import rule
+
+
+@rule(logs=['zeek:dns'])
+def known_bad_address(rec):
+    """The IOC table knows an address of the record."""
+    return bool(rec.get('streamalert:ioc', {}).get('ip'))
+
+
+@rule(logs=['zeek:dns'])
+def only_the_originator_is_known(rec):
+    """The resolver is in the IOC table too, but inside an excluded range."""
+    return rec.get('streamalert:ioc', {}).get('ip') == ['198.51.100.7']
+"#;
+
+/// Turns threat intel on in `repo`: the cluster opts in, IP addresses are looked up in the
+/// `iocs` table, 10.20.0.0/24 is excluded.
+fn enable_threat_intel(repo: &Path) {
+    let cluster = json!({
+        "id": "lookups",
+        "classifier_config": {},
+        "enable_threat_intel": true,
+        "data_sources": {"http": {"json": ["zeek"]}},
+    });
+    std::fs::write(repo.join("conf/clusters/lookups.json"), cluster.to_string()).unwrap();
+    let threat_intel = json!({
+        "enabled": true,
+        "dynamodb_table_name": "iocs",
+        "excluded_iocs": {"ip": {"10.20.0.0/24": {"comment": "resolvers"}}},
+        "normalized_ioc_types": {"ip": ["source_address", "destination_address"]}
+    });
+    std::fs::write(
+        repo.join("conf/threat_intel.json"),
+        threat_intel.to_string(),
+    )
+    .unwrap();
+    // StreamAlert validates the IOC types' names against the v1 normalized types (§2.2).
+    let normalized_types = json!({
+        "zeek": {"source_address": ["id.orig_h"], "destination_address": ["id.resp_h"]}
+    });
+    std::fs::write(
+        repo.join("conf/normalized_types.json"),
+        normalized_types.to_string(),
+    )
+    .unwrap();
+    std::fs::write(repo.join("rules/threat_intel_probe.py"), THREAT_INTEL_RULES).unwrap();
+}
+
+#[test]
+fn threat_intel_adds_what_the_ioc_table_knows_before_the_rules_run() {
+    let moto = Moto::start();
+    moto.create_ioc_table(&["198.51.100.7", "10.20.0.2"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = NodeOptions::new(env!("CARGO_BIN_EXE_sanode"), dir.path().join("data"));
+    options.repo = write_repository(dir.path());
+    enable_threat_intel(&options.repo);
+    options.env = moto.server.env();
+    let node = NodeProcess::start(&options).unwrap();
+
+    assert_eq!(
+        fired(&node, &zeek_dns("fine.example", "198.51.100.7")),
+        ["known_bad_address", "only_the_originator_is_known"]
+    );
+    assert!(
+        fired(&node, &zeek_dns("fine.example", "10.20.3.41")).is_empty(),
+        "an unknown originator, and a known resolver in an excluded range"
+    );
+
+    // A table that cannot be read: logged, and the rules still run (without IOC matches).
+    moto.delete_ioc_table();
+    assert!(fired(&node, &zeek_dns("fine.example", "198.51.100.7")).is_empty());
+    assert!(
+        node.log().contains("threat intel lookup failed"),
         "{}",
         node.log()
     );

@@ -20,6 +20,7 @@ use super::mailbox::{Mailbox, Slot};
 use super::repository::LoadedRepository;
 use super::rules::{self, Evaluate, Reload, RulesActor};
 use super::supervision::StageFailure;
+use super::threat_intel::ThreatIntel;
 use crate::node::metrics::NodeMetrics;
 
 /// How the pipeline is sized.
@@ -61,6 +62,7 @@ impl PipelineOptions {
 struct ActiveConfig {
     version: u64,
     classifier: Arc<Classifier>,
+    threat_intel: Option<ThreatIntel>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +130,7 @@ impl Detection {
             active: RwLock::new(Arc::new(ActiveConfig {
                 version,
                 classifier: Arc::new(repository.classifier),
+                threat_intel: repository.threat_intel.map(ThreatIntel::new),
             })),
             switching: tokio::sync::RwLock::new(()),
             classifier: Mailbox::new(
@@ -260,6 +263,7 @@ impl Detection {
         *self.active.write().expect("config lock") = Arc::new(ActiveConfig {
             version,
             classifier: Arc::new(repository.classifier),
+            threat_intel: repository.threat_intel.map(ThreatIntel::new),
         });
         Ok(rules)
     }
@@ -364,10 +368,14 @@ impl Detection {
                 upstream_slot = parts.peek().is_none().then_some(classifier_slot);
                 continue;
             }
+            let records = match &config.threat_intel {
+                Some(threat_intel) => threat_intel.enrich(classified.records).await,
+                None => classified.records,
+            };
             upstream_slot = None;
             let rules_slot = self.rules.reserve().await;
             drop(classifier_slot);
-            evaluating = Some((rules_slot, Arc::new(classified.records)));
+            evaluating = Some((rules_slot, Arc::new(records)));
         }
         drop(shared);
         for actor in gave_up {

@@ -12,6 +12,7 @@ mod rules;
 mod supervision;
 #[cfg(test)]
 mod tests;
+mod threat_intel;
 
 pub use batch::{BatchReport, Payload, SourceBatch, origin};
 pub use commit::Committer;

@@ -5,12 +5,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use sa_engine::{Classifier, Config};
+use sa_rules::threat_intel::ThreatIntelConfig;
 use sa_rules::{EngineOptions, RepositoryLayout, RulesEngine};
 
 pub struct LoadedRepository {
     pub root: PathBuf,
     pub classifier: Classifier,
     pub layout: RepositoryLayout,
+    /// `conf/threat_intel.json`, when it is enabled and some cluster opts in (§9.9).
+    pub threat_intel: Option<ThreatIntelConfig>,
 }
 
 impl LoadedRepository {
@@ -31,10 +34,12 @@ impl LoadedRepository {
             }
             layout.rule_dirs = vec![relative.to_string_lossy().trim_end_matches('/').to_string()];
         }
+        let threat_intel = ThreatIntelConfig::load(conf_dir).map_err(anyhow::Error::msg)?;
         Ok(LoadedRepository {
             root: root.to_path_buf(),
             classifier: Classifier::new(config),
             layout,
+            threat_intel,
         })
     }
 }
