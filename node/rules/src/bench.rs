@@ -273,14 +273,11 @@ pub fn bench_repository(
         report.to_python += started.elapsed();
 
         let started = CpuClock::start();
-        // The node keeps each batch (to offer it again after a crash) until its alerts are
-        // built, so alerts copy the records that fired: measured the same way here.
-        let records = Arc::new(records);
-        let kept = records.clone();
-        let evaluation = engine.run(records)?;
+        // As in the node, nothing else holds the batch once it is evaluated: its records move
+        // into their alerts.
+        let evaluation = engine.run(Arc::new(records))?;
         let python_done = started.elapsed();
         let outcome = evaluation.into_outcome()?;
-        drop(kept);
         report.alerts += outcome.alerts.len();
         report.records_evaluated += outcome.records_evaluated;
         report.rule_calls += outcome.rule_calls;
@@ -353,17 +350,15 @@ fn pipelined(
 ) -> Result<PipelinedRun, String> {
     let chunks: Vec<_> = replayed.chunks(batch).collect();
     let next = AtomicUsize::new(0);
-    let (done_sender, done) = std::sync::mpsc::channel::<(Result<Evaluation, String>, Arc<_>)>();
+    let (done_sender, done) = std::sync::mpsc::channel::<Result<Evaluation, String>>();
     let spawn_error = |e: std::io::Error| format!("cannot start a bench thread: {e}");
     std::thread::scope(|scope| {
         let alerts = std::thread::Builder::new()
             .name("sa-alerts".to_owned())
             .spawn_scoped(scope, move || {
                 let cpu = CpuClock::start();
-                let alerts = done.into_iter().try_fold(0, |alerts, (evaluation, kept)| {
-                    let made = evaluation?.into_outcome()?.alerts.len();
-                    drop(kept);
-                    Ok::<_, String>(alerts + made)
+                let alerts = done.into_iter().try_fold(0, |alerts, evaluation| {
+                    Ok::<_, String>(alerts + evaluation?.into_outcome()?.alerts.len())
                 })?;
                 Ok::<_, String>((alerts, cpu.elapsed()))
             })
@@ -379,12 +374,9 @@ fn pipelined(
                     records.extend(classification.records);
                 }
                 let done_sender = done_sender.clone();
-                // Kept until the alerts are built, as the node keeps its batches.
-                let records = Arc::new(records);
-                let kept = records.clone();
                 handle
-                    .submit(records, move |evaluation| {
-                        let _ = done_sender.send((evaluation, kept));
+                    .submit(Arc::new(records), move |evaluation| {
+                        let _ = done_sender.send(evaluation);
                     })
                     .map_err(|e| e.to_string())?;
             }

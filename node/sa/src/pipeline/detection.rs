@@ -10,7 +10,7 @@ use std::time::Instant;
 use actix::{Addr, Supervisor, SyncArbiter};
 use sa_engine::classifier::CandidateFailure;
 use sa_engine::{ClassifiedRecord, Classifier, DeadLetter, Root};
-use sa_rules::{Alert, BatchOutcome, EngineOptions};
+use sa_rules::{Alert, BatchOutcome, EngineOptions, Evaluation};
 
 use super::actor_system::ActorSystem;
 use super::batch::{BatchReport, SourceBatch, payload_origin};
@@ -19,7 +19,7 @@ use super::commit::{self, Commit, CommitActor, Committer};
 use super::mailbox::{Mailbox, Slot};
 use super::repository::LoadedRepository;
 use super::rules::{self, Evaluate, Reload, RulesActor};
-use super::supervision::StageFailure;
+use super::supervision::{StageFailure, guarded};
 use super::threat_intel::ThreatIntel;
 use crate::node::metrics::NodeMetrics;
 
@@ -318,7 +318,7 @@ impl Detection {
                 },
                 async {
                     let (slot, records) = evaluating.take()?;
-                    let outcome = self.evaluate(&slot, records.clone()).await;
+                    let outcome = self.evaluate(&slot, &records).await;
                     // While this batch waits for a classifier slot, another batch may hold
                     // one while it waits for this rules slot: free it as soon as it is done.
                     let slot = (!classifying).then_some(slot);
@@ -327,7 +327,11 @@ impl Detection {
             );
             if let Some((slot, records, outcome)) = evaluated {
                 match outcome {
-                    Ok(outcome) => {
+                    Ok(evaluation) => {
+                        // Nothing holds the part's records any more but the evaluation: they
+                        // move into their alerts instead of being copied.
+                        drop(records);
+                        let outcome = build_alerts(evaluation).map_err(BatchError::Unavailable)?;
                         report.rule_errors += outcome.failures.len();
                         for failure in &outcome.failures {
                             tracing::warn!(?failure, "rule raised");
@@ -433,8 +437,8 @@ impl Detection {
     async fn evaluate(
         &self,
         slot: &Slot,
-        records: Arc<Vec<ClassifiedRecord>>,
-    ) -> Result<BatchOutcome, StageFailure> {
+        records: &Arc<Vec<ClassifiedRecord>>,
+    ) -> Result<Evaluation, StageFailure> {
         self.rules
             .request(slot, || Evaluate {
                 records: records.clone(),
@@ -462,6 +466,19 @@ impl Detection {
             self.rules.waiting(),
             self.commit.get().map_or(0, Mailbox::waiting),
         )
+    }
+}
+
+/// The alerts of an evaluated part, built on the batch's task, off the Python thread. A panic
+/// here is a bug in sa, not in the data: the batch is refused for now (its source offers it
+/// again) rather than taking the node down.
+fn build_alerts(evaluation: Evaluation) -> Result<BatchOutcome, String> {
+    match guarded(|| evaluation.into_outcome()) {
+        Ok(outcome) => outcome.map_err(|reason| format!("rules: {reason}")),
+        Err(panic) => {
+            tracing::error!(panic, "building alerts panicked");
+            Err(format!("building alerts panicked: {panic}"))
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use actix::fut::{ActorFutureExt, wrap_future};
 use actix::{Actor, ActorContext, Context, Handler, Message, ResponseActFuture, Supervised};
 use prometheus::IntCounter;
 use sa_engine::ClassifiedRecord;
-use sa_rules::{BatchOutcome, EngineOptions, RepositoryLayout, RulesHandle, RulesWorker};
+use sa_rules::{EngineOptions, Evaluation, RepositoryLayout, RulesHandle, RulesWorker};
 use tokio::sync::oneshot;
 
 use super::supervision::{StageFailure, guarded};
@@ -84,12 +84,13 @@ pub struct Evaluate {
     pub records: Arc<Vec<ClassifiedRecord>>,
 }
 
+/// The rule hits of the batch: the sender builds the alerts ([`Evaluation::into_outcome`]).
 impl Message for Evaluate {
-    type Result = Result<BatchOutcome, StageFailure>;
+    type Result = Result<Evaluation, StageFailure>;
 }
 
 impl Handler<Evaluate> for RulesActor {
-    type Result = ResponseActFuture<Self, Result<BatchOutcome, StageFailure>>;
+    type Result = ResponseActFuture<Self, Result<Evaluation, StageFailure>>;
 
     fn handle(&mut self, message: Evaluate, _ctx: &mut Context<Self>) -> Self::Result {
         let handle = self.rules_handle();
@@ -117,13 +118,7 @@ impl Handler<Evaluate> for RulesActor {
         };
         Box::pin(wrap_future::<_, Self>(receiver).map(|outcome, actor, ctx| {
             match outcome {
-                // The alerts are built here, off the Python thread, as supervised as the
-                // rules thread: a panic restarts the actor and the batch is offered again.
-                Ok(Ok(evaluation)) => match guarded(|| evaluation.into_outcome()) {
-                    Ok(outcome) => outcome
-                        .map_err(|reason| StageFailure::Unavailable(format!("rules: {reason}"))),
-                    Err(reason) => Err(crash(ctx, reason)),
-                },
+                Ok(Ok(evaluation)) => Ok(evaluation),
                 // The engine could not run the batch at all (no repository loaded).
                 Ok(Err(reason)) => Err(StageFailure::Unavailable(format!("rules: {reason}"))),
                 Err(_) => {
@@ -193,6 +188,6 @@ fn crash(ctx: &mut Context<RulesActor>, reason: String) -> StageFailure {
 /// Replies with the failure first: stopping the actor right away would drop the reply.
 fn crash_after_reply(
     reason: String,
-) -> ResponseActFuture<RulesActor, Result<BatchOutcome, StageFailure>> {
+) -> ResponseActFuture<RulesActor, Result<Evaluation, StageFailure>> {
     Box::pin(actix::fut::ready(()).map(move |(), _actor, ctx| Err(crash(ctx, reason))))
 }
