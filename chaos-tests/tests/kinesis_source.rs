@@ -207,6 +207,7 @@ fn assert_alerts_exactly(
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    // Every alert is in; a quiet period lets a late duplicate (a record read twice) show up.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
         alert_seqs(cluster, running(cluster)).as_ref(),

@@ -217,6 +217,7 @@ fn objects_announced_through_sqs_yield_every_alert_once_and_every_message_is_del
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    // Every alert is in; a quiet period lets a late duplicate (a record read twice) show up.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(alert_seqs(&cluster), expected);
 
