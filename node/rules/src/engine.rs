@@ -27,10 +27,25 @@ use crate::repository::RepositoryLayout;
 use crate::rule_catalog::{LogsFilter, RuleCatalog, RuleInfo};
 use crate::threat_intel::{IocStore, ThreatIntelConfig};
 
-/// The staged-rules side of the rule table (§9.11); the node plugs its replicated table in.
+/// What the rule table says about the rules, by name: staged (§9.11) and disabled (sa's own
+/// switch, to silence a rule without pushing new code).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleStates {
+    pub staged: BTreeSet<String>,
+    pub disabled: BTreeSet<String>,
+}
+
+/// The rule table (§9.11); the node plugs its replicated table in.
 pub trait RuleTable: Send + Sync {
-    /// Names of the rules currently staged.
-    fn staged_rules(&self) -> BTreeSet<String>;
+    /// The current states. Returning the same `Arc` while nothing changed spares the rules
+    /// thread from comparing them.
+    fn states(&self) -> Arc<RuleStates>;
+
+    /// The current states, read now whatever a cache holds: a repository just loaded must not
+    /// run a rule its own push staged.
+    fn fresh_states(&self) -> Arc<RuleStates> {
+        self.states()
+    }
 }
 
 /// How to run a repository's rules.
@@ -111,7 +126,12 @@ pub struct RulesEngine {
     clock: Clock,
     threat_intel: Option<(ThreatIntelConfig, Arc<dyn IocStore>)>,
     rule_table: Option<Arc<dyn RuleTable>>,
+    /// The table's states last applied, and what they mean for this repository.
+    applied_states: Option<Arc<RuleStates>>,
     staged: BTreeSet<String>,
+    /// By catalog index: the rule is disabled and never runs.
+    disabled: Vec<bool>,
+    rule_staging: bool,
     rule_timing: bool,
     dicts: RecordDicts,
 }
@@ -191,6 +211,7 @@ impl RulesEngine {
             .map(|entry| rule_info(&entry))
             .collect::<PyResult<Vec<_>>>()
             .map_err(python_error)?;
+        let disabled = vec![false; rules.len()];
         Ok(RulesEngine {
             catalog: RuleCatalog::new(rules),
             evaluate: runtime.getattr("evaluate").map_err(python_error)?.unbind(),
@@ -198,7 +219,10 @@ impl RulesEngine {
             clock: options.clock,
             threat_intel: None,
             rule_table: None,
+            applied_states: None,
             staged: BTreeSet::new(),
+            disabled,
+            rule_staging: layout.rule_staging,
             rule_timing: options.rule_timing,
             dicts: RecordDicts::default(),
         })
@@ -224,9 +248,44 @@ impl RulesEngine {
         self.threat_intel = threat_intel;
     }
 
-    /// Enables staging (§9.11): staged rules' alerts go only to the alerts Firehose.
+    /// Plugs the rule table in: disabled rules stop running and, when the repository enables
+    /// staging, staged rules' alerts go only to the alerts Firehose (§9.11).
     pub fn set_rule_table(&mut self, table: Option<Arc<dyn RuleTable>>) {
         self.rule_table = table;
+        self.applied_states = None;
+    }
+
+    /// Brings the staged and disabled rules up to the table's states; the Python side hears of
+    /// staging only when it changed.
+    fn apply_rule_states(&mut self, py: Python<'_>) -> PyResult<()> {
+        let states = match (&self.rule_table, &self.applied_states) {
+            (None, _) => Arc::default(),
+            (Some(table), None) => table.fresh_states(),
+            (Some(table), Some(_)) => table.states(),
+        };
+        if self
+            .applied_states
+            .as_ref()
+            .is_some_and(|applied| Arc::ptr_eq(applied, &states))
+        {
+            return Ok(());
+        }
+        let staged = if self.rule_staging {
+            states.staged.clone()
+        } else {
+            BTreeSet::new()
+        };
+        if staged != self.staged {
+            self.runtime
+                .bind(py)
+                .call_method1("set_staged", (staged.iter().collect::<Vec<_>>(),))?;
+            self.staged = staged;
+        }
+        for (disabled, rule) in self.disabled.iter_mut().zip(self.catalog.rules()) {
+            *disabled = states.disabled.contains(&rule.name);
+        }
+        self.applied_states = Some(states);
+        Ok(())
     }
 
     /// Runs every applicable rule on every record of `batch`, in order (§9.3), and builds the
@@ -253,11 +312,6 @@ impl RulesEngine {
                 Arc::new(batch)
             }
         };
-        let staged = self
-            .rule_table
-            .as_ref()
-            .map(|table| table.staged_rules())
-            .unwrap_or_default();
         let mut evaluation = Evaluation {
             records: Arc::default(),
             hits: Vec::new(),
@@ -268,23 +322,16 @@ impl RulesEngine {
             rule_calls: 0,
         };
         Python::attach(|py| {
-            if staged != self.staged {
-                self.runtime
-                    .bind(py)
-                    .call_method1("set_staged", (staged.iter().collect::<Vec<_>>(),))
-                    .map_err(|e| python_error::describe(py, &e))?;
-                self.staged = staged;
-            }
+            self.apply_rule_states(py)
+                .map_err(|e| python_error::describe(py, &e))?;
             let mut candidates = Vec::new();
             for (index, classified) in batch.iter().enumerate() {
                 let applicable = self.catalog.for_log_type(&classified.log_type);
                 candidates.clear();
-                candidates.extend(
-                    applicable
-                        .iter()
-                        .copied()
-                        .filter(|&i| self.catalog.get(i).has_required_subkeys(&classified.record)),
-                );
+                candidates.extend(applicable.iter().copied().filter(|&i| {
+                    !self.disabled[i]
+                        && self.catalog.get(i).has_required_subkeys(&classified.record)
+                }));
                 if candidates.is_empty() {
                     continue;
                 }

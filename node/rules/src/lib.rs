@@ -25,7 +25,8 @@ mod worker;
 pub use alert::{Alert, AlertPolicy, FIREHOSE_OUTPUT, alert_id_for, new_alert_id};
 pub use clock::{Clock, Micros, format_timestamp, parse_timestamp};
 pub use engine::{
-    BatchOutcome, EngineOptions, LoadError, RuleFailure, RuleTable, RuleTiming, RulesEngine,
+    BatchOutcome, EngineOptions, LoadError, RuleFailure, RuleStates, RuleTable, RuleTiming,
+    RulesEngine,
 };
 pub use evaluation::Evaluation;
 pub use interpreter::{

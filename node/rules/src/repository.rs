@@ -13,6 +13,9 @@ pub struct RepositoryLayout {
     pub rule_dirs: Vec<String>,
     pub matcher_dirs: Vec<String>,
     pub publisher_dirs: Vec<String>,
+    /// `infrastructure.rule_staging.enabled` (§9.11): whether the rule table's `Staged` flags
+    /// apply.
+    pub rule_staging: bool,
 }
 
 impl RepositoryLayout {
@@ -20,14 +23,22 @@ impl RepositoryLayout {
     /// when absent), rooted at `root`.
     pub fn from_config(root: &Path, conf_dir: &Path) -> Result<Self, String> {
         let path = conf_dir.join("global.json");
-        let general = match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let global: Value = serde_json::from_str(&text)
-                    .map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
-                global.get("general").cloned().unwrap_or(Value::Null)
-            }
+        let global: Value = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Null,
             Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let general = global.get("general").cloned().unwrap_or(Value::Null);
+        let rule_staging = match global.pointer("/infrastructure/rule_staging/enabled") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(enabled)) => *enabled,
+            Some(_) => {
+                return Err(format!(
+                    "{}: infrastructure.rule_staging.enabled must be true or false",
+                    path.display()
+                ));
+            }
         };
         let locations = |key: &str, default: &str| -> Result<Vec<String>, String> {
             match general.get(key) {
@@ -53,6 +64,7 @@ impl RepositoryLayout {
             rule_dirs: locations("rule_locations", "rules")?,
             matcher_dirs: locations("matcher_locations", "matchers")?,
             publisher_dirs: locations("publisher_locations", "publishers")?,
+            rule_staging,
         })
     }
 }
@@ -74,6 +86,27 @@ mod tests {
         assert_eq!(layout.rule_dirs, ["rules", "more"]);
         assert_eq!(layout.matcher_dirs, ["matchers"]);
         assert_eq!(layout.publisher_dirs, ["publishers"]);
+        assert!(
+            !layout.rule_staging,
+            "staging is off unless global.json turns it on"
+        );
+        std::fs::write(
+            dir.join("global.json"),
+            r#"{"infrastructure": {"rule_staging": {"enabled": true}}}"#,
+        )
+        .unwrap();
+        let layout = RepositoryLayout::from_config(Path::new("/repo"), &dir).unwrap();
+        assert!(layout.rule_staging);
+        std::fs::write(
+            dir.join("global.json"),
+            r#"{"infrastructure": {"rule_staging": {"enabled": "yes"}}}"#,
+        )
+        .unwrap();
+        assert!(
+            RepositoryLayout::from_config(Path::new("/repo"), &dir)
+                .unwrap_err()
+                .contains("infrastructure.rule_staging.enabled")
+        );
         std::fs::write(
             dir.join("global.json"),
             r#"{"general": {"rule_locations": "rules"}}"#,

@@ -29,7 +29,7 @@ enum Request {
     ),
     Reload(
         Box<(RepositoryLayout, EngineOptions)>,
-        Reply<Result<usize, LoadError>>,
+        Reply<Result<Vec<String>, LoadError>>,
     ),
     Plug(Box<Plugs>),
     Compose(
@@ -89,15 +89,15 @@ impl RulesHandle {
         Ok(evaluation.and_then(Evaluation::into_outcome))
     }
 
-    /// Replaces the loaded repository (a new config version). On failure the previous version
-    /// is loaded again and keeps serving.
+    /// Replaces the loaded repository (a new config version) and returns its rule names. On
+    /// failure the previous version is loaded again and keeps serving.
     pub fn reload(
         &self,
         layout: RepositoryLayout,
         options: EngineOptions,
-    ) -> Result<Result<usize, LoadError>, WorkerGone> {
+    ) -> Result<Result<Vec<String>, LoadError>, WorkerGone> {
         let (sender, receiver) = mpsc::sync_channel(1);
-        let reply: Reply<Result<usize, LoadError>> = Box::new(move |result| {
+        let reply: Reply<Result<Vec<String>, LoadError>> = Box::new(move |result| {
             let _ = sender.send(result);
         });
         self.sender
@@ -138,6 +138,7 @@ impl RulesHandle {
 pub struct RulesWorker {
     handle: Option<RulesHandle>,
     thread: Option<JoinHandle<()>>,
+    rule_names: Vec<String>,
 }
 
 impl RulesWorker {
@@ -153,7 +154,7 @@ impl RulesWorker {
             .name("sa-rules".to_owned())
             .spawn(move || match RulesEngine::load(&layout, &options) {
                 Ok(engine) => {
-                    let _ = loaded_sender.send(Ok(()));
+                    let _ = loaded_sender.send(Ok(rule_names(&engine)));
                     serve(
                         Loaded {
                             engine: Some(engine),
@@ -170,9 +171,10 @@ impl RulesWorker {
             })
             .map_err(|e| LoadError::Python(format!("cannot start the rules thread: {e}")))?;
         match loaded_receiver.recv() {
-            Ok(Ok(())) => Ok(RulesWorker {
+            Ok(Ok(rule_names)) => Ok(RulesWorker {
                 handle: Some(RulesHandle { sender }),
                 thread: Some(thread),
+                rule_names,
             }),
             Ok(Err(error)) => {
                 let _ = thread.join();
@@ -182,6 +184,11 @@ impl RulesWorker {
                 "the rules thread stopped while loading".to_owned(),
             )),
         }
+    }
+
+    /// The rules of the repository the thread started with.
+    pub fn rule_names(&self) -> &[String] {
+        &self.rule_names
     }
 
     pub fn handle(&self) -> RulesHandle {
@@ -243,7 +250,7 @@ fn serve(mut loaded: Loaded, requests: &Receiver<Request>) {
                 drop(loaded.engine.take());
                 match RulesEngine::load(&layout, &options) {
                     Ok(mut engine) => {
-                        let rules = engine.rules().len();
+                        let rules = rule_names(&engine);
                         loaded.plugs.apply(&mut engine);
                         loaded.engine = Some(engine);
                         loaded.layout = layout;
@@ -262,4 +269,12 @@ fn serve(mut loaded: Loaded, requests: &Receiver<Request>) {
             }
         }
     }
+}
+
+fn rule_names(engine: &RulesEngine) -> Vec<String> {
+    engine
+        .rules()
+        .iter()
+        .map(|rule| rule.name.clone())
+        .collect()
 }

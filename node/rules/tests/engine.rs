@@ -10,7 +10,7 @@ use sa_rules::lookup::{self, FixtureTables};
 use sa_rules::threat_intel::{FixtureIocs, ThreatIntelConfig};
 use sa_rules::{
     Alert, AlertPolicy, BatchOutcome, Clock, EngineOptions, LoadError, LogsFilter, Plugs,
-    RepositoryLayout, RuleTable, RulesEngine, RulesWorker,
+    RepositoryLayout, RuleStates, RuleTable, RulesEngine, RulesWorker,
 };
 use serde_json::{Value, json};
 
@@ -38,6 +38,29 @@ fn options() -> EngineOptions {
         clock: Clock::Fixed(NOW),
         ..EngineOptions::default()
     }
+}
+
+/// The fixture repository with `infrastructure.rule_staging.enabled` on.
+fn staging_layout() -> RepositoryLayout {
+    RepositoryLayout {
+        rule_staging: true,
+        ..layout("repo")
+    }
+}
+
+/// A rule table that always answers the same states (the same `Arc`, as an unchanged table).
+fn table(staged: &[&str], disabled: &[&str]) -> Arc<dyn RuleTable> {
+    struct Fixed(Arc<RuleStates>);
+    impl RuleTable for Fixed {
+        fn states(&self) -> Arc<RuleStates> {
+            self.0.clone()
+        }
+    }
+    let names = |names: &[&str]| names.iter().map(|name| name.to_string()).collect();
+    Arc::new(Fixed(Arc::new(RuleStates {
+        staged: names(staged),
+        disabled: names(disabled),
+    })))
 }
 
 fn load() -> RulesEngine {
@@ -404,15 +427,9 @@ fn alerts_carry_the_record_as_classified_even_when_a_rule_mutates_it() {
 
 #[test]
 fn staged_rules_only_reach_the_alerts_firehose_and_are_flagged() {
-    struct Staged;
-    impl RuleTable for Staged {
-        fn staged_rules(&self) -> BTreeSet<String> {
-            ["dynamic".to_owned()].into()
-        }
-    }
     let _turn = exclusive();
-    let mut engine = load();
-    engine.set_rule_table(Some(Arc::new(Staged)));
+    let mut engine = RulesEngine::load(&staging_layout(), &options()).unwrap();
+    engine.set_rule_table(Some(table(&["dynamic"], &[])));
     let outcome = run(
         &mut engine,
         vec![record(
@@ -424,6 +441,43 @@ fn staged_rules_only_reach_the_alerts_firehose_and_are_flagged() {
     assert!(alert.staged);
     assert_eq!(alert.outputs, ["aws-firehose:alerts".to_owned()].into());
     assert_eq!(alert.publishers, Some(json!({})));
+}
+
+#[test]
+fn staged_flags_apply_only_where_the_repository_enables_staging() {
+    let _turn = exclusive();
+    let mut engine = load();
+    engine.set_rule_table(Some(table(&["dynamic"], &[])));
+    let outcome = run(
+        &mut engine,
+        vec![record(
+            "test:events",
+            json!({"user": "dyn", "team": "blue"}),
+        )],
+    );
+    let alert = alert(&outcome, "dynamic");
+    assert!(!alert.staged);
+    assert!(alert.outputs.contains("slack:sec"), "{:?}", alert.outputs);
+}
+
+#[test]
+fn disabled_rules_do_not_run_until_enabled_again() {
+    let _turn = exclusive();
+    let mut engine = RulesEngine::load(&staging_layout(), &options()).unwrap();
+    let records = || {
+        vec![
+            record("test:events", json!({"user": "root", "account": 1})),
+            record("test:events", json!({"user": "dyn", "team": "blue"})),
+        ]
+    };
+    engine.set_rule_table(Some(table(&["dynamic"], &["root_login"])));
+    let outcome = run(&mut engine, records());
+    assert_eq!(fired(&outcome), ["dynamic"].into());
+    assert!(alert(&outcome, "dynamic").staged);
+    engine.set_rule_table(Some(table(&[], &[])));
+    let outcome = run(&mut engine, records());
+    assert_eq!(fired(&outcome), ["root_login", "dynamic"].into());
+    assert!(!alert(&outcome, "dynamic").staged);
 }
 
 #[test]
@@ -561,32 +615,31 @@ fn the_rules_thread_takes_batches_from_other_threads_and_reloads() {
             .unwrap()
             .is_err()
     );
-    // Plugs survive reloads: staging applies to the repository loaded after it was plugged.
-    struct StagedRoot;
-    impl RuleTable for StagedRoot {
-        fn staged_rules(&self) -> BTreeSet<String> {
-            ["root_login".to_owned()].into()
-        }
-    }
+    // Plugs survive reloads: the table applies to the repository loaded after it was plugged.
     handle
         .plug(Plugs {
-            rule_table: Some(Arc::new(StagedRoot)),
+            rule_table: Some(table(&[], &["root_login"])),
             threat_intel: None,
         })
         .unwrap();
-    // The failed reload left the previous version serving.
-    let outcome = handle
-        .evaluate(vec![record("test:events", json!({"user": "root"}))])
-        .unwrap()
-        .unwrap();
-    assert_eq!(fired(&outcome), ["root_login"].into());
-    assert!(alert(&outcome, "root_login").staged);
-    assert_eq!(handle.reload(layout("repo"), options()).unwrap(), Ok(16));
-    let outcome = handle
-        .evaluate(vec![record("test:events", json!({"user": "root"}))])
-        .unwrap()
-        .unwrap();
-    assert!(alert(&outcome, "root_login").staged);
+    // The failed reload left the previous version serving, with root_login disabled.
+    let records = || {
+        vec![
+            record("test:events", json!({"user": "root"})),
+            record("test:events", json!({"user": "dyn"})),
+        ]
+    };
+    let outcome = handle.evaluate(records()).unwrap().unwrap();
+    assert_eq!(fired(&outcome), ["dynamic"].into());
+    assert_eq!(
+        handle
+            .reload(layout("repo"), options())
+            .unwrap()
+            .map(|names| names.len()),
+        Ok(16)
+    );
+    let outcome = handle.evaluate(records()).unwrap().unwrap();
+    assert_eq!(fired(&outcome), ["dynamic"].into());
     drop(handle);
     drop(worker);
     // The worker released the interpreter.

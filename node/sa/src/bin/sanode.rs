@@ -11,11 +11,18 @@ fn main() -> ExitCode {
     let args = NodeArgs::parse();
     if let Some(dir) = &args.check_repository {
         // Runs before any runtime or interpreter of the node exists: this process is the check.
+        // The summary goes to stdout as JSON for the node that asked.
         return match sa::pipeline::check_repository(dir) {
-            Ok(rules) => {
-                println!("ok: {rules} rules");
-                ExitCode::SUCCESS
-            }
+            Ok(summary) => match serde_json::to_string(&summary) {
+                Ok(json) => {
+                    println!("{json}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            },
             Err(e) => {
                 eprintln!("{e:#}");
                 ExitCode::FAILURE

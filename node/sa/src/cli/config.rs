@@ -39,6 +39,15 @@ pub struct PushArgs {
     /// Run the repository's rule tests first and refuse to push if any fails.
     #[arg(long)]
     pub run_tests: bool,
+    /// Add rules new to the cluster unstaged, even with `rule_staging` enabled (§9.11).
+    #[arg(long)]
+    pub skip_rule_staging: bool,
+    /// Stage these rules (restaging restarts their 48-hour window).
+    #[arg(long, num_args = 1.., value_name = "RULE")]
+    pub stage_rules: Vec<String>,
+    /// Unstage these rules: their alerts go to their outputs again.
+    #[arg(long, num_args = 1.., value_name = "RULE")]
+    pub unstage_rules: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +89,9 @@ pub async fn run(node: &str, command: ConfigCommand) -> anyhow::Result<()> {
             let reply = client
                 .push_config(PushConfigRequest {
                     bundle: serde_json::to_vec(&bundle)?,
+                    skip_rule_staging: args.skip_rule_staging,
+                    stage_rules: args.stage_rules,
+                    unstage_rules: args.unstage_rules,
                 })
                 .await
                 .map_err(|status| refused(node, status))?
@@ -89,6 +101,12 @@ pub async fn run(node: &str, command: ConfigCommand) -> anyhow::Result<()> {
                 reply.version,
                 &reply.checksum[..12]
             );
+            if !reply.staged_rules.is_empty() {
+                println!(
+                    "staged (alerts go only to the alerts firehose until promoted): {}",
+                    reply.staged_rules.join(", ")
+                );
+            }
             Ok(())
         }
         ConfigCommand::Show(args) => {
@@ -147,7 +165,10 @@ pub async fn run(node: &str, command: ConfigCommand) -> anyhow::Result<()> {
 
 /// Loads the repository in this process (config, then every rule) and optionally runs its tests.
 fn validate(dir: &std::path::Path, run_tests: bool) -> anyhow::Result<usize> {
-    let rules = crate::pipeline::check_repository(dir).map_err(|e| Invalid(format!("{e:#}")))?;
+    let rules = crate::pipeline::check_repository(dir)
+        .map_err(|e| Invalid(format!("{e:#}")))?
+        .rules
+        .len();
     if run_tests {
         let request = sa_rules::test_runner::TestRulesRequest {
             repo: Some(dir.to_path_buf()),

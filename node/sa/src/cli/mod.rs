@@ -9,6 +9,7 @@ mod dead_letters;
 mod lookup_tables;
 mod nodes;
 mod outputs;
+mod rules;
 mod send;
 mod status;
 mod test_classifier;
@@ -52,6 +53,11 @@ pub enum Command {
     Config {
         #[command(subcommand)]
         command: config::ConfigCommand,
+    },
+    /// The rule table: list rules with their state, stage, promote, disable and enable them.
+    Rules {
+        #[command(subcommand)]
+        command: rules::RulesCommand,
     },
     /// Read and write the cluster's lookup tables.
     LookupTables {
@@ -107,6 +113,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::RemoveNode(args) => nodes::remove(&cli.node, args).await,
         Command::Config { command } => config::run(&cli.node, command).await,
         Command::LookupTables { command } => lookup_tables::run(&cli.node, command).await,
+        Command::Rules { command } => rules::run(&cli.node, command).await,
         Command::Send(args) => send::run(&cli.node, args).await,
         Command::Alerts { command } => alerts::run(&cli.node, command).await,
         Command::Outputs { command } => outputs::run(&cli.node, command).await,

@@ -1,19 +1,52 @@
-//! The Admin gRPC service: config bundles and lookup tables.
+//! The Admin gRPC service: config bundles, the rule table and lookup tables.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use sa_proto::admin::v1::admin_server::Admin;
+use sa_proto::admin::v1::{
+    ChangeRulesRequest, ChangeRulesResponse, ListRulesRequest, ListRulesResponse,
+    RuleChange as ProtoRuleChange, RuleState,
+};
 use sa_proto::admin::v1::{
     GetConfigRequest, GetConfigResponse, GetLookupValueRequest, GetLookupValueResponse,
     ListLookupTablesRequest, ListLookupTablesResponse, LookupTableInfo, PushConfigRequest,
     PushConfigResponse, PutLookupValuesRequest, PutLookupValuesResponse,
 };
+use sa_rules::Clock;
 use serde_json::Value;
 use tonic::{Request, Response, Status};
 
 use super::NodeContext;
 use super::bundle_check;
 use crate::bundle::ConfigBundle;
+use crate::state::{AlertStore, DEFAULT_STAGING, RuleChange, RuleRow, SyncRequest};
+
+fn rule_state(
+    row: Option<&RuleRow>,
+    name: &str,
+    in_config: bool,
+    alerts: &AlertStore,
+) -> Result<RuleState, Status> {
+    let staged_alerts = match row.and_then(RuleRow::staged_window) {
+        Some((staged_at, _)) => alerts.staged_alerts(name, staged_at).map_err(internal)? as u64,
+        None => 0,
+    };
+    Ok(RuleState {
+        name: name.to_owned(),
+        staged: row.is_some_and(|row| row.staged),
+        staged_at: row
+            .and_then(|row| row.staged_at.clone())
+            .unwrap_or_default(),
+        staged_until: row
+            .and_then(|row| row.staged_until.clone())
+            .unwrap_or_default(),
+        disabled: row.is_some_and(|row| row.disabled),
+        staged_alerts,
+        in_config,
+    })
+}
 
 pub struct AdminService {
     pub node: Arc<NodeContext>,
@@ -34,20 +67,42 @@ impl Admin for AdminService {
             .grpc_requests_total
             .with_label_values(&["Admin/PushConfig"])
             .inc();
-        let bundle: ConfigBundle = serde_json::from_slice(&request.into_inner().bundle)
+        let request = request.into_inner();
+        let bundle: ConfigBundle = serde_json::from_slice(&request.bundle)
             .map_err(|e| Status::invalid_argument(format!("undecodable config bundle: {e}")))?;
-        bundle_check::validate(&self.node.data_dir, &bundle)
+        let summary = bundle_check::validate(&self.node.data_dir, &bundle)
             .await
             .map_err(|e| Status::invalid_argument(format!("config bundle refused:\n{e:#}")))?;
+        let rules: BTreeSet<String> = summary.rules.into_iter().collect();
+        let sync = SyncRequest {
+            stage_new: summary.rule_staging && !request.skip_rule_staging,
+            stage: request.stage_rules,
+            unstage: request.unstage_rules,
+        };
+        let table = &self.node.rules;
+        // Checked once up front: a rule the bundle lacks is the caller's mistake, not a race.
+        table
+            .sync_write(&rules, &sync, Clock::System.now())
+            .map_err(|e| Status::invalid_argument(format!("{e:#}")))?;
+        let staged = Mutex::new(Vec::new());
         let checksum = bundle.checksum();
         let version = self
             .node
             .configs
-            .push(bundle)
+            .push(bundle, || {
+                let write = table.sync_write(&rules, &sync, Clock::System.now())?;
+                *staged.lock().expect("staged rules lock") = write.staged;
+                Ok((write.conditions, write.ops))
+            })
             .await
             .map_err(|e| Status::unavailable(format!("{e:#}")))?;
-        tracing::info!(version, %checksum, "config bundle pushed");
-        Ok(Response::new(PushConfigResponse { version, checksum }))
+        let staged_rules = staged.into_inner().expect("staged rules lock");
+        tracing::info!(version, %checksum, staged = ?staged_rules, "config bundle pushed");
+        Ok(Response::new(PushConfigResponse {
+            version,
+            checksum,
+            staged_rules,
+        }))
     }
 
     async fn get_config(
@@ -138,5 +193,85 @@ impl Admin for AdminService {
             .await
             .map_err(|e| Status::unavailable(format!("{e:#}")))?;
         Ok(Response::new(PutLookupValuesResponse { written }))
+    }
+
+    async fn list_rules(
+        &self,
+        _: Request<ListRulesRequest>,
+    ) -> Result<Response<ListRulesResponse>, Status> {
+        self.node
+            .metrics
+            .grpc_requests_total
+            .with_label_values(&["Admin/ListRules"])
+            .inc();
+        let running = self.node.detection.rule_names();
+        let rows = self.node.rules.rows().map_err(internal)?;
+        let names: BTreeSet<&String> = running.iter().chain(rows.keys()).collect();
+        let rules = names
+            .into_iter()
+            .map(|name| {
+                rule_state(
+                    rows.get(name),
+                    name,
+                    running.contains(name),
+                    &self.node.alerts,
+                )
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Response::new(ListRulesResponse {
+            staging_enabled: self.node.detection.rule_staging(),
+            promotion_enabled: self.node.detection.rule_promotion(),
+            rules,
+        }))
+    }
+
+    async fn change_rules(
+        &self,
+        request: Request<ChangeRulesRequest>,
+    ) -> Result<Response<ChangeRulesResponse>, Status> {
+        self.node
+            .metrics
+            .grpc_requests_total
+            .with_label_values(&["Admin/ChangeRules"])
+            .inc();
+        let request = request.into_inner();
+        let change = match ProtoRuleChange::try_from(request.change) {
+            Ok(ProtoRuleChange::Stage) => RuleChange::Stage(match request.staged_for_seconds {
+                0 => DEFAULT_STAGING,
+                seconds => Duration::from_secs(seconds),
+            }),
+            Ok(ProtoRuleChange::Unstage) => RuleChange::Unstage,
+            Ok(ProtoRuleChange::Disable) => RuleChange::Disable,
+            Ok(ProtoRuleChange::Enable) => RuleChange::Enable,
+            Ok(ProtoRuleChange::Unspecified) | Err(_) => {
+                return Err(Status::invalid_argument(format!(
+                    "unknown rule change {}",
+                    request.change
+                )));
+            }
+        };
+        let running = self.node.detection.rule_names();
+        let rows = self
+            .node
+            .rules
+            .change(&request.rules, change, &running, Clock::System.now())
+            .await
+            .map_err(|e| Status::invalid_argument(format!("{e:#}")))?;
+        tracing::info!(?change, rules = ?request.rules, "rule table changed");
+        let rules = rows
+            .iter()
+            .map(|row| {
+                rule_state(
+                    Some(row),
+                    &row.name,
+                    running.contains(&row.name),
+                    &self.node.alerts,
+                )
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Response::new(ChangeRulesResponse {
+            rules,
+            staging_enabled: self.node.detection.rule_staging(),
+        }))
     }
 }

@@ -95,6 +95,11 @@ pub struct NodeArgs {
     #[arg(long = "s3-queue", env = "SA_S3_QUEUES", value_delimiter = ',')]
     pub s3_queues: Vec<String>,
 
+    /// How often the leader promotes staged rules whose staging window ended without an alert
+    /// (when conf/lambda.json enables `rule_promotion_config`).
+    #[arg(long, env = "SA_RULE_PROMOTION_INTERVAL", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub rule_promotion_interval: std::time::Duration,
+
     /// Internal: load the repository at DIR (config and rules), report problems, and exit.
     /// The node runs this in a child process to validate a pushed config bundle.
     #[arg(long, hide = true, value_name = "DIR")]

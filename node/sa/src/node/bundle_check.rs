@@ -7,8 +7,9 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 use crate::bundle::ConfigBundle;
+use crate::pipeline::RepositorySummary;
 
-pub async fn validate(data_dir: &Path, bundle: &ConfigBundle) -> anyhow::Result<()> {
+pub async fn validate(data_dir: &Path, bundle: &ConfigBundle) -> anyhow::Result<RepositorySummary> {
     let scratch = data_dir.join("tmp");
     std::fs::create_dir_all(&scratch)
         .with_context(|| format!("cannot create {}", scratch.display()))?;
@@ -30,5 +31,10 @@ pub async fn validate(data_dir: &Path, bundle: &ConfigBundle) -> anyhow::Result<
         let prefix = format!("{}/", dir.path().display());
         bail!("{}", stderr.replace(&prefix, "").trim_end());
     }
-    Ok(())
+    serde_json::from_slice(&output.stdout).with_context(|| {
+        format!(
+            "the bundle check printed no summary: {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
 }

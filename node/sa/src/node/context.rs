@@ -10,7 +10,7 @@ use sa_raft::Replica;
 use super::metrics::NodeMetrics;
 use crate::pipeline::{BatchReport, Committer, Detection};
 use crate::sinks::AlertLog;
-use crate::state::{AlertStore, ConfigStore, LookupStore};
+use crate::state::{AlertStore, ConfigStore, LookupStore, RuleStore};
 
 pub struct NodeContext {
     pub advertise_addr: String,
@@ -22,6 +22,7 @@ pub struct NodeContext {
     pub alerts: AlertStore,
     pub configs: ConfigStore,
     pub lookups: LookupStore,
+    pub rules: RuleStore,
     /// Where the alerts Firehose goes when conf/outputs.json does not name a stream.
     pub alert_log: Arc<AlertLog>,
 }

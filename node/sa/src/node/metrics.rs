@@ -26,6 +26,7 @@ pub struct NodeMetrics {
     pub batches_dead_lettered_total: IntCounterVec,
     pub config_version: IntGauge,
     pub config_reload_failures_total: IntCounter,
+    pub rules_promoted_total: IntCounter,
     pub raft_term: IntGauge,
     pub raft_last_log_index: IntGauge,
     pub raft_applied_index: IntGauge,
@@ -131,6 +132,11 @@ impl NodeMetrics {
                 "Config versions this node failed to load (it kept the previous one).",
             )
             .expect("valid metric"),
+            rules_promoted_total: IntCounter::new(
+                "sa_rules_promoted_total",
+                "Staged rules this node (as leader) promoted after a staging window without alerts.",
+            )
+            .expect("valid metric"),
             raft_term: gauge("sa_raft_term", "Current Raft term."),
             raft_last_log_index: gauge(
                 "sa_raft_last_log_index",
@@ -158,6 +164,7 @@ impl NodeMetrics {
             Box::new(metrics.batches_dead_lettered_total.clone()),
             Box::new(metrics.config_version.clone()),
             Box::new(metrics.config_reload_failures_total.clone()),
+            Box::new(metrics.rules_promoted_total.clone()),
             Box::new(metrics.raft_term.clone()),
             Box::new(metrics.raft_last_log_index.clone()),
             Box::new(metrics.raft_applied_index.clone()),

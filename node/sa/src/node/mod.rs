@@ -12,6 +12,7 @@ mod identity;
 mod ingest;
 mod membership;
 pub mod metrics;
+mod rule_promotion;
 mod run;
 
 pub use args::NodeArgs;

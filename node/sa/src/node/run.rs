@@ -13,7 +13,7 @@ use sa_proto::cluster::v1::cluster_server::ClusterServer;
 use sa_proto::ingest::v1::ingest_server::IngestServer;
 use sa_proto::raft::v1::raft_server::RaftServer;
 use sa_raft::{RaftService, RaftTiming, Replica, ReplicaConfig};
-use sa_rules::{EngineOptions, PythonEnv};
+use sa_rules::{EngineOptions, Plugs, PythonEnv};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -23,12 +23,12 @@ use super::grpc::ClusterService;
 use super::identity::NodeIdentity;
 use super::ingest::IngestService;
 use super::metrics::NodeMetrics;
-use super::{NodeArgs, NodeContext, config_watch};
+use super::{NodeArgs, NodeContext, config_watch, rule_promotion};
 use crate::pipeline::{Detection, LoadedRepository, PipelineOptions};
 use crate::sinks::AlertLog;
 use crate::sources::{file_tail, kinesis, kinesis_leases, s3_queue};
 use crate::state::lookup_drivers::refreshed_tables;
-use crate::state::{AlertStore, ConfigStore, LookupStore, lookup_refresh};
+use crate::state::{AlertStore, ConfigStore, LookupStore, RuleStore, lookup_refresh};
 
 /// Runs the node until SIGTERM or ctrl-c, then stops its servers gracefully.
 pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
@@ -65,6 +65,11 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
 
     let configs = ConfigStore::new(replica.clone());
     let lookups = LookupStore::new(replica.clone());
+    let rules = RuleStore::new(replica.clone());
+    let plugs = Plugs {
+        rule_table: Some(Arc::new(rules.clone())),
+        threat_intel: None,
+    };
     sa_rules::lookup::install(Arc::new(lookups.clone()));
     let options = EngineOptions {
         env: PythonEnv::resolve(args.python_env.clone()),
@@ -74,7 +79,14 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let pipeline = PipelineOptions::with_classifier_threads(args.classifier_threads());
     let pipeline_metrics = metrics.clone();
     let detection = tokio::task::spawn_blocking(move || {
-        Detection::start(repository, version, options, pipeline, pipeline_metrics)
+        Detection::start(
+            repository,
+            version,
+            options,
+            plugs,
+            pipeline,
+            pipeline_metrics,
+        )
     })
     .await?
     .context("cannot start the detection pipeline")?;
@@ -90,6 +102,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         alerts: AlertStore::new(replica.clone()).with_merge_minute(args.alerts.merge_minute),
         configs,
         lookups,
+        rules,
         alert_log: Arc::new(AlertLog::open(
             &args.data_dir.join("alerts.jsonl"),
             !args.quiet_alerts,
@@ -133,6 +146,10 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let watch_task = tokio::spawn(config_watch::run(node.clone()));
     let file_task = tokio::spawn(file_tail::run(node.clone()));
     let lookup_refresh_task = tokio::spawn(lookup_refresh::run(node.clone()));
+    let promotion_task = tokio::spawn(rule_promotion::run(
+        node.clone(),
+        args.rule_promotion_interval,
+    ));
     let source_clients = SourceClients::new(&AwsTarget::from_env()).await;
     let mut source_tasks = vec![
         tokio::spawn(kinesis_leases::run(
@@ -181,6 +198,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     watch_task.abort();
     file_task.abort();
     lookup_refresh_task.abort();
+    promotion_task.abort();
     for task in source_tasks {
         task.abort();
     }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use actix::{Addr, Supervisor, SyncArbiter};
 use sa_engine::classifier::CandidateFailure;
 use sa_engine::{ClassifiedRecord, Classifier, DeadLetter, Root};
-use sa_rules::{Alert, BatchOutcome, EngineOptions, Evaluation};
+use sa_rules::{Alert, BatchOutcome, EngineOptions, Evaluation, Plugs};
 
 use super::actor_system::ActorSystem;
 use super::batch::{BatchReport, SourceBatch, payload_origin};
@@ -61,6 +61,9 @@ impl PipelineOptions {
 
 struct ActiveConfig {
     version: u64,
+    rule_names: Arc<BTreeSet<String>>,
+    /// `infrastructure.rule_staging.enabled`.
+    rule_staging: bool,
     classifier: Arc<Classifier>,
     threat_intel: Option<ThreatIntel>,
 }
@@ -98,6 +101,7 @@ impl Detection {
         repository: LoadedRepository,
         version: u64,
         engine: EngineOptions,
+        plugs: Plugs,
         options: PipelineOptions,
         metrics: Arc<NodeMetrics>,
     ) -> anyhow::Result<Self> {
@@ -105,12 +109,15 @@ impl Detection {
         let restarts = |actor: &str| metrics.actor_restarts_total.with_label_values(&[actor]);
         let depth = |actor: &str| metrics.actor_mailbox_batches.with_label_values(&[actor]);
 
+        let rule_staging = repository.layout.rule_staging;
         let rules_actor = RulesActor::start(
             repository.layout,
             engine,
+            plugs,
             options.rules_mailbox,
             restarts(rules::ACTOR),
         )?;
+        let rule_names = Arc::new(rules_actor.rule_names().into_iter().collect());
         let rules_addr =
             Supervisor::start_in_arbiter(&actors.rules_arbiter(), move |_| rules_actor);
 
@@ -129,6 +136,8 @@ impl Detection {
         Ok(Detection {
             active: RwLock::new(Arc::new(ActiveConfig {
                 version,
+                rule_names,
+                rule_staging,
                 classifier: Arc::new(repository.classifier),
                 threat_intel: repository.threat_intel.map(ThreatIntel::new),
             })),
@@ -229,6 +238,18 @@ impl Detection {
             .ok_or_else(|| "the rules thread composed nothing".to_string())?
     }
 
+    /// Whether the active config's conf/lambda.json enables `rule_promotion_config` (§9.11).
+    pub fn rule_promotion(&self) -> bool {
+        self.active()
+            .classifier
+            .config()
+            .files
+            .get("lambda")
+            .and_then(|lambda| lambda.pointer("/rule_promotion_config/enabled"))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    }
+
     /// The active config's `conf/outputs.json`, if it has one.
     pub fn outputs_config(&self) -> Option<serde_json::Value> {
         self.active()
@@ -243,6 +264,16 @@ impl Detection {
         self.active().version
     }
 
+    /// The rules of the running config.
+    pub fn rule_names(&self) -> Arc<BTreeSet<String>> {
+        self.active().rule_names.clone()
+    }
+
+    /// Whether the running config turns rule staging on (§9.11).
+    pub fn rule_staging(&self) -> bool {
+        self.active().rule_staging
+    }
+
     /// Switches to a new repository once every batch started on the current one has its rule
     /// outcomes (new batches wait meanwhile): rules first (an import failure keeps everything
     /// as it was), then the classifier.
@@ -252,16 +283,22 @@ impl Detection {
         version: u64,
     ) -> anyhow::Result<usize> {
         let _exclusive = self.switching.write().await;
-        let rules = self
+        let rule_staging = repository.layout.rule_staging;
+        let rule_names: BTreeSet<String> = self
             .rules_addr
             .send(Reload {
                 layout: repository.layout,
             })
             .await
             .map_err(|e| anyhow::anyhow!("the rules actor is gone: {e}"))?
-            .map_err(anyhow::Error::msg)?;
+            .map_err(anyhow::Error::msg)?
+            .into_iter()
+            .collect();
+        let rules = rule_names.len();
         *self.active.write().expect("config lock") = Arc::new(ActiveConfig {
             version,
+            rule_names: Arc::new(rule_names),
+            rule_staging,
             classifier: Arc::new(repository.classifier),
             threat_intel: repository.threat_intel.map(ThreatIntel::new),
         });

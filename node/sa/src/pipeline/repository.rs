@@ -44,10 +44,18 @@ impl LoadedRepository {
     }
 }
 
+/// What a valid repository holds that the cluster's rule table follows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RepositorySummary {
+    pub rules: Vec<String>,
+    /// `infrastructure.rule_staging.enabled`.
+    pub rule_staging: bool,
+}
+
 /// Full validation of a repository in this process: config loads and every rule, matcher and
 /// publisher imports. A process holds one interpreter, so this is for `sactl` and for the node's
 /// `--check-repository` child process, never for a running node.
-pub fn check_repository(root: &Path) -> anyhow::Result<usize> {
+pub fn check_repository(root: &Path) -> anyhow::Result<RepositorySummary> {
     let repository = LoadedRepository::load(root, &root.join("conf"), None)
         .with_context(|| format!("{}: invalid configuration", root.display()))?;
     let files = &repository.classifier.config().files;
@@ -64,5 +72,12 @@ pub fn check_repository(root: &Path) -> anyhow::Result<usize> {
     }
     let engine = RulesEngine::load(&repository.layout, &EngineOptions::default())
         .with_context(|| format!("{}: rules do not load", root.display()))?;
-    Ok(engine.rules().len())
+    Ok(RepositorySummary {
+        rules: engine
+            .rules()
+            .iter()
+            .map(|rule| rule.name.clone())
+            .collect(),
+        rule_staging: repository.layout.rule_staging,
+    })
 }

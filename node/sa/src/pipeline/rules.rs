@@ -8,7 +8,7 @@ use actix::fut::{ActorFutureExt, wrap_future};
 use actix::{Actor, ActorContext, Context, Handler, Message, ResponseActFuture, Supervised};
 use prometheus::IntCounter;
 use sa_engine::ClassifiedRecord;
-use sa_rules::{EngineOptions, Evaluation, RepositoryLayout, RulesHandle, RulesWorker};
+use sa_rules::{EngineOptions, Evaluation, Plugs, RepositoryLayout, RulesHandle, RulesWorker};
 use tokio::sync::oneshot;
 
 use super::supervision::{StageFailure, guarded};
@@ -19,6 +19,8 @@ pub struct RulesActor {
     worker: Option<RulesWorker>,
     layout: RepositoryLayout,
     options: EngineOptions,
+    /// The rule table, plugged into every rules thread the actor starts.
+    plugs: Plugs,
     /// Batches the actor holds at most; the rules thread's queue has room for them, so a submit
     /// does not block the arbiter's thread.
     capacity: usize,
@@ -31,18 +33,28 @@ impl RulesActor {
     pub fn start(
         layout: RepositoryLayout,
         options: EngineOptions,
+        plugs: Plugs,
         capacity: usize,
         restarts: IntCounter,
     ) -> anyhow::Result<Self> {
-        let worker = RulesWorker::spawn(layout.clone(), options.clone(), queue(capacity))?;
+        let worker = spawn(&layout, &options, &plugs, capacity)?;
         Ok(RulesActor {
             worker: Some(worker),
             layout,
             options,
+            plugs,
             capacity,
             worker_lost: false,
             restarts,
         })
+    }
+
+    /// The rules of the repository the thread started with.
+    pub fn rule_names(&self) -> Vec<String> {
+        self.worker
+            .as_ref()
+            .map(|worker| worker.rule_names().to_vec())
+            .unwrap_or_default()
     }
 
     fn rules_handle(&self) -> Option<RulesHandle> {
@@ -66,11 +78,7 @@ impl Supervised for RulesActor {
         }
         // Joins the dead thread, whose interpreter state unwound with it.
         self.worker = None;
-        match RulesWorker::spawn(
-            self.layout.clone(),
-            self.options.clone(),
-            queue(self.capacity),
-        ) {
+        match spawn(&self.layout, &self.options, &self.plugs, self.capacity) {
             Ok(worker) => {
                 self.worker = Some(worker);
                 self.worker_lost = false;
@@ -151,12 +159,13 @@ pub struct Reload {
     pub layout: RepositoryLayout,
 }
 
+/// The new repository's rule names.
 impl Message for Reload {
-    type Result = Result<usize, String>;
+    type Result = Result<Vec<String>, String>;
 }
 
 impl Handler<Reload> for RulesActor {
-    type Result = Result<usize, String>;
+    type Result = Result<Vec<String>, String>;
 
     fn handle(&mut self, message: Reload, _ctx: &mut Context<Self>) -> Self::Result {
         let handle = self.rules_handle().ok_or("no rules thread is running")?;
@@ -167,6 +176,21 @@ impl Handler<Reload> for RulesActor {
         self.layout = message.layout;
         Ok(rules)
     }
+}
+
+fn spawn(
+    layout: &RepositoryLayout,
+    options: &EngineOptions,
+    plugs: &Plugs,
+    capacity: usize,
+) -> anyhow::Result<RulesWorker> {
+    let worker = RulesWorker::spawn(layout.clone(), options.clone(), queue(capacity))?;
+    // Queued before any batch can be, so no batch runs without the rule table.
+    worker
+        .handle()
+        .plug(plugs.clone())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(worker)
 }
 
 /// The rules thread's queue: room for every batch the actor holds, and for the batches a

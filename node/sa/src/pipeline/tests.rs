@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use sa_engine::Root;
-use sa_rules::EngineOptions;
+use sa_rules::{EngineOptions, Plugs};
 use tokio::sync::Semaphore;
 
 use super::*;
@@ -85,6 +85,7 @@ async fn start(options: PipelineOptions, committer: RecordingCommitter) -> Harne
             repository("rules"),
             1,
             EngineOptions::default(),
+            Plugs::default(),
             options,
             pipeline_metrics,
         )

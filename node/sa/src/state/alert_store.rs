@@ -16,6 +16,7 @@
 //! | `sendfirst/{id}` | empty | that first alert: delivered to every output, not merged |
 //! | `dedup/{rule}/{dedup values digest}` | [`Marker`] | a `dedup_keys` window: later alerts with these values are dropped |
 //! | `suppressed/{id}` | reason | a merge group below its rule's `merge_threshold` |
+//! | `staged/{rule}/{created µs, 20 digits}/{id}` | empty | as long as the alert: what rule promotion counts (§9.11) |
 //!
 //! An alert is inserted with `IfAbsent` on its key, so a replayed record (same source position,
 //! same alert id) neither duplicates the alert nor re-opens its delivery.
@@ -47,6 +48,7 @@ const WINDOW: &str = "window/";
 const SEND_FIRST: &str = "sendfirst/";
 const DEDUP: &str = "dedup/";
 const SUPPRESSED: &str = "suppressed/";
+const STAGED: &str = "staged/";
 
 /// A dedup window without a merge window to borrow from lasts this many minutes.
 const DEFAULT_DEDUP_WINDOW_MINS: u64 = 60;
@@ -65,6 +67,16 @@ fn key(parts: &[&str]) -> Vec<u8> {
 fn merge_key(alert: &Alert) -> Vec<u8> {
     format!(
         "{MERGE}{}/{:020}/{}",
+        alert.rule_name,
+        alert.created.max(0),
+        alert.alert_id
+    )
+    .into_bytes()
+}
+
+fn staged_key(alert: &Alert) -> Vec<u8> {
+    format!(
+        "{STAGED}{}/{:020}/{}",
         alert.rule_name,
         alert.created.max(0),
         alert.alert_id
@@ -319,6 +331,13 @@ impl AlertStore {
                 value: Vec::new(),
             });
         }
+        if alert.staged {
+            ops.push(WriteOp::Put {
+                keyspace: Keyspace::Alerts,
+                key: staged_key(alert),
+                value: Vec::new(),
+            });
+        }
         Ok(ops)
     }
 
@@ -386,6 +405,18 @@ impl AlertStore {
             .filter(|(op, _)| !skipped.contains(op))
             .map(|(_, alert)| alert)
             .collect())
+    }
+
+    /// How many alerts `rule` made while staged, created at or after `since`.
+    pub fn staged_alerts(&self, rule: &str, since: Micros) -> anyhow::Result<usize> {
+        let prefix = format!("{STAGED}{rule}/");
+        let from = format!("{prefix}{:020}/", since.max(0));
+        Ok(self
+            .replica
+            .scan_prefix(Keyspace::Alerts, prefix.as_bytes())?
+            .into_iter()
+            .filter(|(key, _)| key.as_slice() >= from.as_bytes())
+            .count())
     }
 
     pub fn get(&self, alert_id: &str) -> anyhow::Result<Option<Alert>> {
@@ -765,6 +796,12 @@ impl AlertStore {
                 command.ops.push(WriteOp::Delete {
                     keyspace: Keyspace::Alerts,
                     key: key(&[prefix, id]),
+                });
+            }
+            if alert.staged {
+                command.ops.push(WriteOp::Delete {
+                    keyspace: Keyspace::Alerts,
+                    key: staged_key(&alert),
                 });
             }
             for prefix in [SENT, ATTEMPT] {

@@ -57,7 +57,15 @@ impl ConfigStore {
     }
 
     /// Stores `bundle` as the next version and makes it active. Returns the version.
-    pub async fn push(&self, mut bundle: ConfigBundle) -> anyhow::Result<u64> {
+    ///
+    /// `with` gives writes that must apply in the same replicated command (the rule table's
+    /// sync) and the conditions they need; it is asked again on each attempt, so it sees the
+    /// state the attempt is conditioned on.
+    pub async fn push(
+        &self,
+        mut bundle: ConfigBundle,
+        with: impl Fn() -> anyhow::Result<(Vec<Condition>, Vec<WriteOp>)>,
+    ) -> anyhow::Result<u64> {
         for _ in 0..PUSH_ATTEMPTS {
             let current = self.active_version()?;
             let next = current + 1;
@@ -91,12 +99,16 @@ impl ConfigStore {
                     key: bundle_key(next - KEPT_VERSIONS),
                 });
             }
+            let (conditions, ops) = with()?;
+            command.conditions.extend(conditions);
+            command.ops.extend(ops);
             fail::fail_point!("config_store::before_push", |_| bail!(
                 "failpoint config_store::before_push"
             ));
             match self.replica.write(command).await? {
                 CommandResult::Applied => return Ok(next),
-                // Another push won the race, or our replica lags the leader: wait for it and retry.
+                // Another push won the race, the rule table changed, or our replica lags the
+                // leader: wait for it and retry.
                 CommandResult::ConditionFailed { .. } => {
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await
                 }
@@ -113,23 +125,13 @@ impl ConfigStore {
 mod tests {
     use std::collections::BTreeMap;
 
-    use sa_raft::{RaftTiming, ReplicaConfig};
-
     use super::*;
     use crate::bundle::BundleFile;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn pushes_get_consecutive_versions_and_only_recent_ones_are_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let replica = Replica::open(ReplicaConfig {
-            node_id: 1,
-            advertise_addr: "127.0.0.1:1".into(),
-            data_dir: dir.path().to_path_buf(),
-            timing: RaftTiming::default(),
-        })
-        .await
-        .unwrap();
-        replica.bootstrap_if_new().await.unwrap();
+        let replica = crate::state::single_node_replica(dir.path()).await;
         let store = ConfigStore::new(replica.clone());
         assert_eq!(store.active_version().unwrap(), 0);
         assert!(store.get(0).unwrap().is_none());
@@ -143,7 +145,8 @@ mod tests {
                 version: 0,
                 files: BTreeMap::from([("conf/x".to_string(), file)]),
             };
-            assert_eq!(store.push(bundle).await.unwrap(), i);
+            let nothing_else = || Ok((Vec::new(), Vec::new()));
+            assert_eq!(store.push(bundle, nothing_else).await.unwrap(), i);
         }
         assert_eq!(store.active_version().unwrap(), pushes);
         assert_eq!(store.get(0).unwrap().unwrap().version, pushes);

@@ -280,7 +280,6 @@ impl LeaseStore {
 
 #[cfg(test)]
 mod tests {
-    use sa_raft::{RaftTiming, ReplicaConfig};
 
     use super::*;
 
@@ -296,15 +295,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn only_the_current_lease_holder_moves_the_checkpoint_and_finishing_drops_the_lease() {
         let dir = tempfile::tempdir().unwrap();
-        let replica = Replica::open(ReplicaConfig {
-            node_id: 1,
-            advertise_addr: "127.0.0.1:1".into(),
-            data_dir: dir.path().to_path_buf(),
-            timing: RaftTiming::default(),
-        })
-        .await
-        .unwrap();
-        replica.bootstrap_if_new().await.unwrap();
+        let replica = crate::state::single_node_replica(dir.path()).await;
         let store = LeaseStore::new(replica.clone());
 
         assert!(store.assign("s", "shard-0", 1, None).await.unwrap());

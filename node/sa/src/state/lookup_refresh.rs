@@ -238,7 +238,7 @@ fn digest_entry(hasher: &mut Sha256, key: &[u8], value: &[u8]) {
 #[cfg(test)]
 mod tests {
     use sa_chaos_tests::MotoServer;
-    use sa_raft::{RaftTiming, Replica, ReplicaConfig};
+    use sa_raft::Replica;
     use serde_json::json;
 
     use super::*;
@@ -355,15 +355,7 @@ mod tests {
         .await;
 
         let dir = tempfile::tempdir().unwrap();
-        let replica = Replica::open(ReplicaConfig {
-            node_id: 1,
-            advertise_addr: "127.0.0.1:1".into(),
-            data_dir: dir.path().to_path_buf(),
-            timing: RaftTiming::default(),
-        })
-        .await
-        .unwrap();
-        replica.bootstrap_if_new().await.unwrap();
+        let replica = crate::state::single_node_replica(dir.path()).await;
         let store = LookupStore::new(replica.clone());
         let refresher = LookupRefresher {
             store: store.clone(),
