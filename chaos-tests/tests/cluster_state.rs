@@ -160,14 +160,16 @@ fn a_lookup_value_put_on_one_node_is_seen_by_a_rule_on_another() {
         ],
     );
     assert!(put.status.success(), "{put:?}");
-    let get = cluster.sactl(
-        1,
-        &["lookup-tables", "get", "dns_blocklist", "bad-example.net"],
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&get.stdout).trim(),
-        r#"{"source":"test"}"#
-    );
+    // A follower serves reads from its own replica, which applies the commit moments later.
+    cluster
+        .wait_until(Duration::from_secs(10), "node 1 reads the value", |c| {
+            let get = c.sactl(
+                1,
+                &["lookup-tables", "get", "dns_blocklist", "bad-example.net"],
+            );
+            String::from_utf8_lossy(&get.stdout).trim() == r#"{"source":"test"}"#
+        })
+        .unwrap();
 
     // The value is applied on node 2's replica within moments of the commit.
     cluster
