@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use pyo3::prelude::*;
 
 use crate::clock::Clock;
-use crate::engine::{EngineOptions, RulesEngine};
+use crate::engine::{EngineOptions, RuleTiming, RulesEngine};
 use crate::evaluation::Evaluation;
 use crate::interpreter::PythonEnv;
 use crate::lookup::{self, FixtureTables};
@@ -81,6 +81,19 @@ pub struct RulesBenchReport {
     pub pipelined_cpu: PipelinedCpu,
     /// Alerts of the pipelined run (the same as `alerts` when the run is deterministic).
     pub pipelined_alerts: usize,
+    /// Per-rule timing over the first records, measured in a run of its own (timing costs two
+    /// clock reads per rule call, which the figures above do not pay).
+    pub rule_times: RuleTimes,
+}
+
+/// Where the rule functions' own time goes.
+#[derive(Debug, Clone, Default)]
+pub struct RuleTimes {
+    pub records: usize,
+    /// Time inside all rule functions (and their context copies), over `records`.
+    pub total: Duration,
+    /// The rules that took longest in all, longest first.
+    pub slowest: Vec<(String, RuleTiming)>,
 }
 
 impl RulesBenchReport {
@@ -168,7 +181,28 @@ impl fmt::Display for RulesBenchReport {
             per_record(cpu.rules_thread),
             per_record(cpu.alerts_thread),
             self.rules_thread_ceiling()
-        )
+        )?;
+        let times = &self.rule_times;
+        if times.records == 0 {
+            return Ok(());
+        }
+        write!(
+            f,
+            "\nslowest rules        rule functions take {:.1} µs/record in all (timed over {} records)",
+            times.total.as_secs_f64() * 1e6 / times.records as f64,
+            times.records
+        )?;
+        for (name, timing) in &times.slowest {
+            write!(
+                f,
+                "\n  {name:<40} {:>7} calls, mean {:>5.1} µs, {:>3.0}% of rule time",
+                timing.calls,
+                timing.total.as_secs_f64() * 1e6 / timing.calls.max(1) as f64,
+                timing.total.as_secs_f64() * 100.0
+                    / times.total.as_secs_f64().max(f64::MIN_POSITIVE)
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -290,7 +324,8 @@ pub fn bench_repository(
     report.python_call = engine.python_call_cost(100_000)?;
     drop(engine);
 
-    let worker = RulesWorker::spawn(layout, options, 4).map_err(|e| e.to_string())?;
+    let worker =
+        RulesWorker::spawn(layout.clone(), options.clone(), 4).map_err(|e| e.to_string())?;
     let handle = worker.handle();
     let rules_cpu_before = rules_thread_cpu(&handle)?;
     let started = Instant::now();
@@ -310,8 +345,49 @@ pub fn bench_repository(
     report.classifier_threads = classifier_threads.max(1);
     drop(handle);
     drop(worker);
+    let timed = &replayed[..replayed.len().min(TIMED_RECORDS)];
+    report.rule_times = time_rules(&layout, options, &classifier, timed, batch.max(1))?;
     lookup::uninstall();
     Ok(report)
+}
+
+/// Records the per-rule timing pass runs over: enough for every distinct event to count.
+const TIMED_RECORDS: usize = 20_000;
+/// Rules the report names.
+const SLOWEST_SHOWN: usize = 5;
+
+/// Runs `replayed` again with per-rule timing on, on this thread.
+fn time_rules(
+    layout: &RepositoryLayout,
+    options: EngineOptions,
+    classifier: &Classifier,
+    replayed: &[&(String, String, String)],
+    batch: usize,
+) -> Result<RuleTimes, String> {
+    let options = EngineOptions {
+        rule_timing: true,
+        ..options
+    };
+    let mut engine = RulesEngine::load(layout, &options).map_err(|e| e.to_string())?;
+    for chunk in replayed.chunks(batch) {
+        let mut records = Vec::with_capacity(chunk.len());
+        for (service, source, data) in chunk {
+            let classification = classifier
+                .classify(service, source, Root::from_text(data))
+                .map_err(|e| e.to_string())?;
+            records.extend(classification.records);
+        }
+        engine.run(Arc::new(records))?;
+    }
+    let mut slowest = engine.rule_timings()?;
+    let total = slowest.iter().map(|(_, timing)| timing.total).sum();
+    slowest.sort_by_key(|(_, timing)| std::cmp::Reverse(timing.total));
+    slowest.truncate(SLOWEST_SHOWN);
+    Ok(RuleTimes {
+        records: replayed.len(),
+        total,
+        slowest,
+    })
 }
 
 /// CPU time the rules thread has used so far (read on that thread, between two batches).

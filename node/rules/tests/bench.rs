@@ -28,4 +28,21 @@ fn bench_replays_test_events_to_the_requested_count_and_measures_each_part() {
             && report.python_call > std::time::Duration::ZERO
     );
     assert!(report.records_per_second() > 0.0 && (0.0..=1.0).contains(&report.classify_share()));
+    // The timing pass names the rules that took longest, longest first, each timed per call.
+    let times = &report.rule_times;
+    assert_eq!(times.records, 500);
+    assert!(
+        !times.slowest.is_empty() && times.slowest.len() <= 5,
+        "{times:?}"
+    );
+    assert!(
+        times
+            .slowest
+            .windows(2)
+            .all(|pair| pair[0].1.total >= pair[1].1.total),
+        "{times:?}"
+    );
+    let shown: std::time::Duration = times.slowest.iter().map(|(_, t)| t.total).sum();
+    assert!(shown <= times.total && times.slowest.iter().all(|(_, t)| t.calls > 0));
+    assert!(report.to_string().contains("slowest rules"));
 }
