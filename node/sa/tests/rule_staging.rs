@@ -27,9 +27,12 @@ def probe_retired(rec):
     return rec['kind'] == 'retired'
 "#;
 
-/// The second version drops `probe_retired` and adds `probe_new`.
+/// The second version drops `probe_retired` and adds `probe_new`. It prints while imported,
+/// as some repositories' modules do: the node's bundle check must still read its summary.
 const SECOND_RULES: &str = r#"
 from streamalert.shared.rule import rule
+
+print('probe rules v2 imported')
 
 
 @rule(logs=['probe:event'], outputs=['webhook:soc'])

@@ -31,10 +31,9 @@ pub async fn validate(data_dir: &Path, bundle: &ConfigBundle) -> anyhow::Result<
         let prefix = format!("{}/", dir.path().display());
         bail!("{}", stderr.replace(&prefix, "").trim_end());
     }
-    serde_json::from_slice(&output.stdout).with_context(|| {
-        format!(
-            "the bundle check printed no summary: {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+    // The summary is the last line: a rule module may print while it is imported.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let summary = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(summary)
+        .with_context(|| format!("the bundle check printed no summary: {stdout}"))
 }
