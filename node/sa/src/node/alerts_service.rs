@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use sa_engine::Root;
 use sa_outputs::{DeliveryOutcome, OutputName, credential_properties};
 use sa_proto::alerts::v1::alerts_server::Alerts;
 use sa_proto::alerts::v1::{
@@ -21,7 +20,7 @@ use tonic::{Request, Response, Status};
 use crate::alerts::dispatcher::Deliverer;
 use crate::alerts::view;
 use crate::node::NodeContext;
-use crate::pipeline::{Payload, SourceBatch};
+use crate::pipeline::{Body, Payload, SourceBatch};
 use crate::state::{AlertStore, OutputSettings, StoredDeadLetter};
 
 pub struct AlertsService {
@@ -313,7 +312,7 @@ impl AlertsService {
             service: dead.service.clone(),
             resource: dead.resource.clone(),
             payloads: vec![Payload::at(
-                Root::from_text(&dead.record),
+                Body::text(dead.record.clone()),
                 format!("replay/{id}"),
             )],
         };

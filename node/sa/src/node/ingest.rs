@@ -19,7 +19,7 @@ use sa_proto::ingest::v1::{PutRecordsRequest, PutRecordsResponse};
 use serde_json::{Value, json};
 
 use super::NodeContext;
-use crate::pipeline::{BatchError, Payload, SourceBatch};
+use crate::pipeline::{BatchError, Body, Payload, SourceBatch};
 
 /// The service name under which ingest sources are declared in `data_sources`.
 pub const SERVICE: &str = "http";
@@ -41,14 +41,14 @@ async fn ingest_batch(
     node: &NodeContext,
     source: &str,
     batch_id: Option<&str>,
-    roots: Vec<Root>,
+    bodies: Vec<Body>,
 ) -> Result<PutRecordsResponse, Refusal> {
-    let payloads = roots
+    let payloads = bodies
         .into_iter()
         .enumerate()
-        .map(|(index, root)| match batch_id {
-            Some(id) => Payload::at(root, format!("{id}/{index}")),
-            None => Payload::unplaced(root),
+        .map(|(index, body)| match batch_id {
+            Some(id) => Payload::at(body, format!("{id}/{index}")),
+            None => Payload::unplaced(body),
         })
         .collect();
     let batch = SourceBatch {
@@ -152,12 +152,8 @@ impl Ingest for IngestService {
             return Err(tonic::Status::invalid_argument("no records in the request"));
         }
         let id = batch_id(&request.batch_id).map_err(tonic::Status::invalid_argument)?;
-        let roots = request
-            .records
-            .iter()
-            .map(|record| Root::from_text(record))
-            .collect();
-        match ingest_batch(&self.node, &request.source, id, roots).await {
+        let bodies = request.records.into_iter().map(Body::text).collect();
+        match ingest_batch(&self.node, &request.source, id, bodies).await {
             Ok(reply) => Ok(tonic::Response::new(reply)),
             Err(Refusal::BadRequest(reason)) => Err(tonic::Status::invalid_argument(reason)),
             Err(Refusal::UnknownSource(reason)) => Err(tonic::Status::not_found(reason)),
@@ -168,7 +164,7 @@ impl Ingest for IngestService {
 
 /// A JSON array is a batch of records; anything else is read line by line (JSON lines or
 /// text logs), blank lines skipped.
-fn split_body(body: &[u8]) -> Result<Vec<Root>, String> {
+fn split_body(body: &[u8]) -> Result<Vec<Body>, String> {
     let text = std::str::from_utf8(body).map_err(|e| format!("body is not UTF-8: {e}"))?;
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
@@ -185,15 +181,15 @@ fn split_body(body: &[u8]) -> Result<Vec<Root>, String> {
         return Ok(records
             .into_iter()
             .map(|record| match record {
-                Value::String(line) => Root::from_text(&line),
-                other => Root::Json(other),
+                Value::String(line) => Body::text(line),
+                other => Body::Decoded(Root::Json(other)),
             })
             .collect());
     }
     Ok(text
         .lines()
         .filter(|line| !line.trim().is_empty())
-        .map(Root::from_text)
+        .map(|line| Body::text(line.to_owned()))
         .collect())
 }
 
@@ -203,9 +199,10 @@ mod tests {
 
     #[test]
     fn arrays_lines_and_bad_bodies() {
+        let roots = |bodies: Vec<Body>| bodies.iter().map(Body::root).collect::<Vec<_>>();
         let array = split_body(br#"[{"a": 1}, "text log line"]"#).unwrap();
         assert_eq!(
-            array,
+            roots(array),
             vec![
                 Root::Json(json!({"a": 1})),
                 Root::Text("text log line".into())
@@ -213,7 +210,12 @@ mod tests {
         );
         let lines = split_body(b"{\"a\": 1}\n\nplain text\n").unwrap();
         assert_eq!(
-            lines,
+            lines[0],
+            Body::text("{\"a\": 1}".into()),
+            "decoded later, not here"
+        );
+        assert_eq!(
+            roots(lines),
             vec![Root::Json(json!({"a": 1})), Root::Text("plain text".into())]
         );
         assert!(split_body(b"  \n").unwrap_err().contains("empty body"));

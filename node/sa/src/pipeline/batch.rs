@@ -6,26 +6,97 @@ use std::collections::BTreeMap;
 use sa_engine::{DeadLetter, Root};
 use sa_rules::Alert;
 
-/// One raw payload and where its source read it.
+/// A payload as its source has it. Sources hand text and bytes over undecoded: the JSON decode
+/// (§5.1) then runs on a classifier thread rather than on the async runtime, and a batch kept
+/// for a retry holds bytes, not a decoded tree each attempt would have to copy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    Encoded {
+        bytes: Vec<u8>,
+        encoding: Encoding,
+    },
+    /// A JSON value the source already holds (a record of a posted JSON array, a document of
+    /// an S3 object).
+    Decoded(Root),
+}
+
+/// How [`Body::Encoded`] bytes become a payload root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// A line of text: JSON if it decodes, else the text itself.
+    Text,
+    /// A Kinesis record's data: gzip or zlib compressed or not, then as `Text`.
+    Kinesis,
+}
+
+impl Body {
+    pub fn text(text: String) -> Self {
+        Body::Encoded {
+            bytes: text.into_bytes(),
+            encoding: Encoding::Text,
+        }
+    }
+
+    pub fn kinesis(data: Vec<u8>) -> Self {
+        Body::Encoded {
+            bytes: data,
+            encoding: Encoding::Kinesis,
+        }
+    }
+
+    /// The payload decoded (§5.1), for the classifier.
+    pub fn root(&self) -> Root {
+        match self {
+            Body::Encoded {
+                bytes,
+                encoding: Encoding::Text,
+            } => Root::from_bytes(bytes),
+            Body::Encoded {
+                bytes,
+                encoding: Encoding::Kinesis,
+            } => sa_engine::payload::kinesis_bytes(bytes),
+            Body::Decoded(root) => root.clone(),
+        }
+    }
+
+    /// The payload as a dead letter stores it: text as received, or the decoded document.
+    pub fn raw_string(&self) -> String {
+        match self {
+            Body::Encoded {
+                bytes,
+                encoding: Encoding::Text,
+            } => String::from_utf8_lossy(bytes).into_owned(),
+            other => other.root().to_raw_string(),
+        }
+    }
+}
+
+impl From<Root> for Body {
+    fn from(root: Root) -> Self {
+        Body::Decoded(root)
+    }
+}
+
+/// One payload and where its source read it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Payload {
-    pub root: Root,
+    pub body: Body,
     /// Unique within the source and stable across re-reads (a file's inode and byte offset, a
     /// client's batch id and index); `None` when the source cannot tell a replay from new data.
     pub position: Option<String>,
 }
 
 impl Payload {
-    pub fn at(root: Root, position: String) -> Self {
+    pub fn at(body: impl Into<Body>, position: String) -> Self {
         Payload {
-            root,
+            body: body.into(),
             position: Some(position),
         }
     }
 
-    pub fn unplaced(root: Root) -> Self {
+    pub fn unplaced(body: impl Into<Body>) -> Self {
         Payload {
-            root,
+            body: body.into(),
             position: None,
         }
     }

@@ -65,7 +65,7 @@ pub fn classify(classifier: &Classifier, batch: &SourceBatch) -> Result<Classifi
     let mut classified = Classified::default();
     for payload in &batch.payloads {
         let outcome = classifier
-            .classify(&batch.service, &batch.resource, payload.root.clone())
+            .classify(&batch.service, &batch.resource, payload.body.root())
             .map_err(|e| e.to_string())?;
         let first = classified.records.len();
         classified.records.extend(outcome.records);

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use actix::{Addr, Supervisor, SyncArbiter};
 use sa_engine::classifier::CandidateFailure;
-use sa_engine::{ClassifiedRecord, Classifier, DeadLetter, Root};
+use sa_engine::{ClassifiedRecord, Classifier, DeadLetter};
 use sa_rules::{Alert, BatchOutcome, EngineOptions, Evaluation, Plugs};
 
 use super::actor_system::ActorSystem;
@@ -552,10 +552,7 @@ fn unclassified(batch: &SourceBatch, reason: &str) -> Vec<DeadLetter> {
             service: batch.service.clone(),
             resource: batch.resource.clone(),
             log_type: None,
-            record: match &payload.root {
-                Root::Text(text) => text.clone(),
-                Root::Json(value) => value.to_string(),
-            },
+            record: payload.body.raw_string(),
             failures: vec![CandidateFailure {
                 log_type: classifier::ACTOR.to_owned(),
                 reason: reason.to_owned(),

@@ -14,7 +14,7 @@ mod supervision;
 mod tests;
 mod threat_intel;
 
-pub use batch::{BatchReport, Payload, SourceBatch, origin};
+pub use batch::{BatchReport, Body, Payload, SourceBatch, origin};
 pub use commit::Committer;
 pub use detection::{BatchError, Detection, PipelineOptions};
 pub use repository::{LoadedRepository, RepositorySummary, check_repository};

@@ -16,11 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sa_engine::Root;
 use serde::{Deserialize, Serialize};
 
 use crate::node::NodeContext;
-use crate::pipeline::{Payload, SourceBatch};
+use crate::pipeline::{Body, Payload, SourceBatch};
 
 pub const SERVICE: &str = "file";
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -209,7 +208,7 @@ impl FileTail {
                     .iter()
                     .map(|line| {
                         Payload::at(
-                            Root::from_text(&line.text),
+                            Body::text(line.text.clone()),
                             format!("{path}@{inode}:{}", line.offset),
                         )
                     })

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::node::NodeContext;
-use crate::pipeline::{BatchError, Payload, SourceBatch};
+use crate::pipeline::{BatchError, Body, Payload, SourceBatch};
 use crate::state::{Fenced, LeaseStore, ShardProgress, now_ms};
 
 pub const SERVICE: &str = "kinesis";
@@ -316,7 +316,7 @@ impl ShardConsumer {
             .iter()
             .map(|record| {
                 Payload::at(
-                    sa_engine::payload::kinesis_bytes(&record.data),
+                    Body::kinesis(record.data.clone()),
                     format!(
                         "{shard}/{}#{}",
                         record.sequence_number,
