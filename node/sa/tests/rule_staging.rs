@@ -278,6 +278,20 @@ fn pushes_stage_new_rules_and_sactl_stages_promotes_disables_and_enables() {
     });
     assert_eq!(delivered_seqs(&receiver), [2, 4, 5]);
 
+    // A reader that stops early (`sactl rules list | head`) ends sactl quietly, not in a panic.
+    let mut listing = Command::new(SACTL)
+        .arg("--node")
+        .arg(node.grpc_addr.to_string())
+        .args(["rules", "list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(listing.stdout.take());
+    let closed = listing.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&closed.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
     // Unknown rules are refused by name.
     let error = refused(sactl(&node, &["rules", "disable", "probe_nothing"]));
     assert!(
