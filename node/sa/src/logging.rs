@@ -14,13 +14,7 @@ pub enum LogFormat {
 /// Installs the global subscriber. `level` is a tracing filter (`info`, `sa=debug,warn`, ...);
 /// an invalid filter is an error rather than a silent fallback.
 pub fn init(level: &str, format: LogFormat) -> anyhow::Result<()> {
-    // openraft reports every election step at info; keep it at warn unless asked about by name.
-    let directives = if level.contains("openraft") {
-        level.to_string()
-    } else {
-        format!("{level},openraft=warn")
-    };
-    let filter = EnvFilter::try_new(&directives)
+    let filter = EnvFilter::try_new(directives(level))
         .map_err(|e| anyhow::anyhow!("invalid log level {level:?}: {e}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -36,4 +30,34 @@ pub fn init(level: &str, format: LogFormat) -> anyhow::Result<()> {
             .init(),
     }
     Ok(())
+}
+
+/// `level` with quieter defaults for two chatty libraries, unless it names them:
+/// - openraft reports every election step at info: warn;
+/// - the AWS SDK warns at each credential provider it tries and fails (IMDS on a machine that is
+///   not EC2, several times a call): error. sa reports its own AWS failures once, with the
+///   stream, queue, table or output concerned and the SDK's error.
+fn directives(level: &str) -> String {
+    let mut directives = level.to_string();
+    for (target, quieter) in [("openraft", "warn"), ("aws_config", "error")] {
+        if !level.contains(target) {
+            directives.push_str(&format!(",{target}={quieter}"));
+        }
+    }
+    directives
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chatty_libraries_are_quieter_unless_named() {
+        assert_eq!(directives("info"), "info,openraft=warn,aws_config=error");
+        assert_eq!(
+            directives("info,aws_config=debug"),
+            "info,aws_config=debug,openraft=warn"
+        );
+        assert!(EnvFilter::try_new(directives("sa=debug,warn")).is_ok());
+    }
 }
