@@ -7,7 +7,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use sa_chaos_tests::{HttpReceiver, NodeOptions, NodeProcess, http_post, write_repository};
+use sa_chaos_tests::{
+    HttpReceiver, NodeOptions, NodeProcess, http_get, http_post, write_repository,
+};
 use serde_json::{Value, json};
 
 const SANODE: &str = env!("CARGO_BIN_EXE_sanode");
@@ -228,6 +230,16 @@ fn pushes_stage_new_rules_and_sactl_stages_promotes_disables_and_enables() {
     assert_eq!(staged[0]["Staged"], true);
     assert_eq!(staged[0]["Outputs"], json!(["aws-firehose:alerts"]));
     assert_eq!(rules(&node).1["probe_new"]["staged_alerts"], 1);
+    let (status, metrics) = http_get(node.http_addr, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        metrics.lines().any(|l| l == "sa_rules_staged 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.lines().any(|l| l == "sa_rules_disabled 0"),
+        "{metrics}"
+    );
 
     // Staged for a second with no alert, probe_bad is promoted by the leader on its own;
     // probe_new alerted while staged, so it stays staged.

@@ -10,7 +10,7 @@ use sa_raft::Replica;
 use super::metrics::NodeMetrics;
 use crate::pipeline::{BatchReport, Committer, Detection};
 use crate::sinks::AlertLog;
-use crate::state::{AlertStore, ConfigStore, LookupStore, RuleStore};
+use crate::state::{AlertStore, ConfigStore, LookupStore, RuleRow, RuleStore};
 
 pub struct NodeContext {
     pub advertise_addr: String,
@@ -64,6 +64,19 @@ impl NodeContext {
         self.metrics
             .config_version
             .set(i64::try_from(self.detection.version()).unwrap_or(i64::MAX));
+        // A staged rule forgotten for weeks, or a rule left disabled, is worth an alert of its own.
+        match self.rules.rows() {
+            Ok(rows) => {
+                let count = |flag: fn(&RuleRow) -> bool| {
+                    i64::try_from(rows.values().filter(|row| flag(row)).count()).unwrap_or(i64::MAX)
+                };
+                self.metrics.rules_staged.set(count(|row| row.staged));
+                self.metrics.rules_disabled.set(count(|row| row.disabled));
+            }
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "cannot read the rule table for metrics")
+            }
+        }
         self.metrics.render()
     }
 }

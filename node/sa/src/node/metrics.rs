@@ -27,6 +27,8 @@ pub struct NodeMetrics {
     pub config_version: IntGauge,
     pub config_reload_failures_total: IntCounter,
     pub rules_promoted_total: IntCounter,
+    pub rules_staged: IntGauge,
+    pub rules_disabled: IntGauge,
     pub raft_term: IntGauge,
     pub raft_last_log_index: IntGauge,
     pub raft_applied_index: IntGauge,
@@ -137,6 +139,14 @@ impl NodeMetrics {
                 "Staged rules this node (as leader) promoted after a staging window without alerts.",
             )
             .expect("valid metric"),
+            rules_staged: gauge(
+                "sa_rules_staged",
+                "Rules the rule table lists as staged (their alerts reach only the alerts firehose while rule_staging is on).",
+            ),
+            rules_disabled: gauge(
+                "sa_rules_disabled",
+                "Rules disabled in the rule table (sactl rules disable).",
+            ),
             raft_term: gauge("sa_raft_term", "Current Raft term."),
             raft_last_log_index: gauge(
                 "sa_raft_last_log_index",
@@ -165,6 +175,8 @@ impl NodeMetrics {
             Box::new(metrics.config_version.clone()),
             Box::new(metrics.config_reload_failures_total.clone()),
             Box::new(metrics.rules_promoted_total.clone()),
+            Box::new(metrics.rules_staged.clone()),
+            Box::new(metrics.rules_disabled.clone()),
             Box::new(metrics.raft_term.clone()),
             Box::new(metrics.raft_last_log_index.clone()),
             Box::new(metrics.raft_applied_index.clone()),
