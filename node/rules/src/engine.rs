@@ -33,6 +33,11 @@ use crate::threat_intel::{IocStore, ThreatIntelConfig};
 pub struct RuleStates {
     pub staged: BTreeSet<String>,
     pub disabled: BTreeSet<String>,
+    /// Every rule the table has a row for. A loaded rule without one keeps the state it had:
+    /// a push removes the rows of the rules it drops, and a node still running the previous
+    /// config must not let such a rule out of staging, or back on, for the seconds its reload
+    /// takes.
+    pub listed: BTreeSet<String>,
 }
 
 /// The rule table (§9.11); the node plugs its replicated table in.
@@ -259,7 +264,8 @@ impl RulesEngine {
     /// staging only when it changed.
     fn apply_rule_states(&mut self, py: Python<'_>) -> PyResult<()> {
         let states = match (&self.rule_table, &self.applied_states) {
-            (None, _) => Arc::default(),
+            (None, Some(_)) => return Ok(()),
+            (None, None) => Arc::default(),
             (Some(table), None) => table.fresh_states(),
             (Some(table), Some(_)) => table.states(),
         };
@@ -270,19 +276,26 @@ impl RulesEngine {
         {
             return Ok(());
         }
-        let staged = if self.rule_staging {
-            states.staged.clone()
-        } else {
-            BTreeSet::new()
-        };
+        let mut staged = BTreeSet::new();
+        for (disabled, rule) in self.disabled.iter_mut().zip(self.catalog.rules()) {
+            let name = &rule.name;
+            if !states.listed.contains(name) {
+                // No row: as it was (see RuleStates::listed).
+                if self.staged.contains(name) {
+                    staged.insert(name.clone());
+                }
+                continue;
+            }
+            *disabled = states.disabled.contains(name);
+            if self.rule_staging && states.staged.contains(name) {
+                staged.insert(name.clone());
+            }
+        }
         if staged != self.staged {
             self.runtime
                 .bind(py)
                 .call_method1("set_staged", (staged.iter().collect::<Vec<_>>(),))?;
             self.staged = staged;
-        }
-        for (disabled, rule) in self.disabled.iter_mut().zip(self.catalog.rules()) {
-            *disabled = states.disabled.contains(&rule.name);
         }
         self.applied_states = Some(states);
         Ok(())

@@ -42,7 +42,7 @@ enum Request {
 /// What the node plugs into every repository the thread loads (kept across reloads).
 #[derive(Clone, Default)]
 pub struct Plugs {
-    /// Staging (§9.11): the replicated rule table, when `rule_staging.enabled`.
+    /// The replicated rule table (§9.11): staged and disabled rules.
     pub rule_table: Option<Arc<dyn RuleTable>>,
     /// Threat intel (§9.9): the configuration and the IOC table.
     pub threat_intel: Option<(ThreatIntelConfig, Arc<dyn IocStore>)>,

@@ -48,19 +48,25 @@ fn staging_layout() -> RepositoryLayout {
     }
 }
 
-/// A rule table that always answers the same states (the same `Arc`, as an unchanged table).
-fn table(staged: &[&str], disabled: &[&str]) -> Arc<dyn RuleTable> {
+/// A rule table that always answers `states` (the same `Arc`, as an unchanged table).
+fn fixed_table(states: RuleStates) -> Arc<dyn RuleTable> {
     struct Fixed(Arc<RuleStates>);
     impl RuleTable for Fixed {
         fn states(&self) -> Arc<RuleStates> {
             self.0.clone()
         }
     }
+    Arc::new(Fixed(Arc::new(states)))
+}
+
+/// A rule table with rows for the `staged` and the `disabled` rules only.
+fn table(staged: &[&str], disabled: &[&str]) -> Arc<dyn RuleTable> {
     let names = |names: &[&str]| names.iter().map(|name| name.to_string()).collect();
-    Arc::new(Fixed(Arc::new(RuleStates {
+    fixed_table(RuleStates {
         staged: names(staged),
         disabled: names(disabled),
-    })))
+        listed: names(&[staged, disabled].concat()),
+    })
 }
 
 fn load() -> RulesEngine {
@@ -474,10 +480,25 @@ fn disabled_rules_do_not_run_until_enabled_again() {
     let outcome = run(&mut engine, records());
     assert_eq!(fired(&outcome), ["dynamic"].into());
     assert!(alert(&outcome, "dynamic").staged);
+    // Rows gone (the rules were dropped by a push this engine has not loaded yet): the rules
+    // keep their states.
     engine.set_rule_table(Some(table(&[], &[])));
+    let outcome = run(&mut engine, records());
+    assert_eq!(fired(&outcome), ["dynamic"].into());
+    assert!(alert(&outcome, "dynamic").staged);
+    // Rows back, live: both run, unstaged.
+    engine.set_rule_table(Some(listed_live(&["root_login", "dynamic"])));
     let outcome = run(&mut engine, records());
     assert_eq!(fired(&outcome), ["root_login", "dynamic"].into());
     assert!(!alert(&outcome, "dynamic").staged);
+}
+
+/// A rule table whose rows for `names` say live and enabled.
+fn listed_live(names: &[&str]) -> Arc<dyn RuleTable> {
+    fixed_table(RuleStates {
+        listed: names.iter().map(|name| name.to_string()).collect(),
+        ..RuleStates::default()
+    })
 }
 
 #[test]

@@ -30,11 +30,15 @@ def probe_retired(rec):
 "#;
 
 /// The second version drops `probe_retired` and adds `probe_new`. It prints while imported,
-/// as some repositories' modules do: the node's bundle check must still read its summary.
+/// without a newline, as some repositories' modules do: the node's bundle check must still
+/// read its summary.
 const SECOND_RULES: &str = r#"
+import sys
+
 from streamalert.shared.rule import rule
 
-print('probe rules v2 imported')
+sys.stdout.write('probe rules v2 imported')
+sys.stdout.flush()
 
 
 @rule(logs=['probe:event'], outputs=['webhook:soc'])
@@ -307,7 +311,7 @@ fn pushes_stage_new_rules_and_sactl_stages_promotes_disables_and_enables() {
     // Unknown rules are refused by name.
     let error = refused(sactl(&node, &["rules", "disable", "probe_nothing"]));
     assert!(
-        error.contains("no rule named \"probe_nothing\" in the running config or the rule table"),
+        error.contains("no rule named \"probe_nothing\" in the rule table (the pushed config)"),
         "{error}"
     );
 }

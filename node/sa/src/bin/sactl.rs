@@ -9,11 +9,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // Output piped into `head` and the like: a closed pipe ends sactl quietly, as it does any
-    // Unix tool, instead of a panic on the next line printed.
-    // SAFETY: signal() only swaps the process's SIGPIPE disposition. Sockets are unaffected:
-    // Rust's (and so tokio's) socket writes pass MSG_NOSIGNAL and get EPIPE as before.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     match sa::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -26,4 +22,24 @@ async fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Output piped into `head` and the like: `println!` panics once the reader has gone. End
+/// quietly instead, with the status a SIGPIPE death gives, as Unix tools do. SIGPIPE itself
+/// stays ignored: gRPC writes its sockets with writev, which would raise it, and a push cut
+/// short must report its error rather than die silently.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(128 + 13);
+        }
+        default(info);
+    }));
 }

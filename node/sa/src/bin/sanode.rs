@@ -11,11 +11,12 @@ fn main() -> ExitCode {
     let args = NodeArgs::parse();
     if let Some(dir) = &args.check_repository {
         // Runs before any runtime or interpreter of the node exists: this process is the check.
-        // The summary goes to stdout as JSON for the node that asked.
+        // The summary goes to stdout as JSON for the node that asked, on a line of its own
+        // whatever the rules printed while imported.
         return match sa::pipeline::check_repository(dir) {
             Ok(summary) => match serde_json::to_string(&summary) {
                 Ok(json) => {
-                    println!("{json}");
+                    println!("\n{}{json}", sa::pipeline::SUMMARY_MARKER);
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

@@ -21,7 +21,19 @@ use tonic::{Request, Response, Status};
 use super::NodeContext;
 use super::bundle_check;
 use crate::bundle::ConfigBundle;
-use crate::state::{AlertStore, DEFAULT_STAGING, RuleChange, RuleRow, SyncRequest};
+use crate::state::{
+    AlertStore, DEFAULT_STAGING, RuleChange, RuleRow, RuleTableRefusal, SyncRequest,
+};
+
+/// A refusal of the caller's request is an invalid argument; anything else (no leader, the
+/// replica unreadable) may pass.
+fn refused_or_unavailable(e: anyhow::Error) -> Status {
+    if e.downcast_ref::<RuleTableRefusal>().is_some() {
+        Status::invalid_argument(format!("{e:#}"))
+    } else {
+        Status::unavailable(format!("{e:#}"))
+    }
+}
 
 fn rule_state(
     row: Option<&RuleRow>,
@@ -30,7 +42,7 @@ fn rule_state(
     alerts: &AlertStore,
 ) -> Result<RuleState, Status> {
     let staged_alerts = match row.and_then(RuleRow::staged_window) {
-        Some((staged_at, _)) => alerts.staged_alerts(name, staged_at).map_err(internal)? as u64,
+        Some((staged_at, _)) => alerts.alerts_since(name, staged_at).map_err(internal)? as u64,
         None => 0,
     };
     Ok(RuleState {
@@ -83,7 +95,7 @@ impl Admin for AdminService {
         // Checked once up front: a rule the bundle lacks is the caller's mistake, not a race.
         table
             .sync_write(&rules, &sync, Clock::System.now())
-            .map_err(|e| Status::invalid_argument(format!("{e:#}")))?;
+            .map_err(refused_or_unavailable)?;
         let staged = Mutex::new(Vec::new());
         let checksum = bundle.checksum();
         let version = self
@@ -251,12 +263,22 @@ impl Admin for AdminService {
             }
         };
         let running = self.node.detection.rule_names();
+        if let RuleChange::Stage(period) = change
+            && period > self.node.alert_retention
+        {
+            return Err(Status::invalid_argument(format!(
+                "a staging window of {} outlasts the alert retention ({}): alerts older than \
+                 the retention would no longer keep the rule staged",
+                humantime::format_duration(period),
+                humantime::format_duration(self.node.alert_retention)
+            )));
+        }
         let rows = self
             .node
             .rules
             .change(&request.rules, change, &running, Clock::System.now())
             .await
-            .map_err(|e| Status::invalid_argument(format!("{e:#}")))?;
+            .map_err(refused_or_unavailable)?;
         tracing::info!(?change, rules = ?request.rules, "rule table changed");
         let rules = rows
             .iter()

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 
 use crate::bundle::ConfigBundle;
-use crate::pipeline::RepositorySummary;
+use crate::pipeline::{RepositorySummary, SUMMARY_MARKER};
 
 pub async fn validate(data_dir: &Path, bundle: &ConfigBundle) -> anyhow::Result<RepositorySummary> {
     let scratch = data_dir.join("tmp");
@@ -31,9 +31,13 @@ pub async fn validate(data_dir: &Path, bundle: &ConfigBundle) -> anyhow::Result<
         let prefix = format!("{}/", dir.path().display());
         bail!("{}", stderr.replace(&prefix, "").trim_end());
     }
-    // The summary is the last line: a rule module may print while it is imported.
+    // A rule module may print while it is imported: the summary is on its marked line.
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let summary = stdout.lines().last().unwrap_or_default();
+    let summary = stdout
+        .lines()
+        .rev()
+        .find_map(|line| line.strip_prefix(SUMMARY_MARKER))
+        .with_context(|| format!("the bundle check printed no summary: {stdout}"))?;
     serde_json::from_str(summary)
-        .with_context(|| format!("the bundle check printed no summary: {stdout}"))
+        .with_context(|| format!("the bundle check printed an undecodable summary: {summary}"))
 }

@@ -23,6 +23,9 @@ pub struct NodeContext {
     pub configs: ConfigStore,
     pub lookups: LookupStore,
     pub rules: RuleStore,
+    /// How long finished alerts stay: a staging window may not outlast it (promotion counts
+    /// the stored alerts).
+    pub alert_retention: std::time::Duration,
     /// Where the alerts Firehose goes when conf/outputs.json does not name a stream.
     pub alert_log: Arc<AlertLog>,
 }

@@ -103,6 +103,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         configs,
         lookups,
         rules,
+        alert_retention: args.alerts.alert_retention,
         alert_log: Arc::new(AlertLog::open(
             &args.data_dir.join("alerts.jsonl"),
             !args.quiet_alerts,

@@ -17,5 +17,5 @@ mod threat_intel;
 pub use batch::{BatchReport, Body, Payload, SourceBatch, origin};
 pub use commit::Committer;
 pub use detection::{BatchError, Detection, PipelineOptions};
-pub use repository::{LoadedRepository, RepositorySummary, check_repository};
+pub use repository::{LoadedRepository, RepositorySummary, SUMMARY_MARKER, check_repository};
 pub use supervision::StageFailure;

@@ -44,6 +44,9 @@ impl LoadedRepository {
     }
 }
 
+/// Starts the line of `sanode --check-repository`'s output that holds its summary.
+pub const SUMMARY_MARKER: &str = "sa-check-summary ";
+
 /// What a valid repository holds that the cluster's rule table follows.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RepositorySummary {

@@ -16,7 +16,7 @@
 //! | `sendfirst/{id}` | empty | that first alert: delivered to every output, not merged |
 //! | `dedup/{rule}/{dedup values digest}` | [`Marker`] | a `dedup_keys` window: later alerts with these values are dropped |
 //! | `suppressed/{id}` | reason | a merge group below its rule's `merge_threshold` |
-//! | `staged/{rule}/{created µs, 20 digits}/{id}` | empty | as long as the alert: what rule promotion counts (§9.11) |
+//! | `byrule/{rule}/{created µs, 20 digits}/{id}` | empty | as long as the alert: what rule promotion counts (§9.11) |
 //!
 //! An alert is inserted with `IfAbsent` on its key, so a replayed record (same source position,
 //! same alert id) neither duplicates the alert nor re-opens its delivery.
@@ -48,7 +48,7 @@ const WINDOW: &str = "window/";
 const SEND_FIRST: &str = "sendfirst/";
 const DEDUP: &str = "dedup/";
 const SUPPRESSED: &str = "suppressed/";
-const STAGED: &str = "staged/";
+const BY_RULE: &str = "byrule/";
 
 /// A dedup window without a merge window to borrow from lasts this many minutes.
 const DEFAULT_DEDUP_WINDOW_MINS: u64 = 60;
@@ -74,9 +74,9 @@ fn merge_key(alert: &Alert) -> Vec<u8> {
     .into_bytes()
 }
 
-fn staged_key(alert: &Alert) -> Vec<u8> {
+fn by_rule_key(alert: &Alert) -> Vec<u8> {
     format!(
-        "{STAGED}{}/{:020}/{}",
+        "{BY_RULE}{}/{:020}/{}",
         alert.rule_name,
         alert.created.max(0),
         alert.alert_id
@@ -331,13 +331,11 @@ impl AlertStore {
                 value: Vec::new(),
             });
         }
-        if alert.staged {
-            ops.push(WriteOp::Put {
-                keyspace: Keyspace::Alerts,
-                key: staged_key(alert),
-                value: Vec::new(),
-            });
-        }
+        ops.push(WriteOp::Put {
+            keyspace: Keyspace::Alerts,
+            key: by_rule_key(alert),
+            value: Vec::new(),
+        });
         Ok(ops)
     }
 
@@ -407,15 +405,26 @@ impl AlertStore {
             .collect())
     }
 
-    /// How many alerts `rule` made while staged, created at or after `since`.
-    pub fn staged_alerts(&self, rule: &str, since: Micros) -> anyhow::Result<usize> {
-        let prefix = format!("{STAGED}{rule}/");
-        let from = format!("{prefix}{:020}/", since.max(0));
+    /// How many stored alerts of `rule` were created at or after `since` (what rule promotion
+    /// counts, §9.11). Alerts purged by the retention no longer count.
+    pub fn alerts_since(&self, rule: &str, since: Micros) -> anyhow::Result<usize> {
+        let prefix = format!("{BY_RULE}{rule}/");
+        let since = since.max(0);
         Ok(self
             .replica
             .scan_prefix(Keyspace::Alerts, prefix.as_bytes())?
             .into_iter()
-            .filter(|(key, _)| key.as_slice() >= from.as_bytes())
+            .filter(|(key, _)| {
+                // `<created, 20 digits>/<id>`: anything else belongs to a rule whose name
+                // extends this one past a `/`.
+                let rest = &key[prefix.len()..];
+                rest.len() > 21
+                    && rest[20] == b'/'
+                    && std::str::from_utf8(&rest[..20])
+                        .ok()
+                        .and_then(|created| created.parse::<i64>().ok())
+                        .is_some_and(|created| created >= since)
+            })
             .count())
     }
 
@@ -798,12 +807,10 @@ impl AlertStore {
                     key: key(&[prefix, id]),
                 });
             }
-            if alert.staged {
-                command.ops.push(WriteOp::Delete {
-                    keyspace: Keyspace::Alerts,
-                    key: staged_key(&alert),
-                });
-            }
+            command.ops.push(WriteOp::Delete {
+                keyspace: Keyspace::Alerts,
+                key: by_rule_key(&alert),
+            });
             for prefix in [SENT, ATTEMPT] {
                 command.ops.push(WriteOp::DeletePrefix {
                     keyspace: Keyspace::Alerts,

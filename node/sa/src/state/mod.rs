@@ -18,7 +18,10 @@ pub use config_store::ConfigStore;
 pub use leases::{Fenced, HeldLease, Lease, LeaseStore, ShardProgress, ShardState};
 pub use lookup_store::LookupStore;
 pub use output_settings::{OutputSettings, RESOURCE_SETTING};
-pub use rule_table::{DEFAULT_STAGING, RuleChange, RuleRow, RuleStore, SyncRequest, SyncWrite};
+pub use rule_table::{
+    DEFAULT_STAGING, RuleChange, RuleRow, RuleStore, RuleTableRefusal, StoredRow, SyncRequest,
+    SyncWrite, TableState,
+};
 
 /// A one-node cluster's replica in `dir`, leading: the replicated state for a store's unit test.
 #[cfg(test)]

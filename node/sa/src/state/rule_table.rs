@@ -1,5 +1,6 @@
-//! The rule table (compat §9.11) in the `rules` keyspace: key the rule name, value StreamAlert's
-//! item `{"RuleName", "Staged", "StagedAt", "StagedUntil"}` plus sa's own `Disabled`.
+//! The rule table (compat §9.11) in the `rules` keyspace: key `rule/<name>`, value StreamAlert's
+//! item `{"RuleName", "Staged", "StagedAt", "StagedUntil"}` plus sa's own `Disabled`; key
+//! `synced` once a config push has synced the table (the first sync never stages).
 //!
 //! A config push syncs the table with the pushed rules in the same replicated write that makes
 //! the bundle active, so a new rule never runs unstaged, not even for a moment. The rules thread
@@ -21,6 +22,34 @@ pub const DEFAULT_STAGING: Duration = Duration::from_secs(48 * 3600);
 /// How stale the rules thread's view of the table may be.
 const STATES_CACHED_FOR: Duration = Duration::from_secs(1);
 const CHANGE_ATTEMPTS: usize = 5;
+const ROW: &str = "rule/";
+const SYNCED: &[u8] = b"synced";
+
+fn row_key(name: &str) -> Vec<u8> {
+    format!("{ROW}{name}").into_bytes()
+}
+
+/// The caller's mistake (an unknown rule, contradictory lists), as opposed to the cluster's
+/// state being unreadable or unwritable for now.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RuleTableRefusal(pub String);
+
+/// A row as read, with the bytes it is stored as: writes are conditioned on those bytes, so a
+/// row written by another version of sa, or a corrupt one, can still be replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRow {
+    pub row: RuleRow,
+    raw: Vec<u8>,
+}
+
+/// The table as one node's replica holds it.
+#[derive(Debug, Clone, Default)]
+pub struct TableState {
+    pub rows: BTreeMap<String, StoredRow>,
+    /// A config push has synced the table.
+    pub synced: bool,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleRow {
@@ -45,7 +74,8 @@ pub struct RuleRow {
 }
 
 impl RuleRow {
-    fn new(name: &str) -> Self {
+    /// A live, enabled rule.
+    pub fn new(name: &str) -> Self {
         RuleRow {
             name: name.to_owned(),
             staged: false,
@@ -121,10 +151,12 @@ impl RuleChange {
 
 /// The rows to write (`Some`) or delete (`None`) so that the table follows `rules`, the pushed
 /// config's rules (§9.11, deploying the rules engine): rules it lacks are added, staged when
-/// `request.stage_new` and the table is not empty; rules no longer pushed are removed; then the
-/// push's own `stage` and `unstage` lists apply. A rule keeps its `Disabled` flag.
+/// `request.stage_new` unless this is the table's first sync (`synced` false); rules no longer
+/// pushed are removed; then the push's own `stage` and `unstage` lists apply. A rule keeps its
+/// `Disabled` flag.
 pub fn plan_sync(
     current: &BTreeMap<String, RuleRow>,
+    synced: bool,
     rules: &BTreeSet<String>,
     request: &SyncRequest,
     now: Micros,
@@ -148,7 +180,7 @@ pub fn plan_sync(
             "rule {both:?} is in both --stage-rules and --unstage-rules"
         ));
     }
-    let stage_new = request.stage_new && !current.is_empty();
+    let stage_new = request.stage_new && synced;
     let mut changes = BTreeMap::new();
     for name in current.keys().filter(|name| !rules.contains(*name)) {
         changes.insert(name.clone(), None);
@@ -196,21 +228,36 @@ impl RuleStore {
         }
     }
 
+    /// The table as this node's replica holds it. A row that does not decode is reported and
+    /// stands as a plain live rule, so a push or a change can replace it.
+    pub fn table(&self) -> anyhow::Result<TableState> {
+        let mut table = TableState {
+            rows: BTreeMap::new(),
+            synced: self.replica.get(Keyspace::Rules, SYNCED)?.is_some(),
+        };
+        for (key, raw) in self.replica.scan_prefix(Keyspace::Rules, ROW.as_bytes())? {
+            let name = String::from_utf8_lossy(&key[ROW.len()..]).into_owned();
+            let row = serde_json::from_slice::<RuleRow>(&raw).unwrap_or_else(|e| {
+                tracing::warn!(rule = %name, error = %e, "rule table row does not decode; taken as a live rule");
+                RuleRow::new(&name)
+            });
+            let row = RuleRow {
+                name: name.clone(),
+                ..row
+            };
+            table.rows.insert(name, StoredRow { row, raw });
+        }
+        Ok(table)
+    }
+
     /// Every row, by rule name, from the local replica.
     pub fn rows(&self) -> anyhow::Result<BTreeMap<String, RuleRow>> {
-        self.replica
-            .scan_prefix(Keyspace::Rules, b"")?
+        Ok(self
+            .table()?
+            .rows
             .into_iter()
-            .map(|(key, value)| {
-                let row: RuleRow = serde_json::from_slice(&value).map_err(|e| {
-                    anyhow::anyhow!(
-                        "rule table row {:?} is corrupt: {e}",
-                        String::from_utf8_lossy(&key)
-                    )
-                })?;
-                Ok((row.name.clone(), row))
-            })
-            .collect()
+            .map(|(name, stored)| (name, stored.row))
+            .collect())
     }
 
     /// The write that syncs the table with a pushed config's `rules`, to be applied with the
@@ -221,15 +268,28 @@ impl RuleStore {
         request: &SyncRequest,
         now: Micros,
     ) -> anyhow::Result<SyncWrite> {
-        let current = self.rows()?;
-        let changes = plan_sync(&current, rules, request, now).map_err(anyhow::Error::msg)?;
+        let table = self.table()?;
+        let current = plain_rows(&table);
+        let changes =
+            plan_sync(&current, table.synced, rules, request, now).map_err(RuleTableRefusal)?;
         let staged = changes
             .values()
             .flatten()
             .filter(|row| row.staged && current.get(&row.name) != Some(row))
             .map(|row| row.name.clone())
             .collect();
-        let (conditions, ops) = changes_write(&current, changes)?;
+        let (mut conditions, mut ops) = changes_write(&table, changes)?;
+        if !table.synced {
+            conditions.push(Condition::Absent {
+                keyspace: Keyspace::Rules,
+                key: SYNCED.to_vec(),
+            });
+            ops.push(WriteOp::Put {
+                keyspace: Keyspace::Rules,
+                key: SYNCED.to_vec(),
+                value: Vec::new(),
+            });
+        }
         Ok(SyncWrite {
             conditions,
             ops,
@@ -237,39 +297,48 @@ impl RuleStore {
         })
     }
 
-    /// Applies `change` to `names`, each of which must be a rule of `known` (the running
-    /// config's) or already in the table. Returns the rows as written.
+    /// Applies `change` to `names`. Once a push has synced the table, each must have a row;
+    /// before, each must be a rule of `running` (the config this node runs) or have a row.
+    /// Returns the rows as written.
     pub async fn change(
         &self,
         names: &[String],
         change: RuleChange,
-        known: &BTreeSet<String>,
+        running: &BTreeSet<String>,
         now: Micros,
     ) -> anyhow::Result<Vec<RuleRow>> {
         if names.is_empty() {
-            bail!("name at least one rule");
+            return Err(RuleTableRefusal("name at least one rule".into()).into());
         }
         for _ in 0..CHANGE_ATTEMPTS {
-            let current = self.rows()?;
-            if let Some(unknown) = names
-                .iter()
-                .find(|name| !known.contains(*name) && !current.contains_key(*name))
-            {
-                bail!("no rule named {unknown:?} in the running config or the rule table");
+            let table = self.table()?;
+            let known = |name: &String| {
+                table.rows.contains_key(name) || (!table.synced && running.contains(name))
+            };
+            if let Some(unknown) = names.iter().find(|name| !known(name)) {
+                let place = if table.synced {
+                    "the rule table (the pushed config)"
+                } else {
+                    "the running config or the rule table"
+                };
+                return Err(
+                    RuleTableRefusal(format!("no rule named {unknown:?} in {place}")).into(),
+                );
             }
             let changes: BTreeMap<String, Option<RuleRow>> = names
                 .iter()
                 .map(|name| {
-                    let mut row = current
+                    let mut row = table
+                        .rows
                         .get(name)
-                        .cloned()
+                        .map(|stored| stored.row.clone())
                         .unwrap_or_else(|| RuleRow::new(name));
                     change.apply(&mut row, now);
                     (name.clone(), Some(row))
                 })
                 .collect();
             let written: Vec<RuleRow> = changes.values().flatten().cloned().collect();
-            let (conditions, ops) = changes_write(&current, changes)?;
+            let (conditions, ops) = changes_write(&table, changes)?;
             fail::fail_point!("rule_store::before_change", |_| bail!(
                 "failpoint rule_store::before_change"
             ));
@@ -288,20 +357,18 @@ impl RuleStore {
         bail!("the rule table kept changing under this write {CHANGE_ATTEMPTS} times; try again")
     }
 
-    /// Unstages `row` (promotion), unless it changed since it was read. Returns whether it did.
-    pub async fn promote(&self, row: &RuleRow) -> anyhow::Result<bool> {
-        let mut promoted = row.clone();
+    /// Unstages `stored` (promotion), unless it changed since it was read. Returns whether it
+    /// did.
+    pub async fn promote(&self, stored: &StoredRow) -> anyhow::Result<bool> {
+        let mut promoted = stored.row.clone();
         promoted.unstage();
-        let command = Command::put(
-            Keyspace::Rules,
-            row.name.as_bytes(),
-            serde_json::to_vec(&promoted)?,
-        )
-        .with_condition(Condition::Equals {
-            keyspace: Keyspace::Rules,
-            key: row.name.as_bytes().to_vec(),
-            value: serde_json::to_vec(row)?,
-        });
+        let key = row_key(&stored.row.name);
+        let command = Command::put(Keyspace::Rules, key.clone(), serde_json::to_vec(&promoted)?)
+            .with_condition(Condition::Equals {
+                keyspace: Keyspace::Rules,
+                key,
+                value: stored.raw.clone(),
+            });
         fail::fail_point!("rule_store::before_promote", |_| bail!(
             "failpoint rule_store::before_promote"
         ));
@@ -326,28 +393,37 @@ impl RuleStore {
                 states.staged.insert(row.name.clone());
             }
             if row.disabled {
-                states.disabled.insert(row.name);
+                states.disabled.insert(row.name.clone());
             }
+            states.listed.insert(row.name);
         }
         Ok(states)
     }
 }
 
-/// The write that turns `current` into `current` + `changes`, conditioned on every row it
-/// touches being as read.
+fn plain_rows(table: &TableState) -> BTreeMap<String, RuleRow> {
+    table
+        .rows
+        .iter()
+        .map(|(name, stored)| (name.clone(), stored.row.clone()))
+        .collect()
+}
+
+/// The write that turns `table` into `table` + `changes`, conditioned on every row it touches
+/// being stored as read.
 fn changes_write(
-    current: &BTreeMap<String, RuleRow>,
+    table: &TableState,
     changes: BTreeMap<String, Option<RuleRow>>,
 ) -> anyhow::Result<(Vec<Condition>, Vec<WriteOp>)> {
     let mut conditions = Vec::new();
     let mut ops = Vec::new();
     for (name, row) in changes {
-        let key = name.into_bytes();
-        conditions.push(match current.get(std::str::from_utf8(&key)?) {
-            Some(old) => Condition::Equals {
+        let key = row_key(&name);
+        conditions.push(match table.rows.get(&name) {
+            Some(stored) => Condition::Equals {
                 keyspace: Keyspace::Rules,
                 key: key.clone(),
-                value: serde_json::to_vec(old)?,
+                value: stored.raw.clone(),
             },
             None => Condition::Absent {
                 keyspace: Keyspace::Rules,
@@ -450,8 +526,30 @@ mod tests {
     }
 
     #[test]
+    fn the_first_sync_stages_nothing_even_where_rows_exist_already() {
+        // A rule disabled with sactl before any push has a row; the first push still stages
+        // none of the others.
+        let mut noisy = RuleRow::new("noisy");
+        noisy.disabled = true;
+        let current = table(&[noisy]);
+        let changes =
+            plan_sync(&current, false, &rules(&["noisy", "a"]), &stage_new(), NOW).unwrap();
+        assert_eq!(
+            changes,
+            BTreeMap::from([("a".to_string(), Some(RuleRow::new("a")))])
+        );
+    }
+
+    #[test]
     fn the_first_sync_adds_every_rule_unstaged() {
-        let changes = plan_sync(&BTreeMap::new(), &rules(&["a", "b"]), &stage_new(), NOW).unwrap();
+        let changes = plan_sync(
+            &BTreeMap::new(),
+            false,
+            &rules(&["a", "b"]),
+            &stage_new(),
+            NOW,
+        )
+        .unwrap();
         assert_eq!(
             changes,
             BTreeMap::from([
@@ -468,6 +566,7 @@ mod tests {
         let current = table(&[RuleRow::new("kept"), quiet.clone(), RuleRow::new("gone")]);
         let changes = plan_sync(
             &current,
+            true,
             &rules(&["kept", "quiet", "new"]),
             &stage_new(),
             NOW,
@@ -482,6 +581,7 @@ mod tests {
         );
         let skipped = plan_sync(
             &current,
+            true,
             &rules(&["kept", "new"]),
             &SyncRequest::default(),
             NOW,
@@ -507,6 +607,7 @@ mod tests {
         };
         let changes = plan_sync(
             &current,
+            true,
             &rules(&["quiet", "old", "live", "new"]),
             &request,
             NOW,
@@ -526,7 +627,7 @@ mod tests {
             stage: vec!["typo".into()],
             ..SyncRequest::default()
         };
-        let error = plan_sync(&BTreeMap::new(), &rules(&["a"]), &request, NOW).unwrap_err();
+        let error = plan_sync(&BTreeMap::new(), true, &rules(&["a"]), &request, NOW).unwrap_err();
         assert_eq!(
             error,
             "--stage-rules: the pushed config has no rule named \"typo\""
@@ -537,7 +638,7 @@ mod tests {
             ..SyncRequest::default()
         };
         assert!(
-            plan_sync(&BTreeMap::new(), &rules(&["a"]), &request, NOW)
+            plan_sync(&BTreeMap::new(), true, &rules(&["a"]), &request, NOW)
                 .unwrap_err()
                 .contains("both")
         );
