@@ -131,6 +131,28 @@ impl StateDb {
         Ok(out)
     }
 
+    /// Up to `limit` keys/values starting with `prefix`, from `from` on (a key at or after the
+    /// prefix, which the scan seeks to without reading what sorts before it).
+    pub fn scan_prefix_from(
+        &self,
+        keyspace: Keyspace,
+        prefix: &[u8],
+        from: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, StateDbError> {
+        let start = if from > prefix { from } else { prefix };
+        let mode = rocksdb::IteratorMode::From(start, rocksdb::Direction::Forward);
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.handle(keyspace.name()), mode) {
+            let (key, value) = item.map_err(|e| self.error(e))?;
+            if out.len() == limit || !key.starts_with(prefix) {
+                break;
+            }
+            out.push((key.into_vec(), value.into_vec()));
+        }
+        Ok(out)
+    }
+
     /// The first key/value of a keyspace starting with `prefix`, without reading the rest.
     pub fn first_with_prefix(
         &self,

@@ -333,6 +333,20 @@ impl Replica {
             .scan_prefix_below(keyspace, prefix, below, limit)?)
     }
 
+    /// See [`StateDb::scan_prefix_from`].
+    pub fn scan_prefix_from(
+        &self,
+        keyspace: Keyspace,
+        prefix: &[u8],
+        from: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, ReplicaError> {
+        Ok(self
+            .inner
+            .db
+            .scan_prefix_from(keyspace, prefix, from, limit)?)
+    }
+
     pub fn first_with_prefix(
         &self,
         keyspace: Keyspace,

@@ -42,7 +42,9 @@ fn rule_state(
     alerts: &AlertStore,
 ) -> Result<RuleState, Status> {
     let staged_alerts = match row.and_then(RuleRow::staged_window) {
-        Some((staged_at, _)) => alerts.alerts_since(name, staged_at).map_err(internal)? as u64,
+        Some((staged_at, _)) => alerts
+            .alerts_since(name, staged_at, usize::MAX)
+            .map_err(internal)? as u64,
         None => 0,
     };
     Ok(RuleState {

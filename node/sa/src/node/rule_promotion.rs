@@ -28,7 +28,7 @@ pub async fn promote_due(
         };
         if row.disabled
             || staged_until.saturating_add(grace) > now
-            || alerts.alerts_since(&row.name, staged_at)? > 0
+            || alerts.alerts_since(&row.name, staged_at, 1)? > 0
         {
             continue;
         }
@@ -150,9 +150,17 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(alerts.alerts_since("noisy", T0).unwrap(), 1);
-        assert_eq!(alerts.alerts_since("quiet", T0).unwrap(), 0);
-        assert_eq!(alerts.alerts_since("quiet", T0 - HOUR).unwrap(), 1);
+        assert_eq!(alerts.alerts_since("noisy", T0, usize::MAX).unwrap(), 1);
+        assert_eq!(alerts.alerts_since("quiet", T0, usize::MAX).unwrap(), 0);
+        assert_eq!(
+            alerts.alerts_since("quiet", T0 - HOUR, usize::MAX).unwrap(),
+            1
+        );
+        assert_eq!(
+            alerts.alerts_since("quiet", T0 - HOUR, 0).unwrap(),
+            0,
+            "limit"
+        );
 
         let none = Duration::ZERO;
         assert!(

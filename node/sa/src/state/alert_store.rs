@@ -405,25 +405,21 @@ impl AlertStore {
             .collect())
     }
 
-    /// How many stored alerts of `rule` were created at or after `since` (what rule promotion
-    /// counts, §9.11). Alerts purged by the retention no longer count.
-    pub fn alerts_since(&self, rule: &str, since: Micros) -> anyhow::Result<usize> {
+    /// How many stored alerts of `rule` were created at or after `since`, counting up to
+    /// `limit` (what rule promotion counts, §9.11; it only needs to know whether there is one).
+    /// Alerts purged by the retention no longer count. The scan starts at `since`.
+    pub fn alerts_since(&self, rule: &str, since: Micros, limit: usize) -> anyhow::Result<usize> {
         let prefix = format!("{BY_RULE}{rule}/");
-        let since = since.max(0);
+        let from = format!("{prefix}{:020}/", since.max(0));
         Ok(self
             .replica
-            .scan_prefix(Keyspace::Alerts, prefix.as_bytes())?
+            .scan_prefix_from(Keyspace::Alerts, prefix.as_bytes(), from.as_bytes(), limit)?
             .into_iter()
             .filter(|(key, _)| {
                 // `<created, 20 digits>/<id>`: anything else belongs to a rule whose name
                 // extends this one past a `/`.
                 let rest = &key[prefix.len()..];
-                rest.len() > 21
-                    && rest[20] == b'/'
-                    && std::str::from_utf8(&rest[..20])
-                        .ok()
-                        .and_then(|created| created.parse::<i64>().ok())
-                        .is_some_and(|created| created >= since)
+                rest.len() > 21 && rest[20] == b'/' && rest[..20].iter().all(u8::is_ascii_digit)
             })
             .count())
     }
