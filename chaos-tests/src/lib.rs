@@ -8,6 +8,7 @@ mod moto;
 mod node_process;
 mod ports;
 mod repository;
+mod wait;
 
 pub use binaries::{repository_root, workspace_binary};
 pub use cluster::TestCluster;
@@ -16,3 +17,4 @@ pub use moto::{MOTO_REGION, MotoServer};
 pub use node_process::{NodeOptions, NodeProcess, http_get, http_post};
 pub use ports::free_loopback_port;
 pub use repository::write_repository;
+pub use wait::wait_for;

@@ -56,6 +56,17 @@ pub struct NodeProcess {
 }
 
 impl NodeProcess {
+    /// Runs `sactl` (the binary at that path) against this node, whatever `SA_NODE` says.
+    pub fn sactl(&self, sactl: impl AsRef<Path>, args: &[&str]) -> std::process::Output {
+        Command::new(sactl.as_ref())
+            .args(args)
+            .arg("--node")
+            .arg(self.grpc_addr.to_string())
+            .env_remove("SA_NODE")
+            .output()
+            .expect("sactl runs")
+    }
+
     /// Starts a node on fresh loopback ports and waits until `/healthz` answers.
     pub fn start(options: &NodeOptions) -> anyhow::Result<Self> {
         let mut last_error = None;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use sa_chaos_tests::{
-    HttpReceiver, ReceivedRequest, Reply, TestCluster, http_post, write_repository,
+    HttpReceiver, ReceivedRequest, Reply, TestCluster, http_post, wait_for, write_repository,
 };
 use serde_json::{Value, json};
 
@@ -103,14 +103,6 @@ fn alert_id(request: &ReceivedRequest) -> String {
         .header("x-sa-alert-id")
         .expect("the webhook names the alert")
         .to_string()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]

@@ -63,15 +63,8 @@ fn metric(node: &NodeProcess, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !condition() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_for(what: &str, condition: impl FnMut() -> bool) {
+    sa_chaos_tests::wait_for(what, Duration::from_secs(30), condition);
 }
 
 #[test]

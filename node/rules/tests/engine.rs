@@ -69,6 +69,11 @@ fn table(staged: &[&str], disabled: &[&str]) -> Arc<dyn RuleTable> {
     })
 }
 
+/// A record the fixture's `dynamic` rule fires on.
+fn dynamic_record() -> ClassifiedRecord {
+    record("test:events", json!({"user": "dyn", "team": "blue"}))
+}
+
 fn load() -> RulesEngine {
     RulesEngine::load(&layout("repo"), &options()).unwrap()
 }
@@ -380,13 +385,7 @@ fn context_is_a_fresh_deep_copy_per_call_and_becomes_the_alert_context() {
 fn dynamic_outputs_and_publishers_resolve_per_sections_9_8_and_9_10() {
     let _turn = exclusive();
     let mut engine = load();
-    let outcome = run(
-        &mut engine,
-        vec![record(
-            "test:events",
-            json!({"user": "dyn", "team": "blue"}),
-        )],
-    );
+    let outcome = run(&mut engine, vec![dynamic_record()]);
     let alert = alert(&outcome, "dynamic");
     let expected: BTreeSet<String> = ["aws-firehose:alerts", "pagerduty:blue", "slack:sec"]
         .into_iter()
@@ -436,13 +435,7 @@ fn staged_rules_only_reach_the_alerts_firehose_and_are_flagged() {
     let _turn = exclusive();
     let mut engine = RulesEngine::load(&staging_layout(), &options()).unwrap();
     engine.set_rule_table(Some(table(&["dynamic"], &[])));
-    let outcome = run(
-        &mut engine,
-        vec![record(
-            "test:events",
-            json!({"user": "dyn", "team": "blue"}),
-        )],
-    );
+    let outcome = run(&mut engine, vec![dynamic_record()]);
     let alert = alert(&outcome, "dynamic");
     assert!(alert.staged);
     assert_eq!(alert.outputs, ["aws-firehose:alerts".to_owned()].into());
@@ -454,13 +447,7 @@ fn staged_flags_apply_only_where_the_repository_enables_staging() {
     let _turn = exclusive();
     let mut engine = load();
     engine.set_rule_table(Some(table(&["dynamic"], &[])));
-    let outcome = run(
-        &mut engine,
-        vec![record(
-            "test:events",
-            json!({"user": "dyn", "team": "blue"}),
-        )],
-    );
+    let outcome = run(&mut engine, vec![dynamic_record()]);
     let alert = alert(&outcome, "dynamic");
     assert!(!alert.staged);
     assert!(alert.outputs.contains("slack:sec"), "{:?}", alert.outputs);
@@ -473,7 +460,7 @@ fn disabled_rules_do_not_run_until_enabled_again() {
     let records = || {
         vec![
             record("test:events", json!({"user": "root", "account": 1})),
-            record("test:events", json!({"user": "dyn", "team": "blue"})),
+            dynamic_record(),
         ]
     };
     engine.set_rule_table(Some(table(&["dynamic"], &["root_login"])));

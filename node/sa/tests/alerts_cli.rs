@@ -3,7 +3,7 @@
 //! their delivery, a refused alert dead-lettered, replayed and resent.
 
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sa_chaos_tests::{HttpReceiver, NodeOptions, NodeProcess, Reply, http_post, write_repository};
 use serde_json::{Value, json};
@@ -58,12 +58,7 @@ fn probe_repository(dir: &std::path::Path, outputs: Value) -> std::path::PathBuf
 }
 
 fn sactl(node: &NodeProcess, args: &[&str]) -> Output {
-    Command::new(SACTL)
-        .arg("--node")
-        .arg(node.grpc_addr.to_string())
-        .args(args)
-        .output()
-        .unwrap()
+    node.sactl(SACTL, args)
 }
 
 fn json_of(output: &Output) -> Value {
@@ -71,12 +66,8 @@ fn json_of(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_for(what: &str, check: impl FnMut() -> bool) {
+    sa_chaos_tests::wait_for(what, Duration::from_secs(30), check);
 }
 
 #[test]

@@ -5,7 +5,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
@@ -252,13 +251,7 @@ impl Moto {
 }
 
 fn sactl(node: &NodeProcess, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_sactl"))
-        .args(args)
-        .arg("--node")
-        .arg(node.grpc_addr.to_string())
-        .env_remove("SA_NODE")
-        .output()
-        .unwrap()
+    node.sactl(env!("CARGO_BIN_EXE_sactl"), args)
 }
 
 fn lookup(node: &NodeProcess, table: &str, key: &str) -> Option<Value> {

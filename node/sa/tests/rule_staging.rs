@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sa_chaos_tests::{
     HttpReceiver, NodeOptions, NodeProcess, http_get, http_post, write_repository,
@@ -80,12 +80,7 @@ fn probe_repository(dir: &Path, rules: &str) -> std::path::PathBuf {
 }
 
 fn sactl(node: &NodeProcess, args: &[&str]) -> Output {
-    Command::new(SACTL)
-        .arg("--node")
-        .arg(node.grpc_addr.to_string())
-        .args(args)
-        .output()
-        .unwrap()
+    node.sactl(SACTL, args)
 }
 
 fn succeeded(output: Output) -> String {
@@ -98,12 +93,8 @@ fn refused(output: Output) -> String {
     String::from_utf8(output.stderr).unwrap()
 }
 
-fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_for(what: &str, check: impl FnMut() -> bool) {
+    sa_chaos_tests::wait_for(what, Duration::from_secs(30), check);
 }
 
 /// `sactl rules list --json`, by rule name.
