@@ -148,8 +148,20 @@ def _string_list(value, what, rule_obj):
     return items
 
 
+def _record_keys(analysis, rule_obj):
+    """The record keys the rule can read (sorted), or None when it may read any of them."""
+    try:
+        functions = [rule_obj.func, *(rule_obj.matchers or []), *(rule_obj.dynamic_outputs or [])]
+    except TypeError:
+        return None
+    keys = analysis.of_rule(functions)
+    return None if keys is None else sorted(keys)
+
+
 def rule_catalog():
     """What Rust needs to pre-filter and report on each rule, in registry order."""
+    from _sa_record_keys import RecordKeys
+    analysis = RecordKeys()
     catalog = []
     for rule_obj in _state['rules']:
         req_subkeys = None
@@ -178,6 +190,7 @@ def rule_catalog():
             'policy': _alert_policy(rule_obj),
             'file': source_file,
             'line': line,
+            'record_keys': _record_keys(analysis, rule_obj),
         })
     return catalog
 

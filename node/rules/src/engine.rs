@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 use sa_engine::ClassifiedRecord;
 use serde_json::{Map, Value};
 
@@ -24,7 +24,7 @@ use crate::interpreter::{InterpreterError, PythonEnv, prepare};
 use crate::python_error;
 use crate::record_dict::RecordDicts;
 use crate::repository::RepositoryLayout;
-use crate::rule_catalog::{LogsFilter, RuleCatalog, RuleInfo};
+use crate::rule_catalog::{LogsFilter, RecordView, RuleCatalog, RuleInfo};
 use crate::threat_intel::{IocStore, ThreatIntelConfig};
 
 /// What the rule table says about the rules, by name: staged (§9.11) and disabled (sa's own
@@ -62,6 +62,9 @@ pub struct EngineOptions {
     pub clock: Clock,
     /// Measure each rule's time (per-rule statistics; costs two clock reads per rule call).
     pub rule_timing: bool,
+    /// Give rules whole records, even where sa's analysis of their source found the keys they
+    /// can read (`RecordView`): the way back should that analysis ever be wrong.
+    pub whole_records: bool,
 }
 
 impl Default for EngineOptions {
@@ -71,6 +74,7 @@ impl Default for EngineOptions {
             test_mode: false,
             clock: Clock::System,
             rule_timing: false,
+            whole_records: false,
         }
     }
 }
@@ -139,6 +143,7 @@ pub struct RulesEngine {
     rule_staging: bool,
     rule_timing: bool,
     dicts: RecordDicts,
+    whole_records: bool,
 }
 
 impl std::fmt::Debug for RulesEngine {
@@ -229,12 +234,31 @@ impl RulesEngine {
             disabled,
             rule_staging: layout.rule_staging,
             rule_timing: options.rule_timing,
+            whole_records: options.whole_records,
             dicts: RecordDicts::default(),
         })
     }
 
     pub fn rules(&self) -> &[RuleInfo] {
         self.catalog.rules()
+    }
+
+    /// Whether rules are timed one by one (`EngineOptions::rule_timing`).
+    pub fn rule_timing(&self) -> bool {
+        self.rule_timing
+    }
+
+    pub fn set_whole_records(&mut self, whole: bool) {
+        self.whole_records = whole;
+    }
+
+    /// What the rules of `log_type` are given of its records.
+    pub fn record_view(&mut self, log_type: &str) -> RecordView {
+        if self.whole_records {
+            RecordView::Whole
+        } else {
+            self.catalog.for_log_type(log_type).view
+        }
     }
 
     pub fn catalog(&self) -> &RuleCatalog {
@@ -341,7 +365,7 @@ impl RulesEngine {
             for (index, classified) in batch.iter().enumerate() {
                 let applicable = self.catalog.for_log_type(&classified.log_type);
                 candidates.clear();
-                candidates.extend(applicable.iter().copied().filter(|&i| {
+                candidates.extend(applicable.rules.iter().copied().filter(|&i| {
                     !self.disabled[i]
                         && self.catalog.get(i).has_required_subkeys(&classified.record)
                 }));
@@ -350,7 +374,16 @@ impl RulesEngine {
                 }
                 evaluation.records_evaluated += 1;
                 evaluation.rule_calls += candidates.len();
-                self.evaluate_record(py, index, &classified.record, &candidates, &mut evaluation)
+                let view = if self.whole_records {
+                    &RecordView::Whole
+                } else {
+                    &applicable.view
+                };
+                let dict = self
+                    .dicts
+                    .view(py, &classified.record, view)
+                    .map_err(|e| python_error::describe(py, &e))?;
+                self.evaluate_record(py, index, &dict, &candidates, &mut evaluation)
                     .map_err(|e| python_error::describe(py, &e))?;
             }
             Ok::<_, String>(())
@@ -363,15 +396,14 @@ impl RulesEngine {
         &mut self,
         py: Python<'_>,
         index: usize,
-        record: &Map<String, Value>,
+        dict: &Bound<'_, PyDict>,
         candidates: &[usize],
         evaluation: &mut Evaluation,
     ) -> PyResult<()> {
-        let dict = self.dicts.dict(py, record)?;
         let result = self
             .evaluate
             .bind(py)
-            .call1((&dict, PyTuple::new(py, candidates)?))?;
+            .call1((dict, PyTuple::new(py, candidates)?))?;
         if result.is_none() {
             return Ok(());
         }
@@ -536,5 +568,6 @@ fn rule_info(entry: &Bound<'_, PyAny>) -> PyResult<RuleInfo> {
         },
         file: entry.get_item("file")?.extract()?,
         line: entry.get_item("line")?.extract()?,
+        record_keys: entry.get_item("record_keys")?.extract()?,
     })
 }

@@ -33,5 +33,5 @@ pub use interpreter::{
     InterpreterError, InterpreterInfo, PythonEnv, interpreter_info, prepare as prepare_interpreter,
 };
 pub use repository::RepositoryLayout;
-pub use rule_catalog::{LogsFilter, RuleCatalog, RuleInfo};
+pub use rule_catalog::{LogsFilter, RecordView, RuleCatalog, RuleInfo};
 pub use worker::{Plugs, RulesHandle, RulesWorker, WorkerGone};

@@ -14,6 +14,7 @@ use sa_engine::fxhash::FxBuildHasher;
 use serde_json::{Map, Value};
 
 use crate::convert::to_python;
+use crate::rule_catalog::RecordView;
 
 /// Bound on cached keys, so records with data-dependent keys cannot grow it without limit.
 const MAX_KEYS: usize = 20_000;
@@ -25,6 +26,26 @@ pub(crate) struct RecordDicts {
 }
 
 impl RecordDicts {
+    /// The dict of `record` that `view` calls for.
+    pub(crate) fn view<'py>(
+        &mut self,
+        py: Python<'py>,
+        record: &Map<String, Value>,
+        view: &RecordView,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let RecordView::Keys(keys) = view else {
+            return self.dict(py, record);
+        };
+        let dict = presized_dict(py, keys.len())?;
+        for key in keys.iter() {
+            let Some(value) = record.get(key) else {
+                continue;
+            };
+            self.insert(py, &dict, key, value)?;
+        }
+        Ok(dict)
+    }
+
     pub(crate) fn dict<'py>(
         &mut self,
         py: Python<'py>,
@@ -32,18 +53,30 @@ impl RecordDicts {
     ) -> PyResult<Bound<'py, PyDict>> {
         let dict = presized_dict(py, map.len())?;
         for (key, value) in map {
-            let value = self.value(py, value)?;
-            // A cached key is used through the cache's own reference: no reference count
-            // traffic on it beyond the dict's.
-            let status = match self.keys.get(key.as_str()) {
-                Some(cached) => set_item(&dict, cached.as_ptr(), &value),
-                None => set_item(&dict, self.key(py, key).as_ptr(), &value),
-            };
-            if status != 0 {
-                return Err(PyErr::fetch(py));
-            }
+            self.insert(py, &dict, key, value)?;
         }
         Ok(dict)
+    }
+
+    /// `dict[key] = value` converted.
+    fn insert(
+        &mut self,
+        py: Python<'_>,
+        dict: &Bound<'_, PyDict>,
+        key: &str,
+        value: &Value,
+    ) -> PyResult<()> {
+        let value = self.value(py, value)?;
+        // A cached key is used through the cache's own reference: no reference count
+        // traffic on it beyond the dict's.
+        let status = match self.keys.get(key) {
+            Some(cached) => set_item(dict, cached.as_ptr(), &value),
+            None => set_item(dict, self.key(py, key).as_ptr(), &value),
+        };
+        if status != 0 {
+            return Err(PyErr::fetch(py));
+        }
+        Ok(())
     }
 
     fn value<'py>(&mut self, py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
@@ -155,6 +188,26 @@ mod tests {
             );
             assert!(first_key.is(&second_key));
             assert_eq!(crate::convert::from_python(&second).unwrap(), record);
+        });
+    }
+
+    #[test]
+    fn a_view_of_keys_holds_those_the_record_has_with_their_whole_values() {
+        let record = json!({"a": {"b": [1, {"c": null}]}, "d": "x", "e": 2});
+        let record = record.as_object().unwrap();
+        let keys = RecordView::Keys(["a", "e", "missing"].map(String::from).into());
+        let mut dicts = RecordDicts::default();
+        Python::attach(|py| {
+            let partial = dicts.view(py, record, &keys).unwrap();
+            assert_eq!(
+                crate::convert::from_python(&partial).unwrap(),
+                json!({"a": {"b": [1, {"c": null}]}, "e": 2})
+            );
+            let whole = dicts.view(py, record, &RecordView::Whole).unwrap();
+            assert_eq!(
+                crate::convert::from_python(&whole).unwrap(),
+                Value::Object(record.clone())
+            );
         });
     }
 }

@@ -44,6 +44,9 @@ pub struct RuleInfo {
     /// Outputs and publishers of every unstaged alert of a rule without dynamic outputs,
     /// resolved once at load (§9.8, §9.10).
     pub static_routing: Option<(BTreeSet<String>, Option<Value>)>,
+    /// The top-level record keys the rule, its matchers and dynamic outputs can read, found
+    /// from their source (`_sa_record_keys.py`); `None` when they may read the whole record.
+    pub record_keys: Option<Vec<String>>,
 }
 
 impl RuleInfo {
@@ -58,11 +61,28 @@ impl RuleInfo {
     }
 }
 
+/// What the rules of one log type are given of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordView {
+    Whole,
+    /// These top-level keys (those the record has), each with its whole value: no rule of the
+    /// log type can read any other.
+    Keys(Arc<[String]>),
+}
+
+/// The rules that run on one log type and the part of its records they need.
+#[derive(Debug, Clone)]
+pub struct LogTypeRules {
+    /// Enabled rules whose `logs` accept the log type, in registry order.
+    pub rules: Arc<[usize]>,
+    pub view: RecordView,
+}
+
 /// The registry in evaluation order, with the per-log-type candidate lists cached.
 #[derive(Debug, Default)]
 pub struct RuleCatalog {
     rules: Arc<[RuleInfo]>,
-    by_log_type: HashMap<String, Arc<[usize]>>,
+    by_log_type: HashMap<String, LogTypeRules>,
 }
 
 impl RuleCatalog {
@@ -97,8 +117,9 @@ impl RuleCatalog {
             .map(|rule| rule.name.as_str())
     }
 
-    /// Enabled rules whose `logs` accept `log_type`, in registry order.
-    pub fn for_log_type(&mut self, log_type: &str) -> Arc<[usize]> {
+    /// The enabled rules whose `logs` accept `log_type`, and the view of the record that
+    /// serves them all.
+    pub fn for_log_type(&mut self, log_type: &str) -> LogTypeRules {
         if let Some(cached) = self.by_log_type.get(log_type) {
             return cached.clone();
         }
@@ -109,9 +130,24 @@ impl RuleCatalog {
             .filter(|(_, rule)| !rule.disabled && rule.logs.accepts(log_type))
             .map(|(index, _)| index)
             .collect();
-        self.by_log_type
-            .insert(log_type.to_owned(), indices.clone());
-        indices
+        let mut keys = BTreeSet::new();
+        let mut view_of_keys = true;
+        for &index in indices.iter() {
+            match &self.rules[index].record_keys {
+                Some(read) => keys.extend(read.iter().cloned()),
+                None => view_of_keys = false,
+            }
+        }
+        let entry = LogTypeRules {
+            rules: indices,
+            view: if view_of_keys {
+                RecordView::Keys(keys.into_iter().collect())
+            } else {
+                RecordView::Whole
+            },
+        };
+        self.by_log_type.insert(log_type.to_owned(), entry.clone());
+        entry
     }
 }
 
@@ -133,6 +169,7 @@ mod tests {
             file: String::new(),
             line: 0,
             static_routing: None,
+            record_keys: None,
         }
     }
 
@@ -152,9 +189,51 @@ mod tests {
             ),
             rule("d", LogsFilter::All, true),
         ]);
-        assert_eq!(&*catalog.for_log_type("cloudwatch:events"), &[0, 1, 2]);
-        assert_eq!(&*catalog.for_log_type("cloudwatch"), &[1, 2]);
-        assert_eq!(&*catalog.for_log_type("osquery:differential"), &[1]);
+        assert_eq!(
+            &*catalog.for_log_type("cloudwatch:events").rules,
+            &[0, 1, 2]
+        );
+        assert_eq!(&*catalog.for_log_type("cloudwatch").rules, &[1, 2]);
+        assert_eq!(&*catalog.for_log_type("osquery:differential").rules, &[1]);
+    }
+
+    #[test]
+    fn a_log_type_gets_the_keys_its_rules_read_unless_one_may_read_the_whole_record() {
+        let reading = |name: &str, logs: &str, keys: Option<&[&str]>, disabled: bool| RuleInfo {
+            record_keys: keys.map(|keys| keys.iter().map(|key| key.to_string()).collect()),
+            ..rule(name, LogsFilter::Names(vec![logs.into()]), disabled)
+        };
+        let mut catalog = RuleCatalog::new(vec![
+            reading(
+                "a",
+                "cloudtrail:events",
+                Some(&["eventName", "userIdentity"]),
+                false,
+            ),
+            reading(
+                "b",
+                "cloudtrail:events",
+                Some(&["errorCode", "eventName"]),
+                false,
+            ),
+            reading("c", "cloudtrail:events", None, true),
+            reading("d", "osquery:differential", Some(&["name"]), false),
+            reading("e", "osquery:differential", None, false),
+            reading("f", "okta:systemlog", Some(&[]), false),
+        ]);
+        let keys =
+            |names: &[&str]| RecordView::Keys(names.iter().map(|name| name.to_string()).collect());
+        assert_eq!(
+            catalog.for_log_type("cloudtrail:events").view,
+            keys(&["errorCode", "eventName", "userIdentity"]),
+            "a disabled rule does not run, so its needs do not count"
+        );
+        assert_eq!(
+            catalog.for_log_type("osquery:differential").view,
+            RecordView::Whole
+        );
+        assert_eq!(catalog.for_log_type("okta:systemlog").view, keys(&[]));
+        assert_eq!(catalog.for_log_type("unknown").view, keys(&[]));
     }
 
     #[test]

@@ -113,6 +113,7 @@ pub(crate) const MODULES: &[(&str, &str, &str, bool)] = &[
     ),
     module!("_sa_runtime", "_sa_runtime.py", false),
     module!("_sa_netaddr", "_sa_netaddr.py", false),
+    module!("_sa_record_keys", "_sa_record_keys.py", false),
 ];
 
 /// Installs the finder, the `cgi.escape` and `pathlib2` compatibility pieces and the log bridge.

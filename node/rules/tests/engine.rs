@@ -10,7 +10,7 @@ use sa_rules::lookup::{self, FixtureTables};
 use sa_rules::threat_intel::{FixtureIocs, ThreatIntelConfig};
 use sa_rules::{
     Alert, AlertPolicy, BatchOutcome, Clock, EngineOptions, LoadError, LogsFilter, Plugs,
-    RepositoryLayout, RuleStates, RuleTable, RulesEngine, RulesWorker,
+    RecordView, RepositoryLayout, RuleStates, RuleTable, RulesEngine, RulesWorker,
 };
 use serde_json::{Value, json};
 
@@ -156,6 +156,46 @@ fn registry_is_in_sorted_file_order_then_definition_order_with_options_read() {
         catalog.find("root_login").unwrap().description,
         "author: sa\n    description: root logged in"
     );
+}
+
+#[test]
+fn each_log_type_gets_the_keys_its_rules_read_unless_one_rule_may_read_any() {
+    let _turn = exclusive();
+    let mut engine = load();
+    let keys = |rule: &str| engine.catalog().find(rule).unwrap().record_keys.clone();
+    let names = |names: &[&str]| Some(names.iter().map(|name| name.to_string()).collect());
+    assert_eq!(keys("root_login"), names(&["user"]));
+    assert_eq!(
+        keys("prod_anything"),
+        names(&["account", "user"]),
+        "with its matcher's"
+    );
+    assert_eq!(
+        keys("dynamic"),
+        names(&["team", "user"]),
+        "with its dynamic output's"
+    );
+    assert_eq!(
+        keys("known_bad_ip"),
+        None,
+        "rec.get(ThreatIntel.IOC_KEY) is not a literal"
+    );
+    assert_eq!(engine.record_view("test:events"), RecordView::Whole);
+    assert_eq!(
+        engine.record_view("test:hostile"),
+        RecordView::Keys(["user".to_owned()].into()),
+        "exits and ambiguous_result read nothing, everywhere (datatypes) reads user"
+    );
+    drop(engine);
+    let mut engine = RulesEngine::load(
+        &layout("repo"),
+        &EngineOptions {
+            whole_records: true,
+            ..options()
+        },
+    )
+    .unwrap();
+    assert_eq!(engine.record_view("test:hostile"), RecordView::Whole);
 }
 
 #[test]

@@ -13,6 +13,7 @@ fn rules_import_packages_from_the_configured_environment() {
     let root = fixtures.join("env_repo");
     let layout = RepositoryLayout::from_config(&root, &root.join("conf")).unwrap();
     let options = EngineOptions {
+        whole_records: false,
         env: PythonEnv::resolve(Some(fixtures.join("python_env"))),
         ..Default::default()
     };

@@ -1,4 +1,4 @@
-//! Runs tests/python/test_shims.py inside sa's embedded interpreter (with sa's module finder
+//! Runs tests/python/test_shims.py and test_record_keys.py inside sa's embedded interpreter (with sa's module finder
 //! installed) and fails with every failing Python test's traceback.
 
 use std::ffi::CString;
@@ -8,12 +8,22 @@ use sa_rules::{PythonEnv, prepare_interpreter};
 
 #[test]
 fn python_shim_tests_pass() {
+    run_python_tests("test_shims", 25);
+}
+
+#[test]
+fn record_key_analysis_tests_pass() {
+    run_python_tests("test_record_keys", 10);
+}
+
+/// Runs every `test_*` function of `tests/python/{name}.py`, expecting at least `at_least`.
+fn run_python_tests(name: &str, at_least: usize) {
     prepare_interpreter(&PythonEnv::default()).unwrap();
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/test_shims.py");
-    let source = std::fs::read_to_string(path).unwrap();
+    let path = format!("{}/tests/python/{name}.py", env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(&path).unwrap();
     let (ran, failures): (usize, Vec<String>) = Python::attach(|py| {
-        let module = PyModule::from_code(py, &CString::new(source).unwrap(), &CString::new(path).unwrap(), c"test_shims")?;
-        py.import("sys")?.getattr("modules")?.set_item("test_shims", &module)?;
+        let module = PyModule::from_code(py, &CString::new(source).unwrap(), &CString::new(path.as_str()).unwrap(), &CString::new(name).unwrap())?;
+        py.import("sys")?.getattr("modules")?.set_item(name, &module)?;
         let runner = PyModule::from_code(
             py,
             c"import traceback\ndef run(function):\n    try:\n        function()\n    except BaseException:\n        return traceback.format_exc()\n    return None\n",
@@ -39,7 +49,7 @@ fn python_shim_tests_pass() {
         Ok::<_, PyErr>((names.len(), failures))
     })
     .unwrap();
-    assert!(ran >= 25, "only {ran} python tests found");
+    assert!(ran >= at_least, "only {ran} python tests found in {path}");
     assert!(
         failures.is_empty(),
         "{} of {ran} python tests failed:\n{}",

@@ -23,6 +23,7 @@ const NOW: i64 = 1_600_000_000_000_000;
 fn engine(root: &Path) -> RulesEngine {
     let layout = RepositoryLayout::from_config(root, &root.join("conf")).unwrap();
     let options = EngineOptions {
+        whole_records: false,
         test_mode: true,
         clock: Clock::Fixed(NOW),
         rule_timing: true,

@@ -28,6 +28,7 @@ pub struct TestRulesRequest {
     pub coverage: bool,
     pub min_tests: Option<usize>,
     pub stats: bool,
+    pub whole_records: bool,
     /// Fixed "now" for alert times and `<helper:last_hour>`.
     pub now: Option<Micros>,
     pub python_env: Option<PathBuf>,
@@ -71,6 +72,7 @@ pub fn execute(request: &TestRulesRequest) -> Result<(String, bool), String> {
     let threat_intel = ThreatIntelConfig::load(&conf)?;
     let now = request.now.unwrap_or_else(|| Clock::System.now());
     let options = EngineOptions {
+        whole_records: request.whole_records,
         env: PythonEnv::resolve(request.python_env.clone()),
         test_mode: true,
         clock: Clock::Fixed(now),

@@ -28,6 +28,9 @@ pub fn render(report: &RunReport, options: RenderOptions) -> (String, bool) {
         }
         if result.passed && !options.verbose {
             let _ = writeln!(out, "Test #{:02}: Pass", result.number);
+            for warning in &result.warnings {
+                let _ = writeln!(out, "    Warning: {warning}");
+            }
         } else {
             event_block(&mut out, result);
         }

@@ -11,8 +11,9 @@ use serde_json::{Map, Value};
 use super::coverage::Coverage;
 use super::publisher_tests::{PublisherCheck, check_all};
 use crate::clock::Micros;
-use crate::engine::{RuleFailure, RuleTiming, RulesEngine};
+use crate::engine::{BatchOutcome, RuleFailure, RuleTiming, RulesEngine};
 use crate::lookup::{self, FixtureTables};
+use crate::rule_catalog::RecordView;
 use crate::threat_intel::{FixtureIocs, ThreatIntelConfig};
 
 #[derive(Debug, Clone, Default)]
@@ -243,7 +244,26 @@ fn run_event(
     if spec.classify_only {
         return Ok(());
     }
+    let view = engine.record_view(&classified.log_type);
+    let whole_record = match view {
+        // Per-rule timing would count the check's calls too.
+        RecordView::Keys(_) if !engine.rule_timing() => Some(classified.clone()),
+        _ => None,
+    };
     let outcome = engine.evaluate(vec![classified])?;
+    if let (Some(record), RecordView::Keys(keys)) = (whole_record, &view) {
+        engine.set_whole_records(true);
+        let on_whole = engine.evaluate(vec![record]);
+        engine.set_whole_records(false);
+        if let Some(difference) = difference(&outcome, &on_whole?) {
+            result.warnings.push(format!(
+                "the rules behave differently on the whole record than on the keys sa found \
+                 they read ({}): {difference}; sanode --rules-whole-records avoids this, and \
+                 please report it",
+                keys.join(", ")
+            ));
+        }
+    }
     result.ran_rules = true;
     result.triggered = outcome
         .alerts
@@ -279,6 +299,42 @@ fn run_event(
             .extend(check_all(publisher_tests, &publications));
     }
     Ok(())
+}
+
+/// How evaluating the whole record differed from evaluating the keys its rules read.
+fn difference(on_keys: &BatchOutcome, on_whole: &BatchOutcome) -> Option<String> {
+    let fired = |outcome: &BatchOutcome| -> BTreeSet<String> {
+        outcome
+            .alerts
+            .iter()
+            .map(|alert| alert.rule_name.clone())
+            .collect()
+    };
+    let failed = |outcome: &BatchOutcome| -> BTreeSet<String> {
+        outcome
+            .failures
+            .iter()
+            .map(|failure| format!("{} ({})", failure.rule, failure.stage))
+            .collect()
+    };
+    let mut parts = Vec::new();
+    for (what, keys, whole) in [
+        ("fired", fired(on_keys), fired(on_whole)),
+        ("raised", failed(on_keys), failed(on_whole)),
+    ] {
+        let only_whole: Vec<&str> = whole.difference(&keys).map(String::as_str).collect();
+        let only_keys: Vec<&str> = keys.difference(&whole).map(String::as_str).collect();
+        if !only_whole.is_empty() {
+            parts.push(format!(
+                "{what} only on the whole record: {}",
+                only_whole.join(", ")
+            ));
+        }
+        if !only_keys.is_empty() {
+            parts.push(format!("{what} only on the keys: {}", only_keys.join(", ")));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 fn explain(failure: &test_events::EventFailure) -> String {

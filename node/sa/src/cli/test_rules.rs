@@ -35,6 +35,11 @@ pub struct TestRulesArgs {
     /// Per-rule timing: calls, mean and max time.
     #[arg(long)]
     pub stats: bool,
+    /// Give rules whole records, as `sanode --rules-whole-records`. By default each event's
+    /// rules run on the keys they read and, to check that, again on the whole record (a
+    /// difference is a warning).
+    #[arg(long)]
+    pub whole_records: bool,
     /// Fixed clock for alert times and <helper:last_hour>: 2020-01-01T00:00:00Z or Unix seconds.
     #[arg(long, env = "SA_TEST_NOW")]
     pub now: Option<String>,
@@ -65,6 +70,7 @@ pub fn run(args: TestRulesArgs) -> anyhow::Result<()> {
         coverage: args.coverage,
         min_tests: args.min_tests,
         stats: args.stats,
+        whole_records: args.whole_records,
         now,
         python_env: args.python_env,
     };

@@ -100,6 +100,12 @@ pub struct NodeArgs {
     #[arg(long, env = "SA_RULE_PROMOTION_INTERVAL", default_value = "1m", value_parser = humantime::parse_duration)]
     pub rule_promotion_interval: std::time::Duration,
 
+    /// Give rules whole records. By default each log type's records reach Python with only the
+    /// top-level keys its rules can read, as found from their source (docs/compat.md); this
+    /// turns that off.
+    #[arg(long, env = "SA_RULES_WHOLE_RECORDS")]
+    pub rules_whole_records: bool,
+
     /// Internal: load the repository at DIR (config and rules), report problems, and exit.
     /// The node runs this in a child process to validate a pushed config bundle.
     #[arg(long, hide = true, value_name = "DIR")]

@@ -72,6 +72,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     };
     sa_rules::lookup::install(Arc::new(lookups.clone()));
     let options = EngineOptions {
+        whole_records: args.rules_whole_records,
         env: PythonEnv::resolve(args.python_env.clone()),
         ..EngineOptions::default()
     };

@@ -1,0 +1,209 @@
+"""Which top-level keys of the record a rule can read, found from its source.
+
+Building the Python dict is most of the rules thread's cost, and most rules read a handful of a
+record's keys. When every function that receives the record (the rule, its matchers, its dynamic
+outputs, and the repository functions they hand the record to) only ever uses it as
+`rec['key']`, `rec.get('key'[, default])` or `'key' in rec` with literal keys, the rule cannot
+tell a dict of just those keys (each with its whole value) from the whole record. Any other use
+(iterating it, `len`, `json.dumps`, passing it to a builtin or to an object that is not a plain
+function of the repository, a key that is not a literal, rebinding the name, `locals()`, frame
+inspection) makes the answer None: the rule gets the whole record.
+"""
+import ast
+import inspect
+import linecache
+import types
+
+# Names and attributes that reach a function's locals without naming them.
+_FRAME_NAMES = frozenset({'locals', 'vars', 'eval', 'exec', 'dir', 'globals', 'compile'})
+_FRAME_ATTRS = frozenset({'_getframe', 'currentframe', 'f_locals', 'f_back', 'stack', 'trace',
+                          'getouterframes', 'getinnerframes', 'getframeinfo', 'tb_frame'})
+
+
+class RecordKeys:
+    """Analyses functions, remembering each (function, argument position) answer."""
+
+    def __init__(self):
+        self._answers = {}
+        self._active = set()
+        self._modules = {}
+
+    def of_rule(self, functions):
+        """The union of the keys each function reads from its first argument, or None."""
+        keys = set()
+        for function in functions:
+            found = self.of(function, 0)
+            if found is None:
+                return None
+            keys |= found
+        return frozenset(keys)
+
+    def of(self, function, position):
+        """The keys `function` reads from its argument at `position`, or None."""
+        memo = (function, position)
+        if memo in self._answers:
+            return self._answers[memo]
+        if memo in self._active:
+            # Recursion through the record: answering while the first call is unfinished
+            # would need a fixed point; the whole record is always correct.
+            return None
+        self._active.add(memo)
+        try:
+            answer = self._analyse(function, position)
+        finally:
+            self._active.discard(memo)
+        self._answers[memo] = answer
+        return answer
+
+    def _analyse(self, function, position):
+        if not isinstance(function, types.FunctionType) or hasattr(function, '__wrapped__'):
+            return None
+        code = function.__code__
+        if position >= code.co_argcount:
+            return None
+        param = code.co_varnames[position]
+        root = _function_tree(function, self._modules)
+        if root is None:
+            return None
+        parameters = root.args.posonlyargs + root.args.args
+        if len(parameters) != code.co_argcount or parameters[position].arg != param:
+            return None
+        parents = {}
+        rebound = set()
+        for node in ast.walk(root):
+            for child in ast.iter_child_nodes(node):
+                parents[child] = node
+            rebound.update(_names_bound(node, parameters))
+        if param in rebound:
+            return None
+        # Names a call could mean other than a global: every local, of any nested scope too.
+        bound = rebound | set(code.co_varnames) | set(code.co_cellvars) | set(code.co_freevars)
+        keys = set()
+        for node in ast.walk(root):
+            if isinstance(node, ast.Name) and node.id in _FRAME_NAMES:
+                return None
+            if isinstance(node, ast.Attribute) and node.attr in _FRAME_ATTRS:
+                return None
+            if isinstance(node, ast.Name) and node.id == param:
+                found = self._use(node, parents, function, bound)
+                if found is None:
+                    return None
+                keys |= found
+        return frozenset(keys)
+
+    def _use(self, name, parents, function, bound):
+        """The keys one use of the record reads, or None when the use is not understood."""
+        parent = parents.get(name)
+        if isinstance(parent, ast.Subscript) and parent.value is name:
+            key = _literal_key(parent.slice)
+            return None if key is None else {key}
+        if isinstance(parent, ast.Attribute) and parent.value is name:
+            call = parents.get(parent)
+            if (parent.attr == 'get' and isinstance(call, ast.Call) and call.func is parent
+                    and 1 <= len(call.args) <= 2 and not call.keywords):
+                key = _literal_key(call.args[0])
+                return None if key is None else {key}
+            return None
+        if (isinstance(parent, ast.Compare) and len(parent.ops) == 1
+                and isinstance(parent.ops[0], (ast.In, ast.NotIn))
+                and parent.comparators[0] is name):
+            key = _literal_key(parent.left)
+            return None if key is None else {key}
+        if isinstance(parent, ast.Call) and name in parent.args:
+            index = parent.args.index(name)
+            if any(isinstance(arg, ast.Starred) for arg in parent.args[:index + 1]):
+                return None
+            callee = _resolve(parent.func, function, bound)
+            return None if callee is None else self.of(callee, index)
+        return None
+
+
+def _function_tree(function, modules):
+    """The `def` of `function`, from its module's source, or None. The source must compile
+    to the function's own code object: a file changed since it was imported is not analysed.
+    `modules` caches each file's parsed and compiled source."""
+    code = function.__code__
+    filename = code.co_filename
+    if filename not in modules:
+        modules[filename] = _module_source(function)
+    if modules[filename] is None:
+        return None
+    tree, compiled = modules[filename]
+    if not _defines(compiled, code):
+        return None
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.FunctionDef) and node.name == code.co_name
+                and min([node.lineno] + [d.lineno for d in node.decorator_list])
+                == code.co_firstlineno):
+            return node
+    return None
+
+
+def _module_source(function):
+    """The parsed and the compiled source of the file `function` was defined in, or None."""
+    try:
+        path = inspect.getsourcefile(function)
+        if not path:
+            return None
+        linecache.checkcache(path)
+        module = inspect.getmodule(function, path)
+        source = ''.join(linecache.getlines(path, module.__dict__ if module else None))
+        tree = ast.parse(source, path)
+        return tree, compile(tree, function.__code__.co_filename, 'exec', dont_inherit=True)
+    except (OSError, TypeError, SyntaxError, ValueError):
+        return None
+
+
+def _defines(compiled, code):
+    """Whether `code` is `compiled` or one of the code objects nested in it."""
+    if compiled == code:
+        return True
+    return any(isinstance(constant, types.CodeType) and _defines(constant, code)
+               for constant in compiled.co_consts)
+
+
+def _names_bound(node, parameters):
+    """Names `node` binds, other than by being one of the positional `parameters` of the
+    analysed function."""
+    if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+        yield node.id
+    elif isinstance(node, (ast.Global, ast.Nonlocal)):
+        yield from node.names
+    elif isinstance(node, ast.alias):
+        yield (node.asname or node.name).split('.')[0]
+    elif isinstance(node, ast.arg) and node not in parameters:
+        yield node.arg
+    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        # Includes the analysed function's own name: a call to itself is recursion, which
+        # gets the whole record anyway.
+        yield node.name
+    elif isinstance(node, ast.ExceptHandler) and node.name:
+        yield node.name
+    elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+        yield node.name
+    elif isinstance(node, ast.MatchMapping) and node.rest:
+        yield node.rest
+
+
+def _literal_key(node):
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _resolve(expression, function, bound):
+    """The plain Python function a call's `name` or `module.name` refers to, or None."""
+    path = []
+    while isinstance(expression, ast.Attribute):
+        path.append(expression.attr)
+        expression = expression.value
+    if not isinstance(expression, ast.Name) or expression.id in bound:
+        return None
+    if expression.id in function.__code__.co_freevars:
+        return None
+    target = function.__globals__.get(expression.id)
+    for attribute in reversed(path):
+        if not isinstance(target, types.ModuleType):
+            return None
+        target = getattr(target, attribute, None)
+    return target if isinstance(target, types.FunctionType) else None

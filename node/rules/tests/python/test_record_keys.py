@@ -1,0 +1,248 @@
+"""sa's analysis of which record keys a rule can read (_sa_record_keys).
+
+Run by tests/shims.rs inside sa's embedded interpreter: every test_* function is called. The
+functions analysed are defined in this file, whose source the analysis reads."""
+import functools
+import json
+import os
+import sys
+import types
+
+import _sa_record_keys
+from _sa_record_keys import RecordKeys
+
+HELPERS = types.ModuleType('helpers')
+
+
+def keys_of(*functions):
+    keys = RecordKeys().of_rule(functions)
+    return None if keys is None else sorted(keys)
+
+
+# --- understood uses ------------------------------------------------------------------------
+
+def literal_reads(rec):
+    if 'eventName' not in rec:
+        return False
+    identity = rec.get('userIdentity') or {}
+    return rec['eventName'] == 'X' and identity.get('type') == 'Root' and rec.get('errorCode', 1)
+
+
+def writes_and_deletes(rec, context):
+    rec['added'] = 1
+    rec['counter'] += 1
+    del rec['gone']
+    context['seen'] = rec['seen']
+    return True
+
+
+def matcher(record):
+    return record.get('account') in ('1', '2')
+
+
+def dynamic_output(record, context=None):
+    return 'slack:{}'.format(record['team'])
+
+
+def uses_a_module(rec):
+    try:
+        return json.loads(rec['description'] or '{}')
+    except ValueError:
+        return None
+
+
+def test_literal_subscripts_gets_and_membership_tests_name_the_keys():
+    assert keys_of(literal_reads) == ['errorCode', 'eventName', 'userIdentity']
+
+
+def test_a_function_is_analysed_as_compiled_in_its_module():
+    # Alone, `json.loads` would compile to another instruction (json is imported by the
+    # module), and the check that the source is the function's would fail.
+    assert keys_of(uses_a_module) == ['description']
+
+
+def test_stores_and_deletes_name_keys_too():
+    assert keys_of(writes_and_deletes) == ['added', 'counter', 'gone', 'seen']
+
+
+def test_a_rule_needs_the_keys_of_its_matchers_and_dynamic_outputs():
+    assert keys_of(literal_reads, matcher, dynamic_output) == [
+        'account', 'errorCode', 'eventName', 'team', 'userIdentity']
+
+
+def test_a_rule_that_never_touches_the_record_needs_no_key():
+    def constant(rec):
+        return True
+    assert keys_of(constant) == []
+
+
+# --- helpers the record is handed to --------------------------------------------------------
+
+def domain_of(record):
+    return record.get('query_name') or record.get('dns', {}).get('rrname')
+
+
+def second_argument(prefix, record):
+    return prefix + record['name']
+
+
+def returns_the_record(record):
+    return record['detail'] if 'detail-type' in record else record
+
+
+def recursive(record, depth=0):
+    return depth > 3 or recursive(record, depth + 1)
+
+
+HELPERS.domain_of = domain_of
+
+
+def uses_helpers(rec):
+    return domain_of(rec) and second_argument('x', rec) and HELPERS.domain_of(rec)
+
+
+def uses_returning_helper(rec):
+    return returns_the_record(rec).get('severity')
+
+
+def uses_recursive_helper(rec):
+    return recursive(rec)
+
+
+def test_keys_read_by_repository_functions_given_the_record_count():
+    assert keys_of(uses_helpers) == ['dns', 'name', 'query_name']
+
+
+def test_a_helper_that_lets_the_record_escape_or_recurses_needs_it_whole():
+    assert keys_of(uses_returning_helper) is None
+    assert keys_of(uses_recursive_helper) is None
+
+
+def test_a_call_through_a_local_name_or_a_builtin_needs_the_record_whole():
+    def local_helper(rec):
+        domain_of = print
+        return domain_of(rec)
+
+    def parameter_helper(rec, helper=domain_of):
+        return helper(rec)
+
+    def builtin(rec):
+        return len(rec)
+
+    def method_of_an_object(rec):
+        return json.dumps(rec)
+
+    def starred(rec):
+        return second_argument(*['x'], rec)
+
+    def keyword(rec):
+        return domain_of(record=rec)
+
+    for function in (local_helper, parameter_helper, builtin, method_of_an_object, starred,
+                     keyword):
+        assert keys_of(function) is None, function.__name__
+
+
+# --- uses that need the whole record --------------------------------------------------------
+
+def test_any_other_use_of_the_record_needs_it_whole():
+    def iterates(rec):
+        return any(key.startswith('x') for key in rec)
+
+    def truthiness(rec):
+        return bool(rec)
+
+    def variable_key(rec):
+        key = 'a'
+        return rec[key]
+
+    def variable_get(rec):
+        return rec.get('a' + 'b')
+
+    def other_method(rec):
+        return rec.items()
+
+    def returned(rec):
+        return rec
+
+    def stored(rec):
+        literal_reads.last = rec
+
+    def compared(rec):
+        return rec == {}
+
+    def in_a_lambda(rec):
+        return (lambda: rec)()['a']
+
+    for function in (iterates, truthiness, variable_key, variable_get, other_method, returned,
+                     stored, compared, in_a_lambda):
+        assert keys_of(function) is None, function.__name__
+
+
+def test_rebinding_or_reaching_the_name_without_naming_it_needs_the_record_whole():
+    def reassigned(rec):
+        rec = {'a': 1}
+        return rec['a']
+
+    def walrus(rec):
+        return (rec := {})['a']
+
+    def shadowed_in_a_nested_function(rec):
+        def inner(rec):
+            return rec
+        return inner(rec['a'])
+
+    def exception_name(rec):
+        try:
+            return rec['a']
+        except KeyError as rec:
+            return rec
+
+    def through_locals(rec):
+        return locals()['rec']['a']
+
+    def through_the_frame(rec):
+        return sys._getframe().f_locals['rec']
+
+    for function in (reassigned, walrus, shadowed_in_a_nested_function, exception_name,
+                     through_locals, through_the_frame):
+        assert keys_of(function) is None, function.__name__
+
+
+def test_functions_whose_source_cannot_be_analysed_need_the_record_whole():
+    @functools.wraps(literal_reads)
+    def wrapper(rec):
+        return literal_reads(rec)
+
+    class Callable:
+        def __call__(self, rec):
+            return rec['a']
+
+    namespace = {}
+    exec('def generated(rec):\n    return rec["a"]\n', namespace)  # pylint: disable=exec-used
+
+    for function in (wrapper, Callable(), namespace['generated'], lambda rec: rec['a'],
+                     functools.partial(second_argument, 'x')):
+        assert keys_of(function) is None, function
+
+
+def test_a_function_whose_file_changed_since_it_was_imported_needs_the_record_whole():
+    namespace = {}
+    path = '/tmp/sa_record_keys_{}.py'.format(id(namespace))
+    with open(path, 'w') as source:
+        source.write("def reads(rec):\n    return rec['before']\n")
+    exec(compile(open(path).read(), path, 'exec'), namespace)  # pylint: disable=exec-used
+    assert keys_of(namespace['reads']) == ['before']
+    with open(path, 'w') as source:
+        source.write("def reads(rec):\n    return rec['after!']\n")
+    assert keys_of(namespace['reads']) is None
+    os.remove(path)
+
+
+def test_answers_are_remembered_per_function_and_argument_position():
+    analysis = RecordKeys()
+    assert analysis.of(second_argument, 1) == frozenset({'name'})
+    assert analysis.of(second_argument, 0) is None
+    assert analysis.of(second_argument, 2) is None
+    assert (second_argument, 1) in analysis._answers  # pylint: disable=protected-access
+    assert _sa_record_keys.RecordKeys is RecordKeys
