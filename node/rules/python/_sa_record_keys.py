@@ -2,8 +2,9 @@
 
 Building the Python dict is most of the rules thread's cost, and most rules read a handful of a
 record's keys. When every function that receives the record (the rule, its matchers, its dynamic
-outputs, and the repository functions they hand the record to) only ever uses it as
-`rec['key']`, `rec.get('key'[, default])` or `'key' in rec` with literal keys, the rule cannot
+outputs, and the functions, staticmethods and classmethods they hand the record to) only ever
+uses it as `rec['key']`, `rec.get('key'[, default])` or `'key' in rec` with constant keys (a
+literal, or a string constant of a module or class: `ThreatIntel.IOC_KEY`), the rule cannot
 tell a dict of just those keys (each with its whole value) from the whole record. Any other use
 (iterating it, `len`, `json.dumps`, passing it to a builtin or to an object that is not a plain
 function of the repository, a key that is not a literal, rebinding the name, `locals()`, frame
@@ -21,7 +22,7 @@ _FRAME_ATTRS = frozenset({'_getframe', 'currentframe', 'f_locals', 'f_back', 'st
 
 
 class RecordKeys:
-    """Analyses functions, remembering each (function, argument position) answer."""
+    """Analyses functions, remembering each (function, argument position, owner) answer."""
 
     def __init__(self):
         self._answers = {}
@@ -38,9 +39,10 @@ class RecordKeys:
             keys |= found
         return frozenset(keys)
 
-    def of(self, function, position):
-        """The keys `function` reads from its argument at `position`, or None."""
-        memo = (function, position)
+    def of(self, function, position, owner=None):
+        """The keys `function` reads from its argument at `position`, or None. `owner` is the
+        class a classmethod is called on (its first parameter)."""
+        memo = (function, position, owner)
         if memo in self._answers:
             return self._answers[memo]
         if memo in self._active:
@@ -49,17 +51,17 @@ class RecordKeys:
             return None
         self._active.add(memo)
         try:
-            answer = self._analyse(function, position)
+            answer = self._analyse(function, position, owner)
         finally:
             self._active.discard(memo)
         self._answers[memo] = answer
         return answer
 
-    def _analyse(self, function, position):
+    def _analyse(self, function, position, owner):
         if not isinstance(function, types.FunctionType) or hasattr(function, '__wrapped__'):
             return None
         code = function.__code__
-        if position >= code.co_argcount:
+        if position >= code.co_argcount or (owner is not None and position == 0):
             return None
         param = code.co_varnames[position]
         root = _function_tree(function, self._modules)
@@ -76,8 +78,9 @@ class RecordKeys:
             rebound.update(_names_bound(node, parameters))
         if param in rebound:
             return None
-        # Names a call could mean other than a global: every local, of any nested scope too.
-        bound = rebound | set(code.co_varnames) | set(code.co_cellvars) | set(code.co_freevars)
+        scope = _Scope(function, rebound, owner)
+        if scope.owner_name in rebound:
+            return None
         keys = set()
         for node in ast.walk(root):
             if isinstance(node, ast.Name) and node.id in _FRAME_NAMES:
@@ -85,37 +88,101 @@ class RecordKeys:
             if isinstance(node, ast.Attribute) and node.attr in _FRAME_ATTRS:
                 return None
             if isinstance(node, ast.Name) and node.id == param:
-                found = self._use(node, parents, function, bound)
+                found = self._use(node, parents, scope)
                 if found is None:
                     return None
                 keys |= found
         return frozenset(keys)
 
-    def _use(self, name, parents, function, bound):
+    def _use(self, name, parents, scope):
         """The keys one use of the record reads, or None when the use is not understood."""
         parent = parents.get(name)
         if isinstance(parent, ast.Subscript) and parent.value is name:
-            key = _literal_key(parent.slice)
+            key = scope.key(parent.slice)
             return None if key is None else {key}
         if isinstance(parent, ast.Attribute) and parent.value is name:
             call = parents.get(parent)
             if (parent.attr == 'get' and isinstance(call, ast.Call) and call.func is parent
                     and 1 <= len(call.args) <= 2 and not call.keywords):
-                key = _literal_key(call.args[0])
+                key = scope.key(call.args[0])
                 return None if key is None else {key}
             return None
         if (isinstance(parent, ast.Compare) and len(parent.ops) == 1
                 and isinstance(parent.ops[0], (ast.In, ast.NotIn))
                 and parent.comparators[0] is name):
-            key = _literal_key(parent.left)
+            key = scope.key(parent.left)
             return None if key is None else {key}
         if isinstance(parent, ast.Call) and name in parent.args:
             index = parent.args.index(name)
             if any(isinstance(arg, ast.Starred) for arg in parent.args[:index + 1]):
                 return None
-            callee = _resolve(parent.func, function, bound)
-            return None if callee is None else self.of(callee, index)
+            callee = scope.callee(parent.func)
+            if callee is None:
+                return None
+            function, offset, owner = callee
+            return self.of(function, index + offset, owner)
         return None
+
+
+_MISSING = object()
+
+
+class _Scope:
+    """What names mean inside the analysed function: its locals (of any nested scope too),
+    its module's globals, and for a classmethod the class its first parameter is."""
+
+    def __init__(self, function, rebound, owner):
+        code = function.__code__
+        self.globals = function.__globals__
+        self.bound = rebound | set(code.co_varnames) | set(code.co_cellvars) | set(code.co_freevars)
+        self.owner = owner
+        self.owner_name = code.co_varnames[0] if owner is not None else None
+
+    def key(self, node):
+        """The string a key expression always is: a literal, or a constant of a module or a
+        class (`ThreatIntel.IOC_KEY`, `cls.NORMALIZATION_KEY`); None otherwise."""
+        if isinstance(node, ast.Constant):
+            return node.value if isinstance(node.value, str) else None
+        value = self._lookup(node)
+        return value if isinstance(value, str) else None
+
+    def callee(self, node):
+        """(function, offset of the record's argument, owner class) for a call of a plain
+        function, a staticmethod or a classmethod reached through modules and classes."""
+        target = self._lookup(node)
+        if isinstance(target, types.FunctionType):
+            return target, 0, None
+        if isinstance(target, (classmethod, staticmethod)) and isinstance(node, ast.Attribute):
+            owner = self._lookup(node.value)
+            function = target.__func__
+            if not isinstance(function, types.FunctionType) or not isinstance(owner, type):
+                return None
+            return (function, 1, owner) if isinstance(target, classmethod) else (function, 0, None)
+        return None
+
+    def _lookup(self, node):
+        """The object `name` or `name.attr...` statically holds, through modules and classes
+        only (no descriptor or module __getattr__ runs); _MISSING when unknown."""
+        path = []
+        while isinstance(node, ast.Attribute):
+            path.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return _MISSING
+        if node.id == self.owner_name:
+            target = self.owner
+        elif node.id in self.bound or node.id not in self.globals:
+            return _MISSING
+        else:
+            target = self.globals[node.id]
+        for attribute in reversed(path):
+            if not isinstance(target, (types.ModuleType, type)):
+                return _MISSING
+            try:
+                target = inspect.getattr_static(target, attribute)
+            except AttributeError:
+                return _MISSING
+        return target
 
 
 def _function_tree(function, modules):
@@ -183,27 +250,3 @@ def _names_bound(node, parameters):
         yield node.name
     elif isinstance(node, ast.MatchMapping) and node.rest:
         yield node.rest
-
-
-def _literal_key(node):
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    return None
-
-
-def _resolve(expression, function, bound):
-    """The plain Python function a call's `name` or `module.name` refers to, or None."""
-    path = []
-    while isinstance(expression, ast.Attribute):
-        path.append(expression.attr)
-        expression = expression.value
-    if not isinstance(expression, ast.Name) or expression.id in bound:
-        return None
-    if expression.id in function.__code__.co_freevars:
-        return None
-    target = function.__globals__.get(expression.id)
-    for attribute in reversed(path):
-        if not isinstance(target, types.ModuleType):
-            return None
-        target = getattr(target, attribute, None)
-    return target if isinstance(target, types.FunctionType) else None

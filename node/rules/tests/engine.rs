@@ -177,10 +177,26 @@ fn each_log_type_gets_the_keys_its_rules_read_unless_one_rule_may_read_any() {
     );
     assert_eq!(
         keys("known_bad_ip"),
-        None,
-        "rec.get(ThreatIntel.IOC_KEY) is not a literal"
+        names(&["streamalert:ioc"]),
+        "rec.get(ThreatIntel.IOC_KEY)"
     );
-    assert_eq!(engine.record_view("test:events"), RecordView::Whole);
+    assert_eq!(
+        engine.record_view("test:events"),
+        RecordView::Keys(
+            [
+                "account",
+                "detail",
+                "mutated",
+                "no_such_key",
+                "streamalert:ioc",
+                "team",
+                "user"
+            ]
+            .map(String::from)
+            .into()
+        ),
+        "the union over the log type's rules"
+    );
     assert_eq!(
         engine.record_view("test:hostile"),
         RecordView::Keys(["user".to_owned()].into()),

@@ -10,6 +10,8 @@ import types
 
 import _sa_record_keys
 from _sa_record_keys import RecordKeys
+from streamalert.rules_engine.threat_intel import ThreatIntel
+from streamalert.shared.normalize import Normalizer
 
 HELPERS = types.ModuleType('helpers')
 
@@ -143,6 +145,72 @@ def test_a_call_through_a_local_name_or_a_builtin_needs_the_record_whole():
         assert keys_of(function) is None, function.__name__
 
 
+# --- constants, classmethods and staticmethods ------------------------------------------------
+
+KEY = 'module_constant'
+
+
+class Keys:
+    NAME = 'name'
+    NOT_A_STRING = 3
+
+    @classmethod
+    def read(cls, record):
+        return record.get(cls.NAME)
+
+    @staticmethod
+    def read_static(record):
+        return record['static']
+
+    def plain(record):  # pylint: disable=no-self-argument
+        return record['plain']
+
+    @property
+    def attribute(self):
+        return None
+
+
+def uses_constants_and_methods(rec):
+    return (rec[KEY] and rec.get(Keys.NAME) and Keys.read(rec) and Keys.read_static(rec)
+            and Keys.plain(rec))
+
+
+def test_string_constants_of_modules_and_classes_are_keys_and_methods_are_followed():
+    assert keys_of(uses_constants_and_methods) == ['module_constant', 'name', 'plain', 'static']
+
+
+def test_the_shim_helpers_rules_hand_the_record_to_read_one_key():
+    def normalized(rec):
+        return Normalizer.get_values_for_normalized_type(rec, 'sourceAddress')
+
+    def iocs(rec):
+        return ThreatIntel.iocs(rec, 'ip') or rec.get(ThreatIntel.IOC_KEY)
+
+    assert keys_of(normalized) == [Normalizer.NORMALIZATION_KEY]
+    assert keys_of(iocs) == [ThreatIntel.IOC_KEY]
+
+
+def test_a_key_that_is_not_a_string_constant_or_a_call_through_an_object_needs_the_whole_record():
+    def not_a_string(rec):
+        return rec[Keys.NOT_A_STRING]
+
+    def a_class(rec):
+        return rec.get(Keys)
+
+    def unknown_attribute(rec):
+        return rec[Keys.MISSING]
+
+    def through_an_instance(rec):
+        return Keys().read(rec)
+
+    def through_a_property(rec):
+        return Keys.attribute(rec)
+
+    for function in (not_a_string, a_class, unknown_attribute, through_an_instance,
+                     through_a_property):
+        assert keys_of(function) is None, function.__name__
+
+
 # --- uses that need the whole record --------------------------------------------------------
 
 def test_any_other_use_of_the_record_needs_it_whole():
@@ -244,5 +312,5 @@ def test_answers_are_remembered_per_function_and_argument_position():
     assert analysis.of(second_argument, 1) == frozenset({'name'})
     assert analysis.of(second_argument, 0) is None
     assert analysis.of(second_argument, 2) is None
-    assert (second_argument, 1) in analysis._answers  # pylint: disable=protected-access
+    assert (second_argument, 1, None) in analysis._answers  # pylint: disable=protected-access
     assert _sa_record_keys.RecordKeys is RecordKeys
