@@ -190,6 +190,15 @@ impl fmt::Display for RulesBenchReport {
             per_record(cpu.alerts_thread),
             self.rules_thread_ceiling()
         )?;
+        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+        let all = cpu.classifiers + cpu.rules_thread + cpu.alerts_thread;
+        write!(
+            f,
+            "\n  bounds             {:.0} records/s by the classifier thread(s), {:.0} by all the \
+             CPU spread over {cores} core(s)",
+            self.records as f64 * self.classifier_threads as f64 / cpu.classifiers.as_secs_f64(),
+            self.records as f64 * cores as f64 / all.as_secs_f64()
+        )?;
         let times = &self.rule_times;
         if times.records == 0 {
             return Ok(());
