@@ -71,9 +71,11 @@ pub fn record_is_coercible(record: &Map<String, Value>, schema: &Schema) -> bool
 
 /// Coerces every schema key present in `record`.
 pub fn coerce_record(record: &mut Map<String, Value>, schema: &Schema) -> bool {
-    record
-        .iter_mut()
-        .all(|(key, v)| schema.get(key).is_none_or(|ty| coerce_value(v, ty)))
+    record.iter_mut().enumerate().all(|(position, (key, v))| {
+        schema
+            .lookup_at(position, key)
+            .is_none_or(|(_, ty, _)| coerce_value(v, ty))
+    })
 }
 
 /// Coerces a checked record and returns the positions of the optional schema keys it lacks,
@@ -86,8 +88,8 @@ pub fn missing_optional_after_coercion(
         return coerce_record(record, schema).then(Vec::new);
     }
     let mut present = vec![false; schema.len()];
-    for (key, value) in record.iter_mut() {
-        if let Some((i, ty, _)) = schema.lookup(key) {
+    for (position, (key, value)) in record.iter_mut().enumerate() {
+        if let Some((i, ty, _)) = schema.lookup_at(position, key) {
             present[i] = true;
             if !coerce_value(value, ty) {
                 return None;

@@ -30,8 +30,8 @@ fn single_pass(map: &Map<String, Value>, schema: &Schema, coerce: bool) -> bool 
         return false;
     }
     let mut required_present = 0;
-    for (key, value) in map {
-        let Some((_, ty, optional)) = schema.lookup(key) else {
+    for (position, (key, value)) in map.iter().enumerate() {
+        let Some((_, ty, optional)) = schema.lookup_at(position, key) else {
             return false;
         };
         required_present += usize::from(!optional);

@@ -9,6 +9,8 @@ pub use coerce::{
 };
 pub use keys::{key_mismatch, keys_match, nested_keys_match, record_matches};
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use crate::fxhash::FxIndexMap;
 use serde_json::{Map, Value};
 
@@ -84,6 +86,7 @@ pub struct Schema {
     /// Per field: listed in `optional_top_level_keys` (only ever set on a log type's top level).
     optional: Vec<bool>,
     optional_count: usize,
+    hints: PositionHints,
 }
 
 impl Schema {
@@ -94,6 +97,7 @@ impl Schema {
             .collect();
         let optional = vec![false; fields.len()];
         Schema {
+            hints: PositionHints::new(fields.len()),
             fields,
             optional,
             optional_count: 0,
@@ -118,6 +122,21 @@ impl Schema {
     pub fn lookup(&self, key: &str) -> Option<(usize, &FieldType, bool)> {
         let (i, _, ty) = self.fields.get_full(key)?;
         Some((i, ty, self.optional[i]))
+    }
+
+    /// [`Schema::lookup`] of the key at `position` in a record. Records of one source keep
+    /// their keys in one order, so the field found at each position last time is tried first:
+    /// a string comparison instead of hashing the key and probing the table.
+    pub fn lookup_at(&self, position: usize, key: &str) -> Option<(usize, &FieldType, bool)> {
+        if let Some(guess) = self.hints.get(position)
+            && let Some((name, ty)) = self.fields.get_index(guess)
+            && name == key
+        {
+            return Some((guess, ty, self.optional[guess]));
+        }
+        let found = self.lookup(key)?;
+        self.hints.set(position, found.0);
+        Some(found)
     }
 
     pub fn is_optional(&self, key: &str) -> bool {
@@ -169,10 +188,92 @@ impl Schema {
     }
 }
 
+/// Per record position, the field found there last (a guess: any thread may overwrite it, and
+/// every use checks it). Clones start from the same guesses; equality ignores them.
+struct PositionHints(Box<[AtomicU32]>);
+
+impl PositionHints {
+    fn new(len: usize) -> Self {
+        PositionHints((0..len).map(|_| AtomicU32::new(u32::MAX)).collect())
+    }
+
+    fn get(&self, position: usize) -> Option<usize> {
+        let guess = self.0.get(position)?.load(Ordering::Relaxed);
+        usize::try_from(guess).ok()
+    }
+
+    fn set(&self, position: usize, field: usize) {
+        if let (Some(hint), Ok(field)) = (self.0.get(position), u32::try_from(field)) {
+            hint.store(field, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Default for PositionHints {
+    fn default() -> Self {
+        PositionHints::new(0)
+    }
+}
+
+impl Clone for PositionHints {
+    fn clone(&self) -> Self {
+        PositionHints(
+            self.0
+                .iter()
+                .map(|hint| AtomicU32::new(hint.load(Ordering::Relaxed)))
+                .collect(),
+        )
+    }
+}
+
+impl PartialEq for PositionHints {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for PositionHints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PositionHints")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn lookups_by_position_find_the_field_whatever_the_record_order() {
+        let schema = Schema::from_map(
+            json!({"a": "string", "b": "integer", "c": {}})
+                .as_object()
+                .unwrap(),
+        )
+        .with_optional([&"c".to_string()]);
+        for order in [
+            ["a", "b", "c"],
+            ["c", "a", "b"],
+            ["c", "a", "b"],
+            ["b", "c", "a"],
+        ] {
+            for (position, key) in order.iter().enumerate() {
+                let found = schema
+                    .lookup_at(position, key)
+                    .map(|(i, ty, optional)| (i, ty.clone(), optional));
+                let expected = schema
+                    .lookup(key)
+                    .map(|(i, ty, optional)| (i, ty.clone(), optional));
+                assert_eq!(found, expected, "{key} at {position} of {order:?}");
+            }
+        }
+        assert!(schema.lookup_at(0, "zzz").is_none());
+        assert!(
+            schema.lookup_at(7, "a").is_some(),
+            "beyond the hints: plain lookup"
+        );
+        assert_eq!(schema.clone(), schema, "hints do not take part in equality");
+    }
 
     #[test]
     fn defaults_per_type() {
