@@ -7,18 +7,35 @@ uses it as `rec['key']`, `rec.get('key'[, default])` or `'key' in rec` with cons
 literal, or a string constant of a module or class: `ThreatIntel.IOC_KEY`), the rule cannot
 tell a dict of just those keys (each with its whole value) from the whole record. Any other use
 (iterating it, `len`, `json.dumps`, passing it to a builtin or to an object that is not a plain
-function of the repository, a key that is not a literal, rebinding the name, `locals()`, frame
-inspection) makes the answer None: the rule gets the whole record.
+function of the repository, a key that is not a constant, rebinding the name) makes the answer
+None: the rule gets the whole record. So does any sign of reaching the record without naming
+it: `locals()`, frames, closures' cells, dunder attributes, `inspect`, `traceback`, `gc`.
+Only plain modules and classes (no metaclass, no module subclass) are looked through, since
+those alone cannot run code when an attribute is read.
+
+What the analysis cannot see: a function that never receives the record but digs it out of
+its caller's frame, and a global, class or module attribute rebound after the repository
+loaded. `sanode --rules-whole-records` is the way out for such code.
 """
 import ast
 import inspect
 import linecache
 import types
 
-# Names and attributes that reach a function's locals without naming them.
-_FRAME_NAMES = frozenset({'locals', 'vars', 'eval', 'exec', 'dir', 'globals', 'compile'})
-_FRAME_ATTRS = frozenset({'_getframe', 'currentframe', 'f_locals', 'f_back', 'stack', 'trace',
-                          'getouterframes', 'getinnerframes', 'getframeinfo', 'tb_frame'})
+# Names and attributes that can reach a function's locals, or the record, without naming it.
+_INTROSPECTION = frozenset({
+    'locals', 'vars', 'eval', 'exec', 'dir', 'globals', 'compile', '__import__', 'import_module',
+    'builtins', 'inspect', 'traceback', 'gc', '_getframe', 'currentframe', 'stack', 'trace',
+    'getouterframes', 'getinnerframes', 'getframeinfo', 'getclosurevars', 'getgeneratorlocals',
+    'getcoroutinelocals', 'get_referrers', 'get_referents', 'get_objects', 'cell_contents',
+})
+_INTROSPECTION_PREFIXES = ('f_', 'gi_', 'cr_', 'ag_', 'tb_')
+
+
+def _introspects(name, attribute):
+    """Whether a name (or, with `attribute`, an attribute name) may introspect."""
+    return (name in _INTROSPECTION or (name.startswith('__') and name.endswith('__'))
+            or (attribute and name.startswith(_INTROSPECTION_PREFIXES)))
 
 
 class RecordKeys:
@@ -42,7 +59,8 @@ class RecordKeys:
     def of(self, function, position, owner=None):
         """The keys `function` reads from its argument at `position`, or None. `owner` is the
         class a classmethod is called on (its first parameter)."""
-        memo = (function, position, owner)
+        # By identity: a class's __eq__ is the repository's code.
+        memo = (function, position, id(owner))
         if memo in self._answers:
             return self._answers[memo]
         if memo in self._active:
@@ -83,9 +101,9 @@ class RecordKeys:
             return None
         keys = set()
         for node in ast.walk(root):
-            if isinstance(node, ast.Name) and node.id in _FRAME_NAMES:
+            if isinstance(node, ast.Name) and _introspects(node.id, attribute=False):
                 return None
-            if isinstance(node, ast.Attribute) and node.attr in _FRAME_ATTRS:
+            if isinstance(node, ast.Attribute) and _introspects(node.attr, attribute=True):
                 return None
             if isinstance(node, ast.Name) and node.id == param:
                 found = self._use(node, parents, scope)
@@ -144,7 +162,8 @@ class _Scope:
         if isinstance(node, ast.Constant):
             return node.value if isinstance(node.value, str) else None
         value = self._lookup(node)
-        return value if isinstance(value, str) else None
+        # Exactly str: a subclass could hash and compare as another key.
+        return value if type(value) is str else None
 
     def callee(self, node):
         """(function, offset of the record's argument, owner class) for a call of a plain
@@ -155,7 +174,7 @@ class _Scope:
         if isinstance(target, (classmethod, staticmethod)) and isinstance(node, ast.Attribute):
             owner = self._lookup(node.value)
             function = target.__func__
-            if not isinstance(function, types.FunctionType) or not isinstance(owner, type):
+            if not isinstance(function, types.FunctionType) or not _plain(owner):
                 return None
             return (function, 1, owner) if isinstance(target, classmethod) else (function, 0, None)
         return None
@@ -176,13 +195,19 @@ class _Scope:
         else:
             target = self.globals[node.id]
         for attribute in reversed(path):
-            if not isinstance(target, (types.ModuleType, type)):
+            if not _plain(target):
                 return _MISSING
             try:
                 target = inspect.getattr_static(target, attribute)
             except AttributeError:
                 return _MISSING
         return target
+
+
+def _plain(namespace):
+    """A module or class whose attributes are what getattr_static finds: its type defines no
+    properties, __getattribute__ or methods that would be found or run instead."""
+    return type(namespace) is types.ModuleType or type(namespace) is type
 
 
 def _function_tree(function, modules):

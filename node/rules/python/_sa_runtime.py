@@ -155,7 +155,18 @@ def _record_keys(analysis, rule_obj):
     except TypeError:
         return None
     keys = analysis.of_rule(functions)
-    return None if keys is None else sorted(keys)
+    if keys is None or not all(_is_utf8(key) for key in keys):
+        # A key no JSON record can hold (a lone surrogate) cannot cross into Rust.
+        return None
+    return sorted(keys)
+
+
+def _is_utf8(text):
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def rule_catalog():

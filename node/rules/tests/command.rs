@@ -80,7 +80,8 @@ fn a_rule_that_differs_on_the_whole_record_is_reported_and_whole_records_turn_th
     assert!(
         text.contains(
             "Warning: the rules behave differently on the whole record than on the keys sa \
-             found they read (user): fired only on the keys: every_other_call"
+             found they read (user): fired only on the keys: every_other_call (outputs \
+             aws-firehose:alerts, publishers null, context {})"
         ),
         "{text}"
     );

@@ -303,18 +303,28 @@ fn run_event(
 
 /// How evaluating the whole record differed from evaluating the keys its rules read.
 fn difference(on_keys: &BatchOutcome, on_whole: &BatchOutcome) -> Option<String> {
+    // What a rule can compute from the record: whether it fires, its dynamic outputs and
+    // publishers, its context, and what it raises.
     let fired = |outcome: &BatchOutcome| -> BTreeSet<String> {
         outcome
             .alerts
             .iter()
-            .map(|alert| alert.rule_name.clone())
+            .map(|alert| {
+                format!(
+                    "{} (outputs {}, publishers {}, context {})",
+                    alert.rule_name,
+                    alert.outputs.iter().cloned().collect::<Vec<_>>().join(" "),
+                    alert.publishers.clone().unwrap_or_default(),
+                    Value::Object(alert.context.clone())
+                )
+            })
             .collect()
     };
     let failed = |outcome: &BatchOutcome| -> BTreeSet<String> {
         outcome
             .failures
             .iter()
-            .map(|failure| format!("{} ({})", failure.rule, failure.stage))
+            .map(|failure| format!("{} ({}: {})", failure.rule, failure.stage, failure.message))
             .collect()
     };
     let mut parts = Vec::new();

@@ -211,6 +211,122 @@ def test_a_key_that_is_not_a_string_constant_or_a_call_through_an_object_needs_t
         assert keys_of(function) is None, function.__name__
 
 
+class Meta(type):
+    @property
+    def KEY(cls):  # pylint: disable=invalid-name
+        return 'b'
+
+    def probe(cls, record):
+        return record['probe']
+
+
+class WithMeta(metaclass=Meta):
+    KEY = 'a'
+
+
+class Base:
+    NAME = 'base'
+
+    @classmethod
+    def read(cls, record):
+        return record.get(cls.NAME)
+
+
+class Derived(Base):
+    NAME = 'derived'
+
+
+class LooksLikeAnotherKey(str):
+    def __hash__(self):
+        return hash('b')
+
+    def __eq__(self, other):
+        return True
+
+
+DISGUISED = LooksLikeAnotherKey('a')
+
+
+class ModuleSubclass(types.ModuleType):
+    pass
+
+
+ODD_MODULE = ModuleSubclass('odd')
+ODD_MODULE.domain_of = domain_of
+
+
+def test_classes_with_a_metaclass_and_module_subclasses_are_not_looked_through():
+    def metaclass_property(rec):
+        return rec[WithMeta.KEY]
+
+    def metaclass_method(rec):
+        return WithMeta.probe(rec)
+
+    def odd_module(rec):
+        return ODD_MODULE.domain_of(rec)
+
+    def disguised_key(rec):
+        return rec[DISGUISED]
+
+    for function in (metaclass_property, metaclass_method, odd_module, disguised_key):
+        assert keys_of(function) is None, function.__name__
+
+
+def test_a_classmethod_is_analysed_for_the_class_it_is_called_on():
+    def base(rec):
+        return Base.read(rec)
+
+    def derived(rec):
+        return Derived.read(rec)
+
+    analysis = RecordKeys()
+    assert analysis.of_rule([base]) == {'base'}
+    assert analysis.of_rule([derived]) == {'derived'}
+
+
+def test_reaching_the_record_through_closures_frames_or_the_heap_needs_it_whole():
+    import builtins  # pylint: disable=import-outside-toplevel
+    import gc  # pylint: disable=import-outside-toplevel
+    import traceback  # pylint: disable=import-outside-toplevel
+
+    def closure_cell(rec):
+        def inner():
+            return rec['a']
+        return inner.__closure__[0].cell_contents
+
+    def builtins_locals(rec):
+        return builtins.locals()['rec']['a']
+
+    def captured_locals(rec):
+        try:
+            return rec['a']
+        except KeyError as error:
+            return traceback.TracebackException.from_exception(error, capture_locals=True)
+
+    def referrers(rec):
+        return gc.get_referrers(rec['c'])
+
+    def generator_locals(rec):
+        def walk():
+            yield rec['a']
+        return walk().gi_frame
+
+    for function in (closure_cell, builtins_locals, captured_locals, referrers,
+                     generator_locals):
+        assert keys_of(function) is None, function.__name__
+
+
+def test_a_key_that_cannot_cross_into_rust_gives_the_whole_record():
+    import _sa_runtime  # pylint: disable=import-outside-toplevel
+
+    def surrogate(rec):
+        return rec.get('\udc80')
+
+    rule_like = types.SimpleNamespace(func=surrogate, matchers=None, dynamic_outputs=None)
+    assert keys_of(surrogate) == ['\udc80']
+    assert _sa_runtime._record_keys(RecordKeys(), rule_like) is None  # pylint: disable=protected-access
+
+
 # --- uses that need the whole record --------------------------------------------------------
 
 def test_any_other_use_of_the_record_needs_it_whole():
@@ -312,5 +428,5 @@ def test_answers_are_remembered_per_function_and_argument_position():
     assert analysis.of(second_argument, 1) == frozenset({'name'})
     assert analysis.of(second_argument, 0) is None
     assert analysis.of(second_argument, 2) is None
-    assert (second_argument, 1, None) in analysis._answers  # pylint: disable=protected-access
+    assert (second_argument, 1, id(None)) in analysis._answers  # pylint: disable=protected-access
     assert _sa_record_keys.RecordKeys is RecordKeys
