@@ -49,7 +49,8 @@ impl AlertPolicy {
 pub struct Alert {
     pub rule_name: String,
     pub alert_id: String,
-    /// The record as the rules saw it after every rule ran on it (rules may mutate it).
+    /// The record as classified (and threat-intel enriched): what rules do to their dict of it
+    /// does not reach the alert (docs/compat.md, Appendix D #13).
     pub record: Map<String, Value>,
     pub outputs: BTreeSet<String>,
     pub outputs_sent: BTreeSet<String>,
