@@ -22,20 +22,39 @@ import inspect
 import linecache
 import types
 
-# Names and attributes that can reach a function's locals, or the record, without naming it.
-_INTROSPECTION = frozenset({
-    'locals', 'vars', 'eval', 'exec', 'dir', 'globals', 'compile', '__import__', 'import_module',
-    'builtins', 'inspect', 'traceback', 'gc', '_getframe', 'currentframe', 'stack', 'trace',
-    'getouterframes', 'getinnerframes', 'getframeinfo', 'getclosurevars', 'getgeneratorlocals',
-    'getcoroutinelocals', 'get_referrers', 'get_referents', 'get_objects', 'cell_contents',
+# Builtins and modules that can reach a function's locals, or the record, without naming it
+# (when the name is not a local of the function).
+_INTROSPECTING_NAMES = frozenset({
+    'locals', 'vars', 'eval', 'exec', 'dir', 'globals', 'compile', 'builtins', 'inspect',
+    'traceback', 'gc', 'sys', 'importlib',
 })
-_INTROSPECTION_PREFIXES = ('f_', 'gi_', 'cr_', 'ag_', 'tb_')
+# Attributes that do the same whatever they are read on.
+_INTROSPECTING_ATTRIBUTES = frozenset({
+    'locals', 'vars', 'globals', '_getframe', 'currentframe', 'getouterframes', 'getinnerframes',
+    'getframeinfo', 'getclosurevars', 'getgeneratorlocals', 'getcoroutinelocals', 'get_referrers',
+    'get_referents', 'get_objects', 'cell_contents',
+})
+# Frame, generator, coroutine and traceback attributes.
+_INTROSPECTING_PREFIXES = ('f_', 'gi_', 'cr_', 'ag_', 'tb_')
 
 
-def _introspects(name, attribute):
-    """Whether a name (or, with `attribute`, an attribute name) may introspect."""
-    return (name in _INTROSPECTION or (name.startswith('__') and name.endswith('__'))
-            or (attribute and name.startswith(_INTROSPECTION_PREFIXES)))
+def _dunder(name):
+    return name.startswith('__') and name.endswith('__')
+
+
+def _introspects(node, local):
+    """Whether `node` (a name, an attribute or an import) may reach the record without naming
+    it."""
+    if isinstance(node, ast.Import):
+        return any(alias.name.split('.')[0] in _INTROSPECTING_NAMES for alias in node.names)
+    if isinstance(node, ast.ImportFrom):
+        return (node.module or '').split('.')[0] in _INTROSPECTING_NAMES
+    if isinstance(node, ast.Name):
+        return _dunder(node.id) or (node.id in _INTROSPECTING_NAMES and node.id not in local)
+    if isinstance(node, ast.Attribute):
+        return (_dunder(node.attr) or node.attr in _INTROSPECTING_ATTRIBUTES
+                or node.attr.startswith(_INTROSPECTING_PREFIXES))
+    return False
 
 
 class RecordKeys:
@@ -101,9 +120,7 @@ class RecordKeys:
             return None
         keys = set()
         for node in ast.walk(root):
-            if isinstance(node, ast.Name) and _introspects(node.id, attribute=False):
-                return None
-            if isinstance(node, ast.Attribute) and _introspects(node.attr, attribute=True):
+            if _introspects(node, scope.local):
                 return None
             if isinstance(node, ast.Name) and node.id == param:
                 found = self._use(node, parents, scope)
@@ -152,7 +169,9 @@ class _Scope:
     def __init__(self, function, rebound, owner):
         code = function.__code__
         self.globals = function.__globals__
-        self.bound = rebound | set(code.co_varnames) | set(code.co_cellvars) | set(code.co_freevars)
+        # Names of this function, of any nested scope too; then also those of enclosing ones.
+        self.local = rebound | set(code.co_varnames) | set(code.co_cellvars)
+        self.bound = self.local | set(code.co_freevars)
         self.owner = owner
         self.owner_name = code.co_varnames[0] if owner is not None else None
 

@@ -154,7 +154,12 @@ def _record_keys(analysis, rule_obj):
         functions = [rule_obj.func, *(rule_obj.matchers or []), *(rule_obj.dynamic_outputs or [])]
     except TypeError:
         return None
-    keys = analysis.of_rule(functions)
+    try:
+        keys = analysis.of_rule(functions)
+    except Exception:  # pylint: disable=broad-except
+        # The analysis is an optimisation: whatever stops it (a RecursionError compiling a
+        # huge expression) must not stop the repository from loading.
+        return None
     if keys is None or not all(_is_utf8(key) for key in keys):
         # A key no JSON record can hold (a lone surrogate) cannot cross into Rust.
         return None
@@ -169,8 +174,9 @@ def _is_utf8(text):
     return True
 
 
-def rule_catalog():
-    """What Rust needs to pre-filter and report on each rule, in registry order."""
+def rule_catalog(analyse_record_keys=True):
+    """What Rust needs to pre-filter and report on each rule, in registry order.
+    `analyse_record_keys` off: no rule's record keys are sought (None for every rule)."""
     from _sa_record_keys import RecordKeys
     analysis = RecordKeys()
     catalog = []
@@ -201,7 +207,7 @@ def rule_catalog():
             'policy': _alert_policy(rule_obj),
             'file': source_file,
             'line': line,
-            'record_keys': _record_keys(analysis, rule_obj),
+            'record_keys': _record_keys(analysis, rule_obj) if analyse_record_keys else None,
         })
     return catalog
 

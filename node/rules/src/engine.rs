@@ -212,7 +212,7 @@ impl RulesEngine {
             .call_method1("set_timing", (options.rule_timing,))
             .map_err(python_error)?;
         let catalog = runtime
-            .call_method0("rule_catalog")
+            .call_method1("rule_catalog", (!options.whole_records,))
             .map_err(to_load_error)?;
         let rules = catalog
             .cast::<PyList>()
@@ -248,7 +248,9 @@ impl RulesEngine {
         self.rule_timing
     }
 
-    pub fn set_whole_records(&mut self, whole: bool) {
+    /// Switches views off (or back on) for the next batches: the test runner's record-key
+    /// check.
+    pub(crate) fn set_whole_records(&mut self, whole: bool) {
         self.whole_records = whole;
     }
 

@@ -1,5 +1,5 @@
-//! Runs tests/python/test_shims.py and test_record_keys.py inside sa's embedded interpreter (with sa's module finder
-//! installed) and fails with every failing Python test's traceback.
+//! Runs tests/python/test_shims.py and test_record_keys.py inside sa's embedded interpreter
+//! (with sa's module finder installed) and fails with every failing Python test's traceback.
 
 use std::ffi::CString;
 

@@ -199,7 +199,7 @@ impl PositionHints {
 
     fn get(&self, position: usize) -> Option<usize> {
         let guess = self.0.get(position)?.load(Ordering::Relaxed);
-        usize::try_from(guess).ok()
+        usize::try_from(guess).ok().filter(|_| guess != u32::MAX)
     }
 
     fn set(&self, position: usize, field: usize) {

@@ -29,6 +29,7 @@ pub struct TestRulesRequest {
     pub min_tests: Option<usize>,
     pub stats: bool,
     pub whole_records: bool,
+    pub check_record_keys: bool,
     /// Fixed "now" for alert times and `<helper:last_hour>`.
     pub now: Option<Micros>,
     pub python_env: Option<PathBuf>,
@@ -70,6 +71,14 @@ pub fn execute(request: &TestRulesRequest) -> Result<(String, bool), String> {
         Config::load_dir(&conf).map_err(|errors| format!("{}: {errors}", conf.display()))?;
     let classifier = Classifier::new(config);
     let threat_intel = ThreatIntelConfig::load(&conf)?;
+    if request.check_record_keys && (request.stats || request.whole_records) {
+        return Err(
+            "--check-record-keys calls rules a second time on the whole record: it \
+                    cannot be combined with --stats (the second calls would be timed too) or \
+                    --whole-records (there is nothing to compare)"
+                .to_owned(),
+        );
+    }
     let now = request.now.unwrap_or_else(|| Clock::System.now());
     let options = EngineOptions {
         whole_records: request.whole_records,
@@ -90,6 +99,7 @@ pub fn execute(request: &TestRulesRequest) -> Result<(String, bool), String> {
         rules_filter: request.rules.clone(),
         now,
         threat_intel,
+        check_record_keys: request.check_record_keys,
     };
     let report = run(&mut engine, &classifier, files, &run_options);
     let render_options = RenderOptions {

@@ -311,9 +311,42 @@ def test_reaching_the_record_through_closures_frames_or_the_heap_needs_it_whole(
             yield rec['a']
         return walk().gi_frame
 
+    def imported_inside(rec):
+        import inspect  # pylint: disable=import-outside-toplevel,redefined-outer-name
+        return rec['a'] and inspect.stack()
+
+    def imported_from(rec):
+        from traceback import TracebackException  # pylint: disable=import-outside-toplevel
+        return rec['a'] and TracebackException
+
     for function in (closure_cell, builtins_locals, captured_locals, referrers,
-                     generator_locals):
+                     generator_locals, imported_inside, imported_from):
         assert keys_of(function) is None, function.__name__
+
+
+def test_ordinary_names_that_sound_like_introspection_do_not_cost_the_view():
+    import re  # pylint: disable=import-outside-toplevel
+
+    def regex(rec):
+        return re.compile(r'^a').match(rec['x'])
+
+    def local_names(rec):
+        stack, trace, dir = [rec['a']], rec.get('b'), 'c'  # pylint: disable=redefined-builtin
+        return stack and trace and dir
+
+    assert keys_of(regex) == ['x']
+    assert keys_of(local_names) == ['a', 'b']
+
+
+def test_an_analysis_that_fails_gives_the_whole_record_and_does_not_stop_the_load():
+    import _sa_runtime  # pylint: disable=import-outside-toplevel
+
+    class Failing(RecordKeys):
+        def of_rule(self, functions):
+            raise RecursionError('maximum recursion depth exceeded')
+
+    rule_like = types.SimpleNamespace(func=literal_reads, matchers=None, dynamic_outputs=None)
+    assert _sa_runtime._record_keys(Failing(), rule_like) is None  # pylint: disable=protected-access
 
 
 def test_a_key_that_cannot_cross_into_rust_gives_the_whole_record():

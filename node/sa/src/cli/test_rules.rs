@@ -35,11 +35,15 @@ pub struct TestRulesArgs {
     /// Per-rule timing: calls, mean and max time.
     #[arg(long)]
     pub stats: bool,
-    /// Give rules whole records, as `sanode --rules-whole-records`. By default each event's
-    /// rules run on the keys they read and, to check that, again on the whole record (a
-    /// difference is a warning).
+    /// Give rules whole records, as `sanode --rules-whole-records` (by default the rules of
+    /// a log type get only the record keys they read, found from their source).
     #[arg(long)]
     pub whole_records: bool,
+    /// Check sa's record-key analysis: run each event whose rules get only some keys a second
+    /// time on the whole record, and warn where any rule fires, routes, sets its context or
+    /// raises differently. Rules are called twice, so a rule that keeps state differs too.
+    #[arg(long, conflicts_with_all = ["stats", "whole_records"])]
+    pub check_record_keys: bool,
     /// Fixed clock for alert times and <helper:last_hour>: 2020-01-01T00:00:00Z or Unix seconds.
     #[arg(long, env = "SA_TEST_NOW")]
     pub now: Option<String>,
@@ -71,6 +75,7 @@ pub fn run(args: TestRulesArgs) -> anyhow::Result<()> {
         min_tests: args.min_tests,
         stats: args.stats,
         whole_records: args.whole_records,
+        check_record_keys: args.check_record_keys,
         now,
         python_env: args.python_env,
     };
