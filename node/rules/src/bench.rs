@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sa_engine::parsers::Root;
-use sa_engine::{Classifier, Config, test_events};
+use sa_engine::{ClassifiedRecord, Classifier, Config, test_events};
 use serde_json::{Map, Value};
 
 use pyo3::prelude::*;
@@ -23,6 +23,38 @@ use crate::record_dict::RecordDicts;
 use crate::repository::RepositoryLayout;
 use crate::rule_catalog::RecordView;
 use crate::worker::{RulesHandle, RulesWorker};
+
+/// Classifies one chunk of the replayed payloads.
+fn classify_chunk(
+    classifier: &Classifier,
+    chunk: &[&(String, String, String)],
+) -> Result<Vec<ClassifiedRecord>, String> {
+    let mut records = Vec::with_capacity(chunk.len());
+    for (service, source, data) in chunk {
+        let classification = classifier
+            .classify(service, source, Root::from_text(data))
+            .map_err(|e| e.to_string())?;
+        records.extend(classification.records);
+    }
+    Ok(records)
+}
+
+/// CPU time to build (and free) the dict `views[i]` calls for of each record.
+fn time_dicts(
+    dicts: &mut RecordDicts,
+    records: &[ClassifiedRecord],
+    views: &[RecordView],
+) -> Result<Duration, String> {
+    let started = CpuClock::start();
+    Python::attach(|py| {
+        for (record, view) in records.iter().zip(views) {
+            drop(dicts.view(py, &record.record, view)?);
+        }
+        Ok::<_, PyErr>(())
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(started.elapsed())
+}
 
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
@@ -315,13 +347,7 @@ pub fn bench_repository(
     let mut dicts = RecordDicts::default();
     for chunk in replayed.chunks(batch.max(1)) {
         let started = CpuClock::start();
-        let mut records = Vec::with_capacity(chunk.len());
-        for (service, source, data) in chunk {
-            let classification = classifier
-                .classify(service, source, Root::from_text(data))
-                .map_err(|e| e.to_string())?;
-            records.extend(classification.records);
-        }
+        let records = classify_chunk(&classifier, chunk)?;
         report.classify += started.elapsed();
 
         // The engine finds the view with the record's rules; only the dict's cost is timed.
@@ -329,24 +355,9 @@ pub fn bench_repository(
             .iter()
             .map(|record| engine.record_view(&record.log_type))
             .collect();
-        let started = CpuClock::start();
-        Python::attach(|py| {
-            for (record, view) in records.iter().zip(&views) {
-                drop(dicts.view(py, &record.record, view)?);
-            }
-            Ok::<_, PyErr>(())
-        })
-        .map_err(|e| e.to_string())?;
-        report.to_python += started.elapsed();
-        let started = CpuClock::start();
-        Python::attach(|py| {
-            for record in &records {
-                drop(dicts.dict(py, &record.record)?);
-            }
-            Ok::<_, PyErr>(())
-        })
-        .map_err(|e| e.to_string())?;
-        report.to_python_whole += started.elapsed();
+        let whole = vec![RecordView::Whole; records.len()];
+        report.to_python += time_dicts(&mut dicts, &records, &views)?;
+        report.to_python_whole += time_dicts(&mut dicts, &records, &whole)?;
 
         let started = CpuClock::start();
         // As in the node, nothing else holds the batch once it is evaluated: its records move
@@ -412,14 +423,7 @@ fn time_rules(
     };
     let mut engine = RulesEngine::load(layout, &options).map_err(|e| e.to_string())?;
     for chunk in replayed.chunks(batch) {
-        let mut records = Vec::with_capacity(chunk.len());
-        for (service, source, data) in chunk {
-            let classification = classifier
-                .classify(service, source, Root::from_text(data))
-                .map_err(|e| e.to_string())?;
-            records.extend(classification.records);
-        }
-        engine.run(Arc::new(records))?;
+        engine.run(Arc::new(classify_chunk(classifier, chunk)?))?;
     }
     let mut slowest = engine.rule_timings()?;
     let total = slowest.iter().map(|(_, timing)| timing.total).sum();
@@ -484,13 +488,7 @@ fn pipelined(
         let classify_and_submit = |done_sender: std::sync::mpsc::Sender<_>| {
             let cpu = CpuClock::start();
             while let Some(chunk) = chunks.get(next.fetch_add(1, Ordering::Relaxed)) {
-                let mut records = Vec::with_capacity(chunk.len());
-                for (service, source, data) in *chunk {
-                    let classification = classifier
-                        .classify(service, source, Root::from_text(data))
-                        .map_err(|e| e.to_string())?;
-                    records.extend(classification.records);
-                }
+                let records = classify_chunk(classifier, chunk)?;
                 let done_sender = done_sender.clone();
                 handle
                     .submit(Arc::new(records), move |evaluation| {

@@ -24,7 +24,7 @@ use crate::interpreter::{InterpreterError, PythonEnv, prepare};
 use crate::python_error;
 use crate::record_dict::RecordDicts;
 use crate::repository::RepositoryLayout;
-use crate::rule_catalog::{LogsFilter, RecordView, RuleCatalog, RuleInfo};
+use crate::rule_catalog::{LogTypeRules, LogsFilter, RecordView, RuleCatalog, RuleInfo};
 use crate::threat_intel::{IocStore, ThreatIntelConfig};
 
 /// What the rule table says about the rules, by name: staged (§9.11) and disabled (sa's own
@@ -256,11 +256,7 @@ impl RulesEngine {
 
     /// What the rules of `log_type` are given of its records.
     pub fn record_view(&mut self, log_type: &str) -> RecordView {
-        if self.whole_records {
-            RecordView::Whole
-        } else {
-            self.catalog.for_log_type(log_type).view
-        }
+        chosen_view(self.whole_records, &self.catalog.for_log_type(log_type)).clone()
     }
 
     pub fn catalog(&self) -> &RuleCatalog {
@@ -376,11 +372,7 @@ impl RulesEngine {
                 }
                 evaluation.records_evaluated += 1;
                 evaluation.rule_calls += candidates.len();
-                let view = if self.whole_records {
-                    &RecordView::Whole
-                } else {
-                    &applicable.view
-                };
+                let view = chosen_view(self.whole_records, &applicable);
                 let dict = self
                     .dicts
                     .view(py, &classified.record, view)
@@ -512,6 +504,12 @@ impl Drop for RulesEngine {
         });
         LOADED.store(false, Ordering::SeqCst);
     }
+}
+
+/// The view of a record the rules of a log type get: theirs, unless whole records are asked for.
+fn chosen_view(whole_records: bool, rules: &LogTypeRules) -> &RecordView {
+    static WHOLE: RecordView = RecordView::Whole;
+    if whole_records { &WHOLE } else { &rules.view }
 }
 
 fn rule_info(entry: &Bound<'_, PyAny>) -> PyResult<RuleInfo> {
