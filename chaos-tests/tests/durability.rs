@@ -1,4 +1,4 @@
-//! DESIGN.md §7 / issue #5: a write acknowledged to a client survives kill -9 of a minority.
+//! docs/architecture.md §7 / issue #5: a write acknowledged to a client survives kill -9 of a minority.
 //! A writer puts lookup-table values through random members of a 3-node cluster while the
 //! leader (twice) and a follower are killed with SIGKILL and restarted; at the end every
 //! acknowledged write is read back, with its value, through every node.

@@ -1,4 +1,4 @@
-//! The rule table across a cluster (compat §9.11): a push made through one node stages a new
+//! The rule table across a cluster (docs/spec §9.11): a push made through one node stages a new
 //! rule on every node, a rule disabled through one node stops running on another, and a rule
 //! staged before the leader is killed is promoted by the next leader once its window ends.
 

@@ -1,5 +1,5 @@
 //! The node's RocksDB database: the Raft log, the Raft metadata, and one column family per
-//! keyspace of replicated state (DESIGN.md §4).
+//! keyspace of replicated state (docs/architecture.md §4).
 
 use std::path::Path;
 use std::sync::Arc;

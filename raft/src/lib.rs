@@ -1,5 +1,5 @@
 //! sa's replicated state: one openraft group per cluster, its log and state machine in RocksDB,
-//! its network over gRPC. It knows keyspaces and conditional writes (DESIGN.md §4), not logs,
+//! its network over gRPC. It knows keyspaces and conditional writes (docs/architecture.md §4), not logs,
 //! schemas or rules.
 
 // openraft's storage traits fix the error type (StorageError, ~200 bytes); the helpers around

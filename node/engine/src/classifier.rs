@@ -1,4 +1,4 @@
-//! Classification (compat spec §6): pick the candidate log types of a payload from its cluster's
+//! Classification (docs/spec §6): pick the candidate log types of a payload from its cluster's
 //! `data_sources`, try them in priority order, and hand out the records of the first that
 //! parses, or a dead letter that says why nothing did.
 //!
@@ -42,7 +42,7 @@ struct Route {
     listed: Vec<String>,
 }
 
-/// §6.1's configuration errors: StreamAlert fails the whole invocation on these.
+/// docs/spec §6.1's configuration errors: StreamAlert fails the whole invocation on these.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteError {
     UnknownResource { service: String, resource: String },
@@ -263,7 +263,7 @@ impl Classifier {
             })
     }
 
-    /// Classifies one payload record from `service`/`resource` (§6.2): the first candidate log
+    /// Classifies one payload record from `service`/`resource` (docs/spec §6.2): the first candidate log
     /// type with at least one valid record wins; its invalid sub-records and unmatched payloads
     /// become dead letters.
     pub fn classify(
@@ -574,7 +574,7 @@ impl Classifier {
         }
     }
 
-    /// Key check, coercion dry run and log_patterns (§3.3 steps 1–4) without copying the record
+    /// Key check, coercion dry run and log_patterns (docs/spec §3.3 steps 1–4) without copying the record
     /// unless patterns need its coerced values.
     fn check(
         &self,
@@ -607,7 +607,7 @@ impl Classifier {
         }))
     }
 
-    /// §3.3 step 5 and §6.3: coerce, attach the envelope, fill optional keys, normalize.
+    /// docs/spec §3.3 step 5 and §6.3: coerce, attach the envelope, fill optional keys, normalize.
     fn finish(
         &self,
         lt: &LogType,

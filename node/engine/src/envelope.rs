@@ -1,4 +1,4 @@
-//! Envelope keys (compat spec §3.5): values taken from the outer document and attached to every
+//! Envelope keys (docs/spec §3.5): values taken from the outer document and attached to every
 //! record extracted from it under `streamalert:envelope_keys`.
 
 use serde_json::{Map, Value};
@@ -16,7 +16,7 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// Steps 1–4 of §3.5: a subset check on the root (extra keys are fine), strict nested keys,
+    /// Steps 1–4 of docs/spec §3.5: a subset check on the root (extra keys are fine), strict nested keys,
     /// coercion, defaults for absent optional keys.
     pub fn extract(&self, root: &Root) -> Result<Map<String, Value>, String> {
         let Root::Json(Value::Object(doc)) = root else {

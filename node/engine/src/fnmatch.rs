@@ -1,5 +1,5 @@
 //! Python `fnmatch.fnmatchcase` (POSIX, case-sensitive): `*`, `?`, `[seq]`, `[!seq]`, whole-string
-//! match, `*` crossing newlines. Used by `log_patterns` (compat spec §3.7).
+//! match, `*` crossing newlines. Used by `log_patterns` (docs/spec §3.7).
 
 #[derive(Debug, Clone, PartialEq)]
 enum Token {

@@ -1,4 +1,4 @@
-//! JMESPath for `json_path` (compat spec §5.2, §5.3), evaluated directly on `serde_json::Value`.
+//! JMESPath for `json_path` (docs/spec §5.2, §5.3), evaluated directly on `serde_json::Value`.
 //!
 //! The `jmespath` crate parses the expression; its interpreter would copy the whole document into
 //! its own sorted-map values on every search, which is both slow and loses the key order of the

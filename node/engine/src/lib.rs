@@ -1,5 +1,5 @@
 //! The detection engine's pure-Rust half: it turns raw payloads into classified records
-//! (compat spec §2–§8). No I/O beyond reading config and test-event files, no cluster, no Python.
+//! (docs/spec §2–§8). No I/O beyond reading config and test-event files, no cluster, no Python.
 
 pub mod bench_corpus;
 pub mod classifier;

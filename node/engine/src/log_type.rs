@@ -1,4 +1,4 @@
-//! One log type's definition as loaded from a schema file (compat spec §3.1), validated and
+//! One log type's definition as loaded from a schema file (docs/spec §3.1), validated and
 //! compiled for classification.
 
 use serde_json::{Map, Value};
@@ -149,7 +149,7 @@ impl LogType {
     }
 }
 
-/// The `configuration` block (§3.1); unknown keys are ignored as StreamAlert does.
+/// The `configuration` block (docs/spec §3.1); unknown keys are ignored as StreamAlert does.
 struct Options {
     optional_keys: KeySet,
     envelope: Option<Envelope>,

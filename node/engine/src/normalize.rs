@@ -1,4 +1,4 @@
-//! Normalization v2 (compat spec §7.2, §7.3): per log type, named lists of paths into the record
+//! Normalization v2 (docs/spec §7.2, §7.3): per log type, named lists of paths into the record
 //! whose values are collected under `streamalert_normalization`.
 
 use serde_json::{Map, Value};
@@ -50,7 +50,7 @@ const OPERATORS: [(&str, Operator); 6] = [
 ];
 
 impl Normalization {
-    /// Reads `configuration.normalization`; a wrong shape is a configuration error (§7.2).
+    /// Reads `configuration.normalization`; a wrong shape is a configuration error (docs/spec §7.2).
     pub fn parse(value: &Value, path: &JsonPath, reader: &mut Reader<'_>) -> Option<Normalization> {
         let map = reader.object(value, path)?;
         let mut types = Vec::with_capacity(map.len());
@@ -64,7 +64,7 @@ impl Normalization {
         ok.then_some(Normalization { types })
     }
 
-    /// The value of `streamalert_normalization` for `record` (§7.3); `{}` when nothing is found.
+    /// The value of `streamalert_normalization` for `record` (docs/spec §7.3); `{}` when nothing is found.
     pub fn apply(&self, record: &Map<String, Value>) -> Map<String, Value> {
         let mut result = Map::with_capacity(self.types.len() + 1);
         for (ntype, entries) in &self.types {
@@ -232,7 +232,7 @@ fn contained_in(subject: &str, operand: &Value) -> bool {
 }
 
 /// Walks `path` through nested objects; a falsy value on the way means not found. StreamAlert
-/// crashes on a non-object intermediate value; sa treats it as not found (Appendix D #10).
+/// crashes on a non-object intermediate value; sa treats it as not found (docs/spec Appendix D #10).
 fn find<'a>(record: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value> {
     let (first, rest) = path.split_first()?;
     let mut current = record.get(first).filter(|v| is_truthy(v))?;
@@ -280,7 +280,7 @@ mod tests {
 
     #[test]
     fn spec_example() {
-        // §7.2's example configuration applied to a matching record.
+        // docs/spec §7.2's example configuration applied to a matching record.
         let n = parse(json!({
             "event_name": ["detail", "eventName"],
             "ip_address": [

@@ -1,4 +1,4 @@
-//! `log_patterns` (compat spec §3.7): field → glob(s) or nested patterns, with StreamAlert's early
+//! `log_patterns` (docs/spec §3.7): field → glob(s) or nested patterns, with StreamAlert's early
 //! returns on envelope and nested entries.
 
 use std::borrow::Cow;
@@ -68,7 +68,7 @@ impl LogPatterns {
     }
 
     /// Evaluates the patterns on a coerced record. Where StreamAlert would raise (absent nested
-    /// field, non-string value) the record does not match (Appendix D #5).
+    /// field, non-string value) the record does not match (docs/spec Appendix D #5).
     pub fn matches(&self, record: &Map<String, Value>, envelope: &Map<String, Value>) -> bool {
         let mut result = true;
         for (field, spec) in &self.entries {
@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn nested_and_envelope_entries_return_early() {
-        // §3.7 [QUIRK]: the first nested entry decides, earlier failures are ignored.
+        // docs/spec §3.7 [QUIRK]: the first nested entry decides, earlier failures are ignored.
         let p =
             patterns(json!({"type": "nope", "detail": {"kind": "a*"}, "later": "never-checked"}));
         assert!(p.matches(
@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn non_string_values_never_match() {
-        // Appendix D #5: StreamAlert raises TypeError; sa treats it as a non-match.
+        // docs/spec Appendix D #5: StreamAlert raises TypeError; sa treats it as a non-match.
         let p = patterns(json!({"port": "2*"}));
         assert!(!p.matches(&obj(json!({"port": 22})), &Map::new()));
     }

@@ -1,4 +1,4 @@
-//! Turning what a source delivers into payload records (compat spec §4): Kinesis data (base64,
+//! Turning what a source delivers into payload records (docs/spec §4): Kinesis data (base64,
 //! optionally zlib/gzip), S3 objects (gzip, one JSON document, JSON lines, raw lines), SNS
 //! messages and StreamAlert app logs, and routing a Lambda-style event's records.
 
@@ -45,7 +45,7 @@ fn decompress(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The payload records of one S3 object, plus JSON-lines lines that did not decode (StreamAlert
-/// aborts the invocation on those; sa dead-letters them: Appendix D #22).
+/// aborts the invocation on those; sa dead-letters them: docs/spec Appendix D #22).
 #[derive(Debug, Default)]
 pub struct S3Records {
     pub records: Vec<Root>,
@@ -93,7 +93,7 @@ pub fn s3_object(bytes: &[u8]) -> S3Records {
     out
 }
 
-/// One raw record of a Lambda-style `{"Records": [...]}` event, routed per §4.
+/// One raw record of a Lambda-style `{"Records": [...]}` event, routed per docs/spec §4.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RoutedRecord {
     /// Payload records ready to classify for `service`/`resource`.
@@ -114,7 +114,7 @@ pub enum RoutedRecord {
 }
 
 /// Routes every record of a Lambda-style event by the first key it has of `kinesis`, `s3`,
-/// `Sns`, `streamalert_app` (§4).
+/// `Sns`, `streamalert_app` (docs/spec §4).
 pub fn route_event(event: &Value) -> Vec<RoutedRecord> {
     let Some(records) = event.get("Records").and_then(Value::as_array) else {
         return vec![RoutedRecord::Unrecognized {
@@ -201,7 +201,7 @@ fn s3_route(s3: &Value) -> Option<RoutedRecord> {
     })
 }
 
-/// An SNS notification that carries an S3 event (§4): the S3 record inside, if it is one.
+/// An SNS notification that carries an S3 event (docs/spec §4): the S3 record inside, if it is one.
 pub fn sns_s3_notification(sns: &Value) -> Option<Value> {
     if sns.get("Type")?.as_str()? != "Notification"
         || sns.get("Subject")?.as_str()? != "Amazon S3 Notification"
@@ -213,7 +213,7 @@ pub fn sns_s3_notification(sns: &Value) -> Option<Value> {
 }
 
 /// URL-decodes an S3 key from an event notification. StreamAlert decodes `%xx` only; sa also
-/// turns `+` into a space, as S3 encodes spaces that way (Appendix D #21).
+/// turns `+` into a space, as S3 encodes spaces that way (docs/spec Appendix D #21).
 pub fn s3_key(encoded: &str) -> String {
     let bytes = encoded.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

@@ -1,4 +1,4 @@
-//! Candidate log-type ordering (compat spec §3.6).
+//! Candidate log-type ordering (docs/spec §3.6).
 
 /// Orders log types the way StreamAlert does: a stable sort whose key is the type's own
 /// `priority`, or, for a type without one, the largest priority seen before it in merge order
@@ -28,7 +28,7 @@ mod tests {
 
     #[test]
     fn unprioritized_types_inherit_the_largest_priority_seen_before_them() {
-        // The worked example of §3.6: A, B(2), C, D(0), E, F(5), G sorts to A, D, B, C, E, F, G.
+        // The worked example of docs/spec §3.6: A, B(2), C, D(0), E, F(5), G sorts to A, D, B, C, E, F, G.
         let merged = vec![
             ("A", None),
             ("B", Some(2)),

@@ -1,4 +1,4 @@
-//! What the classifier hands to the rules engine (compat spec §6.3).
+//! What the classifier hands to the rules engine (docs/spec §6.3).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

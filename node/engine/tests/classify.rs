@@ -1,4 +1,4 @@
-//! Classification end to end (compat spec §4–§7, Appendix E) on the fixture repository.
+//! Classification end to end (docs/spec §4–§7, Appendix E) on the fixture repository.
 
 use std::path::PathBuf;
 
@@ -21,7 +21,7 @@ fn text(s: &str) -> Root {
 
 #[test]
 fn appendix_e_kv_over_sns() {
-    // Appendix E step 1–2: the SNS message parses to the demo:login record and the SQS message.
+    // docs/spec Appendix E step 1–2: the SNS message parses to the demo:login record and the SQS message.
     let c = classifier()
         .classify(
             "sns",
@@ -38,7 +38,7 @@ fn appendix_e_kv_over_sns() {
 
 #[test]
 fn cloudwatch_logs_record_has_envelope_defaults_and_normalization_in_order() {
-    // §6.3: record keys, then streamalert:envelope_keys, then optional defaults, then normalization.
+    // docs/spec §6.3: record keys, then streamalert:envelope_keys, then optional defaults, then normalization.
     let message = json!({"eventID": "e1", "eventName": "CreateUser", "eventTime": "t", "sourceIPAddress": "1.2.3.4", "userIdentity": {"type": "Root"}}).to_string();
     let payload = json!({"messageType": "DATA_MESSAGE", "owner": "1234", "logGroup": "CloudTrail/DefaultLogGroup", "logStream": "1234_CloudTrail_us-east-1",
         "subscriptionFilters": ["Sub"], "logEvents": [{"id": "1", "message": message}, {"id": "2", "message": "not json"}]});
@@ -308,7 +308,7 @@ fn csv_lines_from_s3_and_compressed_kinesis() {
 
 #[test]
 fn legacy_logs_json_is_used_as_is() {
-    // §2.1: with conf/logs.json the schemas directory is ignored and no priority sorting happens.
+    // docs/spec §2.1: with conf/logs.json the schemas directory is ignored and no priority sorting happens.
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path();
     std::fs::create_dir_all(conf.join("schemas")).unwrap();
@@ -337,7 +337,7 @@ fn legacy_logs_json_is_used_as_is() {
 
 #[test]
 fn sorted_schema_files_and_priority_inheritance() {
-    // §3.6 over files read in name order: b.json's unprioritized type inherits a.json's 2.
+    // docs/spec §3.6 over files read in name order: b.json's unprioritized type inherits a.json's 2.
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path();
     std::fs::create_dir_all(conf.join("schemas")).unwrap();

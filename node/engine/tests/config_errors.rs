@@ -1,4 +1,4 @@
-//! Every configuration error names the file, the JSON path and the reason (compat spec §2.2).
+//! Every configuration error names the file, the JSON path and the reason (docs/spec §2.2).
 
 use std::path::PathBuf;
 

@@ -1,4 +1,4 @@
-//! Test events (compat spec §15.1–§15.4) on the fixture repository.
+//! Test events (docs/spec §15.1–§15.4) on the fixture repository.
 
 use std::path::PathBuf;
 

@@ -1,4 +1,4 @@
-//! conf/outputs.json (§12.2): service → descriptors, as a list, or as a map descriptor →
+//! conf/outputs.json (docs/spec §12.2): service → descriptors, as a list, or as a map descriptor →
 //! resource for the services that address an AWS resource (or a file).
 
 use std::collections::BTreeMap;

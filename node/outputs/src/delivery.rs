@@ -7,11 +7,11 @@ use serde_json::{Map, Value};
 /// One alert for one output.
 #[derive(Debug, Clone, Copy)]
 pub struct Delivery<'a> {
-    /// The alert's `output_dict()` (§10.2): id, rule_name, rule_description, record, created,
+    /// The alert's `output_dict()` (docs/spec §10.2): id, rule_name, rule_description, record, created,
     /// log_source, log_type, cluster, context, outputs, publishers, source_entity,
     /// source_service, staged.
     pub alert: &'a Value,
-    /// The publication composed for this output (§13.3); the output_dict when the alert has no
+    /// The publication composed for this output (docs/spec §13.3); the output_dict when the alert has no
     /// publishers. Magic fields `@<service>.<field>` are read from it.
     pub publication: &'a Value,
     /// The output's decrypted credentials, completed with `credentials_with_defaults`.

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::delivery::{DeliveryOutcome, Step};
 
-/// StreamAlert's per-request timeout (§12.4).
+/// StreamAlert's per-request timeout (docs/spec §12.4).
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_millis(3050);
 pub(crate) const VICTOROPS_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const TEAMS_TIMEOUT: Duration = Duration::from_secs(60);

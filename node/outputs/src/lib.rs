@@ -1,4 +1,4 @@
-//! Alert outputs: StreamAlert's catalogue (compat spec §12) plus a signed webhook, Opsgenie,
+//! Alert outputs: StreamAlert's catalogue (docs/spec §12) plus a signed webhook, Opsgenie,
 //! file and stdout. The dispatcher calls [`Outputs::deliver`] once per attempt and owns
 //! retries; this crate makes exactly one attempt and says whether to retry
 //! ([`DeliveryOutcome`]). Credentials are stored encrypted with a [`SecretsCipher`].

@@ -278,7 +278,7 @@ impl Service {
         }
     }
 
-    /// StreamAlert's hard-coded defaults (§12.3), plus the base URLs sa's ports call.
+    /// StreamAlert's hard-coded defaults (docs/spec §12.3), plus the base URLs sa's ports call.
     fn defaults(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Service::Pagerduty => &[(
@@ -372,7 +372,7 @@ pub fn credential_problems(service: &str, credentials: &Map<String, Value>) -> V
     problems
 }
 
-/// Stored credentials completed with the service's defaults (§12.3). Unlike StreamAlert, where
+/// Stored credentials completed with the service's defaults (docs/spec §12.3). Unlike StreamAlert, where
 /// defaults overwrite what is stored, a stored value wins: that is how an operator points
 /// PagerDuty at its EU endpoint or a test points an output at a local receiver.
 pub fn credentials_with_defaults(service: &str, stored: &Map<String, Value>) -> Map<String, Value> {

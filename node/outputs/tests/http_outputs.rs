@@ -1,4 +1,4 @@
-//! Every HTTP output against a real local receiver: the exact request of compat spec §12.6
+//! Every HTTP output against a real local receiver: the exact request of docs/spec §12.6
 //! (method, path, headers, body), and how the receiver's answers map to outcomes.
 
 mod common;

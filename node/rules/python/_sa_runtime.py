@@ -70,7 +70,7 @@ def describe_exception(error):
 
 
 def _module_names(root, folder):
-    """Dotted module names under `folder` (relative to root), in sorted walk order (§9.2)."""
+    """Dotted module names under `folder` (relative to root), in sorted walk order (docs/spec §9.2)."""
     base = os.path.join(root, folder)
     names = []
     for current, dirs, files in os.walk(base):
@@ -304,7 +304,7 @@ def _publisher_names(references):
 
 
 def _configure_publishers(rule_obj, outputs):
-    """§9.10: {output: [publisher names]} for every output but the alerts Firehose."""
+    """docs/spec §9.10: {output: [publisher names]} for every output but the alerts Firehose."""
     repository = _state['publishers']
     spec = rule_obj.publishers
     if not spec:

@@ -1,4 +1,4 @@
-//! The Alert a rule hit produces (compat §10): every field, `output_dict()` and the Dynamo
+//! The Alert a rule hit produces (docs/spec §10): every field, `output_dict()` and the Dynamo
 //! record encoding, plus the Python `Alert` publishers receive.
 
 use std::collections::BTreeSet;
@@ -50,7 +50,7 @@ pub struct Alert {
     pub rule_name: String,
     pub alert_id: String,
     /// The record as classified (and threat-intel enriched): what rules do to their dict of it
-    /// does not reach the alert (docs/compat.md, Appendix D #13).
+    /// does not reach the alert (docs/spec Appendix D #13).
     pub record: Map<String, Value>,
     pub outputs: BTreeSet<String>,
     pub outputs_sent: BTreeSet<String>,
@@ -66,7 +66,7 @@ pub struct Alert {
     pub log_type: Option<String>,
     pub merge_by_keys: Vec<String>,
     pub merge_window_mins: u64,
-    /// `{output: [publisher names]}` (§9.10), `None` when the rule declares no publishers.
+    /// `{output: [publisher names]}` (docs/spec §9.10), `None` when the rule declares no publishers.
     pub publishers: Option<Value>,
     pub rule_description: Option<String>,
     pub source_entity: Option<String>,
@@ -90,7 +90,7 @@ impl Alert {
             .collect()
     }
 
-    /// The DefaultPublisher's publication and the alerts-Firehose row (§10.2), keys in order.
+    /// The DefaultPublisher's publication and the alerts-Firehose row (docs/spec §10.2), keys in order.
     pub fn output_dict(&self) -> Value {
         json!({
             "cluster": self.cluster.as_deref().unwrap_or(""),
@@ -110,7 +110,7 @@ impl Alert {
         })
     }
 
-    /// The alerts-table item (§10.3): `Record` is compact JSON, empty sets and publishers are null.
+    /// The alerts-table item (docs/spec §10.3): `Record` is compact JSON, empty sets and publishers are null.
     /// A rule with an sa alert policy adds `SaPolicy`.
     pub fn dynamo_record(&self) -> Value {
         let mut item = self.streamalert_dynamo_record();
@@ -228,7 +228,7 @@ impl Alert {
 
     /// The `streamalert.shared.alert.Alert` publishers receive: `created`/`dispatched` as naive
     /// UTC datetimes, `outputs` as a set, `merge_window` as a timedelta, and the top-level
-    /// normalization key removed from the record as the alert processor does (§7.5).
+    /// normalization key removed from the record as the alert processor does (docs/spec §7.5).
     pub fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let alert_class = py.import("streamalert.shared.alert")?.getattr("Alert")?;
         let datetime = py.import("datetime")?;

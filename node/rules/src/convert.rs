@@ -1,4 +1,4 @@
-//! JSON values to Python objects and back, preserving key order (compat Appendix C.1).
+//! JSON values to Python objects and back, preserving key order (docs/spec Appendix C.1).
 //!
 //! Records cross into Python once per batch, so `to_python` is on the hot path: it builds dicts
 //! and lists directly instead of going through a generic serializer.

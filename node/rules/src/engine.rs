@@ -1,5 +1,5 @@
-//! The rules engine (compat §9.3–§9.11): a loaded repository evaluated over batches of
-//! classified records, producing alerts (§10).
+//! The rules engine (docs/spec §9.3–§9.11): a loaded repository evaluated over batches of
+//! classified records, producing alerts (docs/spec §10).
 //!
 //! Rust pre-filters the rules of each record by log type and `req_subkeys`; a record crosses
 //! into Python only when some rule remains, once, and all remaining rules run on that dict in
@@ -27,7 +27,7 @@ use crate::repository::RepositoryLayout;
 use crate::rule_catalog::{LogTypeRules, LogsFilter, RecordView, RuleCatalog, RuleInfo};
 use crate::threat_intel::{IocStore, ThreatIntelConfig};
 
-/// What the rule table says about the rules, by name: staged (§9.11) and disabled (sa's own
+/// What the rule table says about the rules, by name: staged (docs/spec §9.11) and disabled (sa's own
 /// switch, to silence a rule without pushing new code).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuleStates {
@@ -40,7 +40,7 @@ pub struct RuleStates {
     pub listed: BTreeSet<String>,
 }
 
-/// The rule table (§9.11); the node plugs its replicated table in.
+/// The rule table (docs/spec §9.11); the node plugs its replicated table in.
 pub trait RuleTable: Send + Sync {
     /// The current states. Returning the same `Arc` while nothing changed spares the rules
     /// thread from comparing them.
@@ -57,7 +57,7 @@ pub trait RuleTable: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
     pub env: PythonEnv,
-    /// Test-runner behaviour: `rules.helpers.base.random_bool` always returns True (§15.4).
+    /// Test-runner behaviour: `rules.helpers.base.random_bool` always returns True (docs/spec §15.4).
     pub test_mode: bool,
     pub clock: Clock,
     /// Measure each rule's time (per-rule statistics; costs two clock reads per rule call).
@@ -94,7 +94,7 @@ pub enum LoadError {
     Python(String),
 }
 
-/// A rule, matcher or dynamic-output function that raised (§9.7: logged, counted, not fatal).
+/// A rule, matcher or dynamic-output function that raised (docs/spec §9.7: logged, counted, not fatal).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleFailure {
     pub rule: String,
@@ -155,7 +155,7 @@ impl std::fmt::Debug for RulesEngine {
 }
 
 impl RulesEngine {
-    /// Imports the repository's matchers, rules and publishers (§9.2) and reads the registry.
+    /// Imports the repository's matchers, rules and publishers (docs/spec §9.2) and reads the registry.
     pub fn load(layout: &RepositoryLayout, options: &EngineOptions) -> Result<Self, LoadError> {
         prepare(&options.env)?;
         if LOADED.swap(true, Ordering::SeqCst) {
@@ -267,7 +267,7 @@ impl RulesEngine {
         self.clock = clock;
     }
 
-    /// Enables threat-intel enrichment (§9.9) against `store`.
+    /// Enables threat-intel enrichment (docs/spec §9.9) against `store`.
     pub fn set_threat_intel(
         &mut self,
         threat_intel: Option<(ThreatIntelConfig, Arc<dyn IocStore>)>,
@@ -276,7 +276,7 @@ impl RulesEngine {
     }
 
     /// Plugs the rule table in: disabled rules stop running and, when the repository enables
-    /// staging, staged rules' alerts go only to the alerts Firehose (§9.11).
+    /// staging, staged rules' alerts go only to the alerts Firehose (docs/spec §9.11).
     pub fn set_rule_table(&mut self, table: Option<Arc<dyn RuleTable>>) {
         self.rule_table = table;
         self.applied_states = None;
@@ -323,13 +323,13 @@ impl RulesEngine {
         Ok(())
     }
 
-    /// Runs every applicable rule on every record of `batch`, in order (§9.3), and builds the
+    /// Runs every applicable rule on every record of `batch`, in order (docs/spec §9.3), and builds the
     /// alerts. The records move into their alerts.
     pub fn evaluate(&mut self, batch: Vec<ClassifiedRecord>) -> Result<BatchOutcome, String> {
         self.run(Arc::new(batch))?.into_outcome()
     }
 
-    /// Runs every applicable rule on every record of `batch`, in order (§9.3), leaving the
+    /// Runs every applicable rule on every record of `batch`, in order (docs/spec §9.3), leaving the
     /// alerts to be built by [`Evaluation::into_outcome`], on whichever thread suits the caller.
     /// The batch is only read (its dicts are built from it), so a caller that keeps it, to
     /// offer it again after a crash, shares it instead of copying it; only threat-intel
@@ -442,7 +442,7 @@ impl RulesEngine {
     }
 
     /// The publication `alert` gets for `output` (`service:descriptor`), composed exactly as
-    /// the alert processor does (§13.3).
+    /// the alert processor does (docs/spec §13.3).
     pub fn compose(&self, alert: &Alert, output: &str) -> Result<Value, String> {
         Python::attach(|py| {
             let publication = self

@@ -1,4 +1,4 @@
-//! What the rules thread found in a batch, before it becomes alerts (§10).
+//! What the rules thread found in a batch, before it becomes alerts (docs/spec §10).
 //!
 //! The rules thread only does what needs the interpreter: it returns the batch with the rule
 //! hits (and their Python results already converted). Building the alerts and copying the
@@ -158,8 +158,8 @@ fn take_record(classified: &mut Cow<'_, ClassifiedRecord>) -> Map<String, Value>
     }
 }
 
-/// §9.7: logged with the record, counted, not fatal. The alert carries the record as classified
-/// (and enriched), not as the rule may have mutated it: Appendix D #13's copy-on-alert choice.
+/// docs/spec §9.7: logged with the record, counted, not fatal. The alert carries the record as classified
+/// (and enriched), not as the rule may have mutated it: docs/spec Appendix D #13's copy-on-alert choice.
 fn failure(rule: &RuleInfo, error: RuleError, classified: &ClassifiedRecord) -> RuleFailure {
     let record_json = Value::Object(classified.record.clone());
     tracing::warn!(

@@ -1,4 +1,4 @@
-//! Alert-as-code: user rules run in one embedded CPython interpreter per process (compat §9).
+//! Alert-as-code: user rules run in one embedded CPython interpreter per process (docs/spec §9).
 //!
 //! [`RulesEngine`] loads a StreamAlert repository's rules, matchers and publishers with sa's
 //! `streamalert.*` shim modules and evaluates batches of classified records into [`Alert`]s;

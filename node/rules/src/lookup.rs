@@ -1,4 +1,4 @@
-//! Where `LookupTables.get` answers come from (compat §14.2): a source the embedder plugs in.
+//! Where `LookupTables.get` answers come from (docs/spec §14.2): a source the embedder plugs in.
 //!
 //! The node plugs in its replicated tables; `sactl test rules` plugs in each test event's
 //! fixtures. Python reaches the active source through the `_sa_native` module.

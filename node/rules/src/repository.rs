@@ -1,4 +1,4 @@
-//! Where a StreamAlert repository keeps its Python code (compat §8.3 `general.*_locations`).
+//! Where a StreamAlert repository keeps its Python code (docs/spec §8.3 `general.*_locations`).
 
 use std::path::{Path, PathBuf};
 
@@ -13,7 +13,7 @@ pub struct RepositoryLayout {
     pub rule_dirs: Vec<String>,
     pub matcher_dirs: Vec<String>,
     pub publisher_dirs: Vec<String>,
-    /// `infrastructure.rule_staging.enabled` (§9.11): whether the rule table's `Staged` flags
+    /// `infrastructure.rule_staging.enabled` (docs/spec §9.11): whether the rule table's `Staged` flags
     /// apply.
     pub rule_staging: bool,
 }

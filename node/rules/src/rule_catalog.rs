@@ -1,4 +1,4 @@
-//! The loaded rules as Rust sees them: what to pre-filter on (compat §9.3 logs filter, §9.5
+//! The loaded rules as Rust sees them: what to pre-filter on (docs/spec §9.3 logs filter, §9.5
 //! req_subkeys) without calling into Python.
 
 use std::collections::{BTreeSet, HashMap};
@@ -42,7 +42,7 @@ pub struct RuleInfo {
     pub file: String,
     pub line: u32,
     /// Outputs and publishers of every unstaged alert of a rule without dynamic outputs,
-    /// resolved once at load (§9.8, §9.10).
+    /// resolved once at load (docs/spec §9.8, §9.10).
     pub static_routing: Option<(BTreeSet<String>, Option<Value>)>,
     /// The top-level record keys the rule, its matchers and dynamic outputs can read, found
     /// from their source (`_sa_record_keys.py`); `None` when they may read the whole record.
@@ -50,7 +50,7 @@ pub struct RuleInfo {
 }
 
 impl RuleInfo {
-    /// §9.5: each top key holds an object that has every listed sub key.
+    /// docs/spec §9.5: each top key holds an object that has every listed sub key.
     pub fn has_required_subkeys(&self, record: &Map<String, Value>) -> bool {
         self.req_subkeys
             .iter()

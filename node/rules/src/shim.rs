@@ -1,4 +1,4 @@
-//! The Python modules sa embeds: the `streamalert.*` shim (compat Appendix C) and sa's own
+//! The Python modules sa embeds: the `streamalert.*` shim (docs/spec Appendix C) and sa's own
 //! `_sa_runtime`, served from the binary by a meta-path finder so no files need installing.
 
 macro_rules! module {

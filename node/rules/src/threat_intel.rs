@@ -1,7 +1,7 @@
-//! Threat-intel enrichment before rules run (compat §9.9): normalized values that are known
+//! Threat-intel enrichment before rules run (docs/spec §9.9): normalized values that are known
 //! IOCs are added to `record["streamalert:ioc"][ioc_type]`.
 //!
-//! Deliberate fix of StreamAlert's v2-normalization crash (Appendix D #12): the values checked
+//! Deliberate fix of StreamAlert's v2-normalization crash (docs/spec Appendix D #12): the values checked
 //! are each normalization entry's `values`, not the entry objects.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -71,7 +71,7 @@ pub struct ThreatIntelConfig {
 
 impl ThreatIntelConfig {
     /// `Ok(None)` when the file is absent, `enabled` is not true, or no cluster
-    /// (`conf/clusters/*.json`) sets `enable_threat_intel: true` (§9.9).
+    /// (`conf/clusters/*.json`) sets `enable_threat_intel: true` (docs/spec §9.9).
     pub fn load(conf_dir: &Path) -> Result<Option<Self>, String> {
         if !any_cluster_enables_threat_intel(&conf_dir.join("clusters")) {
             return Ok(None);
@@ -155,7 +155,7 @@ impl ThreatIntelConfig {
         Ok(lookups.apply(records, &known))
     }
 
-    /// The values of `records` to look up in the IOC table (steps 1–2 of §9.9): their
+    /// The values of `records` to look up in the IOC table (steps 1–2 of docs/spec §9.9): their
     /// normalized values of IOC-mapped types, less the excluded ones.
     pub fn lookups(&self, records: &[&mut Map<String, Value>]) -> IocLookups {
         let mut wanted: HashMap<String, Vec<(usize, String)>> = HashMap::new();
@@ -211,7 +211,7 @@ impl IocLookups {
         values
     }
 
-    /// Step 4 of §9.9: each record gets `streamalert:ioc[ioc_type]`, a list of its values the
+    /// Step 4 of docs/spec §9.9: each record gets `streamalert:ioc[ioc_type]`, a list of its values the
     /// table knows (a set in StreamAlert, serialized as a list). Returns the records matched.
     pub fn apply(&self, records: &mut [&mut Map<String, Value>], known: &HashSet<String>) -> usize {
         let mut matches: BTreeMap<usize, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();

@@ -42,9 +42,9 @@ enum Request {
 /// What the node plugs into every repository the thread loads (kept across reloads).
 #[derive(Clone, Default)]
 pub struct Plugs {
-    /// The replicated rule table (§9.11): staged and disabled rules.
+    /// The replicated rule table (docs/spec §9.11): staged and disabled rules.
     pub rule_table: Option<Arc<dyn RuleTable>>,
-    /// Threat intel (§9.9): the configuration and the IOC table.
+    /// Threat intel (docs/spec §9.9): the configuration and the IOC table.
     pub threat_intel: Option<(ThreatIntelConfig, Arc<dyn IocStore>)>,
 }
 
@@ -116,7 +116,7 @@ impl RulesHandle {
     }
 
     /// The publications of `alert` for each of `outputs` (`service:descriptor`), composed by
-    /// the repository's publishers as the alert processor does (§13.3); per output, the
+    /// the repository's publishers as the alert processor does (docs/spec §13.3); per output, the
     /// publication or the publisher's error.
     pub fn compose(
         &self,

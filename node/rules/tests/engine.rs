@@ -1,4 +1,4 @@
-//! The rules engine over the fixture repository (tests/fixtures/repo): loading, the §9.3
+//! The rules engine over the fixture repository (tests/fixtures/repo): loading, the docs/spec §9.3
 //! algorithm, alerts, publishers, staging, lookup tables, threat intel and the rules thread.
 
 use std::collections::BTreeSet;
@@ -479,7 +479,7 @@ fn alerts_carry_the_record_as_classified_even_when_a_rule_mutates_it() {
         &mut engine,
         vec![record("test:events", json!({"user": "mutate"}))],
     );
-    // Copy-on-alert (Appendix D #13): the rule's mutation does not reach the alert.
+    // Copy-on-alert (docs/spec Appendix D #13): the rule's mutation does not reach the alert.
     assert_eq!(
         Value::Object(alert(&outcome, "mutates").record.clone()),
         json!({"user": "mutate"})

@@ -1,4 +1,4 @@
-//! `sactl test rules` semantics (§15) over the fixture repository, classified by sa-engine.
+//! `sactl test rules` semantics (docs/spec §15) over the fixture repository, classified by sa-engine.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};

@@ -1,7 +1,7 @@
 //! S3- and DynamoDB-backed lookup tables with a real node against moto_server: the leader
 //! downloads both tables at start, rules read them through `LookupTables.get`, a changed S3
 //! object is picked up after the refresh period, and a failing download keeps the last contents.
-//! Also the DynamoDB IOC table of threat intel (§9.9), which rules see as `streamalert:ioc`.
+//! Also the DynamoDB IOC table of threat intel (docs/spec §9.9), which rules see as `streamalert:ioc`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -421,7 +421,7 @@ fn enable_threat_intel(repo: &Path) {
         threat_intel.to_string(),
     )
     .unwrap();
-    // StreamAlert validates the IOC types' names against the v1 normalized types (§2.2).
+    // StreamAlert validates the IOC types' names against the v1 normalized types (docs/spec §2.2).
     let normalized_types = json!({
         "zeek": {"source_address": ["id.orig_h"], "destination_address": ["id.resp_h"]}
     });

@@ -1,4 +1,4 @@
-//! Rule staging (compat §9.11) on a real node: config pushes sync the replicated rule table
+//! Rule staging (docs/spec §9.11) on a real node: config pushes sync the replicated rule table
 //! (the first never stages, later ones stage new rules), staged rules' alerts reach only the
 //! alerts firehose, `sactl rules` stages, promotes, disables and enables, the leader promotes a
 //! rule whose window ended without an alert, and wrong names are refused with the reason.

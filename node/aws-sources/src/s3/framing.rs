@@ -1,5 +1,5 @@
 //! Cuts an object's (decompressed) bytes into payload records as they stream in, with
-//! StreamAlert's rules (compat spec §4): one JSON document is one record; otherwise, if the first
+//! StreamAlert's rules (docs/spec §4): one JSON document is one record; otherwise, if the first
 //! line is JSON, every line is a JSON record; otherwise every raw line (with its newline) is one.
 //!
 //! Only a JSON document spanning several lines needs the whole object in memory (up to a limit);
@@ -342,7 +342,7 @@ mod tests {
         assert_eq!(out.len(), 41);
     }
 
-    /// StreamAlert's rule over the whole content at once (compat spec §4), the oracle the
+    /// StreamAlert's rule over the whole content at once (docs/spec §4), the oracle the
     /// streaming framer must agree with.
     fn whole_object_oracle(content: &[u8]) -> Vec<(u64, PayloadBody)> {
         if content.is_empty() {

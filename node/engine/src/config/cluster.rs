@@ -1,4 +1,4 @@
-//! `conf/clusters/<name>.json` (compat spec §8.1, §8.2): the data sources that decide which log
+//! `conf/clusters/<name>.json` (docs/spec §8.1, §8.2): the data sources that decide which log
 //! types a payload may be.
 
 use serde_json::Value;
@@ -32,7 +32,7 @@ impl Cluster {
             .map(|(_, logs)| logs.as_slice())
     }
 
-    /// Validation of §2.2 items 2 and 4 for one file.
+    /// Validation of docs/spec §2.2 items 2 and 4 for one file.
     pub fn parse(name: &str, value: &Value, reader: &mut Reader<'_>) -> Option<Cluster> {
         let root = JsonPath::root();
         let map = reader.object(value, &root)?;

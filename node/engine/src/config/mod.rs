@@ -1,4 +1,4 @@
-//! Loading a StreamAlert `conf/` directory (compat spec §2, §3.6, §3.8, §8).
+//! Loading a StreamAlert `conf/` directory (docs/spec §2, §3.6, §3.8, §8).
 //!
 //! Reading files ([`ConfigSources::read_dir`]) is separate from interpreting them
 //! ([`Config::from_sources`]) so the interpretation is pure and can be fuzzed.
@@ -29,7 +29,7 @@ pub struct SourceFile {
 /// The files of a `conf/` directory, each group sorted by file name.
 #[derive(Debug, Clone, Default)]
 pub struct ConfigSources {
-    /// `conf/logs.json`: when present, `schemas` is ignored (§2.1).
+    /// `conf/logs.json`: when present, `schemas` is ignored (docs/spec §2.1).
     pub logs_json: Option<SourceFile>,
     pub schemas: Vec<SourceFile>,
     pub clusters: Vec<SourceFile>,
@@ -40,9 +40,9 @@ pub struct ConfigSources {
 /// A loaded, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Log types in candidate order: priority-sorted (§3.6), or file order for `logs.json`.
+    /// Log types in candidate order: priority-sorted (docs/spec §3.6), or file order for `logs.json`.
     pub log_types: Vec<LogType>,
-    /// Clusters in file-name order (the order test events pick them in, §15.4).
+    /// Clusters in file-name order (the order test events pick them in, docs/spec §15.4).
     pub clusters: Vec<Cluster>,
     /// Every top-level `conf/*.json` other than `logs.json`, by file stem (`global`, ...).
     pub files: IndexMap<String, Value>,
@@ -293,7 +293,7 @@ fn parse_schema_file(
         .collect()
 }
 
-/// §2.2 item 5: threat intel IOC types must be normalized types of `normalized_types.json`.
+/// docs/spec §2.2 item 5: threat intel IOC types must be normalized types of `normalized_types.json`.
 fn validate_threat_intel(
     files: &IndexMap<String, Value>,
     sources: &ConfigSources,

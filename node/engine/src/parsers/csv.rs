@@ -1,4 +1,4 @@
-//! The `csv` parser (compat spec §5.3): rows by position onto schema keys, nested schemas parsed
+//! The `csv` parser (docs/spec §5.3): rows by position onto schema keys, nested schemas parsed
 //! as CSV again, optionally CSV strings selected from JSON by `json_path`.
 
 use std::borrow::Cow;
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn spec_example_with_nested_columns() {
-        // §5.3: `"1485729127","john_adams","memcache,us-east1"` → nested message.
+        // docs/spec §5.3: `"1485729127","john_adams","memcache,us-east1"` → nested message.
         let s = schema(
             json!({"time": "integer", "user": "string", "message": {"role": "string", "region": "string"}}),
         );

@@ -1,4 +1,4 @@
-//! The `json` parser (compat spec §5.2): the root object, or the records `json_path` selects
+//! The `json` parser (docs/spec §5.2): the root object, or the records `json_path` selects
 //! (optionally JSON strings to decode), or the JSON object embedded in `json_regex_key`.
 
 use std::borrow::Cow;
@@ -53,7 +53,7 @@ pub fn extract<'a>(extraction: &JsonExtraction, root: &'a Root) -> Vec<Candidate
                 .collect()
         }
         JsonExtraction::RegexKey(key) => {
-            // StreamAlert crashes on a non-object root here; sa does not match (Appendix D #8).
+            // StreamAlert crashes on a non-object root here; sa does not match (docs/spec Appendix D #8).
             let Some(value) = root
                 .as_object()
                 .and_then(|m| m.get(key))
@@ -111,7 +111,7 @@ mod tests {
 
     #[test]
     fn embedded_json_from_cloudwatch_logs() {
-        // §5.2: logEvents[*].message with embedded_json; a non-object element is invalid.
+        // docs/spec §5.2: logEvents[*].message with embedded_json; a non-object element is invalid.
         let root = Root::Json(
             json!({"logEvents": [{"message": "{\"a\": 1}"}, {"message": "plain"}, {"message": "[1]"}]}),
         );
@@ -155,7 +155,7 @@ mod tests {
             values(&extract(&extraction, &root)),
             vec![(Some(json!({"k": "v", "n": 2})), true)]
         );
-        // Single-quoted pseudo-JSON never parses (§5.2 [DOC≠CODE]).
+        // Single-quoted pseudo-JSON never parses (docs/spec §5.2 [DOC≠CODE]).
         let single = Root::Json(json!({"message": "x {'a': 'b'}"}));
         assert_eq!(
             extract(&extraction, &single)[0].rejection,

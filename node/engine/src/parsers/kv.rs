@@ -1,4 +1,4 @@
-//! The `kv` parser (compat spec §5.4): exact substring split, no quote handling, duplicate keys
+//! The `kv` parser (docs/spec §5.4): exact substring split, no quote handling, duplicate keys
 //! renamed by schema position.
 
 use std::borrow::Cow;
@@ -70,7 +70,7 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_renamed_by_position() {
-        // §5.4: schema order type,msg,type_2: `type=A msg=B type=C` → type_2 = C.
+        // docs/spec §5.4: schema order type,msg,type_2: `type=A msg=B type=C` → type_2 = C.
         let c = parse(
             json!({"type": "string", "msg": "string", "type_2": "string"}),
             "type=A msg=B type=C",
@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn json_decoded_non_strings_do_not_match() {
-        // Appendix D #6: `123` decodes to a number; StreamAlert crashes, sa rejects.
+        // docs/spec Appendix D #6: `123` decodes to a number; StreamAlert crashes, sa rejects.
         let c = parse(json!({"a": "string"}), "123");
         assert_eq!(c.rejection, Some(Rejection::NotText));
         let c = parse(json!({"a": "string"}), "\"a=1\"");

@@ -1,4 +1,4 @@
-//! Parsers (compat spec §5): each turns a payload's root into candidate records for one log
+//! Parsers (docs/spec §5): each turns a payload's root into candidate records for one log
 //! type. Key checks, coercion and patterns happen afterwards, identically for every parser.
 
 mod cef;
@@ -77,7 +77,7 @@ impl ParserKind {
     }
 }
 
-/// A payload record after the JSON-decode attempt of §5.1.
+/// A payload record after the JSON-decode attempt of docs/spec §5.1.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Root {
     /// The payload decoded as JSON (or arrived as a JSON value).
@@ -87,7 +87,7 @@ pub enum Root {
 }
 
 impl Root {
-    /// §5.1: an object stays as is; text is decoded as JSON if it can be, else kept as text.
+    /// docs/spec §5.1: an object stays as is; text is decoded as JSON if it can be, else kept as text.
     pub fn from_text(text: &str) -> Root {
         match decode_str(text) {
             Some(value) => Root::Json(value),
@@ -103,7 +103,7 @@ impl Root {
     }
 
     /// The text a csv/kv/syslog parser reads: the raw text, or a decoded JSON string.
-    /// StreamAlert crashes on a decoded non-string; sa does not match it (Appendix D #6).
+    /// StreamAlert crashes on a decoded non-string; sa does not match it (docs/spec Appendix D #6).
     pub fn text(&self) -> Result<&str, Rejection> {
         match self {
             Root::Text(t) => Ok(t),

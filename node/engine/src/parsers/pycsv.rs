@@ -2,7 +2,7 @@
 //! `doublequote=True`, `skipinitialspace=False`, `strict=False`, `QUOTE_MINIMAL`. The input is read
 //! line by line as `io.StringIO` yields it (split after each `\n`); a quoted field may span lines.
 
-/// Delimiter, quote and escape characters (compat spec §5.3).
+/// Delimiter, quote and escape characters (docs/spec §5.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CsvDialect {
     pub delimiter: char,
@@ -251,7 +251,7 @@ mod tests {
 
     #[test]
     fn lines_and_blank_rows() {
-        // §5.3: each row is a separate candidate; a blank line yields an empty row.
+        // docs/spec §5.3: each row is a separate candidate; a blank line yields an empty row.
         assert_eq!(
             rows("a,b\n\nc,d\n"),
             vec![vec!["a", "b"], vec![], vec!["c", "d"]]

@@ -1,5 +1,5 @@
-//! The `syslog` parser (compat spec §5.5): StreamAlert's RFC 3164-ish regex, limitations kept
-//! (two-digit day, host of word characters and `-` only; Appendix D #9).
+//! The `syslog` parser (docs/spec §5.5): StreamAlert's RFC 3164-ish regex, limitations kept
+//! (two-digit day, host of word characters and `-` only; docs/spec Appendix D #9).
 
 use std::sync::LazyLock;
 
@@ -50,7 +50,7 @@ mod tests {
 
     #[test]
     fn known_limitations_are_kept() {
-        // §5.5: one-digit day and dotted hosts fail.
+        // docs/spec §5.5: one-digit day and dotted hosts fail.
         assert!(parse("Jan  5 19:35:13 host ssh: x").is_err());
         assert!(parse("Jan 10 19:35:13 host.example.com ssh: x").is_err());
         assert!(parse("Jan 10 19:35:13 host ssh: a\nb").is_err());

@@ -1,4 +1,4 @@
-//! CPython `int(v)` and `float(v)` applied to decoded JSON values (compat spec §3.2).
+//! CPython `int(v)` and `float(v)` applied to decoded JSON values (docs/spec §3.2).
 
 use serde_json::{Number, Value};
 
@@ -125,7 +125,7 @@ mod tests {
 
     #[test]
     fn int_follows_python() {
-        // §3.2: 1.9 → 1, " 7 " → 7, "1_000" → 1000, "1.5" fails.
+        // docs/spec §3.2: 1.9 → 1, " 7 " → 7, "1_000" → 1000, "1.5" fails.
         assert_eq!(py_int(&json!(1.9)), Some(json!(1)));
         assert_eq!(py_int(&json!(-1.9)), Some(json!(-1)));
         assert_eq!(py_int(&json!(" 7 ")), Some(json!(7)));
@@ -149,7 +149,7 @@ mod tests {
 
     #[test]
     fn float_follows_python() {
-        // §3.2: numbers and numeric strings incl. "1e3", "nan", "inf".
+        // docs/spec §3.2: numbers and numeric strings incl. "1e3", "nan", "inf".
         assert_eq!(py_float(&json!("1e3")), Some(json!(1000.0)));
         assert_eq!(py_float(&json!(" 2.5 ")), Some(json!(2.5)));
         assert_eq!(py_float(&json!(3)), Some(json!(3.0)));

@@ -1,5 +1,5 @@
 //! CPython `json.dumps(value)` with default settings: separators `", "` and `": "`,
-//! `ensure_ascii=True`. Test events serialize their `data` object this way (compat spec §15.3).
+//! `ensure_ascii=True`. Test events serialize their `data` object this way (docs/spec §15.3).
 
 use std::fmt::Write;
 

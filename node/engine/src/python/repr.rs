@@ -1,4 +1,4 @@
-//! Python `str()` and `repr()` of decoded JSON values (compat spec §3.2, Appendix D #3).
+//! Python `str()` and `repr()` of decoded JSON values (docs/spec §3.2, Appendix D #3).
 
 use std::fmt::Write;
 
@@ -163,7 +163,7 @@ mod tests {
 
     #[test]
     fn str_of_scalars_follows_python() {
-        // §3.2: numbers → "1", "1.5"; booleans → "True"/"False".
+        // docs/spec §3.2: numbers → "1", "1.5"; booleans → "True"/"False".
         assert_eq!(py_str(&json!(1)), "1");
         assert_eq!(py_str(&json!(1.5)), "1.5");
         assert_eq!(py_str(&json!(true)), "True");
@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn str_of_containers_is_their_repr() {
-        // §3.2: dict → Python repr like "{'x': 1}"; list → "['a']".
+        // docs/spec §3.2: dict → Python repr like "{'x': 1}"; list → "['a']".
         assert_eq!(py_str(&json!({"x": 1})), "{'x': 1}");
         assert_eq!(py_str(&json!(["a"])), "['a']");
         assert_eq!(

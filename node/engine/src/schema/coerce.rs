@@ -1,4 +1,4 @@
-//! Type coercion (compat spec §3.2): Python `str`/`int`/`float` conversions, falsy values left
+//! Type coercion (docs/spec §3.2): Python `str`/`int`/`float` conversions, falsy values left
 //! untouched, `{}` unchecked, `[]` must be a list, nested schemas recursively.
 
 use serde_json::{Map, Value};
@@ -79,7 +79,7 @@ pub fn coerce_record(record: &mut Map<String, Value>, schema: &Schema) -> bool {
 }
 
 /// Coerces a checked record and returns the positions of the optional schema keys it lacks,
-/// in schema order (the keys §3.4 fills with defaults); `None` if coercion fails.
+/// in schema order (the keys docs/spec §3.4 fills with defaults); `None` if coercion fails.
 pub fn missing_optional_after_coercion(
     record: &mut Map<String, Value>,
     schema: &Schema,
@@ -164,7 +164,7 @@ mod tests {
 
     #[test]
     fn boolean_compares_lowercased_str_with_true() {
-        // §3.2: "TRUE"→true, "yes"→false, 1→false, true→true.
+        // docs/spec §3.2: "TRUE"→true, "yes"→false, 1→false, true→true.
         assert_eq!(coerced(json!("TRUE"), json!("boolean")), Some(json!(true)));
         assert_eq!(coerced(json!("yes"), json!("boolean")), Some(json!(false)));
         assert_eq!(coerced(json!(1), json!("boolean")), Some(json!(false)));
@@ -181,7 +181,7 @@ mod tests {
 
     #[test]
     fn falsy_values_skip_coercion_whatever_the_type() {
-        // §3.2: {"port": null} with port: integer stays null; "" with an unknown type is accepted.
+        // docs/spec §3.2: {"port": null} with port: integer stays null; "" with an unknown type is accepted.
         assert_eq!(coerced(json!(null), json!("integer")), Some(json!(null)));
         assert_eq!(coerced(json!(""), json!("str")), Some(json!("")));
         assert_eq!(coerced(json!(0), json!("string")), Some(json!(0)));

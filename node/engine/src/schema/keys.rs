@@ -1,4 +1,4 @@
-//! Strict key matching (compat spec §3.3): the record's keys plus the optional keys must equal
+//! Strict key matching (docs/spec §3.3): the record's keys plus the optional keys must equal
 //! the schema's keys; nested schemas must match exactly, recursively.
 
 use serde_json::{Map, Value};
@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::coerce::is_coercible;
 use super::{FieldType, Schema};
 
-/// Whether `record` passes the key check of §3.3 (steps 1 and 2), with the schema's optional
+/// Whether `record` passes the key check of docs/spec §3.3 (steps 1 and 2), with the schema's optional
 /// keys. An empty schema accepts any object.
 pub fn keys_match(record: &Value, schema: &Schema) -> bool {
     let Value::Object(map) = record else {
@@ -15,7 +15,7 @@ pub fn keys_match(record: &Value, schema: &Schema) -> bool {
     schema.is_empty() || single_pass(map, schema, false)
 }
 
-/// §3.3 steps 1–3 in one pass over the record: the key check, nested key checks and the
+/// docs/spec §3.3 steps 1–3 in one pass over the record: the key check, nested key checks and the
 /// coercion dry run.
 pub fn record_matches(record: &Value, schema: &Schema) -> bool {
     let Value::Object(map) = record else {
@@ -48,15 +48,15 @@ fn single_pass(map: &Map<String, Value>, schema: &Schema, coerce: bool) -> bool 
     if required_present != schema.len() - optional_count {
         return false;
     }
-    // An absent optional key with a nested schema counts as `{}` and fails (Appendix D #4).
+    // An absent optional key with a nested schema counts as `{}` and fails (docs/spec Appendix D #4).
     map.len() == schema.len()
         || schema.iter().all(|(k, ty)| {
             !matches!(ty, FieldType::Nested(n) if !n.is_empty()) || map.contains_key(k)
         })
 }
 
-/// Step 2 of §3.3 alone: every non-empty nested schema matches its value exactly, an absent
-/// value counting as `{}` (so an absent optional nested key fails: Appendix D #4).
+/// Step 2 of docs/spec §3.3 alone: every non-empty nested schema matches its value exactly, an absent
+/// value counting as `{}` (so an absent optional nested key fails: docs/spec Appendix D #4).
 pub fn nested_keys_match(map: &Map<String, Value>, schema: &Schema) -> bool {
     schema.iter().all(|(key, ty)| match ty {
         FieldType::Nested(nested) => match map.get(key) {
@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn exact_key_set_with_optional_keys() {
-        // §3.3 step 1: every non-optional key present, no extra keys, optional may be absent.
+        // docs/spec §3.3 step 1: every non-optional key present, no extra keys, optional may be absent.
         let s = with_optional(
             schema(json!({"account": "string", "detail": {}, "resources": [], "time": "string"})),
             &["resources"],
@@ -209,7 +209,7 @@ mod tests {
 
     #[test]
     fn nested_schemas_match_exactly() {
-        // §3.3 step 2: nested key set must equal exactly, recursively; `null` fails.
+        // docs/spec §3.3 step 2: nested key set must equal exactly, recursively; `null` fails.
         let s = schema(json!({"user": {"name": "string", "id": {"n": "integer"}}}));
         assert!(keys_match(
             &json!({"user": {"name": "a", "id": {"n": 1}}}),
@@ -229,7 +229,7 @@ mod tests {
 
     #[test]
     fn absent_optional_nested_key_fails() {
-        // §3.3 [QUIRK] (Appendix D #4): the absent value is treated as {} and compared.
+        // docs/spec §3.3 [QUIRK] (Appendix D #4): the absent value is treated as {} and compared.
         let s = with_optional(schema(json!({"a": "string", "n": {"x": "string"}})), &["n"]);
         assert!(!keys_match(&json!({"a": "1"}), &s));
         assert!(

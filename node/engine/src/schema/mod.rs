@@ -1,4 +1,4 @@
-//! Log schemas: field types, strict key matching and coercion (compat spec §3.1–§3.4).
+//! Log schemas: field types, strict key matching and coercion (docs/spec §3.1–§3.4).
 
 mod coerce;
 mod keys;
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use crate::fxhash::FxIndexMap;
 use serde_json::{Map, Value};
 
-/// The declared type of one schema field (§3.2).
+/// The declared type of one schema field (docs/spec §3.2).
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldType {
     String,
@@ -50,7 +50,7 @@ impl FieldType {
         }
     }
 
-    /// The default for an absent optional key (§3.4). StreamAlert raises for an unknown type
+    /// The default for an absent optional key (docs/spec §3.4). StreamAlert raises for an unknown type
     /// name; sa uses `null` (docs/compat.md).
     pub fn default_value(&self) -> Value {
         match self {
@@ -104,7 +104,7 @@ impl Schema {
         }
     }
 
-    /// Marks `keys` as optional (§3.3); keys that are not schema keys are ignored (the caller
+    /// Marks `keys` as optional (docs/spec §3.3); keys that are not schema keys are ignored (the caller
     /// reports them).
     pub fn with_optional<'k>(mut self, keys: impl IntoIterator<Item = &'k String>) -> Schema {
         for key in keys {
@@ -178,8 +178,8 @@ impl Schema {
         self.fields.keys()
     }
 
-    /// A record with every key set to its type default (§3.4): the base of a test event's
-    /// `override_record` (§15.3).
+    /// A record with every key set to its type default (docs/spec §3.4): the base of a test event's
+    /// `override_record` (docs/spec §15.3).
     pub fn default_record(&self) -> Map<String, Value> {
         self.fields
             .iter()
@@ -277,7 +277,7 @@ mod tests {
 
     #[test]
     fn defaults_per_type() {
-        // §3.4: string→"", integer→0, float→0.0, boolean→false, {} or nested→{}, []→[].
+        // docs/spec §3.4: string→"", integer→0, float→0.0, boolean→false, {} or nested→{}, []→[].
         let schema = Schema::from_map(
             json!({"s": "string", "i": "integer", "f": "float", "b": "boolean", "a": {}, "n": {"x": "string"}, "l": [], "u": "str"})
                 .as_object()

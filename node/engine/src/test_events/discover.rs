@@ -1,4 +1,4 @@
-//! Finding and reading test-event files (§15.1, §15.2).
+//! Finding and reading test-event files (docs/spec §15.1, §15.2).
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +9,7 @@ use serde_json::Value;
 pub struct TestEventFile {
     pub path: PathBuf,
     /// The events, or why the file is not a JSON array of events. StreamAlert silently skips
-    /// such files; sa reports them (Appendix D #25).
+    /// such files; sa reports them (docs/spec Appendix D #25).
     pub events: Result<Vec<TestEvent>, String>,
 }
 

@@ -1,4 +1,4 @@
-//! StreamAlert test events (compat spec §15.1–§15.4): finding the files, reading them, turning
+//! StreamAlert test events (docs/spec §15.1–§15.4): finding the files, reading them, turning
 //! an event into the payload a source would deliver, and classifying it.
 //!
 //! The rules test runner reuses this: [`load`] to discover and read event files,

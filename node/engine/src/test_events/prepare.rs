@@ -1,4 +1,4 @@
-//! Turning a test event into the payload its service would deliver (§15.2, §15.3).
+//! Turning a test event into the payload its service would deliver (docs/spec §15.2, §15.3).
 
 use std::io::Write;
 use std::sync::LazyLock;
@@ -35,7 +35,7 @@ static HELPER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"<helper:(\w+)>").unwrap_or_else(|e| unreachable!("constant regex: {e}"))
 });
 
-/// The keys of a test event (§15.2), checked.
+/// The keys of a test event (docs/spec §15.2), checked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventSpec {
     pub description: String,
@@ -73,7 +73,7 @@ pub fn now() -> u64 {
 }
 
 /// Replaces `<helper:NAME>` in every string of the event, recursing into objects but not into
-/// arrays (§15.3 step 1). Only `last_hour` exists; another name is an error.
+/// arrays (docs/spec §15.3 step 1). Only `last_hour` exists; another name is an error.
 pub fn apply_helpers(value: &mut Value, now: u64) -> Result<(), String> {
     let Value::Object(map) = value else {
         return Ok(());
@@ -189,7 +189,7 @@ impl EventSpec {
     }
 }
 
-/// Prepares an event (§15.3): helpers, `override_record` synthesis from the expected log type's
+/// Prepares an event (docs/spec §15.3): helpers, `override_record` synthesis from the expected log type's
 /// defaults, serialization of `data`, and the round trip through the service's payload shape.
 pub fn prepare(event: &Value, config: &Config, now: u64) -> Result<PreparedEvent, String> {
     let mut event = event.clone();
@@ -315,7 +315,7 @@ mod tests {
 
     #[test]
     fn s3_data_is_one_record_even_with_newlines() {
-        // §15.3 step 4: the mocked object decodes to the data string as a whole.
+        // docs/spec §15.3 step 4: the mocked object decodes to the data string as a whole.
         let prepared = prepare(&event("s3", json!("a=1 b=2\na=3 b=4")), &config(), 0).unwrap();
         assert_eq!(prepared.root, Root::Text("a=1 b=2\na=3 b=4".into()));
     }
@@ -331,7 +331,7 @@ mod tests {
 
     #[test]
     fn override_record_starts_from_envelope_defaults_when_there_are_envelope_keys() {
-        // §15.3 step 2: envelope_keys if defined, otherwise the schema.
+        // docs/spec §15.3 step 2: envelope_keys if defined, otherwise the schema.
         let e = json!({"description": "d", "log": "demo:env", "service": "s3", "source": "b", "override_record": {"r": []}, "classify_only": true});
         assert_eq!(
             prepare(&e, &config(), 0).unwrap().data,

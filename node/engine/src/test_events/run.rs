@@ -1,4 +1,4 @@
-//! Classifying a prepared test event and judging it (§15.4, §15.5 for classification).
+//! Classifying a prepared test event and judging it (docs/spec §15.4, §15.5 for classification).
 
 use std::fmt;
 
@@ -31,7 +31,7 @@ impl EventFailure {
 }
 
 /// Classifies a prepared event through the cluster whose `data_sources[service]` lists its
-/// `source`; the first classified record is the event's result (§15.4 steps 1–2). The log type
+/// `source`; the first classified record is the event's result (docs/spec §15.4 steps 1–2). The log type
 /// is not compared with the expected one here: see [`run_event`].
 pub fn classify_event(
     classifier: &Classifier,
@@ -68,7 +68,7 @@ pub struct EventResult {
 }
 
 impl EventResult {
-    /// §15.5's classification condition: classified, as the expected log type.
+    /// docs/spec §15.5's classification condition: classified, as the expected log type.
     pub fn passed(&self) -> bool {
         match (&self.outcome, &self.prepared) {
             (Ok(record), Some(prepared)) => record.log_type == prepared.spec.log,

@@ -1,4 +1,4 @@
-//! SES: a MIME email with the record attached as record.json (§12.6), sent raw.
+//! SES: a MIME email with the record attached as record.json (docs/spec §12.6), sent raw.
 
 use base64::Engine;
 use serde_json::Value;

@@ -13,7 +13,7 @@ pub(crate) enum Flavour {
     /// `jira`: POST /rest/auth/1/session, then the session cookie.
     Server,
     /// `jira-v2`: Basic user_name:api_key. StreamAlert's URL join dropped the base URL here;
-    /// sa concatenates (compat §22 #19).
+    /// sa concatenates (docs/spec §22 #19).
     Cloud,
 }
 

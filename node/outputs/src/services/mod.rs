@@ -1,4 +1,4 @@
-//! One module per output service, each making the requests of compat spec §12.6.
+//! One module per output service, each making the requests of docs/spec §12.6.
 
 pub(crate) mod aws_cloudwatch_log;
 pub(crate) mod aws_firehose;

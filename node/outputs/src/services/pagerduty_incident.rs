@@ -1,6 +1,6 @@
 //! `pagerduty-incident`: an Events v2 event, then the incident it opens is found and updated
 //! through the REST API (title, service, body, priority, assignment, urgency), responders are
-//! requested and a note is added (§12.6).
+//! requested and a note is added (docs/spec §12.6).
 
 use serde_json::{Value, json};
 

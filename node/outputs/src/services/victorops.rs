@@ -13,7 +13,7 @@ pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let routing_key = d.credential(SERVICE, "routing_key")?;
     let api_id = d.credential(SERVICE, "victorops_api_id")?;
     let api_key = d.credential(SERVICE, "victorops_api_key")?;
-    // StreamAlert fails when a publisher dropped `record`; sa falls back to the alert's (§22 #20)
+    // StreamAlert fails when a publisher dropped `record`; sa falls back to the alert's (docs/spec §22 #20)
     let record = d.publication.get("record").unwrap_or(d.record());
     let body = json!({
         "message_type": "CRITICAL",

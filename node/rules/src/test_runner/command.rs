@@ -57,7 +57,7 @@ pub fn execute(request: &TestRulesRequest) -> Result<(String, bool), String> {
         .map_or_else(|| root.join("conf"), |dir| absolute(&cwd, dir));
     let mut layout = RepositoryLayout::from_config(&root, &conf)?;
     if !request.rules_dirs.is_empty() {
-        // Explicit directories replace rule_locations and matcher_locations (§9.2); matchers
+        // Explicit directories replace rule_locations and matcher_locations (docs/spec §9.2); matchers
         // are still imported by the rules that use them.
         let base = if request.repo.is_some() { &root } else { &cwd };
         layout.rule_dirs = request

@@ -1,4 +1,4 @@
-//! `sactl test rules` (compat §15): test events classified by sa-engine and run through the
+//! `sactl test rules` (docs/spec §15): test events classified by sa-engine and run through the
 //! rules engine, with pass/fail per event, publisher tests, coverage and rule timing.
 //!
 //! Discovery, event preparation and classification are sa-engine's (`test_events`); this

@@ -1,4 +1,4 @@
-//! Publisher tests (§15.6): a JMESPath expression over the composed publication, compared with
+//! Publisher tests (docs/spec §15.6): a JMESPath expression over the composed publication, compared with
 //! `is`, `in` or `contains` under Python's equality.
 
 use sa_engine::jmes::JmesPath;

@@ -1,4 +1,4 @@
-//! The text `sactl test rules` prints (§15.5 layout); the last line is `N passed, N failed`.
+//! The text `sactl test rules` prints (docs/spec §15.5 layout); the last line is `N passed, N failed`.
 
 use std::fmt::Write;
 

@@ -1,4 +1,4 @@
-//! Running test events (§15.3–§15.6) and deciding pass/fail (§15.5).
+//! Running test events (docs/spec §15.3–§15.6) and deciding pass/fail (§15.5).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -18,7 +18,7 @@ use crate::threat_intel::{FixtureIocs, ThreatIntelConfig};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// `--rule`: only events expecting one of these rules are reported (§15.1 `-r`).
+    /// `--rule`: only events expecting one of these rules are reported (docs/spec §15.1 `-r`).
     pub rules_filter: Vec<String>,
     /// The instant `<helper:last_hour>` is computed from.
     pub now: Micros,
@@ -222,7 +222,7 @@ fn run_event(
     result: &mut EventResult,
 ) -> Result<(), String> {
     let spec = &prepared.spec;
-    // Each event's fixtures replace the previous event's (§15.3 step 5).
+    // Each event's fixtures replace the previous event's (docs/spec §15.3 step 5).
     let (tables, iocs) = fixtures(spec)?;
     lookup::install(Arc::new(tables));
     engine.set_threat_intel(

@@ -22,7 +22,7 @@ def raises(exception, function, *args, **kwargs):
     raise AssertionError('{} did not raise {}'.format(function, exception.__name__))
 
 
-# --- streamalert.shared.rule (§9.1, C.1) ---------------------------------------------------
+# --- streamalert.shared.rule (docs/spec §9.1, C.1) ---------------------------------------------------
 
 def test_rule_decorator_registers_rule_objects_by_function_name():
     rule_module = fresh('streamalert.shared.rule')
@@ -142,7 +142,7 @@ def test_checksum_ignores_the_docstring_but_not_the_code():
     assert len(namespace['one'].checksum) in (32, len('checksum unknown'))
 
 
-# --- streamalert.shared.publisher (§13, C.2) -----------------------------------------------
+# --- streamalert.shared.publisher (docs/spec §13, C.2) -----------------------------------------------
 
 def test_register_functions_and_classes_under_module_dot_name():
     publisher = fresh('streamalert.shared.publisher')
@@ -229,7 +229,7 @@ def test_elide_string_middle():
     assert helpers.elide_string_middle('abcdefghijklmnopqrstuvwxyz', 15) == 'abcde ... vwxyz'
 
 
-# --- streamalert.shared.alert (§10, C.3) ---------------------------------------------------
+# --- streamalert.shared.alert (docs/spec §10, C.3) ---------------------------------------------------
 
 def _alert(alert_module, created, record, **kwargs):
     return alert_module.Alert('failed_login', record, {'aws-firehose:alerts', 'slack:sec'},
@@ -293,7 +293,7 @@ def test_merge_matches_the_worked_example_of_appendix_e():
     assert not first.can_merge(late) and not first.can_merge(other)
 
 
-# --- streamalert.shared.normalize and utils (§7.5, C.4, C.5) -------------------------------
+# --- streamalert.shared.normalize and utils (docs/spec §7.5, C.4, C.5) -------------------------------
 
 def test_normalized_values_are_collected_into_a_set():
     normalize = fresh('streamalert.shared.normalize')
@@ -344,7 +344,7 @@ def test_athena_helpers():
     assert utils.get_database_name(config) == 'db' and utils.get_data_file_format(config) == 'json'
 
 
-# --- description parser (§13.6, C.7) ------------------------------------------------------
+# --- description parser (docs/spec §13.6, C.7) ------------------------------------------------------
 
 def test_description_parser_parses_fields():
     description = fresh('streamalert.shared.description')

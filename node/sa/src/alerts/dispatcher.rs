@@ -1,7 +1,7 @@
 //! The dispatcher: on the Raft leader, delivers every pending alert to each of its outputs, with
 //! retries (exponential backoff with full jitter, honouring Retry-After), and records each
 //! output's success in the replicated state before that output is considered done, so a new
-//! leader never resends what was recorded (StreamAlert's overwrite bug, §12.1, cannot happen:
+//! leader never resends what was recorded (StreamAlert's overwrite bug, docs/spec §12.1, cannot happen:
 //! success is one key per output, never a rewritten set). A failing output never blocks the
 //! others; an output that keeps failing past `dead_letter_after`, or refuses the alert outright,
 //! leaves the alert in the dead letters, from where `sactl dead-letters replay` sends it again.
@@ -28,7 +28,7 @@ use crate::state::{
 /// Due alerts one dispatch pass takes at most (the rest wait for the next pass).
 const DUE_BATCH: usize = 1000;
 
-/// Turns an alert into the publication for one output (§13.3), running the rule's publishers.
+/// Turns an alert into the publication for one output (docs/spec §13.3), running the rule's publishers.
 pub trait Compose: Send + Sync {
     fn compose(&self, alert: Alert, output: String) -> BoxFuture<'_, Result<Value, String>>;
 }
@@ -128,7 +128,7 @@ impl Deliverer {
                 };
             }
         };
-        // The alerts Firehose every alert goes to (§10.2) is the node's alert log unless
+        // The alerts Firehose every alert goes to (docs/spec §10.2) is the node's alert log unless
         // conf/outputs.json names a real delivery stream for it.
         if output == FIREHOSE_OUTPUT && !outputs.config().contains(&name) && stored.is_none() {
             self.alert_log.write(alert);
@@ -149,7 +149,7 @@ impl Deliverer {
             .or_else(|| outputs.config().resource(&name).map(str::to_owned));
         let credentials = credentials_with_defaults(name.service(), &stored);
         let dict = default_publication(alert);
-        // Without publishers the publication is the default one (§13.3): no trip to Python.
+        // Without publishers the publication is the default one (docs/spec §13.3): no trip to Python.
         let publication = if alert.publishers.is_none() {
             dict.clone()
         } else {

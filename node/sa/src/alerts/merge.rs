@@ -1,4 +1,4 @@
-//! StreamAlert's alert merging (compat §10.4, grouping of §11.2): which pending alerts form a
+//! StreamAlert's alert merging (docs/spec §10.4, grouping of §11.2): which pending alerts form a
 //! group, and the single alert a group becomes. Pure functions over alerts and a time; the
 //! merger decides when to run them and commits the result.
 
@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use sa_rules::{Alert, Micros, format_timestamp};
 
-/// At most this many alerts merge into one (§11.2).
+/// At most this many alerts merge into one (docs/spec §11.2).
 pub const MAX_GROUP: usize = 50;
 
 const NORMALIZATION_KEY: &str = "streamalert_normalization";

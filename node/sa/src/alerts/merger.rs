@@ -1,4 +1,4 @@
-//! The merger: on the Raft leader, closes merge groups whose window has elapsed (§11.2) and
+//! The merger: on the Raft leader, closes merge groups whose window has elapsed (docs/spec §11.2) and
 //! commits each group as one merged alert. Group state is the `merge/` index in the replicated
 //! state, so a window open when a leader dies is closed by the next one; the commit is
 //! conditional on every member still waiting, so a group is merged exactly once.

@@ -1,4 +1,4 @@
-//! From rule hits to delivered alerts: merging (§10.4/§11) and dispatch to outputs (§12), both
+//! From rule hits to delivered alerts: merging (docs/spec §10.4/§11) and dispatch to outputs (§12), both
 //! driven by the leader over the alerts table in the replicated state.
 
 pub mod args;

@@ -39,7 +39,7 @@ pub struct PushArgs {
     /// Run the repository's rule tests first and refuse to push if any fails.
     #[arg(long)]
     pub run_tests: bool,
-    /// Add rules new to the cluster unstaged, even with `rule_staging` enabled (§9.11).
+    /// Add rules new to the cluster unstaged, even with `rule_staging` enabled (docs/spec §9.11).
     #[arg(long)]
     pub skip_rule_staging: bool,
     /// Stage these rules (restaging restarts their 48-hour window).

@@ -1,4 +1,4 @@
-//! `sactl lookup-tables list|get|put|load`: the cluster's replicated lookup tables (compat §14).
+//! `sactl lookup-tables list|get|put|load`: the cluster's replicated lookup tables (docs/spec §14).
 
 use std::path::PathBuf;
 

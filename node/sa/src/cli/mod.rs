@@ -87,7 +87,7 @@ pub enum Command {
 pub enum TestCommand {
     /// Run every test event through the classifier; exit 1 if any is misclassified.
     Classifier(test_classifier::TestClassifierArgs),
-    /// Run every test event through the classifier and the rules (§15); exit 1 on any failure.
+    /// Run every test event through the classifier and the rules (docs/spec §15); exit 1 on any failure.
     Rules(test_rules::TestRulesArgs),
 }
 

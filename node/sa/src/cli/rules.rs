@@ -1,5 +1,5 @@
 //! `sactl rules list|stage|unstage|promote|disable|enable`: the cluster's rule table (compat
-//! §9.11, plus sa's switch to silence a rule without pushing new code).
+//! docs/spec §9.11, plus sa's switch to silence a rule without pushing new code).
 
 use std::time::Duration;
 

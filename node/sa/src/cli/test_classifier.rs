@@ -1,5 +1,5 @@
 //! `sactl test classifier`: runs every test event of a StreamAlert repository through the
-//! classifier (compat spec §15) and says, for each failure, which log type it got and why each
+//! classifier (docs/spec §15) and says, for each failure, which log type it got and why each
 //! candidate rejected the record.
 
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 //! `sactl test rules`: a StreamAlert repository's test events through the classifier and its
-//! rules (compat spec §15), offline. The work is sa-rules' test runner; this parses flags.
+//! rules (docs/spec §15), offline. The work is sa-rules' test runner; this parses flags.
 
 use std::path::PathBuf;
 

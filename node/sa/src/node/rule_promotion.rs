@@ -1,4 +1,4 @@
-//! Rule promotion (compat §9.11): while conf/lambda.json enables `rule_promotion_config`, the
+//! Rule promotion (docs/spec §9.11): while conf/lambda.json enables `rule_promotion_config`, the
 //! leader unstages every staged rule whose staging window has ended without a single alert.
 //! A rule that alerted since it was staged stays staged until an operator decides
 //! (`sactl rules promote`), and so does a disabled one, which could not alert.

@@ -7,7 +7,7 @@ use sa_engine::{DeadLetter, Root};
 use sa_rules::Alert;
 
 /// A payload as its source has it. Sources hand text and bytes over undecoded: the JSON decode
-/// (§5.1) then runs on a classifier thread rather than on the async runtime, and a batch kept
+/// (docs/spec §5.1) then runs on a classifier thread rather than on the async runtime, and a batch kept
 /// for a retry holds bytes, not a decoded tree each attempt would have to copy.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {
@@ -44,7 +44,7 @@ impl Body {
         }
     }
 
-    /// The payload decoded (§5.1), for the classifier.
+    /// The payload decoded (docs/spec §5.1), for the classifier.
     pub fn root(&self) -> Root {
         match self {
             Body::Encoded {

@@ -219,7 +219,7 @@ impl Detection {
             .cloned()
     }
 
-    /// The publication of `alert` for `output` (§13.3), composed on the rules thread with the
+    /// The publication of `alert` for `output` (docs/spec §13.3), composed on the rules thread with the
     /// rule's publishers.
     pub async fn compose(&self, alert: Alert, output: String) -> Result<serde_json::Value, String> {
         let handle = self
@@ -238,7 +238,7 @@ impl Detection {
             .ok_or_else(|| "the rules thread composed nothing".to_string())?
     }
 
-    /// Whether the active config's conf/lambda.json enables `rule_promotion_config` (§9.11).
+    /// Whether the active config's conf/lambda.json enables `rule_promotion_config` (docs/spec §9.11).
     pub fn rule_promotion(&self) -> bool {
         self.active()
             .classifier
@@ -269,7 +269,7 @@ impl Detection {
         self.active().rule_names.clone()
     }
 
-    /// Whether the running config turns rule staging on (§9.11).
+    /// Whether the running config turns rule staging on (docs/spec §9.11).
     pub fn rule_staging(&self) -> bool {
         self.active().rule_staging
     }

@@ -1,5 +1,5 @@
 //! Inside a node: the running detection config, and batches flowing from a source through the
-//! classifier and rules actors to committed alerts (DESIGN.md §3).
+//! classifier and rules actors to committed alerts (docs/architecture.md §3).
 
 mod actor_system;
 mod batch;

@@ -12,7 +12,7 @@ pub struct LoadedRepository {
     pub root: PathBuf,
     pub classifier: Classifier,
     pub layout: RepositoryLayout,
-    /// `conf/threat_intel.json`, when it is enabled and some cluster opts in (§9.9).
+    /// `conf/threat_intel.json`, when it is enabled and some cluster opts in (docs/spec §9.9).
     pub threat_intel: Option<ThreatIntelConfig>,
 }
 

@@ -1,4 +1,4 @@
-//! Threat intelligence in the node (compat §9.9): before the rules see a part of a batch, the
+//! Threat intelligence in the node (docs/spec §9.9): before the rules see a part of a batch, the
 //! normalized values of its records are looked up in the IOC table (DynamoDB, hash key
 //! `ioc_value`), and the values it knows are added under `streamalert:ioc`. The lookup runs on
 //! the pipeline's async task, never on the rules thread, so a slow table does not stall Python.
@@ -14,7 +14,7 @@ use sa_rules::threat_intel::{IOC_QUERY_CHUNK, ThreatIntelConfig};
 use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
 
-/// §9.9 step 3: unprocessed keys are asked for again twice.
+/// docs/spec §9.9 step 3: unprocessed keys are asked for again twice.
 const UNPROCESSED_RETRIES: u32 = 2;
 
 pub struct ThreatIntel {

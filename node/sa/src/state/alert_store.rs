@@ -3,7 +3,7 @@
 //!
 //! | key | value | lifetime |
 //! |---|---|---|
-//! | `alert/{id}` | the alert's Dynamo record (§10.3) | kept (history for `sactl alerts`) |
+//! | `alert/{id}` | the alert's Dynamo record (docs/spec §10.3) | kept (history for `sactl alerts`) |
 //! | `pending/{id}` | when it is next due (ms since the epoch, decimal) | while an output of the alert is undelivered |
 //! | `due/{ms, 20 digits}/{id}` | empty | the same, ordered by time: the dispatcher reads only what is due |
 //! | `merge/{rule}/{created µs, 20 digits}/{id}` | empty | while a merge-enabled alert waits for its group to close |
@@ -16,7 +16,7 @@
 //! | `sendfirst/{id}` | empty | that first alert: delivered to every output, not merged |
 //! | `dedup/{rule}/{dedup values digest}` | [`Marker`] | a `dedup_keys` window: later alerts with these values are dropped |
 //! | `suppressed/{id}` | reason | a merge group below its rule's `merge_threshold` |
-//! | `byrule/{rule}/{created µs, 20 digits}/{id}` | empty | as long as the alert: what rule promotion counts (§9.11) |
+//! | `byrule/{rule}/{created µs, 20 digits}/{id}` | empty | as long as the alert: what rule promotion counts (docs/spec §9.11) |
 //!
 //! An alert is inserted with `IfAbsent` on its key, so a replayed record (same source position,
 //! same alert id) neither duplicates the alert nor re-opens its delivery.
@@ -174,7 +174,7 @@ pub struct DeliveryState {
 
 impl DeliveryState {
     /// Outputs of `alert` that still need a delivery: a merge-enabled alert only goes to the
-    /// alerts Firehose until it is merged (§11.2); a sent or dead-lettered output is finished.
+    /// alerts Firehose until it is merged (docs/spec §11.2); a sent or dead-lettered output is finished.
     pub fn remaining(&self, alert: &Alert) -> BTreeSet<String> {
         self.own_outputs(alert)
             .into_iter()
@@ -406,7 +406,7 @@ impl AlertStore {
     }
 
     /// How many stored alerts of `rule` were created at or after `since`, counting up to
-    /// `limit` (what rule promotion counts, §9.11; it only needs to know whether there is one).
+    /// `limit` (what rule promotion counts, docs/spec §9.11; it only needs to know whether there is one).
     /// Alerts purged by the retention no longer count. The scan starts at `since`.
     pub fn alerts_since(&self, rule: &str, since: Micros, limit: usize) -> anyhow::Result<usize> {
         let prefix = format!("{BY_RULE}{rule}/");

@@ -1,4 +1,4 @@
-//! The leader keeps S3- and DynamoDB-backed lookup tables current (compat §14.3, DESIGN.md §4):
+//! The leader keeps S3- and DynamoDB-backed lookup tables current (docs/spec §14.3, docs/architecture.md §4):
 //! it downloads each table on taking office and every `cache_refresh_minutes` after, and commits
 //! the contents through Raft only when they differ from the replicated copy, replacing the table
 //! in one command so a rule never sees half of an update. Every node then serves the table from

@@ -1,4 +1,4 @@
-//! Lookup tables (compat §14) in the `lookup_tables` keyspace: key `<table>\0<key>`, value the
+//! Lookup tables (docs/spec §14) in the `lookup_tables` keyspace: key `<table>\0<key>`, value the
 //! JSON text. Rules read them from the local replica through [`LookupTableSource`].
 
 use std::collections::BTreeMap;

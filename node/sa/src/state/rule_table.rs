@@ -1,4 +1,4 @@
-//! The rule table (compat §9.11) in the `rules` keyspace: key `rule/<name>`, value StreamAlert's
+//! The rule table (docs/spec §9.11) in the `rules` keyspace: key `rule/<name>`, value StreamAlert's
 //! item `{"RuleName", "Staged", "StagedAt", "StagedUntil"}` plus sa's own `Disabled`; key
 //! `synced` once a config push has synced the table (the first sync never stages).
 //!
@@ -150,7 +150,7 @@ impl RuleChange {
 }
 
 /// The rows to write (`Some`) or delete (`None`) so that the table follows `rules`, the pushed
-/// config's rules (§9.11, deploying the rules engine): rules it lacks are added, staged when
+/// config's rules (docs/spec §9.11, deploying the rules engine): rules it lacks are added, staged when
 /// `request.stage_new` unless this is the table's first sync (`synced` false); rules no longer
 /// pushed are removed; then the push's own `stage` and `unstage` lists apply. A rule keeps its
 /// `Disabled` flag.

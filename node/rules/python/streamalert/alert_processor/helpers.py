@@ -1,4 +1,4 @@
-"""streamalert.alert_processor.helpers: publication composition (compat §13.3, Appendix C.10)."""
+"""streamalert.alert_processor.helpers: publication composition (docs/spec §13.3, Appendix C.10)."""
 from streamalert.shared.publisher import AlertPublisherRepository
 
 

@@ -1,4 +1,4 @@
-"""streamalert.rules_engine.rules_engine: the legacy lookup-table helper (compat §14.2).
+"""streamalert.rules_engine.rules_engine: the legacy lookup-table helper (docs/spec §14.2).
 
 sa's rules engine itself is Rust; only the helper user code calls is provided."""
 from streamalert.shared.lookup_tables.core import LookupTables

@@ -1,4 +1,4 @@
-"""streamalert.rules_engine.threat_intel: the IOC key rules read (compat §9.9, Appendix C.8).
+"""streamalert.rules_engine.threat_intel: the IOC key rules read (docs/spec §9.9, Appendix C.8).
 
 sa enriches records with matched IOCs in Rust before rules run; rules read
 record['streamalert:ioc'][ioc_type], a set of matched values."""

@@ -1,4 +1,4 @@
-"""streamalert.shared.alert: the Alert object publishers receive (compat §10, Appendix C.3)."""
+"""streamalert.shared.alert: the Alert object publishers receive (docs/spec §10, Appendix C.3)."""
 import json
 import uuid
 from datetime import datetime, timedelta
@@ -66,7 +66,7 @@ class Alert:
         return set(self.outputs) - set(self.outputs_sent)
 
     def dynamo_record(self):
-        """Every field with the alerts-table encodings of §10.1."""
+        """Every field with the alerts-table encodings of docs/spec §10.1."""
         return {
             'RuleName': self.rule_name,
             'AlertID': self.alert_id,
@@ -119,7 +119,7 @@ class Alert:
             raise AlertCreationError('Invalid alert record {}: {!r}'.format(record, error))
 
     def output_dict(self):
-        """The DefaultPublisher's publication (§10.2)."""
+        """The DefaultPublisher's publication (docs/spec §10.2)."""
         return {
             'cluster': self.cluster or '',
             'context': self.context or {},
@@ -192,7 +192,7 @@ class Alert:
 
     @classmethod
     def merge(cls, alerts):
-        """One new alert summarizing mergeable `alerts` (§10.4)."""
+        """One new alert summarizing mergeable `alerts` (docs/spec §10.4)."""
         alerts = sorted(alerts)
         merge_keys = set(alerts[0].merge_by_keys)
         records = [cls._clean_record(alert.record, merge_keys) for alert in alerts]

@@ -1,4 +1,4 @@
-"""streamalert.shared.config: reading a repository's conf/ the way StreamAlert does (compat §2.1).
+"""streamalert.shared.config: reading a repository's conf/ the way StreamAlert does (docs/spec §2.1).
 
 sa validates configuration in Rust; this loader exists for user code that reads conf/ itself."""
 import collections

@@ -1,4 +1,4 @@
-"""streamalert.shared.description: structured reading of rule docstrings (compat §13.6)."""
+"""streamalert.shared.description: structured reading of rule docstrings (docs/spec §13.6)."""
 import collections
 import re
 

@@ -1,4 +1,4 @@
-"""streamalert.shared.normalize: reading the normalization sa's classifier attached (compat §7.5)."""
+"""streamalert.shared.normalize: reading the normalization sa's classifier attached (docs/spec §7.5)."""
 import itertools
 
 CONST_FUNCTION = 'function'

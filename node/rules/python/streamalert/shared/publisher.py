@@ -1,4 +1,4 @@
-"""streamalert.shared.publisher: publishers and their registry (compat §13, Appendix C.2)."""
+"""streamalert.shared.publisher: publishers and their registry (docs/spec §13, Appendix C.2)."""
 import copy
 import inspect
 from abc import abstractmethod

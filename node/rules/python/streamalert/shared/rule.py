@@ -1,4 +1,4 @@
-"""streamalert.shared.rule: the @rule decorator and the rule registry (compat §9.1, Appendix C.1).
+"""streamalert.shared.rule: the @rule decorator and the rule registry (docs/spec §9.1, Appendix C.1).
 
 The registry here is the source of truth sa's Rust engine reads after loading a repository:
 names, log filters and options come from these Rule objects, and sa calls back into them.

@@ -1,4 +1,4 @@
-"""streamalert.shared.utils: record traversal and IP helpers (compat Appendix C.5)."""
+"""streamalert.shared.utils: record traversal and IP helpers (docs/spec Appendix C.5)."""
 import collections
 import ipaddress
 import socket

@@ -1,4 +1,4 @@
-//! Which tables of `conf/lookup_tables.json` (compat §14.1, §14.3) the leader refreshes from
+//! Which tables of `conf/lookup_tables.json` (docs/spec §14.1, §14.3) the leader refreshes from
 //! S3 or DynamoDB, validated field by field so a bad file is refused before it runs.
 
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! The `dynamodb` lookup-table driver (compat §14.3). StreamAlert reads one item per lookup;
+//! The `dynamodb` lookup-table driver (docs/spec §14.3). StreamAlert reads one item per lookup;
 //! sa scans the whole table on the leader and replicates it, keyed the way StreamAlert's
 //! lookups address items: the partition key's value, or `<partition><delimiter><sort>`.
 

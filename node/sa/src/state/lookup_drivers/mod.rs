@@ -1,4 +1,4 @@
-//! Lookup tables whose contents live outside the cluster (compat §14.3: `s3`, `dynamodb`):
+//! Lookup tables whose contents live outside the cluster (docs/spec §14.3: `s3`, `dynamodb`):
 //! how `conf/lookup_tables.json` declares them and how their contents are downloaded.
 
 mod config;

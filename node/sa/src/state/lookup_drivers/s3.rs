@@ -1,4 +1,4 @@
-//! The `s3` lookup-table driver (compat §14.3): one JSON object in S3, optionally compressed,
+//! The `s3` lookup-table driver (docs/spec §14.3): one JSON object in S3, optionally compressed,
 //! whose keys are the lookup keys.
 
 use std::io::Read;

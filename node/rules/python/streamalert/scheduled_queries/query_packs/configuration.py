@@ -1,4 +1,4 @@
-"""streamalert.scheduled_queries.query_packs.configuration: query pack declarations (compat §18.2).
+"""streamalert.scheduled_queries.query_packs.configuration: query pack declarations (docs/spec §18.2).
 
 sa does not run scheduled queries yet; declarations import and render so repositories that
 ship scheduled_queries/ load unchanged."""

@@ -1,4 +1,4 @@
-"""streamalert.shared.lookup_tables.core: LookupTables served from sa's tables (compat §14.2).
+"""streamalert.shared.lookup_tables.core: LookupTables served from sa's tables (docs/spec §14.2).
 
 sa answers every lookup from Rust (the node's replicated tables, or a test event's fixtures);
 this module only adapts StreamAlert's API to it."""

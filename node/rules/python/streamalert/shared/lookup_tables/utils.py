@@ -1,4 +1,4 @@
-"""streamalert.shared.lookup_tables.utils: CLI helpers StreamAlert exposes (compat Appendix C.10)."""
+"""streamalert.shared.lookup_tables.utils: CLI helpers StreamAlert exposes (docs/spec Appendix C.10)."""
 from streamalert.shared.lookup_tables.core import LookupTables
 
 
