@@ -1,18 +1,14 @@
 //! Classification end to end (docs/spec §4–§7, Appendix E) on the fixture repository.
 
-use std::path::PathBuf;
-
 use sa_engine::classifier::RouteError;
 use sa_engine::payload::kinesis_data;
 use sa_engine::{Classifier, Config, Root};
 use serde_json::{Value, json};
 
-fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo")
-}
+use crate::common::fixture_repo;
 
 fn classifier() -> Classifier {
-    Classifier::new(Config::load_dir(&fixture().join("conf")).expect("fixture conf loads"))
+    Classifier::new(Config::load_dir(&fixture_repo().join("conf")).expect("fixture conf loads"))
 }
 
 fn text(s: &str) -> Root {

@@ -1,13 +1,14 @@
 //! `bench rules` over the fixture repository: every figure is measured and consistent.
 
-use std::path::PathBuf;
-
 use sa_rules::PythonEnv;
 use sa_rules::bench::bench_repository;
 
+use crate::common::{exclusive, fixture_repo};
+
 #[test]
 fn bench_replays_test_events_to_the_requested_count_and_measures_each_part() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo");
+    let _turn = exclusive();
+    let root = fixture_repo();
     let report = bench_repository(&root, 500, 64, 2, PythonEnv::default()).unwrap();
     assert_eq!(report.records, 500);
     // The classifiable, non-classify-only events of the fixture's test files.

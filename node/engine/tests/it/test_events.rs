@@ -1,22 +1,18 @@
 //! Test events (docs/spec §15.1–§15.4) on the fixture repository.
 
-use std::path::PathBuf;
-
 use sa_engine::{Classifier, Config, test_events};
 
-fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo")
-}
+use crate::common::fixture_repo;
 
 #[test]
 fn fixture_events_all_pass_and_invalid_files_are_reported() {
-    let classifier = Classifier::new(Config::load_dir(&fixture().join("conf")).unwrap());
-    let files = test_events::load(&[fixture().join("rules")], &[]).unwrap();
+    let classifier = Classifier::new(Config::load_dir(&fixture_repo().join("conf")).unwrap());
+    let files = test_events::load(&[fixture_repo().join("rules")], &[]).unwrap();
     let names: Vec<String> = files
         .iter()
         .map(|f| {
             f.path
-                .strip_prefix(fixture())
+                .strip_prefix(fixture_repo())
                 .unwrap()
                 .display()
                 .to_string()
@@ -70,7 +66,7 @@ fn fixture_events_all_pass_and_invalid_files_are_reported() {
 
 #[test]
 fn wrong_log_type_and_bad_events_fail_with_reasons() {
-    let classifier = Classifier::new(Config::load_dir(&fixture().join("conf")).unwrap());
+    let classifier = Classifier::new(Config::load_dir(&fixture_repo().join("conf")).unwrap());
     let run = |event: serde_json::Value| {
         test_events::run_event(
             &classifier,

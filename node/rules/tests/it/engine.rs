@@ -2,8 +2,7 @@
 //! algorithm, alerts, publishers, staging, lookup tables, threat intel and the rules thread.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use sa_engine::ClassifiedRecord;
 use sa_rules::lookup::{self, FixtureTables};
@@ -14,17 +13,7 @@ use sa_rules::{
 };
 use serde_json::{Value, json};
 
-/// One interpreter per process: tests that load a repository take turns.
-fn exclusive() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
+use crate::common::{exclusive, fixture};
 
 fn layout(name: &str) -> RepositoryLayout {
     let root = fixture(name);

@@ -6,6 +6,8 @@ use std::ffi::CString;
 use pyo3::prelude::*;
 use sa_rules::{PythonEnv, prepare_interpreter};
 
+use crate::common::exclusive;
+
 #[test]
 fn python_shim_tests_pass() {
     run_python_tests("test_shims", 25);
@@ -18,6 +20,7 @@ fn record_key_analysis_tests_pass() {
 
 /// Runs every `test_*` function of `tests/python/{name}.py`, expecting at least `at_least`.
 fn run_python_tests(name: &str, at_least: usize) {
+    let _turn = exclusive();
     prepare_interpreter(&PythonEnv::default()).unwrap();
     let path = format!("{}/tests/python/{name}.py", env!("CARGO_MANIFEST_DIR"));
     let source = std::fs::read_to_string(&path).unwrap();

@@ -1,20 +1,22 @@
 //! A rule imports a package that exists only in the Python environment sa was pointed at.
-//! (Own test binary: the environment is fixed once per process.)
-
-use std::path::PathBuf;
+//! (Alone in its process: the environment is fixed once per process.)
 
 use sa_engine::ClassifiedRecord;
 use sa_rules::{EngineOptions, PythonEnv, RepositoryLayout, RulesEngine};
 use serde_json::json;
 
+use crate::common::{alone_in_process, fixture};
+
 #[test]
 fn rules_import_packages_from_the_configured_environment() {
-    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let root = fixtures.join("env_repo");
+    if !alone_in_process("python_env::rules_import_packages_from_the_configured_environment") {
+        return;
+    }
+    let root = fixture("env_repo");
     let layout = RepositoryLayout::from_config(&root, &root.join("conf")).unwrap();
     let options = EngineOptions {
         whole_records: false,
-        env: PythonEnv::resolve(Some(fixtures.join("python_env"))),
+        env: PythonEnv::resolve(Some(fixture("python_env"))),
         ..Default::default()
     };
     let mut engine = RulesEngine::load(&layout, &options).unwrap();

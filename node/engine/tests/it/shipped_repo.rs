@@ -1,13 +1,13 @@
 //! The repository's own `conf/` and `rules/`: every shipped test event classifies as its `log`
 //! says (the acceptance check of `sactl test classifier` on the shipped repository).
 
-use std::path::PathBuf;
-
 use sa_engine::{Classifier, Config, test_events};
+
+use crate::common::shipped_repo;
 
 #[test]
 fn shipped_test_events_classify_as_expected() {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let repo = shipped_repo();
     let config = Config::load_dir(&repo.join("conf"))
         .unwrap_or_else(|e| panic!("shipped conf does not load:\n{e}"));
     let classifier = Classifier::new(config);

@@ -1,18 +1,10 @@
 //! `sactl test rules` end to end as a function: the fixture repository, and the shipped one.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
 
 use sa_rules::test_runner::{TestRulesRequest, execute, parse_now};
 
-fn exclusive() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn fixture_repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo")
-}
+use crate::common::{exclusive, fixture_repo, shipped_repo};
 
 #[test]
 fn selected_test_files_pass_and_the_last_line_counts_them() {
@@ -149,7 +141,7 @@ fn the_record_key_check_reports_rules_that_answer_differently_on_the_whole_recor
 #[test]
 fn the_shipped_repository_passes_with_two_tests_per_rule() {
     let _turn = exclusive();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = shipped_repo();
     let request = TestRulesRequest {
         repo: Some(root),
         min_tests: Some(2),

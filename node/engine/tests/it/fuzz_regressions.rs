@@ -8,7 +8,7 @@ use sa_engine::jmes::JmesPath;
 /// exponentially ran out of memory; evaluation now stops at a work budget.
 #[test]
 fn jmespath_exponential_multiselect_is_bounded() {
-    let data = include_bytes!("fixtures/fuzz/jmespath-exponential-multiselect");
+    let data = include_bytes!("../fixtures/fuzz/jmespath-exponential-multiselect");
     let text = std::str::from_utf8(data).expect("utf-8 input");
     let (expr, doc) = text.split_once('\n').unwrap_or((text, "{}"));
     let path = JmesPath::compile(expr).expect("the expression parses");

@@ -1,21 +1,16 @@
 //! `sactl test rules` semantics (docs/spec §15) over the fixture repository, classified by sa-engine.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::path::Path;
 
 use sa_engine::{Classifier, Config, test_events};
 use sa_rules::test_runner::{RenderOptions, RunOptions, run};
 use sa_rules::threat_intel::ThreatIntelConfig;
 use sa_rules::{Clock, EngineOptions, RepositoryLayout, RulesEngine, test_runner::render};
 
+use crate::common::{exclusive, fixture_repo};
+
 fn classifier(root: &Path) -> Classifier {
     Classifier::new(Config::load_dir(&root.join("conf")).unwrap())
-}
-
-/// One interpreter per process: tests that load a repository take turns.
-fn exclusive() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 const NOW: i64 = 1_600_000_000_000_000;
@@ -35,7 +30,7 @@ fn engine(root: &Path) -> RulesEngine {
 #[test]
 fn runs_events_decides_pass_fail_and_explains_failures() {
     let _turn = exclusive();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo");
+    let root = fixture_repo();
     let mut engine = engine(&root);
     let files = test_events::load(&[root.join("rules")], &[]).unwrap();
     let options = RunOptions {
@@ -117,7 +112,7 @@ fn runs_events_decides_pass_fail_and_explains_failures() {
 #[test]
 fn min_tests_turns_coverage_gaps_into_failures_and_rule_filter_suppresses_events() {
     let _turn = exclusive();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo");
+    let root = fixture_repo();
     let mut engine = engine(&root);
     let alpha = root.join("rules/fixture/alpha.json");
     let files = test_events::load(&[root.join("rules")], std::slice::from_ref(&alpha)).unwrap();
