@@ -275,6 +275,16 @@ pub fn corpora(records: usize) -> Vec<Corpus> {
     out
 }
 
+/// Why a repository gives no corpus.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CorpusError {
+    #[error(transparent)]
+    TestFiles(#[from] test_events::TestFilesError),
+    /// No event of the file (or of the repository) prepares and has a cluster for its source.
+    #[error("no usable test events found in {}", .0.display())]
+    NoUsableEvents(PathBuf),
+}
+
 /// A repository's test events as payloads, repeated until `records` records: the events of
 /// `events` if given, else of every test-event file under `repo/rules`. Events whose service
 /// and source no cluster lists are skipped.
@@ -283,7 +293,7 @@ pub fn repository_corpus(
     repo: &Path,
     events: Option<&Path>,
     records: usize,
-) -> Result<Corpus, String> {
+) -> Result<Corpus, CorpusError> {
     let files = match events {
         Some(file) => vec![test_events::load_file(file)],
         None => test_events::load(&[repo.join("rules")], &[])?,
@@ -309,9 +319,8 @@ pub fn repository_corpus(
         }
     }
     if base.is_empty() {
-        return Err(format!(
-            "no usable test events found in {}",
-            events.unwrap_or(repo).display()
+        return Err(CorpusError::NoUsableEvents(
+            events.unwrap_or(repo).to_path_buf(),
         ));
     }
     let payloads: Vec<BenchPayload> = base

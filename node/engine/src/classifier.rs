@@ -543,7 +543,7 @@ impl Classifier {
             None => Map::new(),
             Some(e) => match e.extract(root) {
                 Ok(env) => env,
-                Err(reason) => return TypeResult::NoMatch(Some(reason)),
+                Err(reason) => return TypeResult::NoMatch(Some(reason.to_string())),
             },
         };
         let candidates = self.candidates_of(lt, root, shared, false);

@@ -9,6 +9,19 @@ use crate::schema::{FieldType, Schema, coerce_value, nested_keys_match};
 
 pub const ENVELOPE_KEY: &str = "streamalert:envelope_keys";
 
+/// Why a payload's envelope keys do not fit the log type's envelope schema.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("envelope_keys need a JSON object payload")]
+    NotAnObject,
+    #[error("envelope key {0} is missing")]
+    Missing(String),
+    #[error("an envelope key's nested keys do not match its schema")]
+    NestedKeys,
+    #[error("envelope key {key} cannot be converted to {type_name}")]
+    Conversion { key: String, type_name: String },
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
     pub schema: Schema,
@@ -18,16 +31,16 @@ pub struct Envelope {
 impl Envelope {
     /// Steps 1–4 of docs/spec §3.5: a subset check on the root (extra keys are fine), strict nested keys,
     /// coercion, defaults for absent optional keys.
-    pub fn extract(&self, root: &Root) -> Result<Map<String, Value>, String> {
+    pub fn extract(&self, root: &Root) -> Result<Map<String, Value>, EnvelopeError> {
         let Root::Json(Value::Object(doc)) = root else {
-            return Err("envelope_keys need a JSON object payload".into());
+            return Err(EnvelopeError::NotAnObject);
         };
         if let Some(missing) = self
             .schema
             .keys()
             .find(|k| !doc.contains_key(*k) && !self.optional.contains(*k))
         {
-            return Err(format!("envelope key {missing} is missing"));
+            return Err(EnvelopeError::Missing(missing.clone()));
         }
         let mut envelope: Map<String, Value> = self
             .schema
@@ -35,16 +48,16 @@ impl Envelope {
             .filter_map(|k| doc.get(k).map(|v| (k.clone(), v.clone())))
             .collect();
         if !nested_keys_match(&envelope, &self.schema) {
-            return Err("an envelope key's nested keys do not match its schema".into());
+            return Err(EnvelopeError::NestedKeys);
         }
         for (key, ty) in self.schema.iter() {
             if let Some(value) = envelope.get_mut(key)
                 && !coerce_value(value, ty)
             {
-                return Err(format!(
-                    "envelope key {key} cannot be converted to {}",
-                    ty.name()
-                ));
+                return Err(EnvelopeError::Conversion {
+                    key: key.clone(),
+                    type_name: ty.name(),
+                });
             }
         }
         for key in &self.optional {
@@ -84,7 +97,9 @@ mod tests {
             json!({"logGroup": "g", "owner": 1234, "filters": []})
         );
         assert_eq!(
-            e.extract(&Root::Json(json!({"owner": "1"}))).unwrap_err(),
+            e.extract(&Root::Json(json!({"owner": "1"})))
+                .unwrap_err()
+                .to_string(),
             "envelope key logGroup is missing"
         );
         assert!(

@@ -14,6 +14,16 @@ use serde_json::Value;
 
 use crate::python::is_truthy;
 
+/// Why an expression does not compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JmesPathError {
+    /// The `jmespath` parser's message.
+    #[error("invalid JMESPath expression: {0}")]
+    Syntax(String),
+    #[error("invalid JMESPath expression: slice step cannot be 0")]
+    ZeroSliceStep,
+}
+
 /// A compiled `json_path` expression; `Send + Sync` (it holds no `Rc`).
 #[derive(Debug, Clone)]
 pub struct JmesPath {
@@ -56,12 +66,12 @@ enum Node<'a> {
 
 impl JmesPath {
     /// Compiles `source`; the error is the parser's message.
-    pub fn compile(source: &str) -> Result<JmesPath, String> {
+    pub fn compile(source: &str) -> Result<JmesPath, JmesPathError> {
         let compiled =
-            jmespath::compile(source).map_err(|e| format!("invalid JMESPath expression: {e}"))?;
+            jmespath::compile(source).map_err(|e| JmesPathError::Syntax(e.to_string()))?;
         let native = convert(compiled.as_ast());
         if native.as_ref().is_some_and(has_zero_step) {
-            return Err("invalid JMESPath expression: slice step cannot be 0".into());
+            return Err(JmesPathError::ZeroSliceStep);
         }
         Ok(JmesPath {
             source: source.to_string(),

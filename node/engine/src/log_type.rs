@@ -194,7 +194,7 @@ impl Options {
         let json_path = get("json_path").and_then(|v| {
             let source = reader.string(v, &path.key("json_path"))?;
             JmesPath::compile(source)
-                .map_err(|e| reader.error(&path.key("json_path"), e))
+                .map_err(|e| reader.error(&path.key("json_path"), e.to_string()))
                 .ok()
         });
         let embedded_json = get("embedded_json")

@@ -11,11 +11,16 @@ use serde_json::Value;
 use crate::decode::decode;
 use crate::parsers::Root;
 
+/// Kinesis record data that is not base64 (the message includes the decoder's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("kinesis data is not base64: {0}")]
+pub struct KinesisDataError(base64::DecodeError);
+
 /// Kinesis record data as delivered in a Lambda event: base64, possibly compressed.
-pub fn kinesis_data(base64_data: &str) -> Result<Root, String> {
+pub fn kinesis_data(base64_data: &str) -> Result<Root, KinesisDataError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(base64_data.trim())
-        .map_err(|e| format!("kinesis data is not base64: {e}"))?;
+        .map_err(KinesisDataError)?;
     Ok(kinesis_bytes(&bytes))
 }
 
@@ -141,7 +146,9 @@ fn route_record(record: &Value) -> RoutedRecord {
                     resource: stream.into(),
                     records: vec![root],
                 },
-                Err(e) => RoutedRecord::Unrecognized { reason: e },
+                Err(e) => RoutedRecord::Unrecognized {
+                    reason: e.to_string(),
+                },
             },
             _ => unrecognized("kinesis record without eventSourceARN or data"),
         };

@@ -145,20 +145,35 @@ impl Alert {
     }
 
     /// Reads back a `dynamo_record()` (StreamAlert's `Alert.create_from_dynamo_record`).
-    pub fn from_dynamo_record(item: &Value) -> Result<Alert, String> {
-        let text = |key: &str| -> Result<Option<String>, String> {
+    pub fn from_dynamo_record(item: &Value) -> Result<Alert, StoredAlertError> {
+        let error = |attribute: &str, problem| StoredAlertError {
+            attribute: attribute.to_owned(),
+            problem,
+        };
+        let wrong_type = |attribute: &str, expected, found: &Value| {
+            error(
+                attribute,
+                StoredAlertProblem::WrongType {
+                    expected,
+                    found: found.to_string(),
+                },
+            )
+        };
+        let text = |key: &str| -> Result<Option<String>, StoredAlertError> {
             match item.get(key) {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(other) => Err(format!("{key}: expected a string, found {other}")),
+                Some(other) => Err(wrong_type(key, "a string", other)),
             }
         };
-        let required = |key: &str| text(key)?.ok_or_else(|| format!("{key}: missing"));
-        let time = |key: &str| -> Result<Micros, String> {
+        let required =
+            |key: &str| text(key)?.ok_or_else(|| error(key, StoredAlertProblem::Missing));
+        let time = |key: &str| -> Result<Micros, StoredAlertError> {
             let value = required(key)?;
-            parse_timestamp(&value).ok_or_else(|| format!("{key}: not a timestamp: {value:?}"))
+            parse_timestamp(&value)
+                .ok_or_else(|| error(key, StoredAlertProblem::NotATimestamp(value.clone())))
         };
-        let strings = |key: &str| -> Result<Vec<String>, String> {
+        let strings = |key: &str| -> Result<Vec<String>, StoredAlertError> {
             match item.get(key) {
                 None | Some(Value::Null) => Ok(Vec::new()),
                 Some(Value::Array(items)) => items
@@ -166,29 +181,32 @@ impl Alert {
                     .map(|v| {
                         v.as_str()
                             .map(str::to_owned)
-                            .ok_or_else(|| format!("{key}: expected strings, found {v}"))
+                            .ok_or_else(|| wrong_type(key, "strings", v))
                     })
                     .collect(),
-                Some(other) => Err(format!("{key}: expected a list, found {other}")),
+                Some(other) => Err(wrong_type(key, "a list", other)),
             }
         };
         let record_text = required("Record")?;
         let record = match serde_json::from_str(&record_text) {
             Ok(Value::Object(map)) => map,
-            Ok(other) => return Err(format!("Record: expected an object, found {other}")),
-            Err(e) => return Err(format!("Record: invalid JSON: {e}")),
+            Ok(other) => return Err(wrong_type("Record", "an object", &other)),
+            Err(e) => {
+                return Err(error(
+                    "Record",
+                    StoredAlertProblem::InvalidJson(e.to_string()),
+                ));
+            }
         };
         let context = match item.get("Context") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(map)) => map.clone(),
-            Some(other) => return Err(format!("Context: expected an object, found {other}")),
+            Some(other) => return Err(wrong_type("Context", "an object", other)),
         };
-        let number = |key: &str| -> Result<u64, String> {
+        let number = |key: &str| -> Result<u64, StoredAlertError> {
             match item.get(key) {
                 None | Some(Value::Null) => Ok(0),
-                Some(v) => v
-                    .as_u64()
-                    .ok_or_else(|| format!("{key}: expected a number, found {v}")),
+                Some(v) => v.as_u64().ok_or_else(|| wrong_type(key, "a number", v)),
             }
         };
         Ok(Alert {
@@ -213,9 +231,9 @@ impl Alert {
             staged: item.get("Staged").and_then(Value::as_bool).unwrap_or(false),
             policy: match item.get("SaPolicy") {
                 None | Some(Value::Null) => AlertPolicy::default(),
-                Some(policy) => {
-                    serde_json::from_value(policy.clone()).map_err(|e| format!("SaPolicy: {e}"))?
-                }
+                Some(policy) => serde_json::from_value(policy.clone()).map_err(|e| {
+                    error("SaPolicy", StoredAlertProblem::InvalidPolicy(e.to_string()))
+                })?,
             },
         })
     }
@@ -280,6 +298,37 @@ fn is_empty_container(value: &Value) -> bool {
         Value::Null => true,
         _ => false,
     }
+}
+
+/// A stored alert item (a `dynamo_record()`) that does not read back: the attribute, and what is
+/// wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{attribute}: {problem}")]
+pub struct StoredAlertError {
+    pub attribute: String,
+    pub problem: StoredAlertProblem,
+}
+
+/// What is wrong with an attribute of a stored alert item.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoredAlertProblem {
+    #[error("missing")]
+    Missing,
+    /// `expected` says what (`a string`, `strings`, `a list`, `an object`, `a number`); `found`
+    /// is the value as JSON.
+    #[error("expected {expected}, found {found}")]
+    WrongType {
+        expected: &'static str,
+        found: String,
+    },
+    #[error("not a timestamp: {0:?}")]
+    NotATimestamp(String),
+    /// The parser's message (`Record` holds the record as JSON text).
+    #[error("invalid JSON: {0}")]
+    InvalidJson(String),
+    /// `SaPolicy` does not read as an alert policy (the parser's message).
+    #[error("{0}")]
+    InvalidPolicy(String),
 }
 
 /// The id of the alert `rule_name` raises on the record from `origin`: a UUID (version 8,
@@ -463,7 +512,7 @@ mod tests {
         let mut broken = alert.dynamo_record();
         broken["Record"] = json!("[1]");
         assert_eq!(
-            Alert::from_dynamo_record(&broken).unwrap_err(),
+            Alert::from_dynamo_record(&broken).unwrap_err().to_string(),
             "Record: expected an object, found [1]"
         );
     }

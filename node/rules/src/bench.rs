@@ -3,37 +3,69 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use sa_engine::classifier::RouteError;
+use sa_engine::error::ConfigErrors;
 use sa_engine::parsers::Root;
+use sa_engine::test_events::TestFilesError;
 use sa_engine::{ClassifiedRecord, Classifier, Config, test_events};
 use serde_json::{Map, Value};
 
 use pyo3::prelude::*;
 
 use crate::clock::Clock;
-use crate::engine::{EngineOptions, RuleTiming, RulesEngine};
+use crate::engine::{EngineOptions, LoadError, RuleTiming, RulesEngine};
+use crate::error::RulesError;
 use crate::evaluation::Evaluation;
 use crate::interpreter::PythonEnv;
 use crate::lookup::{self, FixtureTables};
 use crate::record_dict::RecordDicts;
-use crate::repository::RepositoryLayout;
+use crate::repository::{LayoutError, RepositoryLayout};
 use crate::rule_catalog::RecordView;
 use crate::worker::{RulesHandle, RulesWorker};
+
+/// Why `bench rules` could not measure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// The configuration directory does not load.
+    #[error("{}: {errors}", dir.display())]
+    Config { dir: PathBuf, errors: ConfigErrors },
+    #[error(transparent)]
+    TestFiles(#[from] TestFilesError),
+    /// No test event of the repository classifies.
+    #[error("{}: no test event classifies; nothing to replay", .0.display())]
+    NothingToReplay(PathBuf),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    #[error(transparent)]
+    Classify(#[from] RouteError),
+    /// Python raised while the records' dicts were being built.
+    #[error("{0}")]
+    Python(String),
+    /// The OS refused a bench thread (its message).
+    #[error("cannot start a bench thread: {0}")]
+    ThreadStart(String),
+    /// A thread of the pipelined run panicked (which one).
+    #[error("{0}")]
+    Panicked(&'static str),
+}
 
 /// Classifies one chunk of the replayed payloads.
 fn classify_chunk(
     classifier: &Classifier,
     chunk: &[&(String, String, String)],
-) -> Result<Vec<ClassifiedRecord>, String> {
+) -> Result<Vec<ClassifiedRecord>, BenchError> {
     let mut records = Vec::with_capacity(chunk.len());
     for (service, source, data) in chunk {
-        let classification = classifier
-            .classify(service, source, Root::from_text(data))
-            .map_err(|e| e.to_string())?;
+        let classification = classifier.classify(service, source, Root::from_text(data))?;
         records.extend(classification.records);
     }
     Ok(records)
@@ -44,7 +76,7 @@ fn time_dicts(
     dicts: &mut RecordDicts,
     records: &[ClassifiedRecord],
     views: &[RecordView],
-) -> Result<Duration, String> {
+) -> Result<Duration, BenchError> {
     let started = CpuClock::start();
     Python::attach(|py| {
         for (record, view) in records.iter().zip(views) {
@@ -52,7 +84,7 @@ fn time_dicts(
         }
         Ok::<_, PyErr>(())
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| BenchError::Python(e.to_string()))?;
     Ok(started.elapsed())
 }
 
@@ -269,11 +301,13 @@ pub fn bench_repository(
     batch: usize,
     classifier_threads: usize,
     env: PythonEnv,
-) -> Result<RulesBenchReport, String> {
+) -> Result<RulesBenchReport, BenchError> {
     let conf = root.join("conf");
     let layout = RepositoryLayout::from_config(root, &conf)?;
-    let config =
-        Config::load_dir(&conf).map_err(|errors| format!("{}: {errors}", conf.display()))?;
+    let config = Config::load_dir(&conf).map_err(|errors| BenchError::Config {
+        dir: conf.clone(),
+        errors,
+    })?;
     let classifier = Classifier::new(config);
     let now = test_events::now();
     let dirs: Vec<_> = layout.rule_dirs.iter().map(|dir| root.join(dir)).collect();
@@ -315,10 +349,7 @@ pub fn bench_repository(
         }
     }
     if payloads.is_empty() {
-        return Err(format!(
-            "{}: no test event classifies; nothing to replay",
-            root.display()
-        ));
+        return Err(BenchError::NothingToReplay(root.to_owned()));
     }
     let options = EngineOptions {
         whole_records: false,
@@ -327,7 +358,7 @@ pub fn bench_repository(
         clock: Clock::System,
         rule_timing: false,
     };
-    let mut engine = RulesEngine::load(&layout, &options).map_err(|e| e.to_string())?;
+    let mut engine = RulesEngine::load(&layout, &options)?;
     lookup::install(Arc::new(FixtureTables::new(tables)));
     let replayed: Vec<&(String, String, String)> = payloads.iter().cycle().take(records).collect();
 
@@ -377,8 +408,7 @@ pub fn bench_repository(
     report.python_call = engine.python_call_cost(100_000)?;
     drop(engine);
 
-    let worker =
-        RulesWorker::spawn(layout.clone(), options.clone(), 4).map_err(|e| e.to_string())?;
+    let worker = RulesWorker::spawn(layout.clone(), options.clone(), 4)?;
     let handle = worker.handle();
     let rules_cpu_before = rules_thread_cpu(&handle)?;
     let started = Instant::now();
@@ -416,12 +446,12 @@ fn time_rules(
     classifier: &Classifier,
     replayed: &[&(String, String, String)],
     batch: usize,
-) -> Result<RuleTimes, String> {
+) -> Result<RuleTimes, BenchError> {
     let options = EngineOptions {
         rule_timing: true,
         ..options
     };
-    let mut engine = RulesEngine::load(layout, &options).map_err(|e| e.to_string())?;
+    let mut engine = RulesEngine::load(layout, &options)?;
     for chunk in replayed.chunks(batch) {
         engine.run(Arc::new(classify_chunk(classifier, chunk)?))?;
     }
@@ -437,14 +467,13 @@ fn time_rules(
 }
 
 /// CPU time the rules thread has used so far (read on that thread, between two batches).
-fn rules_thread_cpu(handle: &RulesHandle) -> Result<Duration, String> {
+fn rules_thread_cpu(handle: &RulesHandle) -> Result<Duration, RulesError> {
     let (sender, receiver) = std::sync::mpsc::channel();
-    handle
-        .submit(Arc::default(), move |_| {
-            let _ = sender.send(CpuClock::now());
-        })
-        .map_err(|e| e.to_string())?;
-    receiver.recv().map_err(|e| e.to_string())
+    handle.submit(Arc::default(), move |_| {
+        let _ = sender.send(CpuClock::now());
+    })?;
+    // Dropped unanswered: the thread died with the request.
+    receiver.recv().map_err(|_| RulesError::WorkerGone)
 }
 
 /// CPU time of each kind of thread in the pipelined run.
@@ -469,20 +498,20 @@ fn pipelined(
     batch: usize,
     threads: usize,
     handle: &RulesHandle,
-) -> Result<PipelinedRun, String> {
+) -> Result<PipelinedRun, BenchError> {
     let chunks: Vec<_> = replayed.chunks(batch).collect();
     let next = AtomicUsize::new(0);
-    let (done_sender, done) = std::sync::mpsc::channel::<Result<Evaluation, String>>();
-    let spawn_error = |e: std::io::Error| format!("cannot start a bench thread: {e}");
+    let (done_sender, done) = std::sync::mpsc::channel::<Result<Evaluation, RulesError>>();
+    let spawn_error = |e: std::io::Error| BenchError::ThreadStart(e.to_string());
     std::thread::scope(|scope| {
         let alerts = std::thread::Builder::new()
             .name("sa-alerts".to_owned())
             .spawn_scoped(scope, move || {
                 let cpu = CpuClock::start();
                 let alerts = done.into_iter().try_fold(0, |alerts, evaluation| {
-                    Ok::<_, String>(alerts + evaluation?.into_outcome()?.alerts.len())
+                    Ok::<_, RulesError>(alerts + evaluation?.into_outcome()?.alerts.len())
                 })?;
-                Ok::<_, String>((alerts, cpu.elapsed()))
+                Ok::<_, BenchError>((alerts, cpu.elapsed()))
             })
             .map_err(spawn_error)?;
         let classify_and_submit = |done_sender: std::sync::mpsc::Sender<_>| {
@@ -490,13 +519,11 @@ fn pipelined(
             while let Some(chunk) = chunks.get(next.fetch_add(1, Ordering::Relaxed)) {
                 let records = classify_chunk(classifier, chunk)?;
                 let done_sender = done_sender.clone();
-                handle
-                    .submit(Arc::new(records), move |evaluation| {
-                        let _ = done_sender.send(evaluation);
-                    })
-                    .map_err(|e| e.to_string())?;
+                handle.submit(Arc::new(records), move |evaluation| {
+                    let _ = done_sender.send(evaluation);
+                })?;
             }
-            Ok::<_, String>(cpu.elapsed())
+            Ok::<_, BenchError>(cpu.elapsed())
         };
         let classifiers = (0..threads)
             .map(|_| {
@@ -513,9 +540,11 @@ fn pipelined(
         for classifier in classifiers {
             cpu.classifiers += classifier
                 .join()
-                .map_err(|_| "a classifier thread panicked")??;
+                .map_err(|_| BenchError::Panicked("a classifier thread panicked"))??;
         }
-        let (alerts, alerts_cpu) = alerts.join().map_err(|_| "the alerts thread panicked")??;
+        let (alerts, alerts_cpu) = alerts
+            .join()
+            .map_err(|_| BenchError::Panicked("the alerts thread panicked"))??;
         cpu.alerts_thread = alerts_cpu;
         Ok(PipelinedRun { alerts, cpu })
     })

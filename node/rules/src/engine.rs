@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use crate::alert::Alert;
 use crate::clock::Clock;
 use crate::convert::{from_python, object_from_python};
+use crate::error::RulesError;
 use crate::evaluation::{Evaluation, RuleError, RuleHit};
 use crate::interpreter::{InterpreterError, PythonEnv, prepare};
 use crate::python_error;
@@ -325,7 +326,7 @@ impl RulesEngine {
 
     /// Runs every applicable rule on every record of `batch`, in order (docs/spec §9.3), and builds the
     /// alerts. The records move into their alerts.
-    pub fn evaluate(&mut self, batch: Vec<ClassifiedRecord>) -> Result<BatchOutcome, String> {
+    pub fn evaluate(&mut self, batch: Vec<ClassifiedRecord>) -> Result<BatchOutcome, RulesError> {
         self.run(Arc::new(batch))?.into_outcome()
     }
 
@@ -334,7 +335,7 @@ impl RulesEngine {
     /// The batch is only read (its dicts are built from it), so a caller that keeps it, to
     /// offer it again after a crash, shares it instead of copying it; only threat-intel
     /// enrichment needs a batch of its own.
-    pub fn run(&mut self, batch: Arc<Vec<ClassifiedRecord>>) -> Result<Evaluation, String> {
+    pub fn run(&mut self, batch: Arc<Vec<ClassifiedRecord>>) -> Result<Evaluation, RulesError> {
         let batch = match &self.threat_intel {
             None => batch,
             Some((config, store)) => {
@@ -343,7 +344,7 @@ impl RulesEngine {
                     batch.iter_mut().map(|r| &mut r.record).collect();
                 config
                     .enrich(&mut records, store.as_ref())
-                    .map_err(|e| format!("threat intel: {e}"))?;
+                    .map_err(RulesError::ThreatIntel)?;
                 Arc::new(batch)
             }
         };
@@ -357,8 +358,8 @@ impl RulesEngine {
             rule_calls: 0,
         };
         Python::attach(|py| {
-            self.apply_rule_states(py)
-                .map_err(|e| python_error::describe(py, &e))?;
+            let python_error = |e: PyErr| RulesError::Python(python_error::describe(py, &e));
+            self.apply_rule_states(py).map_err(python_error)?;
             let mut candidates = Vec::new();
             for (index, classified) in batch.iter().enumerate() {
                 let applicable = self.catalog.for_log_type(&classified.log_type);
@@ -376,11 +377,11 @@ impl RulesEngine {
                 let dict = self
                     .dicts
                     .view(py, &classified.record, view)
-                    .map_err(|e| python_error::describe(py, &e))?;
+                    .map_err(python_error)?;
                 self.evaluate_record(py, index, &dict, &candidates, &mut evaluation)
-                    .map_err(|e| python_error::describe(py, &e))?;
+                    .map_err(python_error)?;
             }
-            Ok::<_, String>(())
+            Ok::<_, RulesError>(())
         })?;
         evaluation.records = batch;
         Ok(evaluation)
@@ -443,7 +444,7 @@ impl RulesEngine {
 
     /// The publication `alert` gets for `output` (`service:descriptor`), composed exactly as
     /// the alert processor does (docs/spec §13.3).
-    pub fn compose(&self, alert: &Alert, output: &str) -> Result<Value, String> {
+    pub fn compose(&self, alert: &Alert, output: &str) -> Result<Value, RulesError> {
         Python::attach(|py| {
             let publication = self
                 .runtime
@@ -451,11 +452,11 @@ impl RulesEngine {
                 .call_method1("compose", (alert.to_python(py)?, output))?;
             from_python(&publication)
         })
-        .map_err(|error: PyErr| Python::attach(|py| python_error::describe(py, &error)))
+        .map_err(described)
     }
 
     /// Per-rule timing since load, by rule name (empty unless `rule_timing` was set).
-    pub fn rule_timings(&self) -> Result<Vec<(String, RuleTiming)>, String> {
+    pub fn rule_timings(&self) -> Result<Vec<(String, RuleTiming)>, RulesError> {
         if !self.rule_timing {
             return Ok(Vec::new());
         }
@@ -474,11 +475,11 @@ impl RulesEngine {
                 })
                 .collect())
         })
-        .map_err(|error: PyErr| Python::attach(|py| python_error::describe(py, &error)))
+        .map_err(described)
     }
 
     /// Measures the cost of one call from Rust into a Python function on a prebuilt dict.
-    pub fn python_call_cost(&self, calls: u32) -> Result<Duration, String> {
+    pub fn python_call_cost(&self, calls: u32) -> Result<Duration, RulesError> {
         Python::attach(|py| {
             let noop = self.runtime.bind(py).getattr("noop")?;
             let record = pyo3::types::PyDict::new(py);
@@ -488,7 +489,7 @@ impl RulesEngine {
             }
             Ok(started.elapsed() / calls.max(1))
         })
-        .map_err(|error: PyErr| Python::attach(|py| python_error::describe(py, &error)))
+        .map_err(described)
     }
 }
 
@@ -504,6 +505,11 @@ impl Drop for RulesEngine {
         });
         LOADED.store(false, Ordering::SeqCst);
     }
+}
+
+/// A Python error raised outside a rule, with its traceback.
+fn described(error: PyErr) -> RulesError {
+    Python::attach(|py| RulesError::Python(python_error::describe(py, &error)))
 }
 
 /// The view of a record the rules of a log type get: theirs, unless whole records are asked for.

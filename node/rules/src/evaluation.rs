@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use crate::alert::{Alert, alert_id_for, new_alert_id};
 use crate::clock::Clock;
 use crate::engine::{BatchOutcome, RuleFailure};
+use crate::error::RulesError;
 use crate::rule_catalog::RuleInfo;
 
 /// A rule that fired on a record.
@@ -58,7 +59,7 @@ impl Evaluation {
     /// The alerts and failures of the batch. Alerts own copies of the records that fired; when
     /// nobody else holds the batch, each record moves into its last alert instead, and the
     /// others are dropped here.
-    pub fn into_outcome(self) -> Result<BatchOutcome, String> {
+    pub fn into_outcome(self) -> Result<BatchOutcome, RulesError> {
         match Arc::try_unwrap(self.records) {
             Ok(records) => Self::outcome(
                 records.into_iter().map(Cow::Owned),
@@ -86,7 +87,7 @@ impl Evaluation {
         rules: &[RuleInfo],
         clock: Clock,
         (records_evaluated, rule_calls): (usize, usize),
-    ) -> Result<BatchOutcome, String> {
+    ) -> Result<BatchOutcome, RulesError> {
         let mut outcome = BatchOutcome {
             records_evaluated,
             rule_calls,
@@ -106,10 +107,7 @@ impl Evaluation {
                     (Some(routing), _) => routing,
                     (None, Some(routing)) => routing.clone(),
                     (None, None) => {
-                        return Err(format!(
-                            "rule {} has no static outputs but none were computed",
-                            rule.name
-                        ));
+                        return Err(RulesError::NoOutputs(rule.name.clone()));
                     }
                 };
                 let last = hits.peek().is_none_or(|next| next.record != index);

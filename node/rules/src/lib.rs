@@ -9,6 +9,7 @@ pub mod bench;
 mod clock;
 mod convert;
 mod engine;
+mod error;
 mod evaluation;
 mod interpreter;
 pub mod lookup;
@@ -22,16 +23,20 @@ pub mod test_runner;
 pub mod threat_intel;
 mod worker;
 
-pub use alert::{Alert, AlertPolicy, FIREHOSE_OUTPUT, alert_id_for, new_alert_id};
+pub use alert::{
+    Alert, AlertPolicy, FIREHOSE_OUTPUT, StoredAlertError, StoredAlertProblem, alert_id_for,
+    new_alert_id,
+};
 pub use clock::{Clock, Micros, format_timestamp, parse_timestamp};
 pub use engine::{
     BatchOutcome, EngineOptions, LoadError, RuleFailure, RuleStates, RuleTable, RuleTiming,
     RulesEngine,
 };
+pub use error::RulesError;
 pub use evaluation::Evaluation;
 pub use interpreter::{
     InterpreterError, InterpreterInfo, PythonEnv, interpreter_info, prepare as prepare_interpreter,
 };
-pub use repository::RepositoryLayout;
+pub use repository::{LayoutError, LayoutProblem, RepositoryLayout};
 pub use rule_catalog::{LogsFilter, RecordView, RuleCatalog, RuleInfo};
-pub use worker::{Plugs, RulesHandle, RulesWorker, WorkerGone};
+pub use worker::{Plugs, Publication, RulesHandle, RulesWorker};

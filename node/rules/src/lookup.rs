@@ -19,6 +19,16 @@ pub trait LookupTableSource: Send + Sync {
     fn get(&self, table: &str, key: &str) -> Result<Option<Value>, String>;
 }
 
+/// Why a test event's `test_fixtures.lookup_tables` is not an object of tables.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupFixtureError {
+    #[error("lookup_tables fixtures must be an object of tables")]
+    NotAnObject,
+    /// This table is not an object of keys.
+    #[error("lookup_tables fixture table {0:?} must be an object of keys")]
+    TableNotAnObject(String),
+}
+
 /// In-memory tables: a test event's `test_fixtures.lookup_tables`, or tables built in tests.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FixtureTables {
@@ -31,16 +41,14 @@ impl FixtureTables {
     }
 
     /// Reads `{"table": {"key": value}}`; anything else is an error naming the offending part.
-    pub fn from_json(value: &Value) -> Result<Self, String> {
+    pub fn from_json(value: &Value) -> Result<Self, LookupFixtureError> {
         let Value::Object(tables) = value else {
-            return Err("lookup_tables fixtures must be an object of tables".to_owned());
+            return Err(LookupFixtureError::NotAnObject);
         };
         let mut parsed = HashMap::new();
         for (name, table) in tables {
             let Value::Object(entries) = table else {
-                return Err(format!(
-                    "lookup_tables fixture table {name:?} must be an object of keys"
-                ));
+                return Err(LookupFixtureError::TableNotAnObject(name.clone()));
             };
             parsed.insert(name.clone(), entries.clone());
         }
@@ -104,7 +112,9 @@ mod tests {
 
     #[test]
     fn malformed_fixtures_name_the_table() {
-        let error = FixtureTables::from_json(&json!({"t": ["k"]})).unwrap_err();
+        let error = FixtureTables::from_json(&json!({"t": ["k"]}))
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("\"t\""), "{error}");
     }
 }

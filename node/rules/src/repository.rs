@@ -4,6 +4,33 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+/// Why `conf/global.json` gives no repository layout: the file, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {problem}", file.display())]
+pub struct LayoutError {
+    pub file: PathBuf,
+    pub problem: LayoutProblem,
+}
+
+/// What is wrong with `conf/global.json`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayoutProblem {
+    /// It exists but cannot be read (the OS's message).
+    #[error("{0}")]
+    Read(String),
+    /// The parser's message.
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    #[error("infrastructure.rule_staging.enabled must be true or false")]
+    RuleStaging,
+    /// An entry of `general.<key>` is not a folder name.
+    #[error("general.{0} must list folder names")]
+    NotAFolderName(String),
+    /// `general.<key>` is not a list.
+    #[error("general.{0} must be a list of folder names")]
+    NotAList(String),
+}
+
 /// The import root and the folders (relative to it) of rules, matchers and publishers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepositoryLayout {
@@ -21,26 +48,25 @@ pub struct RepositoryLayout {
 impl RepositoryLayout {
     /// The layout `conf_dir/global.json` declares (defaults `rules`, `matchers`, `publishers`
     /// when absent), rooted at `root`.
-    pub fn from_config(root: &Path, conf_dir: &Path) -> Result<Self, String> {
+    pub fn from_config(root: &Path, conf_dir: &Path) -> Result<Self, LayoutError> {
         let path = conf_dir.join("global.json");
+        let error = |problem| LayoutError {
+            file: path.clone(),
+            problem,
+        };
         let global: Value = match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?,
+                .map_err(|e| error(LayoutProblem::Json(e.to_string())))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Null,
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            Err(e) => return Err(error(LayoutProblem::Read(e.to_string()))),
         };
         let general = global.get("general").cloned().unwrap_or(Value::Null);
         let rule_staging = match global.pointer("/infrastructure/rule_staging/enabled") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(enabled)) => *enabled,
-            Some(_) => {
-                return Err(format!(
-                    "{}: infrastructure.rule_staging.enabled must be true or false",
-                    path.display()
-                ));
-            }
+            Some(_) => return Err(error(LayoutProblem::RuleStaging)),
         };
-        let locations = |key: &str, default: &str| -> Result<Vec<String>, String> {
+        let locations = |key: &str, default: &str| -> Result<Vec<String>, LayoutError> {
             match general.get(key) {
                 None | Some(Value::Null) => Ok(vec![default.to_owned()]),
                 Some(Value::Array(items)) => items
@@ -48,15 +74,10 @@ impl RepositoryLayout {
                     .map(|item| {
                         item.as_str()
                             .map(|s| s.trim_end_matches('/').to_owned())
-                            .ok_or_else(|| {
-                                format!("{}: general.{key} must list folder names", path.display())
-                            })
+                            .ok_or_else(|| error(LayoutProblem::NotAFolderName(key.to_owned())))
                     })
                     .collect(),
-                Some(_) => Err(format!(
-                    "{}: general.{key} must be a list of folder names",
-                    path.display()
-                )),
+                Some(_) => Err(error(LayoutProblem::NotAList(key.to_owned()))),
             }
         };
         Ok(RepositoryLayout {
@@ -105,6 +126,7 @@ mod tests {
         assert!(
             RepositoryLayout::from_config(Path::new("/repo"), &dir)
                 .unwrap_err()
+                .to_string()
                 .contains("infrastructure.rule_staging.enabled")
         );
         std::fs::write(
@@ -115,6 +137,7 @@ mod tests {
         assert!(
             RepositoryLayout::from_config(Path::new("/repo"), &dir)
                 .unwrap_err()
+                .to_string()
                 .contains("rule_locations")
         );
         std::fs::remove_dir_all(&dir).unwrap();

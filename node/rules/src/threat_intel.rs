@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
@@ -18,6 +18,39 @@ pub trait IocStore: Send + Sync {
     fn known(&self, values: &[String]) -> Result<HashSet<String>, String>;
 }
 
+/// Why a test event's `test_fixtures.threat_intel` is not a list of IOCs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IocFixtureError {
+    #[error("threat_intel fixtures must be a list of {{ioc_value, ioc_type, sub_type}}")]
+    NotAList,
+    /// The entry at this index has no string `ioc_value`.
+    #[error("threat_intel fixture [{0}] has no string ioc_value")]
+    NoIocValue(usize),
+}
+
+/// Why `conf/threat_intel.json` gives no configuration: the file, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {problem}", file.display())]
+pub struct ThreatIntelConfigError {
+    pub file: PathBuf,
+    pub problem: ThreatIntelConfigProblem,
+}
+
+/// What is wrong with `conf/threat_intel.json`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ThreatIntelConfigProblem {
+    /// It exists but cannot be read (the OS's message).
+    #[error("{0}")]
+    Read(String),
+    /// The parser's message.
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    #[error("dynamodb_table_name must name the IOC table")]
+    NoTableName,
+    #[error("normalized_ioc_types must be an object")]
+    NormalizedTypesNotAnObject,
+}
+
 /// A test event's `test_fixtures.threat_intel` entries.
 #[derive(Debug, Clone, Default)]
 pub struct FixtureIocs {
@@ -26,12 +59,9 @@ pub struct FixtureIocs {
 
 impl FixtureIocs {
     /// Reads `[{"ioc_value": ..., "ioc_type": ..., "sub_type": ...}]`.
-    pub fn from_json(value: &Value) -> Result<Self, String> {
+    pub fn from_json(value: &Value) -> Result<Self, IocFixtureError> {
         let Value::Array(entries) = value else {
-            return Err(
-                "threat_intel fixtures must be a list of {ioc_value, ioc_type, sub_type}"
-                    .to_owned(),
-            );
+            return Err(IocFixtureError::NotAList);
         };
         let values = entries
             .iter()
@@ -41,7 +71,7 @@ impl FixtureIocs {
                     .get("ioc_value")
                     .and_then(Value::as_str)
                     .map(str::to_owned)
-                    .ok_or_else(|| format!("threat_intel fixture [{i}] has no string ioc_value"))
+                    .ok_or(IocFixtureError::NoIocValue(i))
             })
             .collect::<Result<_, _>>()?;
         Ok(FixtureIocs { values })
@@ -72,30 +102,29 @@ pub struct ThreatIntelConfig {
 impl ThreatIntelConfig {
     /// `Ok(None)` when the file is absent, `enabled` is not true, or no cluster
     /// (`conf/clusters/*.json`) sets `enable_threat_intel: true` (docs/spec §9.9).
-    pub fn load(conf_dir: &Path) -> Result<Option<Self>, String> {
+    pub fn load(conf_dir: &Path) -> Result<Option<Self>, ThreatIntelConfigError> {
         if !any_cluster_enables_threat_intel(&conf_dir.join("clusters")) {
             return Ok(None);
         }
         let path = conf_dir.join("threat_intel.json");
+        let error = |problem| ThreatIntelConfigError {
+            file: path.clone(),
+            problem,
+        };
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            Err(e) => return Err(error(ThreatIntelConfigProblem::Read(e.to_string()))),
         };
         let config: Value = serde_json::from_str(&text)
-            .map_err(|e| format!("{}: invalid JSON: {e}", path.display()))?;
+            .map_err(|e| error(ThreatIntelConfigProblem::Json(e.to_string())))?;
         if config.get("enabled") != Some(&Value::Bool(true)) {
             return Ok(None);
         }
         let mut parsed = ThreatIntelConfig::default();
         match config.get("dynamodb_table_name") {
             Some(Value::String(table)) if !table.is_empty() => parsed.table_name = table.clone(),
-            _ => {
-                return Err(format!(
-                    "{}: dynamodb_table_name must name the IOC table",
-                    path.display()
-                ));
-            }
+            _ => return Err(error(ThreatIntelConfigProblem::NoTableName)),
         }
         if let Some(Value::Object(types)) = config.get("normalized_ioc_types") {
             for (ioc_type, normalized) in types {
@@ -109,10 +138,7 @@ impl ThreatIntelConfig {
                 }
             }
         } else {
-            return Err(format!(
-                "{}: normalized_ioc_types must be an object",
-                path.display()
-            ));
+            return Err(error(ThreatIntelConfigProblem::NormalizedTypesNotAnObject));
         }
         if let Some(Value::Object(excluded)) = config.get("excluded_iocs") {
             for (ioc_type, values) in excluded {
@@ -368,7 +394,7 @@ mod tests {
             r#"{"enabled": true, "normalized_ioc_types": {"ip": ["sourceAddress"]}}"#,
         )
         .unwrap();
-        let error = ThreatIntelConfig::load(&dir).unwrap_err();
+        let error = ThreatIntelConfig::load(&dir).unwrap_err().to_string();
         assert!(
             error.contains("threat_intel.json") && error.contains("dynamodb_table_name"),
             "{error}"

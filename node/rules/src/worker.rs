@@ -1,5 +1,6 @@
 //! The rules thread: the one thread that holds the loaded repository and runs Python. Other
-//! threads send it batches through a [`RulesHandle`] and get alerts back.
+//! threads send it batches through a [`RulesHandle`] and get alerts back. Everything it
+//! answers fails with a [`RulesError`].
 
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
@@ -10,34 +11,23 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use crate::alert::Alert;
-use crate::engine::{BatchOutcome, EngineOptions, LoadError, RuleTable, RulesEngine};
+use crate::engine::{BatchOutcome, EngineOptions, RuleTable, RulesEngine};
+use crate::error::RulesError;
 use crate::evaluation::Evaluation;
 use crate::repository::RepositoryLayout;
 use crate::threat_intel::{IocStore, ThreatIntelConfig};
 
-/// The rules thread has stopped (it panicked or the worker was dropped).
-#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
-#[error("the rules thread is gone")]
-pub struct WorkerGone;
-
-type Reply<T> = Box<dyn FnOnce(T) + Send>;
+type Reply<T> = Box<dyn FnOnce(Result<T, RulesError>) + Send>;
 
 enum Request {
-    Evaluate(
-        Arc<Vec<ClassifiedRecord>>,
-        Reply<Result<Evaluation, String>>,
-    ),
-    Reload(
-        Box<(RepositoryLayout, EngineOptions)>,
-        Reply<Result<Vec<String>, LoadError>>,
-    ),
+    Evaluate(Arc<Vec<ClassifiedRecord>>, Reply<Evaluation>),
+    Reload(Box<(RepositoryLayout, EngineOptions)>, Reply<Vec<String>>),
     Plug(Box<Plugs>),
-    Compose(
-        Box<Alert>,
-        Vec<String>,
-        Reply<Result<Vec<Result<Value, String>>, String>>,
-    ),
+    Compose(Box<Alert>, Vec<String>, Reply<Vec<Publication>>),
 }
+
+/// One output's publication (docs/spec §13.3), or why its publishers could not compose it.
+pub type Publication = Result<Value, RulesError>;
 
 /// What the node plugs into every repository the thread loads (kept across reloads).
 #[derive(Clone, Default)]
@@ -64,73 +54,65 @@ pub struct RulesHandle {
 impl RulesHandle {
     /// Queues `batch`; `reply` runs on the rules thread with its evaluation, which the caller
     /// turns into alerts on its own thread ([`Evaluation::into_outcome`]). Blocks while the
-    /// queue is full (backpressure).
+    /// queue is full (backpressure). Fails only with [`RulesError::WorkerGone`] (and `reply` is
+    /// then dropped unrun); `reply` gets the other errors.
     pub fn submit(
         &self,
         batch: Arc<Vec<ClassifiedRecord>>,
-        reply: impl FnOnce(Result<Evaluation, String>) + Send + 'static,
-    ) -> Result<(), WorkerGone> {
-        let reply: Reply<Result<Evaluation, String>> = Box::new(reply);
-        self.sender
-            .send(Request::Evaluate(batch, reply))
-            .map_err(|_| WorkerGone)
+        reply: impl FnOnce(Result<Evaluation, RulesError>) + Send + 'static,
+    ) -> Result<(), RulesError> {
+        self.send(Request::Evaluate(batch, Box::new(reply)))
     }
 
     /// Evaluates `batch` and waits for the outcome.
-    pub fn evaluate(
-        &self,
-        batch: Vec<ClassifiedRecord>,
-    ) -> Result<Result<BatchOutcome, String>, WorkerGone> {
-        let (sender, receiver) = mpsc::sync_channel(1);
-        self.submit(Arc::new(batch), move |evaluation| {
-            let _ = sender.send(evaluation);
-        })?;
-        let evaluation = receiver.recv().map_err(|_| WorkerGone)?;
-        Ok(evaluation.and_then(Evaluation::into_outcome))
+    pub fn evaluate(&self, batch: Vec<ClassifiedRecord>) -> Result<BatchOutcome, RulesError> {
+        self.ask(|reply| Request::Evaluate(Arc::new(batch), reply))?
+            .into_outcome()
     }
 
     /// Replaces the loaded repository (a new config version) and returns its rule names. On
-    /// failure the previous version is loaded again and keeps serving.
+    /// failure ([`RulesError::Load`]) the previous version is loaded again and keeps serving.
     pub fn reload(
         &self,
         layout: RepositoryLayout,
         options: EngineOptions,
-    ) -> Result<Result<Vec<String>, LoadError>, WorkerGone> {
-        let (sender, receiver) = mpsc::sync_channel(1);
-        let reply: Reply<Result<Vec<String>, LoadError>> = Box::new(move |result| {
-            let _ = sender.send(result);
-        });
-        self.sender
-            .send(Request::Reload(Box::new((layout, options)), reply))
-            .map_err(|_| WorkerGone)?;
-        receiver.recv().map_err(|_| WorkerGone)
+    ) -> Result<Vec<String>, RulesError> {
+        self.ask(|reply| Request::Reload(Box::new((layout, options)), reply))
     }
-}
 
-impl RulesHandle {
     /// Plugs the rule table and threat intel into the loaded repository and every later one.
-    pub fn plug(&self, plugs: Plugs) -> Result<(), WorkerGone> {
-        self.sender
-            .send(Request::Plug(Box::new(plugs)))
-            .map_err(|_| WorkerGone)
+    pub fn plug(&self, plugs: Plugs) -> Result<(), RulesError> {
+        self.send(Request::Plug(Box::new(plugs)))
     }
 
     /// The publications of `alert` for each of `outputs` (`service:descriptor`), composed by
-    /// the repository's publishers as the alert processor does (docs/spec §13.3); per output, the
-    /// publication or the publisher's error.
+    /// the repository's publishers as the alert processor does (docs/spec §13.3): per output,
+    /// in order, the publication or the publisher's error.
     pub fn compose(
         &self,
         alert: Alert,
         outputs: Vec<String>,
-    ) -> Result<Result<Vec<Result<Value, String>>, String>, WorkerGone> {
-        let (sender, receiver) = mpsc::sync_channel(1);
-        let reply: Reply<Result<Vec<Result<Value, String>>, String>> = Box::new(move |result| {
-            let _ = sender.send(result);
-        });
+    ) -> Result<Vec<Publication>, RulesError> {
+        self.ask(|reply| Request::Compose(Box::new(alert), outputs, reply))
+    }
+
+    fn send(&self, request: Request) -> Result<(), RulesError> {
         self.sender
-            .send(Request::Compose(Box::new(alert), outputs, reply))
-            .map_err(|_| WorkerGone)?;
-        receiver.recv().map_err(|_| WorkerGone)
+            .send(request)
+            .map_err(|_| RulesError::WorkerGone)
+    }
+
+    /// Sends the request `with` builds around a reply and waits for the answer.
+    fn ask<T: Send + 'static>(
+        &self,
+        with: impl FnOnce(Reply<T>) -> Request,
+    ) -> Result<T, RulesError> {
+        let (sender, receiver) = mpsc::sync_channel(1);
+        self.send(with(Box::new(move |answer| {
+            let _ = sender.send(answer);
+        })))?;
+        // Dropped unanswered: the thread died with the request.
+        receiver.recv().unwrap_or(Err(RulesError::WorkerGone))
     }
 }
 
@@ -147,7 +129,7 @@ impl RulesWorker {
         layout: RepositoryLayout,
         options: EngineOptions,
         queue: usize,
-    ) -> Result<Self, LoadError> {
+    ) -> Result<Self, RulesError> {
         let (sender, receiver) = mpsc::sync_channel(queue.max(1));
         let (loaded_sender, loaded_receiver) = mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
@@ -169,7 +151,7 @@ impl RulesWorker {
                     let _ = loaded_sender.send(Err(error));
                 }
             })
-            .map_err(|e| LoadError::Python(format!("cannot start the rules thread: {e}")))?;
+            .map_err(|e| RulesError::ThreadStart(e.to_string()))?;
         match loaded_receiver.recv() {
             Ok(Ok(rule_names)) => Ok(RulesWorker {
                 handle: Some(RulesHandle { sender }),
@@ -178,11 +160,9 @@ impl RulesWorker {
             }),
             Ok(Err(error)) => {
                 let _ = thread.join();
-                Err(error)
+                Err(RulesError::Load(error))
             }
-            Err(_) => Err(LoadError::Python(
-                "the rules thread stopped while loading".to_owned(),
-            )),
+            Err(_) => Err(RulesError::StoppedWhileLoading),
         }
     }
 
@@ -215,16 +195,13 @@ struct Loaded {
     plugs: Plugs,
 }
 
-const NOT_LOADED: &str =
-    "no repository is loaded (a reload failed and the previous one did not load again)";
-
 fn serve(mut loaded: Loaded, requests: &Receiver<Request>) {
     while let Ok(request) = requests.recv() {
         match request {
             Request::Evaluate(batch, reply) => {
                 let outcome = match loaded.engine.as_mut() {
                     Some(engine) => engine.run(batch),
-                    None => Err(NOT_LOADED.to_owned()),
+                    None => Err(RulesError::NotLoaded),
                 };
                 reply(outcome);
             }
@@ -240,7 +217,7 @@ fn serve(mut loaded: Loaded, requests: &Receiver<Request>) {
                         .iter()
                         .map(|output| engine.compose(&alert, output))
                         .collect()),
-                    None => Err(NOT_LOADED.to_owned()),
+                    None => Err(RulesError::NotLoaded),
                 };
                 reply(publications);
             }
@@ -263,7 +240,7 @@ fn serve(mut loaded: Loaded, requests: &Receiver<Request>) {
                         if let Some(engine) = loaded.engine.as_mut() {
                             loaded.plugs.apply(engine);
                         }
-                        reply(Err(error));
+                        reply(Err(RulesError::Load(error)));
                     }
                 }
             }

@@ -64,7 +64,7 @@ pub fn rows(dialect: CsvDialect, json_path: Option<&JmesPath>, root: &Root) -> V
         match read_rows(&item, dialect) {
             Err(e) => out.push(CsvRow::Invalid(
                 Some(Value::String(item.into_owned())),
-                Rejection::Csv(e),
+                Rejection::Csv(e.to_string()),
             )),
             Ok(rows) => out.extend(rows.into_iter().map(CsvRow::Row)),
         }
@@ -127,7 +127,7 @@ fn row_to_record(
     for ((key, ty), column) in schema.iter().zip(row) {
         let value = match ty {
             FieldType::Nested(nested) => {
-                let rows = read_rows(column, dialect).map_err(Rejection::Csv)?;
+                let rows = read_rows(column, dialect).map_err(|e| Rejection::Csv(e.to_string()))?;
                 let first = rows.first().ok_or(Rejection::ColumnCount {
                     got: 0,
                     want: nested.len(),

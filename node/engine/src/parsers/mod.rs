@@ -184,3 +184,5 @@ impl fmt::Display for Rejection {
         }
     }
 }
+
+impl std::error::Error for Rejection {}

@@ -38,6 +38,17 @@ enum State {
 /// End of line, the NUL that CPython feeds the state machine after each line.
 const EOL: char = '\0';
 
+/// CPython's `csv.Error` messages, for the inputs that raise one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CsvError {
+    #[error("field larger than field limit ({FIELD_LIMIT})")]
+    FieldLimit,
+    #[error("new-line character seen in unquoted field")]
+    NewlineInUnquotedField,
+    #[error("line contains NUL")]
+    Nul,
+}
+
 struct Machine {
     dialect: CsvDialect,
     state: State,
@@ -52,15 +63,15 @@ impl Machine {
         self.field.clear();
     }
 
-    fn add_char(&mut self, c: char) -> Result<(), String> {
+    fn add_char(&mut self, c: char) -> Result<(), CsvError> {
         if self.field.len() >= FIELD_LIMIT {
-            return Err(format!("field larger than field limit ({FIELD_LIMIT})"));
+            return Err(CsvError::FieldLimit);
         }
         self.field.push(c);
         Ok(())
     }
 
-    fn process(&mut self, c: char) -> Result<(), String> {
+    fn process(&mut self, c: char) -> Result<(), CsvError> {
         let d = self.dialect;
         let is_eol = |c: char| c == '\n' || c == '\r' || c == EOL;
         let mut state = self.state;
@@ -173,7 +184,7 @@ impl Machine {
                     } else if c == EOL {
                         self.state = State::StartRecord;
                     } else {
-                        return Err("new-line character seen in unquoted field".into());
+                        return Err(CsvError::NewlineInUnquotedField);
                     }
                     break;
                 }
@@ -183,8 +194,8 @@ impl Machine {
     }
 }
 
-/// Every row `csv.reader(io.StringIO(text), ...)` yields, or the `csv.Error` message.
-pub fn read_rows(text: &str, dialect: CsvDialect) -> Result<Vec<Vec<String>>, String> {
+/// Every row `csv.reader(io.StringIO(text), ...)` yields, or the `csv.Error`.
+pub fn read_rows(text: &str, dialect: CsvDialect) -> Result<Vec<Vec<String>>, CsvError> {
     let mut machine = Machine {
         dialect,
         state: State::StartRecord,
@@ -209,7 +220,7 @@ pub fn read_rows(text: &str, dialect: CsvDialect) -> Result<Vec<Vec<String>>, St
             };
             for c in line.chars() {
                 if c == EOL {
-                    return Err("line contains NUL".into());
+                    return Err(CsvError::Nul);
                 }
                 machine.process(c)?;
             }

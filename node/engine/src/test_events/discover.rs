@@ -4,13 +4,36 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+/// Why a test-event file yields no events.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventFileError {
+    /// The file could not be read (the OS's message).
+    #[error("cannot read: {0}")]
+    Read(String),
+    /// The file is not JSON (the parser's message).
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    /// The JSON is not an array (what it is instead).
+    #[error("expected a JSON array of test events, got {0}")]
+    NotAnArray(String),
+}
+
+/// Why [`load`] could not select the test files asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TestFilesError {
+    #[error("test file {} does not exist", .0.display())]
+    Missing(PathBuf),
+    #[error("a --test-files path is not under the rules directories")]
+    NotUnderRulesDirs,
+}
+
 /// One `*.json` file under a rules directory.
 #[derive(Debug, Clone)]
 pub struct TestEventFile {
     pub path: PathBuf,
     /// The events, or why the file is not a JSON array of events. StreamAlert silently skips
     /// such files; sa reports them (docs/spec Appendix D #25).
-    pub events: Result<Vec<TestEvent>, String>,
+    pub events: Result<Vec<TestEvent>, EventFileError>,
 }
 
 /// One element of a test-event file, untouched (helpers not applied yet).
@@ -55,9 +78,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 
 pub fn load_file(path: &Path) -> TestEventFile {
     let events = std::fs::read(path)
-        .map_err(|e| format!("cannot read: {e}"))
+        .map_err(|e| EventFileError::Read(e.to_string()))
         .and_then(|bytes| {
-            serde_json::from_slice::<Value>(&bytes).map_err(|e| format!("invalid JSON: {e}"))
+            serde_json::from_slice::<Value>(&bytes).map_err(|e| EventFileError::Json(e.to_string()))
         })
         .and_then(|value| match value {
             Value::Array(items) => Ok(items
@@ -65,10 +88,7 @@ pub fn load_file(path: &Path) -> TestEventFile {
                 .enumerate()
                 .map(|(index, value)| TestEvent { index, value })
                 .collect()),
-            other => Err(format!(
-                "expected a JSON array of test events, got {}",
-                crate::error::describe(&other)
-            )),
+            other => Err(EventFileError::NotAnArray(crate::error::describe(&other))),
         });
     TestEventFile {
         path: path.to_path_buf(),
@@ -78,10 +98,13 @@ pub fn load_file(path: &Path) -> TestEventFile {
 
 /// Discovers and reads the event files under `rules_dirs`; with `only` non-empty, just the
 /// discovered files equal to one of those paths (every one of which must exist).
-pub fn load(rules_dirs: &[PathBuf], only: &[PathBuf]) -> Result<Vec<TestEventFile>, String> {
+pub fn load(
+    rules_dirs: &[PathBuf],
+    only: &[PathBuf],
+) -> Result<Vec<TestEventFile>, TestFilesError> {
     for path in only {
         if !path.is_file() {
-            return Err(format!("test file {} does not exist", path.display()));
+            return Err(TestFilesError::Missing(path.clone()));
         }
     }
     let wanted: Vec<PathBuf> = only
@@ -98,7 +121,7 @@ pub fn load(rules_dirs: &[PathBuf], only: &[PathBuf]) -> Result<Vec<TestEventFil
             .collect()
     };
     if !only.is_empty() && selected.len() < wanted.len() {
-        return Err("a --test-files path is not under the rules directories".into());
+        return Err(TestFilesError::NotUnderRulesDirs);
     }
     Ok(selected.iter().map(|p| load_file(p)).collect())
 }
@@ -145,6 +168,7 @@ mod tests {
                 .events
                 .as_ref()
                 .unwrap_err()
+                .to_string()
                 .starts_with("invalid JSON")
         );
         assert!(
@@ -152,6 +176,7 @@ mod tests {
                 .events
                 .as_ref()
                 .unwrap_err()
+                .to_string()
                 .contains("expected a JSON array")
         );
         assert_eq!(files[2].events.as_ref().unwrap().len(), 2);

@@ -20,6 +20,8 @@ mod discover;
 mod prepare;
 mod run;
 
-pub use discover::{TestEvent, TestEventFile, discover, load, load_file};
-pub use prepare::{EventSpec, PreparedEvent, SERVICES, apply_helpers, now, prepare};
+pub use discover::{
+    EventFileError, TestEvent, TestEventFile, TestFilesError, discover, load, load_file,
+};
+pub use prepare::{EventError, EventSpec, PreparedEvent, SERVICES, apply_helpers, now, prepare};
 pub use run::{EventFailure, EventResult, classify_event, run_event};

@@ -9,8 +9,9 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::config::Config;
+use crate::error::describe;
 use crate::parsers::Root;
-use crate::payload::kinesis_data;
+use crate::payload::{KinesisDataError, kinesis_data};
 use crate::python::dumps;
 
 /// Services a test event may name: StreamAlert's four and sa's `http` and `file` sources.
@@ -34,6 +35,41 @@ const KNOWN_KEYS: [&str; 12] = [
 static HELPER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"<helper:(\w+)>").unwrap_or_else(|e| unreachable!("constant regex: {e}"))
 });
+
+/// Why a test event cannot be turned into a payload (docs/spec §15.2, §15.3). The values an
+/// event holds instead of what was expected are described as in configuration errors (`"x"`,
+/// `12`, `an object`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("unknown helper <helper:{0}> (only last_hour exists)")]
+    UnknownHelper(String),
+    #[error("a test event must be an object, got {0}")]
+    NotAnObject(String),
+    #[error("missing key {0}")]
+    MissingKey(&'static str),
+    #[error("{key} must be a string, got {got}")]
+    NotAString { key: &'static str, got: String },
+    #[error("unsupported service {0:?} (expected one of {services})", services = SERVICES.join(", "))]
+    UnsupportedService(String),
+    #[error("override_record must be an object, got {0}")]
+    OverrideRecordNotAnObject(String),
+    #[error("the event needs data or override_record")]
+    NoData,
+    #[error("missing key trigger_rules (needed unless classify_only)")]
+    MissingTriggerRules,
+    #[error("trigger_rules must be a list of rule names, got {0}")]
+    TriggerRulesNotNames(String),
+    /// The event's `log` is not a log type of the schemas.
+    #[error("log {0} is not defined in the schemas")]
+    UnknownLogType(String),
+    #[error("data must be an object or a string, got {0}")]
+    DataNotObjectOrString(String),
+    /// zlib failed (`compress`; the encoder's message).
+    #[error("cannot compress data: {0}")]
+    Compress(String),
+    #[error(transparent)]
+    Kinesis(#[from] KinesisDataError),
+}
 
 /// The keys of a test event (docs/spec §15.2), checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,7 +110,7 @@ pub fn now() -> u64 {
 
 /// Replaces `<helper:NAME>` in every string of the event, recursing into objects but not into
 /// arrays (docs/spec §15.3 step 1). Only `last_hour` exists; another name is an error.
-pub fn apply_helpers(value: &mut Value, now: u64) -> Result<(), String> {
+pub fn apply_helpers(value: &mut Value, now: u64) -> Result<(), EventError> {
     let Value::Object(map) = value else {
         return Ok(());
     };
@@ -90,9 +126,7 @@ pub fn apply_helpers(value: &mut Value, now: u64) -> Result<(), String> {
                     }
                 });
                 if let Some(name) = unknown {
-                    return Err(format!(
-                        "unknown helper <helper:{name}> (only last_hour exists)"
-                    ));
+                    return Err(EventError::UnknownHelper(name));
                 }
                 *s = replaced.into_owned();
             }
@@ -105,21 +139,18 @@ pub fn apply_helpers(value: &mut Value, now: u64) -> Result<(), String> {
 
 impl EventSpec {
     /// Checks the keys of an event object (after helpers).
-    pub fn parse(event: &Value) -> Result<EventSpec, String> {
+    pub fn parse(event: &Value) -> Result<EventSpec, EventError> {
         let Value::Object(map) = event else {
-            return Err(format!(
-                "a test event must be an object, got {}",
-                crate::error::describe(event)
-            ));
+            return Err(EventError::NotAnObject(describe(event)));
         };
-        let string = |key: &str| -> Result<String, String> {
+        let string = |key: &'static str| -> Result<String, EventError> {
             match map.get(key) {
                 Some(Value::String(s)) => Ok(s.clone()),
-                Some(other) => Err(format!(
-                    "{key} must be a string, got {}",
-                    crate::error::describe(other)
-                )),
-                None => Err(format!("missing key {key}")),
+                Some(other) => Err(EventError::NotAString {
+                    key,
+                    got: describe(other),
+                }),
+                None => Err(EventError::MissingKey(key)),
             }
         };
         let flag = |key: &str| map.get(key).is_some_and(crate::python::is_truthy);
@@ -128,29 +159,21 @@ impl EventSpec {
         let service = string("service")?;
         let source = string("source")?;
         if !SERVICES.contains(&service.as_str()) {
-            return Err(format!(
-                "unsupported service {service:?} (expected one of {})",
-                SERVICES.join(", ")
-            ));
+            return Err(EventError::UnsupportedService(service));
         }
         let data = map.get("data").cloned();
         let override_record = match map.get("override_record") {
             None => None,
             Some(Value::Object(o)) => Some(o.clone()),
-            Some(other) => {
-                return Err(format!(
-                    "override_record must be an object, got {}",
-                    crate::error::describe(other)
-                ));
-            }
+            Some(other) => return Err(EventError::OverrideRecordNotAnObject(describe(other))),
         };
         if data.is_none() && override_record.is_none() {
-            return Err("the event needs data or override_record".into());
+            return Err(EventError::NoData);
         }
         let classify_only = flag("classify_only");
         let trigger_rules = match map.get("trigger_rules") {
             None if classify_only => None,
-            None => return Err("missing key trigger_rules (needed unless classify_only)".into()),
+            None => return Err(EventError::MissingTriggerRules),
             Some(v) => Some(
                 v.as_array()
                     .and_then(|items| {
@@ -159,12 +182,7 @@ impl EventSpec {
                             .map(|i| i.as_str().map(str::to_string))
                             .collect::<Option<Vec<_>>>()
                     })
-                    .ok_or_else(|| {
-                        format!(
-                            "trigger_rules must be a list of rule names, got {}",
-                            crate::error::describe(v)
-                        )
-                    })?,
+                    .ok_or_else(|| EventError::TriggerRulesNotNames(describe(v)))?,
             ),
         };
         Ok(EventSpec {
@@ -191,13 +209,13 @@ impl EventSpec {
 
 /// Prepares an event (docs/spec §15.3): helpers, `override_record` synthesis from the expected log type's
 /// defaults, serialization of `data`, and the round trip through the service's payload shape.
-pub fn prepare(event: &Value, config: &Config, now: u64) -> Result<PreparedEvent, String> {
+pub fn prepare(event: &Value, config: &Config, now: u64) -> Result<PreparedEvent, EventError> {
     let mut event = event.clone();
     apply_helpers(&mut event, now)?;
     let spec = EventSpec::parse(&event)?;
     let log_type = config
         .log_type(&spec.log)
-        .ok_or_else(|| format!("log {} is not defined in the schemas", spec.log))?;
+        .ok_or_else(|| EventError::UnknownLogType(spec.log.clone()))?;
     let data = match &spec.override_record {
         Some(overrides) => {
             let mut record = match &log_type.envelope {
@@ -214,12 +232,7 @@ pub fn prepare(event: &Value, config: &Config, now: u64) -> Result<PreparedEvent
     let data = match data {
         Value::Object(_) => dumps(&data),
         Value::String(s) => s,
-        other => {
-            return Err(format!(
-                "data must be an object or a string, got {}",
-                crate::error::describe(&other)
-            ));
-        }
+        other => return Err(EventError::DataNotObjectOrString(describe(&other))),
     };
     let root = match spec.service.as_str() {
         "kinesis" => {
@@ -236,12 +249,12 @@ pub fn prepare(event: &Value, config: &Config, now: u64) -> Result<PreparedEvent
     Ok(PreparedEvent { spec, data, root })
 }
 
-fn zlib(bytes: &[u8]) -> Result<Vec<u8>, String> {
+fn zlib(bytes: &[u8]) -> Result<Vec<u8>, EventError> {
     let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     encoder
         .write_all(bytes)
         .and_then(|()| encoder.finish())
-        .map_err(|e| format!("cannot compress data: {e}"))
+        .map_err(|e| EventError::Compress(e.to_string()))
 }
 
 #[cfg(test)]
@@ -260,6 +273,7 @@ mod tests {
         assert!(
             apply_helpers(&mut json!({"a": "<helper:tomorrow>"}), 1)
                 .unwrap_err()
+                .to_string()
                 .contains("tomorrow")
         );
     }
@@ -273,6 +287,7 @@ mod tests {
         assert!(
             EventSpec::parse(&no_rules)
                 .unwrap_err()
+                .to_string()
                 .contains("trigger_rules")
         );
         no_rules["classify_only"] = json!(true);
@@ -282,6 +297,7 @@ mod tests {
         assert!(
             EventSpec::parse(&bad)
                 .unwrap_err()
+                .to_string()
                 .contains("unsupported service")
         );
         let mut extra = base.clone();

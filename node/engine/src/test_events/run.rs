@@ -5,7 +5,7 @@ use std::fmt;
 use crate::classifier::{CandidateFailure, Classifier};
 use crate::record::ClassifiedRecord;
 
-use super::prepare::PreparedEvent;
+use super::prepare::{EventError, PreparedEvent};
 
 /// Why an event did not classify as expected.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +20,8 @@ impl fmt::Display for EventFailure {
         write!(f, "{}", self.reason)
     }
 }
+
+impl std::error::Error for EventFailure {}
 
 impl EventFailure {
     fn new(reason: impl Into<String>) -> EventFailure {
@@ -79,13 +81,16 @@ impl EventResult {
 
 /// Classifies one event and compares the log type with its `log`. When another type wins,
 /// [`EventResult::expected_rejection`] says why the expected type did not.
-pub fn run_event(classifier: &Classifier, prepared: Result<PreparedEvent, String>) -> EventResult {
+pub fn run_event(
+    classifier: &Classifier,
+    prepared: Result<PreparedEvent, EventError>,
+) -> EventResult {
     let prepared = match prepared {
         Ok(p) => p,
-        Err(reason) => {
+        Err(error) => {
             return EventResult {
                 prepared: None,
-                outcome: Err(EventFailure::new(reason)),
+                outcome: Err(EventFailure::new(error.to_string())),
                 expected_rejection: None,
                 also_matching: Vec::new(),
             };

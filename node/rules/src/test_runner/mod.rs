@@ -10,7 +10,7 @@ mod publisher_tests;
 mod report;
 mod runner;
 
-pub use command::{TestRulesRequest, execute, parse_now};
+pub use command::{NowError, TestRulesError, TestRulesRequest, execute, parse_now};
 pub use coverage::{Coverage, RuleCoverage};
 pub use publisher_tests::{PublisherCheck, python_equal};
 pub use report::{RenderOptions, render};

@@ -98,7 +98,7 @@ pub fn run(
         let events = match file.events {
             Ok(events) => events,
             Err(reason) => {
-                report.skipped_files.push((file.path, reason));
+                report.skipped_files.push((file.path, reason.to_string()));
                 continue;
             }
         };
@@ -122,7 +122,7 @@ pub fn run(
             let prepared = match test_events::prepare(&raw, classifier.config(), now_seconds) {
                 Ok(prepared) => prepared,
                 Err(error) => {
-                    result.error = Some(error);
+                    result.error = Some(error.to_string());
                     report.results.push(result);
                     continue;
                 }
@@ -204,12 +204,14 @@ fn fixtures(spec: &EventSpec) -> Result<(FixtureTables, FixtureIocs), String> {
     let tables = fixtures
         .get("lookup_tables")
         .map(FixtureTables::from_json)
-        .transpose()?
+        .transpose()
+        .map_err(|e| e.to_string())?
         .unwrap_or_default();
     let iocs = fixtures
         .get("threat_intel")
         .map(FixtureIocs::from_json)
-        .transpose()?
+        .transpose()
+        .map_err(|e| e.to_string())?
         .unwrap_or_default();
     Ok((tables, iocs))
 }
@@ -252,12 +254,14 @@ fn run_event(
         RecordView::Keys(_) if options.check_record_keys => Some(classified.clone()),
         _ => None,
     };
-    let outcome = engine.evaluate(vec![classified])?;
+    let outcome = engine
+        .evaluate(vec![classified])
+        .map_err(|e| e.to_string())?;
     if let (Some(record), RecordView::Keys(keys)) = (whole_record, &view) {
         engine.set_whole_records(true);
         let on_whole = engine.evaluate(vec![record]);
         engine.set_whole_records(false);
-        if let Some(difference) = difference(&outcome, &on_whole?) {
+        if let Some(difference) = difference(&outcome, &on_whole.map_err(|e| e.to_string())?) {
             result.warnings.push(format!(
                 "the rules behave differently on the whole record than on the keys sa found \
                  they read ({}): {difference}; a rule that keeps state between calls does (it \

@@ -32,7 +32,7 @@ fn rules_directories_outside_the_repository_are_refused_with_the_reason() {
         rules_dirs: vec![std::env::temp_dir()],
         ..Default::default()
     };
-    let error = execute(&request).unwrap_err();
+    let error = execute(&request).unwrap_err().to_string();
     assert!(error.contains("outside the repository root"), "{error}");
 }
 
@@ -130,7 +130,8 @@ fn the_record_key_check_reports_rules_that_answer_differently_on_the_whole_recor
         stats: true,
         ..record_keys_request(&root)
     })
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(
         refusal.contains("cannot be combined with --stats"),
         "{refusal}"
