@@ -20,7 +20,8 @@ pub use name::{OutputName, OutputNameError};
 pub use outputs::Outputs;
 pub use secrets::{SecretsCipher, SecretsError};
 pub use service::{
-    KNOWN_SERVICES, Property, ResourceShape, credential_problems, credential_properties,
-    credentials_with_defaults, is_known_service, resource_shape,
+    InvalidSettings, KNOWN_SERVICES, Property, RESOURCE_SETTING, ResourceShape,
+    credential_problems, credential_properties, credentials_with_defaults, is_known_service,
+    resource_shape, validate_settings,
 };
 pub use services::webhook::sign as webhook_signature;

@@ -14,8 +14,7 @@ use crate::config::OutputsConfig;
 use crate::delivery::{Delivery, DeliveryOutcome, Step, outcome};
 use crate::http::{self, HttpReply};
 use crate::name::OutputName;
-use crate::service::{KNOWN_SERVICES, Service};
-use crate::services;
+use crate::service::{self, KNOWN_SERVICES};
 
 /// An AWS call that takes longer is abandoned and retried by the dispatcher.
 const AWS_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -77,7 +76,7 @@ impl Outputs {
 
     /// Makes one attempt to deliver the alert to the output. Never panics, never retries.
     pub async fn deliver(&self, output: &OutputName, delivery: &Delivery<'_>) -> DeliveryOutcome {
-        let Some(service) = Service::from_name(output.service()) else {
+        let Some(spec) = service::spec(output.service()) else {
             return DeliveryOutcome::failed(format!(
                 "{output}: unknown output service; known services: {}",
                 KNOWN_SERVICES.join(", ")
@@ -93,54 +92,11 @@ impl Outputs {
             resource,
             ..*delivery
         };
-        let result = self.deliver_to(service, output, &delivery).await;
+        let result = (spec.deliver)(self, output, &delivery).await;
         if let Err(failure) = &result {
             tracing::debug!(output = %output, alert = delivery.alert_id(), ?failure, "delivery attempt failed");
         }
         outcome(result)
-    }
-
-    async fn deliver_to(
-        &self,
-        service: Service,
-        output: &OutputName,
-        d: &Delivery<'_>,
-    ) -> Step<()> {
-        match service {
-            Service::AwsCloudwatchLog => {
-                services::aws_cloudwatch_log::deliver(self, output, d).await
-            }
-            Service::AwsFirehose => services::aws_firehose::deliver(self, d).await,
-            Service::AwsLambda => services::aws_lambda::deliver(self, d).await,
-            Service::AwsLambdaV2 => services::aws_lambda::deliver_v2(self, d).await,
-            Service::AwsS3 => services::aws_s3::deliver(self, d).await,
-            Service::AwsSes => services::aws_ses::deliver(self, d).await,
-            Service::AwsSns => services::aws_sns::deliver(self, d).await,
-            Service::AwsSqs => services::aws_sqs::deliver(self, d).await,
-            Service::Carbonblack => services::carbonblack::deliver(self, d).await,
-            Service::Demisto => services::demisto::deliver(self, d).await,
-            Service::Github => services::github::deliver(self, d).await,
-            Service::Jira => {
-                services::jira::deliver(self, d, services::jira::Flavour::Server).await
-            }
-            Service::JiraV2 => {
-                services::jira::deliver(self, d, services::jira::Flavour::Cloud).await
-            }
-            Service::Komand => services::komand::deliver(self, d).await,
-            Service::Pagerduty => services::pagerduty::deliver_v1(self, d).await,
-            Service::PagerdutyV2 => services::pagerduty::deliver_v2(self, output, d).await,
-            Service::PagerdutyIncident => {
-                services::pagerduty_incident::deliver(self, output, d).await
-            }
-            Service::Phantom => services::phantom::deliver(self, d).await,
-            Service::Slack => services::slack::deliver(self, d).await,
-            Service::Teams => services::teams::deliver(self, d).await,
-            Service::Victorops => services::victorops::deliver(self, d).await,
-            Service::Webhook => services::webhook::deliver(self, d).await,
-            Service::Opsgenie => services::opsgenie::deliver(self, d).await,
-            Service::File => services::file::deliver_file(self, d).await,
-            Service::Stdout => services::file::deliver_stdout(d),
-        }
     }
 
     pub(crate) fn client(&self) -> Step<&reqwest::Client> {

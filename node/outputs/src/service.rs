@@ -1,7 +1,15 @@
 //! The output services sa knows, and what each needs: credential properties (stored encrypted,
 //! set with `sactl outputs set`), defaults, and whether conf/outputs.json holds a resource.
+//! All of it is read from the specs in `services::REGISTRY`.
+
+use std::pin::Pin;
 
 use serde_json::{Map, Value};
+
+use crate::delivery::{Delivery, Step};
+use crate::name::OutputName;
+use crate::outputs::Outputs;
+use crate::services::REGISTRY;
 
 /// One credential property of a service, for `sactl outputs set` to validate and prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,55 +33,34 @@ pub enum ResourceShape {
     Optional(&'static str),
 }
 
-macro_rules! services {
-    ($($variant:ident => $name:literal),+ $(,)?) => {
-        /// Every output service sa can deliver to.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub(crate) enum Service { $($variant),+ }
-
-        /// The service names conf/outputs.json and rules may use.
-        pub const KNOWN_SERVICES: &[&str] = &[$($name),+];
-
-        impl Service {
-            pub(crate) fn from_name(name: &str) -> Option<Service> {
-                match name {
-                    $($name => Some(Service::$variant),)+
-                    _ => None,
-                }
-            }
-        }
-    };
+/// One output service: what `sactl outputs set` stores for it, what conf/outputs.json holds
+/// for it, and how it delivers. Each module of `services/` exports its spec (or specs, for the
+/// services that share a file) and `services::REGISTRY` lists them; everything else here is
+/// derived from that list.
+#[derive(Clone, Copy)]
+pub(crate) struct OutputSpec {
+    /// The service name conf/outputs.json and rules use (`SERVICE` of `SERVICE:DESCRIPTOR`).
+    /// A module keeps it in a `const` its delivery code also uses: that code cannot read its
+    /// own spec (the compiler sees a cycle).
+    pub name: &'static str,
+    /// The credential properties, in prompt order.
+    pub properties: &'static [Property],
+    /// StreamAlert's hard-coded defaults (docs/spec §12.3), plus the base URLs sa's ports call;
+    /// each names one of `properties`.
+    pub defaults: &'static [(&'static str, &'static str)],
+    pub resource: ResourceShape,
+    pub deliver: DeliverFn,
 }
 
-services! {
-    AwsCloudwatchLog => "aws-cloudwatch-log",
-    AwsFirehose => "aws-firehose",
-    AwsLambda => "aws-lambda",
-    AwsLambdaV2 => "aws-lambda-v2",
-    AwsS3 => "aws-s3",
-    AwsSes => "aws-ses",
-    AwsSns => "aws-sns",
-    AwsSqs => "aws-sqs",
-    Carbonblack => "carbonblack",
-    Demisto => "demisto",
-    Github => "github",
-    Jira => "jira",
-    JiraV2 => "jira-v2",
-    Komand => "komand",
-    Pagerduty => "pagerduty",
-    PagerdutyV2 => "pagerduty-v2",
-    PagerdutyIncident => "pagerduty-incident",
-    Phantom => "phantom",
-    Slack => "slack",
-    Teams => "teams",
-    Victorops => "victorops",
-    Webhook => "webhook",
-    Opsgenie => "opsgenie",
-    File => "file",
-    Stdout => "stdout",
-}
+/// One delivery attempt of a service (`Outputs::deliver` has checked the name, the
+/// configuration and filled in the resource).
+pub(crate) type DeliverFn =
+    for<'a> fn(&'a Outputs, &'a OutputName, &'a Delivery<'a>) -> BoxedDelivery<'a>;
 
-const fn secret(name: &'static str, description: &'static str) -> Property {
+pub(crate) type BoxedDelivery<'a> = Pin<Box<dyn Future<Output = Step<()>> + Send + 'a>>;
+
+/// A required credential property; masked when prompted.
+pub(crate) const fn secret(name: &'static str, description: &'static str) -> Property {
     Property {
         name,
         secret: true,
@@ -82,7 +69,8 @@ const fn secret(name: &'static str, description: &'static str) -> Property {
     }
 }
 
-const fn plain(name: &'static str, description: &'static str) -> Property {
+/// A required credential property, shown when prompted.
+pub(crate) const fn plain(name: &'static str, description: &'static str) -> Property {
     Property {
         name,
         secret: false,
@@ -91,7 +79,8 @@ const fn plain(name: &'static str, description: &'static str) -> Property {
     }
 }
 
-const fn optional(name: &'static str, description: &'static str) -> Property {
+/// A credential property delivery does without.
+pub(crate) const fn optional(name: &'static str, description: &'static str) -> Property {
     Property {
         name,
         secret: false,
@@ -100,247 +89,51 @@ const fn optional(name: &'static str, description: &'static str) -> Property {
     }
 }
 
-const JIRA_AGGREGATE: &str =
-    "'yes' to comment on an existing issue with the same summary instead of opening a new one";
-
-impl Service {
-    fn properties(self) -> &'static [Property] {
-        match self {
-            Service::AwsCloudwatchLog
-            | Service::AwsFirehose
-            | Service::AwsLambda
-            | Service::AwsS3
-            | Service::AwsSns
-            | Service::AwsSqs
-            | Service::File
-            | Service::Stdout => &[],
-            Service::AwsLambdaV2 => {
-                const {
-                    &[
-                        plain(
-                            "lambda_function_arn",
-                            "ARN or name of the Lambda function to invoke",
-                        ),
-                        optional("function_qualifier", "version or alias to invoke"),
-                        optional("assume_role_arn", "role to assume before invoking"),
-                    ]
-                }
-            }
-            Service::AwsSes => {
-                const {
-                    &[
-                        plain("from_email", "verified sender address"),
-                        plain("to_emails", "comma-separated recipient addresses"),
-                    ]
-                }
-            }
-            Service::Carbonblack => {
-                const {
-                    &[
-                        plain("url", "Carbon Black Response server URL"),
-                        secret("token", "API token"),
-                    ]
-                }
-            }
-            Service::Demisto => {
-                const {
-                    &[
-                        plain("url", "Demisto server URL"),
-                        secret("token", "API key"),
-                    ]
-                }
-            }
-            Service::Github => {
-                const {
-                    &[
-                        plain("repository", "owner/repo where issues are opened"),
-                        plain("labels", "comma-separated labels for new issues"),
-                        plain("username", "GitHub user"),
-                        secret("access_token", "personal access token of that user"),
-                        optional("api", "API base URL (default https://api.github.com)"),
-                    ]
-                }
-            }
-            Service::Jira => {
-                const {
-                    &[
-                        plain("username", "Jira user"),
-                        secret("password", "password of that user"),
-                        plain("url", "Jira server URL"),
-                        plain("project_key", "project of new issues"),
-                        plain("issue_type", "issue type of new issues"),
-                        plain("aggregate", JIRA_AGGREGATE),
-                    ]
-                }
-            }
-            Service::JiraV2 => {
-                const {
-                    &[
-                        secret("api_key", "Jira Cloud API token"),
-                        plain("user_name", "account (email) owning the token"),
-                        plain("url", "Jira Cloud URL"),
-                        plain("project_key", "project of new issues"),
-                        plain("issue_type", "issue type of new issues"),
-                        plain("aggregate", JIRA_AGGREGATE),
-                    ]
-                }
-            }
-            Service::Komand => {
-                const {
-                    &[
-                        secret("komand_auth_token", "Komand API token"),
-                        plain("url", "Komand trigger URL"),
-                    ]
-                }
-            }
-            Service::Pagerduty => {
-                const {
-                    &[
-                        secret("service_key", "Events API v1 integration key"),
-                        optional("url", "Events API v1 URL"),
-                    ]
-                }
-            }
-            Service::PagerdutyV2 => {
-                const {
-                    &[
-                        secret("routing_key", "Events API v2 integration key"),
-                        optional("url", "Events API v2 URL"),
-                    ]
-                }
-            }
-            Service::PagerdutyIncident => {
-                const {
-                    &[
-                        secret("token", "REST API token"),
-                        plain("service_name", "service name"),
-                        plain("service_id", "service id incidents are filed under"),
-                        optional("escalation_policy", "escalation policy name"),
-                        plain(
-                            "escalation_policy_id",
-                            "escalation policy id used when no user is assigned",
-                        ),
-                        plain("email_from", "email of the PagerDuty user acting for sa"),
-                        secret(
-                            "integration_key",
-                            "Events API v2 integration key of the service",
-                        ),
-                        optional("api", "REST API base URL"),
-                        optional("events_url", "Events API v2 URL"),
-                    ]
-                }
-            }
-            Service::Phantom => {
-                const {
-                    &[
-                        secret("ph_auth_token", "Phantom automation user token"),
-                        plain("url", "Phantom server URL"),
-                    ]
-                }
-            }
-            Service::Slack => const { &[secret("url", "Slack incoming webhook URL")] },
-            Service::Teams => const { &[secret("url", "Microsoft Teams incoming webhook URL")] },
-            Service::Victorops => {
-                const {
-                    &[
-                        plain("victorops_api_id", "API id"),
-                        secret("victorops_api_key", "API key"),
-                        plain("url", "REST endpoint URL (the routing key is appended)"),
-                        plain("routing_key", "routing key"),
-                    ]
-                }
-            }
-            Service::Webhook => {
-                const {
-                    &[
-                        plain("url", "URL the alert is POSTed to"),
-                        Property {
-                            name: "secret",
-                            secret: true,
-                            required: false,
-                            description: "HMAC-SHA256 key; signs the body in X-SA-Signature",
-                        },
-                        optional("headers", "extra headers, a JSON object of name → value"),
-                    ]
-                }
-            }
-            Service::Opsgenie => {
-                const {
-                    &[
-                        secret("api_key", "Opsgenie API integration key"),
-                        optional(
-                            "url",
-                            "API base URL (default https://api.opsgenie.com; EU: https://api.eu.opsgenie.com)",
-                        ),
-                    ]
-                }
-            }
-        }
+/// The service names of the registry, in its order (a `const fn` so that `KNOWN_SERVICES`
+/// stays a constant).
+const fn names<const N: usize>(registry: &[&OutputSpec]) -> [&'static str; N] {
+    let mut names = [""; N];
+    let mut i = 0;
+    while i < N {
+        names[i] = registry[i].name;
+        i += 1;
     }
+    names
+}
 
-    /// StreamAlert's hard-coded defaults (docs/spec §12.3), plus the base URLs sa's ports call.
-    fn defaults(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Service::Pagerduty => &[(
-                "url",
-                "https://events.pagerduty.com/generic/2010-04-15/create_event.json",
-            )],
-            Service::PagerdutyV2 => &[("url", "https://events.pagerduty.com/v2/enqueue")],
-            Service::PagerdutyIncident => &[
-                ("api", "https://api.pagerduty.com"),
-                ("events_url", "https://events.pagerduty.com/v2/enqueue"),
-            ],
-            Service::Github => &[("api", "https://api.github.com")],
-            Service::Opsgenie => &[("url", "https://api.opsgenie.com")],
-            _ => &[],
-        }
-    }
+/// The service names conf/outputs.json and rules may use, in the registry's order.
+pub const KNOWN_SERVICES: &[&str] = &names::<{ REGISTRY.len() }>(REGISTRY);
 
-    fn resource_shape(self) -> ResourceShape {
-        match self {
-            Service::AwsFirehose => ResourceShape::Required("Firehose delivery stream name"),
-            Service::AwsLambda => ResourceShape::Required(
-                "function name, function:qualifier, or function ARN (with or without qualifier)",
-            ),
-            Service::AwsS3 => ResourceShape::Required("S3 bucket name"),
-            Service::AwsSns => ResourceShape::Required("SNS topic name or ARN"),
-            Service::AwsSqs => ResourceShape::Required("SQS queue name"),
-            Service::File => {
-                ResourceShape::Required("path of the JSON-lines file alerts are appended to")
-            }
-            Service::AwsCloudwatchLog => ResourceShape::Optional(
-                "log group, optionally LOG_GROUP:LOG_STREAM (default group /sa/alerts, stream = descriptor)",
-            ),
-            _ => ResourceShape::None,
-        }
-    }
+/// The spec of a service, `None` for unknown services.
+pub(crate) fn spec(service: &str) -> Option<&'static OutputSpec> {
+    REGISTRY.iter().copied().find(|spec| spec.name == service)
 }
 
 pub fn is_known_service(service: &str) -> bool {
-    Service::from_name(service).is_some()
+    spec(service).is_some()
 }
 
 /// The credential properties of a service, in prompt order; empty for services without
 /// credentials and for unknown services.
 pub fn credential_properties(service: &str) -> &'static [Property] {
-    Service::from_name(service).map_or(&[], Service::properties)
+    spec(service).map_or(&[], |spec| spec.properties)
 }
 
 /// What conf/outputs.json holds for each descriptor of this service (`None` for unknown ones).
 pub fn resource_shape(service: &str) -> Option<ResourceShape> {
-    Service::from_name(service).map(Service::resource_shape)
+    spec(service).map(|spec| spec.resource)
 }
 
 /// What is wrong with credentials about to be stored for a service: unknown properties (a
 /// typo would otherwise be stored silently) and missing required ones. Empty when fine.
 pub fn credential_problems(service: &str, credentials: &Map<String, Value>) -> Vec<String> {
-    let Some(known) = Service::from_name(service) else {
+    let Some(known) = spec(service) else {
         return vec![format!(
             "unknown output service {service:?}; known services: {}",
             KNOWN_SERVICES.join(", ")
         )];
     };
-    let properties = known.properties();
+    let properties = known.properties;
     let mut problems: Vec<String> = credentials
         .keys()
         .filter(|key| !properties.iter().any(|p| p.name == key.as_str()))
@@ -356,7 +149,7 @@ pub fn credential_problems(service: &str, credentials: &Map<String, Value>) -> V
             }
         })
         .collect();
-    let defaults = known.defaults();
+    let defaults = known.defaults;
     for property in properties.iter().filter(|p| p.required) {
         let present = credentials
             .get(property.name)
@@ -377,8 +170,8 @@ pub fn credential_problems(service: &str, credentials: &Map<String, Value>) -> V
 /// PagerDuty at its EU endpoint or a test points an output at a local receiver.
 pub fn credentials_with_defaults(service: &str, stored: &Map<String, Value>) -> Map<String, Value> {
     let mut credentials = stored.clone();
-    if let Some(service) = Service::from_name(service) {
-        for (name, value) in service.defaults() {
+    if let Some(spec) = spec(service) {
+        for (name, value) in spec.defaults {
             let absent = credentials
                 .get(*name)
                 .is_none_or(|v| v.is_null() || v.as_str() == Some(""));
@@ -390,6 +183,53 @@ pub fn credentials_with_defaults(service: &str, stored: &Map<String, Value>) -> 
     credentials
 }
 
+/// The setting that names the resource of a map-shaped service (a queue, a bucket...), as the
+/// value of `conf/outputs.json` would.
+pub const RESOURCE_SETTING: &str = "resource";
+
+/// Settings `sactl outputs set` was given that the service cannot take.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidSettings(String);
+
+/// Checks that every setting is one the service knows, and that all are strings.
+pub fn validate_settings(
+    name: &OutputName,
+    settings: &Map<String, Value>,
+) -> Result<(), InvalidSettings> {
+    let service = name.service();
+    let Some(shape) = resource_shape(service) else {
+        return Err(InvalidSettings(format!(
+            "unknown output service {service:?}"
+        )));
+    };
+    let properties = credential_properties(service);
+    for (key, value) in settings {
+        let known = properties.iter().any(|p| p.name == key)
+            || (key == RESOURCE_SETTING && shape != ResourceShape::None);
+        if !known {
+            let mut names: Vec<&str> = properties.iter().map(|p| p.name).collect();
+            if shape != ResourceShape::None {
+                names.push(RESOURCE_SETTING);
+            }
+            return Err(InvalidSettings(format!(
+                "{name}: unknown setting {key:?} (known: {})",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )));
+        }
+        if !value.is_string() {
+            return Err(InvalidSettings(format!(
+                "{name}: setting {key:?} must be a string, found {value}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,7 +237,7 @@ mod tests {
     #[test]
     fn every_known_service_parses_back() {
         for name in KNOWN_SERVICES {
-            assert!(Service::from_name(name).is_some(), "{name}");
+            assert!(is_known_service(name), "{name}");
         }
         assert!(!is_known_service("smtp"));
     }

@@ -12,6 +12,7 @@ use crate::delivery::{Delivery, DeliveryOutcome, Step};
 use crate::format::{Dumps, dumps};
 use crate::name::OutputName;
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape};
 
 const SERVICE: &str = "aws-cloudwatch-log";
 pub(crate) const DEFAULT_LOG_GROUP: &str = "/sa/alerts";
@@ -22,7 +23,17 @@ const INDENTED: Dumps = Dumps {
     compact: false,
 };
 
-pub(crate) async fn deliver(out: &Outputs, output: &OutputName, d: &Delivery<'_>) -> Step<()> {
+pub(crate) const SPEC: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[],
+    defaults: &[],
+    resource: ResourceShape::Optional(
+        "log group, optionally LOG_GROUP:LOG_STREAM (default group /sa/alerts, stream = descriptor)",
+    ),
+    deliver: |out, output, d| Box::pin(deliver(out, output, d)),
+};
+
+async fn deliver(out: &Outputs, output: &OutputName, d: &Delivery<'_>) -> Step<()> {
     let (group, stream) = match d.resource.filter(|r| !r.is_empty()) {
         Some(resource) => match resource.split_once(':') {
             Some((group, stream)) => (group, stream),

@@ -7,12 +7,21 @@ use crate::aws_error::aws_outcome;
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
 use crate::format::{COMPACT, dumps};
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape};
 
 const SERVICE: &str = "aws-firehose";
 /// Firehose's record size limit (1,000 KiB), in characters as StreamAlert counts.
 const MAX_RECORD: usize = 1_000_000;
 
-pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
+pub(crate) const SPEC: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[],
+    defaults: &[],
+    resource: ResourceShape::Required("Firehose delivery stream name"),
+    deliver: |out, _, d| Box::pin(deliver(out, d)),
+};
+
+async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let stream = d.require_resource(SERVICE)?;
     let line = dumps(d.publication, COMPACT) + "\n";
     if line.chars().count() > MAX_RECORD {

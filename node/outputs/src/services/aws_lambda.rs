@@ -9,17 +9,46 @@ use crate::aws_error::aws_outcome;
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
 use crate::format::{COMPACT, dumps};
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape, optional, plain};
 
-pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
-    const SERVICE: &str = "aws-lambda";
+const SERVICE: &str = "aws-lambda";
+const SERVICE_V2: &str = "aws-lambda-v2";
+
+/// `aws-lambda`: the function is the descriptor's value in outputs.json.
+pub(crate) const V1: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[],
+    defaults: &[],
+    resource: ResourceShape::Required(
+        "function name, function:qualifier, or function ARN (with or without qualifier)",
+    ),
+    deliver: |out, _, d| Box::pin(deliver(out, d)),
+};
+
+/// `aws-lambda-v2`: the function (and a role to assume) are credentials.
+pub(crate) const V2: OutputSpec = OutputSpec {
+    name: SERVICE_V2,
+    properties: &[
+        plain(
+            "lambda_function_arn",
+            "ARN or name of the Lambda function to invoke",
+        ),
+        optional("function_qualifier", "version or alias to invoke"),
+        optional("assume_role_arn", "role to assume before invoking"),
+    ],
+    defaults: &[],
+    resource: ResourceShape::None,
+    deliver: |out, _, d| Box::pin(deliver_v2(out, d)),
+};
+
+async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let (function, qualifier) = function_and_qualifier(d.require_resource(SERVICE)?);
     let client = aws_sdk_lambda::Client::new(out.sdk_config().await);
     invoke(&client, SERVICE, function, qualifier, &payload(d, SERVICE)).await
 }
 
-pub(crate) async fn deliver_v2(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
-    const SERVICE: &str = "aws-lambda-v2";
-    let function = d.credential(SERVICE, "lambda_function_arn")?;
+async fn deliver_v2(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
+    let function = d.credential(SERVICE_V2, "lambda_function_arn")?;
     let qualifier = d.optional_credential("function_qualifier");
     let sdk = out.sdk_config().await;
     let client = match d.optional_credential("assume_role_arn") {
@@ -31,10 +60,10 @@ pub(crate) async fn deliver_v2(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
                 .role_session_name("streamalert_alert_processor")
                 .send()
                 .await
-                .map_err(|e| aws_outcome(&format!("{SERVICE}: AssumeRole {role}"), e))?;
+                .map_err(|e| aws_outcome(&format!("{SERVICE_V2}: AssumeRole {role}"), e))?;
             let credentials = assumed.credentials.ok_or_else(|| {
                 DeliveryOutcome::failed(format!(
-                    "{SERVICE}: AssumeRole {role} returned no credentials"
+                    "{SERVICE_V2}: AssumeRole {role} returned no credentials"
                 ))
             })?;
             let credentials = aws_sdk_lambda::config::Credentials::new(
@@ -51,8 +80,8 @@ pub(crate) async fn deliver_v2(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
         }
     };
     // StreamAlert reads the v1 magic field for both
-    let payload = payload(d, "aws-lambda");
-    invoke(&client, SERVICE, function, qualifier, &payload).await
+    let payload = payload(d, SERVICE);
+    invoke(&client, SERVICE_V2, function, qualifier, &payload).await
 }
 
 fn payload(d: &Delivery<'_>, magic_service: &str) -> String {

@@ -8,10 +8,19 @@ use crate::aws_error::aws_outcome;
 use crate::delivery::{Delivery, Step};
 use crate::format::{DEFAULT, dumps};
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape};
 
 const SERVICE: &str = "aws-s3";
 
-pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
+pub(crate) const SPEC: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[],
+    defaults: &[],
+    resource: ResourceShape::Required("S3 bucket name"),
+    deliver: |out, _, d| Box::pin(deliver(out, d)),
+};
+
+async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let bucket = d.require_resource(SERVICE)?;
     let key = object_key(d, SystemTime::now());
     let body = dumps(d.publication, DEFAULT);

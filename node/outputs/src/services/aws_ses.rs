@@ -10,10 +10,22 @@ use crate::aws_error::aws_outcome;
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
 use crate::format::{PRETTY_SORTED, dumps, python_str};
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape, plain};
 
 const SERVICE: &str = "aws-ses";
 
-pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
+pub(crate) const SPEC: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[
+        plain("from_email", "verified sender address"),
+        plain("to_emails", "comma-separated recipient addresses"),
+    ],
+    defaults: &[],
+    resource: ResourceShape::None,
+    deliver: |out, _, d| Box::pin(deliver(out, d)),
+};
+
+async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let from = d.credential(SERVICE, "from_email")?;
     let to: Vec<String> = d
         .credential(SERVICE, "to_emails")?

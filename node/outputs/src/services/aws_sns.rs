@@ -7,11 +7,20 @@ use crate::aws_error::aws_outcome;
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
 use crate::format::{PRETTY_SORTED, dumps, elide_middle};
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape};
 
 const SERVICE: &str = "aws-sns";
 const MAX_SUBJECT: usize = 99;
 
-pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
+pub(crate) const SPEC: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[],
+    defaults: &[],
+    resource: ResourceShape::Required("SNS topic name or ARN"),
+    deliver: |out, _, d| Box::pin(deliver(out, d)),
+};
+
+async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let topic = d.require_resource(SERVICE)?;
     let sdk = out.sdk_config().await;
     let topic_arn = if topic.starts_with("arn:") {

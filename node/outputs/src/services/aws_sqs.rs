@@ -6,10 +6,19 @@ use crate::aws_error::aws_outcome;
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
 use crate::format::{COMPACT, dumps};
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape};
 
 const SERVICE: &str = "aws-sqs";
 
-pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
+pub(crate) const SPEC: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[],
+    defaults: &[],
+    resource: ResourceShape::Required("SQS queue name"),
+    deliver: |out, _, d| Box::pin(deliver(out, d)),
+};
+
+async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let queue = d.require_resource(SERVICE)?;
     let client = aws_sdk_sqs::Client::new(out.sdk_config().await);
     let queue_url = client

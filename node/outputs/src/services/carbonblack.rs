@@ -5,11 +5,23 @@ use serde_json::{Value, json};
 
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape, plain, secret};
 
 const SERVICE: &str = "carbonblack";
 const BAN_TEXT: &str = "Banned from StreamAlert";
 
-pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
+pub(crate) const SPEC: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[
+        plain("url", "Carbon Black Response server URL"),
+        secret("token", "API token"),
+    ],
+    defaults: &[],
+    resource: ResourceShape::None,
+    deliver: |out, _, d| Box::pin(deliver(out, d)),
+};
+
+async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let base = d.credential(SERVICE, "url")?.trim_end_matches('/');
     let token = d.credential(SERVICE, "token")?;
     let context = d.context(SERVICE);

@@ -5,10 +5,22 @@ use serde_json::{Value, json};
 use crate::delivery::{Delivery, Step};
 use crate::format::python_str;
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape, plain, secret};
 
 const SERVICE: &str = "demisto";
 
-pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
+pub(crate) const SPEC: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[
+        plain("url", "Demisto server URL"),
+        secret("token", "API key"),
+    ],
+    defaults: &[],
+    resource: ResourceShape::None,
+    deliver: |out, _, d| Box::pin(deliver(out, d)),
+};
+
+async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let base = d.credential(SERVICE, "url")?.trim_end_matches('/');
     let token = d.credential(SERVICE, "token")?;
     let mut labels = Vec::new();

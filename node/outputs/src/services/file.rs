@@ -7,6 +7,25 @@ use tokio::io::AsyncWriteExt;
 
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape};
+
+const FILE_SERVICE: &str = "file";
+
+pub(crate) const FILE: OutputSpec = OutputSpec {
+    name: FILE_SERVICE,
+    properties: &[],
+    defaults: &[],
+    resource: ResourceShape::Required("path of the JSON-lines file alerts are appended to"),
+    deliver: |out, _, d| Box::pin(deliver_file(out, d)),
+};
+
+pub(crate) const STDOUT: OutputSpec = OutputSpec {
+    name: "stdout",
+    properties: &[],
+    defaults: &[],
+    resource: ResourceShape::None,
+    deliver: |_, _, d| Box::pin(async move { deliver_stdout(d) }),
+};
 
 fn line(d: &Delivery<'_>) -> Step<Vec<u8>> {
     let mut line = serde_json::to_vec(d.publication)
@@ -15,8 +34,8 @@ fn line(d: &Delivery<'_>) -> Step<Vec<u8>> {
     Ok(line)
 }
 
-pub(crate) async fn deliver_file(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
-    let path = d.require_resource("file")?;
+async fn deliver_file(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
+    let path = d.require_resource(FILE_SERVICE)?;
     let line = line(d)?;
     let _one_writer = out.lock_file_appends().await;
     let mut file = tokio::fs::OpenOptions::new()
@@ -34,7 +53,7 @@ pub(crate) async fn deliver_file(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     Ok(())
 }
 
-pub(crate) fn deliver_stdout(d: &Delivery<'_>) -> Step<()> {
+fn deliver_stdout(d: &Delivery<'_>) -> Step<()> {
     let line = line(d)?;
     let mut stdout = std::io::stdout().lock();
     stdout

@@ -6,10 +6,25 @@ use serde_json::json;
 use crate::delivery::{Delivery, Step};
 use crate::format::{PRETTY_SORTED, dumps};
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape, optional, plain, secret};
 
 const SERVICE: &str = "github";
 
-pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
+pub(crate) const SPEC: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[
+        plain("repository", "owner/repo where issues are opened"),
+        plain("labels", "comma-separated labels for new issues"),
+        plain("username", "GitHub user"),
+        secret("access_token", "personal access token of that user"),
+        optional("api", "API base URL (default https://api.github.com)"),
+    ],
+    defaults: &[("api", "https://api.github.com")],
+    resource: ResourceShape::None,
+    deliver: |out, _, d| Box::pin(deliver(out, d)),
+};
+
+async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let api = d.credential(SERVICE, "api")?.trim_end_matches('/');
     let repository = d.credential(SERVICE, "repository")?;
     let username = d.credential(SERVICE, "username")?;

@@ -7,9 +7,48 @@ use serde_json::{Value, json};
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
 use crate::format::{DEFAULT, Dumps, dumps};
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape, plain, secret};
+
+const SERVER_SERVICE: &str = "jira";
+const CLOUD_SERVICE: &str = "jira-v2";
+
+const AGGREGATE: &str =
+    "'yes' to comment on an existing issue with the same summary instead of opening a new one";
+
+/// `jira`: Jira server.
+pub(crate) const SERVER: OutputSpec = OutputSpec {
+    name: SERVER_SERVICE,
+    properties: &[
+        plain("username", "Jira user"),
+        secret("password", "password of that user"),
+        plain("url", "Jira server URL"),
+        plain("project_key", "project of new issues"),
+        plain("issue_type", "issue type of new issues"),
+        plain("aggregate", AGGREGATE),
+    ],
+    defaults: &[],
+    resource: ResourceShape::None,
+    deliver: |out, _, d| Box::pin(deliver(out, d, Flavour::Server)),
+};
+
+/// `jira-v2`: Jira Cloud.
+pub(crate) const CLOUD: OutputSpec = OutputSpec {
+    name: CLOUD_SERVICE,
+    properties: &[
+        secret("api_key", "Jira Cloud API token"),
+        plain("user_name", "account (email) owning the token"),
+        plain("url", "Jira Cloud URL"),
+        plain("project_key", "project of new issues"),
+        plain("issue_type", "issue type of new issues"),
+        plain("aggregate", AGGREGATE),
+    ],
+    defaults: &[],
+    resource: ResourceShape::None,
+    deliver: |out, _, d| Box::pin(deliver(out, d, Flavour::Cloud)),
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Flavour {
+enum Flavour {
     /// `jira`: POST /rest/auth/1/session, then the session cookie.
     Server,
     /// `jira-v2`: Basic user_name:api_key. StreamAlert's URL join dropped the base URL here;
@@ -22,10 +61,10 @@ const SORTED: Dumps = Dumps {
     ..DEFAULT
 };
 
-pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>, flavour: Flavour) -> Step<()> {
+async fn deliver(out: &Outputs, d: &Delivery<'_>, flavour: Flavour) -> Step<()> {
     let service = match flavour {
-        Flavour::Server => "jira",
-        Flavour::Cloud => "jira-v2",
+        Flavour::Server => SERVER_SERVICE,
+        Flavour::Cloud => CLOUD_SERVICE,
     };
     let base = d.credential(service, "url")?.trim_end_matches('/');
     let project = d.credential(service, "project_key")?;

@@ -6,13 +6,28 @@ use serde_json::{Map, Value, json};
 use crate::delivery::{Delivery, Step};
 use crate::format::{COMPACT, dumps, elide_middle, python_str};
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape, optional, secret};
 
 const SERVICE: &str = "opsgenie";
 /// Opsgenie's field limits.
 const MAX_MESSAGE: usize = 130;
 const MAX_DESCRIPTION: usize = 15000;
 
-pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
+pub(crate) const SPEC: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[
+        secret("api_key", "Opsgenie API integration key"),
+        optional(
+            "url",
+            "API base URL (default https://api.opsgenie.com; EU: https://api.eu.opsgenie.com)",
+        ),
+    ],
+    defaults: &[("url", "https://api.opsgenie.com")],
+    resource: ResourceShape::None,
+    deliver: |out, _, d| Box::pin(deliver(out, d)),
+};
+
+async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let base = d.credential(SERVICE, "url")?.trim_end_matches('/');
     let api_key = d.credential(SERVICE, "api_key")?;
     let body = alert(d);

@@ -6,9 +6,39 @@ use serde_json::{Map, Value, json};
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
 use crate::name::OutputName;
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape, optional, secret};
 
-pub(crate) async fn deliver_v1(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
-    const SERVICE: &str = "pagerduty";
+const SERVICE: &str = "pagerduty";
+const SERVICE_V2: &str = "pagerduty-v2";
+
+/// `pagerduty`: Events API v1.
+pub(crate) const V1: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[
+        secret("service_key", "Events API v1 integration key"),
+        optional("url", "Events API v1 URL"),
+    ],
+    defaults: &[(
+        "url",
+        "https://events.pagerduty.com/generic/2010-04-15/create_event.json",
+    )],
+    resource: ResourceShape::None,
+    deliver: |out, _, d| Box::pin(deliver_v1(out, d)),
+};
+
+/// `pagerduty-v2`: Events API v2.
+pub(crate) const V2: OutputSpec = OutputSpec {
+    name: SERVICE_V2,
+    properties: &[
+        secret("routing_key", "Events API v2 integration key"),
+        optional("url", "Events API v2 URL"),
+    ],
+    defaults: &[("url", "https://events.pagerduty.com/v2/enqueue")],
+    resource: ResourceShape::None,
+    deliver: |out, output, d| Box::pin(deliver_v2(out, output, d)),
+};
+
+async fn deliver_v1(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let url = d.credential(SERVICE, "url")?;
     let service_key = d.credential(SERVICE, "service_key")?;
     let description = d.magic_str(
@@ -54,12 +84,11 @@ fn valid_contexts(contexts: Option<&Value>) -> Vec<Value> {
         .collect()
 }
 
-pub(crate) async fn deliver_v2(out: &Outputs, output: &OutputName, d: &Delivery<'_>) -> Step<()> {
-    const SERVICE: &str = "pagerduty-v2";
-    let url = d.credential(SERVICE, "url")?;
-    let routing_key = d.credential(SERVICE, "routing_key")?;
+async fn deliver_v2(out: &Outputs, output: &OutputName, d: &Delivery<'_>) -> Step<()> {
+    let url = d.credential(SERVICE_V2, "url")?;
+    let routing_key = d.credential(SERVICE_V2, "routing_key")?;
     let event = events_v2(d, routing_key, &dedup_key(output, d), true);
-    out.send(SERVICE, |c| c.post(url).json(&event)).await?;
+    out.send(SERVICE_V2, |c| c.post(url).json(&event)).await?;
     Ok(())
 }
 

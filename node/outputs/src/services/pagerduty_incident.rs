@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
 use crate::name::OutputName;
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape, optional, plain, secret};
 use crate::services::pagerduty::{dedup_key, events_v2};
 
 const SERVICE: &str = "pagerduty-incident";
@@ -72,7 +73,34 @@ impl Api<'_> {
     }
 }
 
-pub(crate) async fn deliver(out: &Outputs, output: &OutputName, d: &Delivery<'_>) -> Step<()> {
+pub(crate) const SPEC: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[
+        secret("token", "REST API token"),
+        plain("service_name", "service name"),
+        plain("service_id", "service id incidents are filed under"),
+        optional("escalation_policy", "escalation policy name"),
+        plain(
+            "escalation_policy_id",
+            "escalation policy id used when no user is assigned",
+        ),
+        plain("email_from", "email of the PagerDuty user acting for sa"),
+        secret(
+            "integration_key",
+            "Events API v2 integration key of the service",
+        ),
+        optional("api", "REST API base URL"),
+        optional("events_url", "Events API v2 URL"),
+    ],
+    defaults: &[
+        ("api", "https://api.pagerduty.com"),
+        ("events_url", "https://events.pagerduty.com/v2/enqueue"),
+    ],
+    resource: ResourceShape::None,
+    deliver: |out, output, d| Box::pin(deliver(out, output, d)),
+};
+
+async fn deliver(out: &Outputs, output: &OutputName, d: &Delivery<'_>) -> Step<()> {
     let api = Api {
         out,
         base: d

@@ -4,10 +4,22 @@ use serde_json::{Value, json};
 
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape, plain, secret};
 
 const SERVICE: &str = "phantom";
 
-pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
+pub(crate) const SPEC: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[
+        secret("ph_auth_token", "Phantom automation user token"),
+        plain("url", "Phantom server URL"),
+    ],
+    defaults: &[],
+    resource: ResourceShape::None,
+    deliver: |out, _, d| Box::pin(deliver(out, d)),
+};
+
+async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let base = d.credential(SERVICE, "url")?.trim_end_matches('/');
     let token = d.credential(SERVICE, "ph_auth_token")?;
     let containers = format!("{base}/rest/container");

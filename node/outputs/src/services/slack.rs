@@ -6,12 +6,21 @@ use serde_json::{Map, Value, json};
 use crate::delivery::{Delivery, Step};
 use crate::format::python_str;
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape, secret};
 
 const SERVICE: &str = "slack";
 const MAX_ATTACHMENTS: usize = 20;
 const MAX_TEXT: usize = 4000;
 
-pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
+pub(crate) const SPEC: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[secret("url", "Slack incoming webhook URL")],
+    defaults: &[],
+    resource: ResourceShape::None,
+    deliver: |out, _, d| Box::pin(deliver(out, d)),
+};
+
+async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let url = d.credential(SERVICE, "url")?;
     let body = message(d);
     out.send(SERVICE, |c| c.post(url).json(&body)).await?;

@@ -6,10 +6,19 @@ use crate::delivery::{Delivery, DeliveryOutcome, Step};
 use crate::format::python_str;
 use crate::http::TEAMS_TIMEOUT;
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape, secret};
 
 const SERVICE: &str = "teams";
 
-pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
+pub(crate) const SPEC: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[secret("url", "Microsoft Teams incoming webhook URL")],
+    defaults: &[],
+    resource: ResourceShape::None,
+    deliver: |out, _, d| Box::pin(deliver(out, d)),
+};
+
+async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let url = d.credential(SERVICE, "url")?;
     let card = card(d);
     let reply = out

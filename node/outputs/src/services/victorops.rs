@@ -5,10 +5,24 @@ use serde_json::json;
 use crate::delivery::{Delivery, Step};
 use crate::http::VICTOROPS_TIMEOUT;
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, ResourceShape, plain, secret};
 
 const SERVICE: &str = "victorops";
 
-pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
+pub(crate) const SPEC: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[
+        plain("victorops_api_id", "API id"),
+        secret("victorops_api_key", "API key"),
+        plain("url", "REST endpoint URL (the routing key is appended)"),
+        plain("routing_key", "routing key"),
+    ],
+    defaults: &[],
+    resource: ResourceShape::None,
+    deliver: |out, _, d| Box::pin(deliver(out, d)),
+};
+
+async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let base = d.credential(SERVICE, "url")?.trim_end_matches('/');
     let routing_key = d.credential(SERVICE, "routing_key")?;
     let api_id = d.credential(SERVICE, "victorops_api_id")?;

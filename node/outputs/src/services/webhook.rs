@@ -8,10 +8,28 @@ use sha2::Sha256;
 
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
 use crate::outputs::Outputs;
+use crate::service::{OutputSpec, Property, ResourceShape, optional, plain};
 
 const SERVICE: &str = "webhook";
 
-pub(crate) async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
+pub(crate) const SPEC: OutputSpec = OutputSpec {
+    name: SERVICE,
+    properties: &[
+        plain("url", "URL the alert is POSTed to"),
+        Property {
+            name: "secret",
+            secret: true,
+            required: false,
+            description: "HMAC-SHA256 key; signs the body in X-SA-Signature",
+        },
+        optional("headers", "extra headers, a JSON object of name → value"),
+    ],
+    defaults: &[],
+    resource: ResourceShape::None,
+    deliver: |out, _, d| Box::pin(deliver(out, d)),
+};
+
+async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let url = d.credential(SERVICE, "url")?;
     let headers = extra_headers(d.credentials.get("headers"))?;
     let body = serde_json::to_vec(d.publication).map_err(|e| {
