@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p sa-aws-sources --bench kinesis_read` (env BENCH_RECORDS, default 20000).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

@@ -6,8 +6,6 @@
 //! SplitShard/MergeShards moto keeps routing new puts to the closed parents, and MergeShards
 //! copies the parents' records into the child. So records are put only before resharding here.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +18,8 @@ use sa_aws_sources::kinesis::{
     StartPosition, UserRecord, aggregate, discover_shards, readable_shards, register_consumer,
 };
 use sa_aws_sources::leases::plan_leases;
+
+use crate::common;
 
 /// Fast pacing for tests: moto does not throttle, and an idle shard is re-polled soon.
 fn options(max_records_per_call: i32) -> ReaderOptions {

@@ -1,13 +1,12 @@
 //! The AWS outputs against a real moto_server: the data lands where StreamAlert puts it.
 
-mod common;
-
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::config::Credentials;
-use common::{ALERT_ID, alert, config, credentials};
 use sa_chaos_tests::{MOTO_REGION, MotoServer};
 use sa_outputs::{Delivery, DeliveryOutcome, OutputName, Outputs, SecretsCipher, SecretsError};
 use serde_json::{Map, Value, json};
+
+use crate::common::{ALERT_ID, alert, config, credentials};
 
 async fn moto() -> (MotoServer, SdkConfig) {
     let server = MotoServer::start().expect("moto_server starts (deploy/local/bootstrap.sh)");

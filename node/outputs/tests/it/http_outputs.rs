@@ -1,15 +1,14 @@
 //! Every HTTP output against a real local receiver: the exact request of docs/spec §12.6
 //! (method, path, headers, body), and how the receiver's answers map to outcomes.
 
-mod common;
-
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
-use common::{ALERT_ID, alert, credentials, deliver, outputs};
 use sa_chaos_tests::{HttpReceiver, ReceivedRequest, Reply};
 use sa_outputs::{DeliveryOutcome, webhook_signature};
 use serde_json::{Value, json};
+
+use crate::common::{ALERT_ID, alert, credentials, deliver, outputs};
 
 fn receiver() -> HttpReceiver {
     HttpReceiver::start().expect("receiver starts")

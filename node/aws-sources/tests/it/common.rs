@@ -1,6 +1,6 @@
 //! Shared by the moto tests: a moto_server and clients with static test credentials.
 
-#![allow(dead_code)] // each test binary uses part of this
+#![allow(dead_code)] // the kinesis_read bench includes this file and uses part of it
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_kinesis::config::Credentials;

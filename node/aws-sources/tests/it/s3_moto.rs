@@ -2,8 +2,6 @@
 //! moto itself, straight to SQS and through SNS; gzip JSON lines, a CloudTrail file and CSV
 //! streamed in chunks; missing objects and unrecognized messages reported.
 
-mod common;
-
 use std::io::Write;
 use std::time::Duration;
 
@@ -18,6 +16,8 @@ use sa_aws_sources::s3::{
     S3QueueReader, open_object,
 };
 use serde_json::{Value, json};
+
+use crate::common;
 
 fn quick_poll() -> QueueOptions {
     QueueOptions {

@@ -1,7 +1,5 @@
 //! Shared by the output tests: a sample alert (its output_dict) and one-call delivery.
 
-#![allow(dead_code)] // each test binary uses part of this
-
 use sa_outputs::{Delivery, DeliveryOutcome, OutputName, Outputs, OutputsConfig};
 use serde_json::{Map, Value, json};
 
