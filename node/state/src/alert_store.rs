@@ -1,0 +1,1053 @@
+//! The alerts table in the replicated state (`alerts` keyspace): alerts, the indexes the merger
+//! and dispatcher work from, per-output delivery state, and dead letters.
+//!
+//! | key | value | lifetime |
+//! |---|---|---|
+//! | `alert/{id}` | the alert's Dynamo record (docs/spec §10.3) | kept (history for `sactl alerts`) |
+//! | `pending/{id}` | when it is next due (ms since the epoch, decimal) | while an output of the alert is undelivered |
+//! | `due/{ms, 20 digits}/{id}` | empty | the same, ordered by time: the dispatcher reads only what is due |
+//! | `merge/{rule}/{created µs, 20 digits}/{id}` | empty | while a merge-enabled alert waits for its group to close |
+//! | `merged/{id}` | id of the merged alert | kept |
+//! | `sent/{id}/{output}` | [`SentRecord`] | kept: an output with this key is never sent the alert again |
+//! | `attempt/{id}/{output}` | [`AttemptRecord`] | while an output is being retried |
+//! | `deadletter/output/{id}/{output}` | [`OutputDeadLetter`] | until replayed |
+//! | `deadletter/classify/{ms}-{node}-{seq}` | [`StoredDeadLetter`] | until replayed |
+//! | `window/{rule}/{merge values digest}` | [`Marker`] | a `merge_send_first` window: its first alert went out at once |
+//! | `sendfirst/{id}` | empty | that first alert: delivered to every output, not merged |
+//! | `dedup/{rule}/{dedup values digest}` | [`Marker`] | a `dedup_keys` window: later alerts with these values are dropped |
+//! | `suppressed/{id}` | reason | a merge group below its rule's `merge_threshold` |
+//! | `byrule/{rule}/{created µs, 20 digits}/{id}` | empty | as long as the alert: what rule promotion counts (docs/spec §9.11) |
+//!
+//! An alert is inserted with `IfAbsent` on its key, so a replayed record (same source position,
+//! same alert id) neither duplicates the alert nor re-opens its delivery. The keys are typed in
+//! [`crate::keys::alerts`]. Times: the work list (`due/`, `pending/`) and the delivery records
+//! count milliseconds ([`now_ms`]), the alert itself, the rule indexes and the windows
+//! microseconds ([`Micros`]), as they always have in stored data.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use sa_engine::DeadLetter;
+use sa_raft::{Command, CommandResult, Condition, Keyspace, Replica, WriteOp};
+use sa_rules::{Alert, FIREHOSE_OUTPUT, Micros};
+use serde::{Deserialize, Serialize};
+
+use crate::keys::alerts::{
+    AlertKey, CLASSIFY_DEAD_LETTER_PREFIX, DUE_PREFIX, DeadLetterId, PerAlert, PerOutput,
+    RuleIndex, Window, due_until, index_micros,
+};
+
+/// Distinguishes the dead letters this process stores within one millisecond (concurrent
+/// batches would otherwise collide on the same key and fail each other's commit).
+static DEAD_LETTER_SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+/// A dedup window without a merge window to borrow from lasts this many minutes.
+const DEFAULT_DEDUP_WINDOW_MINS: u64 = 60;
+
+/// An open `merge_send_first` or dedup window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Marker {
+    expires_us: Micros,
+    first_alert_id: String,
+}
+
+fn per_alert(family: PerAlert, alert_id: &str) -> Vec<u8> {
+    AlertKey::per_alert(family, alert_id).encode()
+}
+
+fn per_output(family: PerOutput, alert_id: &str, output: &str) -> Vec<u8> {
+    AlertKey::per_output(family, alert_id, output).encode()
+}
+
+fn merge_key(alert: &Alert) -> Vec<u8> {
+    AlertKey::rule_index(RuleIndex::Merge, alert).encode()
+}
+
+fn by_rule_key(alert: &Alert) -> Vec<u8> {
+    AlertKey::rule_index(RuleIndex::ByRule, alert).encode()
+}
+
+fn due_key(at_ms: u64, alert_id: &str) -> Vec<u8> {
+    AlertKey::due(at_ms, alert_id).encode()
+}
+
+/// Decodes a key read under one family's prefix; `pick` takes that family's variant and hands
+/// back any other.
+fn decode_as<T>(
+    key: &[u8],
+    pick: impl FnOnce(AlertKey) -> Result<T, AlertKey>,
+) -> anyhow::Result<T> {
+    pick(AlertKey::decode(key)?)
+        .map_err(|other| anyhow::anyhow!("{other:?} read where another key family was scanned"))
+}
+
+/// Puts the alert in the dispatcher's work list, due at `at_ms`.
+fn schedule_ops(alert_id: &str, at_ms: u64) -> [WriteOp; 2] {
+    [
+        WriteOp::Put {
+            keyspace: Keyspace::Alerts,
+            key: per_alert(PerAlert::Pending, alert_id),
+            value: at_ms.to_string().into_bytes(),
+        },
+        WriteOp::Put {
+            keyspace: Keyspace::Alerts,
+            key: due_key(at_ms, alert_id),
+            value: Vec::new(),
+        },
+    ]
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
+/// A record the classifier could not place, kept with its reason until an operator replays it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredDeadLetter {
+    pub received_at_ms: u64,
+    pub cluster: String,
+    pub service: String,
+    pub resource: String,
+    pub log_type: Option<String>,
+    pub reason: String,
+    pub record: String,
+    /// Where the record came from (`kinesis/STREAM/SHARD/SEQ#SUB`, ...), when the source knows.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub origin: String,
+}
+
+/// An output that accepted the alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentRecord {
+    pub at_ms: u64,
+    pub attempts: u32,
+    pub node_id: u64,
+}
+
+/// An output still being retried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    pub attempts: u32,
+    pub first_at_ms: u64,
+    pub next_at_ms: u64,
+    pub last_error: String,
+}
+
+/// An alert an output never accepted, kept until an operator replays it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputDeadLetter {
+    pub alert_id: String,
+    pub rule_name: String,
+    pub output: String,
+    pub reason: String,
+    pub attempts: u32,
+    pub at_ms: u64,
+}
+
+/// What one delivery attempt to one output came to, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputOutcome {
+    Sent(SentRecord),
+    Retry(AttemptRecord),
+    Dead(OutputDeadLetter),
+}
+
+/// Where one alert stands with each of its outputs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryState {
+    /// The first alert of a `merge_send_first` window: it goes to every output at once.
+    pub send_first: bool,
+    pub sent: BTreeMap<String, SentRecord>,
+    pub attempts: BTreeMap<String, AttemptRecord>,
+    pub dead: BTreeMap<String, OutputDeadLetter>,
+}
+
+impl DeliveryState {
+    /// Outputs of `alert` that still need a delivery: a merge-enabled alert only goes to the
+    /// alerts Firehose until it is merged (docs/spec §11.2); a sent or dead-lettered output is finished.
+    pub fn remaining(&self, alert: &Alert) -> BTreeSet<String> {
+        self.own_outputs(alert)
+            .into_iter()
+            .filter(|output| !self.sent.contains_key(output) && !self.dead.contains_key(output))
+            .collect()
+    }
+
+    /// The outputs this alert goes to by itself (the rest only through a merged alert).
+    pub fn own_outputs(&self, alert: &Alert) -> BTreeSet<String> {
+        if self.send_first {
+            alert.outputs.clone()
+        } else {
+            deliverable_outputs(alert)
+        }
+    }
+}
+
+/// The outputs an alert is delivered to on its own (before any merge).
+fn deliverable_outputs(alert: &Alert) -> BTreeSet<String> {
+    alert
+        .outputs
+        .iter()
+        .filter(|output| !alert.merge_enabled() || output.as_str() == FIREHOSE_OUTPUT)
+        .cloned()
+        .collect()
+}
+
+#[derive(Clone)]
+pub struct AlertStore {
+    replica: Replica,
+    /// Length of a merge-window minute (60 s; shorter in tests), for window and dedup expiry.
+    minute: Micros,
+}
+
+impl AlertStore {
+    pub fn new(replica: Replica) -> Self {
+        AlertStore {
+            replica,
+            minute: 60_000_000,
+        }
+    }
+
+    pub fn with_merge_minute(mut self, minute: std::time::Duration) -> Self {
+        self.minute = i64::try_from(minute.as_micros()).unwrap_or(i64::MAX);
+        self
+    }
+
+    fn minutes(&self, minutes: u64) -> Micros {
+        i64::try_from(minutes)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(self.minute)
+    }
+
+    fn marker(&self, alert: &Alert, minutes: u64) -> anyhow::Result<Vec<u8>> {
+        Ok(serde_json::to_vec(&Marker {
+            expires_us: alert.created.saturating_add(self.minutes(minutes)),
+            first_alert_id: alert.alert_id.clone(),
+        })?)
+    }
+
+    /// The write that stores one new alert with its indexes and its rule's policy; `None` when
+    /// an alert earlier in the same batch already claimed its dedup window. `claimed` holds
+    /// the window keys claimed earlier in the batch (the state machine checks conditions
+    /// against the stored state, not against the batch being applied).
+    fn insert_op(
+        &self,
+        alert: &Alert,
+        claimed: &mut HashSet<Vec<u8>>,
+    ) -> anyhow::Result<Option<WriteOp>> {
+        let mut ops = Self::plain_insert_ops(alert)?;
+        if alert.merge_enabled() && alert.policy.send_first {
+            let window = AlertKey::window(
+                Window::SendFirst,
+                &alert.rule_name,
+                &sa_rules::alert_merge::values_digest(&alert.record, &alert.merge_by_keys),
+            )
+            .encode();
+            if claimed.insert(window.clone()) {
+                ops.push(WriteOp::IfAbsent {
+                    keyspace: Keyspace::Alerts,
+                    key: window.clone(),
+                    ops: vec![
+                        WriteOp::Put {
+                            keyspace: Keyspace::Alerts,
+                            key: window,
+                            value: self.marker(alert, alert.merge_window_mins)?,
+                        },
+                        WriteOp::Delete {
+                            keyspace: Keyspace::Alerts,
+                            key: merge_key(alert),
+                        },
+                        WriteOp::Put {
+                            keyspace: Keyspace::Alerts,
+                            key: per_alert(PerAlert::SendFirst, &alert.alert_id),
+                            value: Vec::new(),
+                        },
+                    ]
+                    .into_iter()
+                    .chain(schedule_ops(&alert.alert_id, 0))
+                    .collect(),
+                });
+            }
+        }
+        let insert = WriteOp::IfAbsent {
+            keyspace: Keyspace::Alerts,
+            key: per_alert(PerAlert::Record, &alert.alert_id),
+            ops,
+        };
+        if alert.policy.dedup_keys.is_empty() {
+            return Ok(Some(insert));
+        }
+        let dedup = AlertKey::window(
+            Window::Dedup,
+            &alert.rule_name,
+            &sa_rules::alert_merge::values_digest(&alert.record, &alert.policy.dedup_keys),
+        )
+        .encode();
+        if !claimed.insert(dedup.clone()) {
+            return Ok(None);
+        }
+        let minutes = match (alert.policy.dedup_window_mins, alert.merge_window_mins) {
+            (0, 0) => DEFAULT_DEDUP_WINDOW_MINS,
+            (0, merge) => merge,
+            (dedup, _) => dedup,
+        };
+        Ok(Some(WriteOp::IfAbsent {
+            keyspace: Keyspace::Alerts,
+            key: dedup.clone(),
+            ops: vec![
+                WriteOp::Put {
+                    keyspace: Keyspace::Alerts,
+                    key: dedup,
+                    value: self.marker(alert, minutes)?,
+                },
+                insert,
+            ],
+        }))
+    }
+
+    /// The alert and the indexes every alert gets.
+    fn plain_insert_ops(alert: &Alert) -> anyhow::Result<Vec<WriteOp>> {
+        let mut ops = vec![WriteOp::Put {
+            keyspace: Keyspace::Alerts,
+            key: per_alert(PerAlert::Record, &alert.alert_id),
+            value: serde_json::to_vec(&alert.dynamo_record())?,
+        }];
+        if !deliverable_outputs(alert).is_empty() {
+            ops.extend(schedule_ops(&alert.alert_id, 0));
+        }
+        if alert.merge_enabled() {
+            ops.push(WriteOp::Put {
+                keyspace: Keyspace::Alerts,
+                key: merge_key(alert),
+                value: Vec::new(),
+            });
+        }
+        ops.push(WriteOp::Put {
+            keyspace: Keyspace::Alerts,
+            key: by_rule_key(alert),
+            value: Vec::new(),
+        });
+        Ok(ops)
+    }
+
+    /// Commits a batch's alerts and dead letters in one replicated write; returns once it is
+    /// committed by a quorum, with the indices of the alerts that were new (an alert already
+    /// stored under the same id, from an earlier delivery of the same record, is left alone; an
+    /// alert inside its rule's dedup window is dropped).
+    pub async fn commit(
+        &self,
+        alerts: &[Alert],
+        dead_letters: &[DeadLetter],
+    ) -> anyhow::Result<Vec<usize>> {
+        if alerts.is_empty() && dead_letters.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now_ms = now_ms();
+        let mut command = Command::default();
+        let mut claimed = HashSet::new();
+        // Which alert each of the command's first ops stores.
+        let mut op_alerts = Vec::new();
+        for (index, alert) in alerts.iter().enumerate() {
+            if let Some(op) = self.insert_op(alert, &mut claimed)? {
+                command.ops.push(op);
+                op_alerts.push(index);
+            }
+        }
+        for dead in dead_letters {
+            let stored = StoredDeadLetter {
+                received_at_ms: now_ms,
+                cluster: dead.cluster.clone(),
+                service: dead.service.clone(),
+                resource: dead.resource.clone(),
+                log_type: dead.log_type.clone(),
+                reason: dead.reason(),
+                record: dead.record.clone(),
+                origin: dead.origin.clone(),
+            };
+            let sequence = DEAD_LETTER_SEQUENCE.fetch_add(1, Ordering::Relaxed);
+            let id = DeadLetterId::new(now_ms, self.replica.node_id(), sequence);
+            let key = AlertKey::ClassifyDeadLetter(id).encode();
+            command.conditions.push(Condition::Absent {
+                keyspace: Keyspace::Alerts,
+                key: key.clone(),
+            });
+            command.ops.push(WriteOp::Put {
+                keyspace: Keyspace::Alerts,
+                key,
+                value: serde_json::to_vec(&stored)?,
+            });
+        }
+        fail::fail_point!("alert_store::before_commit", |_| bail!(
+            "failpoint alert_store::before_commit"
+        ));
+        let skipped: BTreeSet<usize> = match self.replica.write(command).await? {
+            CommandResult::Applied | CommandResult::NoOp => BTreeSet::new(),
+            CommandResult::AppliedExcept { skipped } => skipped.into_iter().collect(),
+            other => bail!("alert commit not applied: {other:?}"),
+        };
+        Ok(op_alerts
+            .into_iter()
+            .enumerate()
+            .filter(|(op, _)| !skipped.contains(op))
+            .map(|(_, alert)| alert)
+            .collect())
+    }
+
+    /// How many stored alerts of `rule` were created at or after `since`, counting up to
+    /// `limit` (what rule promotion counts, docs/spec §9.11; it only needs to know whether there is one).
+    /// Alerts purged by the retention no longer count. The scan starts at `since`.
+    pub fn alerts_since(&self, rule: &str, since: Micros, limit: usize) -> anyhow::Result<usize> {
+        let index = RuleIndex::ByRule;
+        let mut count = 0;
+        for (key, _) in self.replica.scan_prefix_from(
+            Keyspace::Alerts,
+            &index.rule_prefix(rule),
+            &index.rule_from(rule, index_micros(since)),
+            limit,
+        )? {
+            // A rule whose name extends this one past a `/` shares the prefix.
+            if decode_as(&key, |key| match key {
+                AlertKey::RuleIndex { rule: of, .. } => Ok(of),
+                other => Err(other),
+            })? == rule
+            {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    pub fn get(&self, alert_id: &str) -> anyhow::Result<Option<Alert>> {
+        self.replica
+            .get(Keyspace::Alerts, &per_alert(PerAlert::Record, alert_id))?
+            .map(|value| decode_alert(&value))
+            .transpose()
+    }
+
+    /// Every stored alert, oldest first.
+    pub fn alerts(&self) -> anyhow::Result<Vec<Alert>> {
+        let mut alerts = self
+            .replica
+            .scan_prefix(Keyspace::Alerts, PerAlert::Record.prefix())?
+            .into_iter()
+            .map(|(_, value)| decode_alert(&value))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        alerts.sort_by(|a, b| (a.created, &a.alert_id).cmp(&(b.created, &b.alert_id)));
+        Ok(alerts)
+    }
+
+    /// Ids of the alerts with an undelivered output.
+    pub fn pending(&self) -> anyhow::Result<Vec<String>> {
+        self.replica
+            .scan_prefix(Keyspace::Alerts, PerAlert::Pending.prefix())?
+            .into_iter()
+            .map(|(key, _)| {
+                decode_as(&key, |key| match key {
+                    AlertKey::PerAlert { alert_id, .. } => Ok(alert_id),
+                    other => Err(other),
+                })
+            })
+            .collect()
+    }
+
+    /// Per-output state of one alert.
+    pub fn delivery(&self, alert_id: &str) -> anyhow::Result<DeliveryState> {
+        fn by_output<T: serde::de::DeserializeOwned>(
+            replica: &Replica,
+            family: PerOutput,
+            alert_id: &str,
+        ) -> anyhow::Result<BTreeMap<String, T>> {
+            replica
+                .scan_prefix(Keyspace::Alerts, &family.alert_prefix(alert_id))?
+                .into_iter()
+                .map(|(key, value)| {
+                    let output = decode_as(&key, |key| match key {
+                        AlertKey::PerOutput { output, .. } => Ok(output),
+                        other => Err(other),
+                    })?;
+                    Ok((output, serde_json::from_slice(&value)?))
+                })
+                .collect()
+        }
+        Ok(DeliveryState {
+            send_first: self
+                .replica
+                .get(Keyspace::Alerts, &per_alert(PerAlert::SendFirst, alert_id))?
+                .is_some(),
+            sent: by_output(&self.replica, PerOutput::Sent, alert_id)?,
+            attempts: by_output(&self.replica, PerOutput::Attempt, alert_id)?,
+            dead: by_output(&self.replica, PerOutput::DeadLetter, alert_id)?,
+        })
+    }
+
+    /// The id of the alert that `alert_id` was merged into, if it was.
+    pub fn merged_into(&self, alert_id: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .replica
+            .get(Keyspace::Alerts, &per_alert(PerAlert::Merged, alert_id))?
+            .map(|value| String::from_utf8_lossy(&value).into_owned()))
+    }
+
+    /// Merge-enabled alerts waiting for their group, per rule, oldest first.
+    pub fn merge_candidates(&self) -> anyhow::Result<BTreeMap<String, Vec<Alert>>> {
+        let mut by_rule: BTreeMap<String, Vec<Alert>> = BTreeMap::new();
+        for (index_key, _) in self
+            .replica
+            .scan_prefix(Keyspace::Alerts, RuleIndex::Merge.prefix())?
+        {
+            let alert_id = decode_as(&index_key, |key| match key {
+                AlertKey::RuleIndex { alert_id, .. } => Ok(alert_id),
+                other => Err(other),
+            })?;
+            match self.get(&alert_id)? {
+                Some(alert) => by_rule
+                    .entry(alert.rule_name.clone())
+                    .or_default()
+                    .push(alert),
+                None => tracing::warn!(
+                    key = %index_key.escape_ascii(),
+                    "merge index entry without its alert"
+                ),
+            }
+        }
+        Ok(by_rule)
+    }
+
+    /// Replaces `members` (still waiting, as this replica saw them) by `merged` in one write.
+    /// Returns false when another merger got there first (a member is no longer waiting).
+    pub async fn commit_merge(&self, members: &[Alert], merged: &Alert) -> anyhow::Result<bool> {
+        let insert = WriteOp::IfAbsent {
+            keyspace: Keyspace::Alerts,
+            key: per_alert(PerAlert::Record, &merged.alert_id),
+            ops: Self::plain_insert_ops(merged)?,
+        };
+        fail::fail_point!("alert_store::before_merge", |_| bail!(
+            "failpoint alert_store::before_merge"
+        ));
+        self.close_group(
+            members,
+            Some(insert),
+            PerAlert::Merged,
+            merged.alert_id.as_bytes(),
+        )
+        .await
+    }
+
+    /// Closes a group without a merged alert (below its rule's `merge_threshold`). Returns false
+    /// when another merger got there first.
+    pub async fn commit_suppressed(&self, members: &[Alert], reason: &str) -> anyhow::Result<bool> {
+        self.close_group(members, None, PerAlert::Suppressed, reason.as_bytes())
+            .await
+    }
+
+    /// One write that takes every member out of the merge index, if all are still in it, and
+    /// marks each under `mark` with `value`, plus `first` ops.
+    async fn close_group(
+        &self,
+        members: &[Alert],
+        first: impl IntoIterator<Item = WriteOp>,
+        mark: PerAlert,
+        value: &[u8],
+    ) -> anyhow::Result<bool> {
+        let mut command = Command::default();
+        command.ops.extend(first);
+        for member in members {
+            command.conditions.push(Condition::Equals {
+                keyspace: Keyspace::Alerts,
+                key: merge_key(member),
+                value: Vec::new(),
+            });
+            command.ops.push(WriteOp::Delete {
+                keyspace: Keyspace::Alerts,
+                key: merge_key(member),
+            });
+            command.ops.push(WriteOp::Put {
+                keyspace: Keyspace::Alerts,
+                key: per_alert(mark, &member.alert_id),
+                value: value.to_vec(),
+            });
+        }
+        match self.replica.write(command).await? {
+            CommandResult::Applied | CommandResult::AppliedExcept { .. } => Ok(true),
+            CommandResult::ConditionFailed { .. } => Ok(false),
+            CommandResult::NoOp => bail!("the state machine ignored the group's closing"),
+        }
+    }
+
+    pub fn suppressed(&self, alert_id: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .replica
+            .get(Keyspace::Alerts, &per_alert(PerAlert::Suppressed, alert_id))?
+            .map(|value| String::from_utf8_lossy(&value).into_owned()))
+    }
+
+    /// Closes the send-first and dedup windows that ended before `now`; returns how many.
+    pub async fn expire_windows(&self, now: Micros) -> anyhow::Result<usize> {
+        let mut command = Command::default();
+        for window in Window::ALL {
+            for (marker_key, value) in self
+                .replica
+                .scan_prefix(Keyspace::Alerts, window.prefix())?
+            {
+                let marker: Marker = serde_json::from_slice(&value)?;
+                if marker.expires_us <= now {
+                    // Only if unchanged: a window re-opened meanwhile stays.
+                    command.conditions.push(Condition::Equals {
+                        keyspace: Keyspace::Alerts,
+                        key: marker_key.clone(),
+                        value,
+                    });
+                    command.ops.push(WriteOp::Delete {
+                        keyspace: Keyspace::Alerts,
+                        key: marker_key,
+                    });
+                }
+            }
+        }
+        let expired = command.ops.len();
+        if expired == 0 {
+            return Ok(0);
+        }
+        match self.replica.write(command).await? {
+            CommandResult::Applied => Ok(expired),
+            CommandResult::ConditionFailed { .. } => Ok(0),
+            other => bail!("window expiry not applied: {other:?}"),
+        }
+    }
+
+    /// Pending alerts due at or before `now_ms`, earliest first, at most `limit`: `(due at,
+    /// alert id)`. Alerts due later are not read at all.
+    pub fn due(&self, now_ms: u64, limit: usize) -> anyhow::Result<Vec<(u64, String)>> {
+        self.replica
+            .scan_prefix_below(Keyspace::Alerts, DUE_PREFIX, &due_until(now_ms), limit)?
+            .into_iter()
+            .map(|(due, _)| {
+                decode_as(&due, |key| match key {
+                    AlertKey::Due { at_ms, alert_id } => Ok((at_ms, alert_id)),
+                    other => Err(other),
+                })
+            })
+            .collect()
+    }
+
+    /// Takes the alert off the work list, wherever it is scheduled (also at `also_at`, the
+    /// entry being handled, in case the two disagree).
+    fn unschedule_ops(&self, alert_id: &str, also_at: Option<u64>) -> anyhow::Result<Vec<WriteOp>> {
+        let scheduled = self
+            .replica
+            .get(Keyspace::Alerts, &per_alert(PerAlert::Pending, alert_id))?
+            .and_then(|at| String::from_utf8_lossy(&at).parse::<u64>().ok());
+        let mut ops = vec![WriteOp::Delete {
+            keyspace: Keyspace::Alerts,
+            key: per_alert(PerAlert::Pending, alert_id),
+        }];
+        for at in scheduled.into_iter().chain(also_at) {
+            ops.push(WriteOp::Delete {
+                keyspace: Keyspace::Alerts,
+                key: due_key(at, alert_id),
+            });
+        }
+        Ok(ops)
+    }
+
+    /// Records what one dispatch of an alert did, per output, and when the alert is next due
+    /// (`None`: nothing remains, it leaves the work list), in one write. `handled_at` is the due
+    /// entry the dispatcher took it from.
+    pub async fn record_outcomes(
+        &self,
+        alert_id: &str,
+        outcomes: &[(String, OutputOutcome)],
+        handled_at: u64,
+        next_due: Option<u64>,
+    ) -> anyhow::Result<()> {
+        let mut command = Command::default();
+        for (output, outcome) in outcomes {
+            let (family, value) = match outcome {
+                OutputOutcome::Sent(sent) => (PerOutput::Sent, serde_json::to_vec(sent)?),
+                OutputOutcome::Retry(attempt) => (PerOutput::Attempt, serde_json::to_vec(attempt)?),
+                OutputOutcome::Dead(dead) => (PerOutput::DeadLetter, serde_json::to_vec(dead)?),
+            };
+            command.ops.push(WriteOp::Put {
+                keyspace: Keyspace::Alerts,
+                key: per_output(family, alert_id, output),
+                value,
+            });
+            if family != PerOutput::Attempt {
+                // Finished with this output: its retry record goes.
+                command.ops.push(WriteOp::Delete {
+                    keyspace: Keyspace::Alerts,
+                    key: per_output(PerOutput::Attempt, alert_id, output),
+                });
+            }
+        }
+        command
+            .ops
+            .extend(self.unschedule_ops(alert_id, Some(handled_at))?);
+        if let Some(at) = next_due {
+            command.ops.extend(schedule_ops(alert_id, at));
+        }
+        fail::fail_point!("alert_store::before_record_outcomes", |_| bail!(
+            "failpoint alert_store::before_record_outcomes"
+        ));
+        self.write(command, "delivery record").await
+    }
+
+    /// Every output dead letter, oldest first.
+    pub fn output_dead_letters(&self) -> anyhow::Result<Vec<OutputDeadLetter>> {
+        let mut dead: Vec<OutputDeadLetter> = self
+            .replica
+            .scan_prefix(Keyspace::Alerts, PerOutput::DeadLetter.prefix())?
+            .into_iter()
+            .map(|(_, value)| Ok(serde_json::from_slice(&value)?))
+            .collect::<anyhow::Result<_>>()?;
+        dead.sort_by_key(|d| d.at_ms);
+        Ok(dead)
+    }
+
+    /// Puts a dead-lettered (alert, output) back in the dispatcher's hands, with fresh attempts.
+    /// Returns false when there is no such dead letter.
+    pub async fn replay_output_dead_letter(
+        &self,
+        alert_id: &str,
+        output: &str,
+    ) -> anyhow::Result<bool> {
+        let dead_key = per_output(PerOutput::DeadLetter, alert_id, output);
+        let Some(current) = self.replica.get(Keyspace::Alerts, &dead_key)? else {
+            return Ok(false);
+        };
+        let mut command = Command::default()
+            .with_condition(Condition::Equals {
+                keyspace: Keyspace::Alerts,
+                key: dead_key.clone(),
+                value: current,
+            })
+            .and(WriteOp::Delete {
+                keyspace: Keyspace::Alerts,
+                key: dead_key,
+            });
+        command.ops.extend(self.unschedule_ops(alert_id, None)?);
+        command.ops.extend(schedule_ops(alert_id, 0));
+        match self.replica.write(command).await? {
+            CommandResult::Applied => Ok(true),
+            CommandResult::ConditionFailed { .. } => Ok(false),
+            other => bail!("dead letter replay not applied: {other:?}"),
+        }
+    }
+
+    /// Makes a delivered alert go out again to `outputs` (all of its outputs when empty).
+    pub async fn resend(&self, alert_id: &str, outputs: &[String]) -> anyhow::Result<Vec<String>> {
+        let alert = self
+            .get(alert_id)?
+            .with_context(|| format!("no alert {alert_id}"))?;
+        let targets: Vec<String> = if outputs.is_empty() {
+            deliverable_outputs(&alert).into_iter().collect()
+        } else {
+            for output in outputs {
+                if !alert.outputs.contains(output) {
+                    bail!("alert {alert_id} has no output {output}");
+                }
+            }
+            outputs.to_vec()
+        };
+        let mut command = Command::default();
+        for output in &targets {
+            for family in PerOutput::ALL {
+                command.ops.push(WriteOp::Delete {
+                    keyspace: Keyspace::Alerts,
+                    key: per_output(family, alert_id, output),
+                });
+            }
+        }
+        command.ops.extend(self.unschedule_ops(alert_id, None)?);
+        command.ops.extend(schedule_ops(alert_id, 0));
+        self.write(command, "resend").await?;
+        Ok(targets)
+    }
+
+    /// Deletes the alerts created before `cutoff` that are finished (nothing pending, not
+    /// waiting to merge, no output dead letter left to replay), with every key about them.
+    /// At most `limit` per call, so one pass stays one modest Raft write. Returns how many.
+    pub async fn purge_finished(&self, cutoff: Micros, limit: usize) -> anyhow::Result<usize> {
+        let pending: HashSet<String> = self.pending()?.into_iter().collect();
+        let mut command = Command::default();
+        let mut purged = 0;
+        for alert in self.alerts()? {
+            if purged == limit || alert.created >= cutoff {
+                break;
+            }
+            let id = &alert.alert_id;
+            let waiting = self
+                .replica
+                .get(Keyspace::Alerts, &merge_key(&alert))?
+                .is_some();
+            if pending.contains(id) || waiting || !self.delivery(id)?.dead.is_empty() {
+                continue;
+            }
+            command.ops.push(WriteOp::Delete {
+                keyspace: Keyspace::Alerts,
+                key: per_alert(PerAlert::Record, id),
+            });
+            for family in [PerAlert::Merged, PerAlert::SendFirst, PerAlert::Suppressed] {
+                command.ops.push(WriteOp::Delete {
+                    keyspace: Keyspace::Alerts,
+                    key: per_alert(family, id),
+                });
+            }
+            command.ops.push(WriteOp::Delete {
+                keyspace: Keyspace::Alerts,
+                key: by_rule_key(&alert),
+            });
+            for family in [PerOutput::Sent, PerOutput::Attempt] {
+                command.ops.push(WriteOp::DeletePrefix {
+                    keyspace: Keyspace::Alerts,
+                    prefix: family.alert_prefix(id),
+                });
+            }
+            purged += 1;
+        }
+        if purged == 0 {
+            return Ok(0);
+        }
+        match self.replica.write(command).await? {
+            CommandResult::Applied => Ok(purged),
+            CommandResult::ConditionFailed { .. } => Ok(0),
+            other => bail!("alert purge not applied: {other:?}"),
+        }
+    }
+
+    /// Records no schema matched, oldest first, each with the key that names it.
+    pub fn dead_letters(&self) -> anyhow::Result<Vec<(String, StoredDeadLetter)>> {
+        self.replica
+            .scan_prefix(Keyspace::Alerts, CLASSIFY_DEAD_LETTER_PREFIX)?
+            .into_iter()
+            .map(|(key, value)| {
+                let id = decode_as(&key, |key| match key {
+                    AlertKey::ClassifyDeadLetter(id) => Ok(id),
+                    other => Err(other),
+                })?;
+                Ok((id.to_string(), serde_json::from_slice(&value)?))
+            })
+            .collect()
+    }
+
+    /// Forgets a record's dead letter once it went through the pipeline again (where it was
+    /// classified, or dead-lettered anew with today's reason).
+    pub async fn remove_dead_letter(&self, id: &str) -> anyhow::Result<()> {
+        let id = DeadLetterId::parse(id).with_context(|| format!("no dead letter {id:?}"))?;
+        let command = Command::default().and(WriteOp::Delete {
+            keyspace: Keyspace::Alerts,
+            key: AlertKey::ClassifyDeadLetter(id).encode(),
+        });
+        self.write(command, "dead letter removal").await
+    }
+
+    async fn write(&self, command: Command, what: &str) -> anyhow::Result<()> {
+        match self.replica.write(command).await? {
+            CommandResult::Applied | CommandResult::NoOp => Ok(()),
+            other => bail!("{what} not applied: {other:?}"),
+        }
+    }
+}
+
+fn decode_alert(value: &[u8]) -> anyhow::Result<Alert> {
+    let item: serde_json::Value = serde_json::from_slice(value)?;
+    Alert::from_dynamo_record(&item).map_err(|e| anyhow::anyhow!("stored alert: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_alert;
+
+    const T0: Micros = 1_700_000_000_000_001;
+
+    /// Every key of the alerts keyspace, as text.
+    fn stored_keys(replica: &Replica) -> BTreeSet<String> {
+        replica
+            .scan_prefix(Keyspace::Alerts, b"")
+            .unwrap()
+            .into_iter()
+            .map(|(key, _)| String::from_utf8(key).unwrap())
+            .collect()
+    }
+
+    fn dead_letter() -> DeadLetter {
+        DeadLetter {
+            cluster: "prod".into(),
+            service: "kinesis".into(),
+            resource: "events".into(),
+            log_type: None,
+            record: "{}".into(),
+            failures: Vec::new(),
+            origin: String::new(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_store_writes_the_keys_it_always_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = crate::single_node_replica(dir.path()).await;
+        let store = AlertStore::new(replica.clone());
+        let plain = test_alert("plain", T0);
+        let mut merging = test_alert("merging", T0 + 1);
+        merging.merge_by_keys = vec!["user".into()];
+        merging.merge_window_mins = 5;
+        let (a, b) = (plain.alert_id.clone(), merging.alert_id.clone());
+
+        let before = now_ms();
+        let new = store
+            .commit(&[plain.clone(), merging.clone()], &[dead_letter()])
+            .await
+            .unwrap();
+        assert_eq!(new, [0, 1]);
+        let keys = stored_keys(&replica);
+        let dead_key = keys
+            .iter()
+            .find(|key| key.starts_with("deadletter/classify/"))
+            .unwrap()
+            .clone();
+        let id = dead_key.strip_prefix("deadletter/classify/").unwrap();
+        let (at, rest) = id.split_once('-').unwrap();
+        assert!(
+            at.len() == 20 && at.parse::<u64>().unwrap() >= before,
+            "{id}"
+        );
+        let (node, sequence) = rest.split_once('-').unwrap();
+        assert_eq!((node, sequence.len()), ("1", 12));
+        let expected: BTreeSet<String> = [
+            format!("alert/{a}"),
+            format!("pending/{a}"),
+            format!("due/00000000000000000000/{a}"),
+            format!("byrule/plain/00001700000000000001/{a}"),
+            format!("alert/{b}"),
+            format!("pending/{b}"),
+            format!("due/00000000000000000000/{b}"),
+            format!("merge/merging/00001700000000000002/{b}"),
+            format!("byrule/merging/00001700000000000002/{b}"),
+            dead_key.clone(),
+        ]
+        .into();
+        assert_eq!(keys, expected);
+        assert_eq!(store.dead_letters().unwrap()[0].0, id);
+
+        // delivered to the Firehose: a sent record, off the work list
+        let sent = SentRecord {
+            at_ms: 5,
+            attempts: 1,
+            node_id: 1,
+        };
+        store
+            .record_outcomes(
+                &a,
+                &[(FIREHOSE_OUTPUT.into(), OutputOutcome::Sent(sent.clone()))],
+                0,
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.delivery(&a).unwrap().sent[FIREHOSE_OUTPUT], sent);
+        assert_eq!(store.due(now_ms(), 10).unwrap(), [(0, b.clone())]);
+        assert_eq!(store.pending().unwrap(), std::slice::from_ref(&b));
+
+        // merged: the merge entry leaves, the member is marked with the merged alert's id
+        assert_eq!(
+            store.merge_candidates().unwrap()["merging"],
+            [merging.clone()]
+        );
+        let merged = test_alert("merging", T0 + 2);
+        assert!(store.commit_merge(&[merging], &merged).await.unwrap());
+        assert!(store.merge_candidates().unwrap().is_empty());
+        assert_eq!(
+            store.merged_into(&b).unwrap(),
+            Some(merged.alert_id.clone())
+        );
+        let keys = stored_keys(&replica);
+        for key in [
+            format!("sent/{a}/aws-firehose:alerts"),
+            format!("merged/{b}"),
+            format!("alert/{}", merged.alert_id),
+        ] {
+            assert!(keys.contains(&key), "{key} in {keys:?}");
+        }
+        assert!(!keys.iter().any(|key| key.starts_with("merge/")));
+        assert!(!keys.contains(&format!("pending/{a}")));
+        replica.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keys_stored_by_earlier_versions_are_read_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = crate::single_node_replica(dir.path()).await;
+        let store = AlertStore::new(replica.clone());
+        let alert = test_alert("rule", T0);
+        let other = test_alert("rule/x", T0);
+        let id = &alert.alert_id;
+        // the sequence of a classify dead letter had 6 digits before it had 12
+        let legacy_dead = "00000001700000000123-1-000007";
+        let stored = StoredDeadLetter {
+            received_at_ms: 1_700_000_000_123,
+            cluster: "prod".into(),
+            service: "kinesis".into(),
+            resource: "events".into(),
+            log_type: None,
+            reason: "no schema".into(),
+            record: "{}".into(),
+            origin: String::new(),
+        };
+        let json = |value: serde_json::Value| serde_json::to_vec(&value).unwrap();
+        let mut command = Command::default();
+        for (key, value) in [
+            (format!("alert/{id}"), json(alert.dynamo_record())),
+            (format!("pending/{id}"), b"7".to_vec()),
+            (format!("due/00000000000000000007/{id}"), Vec::new()),
+            (format!("byrule/rule/00001700000000000001/{id}"), Vec::new()),
+            (
+                format!("byrule/rule/x/00001700000000000001/{}", other.alert_id),
+                Vec::new(),
+            ),
+            (
+                format!("sent/{id}/slack:sec"),
+                serde_json::to_vec(&SentRecord {
+                    at_ms: 1,
+                    attempts: 1,
+                    node_id: 1,
+                })
+                .unwrap(),
+            ),
+            (
+                format!("deadletter/classify/{legacy_dead}"),
+                serde_json::to_vec(&stored).unwrap(),
+            ),
+        ] {
+            command.ops.push(WriteOp::Put {
+                keyspace: Keyspace::Alerts,
+                key: key.into_bytes(),
+                value,
+            });
+        }
+        replica.write(command).await.unwrap();
+
+        assert_eq!(store.get(id).unwrap(), Some(alert.clone()));
+        assert_eq!(store.pending().unwrap(), std::slice::from_ref(id));
+        assert_eq!(store.due(6, 10).unwrap(), []);
+        assert_eq!(store.due(7, 10).unwrap(), [(7, id.clone())]);
+        assert_eq!(store.alerts_since("rule", T0, usize::MAX).unwrap(), 1);
+        assert_eq!(store.alerts_since("rule", T0 + 1, usize::MAX).unwrap(), 0);
+        assert_eq!(store.alerts_since("rule/x", 0, usize::MAX).unwrap(), 1);
+        let delivery = store.delivery(id).unwrap();
+        assert_eq!(delivery.sent.keys().collect::<Vec<_>>(), ["slack:sec"]);
+        assert_eq!(
+            store.dead_letters().unwrap(),
+            [(legacy_dead.to_string(), stored)]
+        );
+        store.remove_dead_letter(legacy_dead).await.unwrap();
+        assert!(store.dead_letters().unwrap().is_empty());
+        let error = store.remove_dead_letter("not-an-id").await.unwrap_err();
+        assert!(format!("{error:#}").contains("not-an-id"), "{error:#}");
+        replica.shutdown().await;
+    }
+}

@@ -1,0 +1,147 @@
+//! Keys of the `config` keyspace: the config bundles and the output settings.
+//!
+//! | key | layout |
+//! |---|---|
+//! | [`ConfigKey::Active`] | `active` |
+//! | [`ConfigKey::Bundle`] | `bundle/{version, 20 digits}` |
+//! | [`ConfigKey::OutputSettings`] | `output/{service}:{descriptor}` |
+
+use sa_outputs::OutputName;
+use sa_raft::Keyspace;
+
+use super::{Decoding, KeyBytes, KeyError, KeyProblem};
+
+const ACTIVE: &str = "active";
+const BUNDLE: &str = "bundle/";
+const OUTPUT: &str = "output/";
+
+/// What every output settings key starts with.
+pub const OUTPUT_SETTINGS_PREFIX: &[u8] = OUTPUT.as_bytes();
+
+/// A key of the `config` keyspace.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ConfigKey {
+    /// The version every node should run.
+    Active,
+    /// A pushed bundle; versions sort in numeric order.
+    Bundle { version: u64 },
+    /// An output's encrypted settings.
+    OutputSettings(OutputName),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Family {
+    Active,
+    Bundle,
+    OutputSettings,
+}
+
+impl Family {
+    const ALL: [Family; 3] = [Family::Active, Family::Bundle, Family::OutputSettings];
+
+    fn text(self) -> &'static str {
+        match self {
+            Family::Active => ACTIVE,
+            Family::Bundle => BUNDLE,
+            Family::OutputSettings => OUTPUT,
+        }
+    }
+}
+
+impl ConfigKey {
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            ConfigKey::Active => KeyBytes::new(ACTIVE).done(),
+            ConfigKey::Bundle { version } => KeyBytes::new(BUNDLE).number(*version).done(),
+            ConfigKey::OutputSettings(name) => KeyBytes::new(OUTPUT).text(&name.to_string()).done(),
+        }
+    }
+
+    pub fn decode(key: &[u8]) -> Result<Self, KeyError> {
+        let d = Decoding::new(Keyspace::Config, key);
+        let (family, rest) = d.family(&Family::ALL, Family::text)?;
+        match family {
+            Family::Active if rest.is_empty() => Ok(ConfigKey::Active),
+            Family::Active => Err(d.error(KeyProblem::UnknownFamily)),
+            Family::Bundle => Ok(ConfigKey::Bundle {
+                version: d.number(rest, "version")?,
+            }),
+            Family::OutputSettings => OutputName::parse(rest)
+                .map(ConfigKey::OutputSettings)
+                .map_err(|e| d.error(e.into())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::testing::{assert_refused, assert_round_trips};
+
+    fn slack() -> OutputName {
+        OutputName::parse("slack:security").unwrap()
+    }
+
+    #[test]
+    fn every_family_encodes_to_the_bytes_stored_today() {
+        assert_eq!(ConfigKey::Active.encode(), b"active");
+        assert_eq!(
+            ConfigKey::Bundle { version: 12 }.encode(),
+            b"bundle/00000000000000000012"
+        );
+        assert_eq!(
+            ConfigKey::OutputSettings(slack()).encode(),
+            b"output/slack:security"
+        );
+    }
+
+    #[test]
+    fn every_family_decodes_what_it_encodes() {
+        let keys = [
+            ConfigKey::Active,
+            ConfigKey::Bundle { version: 0 },
+            ConfigKey::Bundle { version: u64::MAX },
+            ConfigKey::OutputSettings(slack()),
+            ConfigKey::OutputSettings(OutputName::parse("aws-s3:bucket/path").unwrap()),
+        ];
+        assert_round_trips(keys, ConfigKey::encode, ConfigKey::decode);
+    }
+
+    #[test]
+    fn malformed_keys_are_refused_with_the_keyspace_and_the_bytes() {
+        assert_refused(
+            Keyspace::Config,
+            ConfigKey::decode,
+            &[
+                (b"activex", KeyProblem::UnknownFamily),
+                (b"bundle/12", KeyProblem::BadNumber("version")),
+                (b"version", KeyProblem::UnknownFamily),
+            ],
+        );
+        let error = ConfigKey::decode(b"output/slack").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "malformed config key \"output/slack\": output \"slack\" is not SERVICE:DESCRIPTOR (exactly one ':')"
+        );
+    }
+
+    #[test]
+    fn bundles_sort_by_version_and_output_settings_scan_alone() {
+        let versions = [1, 9, 10, 11, 100, 1_000_000];
+        let encoded: Vec<Vec<u8>> = versions
+            .iter()
+            .map(|&version| ConfigKey::Bundle { version }.encode())
+            .collect();
+        assert!(encoded.windows(2).all(|pair| pair[0] < pair[1]));
+        let keys = [
+            ConfigKey::Active,
+            ConfigKey::Bundle { version: 3 },
+            ConfigKey::OutputSettings(slack()),
+        ];
+        let settings: Vec<&ConfigKey> = keys
+            .iter()
+            .filter(|key| key.encode().starts_with(OUTPUT_SETTINGS_PREFIX))
+            .collect();
+        assert_eq!(settings, [&ConfigKey::OutputSettings(slack())]);
+    }
+}

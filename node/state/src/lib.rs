@@ -1,0 +1,67 @@
+//! The replicated stores of an sa cluster: how config bundles, lookup tables, alerts, dead
+//! letters, leases and checkpoints, output settings and the rule table are laid out in sa-raft's
+//! keyspaces, each key typed in [`keys`]. Depends on sa-raft and pure crates only; the node
+//! drives these stores.
+
+mod alert_store;
+mod config_store;
+pub mod keys;
+mod leases;
+mod lookup_store;
+mod output_settings;
+mod rule_table;
+
+pub use alert_store::{
+    AlertStore, AttemptRecord, OutputDeadLetter, OutputOutcome, SentRecord, StoredDeadLetter,
+    now_ms,
+};
+pub use config_store::ConfigStore;
+pub use leases::{Fenced, HeldLease, Lease, LeaseStore, ShardProgress, ShardState};
+pub use lookup_store::LookupStore;
+pub use output_settings::OutputSettings;
+pub use rule_table::{
+    DEFAULT_STAGING, RuleChange, RuleRow, RuleStore, RuleTableRefusal, StoredRow, SyncRequest,
+    SyncWrite, TableState,
+};
+
+/// A one-node cluster's replica in `dir`, leading: the replicated state for a store's test.
+#[cfg(any(test, feature = "test-support"))]
+pub async fn single_node_replica(dir: &std::path::Path) -> sa_raft::Replica {
+    let replica = sa_raft::Replica::open(sa_raft::ReplicaConfig {
+        node_id: 1,
+        advertise_addr: "127.0.0.1:1".into(),
+        data_dir: dir.to_path_buf(),
+        timing: sa_raft::RaftTiming::default(),
+    })
+    .await
+    .unwrap();
+    replica.bootstrap_if_new().await.unwrap();
+    replica
+}
+
+/// An alert of `rule` created at `created`, with only the alerts Firehose as output.
+#[cfg(test)]
+pub(crate) fn test_alert(rule: &str, created: sa_rules::Micros) -> sa_rules::Alert {
+    sa_rules::Alert {
+        rule_name: rule.into(),
+        alert_id: sa_rules::new_alert_id(),
+        record: serde_json::Map::new(),
+        outputs: [sa_rules::FIREHOSE_OUTPUT.to_string()].into(),
+        outputs_sent: Default::default(),
+        attempts: 0,
+        cluster: None,
+        context: serde_json::Map::new(),
+        created,
+        dispatched: 0,
+        log_source: None,
+        log_type: None,
+        merge_by_keys: Vec::new(),
+        merge_window_mins: 0,
+        publishers: None,
+        rule_description: None,
+        source_entity: None,
+        source_service: None,
+        staged: false,
+        policy: Default::default(),
+    }
+}

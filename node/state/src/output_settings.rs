@@ -1,0 +1,110 @@
+//! Output settings set with `sactl outputs set`: credentials and, for services that take one, the
+//! resource, stored encrypted in the replicated state (`config` keyspace, `output/{name}`), so
+//! every node can deliver and none keeps secrets in plain text on disk.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use sa_outputs::{OutputName, SecretsCipher, validate_settings};
+use sa_raft::{Command, CommandResult, Keyspace, Replica};
+use serde_json::{Map, Value};
+
+use crate::keys::config::{ConfigKey, OUTPUT_SETTINGS_PREFIX};
+
+#[derive(Clone)]
+pub struct OutputSettings {
+    replica: Replica,
+    cipher: Arc<SecretsCipher>,
+}
+
+impl OutputSettings {
+    pub fn new(replica: Replica, cipher: Arc<SecretsCipher>) -> Self {
+        OutputSettings { replica, cipher }
+    }
+
+    pub fn cipher_description(&self) -> String {
+        self.cipher.describe()
+    }
+
+    /// Replaces the stored settings of `name`.
+    pub async fn set(
+        &self,
+        name: &OutputName,
+        settings: &Map<String, Value>,
+    ) -> anyhow::Result<()> {
+        validate_settings(name, settings)?;
+        let plaintext = serde_json::to_vec(settings)?;
+        let blob = self
+            .cipher
+            .encrypt(&plaintext)
+            .await
+            .with_context(|| format!("cannot encrypt the settings of {name}"))?;
+        fail::fail_point!("output_settings::before_set", |_| bail!(
+            "failpoint output_settings::before_set"
+        ));
+        match self
+            .replica
+            .write(Command::put(Keyspace::Config, key(name), blob))
+            .await?
+        {
+            CommandResult::Applied => Ok(()),
+            other => bail!("output settings not stored: {other:?}"),
+        }
+    }
+
+    /// The decrypted settings of `name`, if any were stored.
+    pub async fn get(&self, name: &OutputName) -> anyhow::Result<Option<Map<String, Value>>> {
+        let Some(blob) = self.replica.get(Keyspace::Config, &key(name))? else {
+            return Ok(None);
+        };
+        let plaintext = self
+            .cipher
+            .decrypt(&blob)
+            .await
+            .with_context(|| format!("cannot decrypt the settings of {name}"))?;
+        let settings: Map<String, Value> = serde_json::from_slice(&plaintext)
+            .with_context(|| format!("stored settings of {name} are not a JSON object"))?;
+        Ok(Some(settings))
+    }
+
+    /// Outputs with stored settings.
+    pub fn names(&self) -> anyhow::Result<Vec<OutputName>> {
+        self.replica
+            .scan_prefix(Keyspace::Config, OUTPUT_SETTINGS_PREFIX)?
+            .into_iter()
+            .map(|(key, _)| match ConfigKey::decode(&key)? {
+                ConfigKey::OutputSettings(name) => Ok(name),
+                other => bail!("{other:?} among the output settings"),
+            })
+            .collect()
+    }
+}
+
+fn key(name: &OutputName) -> Vec<u8> {
+    ConfigKey::OutputSettings(name.clone()).encode()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn settings_are_stored_under_the_outputs_name_and_listed_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = crate::single_node_replica(&dir.path().join("state")).await;
+        let cipher = SecretsCipher::local(dir.path().join("secrets.key")).unwrap();
+        let settings = OutputSettings::new(replica.clone(), Arc::new(cipher));
+        let name = OutputName::parse("slack:security").unwrap();
+        let url = Map::from_iter([("url".to_string(), Value::from("https://hooks.example"))]);
+        settings.set(&name, &url).await.unwrap();
+
+        let stored = replica
+            .get(Keyspace::Config, b"output/slack:security")
+            .unwrap()
+            .expect("stored under output/{name}");
+        assert!(!stored.windows(5).any(|w| w == b"hooks"), "encrypted");
+        assert_eq!(settings.names().unwrap(), std::slice::from_ref(&name));
+        assert_eq!(settings.get(&name).await.unwrap(), Some(url));
+        replica.shutdown().await;
+    }
+}
