@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 /// Path of a binary built by this workspace (`sanode`, `sactl`) in the running executable's
-/// profile directory. Tests of the `sa` package pass `env!("CARGO_BIN_EXE_…")` instead.
+/// profile directory. Tests of the `sa-node` package pass `env!("CARGO_BIN_EXE_…")` instead.
 pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let exe_dir = exe
@@ -20,7 +20,7 @@ pub fn workspace_binary(name: &str) -> anyhow::Result<PathBuf> {
         Ok(binary)
     } else {
         anyhow::bail!(
-            "{} not found: build it first (`cargo build -p sa --bin {name}`, or run the whole workspace's tests)",
+            "{} not found: build it first (`cargo build -p sa-node -p sactl`, or run the whole workspace's tests)",
             binary.display()
         )
     }

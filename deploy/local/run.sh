@@ -6,5 +6,5 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bash "$root/deploy/local/bootstrap.sh"
 source "$root/deploy/local/env.sh"
 cd "$root"
-cargo build --release -p sa --bins
+cargo build --release -p sa-node -p sactl
 exec "$CARGO_TARGET_DIR/release/sanode" "$@"

@@ -11,16 +11,21 @@
 //! Every AWS client comes from an `sa_aws::AwsTarget`, so the same code runs against AWS or
 //! an AWS-compatible endpoint.
 
+#[cfg(feature = "readers")]
 mod clients;
+#[cfg(feature = "readers")]
 mod error;
 pub mod kinesis;
 pub mod leases;
+#[cfg(feature = "readers")]
 pub mod s3;
 
+#[cfg(feature = "readers")]
 pub use clients::SourceClients;
+#[cfg(feature = "readers")]
 pub use error::SourceError;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "readers"))]
 mod tests {
     use super::kinesis::{FanOutReader, ShardReader};
     use super::s3::{ObjectReader, S3QueueReader};

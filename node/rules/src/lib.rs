@@ -5,6 +5,7 @@
 //! [`RulesWorker`] runs it on a dedicated thread that other threads send batches to.
 
 mod alert;
+pub mod alert_merge;
 pub mod bench;
 mod clock;
 mod convert;

@@ -1,0 +1,89 @@
+//! `sactl`: the admin CLI. Each command is one module and one registry entry; `main` maps
+//! failures to exit codes.
+
+mod connect;
+
+use clap::{Parser, Subcommand};
+
+pub use connect::NodeUnreachable;
+
+/// sa admin CLI: inspect and operate an sa cluster, and test a StreamAlert repository offline.
+#[derive(Debug, Parser)]
+#[command(name = "sactl", version, about, long_about = None)]
+pub struct Cli {
+    /// gRPC address of any cluster member.
+    #[arg(long, global = true, env = "SA_NODE", default_value = "127.0.0.1:7710")]
+    pub node: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The command registry: a command is a module with its clap arguments and
+/// `pub async fn run(node: &str, args) -> anyhow::Result<()>` (`node` is `--node`; offline
+/// commands ignore it), and one entry here, whose doc comment is its help line.
+macro_rules! commands {
+    ($( $(#[$attr:meta])* $variant:ident($module:ident::$args:ident) ),+ $(,)?) => {
+        $(mod $module;)+
+
+        #[derive(Debug, Subcommand)]
+        pub enum Command {
+            $( $(#[$attr])* $variant($module::$args), )+
+        }
+
+        impl Command {
+            async fn run(self, node: &str) -> anyhow::Result<()> {
+                match self {
+                    $( Command::$variant(args) => $module::run(node, args).await, )+
+                }
+            }
+        }
+    };
+}
+
+commands! {
+    /// Test a StreamAlert repository offline (no cluster needed).
+    #[command(subcommand)]
+    Test(test::TestCommand),
+    /// Measure the engine's speed on this machine.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Show the node's id, address, version, uptime and Raft role.
+    Status(status::StatusArgs),
+    /// List every cluster member with its role, applied index, config version and health.
+    Nodes(nodes::NodesArgs),
+    /// Remove a member from the cluster.
+    RemoveNode(remove_node::RemoveNodeArgs),
+    /// Validate, push, show or diff the cluster's config bundle.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// The rule table: list rules with their state, stage, promote, disable and enable them.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
+    /// Read and write the cluster's lookup tables.
+    #[command(subcommand)]
+    LookupTables(lookup_tables::LookupTablesCommand),
+    /// Send records (a file or stdin, one per line) to an ingest source.
+    Send(send::SendArgs),
+    /// Committed alerts and their delivery: list, show, resend.
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
+    /// Where alerts go: list outputs, set their settings, send a test alert.
+    #[command(subcommand)]
+    Outputs(outputs::OutputsCommand),
+    /// Alerts no output accepted and records no schema matched: list, replay.
+    #[command(subcommand)]
+    DeadLetters(dead_letters::DeadLettersCommand),
+}
+
+/// Exit codes scripts can rely on.
+pub mod exit {
+    /// The command ran and found problems (failed tests, invalid config).
+    pub const FAILED: u8 = 1;
+    /// No node answered, or the command line was wrong.
+    pub const UNREACHABLE: u8 = 2;
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    cli.command.run(&cli.node).await
+}

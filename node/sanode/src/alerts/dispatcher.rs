@@ -1,0 +1,418 @@
+//! The dispatcher: on the Raft leader, delivers every pending alert to each of its outputs, with
+//! retries (exponential backoff with full jitter, honouring Retry-After), and records each
+//! output's success in the replicated state before that output is considered done, so a new
+//! leader never resends what was recorded (StreamAlert's overwrite bug, docs/spec §12.1, cannot happen:
+//! success is one key per output, never a rewritten set). A failing output never blocks the
+//! others; an output that keeps failing past `dead_letter_after`, or refuses the alert outright,
+//! leaves the alert in the dead letters, from where `sactl dead-letters replay` sends it again.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sa_outputs::{
+    Delivery, DeliveryOutcome, OutputName, Outputs, OutputsConfig, RESOURCE_SETTING,
+    credentials_with_defaults,
+};
+use sa_rules::{Alert, FIREHOSE_OUTPUT};
+use serde_json::Value;
+use tokio::sync::{Semaphore, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::metrics::AlertMetrics;
+use crate::leader::LeaderTask;
+use crate::sinks::AlertLog;
+use sa_state::{
+    AlertStore, AttemptRecord, OutputDeadLetter, OutputOutcome, OutputSettings, SentRecord, now_ms,
+};
+
+/// Due alerts one dispatch pass takes at most (the rest wait for the next pass).
+const DUE_BATCH: usize = 1000;
+
+/// Turns an alert into the publication for one output (docs/spec §13.3), running the rule's publishers.
+pub trait Compose: Send + Sync {
+    fn compose(&self, alert: Alert, output: String) -> BoxFuture<'_, Result<Value, String>>;
+}
+
+#[derive(Debug, Clone)]
+pub struct DispatcherSettings {
+    /// Longest wait between two looks at the pending alerts (new commits wake it sooner).
+    pub poll: Duration,
+    /// Alerts being delivered at once (each to all of its due outputs concurrently).
+    pub concurrency: usize,
+    /// An output that has not accepted an alert this long after the first attempt gives up.
+    pub dead_letter_after: Duration,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for DispatcherSettings {
+    fn default() -> Self {
+        DispatcherSettings {
+            poll: Duration::from_secs(1),
+            concurrency: 32,
+            dead_letter_after: Duration::from_secs(24 * 3600),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+        }
+    }
+}
+
+/// The delay before attempt `attempts + 1`: full jitter over an exponential ceiling, but never
+/// sooner than the service asked (Retry-After).
+pub fn backoff(
+    settings: &DispatcherSettings,
+    attempts: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
+    let exponent = attempts.saturating_sub(1).min(20);
+    let ceiling = settings
+        .backoff_base
+        .saturating_mul(1u32 << exponent)
+        .min(settings.backoff_max);
+    let jittered = ceiling.mul_f64(fastrand::f64());
+    jittered.max(retry_after.unwrap_or_default())
+}
+
+/// Delivers one alert to one output, whatever schedules it (the dispatcher, `sactl outputs test`).
+pub struct Deliverer {
+    outputs: Mutex<Arc<Outputs>>,
+    settings: OutputSettings,
+    composer: Arc<dyn Compose>,
+    alert_log: Arc<AlertLog>,
+}
+
+impl Deliverer {
+    pub fn new(
+        outputs: Outputs,
+        settings: OutputSettings,
+        composer: Arc<dyn Compose>,
+        alert_log: Arc<AlertLog>,
+    ) -> Deliverer {
+        Deliverer {
+            outputs: Mutex::new(Arc::new(outputs)),
+            settings,
+            composer,
+            alert_log,
+        }
+    }
+
+    /// Switches to a new conf/outputs.json (a new config version).
+    pub fn replace_outputs(&self, outputs: Outputs) {
+        *self.outputs.lock().expect("outputs lock") = Arc::new(outputs);
+    }
+
+    pub fn outputs_config(&self) -> OutputsConfig {
+        self.outputs.lock().expect("outputs lock").config().clone()
+    }
+
+    pub fn output_settings(&self) -> &OutputSettings {
+        &self.settings
+    }
+
+    pub async fn deliver(&self, alert: &Alert, output: &str) -> DeliveryOutcome {
+        let outputs = self.outputs.lock().expect("outputs lock").clone();
+        let name = match OutputName::parse(output) {
+            Ok(name) => name,
+            Err(e) => {
+                return DeliveryOutcome::Failed {
+                    reason: format!("{output}: {e}"),
+                };
+            }
+        };
+        let stored = match self.settings.get(&name).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                return DeliveryOutcome::Retry {
+                    after: None,
+                    reason: format!("{e:#}"),
+                };
+            }
+        };
+        // The alerts Firehose every alert goes to (docs/spec §10.2) is the node's alert log unless
+        // conf/outputs.json names a real delivery stream for it.
+        if output == FIREHOSE_OUTPUT && !outputs.config().contains(&name) && stored.is_none() {
+            self.alert_log.write(alert);
+            return DeliveryOutcome::Delivered;
+        }
+        if !outputs.config().contains(&name) && stored.is_none() {
+            return DeliveryOutcome::Failed {
+                reason: format!(
+                    "{output} is neither in conf/outputs.json nor set with `sactl outputs set`"
+                ),
+            };
+        }
+        let stored = stored.unwrap_or_default();
+        let resource = stored
+            .get(RESOURCE_SETTING)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| outputs.config().resource(&name).map(str::to_owned));
+        let credentials = credentials_with_defaults(name.service(), &stored);
+        let dict = default_publication(alert);
+        // Without publishers the publication is the default one (docs/spec §13.3): no trip to Python.
+        let publication = if alert.publishers.is_none() {
+            dict.clone()
+        } else {
+            match self
+                .composer
+                .compose(alert.clone(), output.to_string())
+                .await
+            {
+                Ok(publication) => publication,
+                Err(reason) => {
+                    return DeliveryOutcome::Retry {
+                        after: None,
+                        reason: format!("publishers for {output}: {reason}"),
+                    };
+                }
+            }
+        };
+        fail::fail_point!("dispatcher::before_deliver", |_| DeliveryOutcome::Retry {
+            after: None,
+            reason: "failpoint dispatcher::before_deliver".into(),
+        });
+        outputs
+            .deliver(
+                &name,
+                &Delivery {
+                    alert: &dict,
+                    publication: &publication,
+                    credentials: &credentials,
+                    resource: resource.as_deref(),
+                },
+            )
+            .await
+    }
+}
+
+pub struct Dispatcher {
+    store: AlertStore,
+    deliverer: Arc<Deliverer>,
+    settings: DispatcherSettings,
+    metrics: AlertMetrics,
+    node_id: u64,
+    /// Alerts being dispatched by this node now.
+    in_flight: Arc<Mutex<HashSet<String>>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: AlertStore,
+        deliverer: Arc<Deliverer>,
+        settings: DispatcherSettings,
+        metrics: AlertMetrics,
+        node_id: u64,
+    ) -> Dispatcher {
+        let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        Dispatcher {
+            store,
+            deliverer,
+            settings,
+            metrics,
+            node_id,
+            in_flight: Arc::default(),
+            permits,
+        }
+    }
+
+    pub fn deliverer(&self) -> &Arc<Deliverer> {
+        &self.deliverer
+    }
+
+    /// Starts a dispatch for every pending alert that is due and not already in flight;
+    /// returns how many started. Alerts due later are not read.
+    pub async fn dispatch_due(self: Arc<Self>) -> anyhow::Result<usize> {
+        let mut started = 0;
+        for (handled_at, alert_id) in self.store.due(now_ms(), DUE_BATCH)? {
+            if !self
+                .in_flight
+                .lock()
+                .expect("in-flight lock")
+                .insert(alert_id.clone())
+            {
+                continue;
+            }
+            let permit = self.permits.clone().acquire_owned().await?;
+            let dispatcher = self.clone();
+            started += 1;
+            tokio::spawn(async move {
+                if let Err(e) = dispatcher.dispatch(&alert_id, handled_at).await {
+                    tracing::warn!(
+                        %alert_id, error = %format!("{e:#}"),
+                        "delivery results not recorded; the alert will be dispatched again"
+                    );
+                }
+                dispatcher
+                    .in_flight
+                    .lock()
+                    .expect("in-flight lock")
+                    .remove(&alert_id);
+                drop(permit);
+            });
+        }
+        Ok(started)
+    }
+
+    /// Delivers one alert to each of its outputs that is due (concurrently), then records every
+    /// result and when the alert is next due, in one replicated write.
+    async fn dispatch(&self, alert_id: &str, handled_at: u64) -> anyhow::Result<()> {
+        let Some(alert) = self.store.get(alert_id)? else {
+            tracing::warn!(%alert_id, "pending alert without its record");
+            return self
+                .store
+                .record_outcomes(alert_id, &[], handled_at, None)
+                .await;
+        };
+        let state = self.store.delivery(alert_id)?;
+        let now = now_ms();
+        let (due, later): (Vec<String>, Vec<String>) =
+            state.remaining(&alert).into_iter().partition(|output| {
+                state
+                    .attempts
+                    .get(output)
+                    .is_none_or(|attempt| attempt.next_at_ms <= now)
+            });
+        let outcomes: Vec<(String, OutputOutcome)> =
+            futures::future::join_all(due.into_iter().map(|output| async {
+                let previous = state.attempts.get(&output).cloned();
+                let outcome = self.attempt(&alert, &output, previous).await;
+                (output, outcome)
+            }))
+            .await;
+        let next_due = later
+            .iter()
+            .filter_map(|output| state.attempts.get(output).map(|a| a.next_at_ms))
+            .chain(outcomes.iter().filter_map(|(_, outcome)| match outcome {
+                OutputOutcome::Retry(attempt) => Some(attempt.next_at_ms),
+                _ => None,
+            }))
+            .min();
+        self.store
+            .record_outcomes(alert_id, &outcomes, handled_at, next_due)
+            .await
+    }
+
+    /// One attempt to deliver `alert` to `output`, and what to record about it.
+    async fn attempt(
+        &self,
+        alert: &Alert,
+        output: &str,
+        previous: Option<AttemptRecord>,
+    ) -> OutputOutcome {
+        let attempts = previous.as_ref().map_or(0, |p| p.attempts) + 1;
+        let first_at_ms = previous.as_ref().map_or_else(now_ms, |p| p.first_at_ms);
+        let outcome = self.deliverer.deliver(alert, output).await;
+        let result = match &outcome {
+            DeliveryOutcome::Delivered => "delivered",
+            DeliveryOutcome::Retry { .. } => "retry",
+            DeliveryOutcome::Failed { .. } => "failed",
+        };
+        self.metrics
+            .deliveries_total
+            .with_label_values(&[output, result])
+            .inc();
+        let now = now_ms();
+        match outcome {
+            DeliveryOutcome::Delivered => {
+                tracing::info!(alert_id = %alert.alert_id, rule = %alert.rule_name, %output, attempts, "alert delivered");
+                OutputOutcome::Sent(SentRecord {
+                    at_ms: now,
+                    attempts,
+                    node_id: self.node_id,
+                })
+            }
+            DeliveryOutcome::Retry { after, reason } => {
+                let expired = now.saturating_sub(first_at_ms)
+                    >= u64::try_from(self.settings.dead_letter_after.as_millis())
+                        .unwrap_or(u64::MAX);
+                if expired {
+                    return self.dead_letter(
+                        alert,
+                        output,
+                        attempts,
+                        format!("gave up after {attempts} attempts: {reason}"),
+                    );
+                }
+                let delay = backoff(&self.settings, attempts, after);
+                tracing::warn!(
+                    alert_id = %alert.alert_id, %output, attempts, %reason,
+                    retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry"
+                );
+                OutputOutcome::Retry(AttemptRecord {
+                    attempts,
+                    first_at_ms,
+                    next_at_ms: now + delay.as_millis() as u64,
+                    last_error: reason,
+                })
+            }
+            DeliveryOutcome::Failed { reason } => self.dead_letter(alert, output, attempts, reason),
+        }
+    }
+
+    fn dead_letter(
+        &self,
+        alert: &Alert,
+        output: &str,
+        attempts: u32,
+        reason: String,
+    ) -> OutputOutcome {
+        tracing::warn!(alert_id = %alert.alert_id, rule = %alert.rule_name, %output, %reason, "alert dead-lettered for this output");
+        self.metrics
+            .output_dead_letters_total
+            .with_label_values(&[output])
+            .inc();
+        OutputOutcome::Dead(OutputDeadLetter {
+            alert_id: alert.alert_id.clone(),
+            rule_name: alert.rule_name.clone(),
+            output: output.to_string(),
+            reason,
+            attempts,
+            at_ms: now_ms(),
+        })
+    }
+}
+
+/// The alert's output_dict (StreamAlert's DefaultPublisher), without the normalization key the
+/// alert processor drops before any output sees the record.
+fn default_publication(alert: &Alert) -> Value {
+    let mut dict = alert.output_dict();
+    if let Some(record) = dict.get_mut("record").and_then(Value::as_object_mut) {
+        record.shift_remove("streamalert_normalization");
+    }
+    dict
+}
+
+/// The leader's dispatcher: every commit (and every `poll`) looks at the pending alerts and
+/// starts the deliveries that are due.
+pub struct Dispatch {
+    pub dispatcher: Arc<Dispatcher>,
+    pub applied: watch::Receiver<Option<sa_raft::LogId>>,
+}
+
+impl LeaderTask for Dispatch {
+    fn name(&self) -> &'static str {
+        "dispatcher"
+    }
+
+    fn lead(self: Arc<Self>, term: CancellationToken) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let mut applied = self.applied.clone();
+            loop {
+                tokio::select! {
+                    _ = term.cancelled() => return,
+                    _ = applied.changed() => {
+                        // Let a burst of commits land before scanning again.
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    _ = tokio::time::sleep(self.dispatcher.settings.poll) => {}
+                }
+                if let Err(e) = self.dispatcher.clone().dispatch_due().await {
+                    tracing::warn!(error = %format!("{e:#}"), "dispatch pass failed");
+                }
+            }
+        })
+    }
+}

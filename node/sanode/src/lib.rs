@@ -1,0 +1,13 @@
+//! The sa node daemon (`sanode`): servers, the detection pipeline, the alerts runtime, sources
+//! and leader tasks. The detection engine itself lives in `sa-engine` (classification) and
+//! `sa-rules` (Python rules), the replicated stores in `sa-state`.
+
+pub mod alerts;
+pub mod leader;
+pub mod logging;
+pub mod lookup_refresh;
+pub mod metrics;
+pub mod node;
+pub mod pipeline;
+pub mod sinks;
+pub mod sources;

@@ -1,0 +1,23 @@
+//! `sanode`: one peer of an sa cluster.
+
+mod admin;
+mod alert_runtime;
+pub(crate) mod alerts_service;
+mod args;
+mod bundle_check;
+mod config_watch;
+mod context;
+mod grpc;
+mod http;
+mod identity;
+mod membership;
+mod request_metrics;
+mod rule_promotion;
+mod run;
+mod service_error;
+
+pub use args::NodeArgs;
+pub use context::NodeContext;
+pub use identity::NodeIdentity;
+pub use run::run;
+pub use service_error::ServiceError;

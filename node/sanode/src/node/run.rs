@@ -1,0 +1,321 @@
+//! Starting and stopping a node.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use sa_aws::AwsTarget;
+use sa_aws_sources::SourceClients;
+use sa_aws_sources::kinesis::ReaderOptions;
+use sa_proto::admin::v1::admin_server::AdminServer;
+use sa_proto::alerts::v1::alerts_server::AlertsServer;
+use sa_proto::cluster::v1::cluster_server::ClusterServer;
+use sa_proto::ingest::v1::ingest_server::IngestServer;
+use sa_proto::raft::v1::raft_server::RaftServer;
+use sa_raft::{RaftService, RaftTiming, Replica, ReplicaConfig};
+use sa_rules::{EngineOptions, Plugs, PythonEnv};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::admin::AdminService;
+use super::context::AlertStoreCommitter;
+use super::grpc::ClusterService;
+use super::identity::NodeIdentity;
+use super::request_metrics::CountRequests;
+use super::{NodeArgs, NodeContext, config_watch, rule_promotion};
+use crate::leader;
+use crate::lookup_refresh;
+use crate::metrics::NodeMetrics;
+use crate::pipeline::{Detection, PipelineOptions};
+use crate::sinks::AlertLog;
+use crate::sources::ingest::IngestService;
+use crate::sources::{SourceContext, file_tail, kinesis, kinesis_leases, s3_queue};
+use sa_repository::LoadedRepository;
+use sa_repository::lookup_tables::refreshed_tables;
+use sa_state::{AlertStore, ConfigStore, LookupStore, RuleStore};
+
+/// How long the node's tasks get to finish what they hold once the node stops.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs the node until SIGTERM or ctrl-c, then stops its tasks and servers gracefully.
+pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
+    // Installed before anything else: a signal that arrives while no listener exists would be
+    // swallowed by the runtime's handler and the node would never stop.
+    let mut signals = ShutdownSignals::install()?;
+    let identity = NodeIdentity::load_or_create(&args.data_dir, args.node_id)?;
+    let metrics = Arc::new(NodeMetrics::new(identity.node_id));
+
+    let grpc_listener = TcpListener::bind(args.grpc_addr)
+        .await
+        .with_context(|| format!("cannot listen for gRPC on {}", args.grpc_addr))?;
+    let http_listener = TcpListener::bind(args.http_addr)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", args.http_addr))?;
+    let grpc_addr = grpc_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
+    let advertise_addr = args
+        .advertise_addr
+        .clone()
+        .unwrap_or_else(|| grpc_addr.to_string());
+
+    let replica = Replica::open(ReplicaConfig {
+        node_id: identity.node_id,
+        advertise_addr: advertise_addr.clone(),
+        data_dir: args.data_dir.clone(),
+        timing: RaftTiming {
+            snapshot_after_logs: args.snapshot_after_logs,
+            ..RaftTiming::default()
+        },
+    })
+    .await
+    .context("cannot open the replicated state")?;
+
+    let configs = ConfigStore::new(replica.clone());
+    let lookups = LookupStore::new(replica.clone());
+    let rules = RuleStore::new(replica.clone());
+    let plugs = Plugs {
+        rule_table: Some(Arc::new(rules.clone())),
+        threat_intel: None,
+    };
+    sa_rules::lookup::install(Arc::new(lookups.clone()));
+    let options = EngineOptions {
+        whole_records: args.rules_whole_records,
+        env: PythonEnv::resolve(args.python_env.clone()),
+        ..EngineOptions::default()
+    };
+    let (repository, version) = initial_repository(&args, &configs)?;
+    let pipeline = PipelineOptions::with_classifier_threads(args.classifier_threads());
+    let pipeline_metrics = metrics.clone();
+    let detection = tokio::task::spawn_blocking(move || {
+        Detection::start(
+            repository,
+            version,
+            options,
+            plugs,
+            pipeline,
+            pipeline_metrics,
+        )
+    })
+    .await?
+    .context("cannot start the detection pipeline")?;
+
+    lookups.declare(detection.lookup_tables_config().as_ref());
+    let node = Arc::new(NodeContext {
+        advertise_addr: advertise_addr.clone(),
+        http_addr: http_addr.to_string(),
+        data_dir: args.data_dir.clone(),
+        metrics,
+        replica: replica.clone(),
+        detection: Arc::new(detection),
+        alerts: AlertStore::new(replica.clone()).with_merge_minute(args.alerts.merge_minute),
+        configs,
+        lookups,
+        rules,
+        alert_retention: args.alerts.alert_retention,
+        alert_log: Arc::new(AlertLog::open(
+            &args.data_dir.join("alerts.jsonl"),
+            !args.quiet_alerts,
+        )?),
+    });
+    node.detection.connect(
+        Arc::new(AlertStoreCommitter::new(&node)),
+        tokio::runtime::Handle::current(),
+    );
+
+    // Two stages: tasks stop first, servers (which Raft needs) after them.
+    let shutdown = CancellationToken::new();
+    let servers_stop = CancellationToken::new();
+    let alert_runtime =
+        super::alert_runtime::start(&node, &args.alerts, &args.data_dir, shutdown.clone())?;
+
+    let source = Arc::new(SourceContext {
+        pipeline: node.detection.clone(),
+        data_dir: args.data_dir.clone(),
+        replica: replica.clone(),
+        alerts: node.alerts.clone(),
+        metrics: node.metrics.clone(),
+        shutdown: shutdown.clone(),
+    });
+    let grpc = tonic::transport::Server::builder()
+        .layer(CountRequests::grpc(
+            node.metrics.grpc_requests_total.clone(),
+        ))
+        .add_service(ClusterServer::new(ClusterService { node: node.clone() }))
+        .add_service(AdminServer::new(AdminService { node: node.clone() }))
+        .add_service(AlertsServer::new(alert_runtime.service))
+        .add_service(IngestServer::new(IngestService {
+            context: source.clone(),
+        }))
+        .add_service(RaftServer::new(RaftService::new(replica.clone())))
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
+            servers_stop.clone().cancelled_owned(),
+        );
+    let http = axum::serve(
+        http_listener,
+        super::http::router(node.clone(), source.clone()),
+    )
+    .with_graceful_shutdown(servers_stop.clone().cancelled_owned());
+
+    tracing::info!(
+        node_id = identity.node_id,
+        new_identity = identity.created,
+        %grpc_addr,
+        %http_addr,
+        advertise_addr = %advertise_addr,
+        data_dir = %args.data_dir.display(),
+        config_version = version,
+        version = env!("CARGO_PKG_VERSION"),
+        "node started"
+    );
+
+    let grpc_task = tokio::spawn(grpc);
+    let http_task = tokio::spawn(async move { http.await });
+
+    let source_clients = SourceClients::new(&AwsTarget::from_env()).await;
+    let refresh_metrics = lookup_refresh::RefreshMetrics::new();
+    node.metrics
+        .register(Box::new(refresh_metrics.failures.clone()));
+    node.metrics
+        .register(Box::new(refresh_metrics.commits.clone()));
+    let mut leader_tasks = alert_runtime.leader_tasks;
+    leader_tasks.push(Arc::new(lookup_refresh::LookupRefresh {
+        detection: node.detection.clone(),
+        store: node.lookups.clone(),
+        metrics: refresh_metrics,
+    }));
+    leader_tasks.push(Arc::new(rule_promotion::RulePromotion {
+        detection: node.detection.clone(),
+        rules: node.rules.clone(),
+        alerts: node.alerts.clone(),
+        promoted: node.metrics.rules_promoted_total.clone(),
+        interval: args.rule_promotion_interval,
+    }));
+    leader_tasks.push(Arc::new(kinesis_leases::LeasePlanner {
+        replica: replica.clone(),
+        detection: node.detection.clone(),
+        clients: source_clients.clone(),
+        lease_timeout: args.lease_timeout,
+    }));
+
+    let mut tasks = JoinSet::new();
+    tasks.spawn(leader::run(replica.clone(), leader_tasks, shutdown.clone()));
+    tasks.spawn(config_watch::run(node.clone(), shutdown.clone()));
+    tasks.spawn(async move {
+        let _ = alert_runtime.outputs_reload.await;
+    });
+    tasks.spawn(file_tail::run(source.clone()));
+    tasks.spawn(kinesis::run(
+        source.clone(),
+        source_clients.clone(),
+        kinesis::KinesisSettings {
+            start: args.kinesis_start.clone(),
+            reader: ReaderOptions::default(),
+            fan_out: args.kinesis_fan_out.clone(),
+        },
+    ));
+    for queue in &args.s3_queues {
+        tasks.spawn(s3_queue::run(
+            source.clone(),
+            source_clients.clone(),
+            queue.clone(),
+            s3_queue::S3QueueSettings::default(),
+        ));
+    }
+
+    let membership = super::membership::establish(&replica, args.join.as_deref());
+    tokio::pin!(membership);
+    let mut member = false;
+    let signal = loop {
+        tokio::select! {
+            result = &mut membership, if !member => {
+                if let Err(e) = result {
+                    shutdown.cancel();
+                    drain(tasks).await;
+                    servers_stop.cancel();
+                    replica.shutdown().await;
+                    return Err(e);
+                }
+                member = true;
+            }
+            signal = signals.recv() => break signal,
+        }
+    };
+    tracing::info!(signal, "shutting down");
+    // Sources and leader tasks first, while Raft can still commit what they finish; then the
+    // servers and Raft itself.
+    shutdown.cancel();
+    drain(tasks).await;
+    servers_stop.cancel();
+    replica.shutdown().await;
+    grpc_task.await?.context("gRPC server failed")?;
+    http_task.await?.context("HTTP server failed")?;
+    tracing::info!("node stopped");
+    Ok(())
+}
+
+/// The config to start with: the active replicated bundle when this node has one (a restart),
+/// else the local `--config-dir`/`--rules-dir` (version 0).
+fn initial_repository(
+    args: &NodeArgs,
+    configs: &ConfigStore,
+) -> anyhow::Result<(LoadedRepository, u64)> {
+    if let Some(bundle) = configs.get(0)? {
+        let version = bundle.version;
+        let repository = config_watch::materialize(&args.data_dir, &bundle)
+            .with_context(|| format!("cannot load the replicated config bundle v{version}"))?;
+        return Ok((repository, version));
+    }
+    let root = args
+        .config_dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let repository = LoadedRepository::load(root, &args.config_dir, Some(&args.rules_dir))
+        .with_context(|| {
+            format!(
+                "cannot load the configuration in {}",
+                args.config_dir.display()
+            )
+        })?;
+    refreshed_tables(
+        &args.config_dir.join("lookup_tables.json"),
+        repository.classifier.config().files.get("lookup_tables"),
+    )?;
+    Ok((repository, 0))
+}
+
+/// Waits for the node's tasks to stop on the shutdown token; those still running after
+/// [`DRAIN`] (a batch whose commit cannot complete) are aborted.
+async fn drain(mut tasks: JoinSet<()>) {
+    let all = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(DRAIN, all).await.is_err() {
+        tracing::warn!(running = tasks.len(), "tasks did not stop in time; aborted");
+        tasks.shutdown().await;
+    }
+}
+
+/// SIGTERM and SIGINT (ctrl-c), listened to from the start of the process.
+struct ShutdownSignals {
+    term: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(ShutdownSignals {
+            term: signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?,
+            interrupt: signal(SignalKind::interrupt())
+                .context("cannot install the SIGINT handler")?,
+        })
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! What the node's services answer when they cannot do what was asked, mapped once to gRPC
+//! status codes and HTTP responses so both servers say the same thing the same way.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request itself is wrong: sending it again as is cannot help.
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The cluster is not in a state that allows it (removing the last voter, ...).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The node cannot do it now (no Raft quorum, the rules thread restarting): retry later.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// A failure of the node's own machinery, with its causes.
+    pub fn internal(e: anyhow::Error) -> ServiceError {
+        ServiceError::Internal(format!("{e:#}"))
+    }
+
+    /// A failure that passes (no leader, a replica not ready), with its causes.
+    pub fn unavailable(e: anyhow::Error) -> ServiceError {
+        ServiceError::Unavailable(format!("{e:#}"))
+    }
+}
+
+impl From<ServiceError> for tonic::Status {
+    fn from(e: ServiceError) -> tonic::Status {
+        match e {
+            ServiceError::InvalidArgument(m) => tonic::Status::invalid_argument(m),
+            ServiceError::NotFound(m) => tonic::Status::not_found(m),
+            ServiceError::FailedPrecondition(m) => tonic::Status::failed_precondition(m),
+            ServiceError::Unavailable(m) => tonic::Status::unavailable(m),
+            ServiceError::Internal(m) => tonic::Status::internal(m),
+        }
+    }
+}
+
+impl IntoResponse for ServiceError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ServiceError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+            ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServiceError::FailedPrecondition(_) => StatusCode::CONFLICT,
+            ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, Json(json!({ "error": self.to_string() }))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_and_http_agree() {
+        let cases = [
+            (
+                ServiceError::InvalidArgument("a".into()),
+                tonic::Code::InvalidArgument,
+                400,
+            ),
+            (
+                ServiceError::NotFound("a".into()),
+                tonic::Code::NotFound,
+                404,
+            ),
+            (
+                ServiceError::FailedPrecondition("a".into()),
+                tonic::Code::FailedPrecondition,
+                409,
+            ),
+            (
+                ServiceError::Unavailable("a".into()),
+                tonic::Code::Unavailable,
+                503,
+            ),
+            (
+                ServiceError::Internal("a".into()),
+                tonic::Code::Internal,
+                500,
+            ),
+        ];
+        for (error, code, http) in cases {
+            let again = match &error {
+                ServiceError::InvalidArgument(m) => ServiceError::InvalidArgument(m.clone()),
+                ServiceError::NotFound(m) => ServiceError::NotFound(m.clone()),
+                ServiceError::FailedPrecondition(m) => ServiceError::FailedPrecondition(m.clone()),
+                ServiceError::Unavailable(m) => ServiceError::Unavailable(m.clone()),
+                ServiceError::Internal(m) => ServiceError::Internal(m.clone()),
+            };
+            let status = tonic::Status::from(error);
+            assert_eq!(status.code(), code);
+            assert_eq!(status.message(), "a");
+            assert_eq!(again.into_response().status().as_u16(), http);
+        }
+    }
+}

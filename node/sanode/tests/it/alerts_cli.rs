@@ -1,0 +1,280 @@
+//! `sactl outputs|alerts|dead-letters` against a real node: settings set from the command line
+//! and refused when wrong, a test alert through the real path, alerts listed and shown with
+//! their delivery, a refused alert dead-lettered, replayed and resent.
+
+use std::process::Output;
+use std::time::Duration;
+
+use sa_chaos_tests::{HttpReceiver, NodeOptions, NodeProcess, Reply, http_post, write_repository};
+use serde_json::{Value, json};
+
+const RULES: &str = r#"
+from rules.publishers.probe import tag
+from streamalert.shared.rule import rule
+
+
+@rule(logs=['probe:event'], outputs=['webhook:soc'])
+def probe_alert(rec):
+    return rec['kind'] == 'bad'
+
+
+@rule(logs=['probe:event'], outputs=['webhook:soc'], publishers={'webhook:soc': [tag]})
+def probe_tagged(rec):
+    return rec['kind'] == 'tagged'
+"#;
+
+const PUBLISHERS: &str = r#"
+from streamalert.shared.publisher import Register
+
+
+@Register
+def tag(alert, publication):
+    publication['tagged_by'] = 'probe publisher'
+    publication['rule'] = alert.rule_name
+    publication['seq'] = alert.record['seq']
+    return publication
+"#;
+
+/// One cluster taking `probe:event` records over HTTP (source `events`), the rules and
+/// publisher above, and `outputs` as conf/outputs.json.
+fn probe_repository(dir: &std::path::Path, outputs: Value) -> std::path::PathBuf {
+    write_repository(
+        dir,
+        &[(
+            "probe",
+            json!({"id": "probe", "classifier_config": {}, "data_sources": {"http": {"events": ["probe"]}}}),
+        )],
+        &[(
+            "probe",
+            json!({"probe:event": {"parser": "json", "schema": {"kind": "string", "seq": "integer"}}}),
+        )],
+        &[("probe_rules.py", RULES), ("publishers/probe.py", PUBLISHERS)],
+        Some(&outputs),
+    )
+    .unwrap()
+}
+
+fn sactl(node: &NodeProcess, args: &[&str]) -> Output {
+    node.sactl(crate::sactl(), args)
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(output.status.success(), "{output:?}");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn wait_for(what: &str, check: impl FnMut() -> bool) {
+    sa_chaos_tests::wait_for(what, Duration::from_secs(30), check);
+}
+
+#[test]
+fn outputs_alerts_and_dead_letters_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = probe_repository(dir.path(), json!({"webhook": ["soc"]}));
+    let repo_dir = repo.clone();
+    let mut options = NodeOptions::new(crate::SANODE, dir.path().join("node"));
+    options.repo = repo_dir;
+    options.extra_args = vec!["--quiet-alerts".into()];
+    let node = NodeProcess::start(&options).unwrap();
+    let receiver = HttpReceiver::start().unwrap();
+
+    // Settings: unknown keys and missing required ones are refused with the reason.
+    let wrong = sactl(&node, &["outputs", "set", "webhook:soc", "uri=http://x"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("unknown setting \"uri\""),
+        "{wrong:?}"
+    );
+    let missing = sactl(&node, &["outputs", "set", "webhook:soc"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("missing settings url"));
+    let set = sactl(
+        &node,
+        &[
+            "outputs",
+            "set",
+            "webhook:soc",
+            &format!("url={}", receiver.url()),
+            "secret=s3cr3t",
+        ],
+    );
+    assert!(set.status.success(), "{set:?}");
+    let outputs = json_of(&sactl(&node, &["outputs", "list", "--json"]));
+    let soc = outputs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "webhook:soc")
+        .unwrap();
+    assert_eq!(soc["declared_in"], "outputs.json, sactl");
+    assert_eq!(soc["settings"], json!(["url", "secret"]));
+    assert!(
+        !String::from_utf8_lossy(&sactl(&node, &["outputs", "list"]).stdout).contains("s3cr3t"),
+        "secret values are never printed"
+    );
+
+    // A test alert goes through the real path, signed.
+    let test = sactl(&node, &["outputs", "test", "webhook:soc"]);
+    assert!(test.status.success(), "{test:?}");
+    let probe = receiver.wait_for_requests(1, Duration::from_secs(10));
+    assert_eq!(probe.len(), 1);
+    assert_eq!(probe[0].json()["rule_name"], "sa_output_test");
+    assert!(probe[0].header("x-sa-signature").is_some());
+
+    // The receiver refuses the next alert: it is dead-lettered, then replayed once it accepts.
+    receiver.queue_reply(Reply::status(400));
+    let (status, body) = http_post(
+        node.http_addr,
+        "/v1/ingest/events",
+        b"{\"kind\": \"bad\", \"seq\": 1}\n{\"kind\": \"good\", \"seq\": 2}\n",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    wait_for("the dead letter", || {
+        json_of(&sactl(
+            &node,
+            &["dead-letters", "list", "--kind", "output", "--json"],
+        ))
+        .as_array()
+        .is_some_and(|d| d.len() == 1)
+    });
+    let dead = json_of(&sactl(&node, &["dead-letters", "list", "--json"]));
+    let dead_output = dead
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "output")
+        .unwrap();
+    assert!(
+        dead_output["dead_letter"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("400")
+    );
+    let alert_id = dead_output["dead_letter"]["alert_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let listed = json_of(&sactl(
+        &node,
+        &["alerts", "list", "--status", "dead", "--json"],
+    ));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["alert"]["AlertID"], alert_id);
+    assert_eq!(listed[0]["outputs"]["webhook:soc"]["state"], "dead");
+
+    let replay = sactl(&node, &["dead-letters", "replay", "--alert-id", &alert_id]);
+    assert!(
+        String::from_utf8_lossy(&replay.stdout).contains("1 dead letters replayed"),
+        "{replay:?}"
+    );
+    wait_for("the replayed alert", || {
+        json_of(&sactl(&node, &["alerts", "show", &alert_id, "--json"]))["outputs"]["webhook:soc"]["state"]
+            == "sent"
+    });
+    let shown = json_of(&sactl(&node, &["alerts", "show", &alert_id, "--json"]));
+    assert_eq!(shown["status"], "delivered");
+    assert_eq!(shown["published"]["record"]["seq"], 1);
+
+    // A resend delivers it once more, on request.
+    let before = receiver.requests().len();
+    let resend = sactl(&node, &["alerts", "resend", &alert_id]);
+    assert!(resend.status.success(), "{resend:?}");
+    wait_for("the resent alert", || {
+        receiver.requests().len() == before + 1
+    });
+    assert_eq!(
+        receiver.requests().last().unwrap().header("x-sa-alert-id"),
+        Some(alert_id.as_str())
+    );
+
+    // A rule's publishers shape what its output receives (composed on the node's rules thread).
+    let (status, body) = http_post(
+        node.http_addr,
+        "/v1/ingest/events",
+        b"{\"kind\": \"tagged\", \"seq\": 3}\n",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    wait_for("the published alert", || {
+        receiver
+            .requests()
+            .iter()
+            .any(|r| r.json()["tagged_by"] == "probe publisher")
+    });
+    let published = receiver
+        .requests()
+        .into_iter()
+        .find(|r| r.json()["tagged_by"] == "probe publisher")
+        .unwrap()
+        .json();
+    assert_eq!(published["rule"], "probe_tagged");
+    assert_eq!(published["seq"], 3);
+
+    // A record no schema matches is dead-lettered; once a pushed config accepts it, a replay
+    // runs it through the pipeline again and it alerts.
+    let (status, body) = http_post(
+        node.http_addr,
+        "/v1/ingest/events",
+        b"{\"kind\": \"bad\"}\n",
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let unplaced = json_of(&sactl(
+        &node,
+        &["dead-letters", "list", "--kind", "classify", "--json"],
+    ));
+    assert_eq!(unplaced.as_array().unwrap().len(), 1, "{unplaced}");
+    assert!(
+        unplaced[0]["dead_letter"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("seq"),
+        "{unplaced}"
+    );
+    let still = sactl(&node, &["dead-letters", "replay", "--kind", "classify"]);
+    assert!(
+        String::from_utf8_lossy(&still.stdout).contains("1 records reprocessed, 0 classified"),
+        "{still:?}"
+    );
+    std::fs::write(
+        repo.join("conf/schemas/probe.json"),
+        json!({"probe:event": {
+            "parser": "json",
+            "schema": {"kind": "string", "seq": "integer"},
+            "configuration": {"optional_top_level_keys": ["seq"]}
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let push = sactl(&node, &["config", "push", repo.to_str().unwrap()]);
+    assert!(push.status.success(), "{push:?}");
+    wait_for("the node to run the pushed config", || {
+        json_of(&sactl(&node, &["status", "--json"]))["config_version"] == 1
+    });
+    let before = receiver.requests().len();
+    let replayed = sactl(&node, &["dead-letters", "replay", "--kind", "classify"]);
+    assert!(
+        String::from_utf8_lossy(&replayed.stdout).contains("1 records reprocessed, 1 classified"),
+        "{replayed:?}"
+    );
+    assert!(
+        json_of(&sactl(
+            &node,
+            &["dead-letters", "list", "--kind", "classify", "--json"]
+        ))
+        .as_array()
+        .unwrap()
+        .is_empty()
+    );
+    wait_for("the replayed record's alert", || {
+        receiver.requests().len() > before
+    });
+
+    let unknown = sactl(&node, &["alerts", "show", "no-such-alert"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    let bad_status = sactl(&node, &["alerts", "list", "--status", "lost"]);
+    assert_eq!(bad_status.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_status.stderr).contains("unknown status"));
+}
