@@ -4,9 +4,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use sa_aws::AwsTarget;
-use sa_aws_sources::SourceClients;
-use sa_aws_sources::kinesis::ReaderOptions;
 use sa_proto::admin::v1::admin_server::AdminServer;
 use sa_proto::alerts::v1::alerts_server::AlertsServer;
 use sa_proto::cluster::v1::cluster_server::ClusterServer;
@@ -30,7 +27,7 @@ use crate::metrics::NodeMetrics;
 use crate::pipeline::{Detection, PipelineOptions};
 use crate::sinks::AlertLog;
 use crate::sources::ingest::IngestService;
-use crate::sources::{SourceContext, file_tail, kinesis, kinesis_leases, s3_queue};
+use crate::sources::{SourceContext, Started};
 use sa_repository::LoadedRepository;
 use sa_repository::lookup_tables::refreshed_tables;
 use sa_state::{AlertStore, ConfigStore, LookupStore, RuleStore};
@@ -131,6 +128,8 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
 
     let source = Arc::new(SourceContext {
         pipeline: node.detection.clone(),
+        args: args.sources.clone(),
+        clients: Default::default(),
         data_dir: args.data_dir.clone(),
         replica: replica.clone(),
         alerts: node.alerts.clone(),
@@ -173,7 +172,6 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let grpc_task = tokio::spawn(grpc);
     let http_task = tokio::spawn(async move { http.await });
 
-    let source_clients = SourceClients::new(&AwsTarget::from_env()).await;
     let refresh_metrics = lookup_refresh::RefreshMetrics::new();
     node.metrics
         .register(Box::new(refresh_metrics.failures.clone()));
@@ -192,38 +190,20 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         promoted: node.metrics.rules_promoted_total.clone(),
         interval: args.rule_promotion_interval,
     }));
-    leader_tasks.push(Arc::new(kinesis_leases::LeasePlanner {
-        replica: replica.clone(),
-        detection: node.detection.clone(),
-        clients: source_clients.clone(),
-        lease_timeout: args.lease_timeout,
-    }));
 
     let mut tasks = JoinSet::new();
+    crate::sources::start_all(
+        &source,
+        &mut Started {
+            tasks: &mut tasks,
+            leader_tasks: &mut leader_tasks,
+        },
+    );
     tasks.spawn(leader::run(replica.clone(), leader_tasks, shutdown.clone()));
     tasks.spawn(config_watch::run(node.clone(), shutdown.clone()));
     tasks.spawn(async move {
         let _ = alert_runtime.outputs_reload.await;
     });
-    tasks.spawn(file_tail::run(source.clone()));
-    tasks.spawn(kinesis::run(
-        source.clone(),
-        source_clients.clone(),
-        kinesis::KinesisSettings {
-            start: args.kinesis_start.clone(),
-            reader: ReaderOptions::default(),
-            fan_out: args.kinesis_fan_out.clone(),
-        },
-    ));
-    for queue in &args.s3_queues {
-        tasks.spawn(s3_queue::run(
-            source.clone(),
-            source_clients.clone(),
-            queue.clone(),
-            s3_queue::S3QueueSettings::default(),
-        ));
-    }
-
     let membership = super::membership::establish(&replica, args.join.as_deref());
     tokio::pin!(membership);
     let mut member = false;

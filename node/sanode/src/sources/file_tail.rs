@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::SourceContext;
+use super::{SourceContext, Started};
 use crate::pipeline::{Body, Payload, SourceBatch};
 
 pub const SERVICE: &str = "file";
@@ -124,6 +124,10 @@ struct FileTail {
     offsets: Offsets,
     /// inode -> (pattern it was matched by, open handle).
     open: HashMap<u64, (String, File)>,
+}
+
+pub fn start(context: &Arc<SourceContext>, started: &mut Started) {
+    started.tasks.spawn(run(context.clone()));
 }
 
 /// Runs until the node stops: polls every configured pattern and feeds new lines through the

@@ -14,7 +14,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use sa_aws_sources::SourceClients;
 use sa_aws_sources::kinesis::{
     ReaderOptions, ShardBatch, ShardInfo, StartPosition, discover_shards,
 };
@@ -23,7 +22,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::SourceContext;
+use super::{SourceContext, Started};
 use crate::pipeline::{BatchError, Body, Payload, SourceBatch};
 use sa_state::{Fenced, LeaseStore, ShardProgress, now_ms};
 
@@ -91,9 +90,25 @@ struct Consumer {
     task: JoinHandle<()>,
 }
 
+/// Consumers of the shards leased to this node; the leader plans the leases.
+pub fn start(context: &Arc<SourceContext>, started: &mut Started) {
+    started
+        .leader_tasks
+        .push(Arc::new(super::kinesis_leases::LeasePlanner {
+            source: context.clone(),
+        }));
+    let settings = KinesisSettings {
+        start: context.args.kinesis_start.clone(),
+        reader: ReaderOptions::default(),
+        fan_out: context.args.kinesis_fan_out.clone(),
+    };
+    started.tasks.spawn(run(context.clone(), settings));
+}
+
 /// Runs until the node stops: starts a consumer for every shard leased to this node, stops
 /// those whose lease moved away (or to a new epoch).
-pub async fn run(source: Arc<SourceContext>, clients: SourceClients, settings: KinesisSettings) {
+pub async fn run(source: Arc<SourceContext>, settings: KinesisSettings) {
+    let clients = source.clients().await.clone();
     let store = LeaseStore::new(source.replica.clone());
     let me = source.replica.node_id();
     let lag = prometheus::IntGaugeVec::new(

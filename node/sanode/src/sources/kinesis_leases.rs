@@ -24,9 +24,9 @@ use sa_raft::Replica;
 use sa_state::{HeldLease, LeaseStore};
 use tokio_util::sync::CancellationToken;
 
+use super::SourceContext;
 use super::kinesis::SERVICE;
 use crate::leader::{LeaderTask, Ticks};
-use crate::pipeline::Detection;
 
 /// How often the leader replans.
 const PLAN_INTERVAL: Duration = Duration::from_millis(1000);
@@ -121,10 +121,7 @@ impl Liveness {
 
 /// The leader's shard lease planning for the configured streams.
 pub struct LeasePlanner {
-    pub replica: Replica,
-    pub detection: Arc<Detection>,
-    pub clients: SourceClients,
-    pub lease_timeout: Duration,
+    pub source: Arc<SourceContext>,
 }
 
 impl LeaderTask for LeasePlanner {
@@ -140,13 +137,13 @@ impl LeaderTask for LeasePlanner {
 impl LeasePlanner {
     /// Liveness starts afresh each term: a new leader probes every voter before moving leases.
     async fn plan_while_leading(self: Arc<Self>, term: CancellationToken) {
-        let store = LeaseStore::new(self.replica.clone());
-        let mut liveness = Liveness::new(self.lease_timeout);
+        let store = LeaseStore::new(self.source.replica.clone());
+        let mut liveness = Liveness::new(self.source.args.lease_timeout);
         // stream -> (next attempt, current delay) after failed planning
         let mut backoff: HashMap<String, (Instant, Duration)> = HashMap::new();
         let mut ticks = Ticks::every(PLAN_INTERVAL);
         while ticks.next(&term).await {
-            let streams = self.detection.resources(SERVICE);
+            let streams = self.source.pipeline.resources(SERVICE);
             let held = match store.leases(None) {
                 Ok(held) => held,
                 Err(e) => {
@@ -157,7 +154,7 @@ impl LeasePlanner {
             if streams.is_empty() && held.is_empty() {
                 continue;
             }
-            let live = liveness.live_voters(&self.replica).await;
+            let live = liveness.live_voters(&self.source.replica).await;
             let mut by_stream: BTreeMap<String, BTreeMap<String, HeldLease>> = BTreeMap::new();
             for (stream, shard, lease) in held {
                 by_stream.entry(stream).or_default().insert(shard, lease);
@@ -170,7 +167,8 @@ impl LeasePlanner {
                 {
                     continue;
                 }
-                match plan_stream(&store, &self.clients, stream, &live, current).await {
+                match plan_stream(&store, self.source.clients().await, stream, &live, current).await
+                {
                     Ok(()) => {
                         backoff.remove(stream);
                     }

@@ -23,7 +23,7 @@ use sa_aws_sources::s3::{
 use sa_engine::classifier::CandidateFailure;
 use sa_engine::{DeadLetter, Root};
 
-use super::SourceContext;
+use super::{SourceContext, Started};
 use crate::pipeline::{BatchError, Payload, SourceBatch};
 
 pub const SERVICE: &str = "s3";
@@ -59,13 +59,20 @@ enum MessageFailure {
     Transient(String),
 }
 
+/// One poller per `--s3-queue`.
+pub fn start(context: &Arc<SourceContext>, started: &mut Started) {
+    for queue in &context.args.s3_queues {
+        started.tasks.spawn(run(
+            context.clone(),
+            queue.clone(),
+            S3QueueSettings::default(),
+        ));
+    }
+}
+
 /// Polls `queue_url` until the node stops.
-pub async fn run(
-    source: Arc<SourceContext>,
-    clients: SourceClients,
-    queue_url: String,
-    settings: S3QueueSettings,
-) {
+pub async fn run(source: Arc<SourceContext>, queue_url: String, settings: S3QueueSettings) {
+    let clients = source.clients().await.clone();
     let reader = S3QueueReader::new(
         clients.sqs.clone(),
         queue_url.clone(),
