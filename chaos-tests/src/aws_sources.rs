@@ -1,21 +1,14 @@
 //! AWS clients for tests and benches that feed the node's Kinesis and S3 sources through moto.
 
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_kinesis::config::Credentials;
 use aws_sdk_kinesis::primitives::Blob;
 use sa_aws_sources::SourceClients;
 
-use crate::moto::{MOTO_REGION, MotoServer};
+use crate::moto::{MotoServer, moto_sdk_config};
 
-/// Kinesis, S3 and SQS clients on `moto` with its static test credentials.
+/// Kinesis, S3 and SQS clients on `moto` with its static test credentials. (`async` only for
+/// the callers that `block_on` it; building the clients awaits nothing.)
 pub async fn moto_clients(moto: &MotoServer) -> SourceClients {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(moto.endpoint())
-        .region(Region::new(MOTO_REGION))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .load()
-        .await;
-    SourceClients::from_sdk_config(&config, true)
+    SourceClients::from_sdk_config(&moto_sdk_config(moto), true)
 }
 
 /// Creates `stream` with `shards` shards (moto makes it ACTIVE at once).

@@ -13,7 +13,7 @@ mod wait;
 pub use binaries::{repository_root, workspace_binary};
 pub use cluster::TestCluster;
 pub use http_receiver::{HttpReceiver, ReceivedRequest, Reply};
-pub use moto::{MOTO_REGION, MotoServer};
+pub use moto::{MOTO_REGION, MotoServer, endpoint_sdk_config, moto_sdk_config};
 pub use node_process::{NodeOptions, NodeProcess, http_get, http_post};
 pub use ports::free_loopback_port;
 pub use repository::write_repository;

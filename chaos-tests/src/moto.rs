@@ -6,6 +6,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_kinesis::config::{Credentials, SharedCredentialsProvider};
+
 use crate::node_process::http_get;
 use crate::ports::free_loopback_port;
 
@@ -80,6 +85,33 @@ impl MotoServer {
             ("SA_AWS_ENDPOINT".into(), self.endpoint()),
         ]
     }
+}
+
+/// The SDK config a test's own clients use against `moto`: its static test credentials, the
+/// moto region and its endpoint. Service configs derive from it (for S3 on moto, with
+/// `aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true)`).
+pub fn moto_sdk_config(moto: &MotoServer) -> SdkConfig {
+    endpoint_sdk_config(moto.endpoint())
+}
+
+/// [`moto_sdk_config`] against any endpoint (a receiver, a fake service, a closed port). Built
+/// without reading the environment or profile files (a test process's environment is shared by
+/// its threads, and a developer's `~/.aws` must not leak into tests); the retries and connect
+/// timeout are those `aws_config::defaults(BehaviorVersion::latest()).load()` gives.
+pub fn endpoint_sdk_config(endpoint: impl Into<String>) -> SdkConfig {
+    let credentials = Credentials::new("testing", "testing", None, None, "moto");
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(MOTO_REGION))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .retry_config(RetryConfig::standard())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(3100))
+                .build(),
+        )
+        .build()
 }
 
 impl Drop for MotoServer {

@@ -6,8 +6,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_kinesis::config::Credentials;
 use sa_aws_sources::SourceError;
 use sa_aws_sources::kinesis::{PacingConfig, ReaderOptions, ShardInfo, ShardReader, StartPosition};
 use serde_json::{Value, json};
@@ -163,14 +161,11 @@ async fn fake_kinesis(log: Log, script: Script) -> aws_config::SdkConfig {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(serve(listener, log, script));
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+    sa_chaos_tests::endpoint_sdk_config(endpoint)
+        .into_builder()
         // the reader's own backoff is under test, not the SDK's retries
         .retry_config(RetryConfig::disabled())
-        .load()
-        .await
+        .build()
 }
 
 fn reader_of(config: aws_config::SdkConfig) -> ShardReader {

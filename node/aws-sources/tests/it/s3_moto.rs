@@ -234,14 +234,7 @@ async fn bucket_notifications_to_sqs_gzip_json_lines_cloudtrail_and_csv() {
 async fn sns_wrapped_notifications_are_unwrapped() {
     let moto = common::moto().await;
     let (url, queue_arn) = queue(&moto, "via-sns").await;
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto.server.endpoint())
-        .region(aws_config::Region::new(sa_chaos_tests::MOTO_REGION))
-        .credentials_provider(aws_sdk_kinesis::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
+    let config = sa_chaos_tests::moto_sdk_config(&moto.server);
     let sns = aws_sdk_sns::Client::new(&config);
     let topic = sns
         .create_topic()

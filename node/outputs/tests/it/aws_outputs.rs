@@ -1,21 +1,15 @@
 //! The AWS outputs against a real moto_server: the data lands where StreamAlert puts it.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_sqs::config::Credentials;
-use sa_chaos_tests::{MOTO_REGION, MotoServer};
+use aws_config::SdkConfig;
+use sa_chaos_tests::{MOTO_REGION, MotoServer, endpoint_sdk_config, moto_sdk_config};
 use sa_outputs::{Delivery, DeliveryOutcome, OutputName, Outputs, SecretsCipher, SecretsError};
 use serde_json::{Map, Value, json};
 
 use crate::common::{ALERT_ID, alert, config, credentials};
 
-async fn moto() -> (MotoServer, SdkConfig) {
+fn moto() -> (MotoServer, SdkConfig) {
     let server = MotoServer::start().expect("moto_server starts (deploy/local/bootstrap.sh)");
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(server.endpoint())
-        .region(Region::new(MOTO_REGION))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .load()
-        .await;
+    let sdk = moto_sdk_config(&server);
     (server, sdk)
 }
 
@@ -47,7 +41,7 @@ fn none() -> Map<String, Value> {
 
 #[tokio::test]
 async fn sqs_receives_the_compact_record() {
-    let (_moto, sdk) = moto().await;
+    let (_moto, sdk) = moto();
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queue_url = sqs
         .create_queue()
@@ -103,7 +97,7 @@ async fn sqs_receives_the_compact_record() {
 
 #[tokio::test]
 async fn fifo_queues_get_the_rule_as_group_and_the_alert_as_deduplication_id() {
-    let (_moto, sdk) = moto().await;
+    let (_moto, sdk) = moto();
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queue_url = sqs
         .create_queue()
@@ -155,7 +149,7 @@ async fn fifo_queues_get_the_rule_as_group_and_the_alert_as_deduplication_id() {
 
 #[tokio::test]
 async fn s3_stores_the_publication_under_an_hourly_prefix() {
-    let (_moto, sdk) = moto().await;
+    let (_moto, sdk) = moto();
     let s3 = aws_sdk_s3::Client::new(&sdk);
     s3.create_bucket().bucket("sa-alerts").send().await.unwrap();
     let outputs = outputs(&sdk, &[("aws-s3:archive", Some("sa-alerts"))]);
@@ -204,7 +198,7 @@ async fn s3_stores_the_publication_under_an_hourly_prefix() {
 
 #[tokio::test]
 async fn sns_publishes_to_a_subscribed_queue() {
-    let (_moto, sdk) = moto().await;
+    let (_moto, sdk) = moto();
     let sns = aws_sdk_sns::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let topic_arn = sns
@@ -275,7 +269,7 @@ async fn sns_publishes_to_a_subscribed_queue() {
 
 #[tokio::test]
 async fn firehose_delivers_a_json_line_to_its_s3_destination() {
-    let (_moto, sdk) = moto().await;
+    let (_moto, sdk) = moto();
     let s3 = aws_sdk_s3::Client::new(&sdk);
     s3.create_bucket()
         .bucket("alerts-history")
@@ -344,7 +338,7 @@ async fn firehose_delivers_a_json_line_to_its_s3_destination() {
 
 #[tokio::test]
 async fn cloudwatch_logs_get_one_event_per_alert() {
-    let (_moto, sdk) = moto().await;
+    let (_moto, sdk) = moto();
     let outputs = outputs(
         &sdk,
         &[
@@ -402,7 +396,7 @@ async fn cloudwatch_logs_get_one_event_per_alert() {
 
 #[tokio::test]
 async fn ses_sends_the_mime_email_with_the_record_attached() {
-    let (moto, sdk) = moto().await;
+    let (moto, sdk) = moto();
     let ses = aws_sdk_ses::Client::new(&sdk);
     ses.verify_email_identity()
         .email_address("sa@example.com")
@@ -477,7 +471,7 @@ async fn ses_sends_the_mime_email_with_the_record_attached() {
 
 #[tokio::test]
 async fn lambda_invocations_reach_lambda() {
-    let (_moto, sdk) = moto().await;
+    let (_moto, sdk) = moto();
     let outputs = outputs(
         &sdk,
         &[
@@ -518,12 +512,7 @@ async fn lambda_invoke_request_is_asynchronous_with_qualifier_and_payload() {
     // moto ignores the Qualifier query parameter, so the exact request is checked on a receiver
     let receiver = sa_chaos_tests::HttpReceiver::start().unwrap();
     receiver.set_default_reply(sa_chaos_tests::Reply::status(202));
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(receiver.url())
-        .region(Region::new(MOTO_REGION))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .load()
-        .await;
+    let sdk = endpoint_sdk_config(receiver.url());
     let outputs = outputs(
         &sdk,
         &[(
@@ -580,12 +569,7 @@ async fn lambda_invoke_request_is_asynchronous_with_qualifier_and_payload() {
 #[tokio::test]
 async fn an_unreachable_aws_endpoint_is_retried() {
     let port = sa_chaos_tests::free_loopback_port();
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .region(Region::new(MOTO_REGION))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .load()
-        .await;
+    let sdk = endpoint_sdk_config(format!("http://127.0.0.1:{port}"));
     let outputs = outputs(&sdk, &[("aws-sqs:soar", Some("soar-alerts"))]);
     let outcome = deliver(&outputs, "aws-sqs:soar", &alert(), &none()).await;
     assert!(
@@ -596,7 +580,7 @@ async fn an_unreachable_aws_endpoint_is_retried() {
 
 #[tokio::test]
 async fn kms_cipher_roundtrip() {
-    let (_moto, sdk) = moto().await;
+    let (_moto, sdk) = moto();
     let kms = aws_sdk_kms::Client::new(&sdk);
     let key_id = kms
         .create_key()
