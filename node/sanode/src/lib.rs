@@ -9,5 +9,6 @@ pub mod lookup_refresh;
 pub mod metrics;
 pub mod node;
 pub mod pipeline;
+pub mod retry;
 pub mod sinks;
 pub mod sources;

@@ -8,6 +8,7 @@ use clap::Args;
 use super::dispatcher::DispatcherSettings;
 use super::merger::MergerSettings;
 use super::retention::RetentionSettings;
+use crate::retry::Backoff;
 
 #[derive(Debug, Clone, Args)]
 pub struct AlertArgs {
@@ -77,7 +78,10 @@ impl AlertArgs {
         DispatcherSettings {
             concurrency: self.dispatch_concurrency,
             dead_letter_after: self.dead_letter_after,
-            backoff_max: self.retry_max_backoff,
+            backoff: Backoff {
+                max: self.retry_max_backoff,
+                ..DispatcherSettings::default().backoff
+            },
             ..DispatcherSettings::default()
         }
     }

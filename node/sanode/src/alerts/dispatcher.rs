@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::metrics::AlertMetrics;
 use crate::leader::LeaderTask;
+use crate::retry::Backoff;
 use crate::sinks::AlertLog;
 use sa_state::{
     AlertStore, AttemptRecord, OutputDeadLetter, OutputOutcome, OutputSettings, SentRecord, now_ms,
@@ -43,8 +44,8 @@ pub struct DispatcherSettings {
     pub concurrency: usize,
     /// An output that has not accepted an alert this long after the first attempt gives up.
     pub dead_letter_after: Duration,
-    pub backoff_base: Duration,
-    pub backoff_max: Duration,
+    /// Waits between attempts of one output, with full jitter.
+    pub backoff: Backoff,
 }
 
 impl Default for DispatcherSettings {
@@ -53,26 +54,12 @@ impl Default for DispatcherSettings {
             poll: Duration::from_secs(1),
             concurrency: 32,
             dead_letter_after: Duration::from_secs(24 * 3600),
-            backoff_base: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(300),
+            backoff: Backoff {
+                base: Duration::from_secs(1),
+                max: Duration::from_secs(300),
+            },
         }
     }
-}
-
-/// The delay before attempt `attempts + 1`: full jitter over an exponential ceiling, but never
-/// sooner than the service asked (Retry-After).
-pub fn backoff(
-    settings: &DispatcherSettings,
-    attempts: u32,
-    retry_after: Option<Duration>,
-) -> Duration {
-    let exponent = attempts.saturating_sub(1).min(20);
-    let ceiling = settings
-        .backoff_base
-        .saturating_mul(1u32 << exponent)
-        .min(settings.backoff_max);
-    let jittered = ceiling.mul_f64(fastrand::f64());
-    jittered.max(retry_after.unwrap_or_default())
 }
 
 /// Delivers one alert to one output, whatever schedules it (the dispatcher, `sactl outputs test`).
@@ -336,7 +323,7 @@ impl Dispatcher {
                         format!("gave up after {attempts} attempts: {reason}"),
                     );
                 }
-                let delay = backoff(&self.settings, attempts, after);
+                let delay = self.settings.backoff.jittered(attempts, after);
                 tracing::warn!(
                     alert_id = %alert.alert_id, %output, attempts, %reason,
                     retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry"

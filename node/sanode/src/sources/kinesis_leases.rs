@@ -27,12 +27,17 @@ use tokio_util::sync::CancellationToken;
 use super::SourceContext;
 use super::kinesis::SERVICE;
 use crate::leader::{LeaderTask, Ticks};
+use crate::retry::Backoff;
 
 /// How often the leader replans.
 const PLAN_INTERVAL: Duration = Duration::from_millis(1000);
 /// Retry delays of a stream whose shards cannot be listed.
-const PLAN_RETRY_MIN: Duration = Duration::from_secs(2);
-const PLAN_RETRY_MAX: Duration = Duration::from_secs(60);
+/// Planning for a stream that fails (e.g. the shipped local config names streams no endpoint
+/// has) is tried again less and less often.
+const PLAN_RETRY: Backoff = Backoff {
+    base: Duration::from_secs(2),
+    max: Duration::from_secs(60),
+};
 /// How long one liveness probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 
@@ -140,7 +145,7 @@ impl LeasePlanner {
         let store = LeaseStore::new(self.source.replica.clone());
         let mut liveness = Liveness::new(self.source.args.lease_timeout);
         // stream -> (next attempt, current delay) after failed planning
-        let mut backoff: HashMap<String, (Instant, Duration)> = HashMap::new();
+        let mut backoff: HashMap<String, (Instant, u32)> = HashMap::new();
         let mut ticks = Ticks::every(PLAN_INTERVAL);
         while ticks.next(&term).await {
             let streams = self.source.pipeline.resources(SERVICE);
@@ -173,18 +178,16 @@ impl LeasePlanner {
                         backoff.remove(stream);
                     }
                     Err(e) => {
-                        // e.g. the shipped local config names streams no endpoint has: say it once,
-                        // then retry less and less often
-                        let delay = backoff.get(stream).map_or(PLAN_RETRY_MIN, |(_, delay)| {
-                            (*delay * 2).min(PLAN_RETRY_MAX)
-                        });
+                        // Said once, then at debug level while it keeps failing.
+                        let failures = backoff.get(stream).map_or(1, |(_, failures)| failures + 1);
+                        let delay = PLAN_RETRY.ceiling(failures);
                         let error = format!("{e:#}");
-                        if delay == PLAN_RETRY_MIN {
+                        if failures == 1 {
                             tracing::warn!(stream, error, retry_in = ?delay, "kinesis lease planning");
                         } else {
                             tracing::debug!(stream, error, retry_in = ?delay, "kinesis lease planning");
                         }
-                        backoff.insert(stream.clone(), (Instant::now() + delay, delay));
+                        backoff.insert(stream.clone(), (Instant::now() + delay, failures));
                     }
                 }
             }

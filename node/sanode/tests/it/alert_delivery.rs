@@ -12,6 +12,7 @@ use sa_node::alerts::merger::{MergerSettings, merge_once, merged_alert_id};
 use sa_node::alerts::metrics::AlertMetrics;
 use sa_node::alerts::retention::purge_once;
 use sa_node::metrics::NodeMetrics;
+use sa_node::retry::Backoff;
 use sa_node::sinks::AlertLog;
 use sa_outputs::{OutputName, Outputs, OutputsConfig, SecretsCipher};
 use sa_raft::{RaftTiming, Replica, ReplicaConfig};
@@ -396,8 +397,10 @@ fn quick_retries() -> DispatcherSettings {
         poll: Duration::from_millis(50),
         concurrency: 8,
         dead_letter_after: Duration::from_secs(3600),
-        backoff_base: Duration::from_millis(20),
-        backoff_max: Duration::from_millis(100),
+        backoff: Backoff {
+            base: Duration::from_millis(20),
+            max: Duration::from_millis(100),
+        },
     }
 }
 
