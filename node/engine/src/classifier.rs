@@ -16,11 +16,7 @@ use crate::config::Config;
 use crate::envelope::ENVELOPE_KEY;
 use crate::log_type::{JsonExtraction, LogType};
 use crate::normalize::NORMALIZATION_KEY;
-use crate::parsers::pycsv::CsvDialect;
-use crate::parsers::{
-    Candidate, CsvRow, ParserKind, Rejection, Root, csv_candidates, csv_rows, extract_json,
-    extract_kv,
-};
+use crate::parsers::{self, Candidate, JSON, Rejection, Root, SharedExtractions};
 use crate::record::ClassifiedRecord;
 use crate::schema::{
     coerce_record, coercion_failure, key_mismatch, missing_optional_after_coercion, record_matches,
@@ -125,83 +121,6 @@ enum TypeResult {
         envelope: Map<String, Value>,
     },
     NoMatch(Option<String>),
-}
-
-/// Extractions shared by the candidate log types of one payload.
-#[derive(Default)]
-struct SharedExtractions<'a> {
-    json: Vec<(JsonKey<'a>, Vec<Candidate<'a>>)>,
-    fixed: Vec<(ParserKind, Result<Value, Rejection>)>,
-    csv: Vec<(CsvKey<'a>, Vec<CsvRow>)>,
-}
-
-/// CSV rows depend on the dialect and the `json_path` selecting the CSV strings.
-type CsvKey<'a> = (CsvDialect, Option<&'a str>);
-
-#[derive(PartialEq)]
-enum JsonKey<'a> {
-    Root,
-    Path(&'a str, bool),
-    RegexKey(&'a str),
-}
-
-impl<'a> JsonKey<'a> {
-    fn of(extraction: &'a JsonExtraction) -> JsonKey<'a> {
-        match extraction {
-            JsonExtraction::Root => JsonKey::Root,
-            JsonExtraction::Path {
-                path,
-                embedded_json,
-            } => JsonKey::Path(path.as_str(), *embedded_json),
-            JsonExtraction::RegexKey(k) => JsonKey::RegexKey(k),
-        }
-    }
-}
-
-impl<'a> SharedExtractions<'a> {
-    fn json(&mut self, extraction: &'a JsonExtraction, root: &'a Root) -> &[Candidate<'a>] {
-        let key = match extraction {
-            JsonExtraction::Root => JsonKey::Root,
-            JsonExtraction::Path {
-                path,
-                embedded_json,
-            } => JsonKey::Path(path.as_str(), *embedded_json),
-            JsonExtraction::RegexKey(k) => JsonKey::RegexKey(k),
-        };
-        let index = match self.json.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                self.json.push((key, extract_json(extraction, root)));
-                self.json.len() - 1
-            }
-        };
-        &self.json[index].1
-    }
-
-    fn csv_rows(&mut self, lt: &'a LogType, root: &Root) -> &[CsvRow] {
-        let key = (lt.csv, lt.csv_json_path.as_ref().map(|p| p.as_str()));
-        let index = match self.csv.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                self.csv
-                    .push((key, csv_rows(lt.csv, lt.csv_json_path.as_ref(), root)));
-                self.csv.len() - 1
-            }
-        };
-        &self.csv[index].1
-    }
-
-    fn fixed(&mut self, kind: ParserKind, root: &Root) -> &Result<Value, Rejection> {
-        let index = match self.fixed.iter().position(|(k, _)| *k == kind) {
-            Some(i) => i,
-            None => {
-                let parsed = root.text().and_then(|t| kind.parse_fixed_fields(t));
-                self.fixed.push((kind, parsed));
-                self.fixed.len() - 1
-            }
-        };
-        &self.fixed[index].1
-    }
 }
 
 impl Classifier {
@@ -332,7 +251,7 @@ impl Classifier {
                     record: self.finish(lt, coerced, &envelope),
                     service: service.into(),
                     resource: resource.into(),
-                    data_type: lt.parser.name().into(),
+                    data_type: lt.parser.name.into(),
                     origin: String::new(),
                 });
             }
@@ -350,8 +269,8 @@ impl Classifier {
                     .push(dead_letter(Some(&lt.name), raw, vec![failure]));
             }
         };
-        match (lt.parser, &lt.json) {
-            (ParserKind::Json, JsonExtraction::Root) => {
+        match &lt.json {
+            JsonExtraction::Root if lt.parser == &JSON => {
                 // The single candidate is the payload itself: move it instead of copying it.
                 drop(shared);
                 let verdict = verdicts
@@ -364,13 +283,10 @@ impl Classifier {
                 };
                 settle(&mut out, verdict, value, &rest);
             }
-            (
-                ParserKind::Json,
-                JsonExtraction::Path {
-                    path,
-                    embedded_json: false,
-                },
-            ) => {
+            JsonExtraction::Path {
+                path,
+                embedded_json: false,
+            } if lt.parser == &JSON => {
                 // The records are parts of the payload: move them out of it.
                 drop(shared);
                 let Root::Json(doc) = root else {
@@ -491,42 +407,10 @@ impl Classifier {
         root: &'a Root,
         shared: &mut SharedExtractions<'a>,
     ) -> Vec<Candidate<'a>> {
-        if lt.parser == ParserKind::Json {
-            shared.json(&lt.json, root);
-            if let Some(i) = shared
-                .json
-                .iter()
-                .position(|(k, _)| *k == JsonKey::of(&lt.json))
-            {
-                return shared.json.swap_remove(i).1;
-            }
+        if lt.parser == &JSON {
+            return shared.take_json(&lt.json, root);
         }
-        self.candidates_of(lt, root, shared, true).into_owned()
-    }
-
-    /// `rejected_values`: whether rejected candidates must carry their value (only the winning
-    /// type's do, for its dead letters).
-    fn candidates_of<'a, 's>(
-        &'a self,
-        lt: &'a LogType,
-        root: &'a Root,
-        shared: &'s mut SharedExtractions<'a>,
-        rejected_values: bool,
-    ) -> Cow<'s, [Candidate<'a>]> {
-        match lt.parser {
-            ParserKind::Json => Cow::Borrowed(shared.json(&lt.json, root)),
-            ParserKind::Csv => Cow::Owned(csv_candidates(
-                shared.csv_rows(lt, root),
-                &lt.schema,
-                lt.csv,
-                rejected_values,
-            )),
-            ParserKind::Kv => Cow::Owned(extract_kv(&lt.kv, &lt.schema, root)),
-            kind => Cow::Owned(vec![match shared.fixed(kind, root) {
-                Ok(value) => Candidate::valid(Cow::Owned(value.clone())),
-                Err(rejection) => Candidate::invalid(None, rejection.clone()),
-            }]),
-        }
+        parsers::candidates(lt, root, shared, true).into_owned()
     }
 
     fn try_log_type<'a>(
@@ -546,7 +430,7 @@ impl Classifier {
                 Err(reason) => return TypeResult::NoMatch(Some(reason.to_string())),
             },
         };
-        let candidates = self.candidates_of(lt, root, shared, false);
+        let candidates = parsers::candidates(lt, root, shared, false);
         let mut verdicts = Vec::with_capacity(candidates.len());
         let mut any_valid = false;
         let mut first_reason = None;

@@ -10,7 +10,7 @@ use crate::fxhash::KeySet;
 use crate::jmes::JmesPath;
 use crate::normalize::Normalization;
 use crate::parsers::pycsv::CsvDialect;
-use crate::parsers::{KvDialect, ParserKind};
+use crate::parsers::{self, CSV, JSON, KvDialect, ParserSpec};
 use crate::patterns::LogPatterns;
 use crate::schema::Schema;
 
@@ -22,7 +22,7 @@ pub struct LogType {
     pub name: String,
     /// The part before the first `:`, what `data_sources` lists name.
     pub source: String,
-    pub parser: ParserKind,
+    pub parser: &'static ParserSpec,
     pub schema: Schema,
     pub optional_keys: KeySet,
     pub envelope: Option<Envelope>,
@@ -57,9 +57,9 @@ impl LogType {
                 None
             }
             Some(p) => reader.string(p, &path.key("parser")).and_then(|name| {
-                let kind = ParserKind::from_name(name);
-                if kind.is_none() {
-                    let known: Vec<&str> = ParserKind::ALL.iter().map(|k| k.name()).collect();
+                let parser = parsers::by_name(name);
+                if parser.is_none() {
+                    let known: Vec<&str> = parsers::PARSERS.iter().map(|p| p.name).collect();
                     reader.error(
                         &path.key("parser"),
                         format!(
@@ -68,7 +68,7 @@ impl LogType {
                         ),
                     );
                 }
-                kind
+                parser
             }),
         };
         let schema = match map.get("schema") {
@@ -116,15 +116,15 @@ impl LogType {
             ));
             never_matches = Some(reason);
         }
-        let json = match (parser, &options.json_path, &options.json_regex_key) {
-            (ParserKind::Json, Some(path), _) => JsonExtraction::Path {
+        let json = match (&options.json_path, &options.json_regex_key) {
+            (Some(path), _) if parser == &JSON => JsonExtraction::Path {
                 path: path.clone(),
                 embedded_json: options.embedded_json,
             },
-            (ParserKind::Json, None, Some(key)) => JsonExtraction::RegexKey(key.clone()),
+            (None, Some(key)) if parser == &JSON => JsonExtraction::RegexKey(key.clone()),
             _ => JsonExtraction::Root,
         };
-        let csv_json_path = if parser == ParserKind::Csv {
+        let csv_json_path = if parser == &CSV {
             options.json_path.clone()
         } else {
             None
@@ -168,7 +168,7 @@ impl Options {
         config: &Map<String, Value>,
         path: &JsonPath,
         reader: &mut Reader<'_>,
-        parser: Option<ParserKind>,
+        parser: Option<&ParserSpec>,
     ) -> Option<Options> {
         let before = reader.errors.len();
         let get = |key: &str| config.get(key).filter(|v| !v.is_null());
@@ -216,7 +216,7 @@ impl Options {
                     csv.delimiter = s.chars().next().unwrap_or(',');
                     kv.delimiter = s.clone();
                 }
-                Value::String(s) if !s.is_empty() && parser != Some(ParserKind::Csv) => {
+                Value::String(s) if !s.is_empty() && parser != Some(&CSV) => {
                     kv.delimiter = s.clone()
                 }
                 Value::String(s) if !s.is_empty() => reader.error(

@@ -2,8 +2,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sa_engine::parsers::ParserKind;
+use sa_engine::parsers::{Parse, by_name};
 
 fuzz_target!(|data: &[u8]| {
-    let _ = ParserKind::Syslog5424.parse_fixed_fields(&String::from_utf8_lossy(data));
+    let Some(Parse::Text(parse)) = by_name("syslog5424").map(|p| p.parse) else {
+        panic!("syslog5424 is a text parser");
+    };
+    let _ = parse(&String::from_utf8_lossy(data));
 });

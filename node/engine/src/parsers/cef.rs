@@ -6,7 +6,12 @@
 
 use serde_json::{Map, Value};
 
-use super::Rejection;
+use super::{Parse, ParserSpec, Rejection};
+
+pub static PARSER: ParserSpec = ParserSpec {
+    name: "cef",
+    parse: Parse::Text(parse),
+};
 
 const HEADER_KEYS: [&str; 7] = [
     "cef_version",
@@ -18,7 +23,7 @@ const HEADER_KEYS: [&str; 7] = [
     "severity",
 ];
 
-pub fn parse(text: &str) -> Result<Value, Rejection> {
+fn parse(text: &str) -> Result<Value, Rejection> {
     let text = text.strip_suffix('\n').unwrap_or(text);
     let start = text
         .find("CEF:")

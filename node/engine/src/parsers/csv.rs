@@ -6,9 +6,42 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 use super::pycsv::{CsvDialect, read_rows};
-use super::{Candidate, Rejection, Root};
+use super::{Candidate, Parse, ParserSpec, Rejection, Root, SharedExtractions};
 use crate::jmes::JmesPath;
+use crate::log_type::LogType;
 use crate::schema::{FieldType, Schema};
+
+pub static PARSER: ParserSpec = ParserSpec {
+    name: "csv",
+    parse: Parse::LogType(candidates),
+};
+
+/// CSV rows depend on the dialect and the `json_path` selecting the CSV strings: log types with
+/// the same ones share them and map them onto their own schema.
+pub(super) type CsvKey<'a> = (CsvDialect, Option<&'a str>);
+
+fn candidates<'a, 's>(
+    lt: &'a LogType,
+    root: &'a Root,
+    shared: &'s mut SharedExtractions<'a>,
+    rejected_values: bool,
+) -> Cow<'s, [Candidate<'a>]> {
+    let key = (lt.csv, lt.csv_json_path.as_ref().map(|p| p.as_str()));
+    let index = match shared.csv.iter().position(|(k, _)| *k == key) {
+        Some(i) => i,
+        None => {
+            let rows = rows(lt.csv, lt.csv_json_path.as_ref(), root);
+            shared.csv.push((key, rows));
+            shared.csv.len() - 1
+        }
+    };
+    Cow::Owned(candidates_from_rows(
+        &shared.csv[index].1,
+        &lt.schema,
+        lt.csv,
+        rejected_values,
+    ))
+}
 
 /// What reading the CSV text of a payload gives, before any schema is applied: rows, or items
 /// that could not be read. Shared by every csv log type with the same dialect and `json_path`.

@@ -7,9 +7,10 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::Value;
 
-use super::{Candidate, Rejection, Root};
+use super::{Candidate, Parse, ParserSpec, Rejection, Root, SharedExtractions};
 use crate::decode::decode_str;
 use crate::jmes::JmesPath;
+use crate::log_type::LogType;
 use crate::python::{is_truthy, py_str};
 
 /// StreamAlert's `(?P<json_blob>{.+[:,].+}|\[.+[,:].+\])`: greedy, `.` not crossing newlines.
@@ -17,12 +18,72 @@ static JSON_BLOB: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\{.+[:,].+\}|\[.+[,:].+\]").unwrap_or_else(|e| unreachable!("constant regex: {e}"))
 });
 
+pub static PARSER: ParserSpec = ParserSpec {
+    name: "json",
+    parse: Parse::LogType(candidates),
+};
+
 /// How a json log type finds its records inside the root.
 #[derive(Debug, Clone)]
 pub enum JsonExtraction {
     Root,
     Path { path: JmesPath, embedded_json: bool },
     RegexKey(String),
+}
+
+/// The candidates depend only on the extraction, so log types with the same one share them.
+#[derive(PartialEq)]
+pub(super) enum JsonKey<'a> {
+    Root,
+    Path(&'a str, bool),
+    RegexKey(&'a str),
+}
+
+impl<'a> JsonKey<'a> {
+    fn of(extraction: &'a JsonExtraction) -> JsonKey<'a> {
+        match extraction {
+            JsonExtraction::Root => JsonKey::Root,
+            JsonExtraction::Path {
+                path,
+                embedded_json,
+            } => JsonKey::Path(path.as_str(), *embedded_json),
+            JsonExtraction::RegexKey(k) => JsonKey::RegexKey(k),
+        }
+    }
+}
+
+fn candidates<'a, 's>(
+    lt: &'a LogType,
+    root: &'a Root,
+    shared: &'s mut SharedExtractions<'a>,
+    _rejected_values: bool,
+) -> Cow<'s, [Candidate<'a>]> {
+    let index = shared.json_index(&lt.json, root);
+    Cow::Borrowed(&shared.json[index].1)
+}
+
+impl<'a> SharedExtractions<'a> {
+    fn json_index(&mut self, extraction: &'a JsonExtraction, root: &'a Root) -> usize {
+        let key = JsonKey::of(extraction);
+        match self.json.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.json.push((key, extract(extraction, root)));
+                self.json.len() - 1
+            }
+        }
+    }
+
+    /// A json log type's candidates, moved out of the shared extractions (no copy of decoded
+    /// embedded records); for the winning type, which no other log type reads after.
+    pub(crate) fn take_json(
+        &mut self,
+        extraction: &'a JsonExtraction,
+        root: &'a Root,
+    ) -> Vec<Candidate<'a>> {
+        let index = self.json_index(extraction, root);
+        self.json.swap_remove(index).1
+    }
 }
 
 pub fn extract<'a>(extraction: &JsonExtraction, root: &'a Root) -> Vec<Candidate<'a>> {

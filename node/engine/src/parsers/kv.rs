@@ -5,8 +5,14 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::{Candidate, Rejection, Root};
+use super::{Candidate, Parse, ParserSpec, Rejection, Root, SharedExtractions};
+use crate::log_type::LogType;
 use crate::schema::Schema;
+
+pub static PARSER: ParserSpec = ParserSpec {
+    name: "kv",
+    parse: Parse::LogType(candidates),
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KvDialect {
@@ -21,6 +27,15 @@ impl Default for KvDialect {
             separator: "=".into(),
         }
     }
+}
+
+fn candidates<'a, 's>(
+    lt: &'a LogType,
+    root: &'a Root,
+    _shared: &'s mut SharedExtractions<'a>,
+    _rejected_values: bool,
+) -> Cow<'s, [Candidate<'a>]> {
+    Cow::Owned(extract(&lt.kv, &lt.schema, root))
 }
 
 pub fn extract(dialect: &KvDialect, schema: &Schema, root: &Root) -> Vec<Candidate<'static>> {

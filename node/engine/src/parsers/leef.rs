@@ -6,9 +6,14 @@
 
 use serde_json::{Map, Value};
 
-use super::Rejection;
+use super::{Parse, ParserSpec, Rejection};
 
-pub fn parse(text: &str) -> Result<Value, Rejection> {
+pub static PARSER: ParserSpec = ParserSpec {
+    name: "leef",
+    parse: Parse::Text(parse),
+};
+
+fn parse(text: &str) -> Result<Value, Rejection> {
     let text = text.strip_suffix('\n').unwrap_or(text);
     let start = text
         .find("LEEF:")

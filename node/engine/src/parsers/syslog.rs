@@ -6,7 +6,12 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::Rejection;
+use super::{Parse, ParserSpec, Rejection};
+
+pub static PARSER: ParserSpec = ParserSpec {
+    name: "syslog",
+    parse: Parse::Text(parse),
+};
 
 /// Python's `$` (no MULTILINE) also matches before a final newline; Rust's does not, hence
 /// `\n?\z`.
@@ -15,7 +20,7 @@ static SYSLOG: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap_or_else(|e| unreachable!("constant regex: {e}"))
 });
 
-pub fn parse(text: &str) -> Result<Value, Rejection> {
+fn parse(text: &str) -> Result<Value, Rejection> {
     let caps = SYSLOG.captures(text).ok_or_else(|| {
         Rejection::Format("not a syslog line (`Mmm dd hh:mm:ss host app[pid]: message`)".into())
     })?;

@@ -6,13 +6,18 @@
 
 use serde_json::{Map, Value};
 
-use super::Rejection;
+use super::{Parse, ParserSpec, Rejection};
+
+pub static PARSER: ParserSpec = ParserSpec {
+    name: "syslog5424",
+    parse: Parse::Text(parse),
+};
 
 fn reject(why: &str) -> Rejection {
     Rejection::Format(format!("not RFC 5424 syslog: {why}"))
 }
 
-pub fn parse(text: &str) -> Result<Value, Rejection> {
+fn parse(text: &str) -> Result<Value, Rejection> {
     let text = text.strip_suffix('\n').unwrap_or(text);
     let rest = text.strip_prefix('<').ok_or_else(|| reject("no <PRI>"))?;
     let (pri, rest) = rest.split_once('>').ok_or_else(|| reject("no <PRI>"))?;
