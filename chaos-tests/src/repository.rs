@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::binaries::repository_root;
 
@@ -50,4 +50,42 @@ pub fn write_repository(
         std::fs::write(repo.join("rules").join(name), source)?;
     }
     Ok(repo)
+}
+
+/// A repository of one cluster, `probe`, whose HTTP ingest source `source` carries `probe:event`
+/// records (`{"kind": string, "seq": integer}`), with `rules` (file name under rules/, Python
+/// source) and `outputs` as conf/outputs.json.
+pub fn probe_repository(
+    dir: &Path,
+    source: &str,
+    rules: &[(&str, &str)],
+    outputs: &Value,
+) -> anyhow::Result<PathBuf> {
+    write_repository(
+        dir,
+        &[(
+            "probe",
+            json!({"id": "probe", "classifier_config": {}, "data_sources": {"http": {source: ["probe"]}}}),
+        )],
+        &[(
+            "probe",
+            json!({"probe:event": {"parser": "json", "schema": {"kind": "string", "seq": "integer"}}}),
+        )],
+        rules,
+        Some(outputs),
+    )
+}
+
+/// Turns on rule staging (`infrastructure.rule_staging` in global.json) and promotion
+/// (`rule_promotion_config` in lambda.json) in the repository at `repo`.
+pub fn enable_rule_staging(repo: &Path) -> anyhow::Result<()> {
+    let global_path = repo.join("conf/global.json");
+    let mut global: Value = serde_json::from_str(&std::fs::read_to_string(&global_path)?)?;
+    global["infrastructure"]["rule_staging"]["enabled"] = json!(true);
+    std::fs::write(&global_path, global.to_string())?;
+    std::fs::write(
+        repo.join("conf/lambda.json"),
+        json!({"rule_promotion_config": {"enabled": true}}).to_string(),
+    )?;
+    Ok(())
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sa_chaos_tests::{TestCluster, write_repository};
+use sa_chaos_tests::{TestCluster, enable_rule_staging, probe_repository};
 use serde_json::{Value, json};
 
 const RULES: &str = r#"
@@ -33,30 +33,8 @@ def probe_new(rec):
 
 /// `sactl send --source json` records into `probe:event`, staging and promotion on.
 fn repository(dir: &Path, rules: &[(&str, &str)]) -> PathBuf {
-    let repo = write_repository(
-        dir,
-        &[(
-            "probe",
-            json!({"id": "probe", "classifier_config": {}, "data_sources": {"http": {"json": ["probe"]}}}),
-        )],
-        &[(
-            "probe",
-            json!({"probe:event": {"parser": "json", "schema": {"kind": "string", "seq": "integer"}}}),
-        )],
-        rules,
-        Some(&json!({"webhook": ["soc"]})),
-    )
-    .unwrap();
-    let global = repo.join("conf/global.json");
-    let mut config: Value =
-        serde_json::from_str(&std::fs::read_to_string(&global).unwrap()).unwrap();
-    config["infrastructure"]["rule_staging"]["enabled"] = json!(true);
-    std::fs::write(&global, config.to_string()).unwrap();
-    std::fs::write(
-        repo.join("conf/lambda.json"),
-        json!({"rule_promotion_config": {"enabled": true}}).to_string(),
-    )
-    .unwrap();
+    let repo = probe_repository(dir, "json", rules, &json!({"webhook": ["soc"]})).unwrap();
+    enable_rule_staging(&repo).unwrap();
     repo
 }
 

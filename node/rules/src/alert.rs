@@ -45,7 +45,7 @@ impl AlertPolicy {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Alert {
     pub rule_name: String,
     pub alert_id: String,

@@ -268,22 +268,13 @@ mod tests {
             alert_id: id.into(),
             record,
             outputs: ["slack:sec".to_owned()].into(),
-            outputs_sent: Default::default(),
-            attempts: 0,
             cluster: Some("prod".into()),
-            context: Map::new(),
             created,
-            dispatched: 0,
             log_source: Some("demo:login".into()),
             log_type: Some("json".into()),
             merge_by_keys: vec!["user".into()],
             merge_window_mins: 5,
-            publishers: None,
-            rule_description: None,
-            source_entity: None,
-            source_service: None,
-            staged: false,
-            policy: Default::default(),
+            ..Default::default()
         }
     }
 

@@ -39,29 +39,15 @@ pub async fn single_node_replica(dir: &std::path::Path) -> sa_raft::Replica {
     replica
 }
 
-/// An alert of `rule` created at `created`, with only the alerts Firehose as output.
-#[cfg(test)]
-pub(crate) fn test_alert(rule: &str, created: sa_rules::Micros) -> sa_rules::Alert {
+/// An alert of `rule` created at `created`, with only the alerts Firehose as output: for the
+/// stores' tests and those of the node's leader tasks.
+#[cfg(any(test, feature = "test-support"))]
+pub fn test_alert(rule: &str, created: sa_rules::Micros) -> sa_rules::Alert {
     sa_rules::Alert {
         rule_name: rule.into(),
         alert_id: sa_rules::new_alert_id(),
-        record: serde_json::Map::new(),
         outputs: [sa_rules::FIREHOSE_OUTPUT.to_string()].into(),
-        outputs_sent: Default::default(),
-        attempts: 0,
-        cluster: None,
-        context: serde_json::Map::new(),
         created,
-        dispatched: 0,
-        log_source: None,
-        log_type: None,
-        merge_by_keys: Vec::new(),
-        merge_window_mins: 0,
-        publishers: None,
-        rule_description: None,
-        source_entity: None,
-        source_service: None,
-        staged: false,
-        policy: Default::default(),
+        ..Default::default()
     }
 }

@@ -2,10 +2,9 @@
 //! answers, and the offline commands (config validate, test classifier, test rules) on the
 //! shipped repository and on a broken one.
 
-use std::path::Path;
 use std::process::{Command, Output};
 
-use sa_chaos_tests::{free_loopback_port, repository_root, write_repository};
+use sa_chaos_tests::{free_loopback_port, probe_repository, repository_root};
 use serde_json::json;
 
 fn sactl(args: &[&str]) -> Output {
@@ -41,28 +40,11 @@ fn the_shipped_repository_validates_and_passes_its_tests() {
     assert_eq!(rules.status.code(), Some(0), "{rules:?}");
 }
 
-/// A repository whose conf/outputs.json names an output service sa does not know.
-fn repository_with_outputs(dir: &Path) -> std::path::PathBuf {
-    write_repository(
-        dir,
-        &[(
-            "probe",
-            json!({"id": "probe", "classifier_config": {}, "data_sources": {"http": {"events": ["probe"]}}}),
-        )],
-        &[(
-            "probe",
-            json!({"probe:event": {"parser": "json", "schema": {"kind": "string"}}}),
-        )],
-        &[],
-        Some(&json!({"webhook": ["soc"], "smoke-signals": ["hill"]})),
-    )
-    .unwrap()
-}
-
 #[test]
 fn a_repository_with_a_bad_outputs_file_is_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let repo = repository_with_outputs(dir.path());
+    let outputs = json!({"webhook": ["soc"], "smoke-signals": ["hill"]});
+    let repo = probe_repository(dir.path(), "events", &[], &outputs).unwrap();
     let validate = sactl(&["config", "validate", repo.to_str().unwrap()]);
     assert_eq!(validate.status.code(), Some(1), "{validate:?}");
     let stderr = String::from_utf8_lossy(&validate.stderr);

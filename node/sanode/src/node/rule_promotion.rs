@@ -92,7 +92,6 @@ mod tests {
     use std::collections::BTreeSet;
 
     use sa_rules::{Alert, RuleTable};
-    use serde_json::Map;
 
     use super::*;
     use sa_state::{RuleChange, RuleRow};
@@ -101,28 +100,7 @@ mod tests {
     const HOUR: Micros = 3_600_000_000;
 
     fn alert_of(rule: &str, created: Micros) -> Alert {
-        Alert {
-            rule_name: rule.into(),
-            alert_id: sa_rules::new_alert_id(),
-            record: Map::new(),
-            outputs: [sa_rules::FIREHOSE_OUTPUT.to_string()].into(),
-            outputs_sent: BTreeSet::new(),
-            attempts: 0,
-            cluster: None,
-            context: Map::new(),
-            created,
-            dispatched: 0,
-            log_source: None,
-            log_type: None,
-            merge_by_keys: Vec::new(),
-            merge_window_mins: 0,
-            publishers: None,
-            rule_description: None,
-            source_entity: None,
-            source_service: None,
-            staged: false,
-            policy: Default::default(),
-        }
+        sa_state::test_alert(rule, created)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ServiceError {
     /// The request itself is wrong: sending it again as is cannot help.
     #[error("{0}")]
@@ -94,13 +94,7 @@ mod tests {
             ),
         ];
         for (error, code, http) in cases {
-            let again = match &error {
-                ServiceError::InvalidArgument(m) => ServiceError::InvalidArgument(m.clone()),
-                ServiceError::NotFound(m) => ServiceError::NotFound(m.clone()),
-                ServiceError::FailedPrecondition(m) => ServiceError::FailedPrecondition(m.clone()),
-                ServiceError::Unavailable(m) => ServiceError::Unavailable(m.clone()),
-                ServiceError::Internal(m) => ServiceError::Internal(m.clone()),
-            };
+            let again = error.clone();
             let status = tonic::Status::from(error);
             assert_eq!(status.code(), code);
             assert_eq!(status.message(), "a");

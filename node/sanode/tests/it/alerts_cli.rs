@@ -5,7 +5,7 @@
 use std::process::Output;
 use std::time::Duration;
 
-use sa_chaos_tests::{HttpReceiver, NodeOptions, NodeProcess, Reply, http_post, write_repository};
+use sa_chaos_tests::{HttpReceiver, NodeOptions, NodeProcess, Reply, http_post};
 use serde_json::{Value, json};
 
 const RULES: &str = r#"
@@ -38,20 +38,11 @@ def tag(alert, publication):
 /// One cluster taking `probe:event` records over HTTP (source `events`), the rules and
 /// publisher above, and `outputs` as conf/outputs.json.
 fn probe_repository(dir: &std::path::Path, outputs: Value) -> std::path::PathBuf {
-    write_repository(
-        dir,
-        &[(
-            "probe",
-            json!({"id": "probe", "classifier_config": {}, "data_sources": {"http": {"events": ["probe"]}}}),
-        )],
-        &[(
-            "probe",
-            json!({"probe:event": {"parser": "json", "schema": {"kind": "string", "seq": "integer"}}}),
-        )],
-        &[("probe_rules.py", RULES), ("publishers/probe.py", PUBLISHERS)],
-        Some(&outputs),
-    )
-    .unwrap()
+    let rules = [
+        ("probe_rules.py", RULES),
+        ("publishers/probe.py", PUBLISHERS),
+    ];
+    sa_chaos_tests::probe_repository(dir, "events", &rules, &outputs).unwrap()
 }
 
 fn sactl(node: &NodeProcess, args: &[&str]) -> Output {

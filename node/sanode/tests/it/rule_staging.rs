@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use sa_chaos_tests::{
-    HttpReceiver, NodeOptions, NodeProcess, http_get, http_post, write_repository,
+    HttpReceiver, NodeOptions, NodeProcess, enable_rule_staging, http_get, http_post,
 };
 use serde_json::{Value, json};
 
@@ -49,30 +49,14 @@ def probe_new(rec):
 "#;
 
 fn probe_repository(dir: &Path, rules: &str) -> std::path::PathBuf {
-    let repo = write_repository(
+    let repo = sa_chaos_tests::probe_repository(
         dir,
-        &[(
-            "probe",
-            json!({"id": "probe", "classifier_config": {}, "data_sources": {"http": {"events": ["probe"]}}}),
-        )],
-        &[(
-            "probe",
-            json!({"probe:event": {"parser": "json", "schema": {"kind": "string", "seq": "integer"}}}),
-        )],
+        "events",
         &[("probe_rules.py", rules)],
-        Some(&json!({"webhook": ["soc"]})),
+        &json!({"webhook": ["soc"]}),
     )
     .unwrap();
-    let global_path = repo.join("conf/global.json");
-    let mut global: Value =
-        serde_json::from_str(&std::fs::read_to_string(&global_path).unwrap()).unwrap();
-    global["infrastructure"]["rule_staging"]["enabled"] = json!(true);
-    std::fs::write(&global_path, global.to_string()).unwrap();
-    std::fs::write(
-        repo.join("conf/lambda.json"),
-        json!({"rule_promotion_config": {"enabled": true}}).to_string(),
-    )
-    .unwrap();
+    enable_rule_staging(&repo).unwrap();
     repo
 }
 
