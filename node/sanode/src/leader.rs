@@ -109,3 +109,92 @@ impl Ticks {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// Counts its terms and the terms that ended; panics in its first `panics` terms.
+    #[derive(Default)]
+    struct Probe {
+        started: AtomicUsize,
+        ended: AtomicUsize,
+        panics: usize,
+    }
+
+    impl LeaderTask for Probe {
+        fn name(&self) -> &'static str {
+            "probe"
+        }
+
+        fn lead(self: Arc<Self>, term: CancellationToken) -> BoxFuture<'static, ()> {
+            Box::pin(async move {
+                let start = self.started.fetch_add(1, Ordering::SeqCst);
+                if start < self.panics {
+                    panic!("probe panics in its term {start}");
+                }
+                term.cancelled().await;
+                self.ended.fetch_add(1, Ordering::SeqCst);
+            })
+        }
+    }
+
+    async fn eventually(what: &str, check: impl Fn() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !check() {
+            assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tasks_run_while_leading_restart_after_a_panic_and_drain_on_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = sa_state::single_node_replica(dir.path()).await;
+        let steady = Arc::new(Probe::default());
+        let flaky = Arc::new(Probe {
+            panics: 1,
+            ..Probe::default()
+        });
+        let shutdown = CancellationToken::new();
+        let runner = tokio::spawn(run(
+            replica.clone(),
+            vec![steady.clone(), flaky.clone()],
+            shutdown.clone(),
+        ));
+
+        eventually("the one-node cluster's leader starts its tasks", || {
+            steady.started.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        eventually(
+            "the panicked task is started again in the same term",
+            || flaky.started.load(Ordering::SeqCst) == 2,
+        )
+        .await;
+        assert_eq!(
+            steady.started.load(Ordering::SeqCst),
+            1,
+            "one term, one start"
+        );
+
+        shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(10), runner)
+            .await
+            .expect("the runner stops on shutdown")
+            .unwrap();
+        assert_eq!(
+            steady.ended.load(Ordering::SeqCst),
+            1,
+            "drained, not aborted"
+        );
+        assert_eq!(
+            flaky.ended.load(Ordering::SeqCst),
+            1,
+            "the restarted task drained too"
+        );
+        replica.shutdown().await;
+    }
+}

@@ -54,6 +54,28 @@ fn node_serves_health_metrics_and_status_then_stops_on_sigterm() {
     assert_eq!(report["http_addr"], node.http_addr.to_string());
     assert!(report["uptime_ms"].as_u64().is_some(), "{report}");
 
+    // One layer counts every request of both servers, by RPC and by route.
+    let count = |series: &str| {
+        let (_, metrics) = http_get(node.http_addr, "/metrics").unwrap();
+        metrics
+            .lines()
+            .find(|line| line.starts_with(series))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no {series} in:\n{metrics}"))
+    };
+    let rpc = "sa_grpc_requests_total{method=\"Cluster/Status\"}";
+    let scrapes = "sa_http_requests_total{route=\"/metrics\"}";
+    let (rpcs_before, scrapes_before) = (count(rpc), count(scrapes));
+    assert!(sactl(&["status", "--node", &grpc]).status.success());
+    assert!(count(rpc) > rpcs_before, "sactl status is counted");
+    // Two scrapes since: this one, and the one that read the RPC count.
+    assert_eq!(
+        count(scrapes),
+        scrapes_before + 2,
+        "each scrape counts itself"
+    );
+
     let status = node.terminate(Duration::from_secs(30)).unwrap();
     assert!(status.success(), "sanode exit status {status}");
 }
