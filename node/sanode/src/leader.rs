@@ -46,6 +46,8 @@ pub async fn run(replica: Replica, tasks: Vec<Arc<dyn LeaderTask>>, shutdown: Ca
         tracing::info!(tasks = tasks.len(), "leading: leader tasks started");
         loop {
             tokio::select! {
+                // Shutdown first: it also ends the term, and the tasks ending then are not news.
+                biased;
                 _ = shutdown.cancelled() => break,
                 changed = raft.changed() => {
                     if changed.is_err() || !leading(raft.borrow_and_update().state) {
