@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::name::OutputName;
+use crate::OutputName;
 use crate::service::{KNOWN_SERVICES, ResourceShape, resource_shape};
 
 /// The configured outputs. Descriptors map to their resource (`None` for list-shaped services).

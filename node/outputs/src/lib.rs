@@ -8,7 +8,6 @@ mod config;
 mod delivery;
 mod format;
 mod http;
-mod name;
 mod outputs;
 mod secrets;
 mod service;
@@ -16,8 +15,8 @@ mod services;
 
 pub use config::{OutputsConfig, OutputsConfigError};
 pub use delivery::{Delivery, DeliveryOutcome};
-pub use name::{OutputName, OutputNameError};
 pub use outputs::Outputs;
+pub use sa_rules::{OutputName, OutputNameError};
 pub use secrets::{SecretsCipher, SecretsError};
 pub use service::{
     InvalidSettings, KNOWN_SERVICES, Property, RESOURCE_SETTING, ResourceShape,

@@ -10,10 +10,10 @@ use aws_config::timeout::TimeoutConfig;
 use sa_aws::AwsTarget;
 use tokio::sync::{Mutex, OnceCell};
 
+use crate::OutputName;
 use crate::config::OutputsConfig;
 use crate::delivery::{Delivery, DeliveryOutcome, Step, outcome};
 use crate::http::{self, HttpReply};
-use crate::name::OutputName;
 use crate::service::{self, KNOWN_SERVICES};
 
 /// An AWS call that takes longer is abandoned and retried by the dispatcher.

@@ -6,8 +6,8 @@ use std::pin::Pin;
 
 use serde_json::{Map, Value};
 
+use crate::OutputName;
 use crate::delivery::{Delivery, Step};
-use crate::name::OutputName;
 use crate::outputs::Outputs;
 use crate::services::REGISTRY;
 

@@ -4,8 +4,12 @@
 //! `conf/lookup_tables.json` declares.
 
 pub mod bundle;
+#[cfg(feature = "check")]
 mod check;
+mod loaded;
 pub mod lookup_tables;
 
 pub use bundle::{BundleDiff, BundleFile, ConfigBundle};
-pub use check::{LoadedRepository, RepositorySummary, SUMMARY_MARKER, check_repository};
+#[cfg(feature = "check")]
+pub use check::{RepositorySummary, SUMMARY_MARKER, check_repository};
+pub use loaded::LoadedRepository;

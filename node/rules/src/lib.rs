@@ -15,6 +15,7 @@ mod evaluation;
 mod interpreter;
 pub mod lookup;
 mod native;
+mod output_name;
 mod python_error;
 mod record_dict;
 mod repository;
@@ -38,6 +39,7 @@ pub use evaluation::Evaluation;
 pub use interpreter::{
     InterpreterError, InterpreterInfo, PythonEnv, interpreter_info, prepare as prepare_interpreter,
 };
+pub use output_name::{OutputName, OutputNameError};
 pub use repository::{LayoutError, LayoutProblem, RepositoryLayout};
 pub use rule_catalog::{LogsFilter, RecordView, RuleCatalog, RuleInfo};
 pub use worker::{Plugs, Publication, RulesHandle, RulesWorker};

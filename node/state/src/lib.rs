@@ -18,7 +18,7 @@ pub use alert_store::{
 pub use config_store::ConfigStore;
 pub use leases::{Fenced, HeldLease, Lease, LeaseStore, ShardProgress, ShardState};
 pub use lookup_store::LookupStore;
-pub use output_settings::OutputSettings;
+pub use output_settings::{OutputSettings, SettingsCipher};
 pub use rule_table::{
     DEFAULT_STAGING, RuleChange, RuleRow, RuleStore, RuleTableRefusal, StoredRow, SyncRequest,
     SyncWrite, TableState,

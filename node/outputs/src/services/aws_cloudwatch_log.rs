@@ -7,10 +7,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 
+use crate::OutputName;
 use crate::aws_error::aws_outcome;
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
 use crate::format::{Dumps, dumps};
-use crate::name::OutputName;
 use crate::outputs::Outputs;
 use crate::service::{OutputSpec, ResourceShape};
 

@@ -61,7 +61,7 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
-    use crate::name::OutputName;
+    use crate::OutputName;
     use crate::service::KNOWN_SERVICES;
 
     /// The services the README's "Outputs" section lists, in its order: every name in

@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::OutputName;
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
-use crate::name::OutputName;
 use crate::outputs::Outputs;
 use crate::service::{OutputSpec, ResourceShape, optional, secret};
 

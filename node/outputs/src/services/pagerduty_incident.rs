@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
+use crate::OutputName;
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
-use crate::name::OutputName;
 use crate::outputs::Outputs;
 use crate::service::{OutputSpec, ResourceShape, optional, plain, secret};
 use crate::services::pagerduty::{dedup_key, events_v2};

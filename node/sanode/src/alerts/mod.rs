@@ -6,4 +6,5 @@ pub mod dispatcher;
 pub mod merger;
 pub mod metrics;
 pub mod retention;
+pub mod settings_cipher;
 pub mod view;

@@ -24,6 +24,7 @@ use crate::alerts::dispatcher::{Compose, Deliverer, Dispatch, Dispatcher};
 use crate::alerts::merger::Merger;
 use crate::alerts::metrics::AlertMetrics;
 use crate::alerts::retention::Retention;
+use crate::alerts::settings_cipher::OutputsCipher;
 use crate::leader::LeaderTask;
 
 /// How often a node looks for a new config version to pick up its conf/outputs.json.
@@ -75,7 +76,7 @@ pub fn start(
                 .with_context(|| format!("cannot use the secrets key {}", key_file.display()))?
         }
     };
-    let settings = OutputSettings::new(node.replica.clone(), Arc::new(cipher));
+    let settings = OutputSettings::new(node.replica.clone(), Arc::new(OutputsCipher(cipher)));
     let deliverer = Arc::new(Deliverer::new(
         Outputs::new(outputs_config(node)?, aws.clone()),
         settings,

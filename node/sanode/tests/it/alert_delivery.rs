@@ -11,6 +11,7 @@ use sa_node::alerts::dispatcher::{Compose, Deliverer, Dispatcher, DispatcherSett
 use sa_node::alerts::merger::{MergerSettings, merge_once, merged_alert_id};
 use sa_node::alerts::metrics::AlertMetrics;
 use sa_node::alerts::retention::purge_once;
+use sa_node::alerts::settings_cipher::OutputsCipher;
 use sa_node::metrics::NodeMetrics;
 use sa_node::retry::Backoff;
 use sa_node::sinks::AlertLog;
@@ -342,7 +343,7 @@ async fn harness(outputs_json: Value, settings: DispatcherSettings) -> Harness {
     let replica = leader(&dir.path().join("raft")).await;
     let store = AlertStore::new(replica.clone());
     let cipher = SecretsCipher::local(dir.path().join("secrets.key")).unwrap();
-    let output_settings = OutputSettings::new(replica.clone(), Arc::new(cipher));
+    let output_settings = OutputSettings::new(replica.clone(), Arc::new(OutputsCipher(cipher)));
     let config = OutputsConfig::from_value(&outputs_json, "conf/outputs.json").unwrap();
     let alert_log = dir.path().join("alerts.jsonl");
     let deliverer = Arc::new(Deliverer::new(

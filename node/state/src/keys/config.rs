@@ -6,8 +6,8 @@
 //! | [`ConfigKey::Bundle`] | `bundle/{version, 20 digits}` |
 //! | [`ConfigKey::OutputSettings`] | `output/{service}:{descriptor}` |
 
-use sa_outputs::OutputName;
 use sa_raft::Keyspace;
+use sa_rules::OutputName;
 
 use super::{Decoding, KeyBytes, KeyError, KeyProblem};
 

@@ -43,7 +43,7 @@ pub enum KeyProblem {
     #[error("its dead letter id is not MILLIS-NODE-SEQUENCE")]
     DeadLetterId,
     #[error(transparent)]
-    OutputName(#[from] sa_outputs::OutputNameError),
+    OutputName(#[from] sa_rules::OutputNameError),
 }
 
 /// Numbers in keys are zero-padded to this many digits (every u64 fits), so that their byte

@@ -1,4 +1,4 @@
-//! `SERVICE:DESCRIPTOR`, the name rules use for an output.
+//! `SERVICE:DESCRIPTOR`, the name rules use for an output (and sa-outputs delivers to).
 
 use std::fmt;
 use std::str::FromStr;
