@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{SourceContext, Started};
 use crate::pipeline::{BatchError, Body, Payload, SourceBatch};
+use crate::retry::Backoff;
 use sa_state::{Fenced, LeaseStore, ShardProgress, now_ms};
 
 pub const SERVICE: &str = "kinesis";
@@ -34,8 +35,12 @@ const LEASE_POLL: Duration = Duration::from_millis(300);
 const DISCOVERY_INTERVAL: Duration = Duration::from_secs(2);
 /// An idle shard's lag is written to the replicated state at most this often.
 const LAG_WRITE_INTERVAL: Duration = Duration::from_secs(5);
-/// Wait before retrying a batch the pipeline could not take, or a failed read.
-const RETRY_DELAY: Duration = Duration::from_millis(500);
+/// Waits before retrying a batch the pipeline could not take, or a failed read: short at first
+/// (a leader change takes about a second), longer while it keeps failing.
+const RETRY: Backoff = Backoff {
+    base: Duration::from_millis(500),
+    max: Duration::from_secs(5),
+};
 
 /// Where a shard with no checkpoint starts (`--kinesis-start`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,6 +191,7 @@ pub async fn run(source: Arc<SourceContext>, settings: KinesisSettings) {
                 stop: stop.clone(),
                 ending: ending_rx,
                 lag: lag.with_label_values(&[stream.as_str(), shard.as_str()]),
+                failures: 0,
             };
             let task = tokio::spawn(shard_consumer.run(clients.kinesis.clone(), settings.clone()));
             tracing::info!(stream, shard, "kinesis consumer started");
@@ -224,6 +230,8 @@ struct ShardConsumer {
     stop: CancellationToken,
     ending: watch::Receiver<Option<String>>,
     lag: prometheus::IntGauge,
+    /// Failures in a row, for the wait before the next retry.
+    failures: u32,
 }
 
 impl ShardConsumer {
@@ -266,7 +274,10 @@ impl ShardConsumer {
                 _ = self.stop.cancelled() => return,
             };
             let batch = match batch {
-                Ok(batch) => batch,
+                Ok(batch) => {
+                    self.failures = 0;
+                    batch
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "kinesis read");
                     if self.pause().await {
@@ -354,6 +365,7 @@ impl ShardConsumer {
         loop {
             match self.source.pipeline.run(source_batch.clone()).await {
                 Ok(report) => {
+                    self.failures = 0;
                     if !report.dead_letters.is_empty() {
                         // the dead letters name stream and record; the log adds where they sat
                         tracing::warn!(
@@ -382,8 +394,9 @@ impl ShardConsumer {
 
     /// Waits before a retry; true when told to stop meanwhile.
     async fn pause(&mut self) -> bool {
+        self.failures = self.failures.saturating_add(1);
         tokio::select! {
-            _ = tokio::time::sleep(RETRY_DELAY) => false,
+            _ = tokio::time::sleep(RETRY.ceiling(self.failures)) => false,
             _ = self.stop.cancelled() => true,
         }
     }

@@ -25,10 +25,19 @@ use sa_engine::{DeadLetter, Root};
 
 use super::{SourceContext, Started};
 use crate::pipeline::{BatchError, Payload, SourceBatch};
+use crate::retry::Backoff;
 
 pub const SERVICE: &str = "s3";
-/// Pause after a failed receive before polling again.
-const RECEIVE_RETRY: Duration = Duration::from_secs(2);
+/// Pause after a failed receive before polling again, longer while receives keep failing.
+const RECEIVE_RETRY: Backoff = Backoff {
+    base: Duration::from_secs(2),
+    max: Duration::from_secs(30),
+};
+/// Pause before offering a chunk the pipeline refused as unavailable again.
+const PIPELINE_RETRY: Backoff = Backoff {
+    base: Duration::from_millis(500),
+    max: Duration::from_secs(4),
+};
 /// Times the pipeline may refuse a chunk as unavailable before the message is left for later.
 const PIPELINE_ATTEMPTS: u32 = 5;
 
@@ -79,16 +88,21 @@ pub async fn run(source: Arc<SourceContext>, queue_url: String, settings: S3Queu
         settings.queue.clone(),
     );
     tracing::info!(queue = queue_url, "polling S3 notifications");
+    let mut failed_receives = 0;
     loop {
         let received = tokio::select! {
             _ = source.shutdown.cancelled() => return,
             received = reader.receive() => received,
         };
         let messages = match received {
-            Ok(messages) => messages,
+            Ok(messages) => {
+                failed_receives = 0;
+                messages
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "s3 queue");
-                if source.pause(RECEIVE_RETRY).await {
+                failed_receives += 1;
+                if source.pause(RECEIVE_RETRY.ceiling(failed_receives)).await {
                     return;
                 }
                 continue;
@@ -223,7 +237,7 @@ async fn read_object(
                     if attempts >= PIPELINE_ATTEMPTS {
                         return Err(MessageFailure::Transient(reason));
                     }
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    tokio::time::sleep(PIPELINE_RETRY.ceiling(attempts)).await;
                 }
             }
         }
