@@ -113,7 +113,6 @@ pub fn start(context: &Arc<SourceContext>, started: &mut Started) {
 /// Runs until the node stops: starts a consumer for every shard leased to this node, stops
 /// those whose lease moved away (or to a new epoch).
 pub async fn run(source: Arc<SourceContext>, settings: KinesisSettings) {
-    let clients = source.clients().await.clone();
     let store = LeaseStore::new(source.replica.clone());
     let me = source.replica.node_id();
     let lag = prometheus::IntGaugeVec::new(
@@ -157,7 +156,7 @@ pub async fn run(source: Arc<SourceContext>, settings: KinesisSettings) {
                 .keys()
                 .any(|(s, shard)| s == stream && !known(&shards, stream, shard));
             if stale || missing {
-                match discover_shards(&clients.kinesis, stream).await {
+                match discover_shards(&source.clients().await.kinesis, stream).await {
                     Ok(found) => {
                         shards.insert(stream.clone(), (Instant::now(), found));
                     }
@@ -193,7 +192,8 @@ pub async fn run(source: Arc<SourceContext>, settings: KinesisSettings) {
                 lag: lag.with_label_values(&[stream.as_str(), shard.as_str()]),
                 failures: 0,
             };
-            let task = tokio::spawn(shard_consumer.run(clients.kinesis.clone(), settings.clone()));
+            let kinesis = source.clients().await.kinesis.clone();
+            let task = tokio::spawn(shard_consumer.run(kinesis, settings.clone()));
             tracing::info!(stream, shard, "kinesis consumer started");
             consumers.insert(
                 (stream, shard),
