@@ -19,6 +19,7 @@ pub mod priority;
 pub mod python;
 pub mod record;
 pub mod schema;
+pub mod service;
 pub mod test_events;
 
 pub use classifier::{Classification, Classifier, DeadLetter};

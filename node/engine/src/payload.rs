@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::decode::decode;
 use crate::parsers::Root;
+use crate::service;
 
 /// Kinesis record data that is not base64 (the message includes the decoder's).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -142,7 +143,7 @@ fn route_record(record: &Value) -> RoutedRecord {
         return match (stream, data) {
             (Some(stream), Some(data)) => match kinesis_data(data) {
                 Ok(root) => RoutedRecord::Payloads {
-                    service: "kinesis".into(),
+                    service: service::KINESIS.into(),
                     resource: stream.into(),
                     records: vec![root],
                 },
@@ -170,7 +171,7 @@ fn route_record(record: &Value) -> RoutedRecord {
             .and_then(|arn| arn.rsplit(':').next());
         return match (topic, sns.get("Message").and_then(Value::as_str)) {
             (Some(topic), Some(message)) => RoutedRecord::Payloads {
-                service: "sns".into(),
+                service: service::SNS.into(),
                 resource: topic.into(),
                 records: vec![Root::from_text(message)],
             },
@@ -188,7 +189,7 @@ fn route_record(record: &Value) -> RoutedRecord {
             other => Root::Json(other.clone()),
         });
         return RoutedRecord::Payloads {
-            service: "streamalert_app".into(),
+            service: service::STREAMALERT_APP.into(),
             resource: app.into(),
             records: records.collect(),
         };

@@ -6,8 +6,8 @@ use serde_json::Value;
 use super::read::Reader;
 use crate::error::JsonPath;
 
-/// Services a cluster's `data_sources` may name: StreamAlert's four and sa's own sources.
-pub const SERVICES: [&str; 6] = ["kinesis", "s3", "sns", "streamalert_app", "http", "file"];
+/// Services a cluster's `data_sources` may name.
+pub use crate::service::ALL as SERVICES;
 
 /// A resource (stream, bucket, topic, ...) and the log sources or log types it carries.
 pub type DataSource = (String, Vec<String>);

@@ -14,8 +14,8 @@ use crate::parsers::Root;
 use crate::payload::{KinesisDataError, kinesis_data};
 use crate::python::dumps;
 
-/// Services a test event may name: StreamAlert's four and sa's `http` and `file` sources.
-pub const SERVICES: [&str; 6] = ["kinesis", "s3", "sns", "streamalert_app", "http", "file"];
+/// Services a test event may name.
+pub use crate::service::ALL as SERVICES;
 
 const KNOWN_KEYS: [&str; 12] = [
     "description",

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::{SourceContext, Started};
 use crate::pipeline::{Body, Payload, SourceBatch};
 
-pub const SERVICE: &str = "file";
+pub const SERVICE: &str = sa_engine::service::FILE;
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// At most this much is read from one file per batch (whole lines only).
 const MAX_BATCH_BYTES: u64 = 1024 * 1024;

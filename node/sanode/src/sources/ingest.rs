@@ -25,7 +25,7 @@ use crate::node::ServiceError;
 use crate::pipeline::{BatchError, Body, Payload, SourceBatch};
 
 /// The service name under which ingest sources are declared in `data_sources`.
-pub const SERVICE: &str = "http";
+pub const SERVICE: &str = sa_engine::service::HTTP;
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub const BATCH_ID_HEADER: &str = "x-sa-batch-id";
 const MAX_BATCH_ID_LEN: usize = 256;

@@ -27,7 +27,7 @@ use crate::pipeline::{BatchError, Body, Payload, SourceBatch};
 use crate::retry::Backoff;
 use sa_state::{Fenced, LeaseStore, ShardProgress, now_ms};
 
-pub const SERVICE: &str = "kinesis";
+pub const SERVICE: &str = sa_engine::service::KINESIS;
 /// How often a node compares the leases it holds with the consumers it runs.
 const LEASE_POLL: Duration = Duration::from_millis(300);
 /// How often the shards of streams being read are listed again: a closed shard's

@@ -27,7 +27,7 @@ use super::{SourceContext, Started};
 use crate::pipeline::{BatchError, Payload, SourceBatch};
 use crate::retry::Backoff;
 
-pub const SERVICE: &str = "s3";
+pub const SERVICE: &str = sa_engine::service::S3;
 /// Pause after a failed receive before polling again, longer while receives keep failing.
 const RECEIVE_RETRY: Backoff = Backoff {
     base: Duration::from_secs(2),
