@@ -154,6 +154,19 @@ impl NodeProcess {
         self.wait_exit(timeout)
     }
 
+    /// SIGTERM, and an error with the node's log unless it exits cleanly.
+    pub fn terminate_cleanly(mut self, timeout: Duration) -> anyhow::Result<()> {
+        signal(self.pid(), "TERM")?;
+        let status = self.wait_exit(timeout)?;
+        if !status.success() {
+            bail!(
+                "sanode exited with {status} after SIGTERM; log:\n{}",
+                self.log()
+            );
+        }
+        Ok(())
+    }
+
     /// SIGKILL: the crash no code can react to.
     pub fn kill9(mut self) -> anyhow::Result<()> {
         self.child.kill()?;

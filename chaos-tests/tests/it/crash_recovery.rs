@@ -22,6 +22,5 @@ fn node_killed_with_sigkill_restarts_with_its_identity() {
         "{}",
         second.log()
     );
-    let status = second.terminate(Duration::from_secs(30)).unwrap();
-    assert!(status.success(), "{status}");
+    second.terminate_cleanly(Duration::from_secs(30)).unwrap();
 }

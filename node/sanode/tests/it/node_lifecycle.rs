@@ -76,8 +76,7 @@ fn node_serves_health_metrics_and_status_then_stops_on_sigterm() {
         "each scrape counts itself"
     );
 
-    let status = node.terminate(Duration::from_secs(30)).unwrap();
-    assert!(status.success(), "sanode exit status {status}");
+    node.terminate_cleanly(Duration::from_secs(30)).unwrap();
 }
 
 #[test]
