@@ -77,6 +77,12 @@ pub struct StateDb {
 }
 
 impl StateDb {
+    /// Waits for running flushes and compactions and starts no more: for a process about to
+    /// exit with the database still open.
+    pub fn stop_background_work(&self) {
+        self.db.cancel_all_background_work(true);
+    }
+
     /// Opens (creating if needed) the database with every column family.
     pub fn open(path: &Path) -> Result<Self, StateDbError> {
         let mut options = Options::default();
