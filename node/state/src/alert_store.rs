@@ -4,42 +4,47 @@
 //! | key | value | lifetime |
 //! |---|---|---|
 //! | `alert/{id}` | the alert's Dynamo record (docs/spec §10.3) | kept (history for `sactl alerts`) |
-//! | `pending/{id}` | when it is next due (ms since the epoch, decimal) | while an output of the alert is undelivered |
-//! | `due/{ms, 20 digits}/{id}` | empty | the same, ordered by time: the dispatcher reads only what is due |
-//! | `merge/{rule}/{created µs, 20 digits}/{id}` | empty | while a merge-enabled alert waits for its group to close |
+//! | `pending/{id}` | when it is next due (decimal) | while an output of the alert is undelivered |
+//! | `due/{due at, 20 digits}/{id}` | empty | the same, ordered by time: the dispatcher reads only what is due |
+//! | `merge/{rule}/{created, 20 digits}/{id}` | empty | while a merge-enabled alert waits for its group to close |
 //! | `merged/{id}` | id of the merged alert | kept |
 //! | `sent/{id}/{output}` | [`SentRecord`] | kept: an output with this key is never sent the alert again |
 //! | `attempt/{id}/{output}` | [`AttemptRecord`] | while an output is being retried |
 //! | `deadletter/output/{id}/{output}` | [`OutputDeadLetter`] | until replayed |
-//! | `deadletter/classify/{ms}-{node}-{seq}` | [`StoredDeadLetter`] | until replayed |
+//! | `deadletter/classify/{received}-{node}-{seq}` | [`StoredDeadLetter`] | until replayed |
 //! | `window/{rule}/{merge values digest}` | [`Marker`] | a `merge_send_first` window: its first alert went out at once |
 //! | `sendfirst/{id}` | empty | that first alert: delivered to every output, not merged |
 //! | `dedup/{rule}/{dedup values digest}` | [`Marker`] | a `dedup_keys` window: later alerts with these values are dropped |
 //! | `suppressed/{id}` | reason | a merge group below its rule's `merge_threshold` |
-//! | `byrule/{rule}/{created µs, 20 digits}/{id}` | empty | as long as the alert: what rule promotion counts (docs/spec §9.11) |
+//! | `byrule/{rule}/{created, 20 digits}/{id}` | empty | as long as the alert: what rule promotion counts (docs/spec §9.11) |
 //!
 //! An alert is inserted with `IfAbsent` on its key, so a replayed record (same source position,
 //! same alert id) neither duplicates the alert nor re-opens its delivery. The keys are typed in
-//! [`crate::keys::alerts`]. Times: the work list (`due/`, `pending/`) and the delivery records
-//! count milliseconds ([`now_ms`]), the alert itself, the rule indexes and the windows
-//! microseconds ([`Micros`]), as they always have in stored data.
+//! [`crate::keys::alerts`].
+//!
+//! Times: every time in the table's keys and values is [`Micros`], microseconds since the epoch,
+//! as the alert's own `created`: the work list (`due/`, `pending/`), the rule indexes, the
+//! windows, the delivery records (stored as `*_us` fields) and the dead letters. The times come
+//! from the caller (`now`) or, for a batch's dead letters, from [`Clock::System`]. Records
+//! written when the work list and the delivery records counted milliseconds are still read:
+//! their `*_ms` fields are converted (module `stored`), and their `due/` entries are due at once.
+//! Readers outside the cluster (`sactl`) see milliseconds still: the node converts at its API.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use sa_engine::DeadLetter;
 use sa_raft::{Command, CommandResult, Condition, Keyspace, Replica, WriteOp};
-use sa_rules::{Alert, FIREHOSE_OUTPUT, Micros};
+use sa_rules::{Alert, Clock, FIREHOSE_OUTPUT, Micros};
 use serde::{Deserialize, Serialize};
 
 use crate::keys::alerts::{
     AlertKey, CLASSIFY_DEAD_LETTER_PREFIX, DUE_PREFIX, DeadLetterId, PerAlert, PerOutput,
-    RuleIndex, Window, due_until, index_micros,
+    RuleIndex, Window, due_until,
 };
 
-/// Distinguishes the dead letters this process stores within one millisecond (concurrent
+/// Distinguishes the dead letters this process stores within one microsecond (concurrent
 /// batches would otherwise collide on the same key and fail each other's commit).
 static DEAD_LETTER_SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
@@ -69,8 +74,8 @@ fn by_rule_key(alert: &Alert) -> Vec<u8> {
     AlertKey::rule_index(RuleIndex::ByRule, alert).encode()
 }
 
-fn due_key(at_ms: u64, alert_id: &str) -> Vec<u8> {
-    AlertKey::due(at_ms, alert_id).encode()
+fn due_key(at: Micros, alert_id: &str) -> Vec<u8> {
+    AlertKey::due(at, alert_id).encode()
 }
 
 /// Decodes a key read under one family's prefix; `pick` takes that family's variant and hands
@@ -83,33 +88,30 @@ fn decode_as<T>(
         .map_err(|other| anyhow::anyhow!("{other:?} read where another key family was scanned"))
 }
 
-/// Puts the alert in the dispatcher's work list, due at `at_ms`.
-fn schedule_ops(alert_id: &str, at_ms: u64) -> [WriteOp; 2] {
+/// Puts the alert in the dispatcher's work list, due at `at` (a time before the epoch as 0, as
+/// the key stores it).
+fn schedule_ops(alert_id: &str, at: Micros) -> [WriteOp; 2] {
+    let at = at.max(0);
     [
         WriteOp::Put {
             keyspace: Keyspace::Alerts,
             key: per_alert(PerAlert::Pending, alert_id),
-            value: at_ms.to_string().into_bytes(),
+            value: at.to_string().into_bytes(),
         },
         WriteOp::Put {
             keyspace: Keyspace::Alerts,
-            key: due_key(at_ms, alert_id),
+            key: due_key(at, alert_id),
             value: Vec::new(),
         },
     ]
 }
 
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64
-}
-
 /// A record the classifier could not place, kept with its reason until an operator replays it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "stored::StoredDeadLetter")]
 pub struct StoredDeadLetter {
-    pub received_at_ms: u64,
+    #[serde(rename = "received_at_us")]
+    pub received_at: Micros,
     pub cluster: String,
     pub service: String,
     pub resource: String,
@@ -123,30 +125,157 @@ pub struct StoredDeadLetter {
 
 /// An output that accepted the alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "stored::SentRecord")]
 pub struct SentRecord {
-    pub at_ms: u64,
+    #[serde(rename = "at_us")]
+    pub at: Micros,
     pub attempts: u32,
     pub node_id: u64,
 }
 
 /// An output still being retried.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "stored::AttemptRecord")]
 pub struct AttemptRecord {
     pub attempts: u32,
-    pub first_at_ms: u64,
-    pub next_at_ms: u64,
+    #[serde(rename = "first_at_us")]
+    pub first_at: Micros,
+    #[serde(rename = "next_at_us")]
+    pub next_at: Micros,
     pub last_error: String,
 }
 
 /// An alert an output never accepted, kept until an operator replays it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "stored::OutputDeadLetter")]
 pub struct OutputDeadLetter {
     pub alert_id: String,
     pub rule_name: String,
     pub output: String,
     pub reason: String,
     pub attempts: u32,
-    pub at_ms: u64,
+    #[serde(rename = "at_us")]
+    pub at: Micros,
+}
+
+/// The stored shapes of the records above, as read: a time is its `*_us` field or, in a record
+/// written when the delivery records counted milliseconds, its `*_ms` field converted. Only
+/// `*_us` fields are written.
+mod stored {
+    use sa_rules::Micros;
+    use serde::Deserialize;
+
+    /// A record's time: `{name}_us`, else `{name}_ms` in µs.
+    fn time(us: Option<Micros>, ms: Option<u64>, name: &str) -> Result<Micros, String> {
+        match (us, ms) {
+            (Some(us), _) => Ok(us),
+            (None, Some(ms)) => Micros::try_from(ms)
+                .ok()
+                .and_then(|ms| ms.checked_mul(1_000))
+                .ok_or_else(|| format!("`{name}_ms` of {ms} is past the µs an i64 holds")),
+            (None, None) => Err(format!("missing field `{name}_us`")),
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct StoredDeadLetter {
+        received_at_us: Option<Micros>,
+        received_at_ms: Option<u64>,
+        cluster: String,
+        service: String,
+        resource: String,
+        log_type: Option<String>,
+        reason: String,
+        record: String,
+        #[serde(default)]
+        origin: String,
+    }
+
+    impl TryFrom<StoredDeadLetter> for super::StoredDeadLetter {
+        type Error = String;
+
+        fn try_from(d: StoredDeadLetter) -> Result<Self, String> {
+            Ok(super::StoredDeadLetter {
+                received_at: time(d.received_at_us, d.received_at_ms, "received_at")?,
+                cluster: d.cluster,
+                service: d.service,
+                resource: d.resource,
+                log_type: d.log_type,
+                reason: d.reason,
+                record: d.record,
+                origin: d.origin,
+            })
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct SentRecord {
+        at_us: Option<Micros>,
+        at_ms: Option<u64>,
+        attempts: u32,
+        node_id: u64,
+    }
+
+    impl TryFrom<SentRecord> for super::SentRecord {
+        type Error = String;
+
+        fn try_from(r: SentRecord) -> Result<Self, String> {
+            Ok(super::SentRecord {
+                at: time(r.at_us, r.at_ms, "at")?,
+                attempts: r.attempts,
+                node_id: r.node_id,
+            })
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct AttemptRecord {
+        attempts: u32,
+        first_at_us: Option<Micros>,
+        first_at_ms: Option<u64>,
+        next_at_us: Option<Micros>,
+        next_at_ms: Option<u64>,
+        last_error: String,
+    }
+
+    impl TryFrom<AttemptRecord> for super::AttemptRecord {
+        type Error = String;
+
+        fn try_from(r: AttemptRecord) -> Result<Self, String> {
+            Ok(super::AttemptRecord {
+                attempts: r.attempts,
+                first_at: time(r.first_at_us, r.first_at_ms, "first_at")?,
+                next_at: time(r.next_at_us, r.next_at_ms, "next_at")?,
+                last_error: r.last_error,
+            })
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct OutputDeadLetter {
+        alert_id: String,
+        rule_name: String,
+        output: String,
+        reason: String,
+        attempts: u32,
+        at_us: Option<Micros>,
+        at_ms: Option<u64>,
+    }
+
+    impl TryFrom<OutputDeadLetter> for super::OutputDeadLetter {
+        type Error = String;
+
+        fn try_from(d: OutputDeadLetter) -> Result<Self, String> {
+            Ok(super::OutputDeadLetter {
+                alert_id: d.alert_id,
+                rule_name: d.rule_name,
+                output: d.output,
+                reason: d.reason,
+                attempts: d.attempts,
+                at: time(d.at_us, d.at_ms, "at")?,
+            })
+        }
+    }
 }
 
 /// What one delivery attempt to one output came to, as recorded.
@@ -346,7 +475,7 @@ impl AlertStore {
         if alerts.is_empty() && dead_letters.is_empty() {
             return Ok(Vec::new());
         }
-        let now_ms = now_ms();
+        let now = Clock::System.now();
         let mut command = Command::default();
         let mut claimed = HashSet::new();
         // Which alert each of the command's first ops stores.
@@ -359,7 +488,7 @@ impl AlertStore {
         }
         for dead in dead_letters {
             let stored = StoredDeadLetter {
-                received_at_ms: now_ms,
+                received_at: now,
                 cluster: dead.cluster.clone(),
                 service: dead.service.clone(),
                 resource: dead.resource.clone(),
@@ -369,7 +498,7 @@ impl AlertStore {
                 origin: dead.origin.clone(),
             };
             let sequence = DEAD_LETTER_SEQUENCE.fetch_add(1, Ordering::Relaxed);
-            let id = DeadLetterId::new(now_ms, self.replica.node_id(), sequence);
+            let id = DeadLetterId::new(now, self.replica.node_id(), sequence);
             let key = AlertKey::ClassifyDeadLetter(id).encode();
             command.conditions.push(Condition::Absent {
                 keyspace: Keyspace::Alerts,
@@ -406,7 +535,7 @@ impl AlertStore {
         for (key, _) in self.replica.scan_prefix_from(
             Keyspace::Alerts,
             &index.rule_prefix(rule),
-            &index.rule_from(rule, index_micros(since)),
+            &index.rule_from(rule, since),
             limit,
         )? {
             // A rule whose name extends this one past a `/` shares the prefix.
@@ -619,15 +748,15 @@ impl AlertStore {
         }
     }
 
-    /// Pending alerts due at or before `now_ms`, earliest first, at most `limit`: `(due at,
+    /// Pending alerts due at or before `now`, earliest first, at most `limit`: `(due at,
     /// alert id)`. Alerts due later are not read at all.
-    pub fn due(&self, now_ms: u64, limit: usize) -> anyhow::Result<Vec<(u64, String)>> {
+    pub fn due(&self, now: Micros, limit: usize) -> anyhow::Result<Vec<(Micros, String)>> {
         self.replica
-            .scan_prefix_below(Keyspace::Alerts, DUE_PREFIX, &due_until(now_ms), limit)?
+            .scan_prefix_below(Keyspace::Alerts, DUE_PREFIX, &due_until(now), limit)?
             .into_iter()
             .map(|(due, _)| {
                 decode_as(&due, |key| match key {
-                    AlertKey::Due { at_ms, alert_id } => Ok((at_ms, alert_id)),
+                    AlertKey::Due { at, alert_id } => Ok((at, alert_id)),
                     other => Err(other),
                 })
             })
@@ -636,11 +765,15 @@ impl AlertStore {
 
     /// Takes the alert off the work list, wherever it is scheduled (also at `also_at`, the
     /// entry being handled, in case the two disagree).
-    fn unschedule_ops(&self, alert_id: &str, also_at: Option<u64>) -> anyhow::Result<Vec<WriteOp>> {
+    fn unschedule_ops(
+        &self,
+        alert_id: &str,
+        also_at: Option<Micros>,
+    ) -> anyhow::Result<Vec<WriteOp>> {
         let scheduled = self
             .replica
             .get(Keyspace::Alerts, &per_alert(PerAlert::Pending, alert_id))?
-            .and_then(|at| String::from_utf8_lossy(&at).parse::<u64>().ok());
+            .and_then(|at| String::from_utf8_lossy(&at).parse::<Micros>().ok());
         let mut ops = vec![WriteOp::Delete {
             keyspace: Keyspace::Alerts,
             key: per_alert(PerAlert::Pending, alert_id),
@@ -661,8 +794,8 @@ impl AlertStore {
         &self,
         alert_id: &str,
         outcomes: &[(String, OutputOutcome)],
-        handled_at: u64,
-        next_due: Option<u64>,
+        handled_at: Micros,
+        next_due: Option<Micros>,
     ) -> anyhow::Result<()> {
         let mut command = Command::default();
         for (output, outcome) in outcomes {
@@ -704,7 +837,7 @@ impl AlertStore {
             .into_iter()
             .map(|(_, value)| Ok(serde_json::from_slice(&value)?))
             .collect::<anyhow::Result<_>>()?;
-        dead.sort_by_key(|d| d.at_ms);
+        dead.sort_by_key(|d| d.at);
         Ok(dead)
     }
 
@@ -898,7 +1031,7 @@ mod tests {
         merging.merge_window_mins = 5;
         let (a, b) = (plain.alert_id.clone(), merging.alert_id.clone());
 
-        let before = now_ms();
+        let before = Clock::System.now();
         let new = store
             .commit(&[plain.clone(), merging.clone()], &[dead_letter()])
             .await
@@ -912,9 +1045,12 @@ mod tests {
             .clone();
         let id = dead_key.strip_prefix("deadletter/classify/").unwrap();
         let (at, rest) = id.split_once('-').unwrap();
-        assert!(
-            at.len() == 20 && at.parse::<u64>().unwrap() >= before,
-            "{id}"
+        let received: Micros = at.parse().unwrap();
+        assert!(at.len() == 20 && received >= before, "{id}");
+        let (_, stored) = &store.dead_letters().unwrap()[0];
+        assert_eq!(
+            stored.received_at, received,
+            "the id and the record agree, in µs"
         );
         let (node, sequence) = rest.split_once('-').unwrap();
         assert_eq!((node, sequence.len()), ("1", 12));
@@ -936,7 +1072,7 @@ mod tests {
 
         // delivered to the Firehose: a sent record, off the work list
         let sent = SentRecord {
-            at_ms: 5,
+            at: 5,
             attempts: 1,
             node_id: 1,
         };
@@ -950,7 +1086,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(store.delivery(&a).unwrap().sent[FIREHOSE_OUTPUT], sent);
-        assert_eq!(store.due(now_ms(), 10).unwrap(), [(0, b.clone())]);
+        assert_eq!(
+            store.due(Clock::System.now(), 10).unwrap(),
+            [(0, b.clone())]
+        );
         assert_eq!(store.pending().unwrap(), std::slice::from_ref(&b));
 
         // merged: the merge entry leaves, the member is marked with the merged alert's id
@@ -978,6 +1117,89 @@ mod tests {
         replica.shutdown().await;
     }
 
+    #[test]
+    fn records_store_their_times_in_microseconds_and_read_those_stored_in_milliseconds() {
+        let sent = SentRecord {
+            at: 1_700_000_000_123_456,
+            attempts: 2,
+            node_id: 3,
+        };
+        let attempt = AttemptRecord {
+            attempts: 1,
+            first_at: 1_700_000_000_000_001,
+            next_at: 1_700_000_001_000_001,
+            last_error: "503".into(),
+        };
+        let dead = OutputDeadLetter {
+            alert_id: "a".into(),
+            rule_name: "r".into(),
+            output: "slack:sec".into(),
+            reason: "400".into(),
+            attempts: 1,
+            at: 1_700_000_000_000_002,
+        };
+        let stored = StoredDeadLetter {
+            received_at: 1_700_000_000_000_003,
+            cluster: "prod".into(),
+            service: "kinesis".into(),
+            resource: "events".into(),
+            log_type: None,
+            reason: "no schema".into(),
+            record: "{}".into(),
+            origin: String::new(),
+        };
+        fn text(value: &impl Serialize) -> String {
+            serde_json::to_string(value).unwrap()
+        }
+        assert_eq!(
+            text(&sent),
+            r#"{"at_us":1700000000123456,"attempts":2,"node_id":3}"#
+        );
+        assert_eq!(
+            text(&attempt),
+            r#"{"attempts":1,"first_at_us":1700000000000001,"next_at_us":1700000001000001,"last_error":"503"}"#
+        );
+        assert_eq!(
+            text(&dead),
+            r#"{"alert_id":"a","rule_name":"r","output":"slack:sec","reason":"400","attempts":1,"at_us":1700000000000002}"#
+        );
+        assert_eq!(
+            text(&stored),
+            r#"{"received_at_us":1700000000000003,"cluster":"prod","service":"kinesis","resource":"events","log_type":null,"reason":"no schema","record":"{}"}"#
+        );
+        // each reads back what it wrote
+        assert_eq!(
+            serde_json::from_str::<SentRecord>(&text(&sent)).unwrap(),
+            sent
+        );
+        assert_eq!(
+            serde_json::from_str::<AttemptRecord>(&text(&attempt)).unwrap(),
+            attempt
+        );
+        assert_eq!(
+            serde_json::from_str::<OutputDeadLetter>(&text(&dead)).unwrap(),
+            dead
+        );
+        assert_eq!(
+            serde_json::from_str::<StoredDeadLetter>(&text(&stored)).unwrap(),
+            stored
+        );
+        // milliseconds, as stored before, become µs; a record with neither is refused
+        let legacy: SentRecord =
+            serde_json::from_str(r#"{"at_ms":1700000000123,"attempts":2,"node_id":3}"#).unwrap();
+        assert_eq!(legacy.at, 1_700_000_000_123_000);
+        let error = serde_json::from_str::<SentRecord>(r#"{"attempts":2,"node_id":3}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("missing field `at_us`"), "{error}");
+        let error = serde_json::from_str::<SentRecord>(
+            r#"{"at_ms":18446744073709551615,"attempts":2,"node_id":3}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("past the µs an i64 holds"), "{error}");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn keys_stored_by_earlier_versions_are_read_and_removed() {
         let dir = tempfile::tempdir().unwrap();
@@ -986,10 +1208,11 @@ mod tests {
         let alert = test_alert("rule", T0);
         let other = test_alert("rule/x", T0);
         let id = &alert.alert_id;
-        // the sequence of a classify dead letter had 6 digits before it had 12
+        // the sequence of a classify dead letter had 6 digits before it had 12, and its arrival
+        // counted milliseconds, as did its record's time
         let legacy_dead = "00000001700000000123-1-000007";
         let stored = StoredDeadLetter {
-            received_at_ms: 1_700_000_000_123,
+            received_at: 1_700_000_000_123_000,
             cluster: "prod".into(),
             service: "kinesis".into(),
             resource: "events".into(),
@@ -1000,10 +1223,12 @@ mod tests {
         };
         let json = |value: serde_json::Value| serde_json::to_vec(&value).unwrap();
         let mut command = Command::default();
+        // the work list and the delivery records counted milliseconds
+        let due_ms = 1_700_000_000_123_u64;
         for (key, value) in [
             (format!("alert/{id}"), json(alert.dynamo_record())),
-            (format!("pending/{id}"), b"7".to_vec()),
-            (format!("due/00000000000000000007/{id}"), Vec::new()),
+            (format!("pending/{id}"), due_ms.to_string().into_bytes()),
+            (format!("due/{due_ms:020}/{id}"), Vec::new()),
             (format!("byrule/rule/00001700000000000001/{id}"), Vec::new()),
             (
                 format!("byrule/rule/x/00001700000000000001/{}", other.alert_id),
@@ -1011,16 +1236,39 @@ mod tests {
             ),
             (
                 format!("sent/{id}/slack:sec"),
-                serde_json::to_vec(&SentRecord {
-                    at_ms: 1,
-                    attempts: 1,
-                    node_id: 1,
-                })
-                .unwrap(),
+                json(serde_json::json!({"at_ms": 1, "attempts": 1, "node_id": 1})),
+            ),
+            (
+                format!("attempt/{id}/pagerduty:sec"),
+                json(serde_json::json!({
+                    "attempts": 2,
+                    "first_at_ms": 1_700_000_000_000_u64,
+                    "next_at_ms": due_ms,
+                    "last_error": "503",
+                })),
+            ),
+            (
+                format!("deadletter/output/{id}/webhook:x"),
+                json(serde_json::json!({
+                    "alert_id": id,
+                    "rule_name": "rule",
+                    "output": "webhook:x",
+                    "reason": "400",
+                    "attempts": 1,
+                    "at_ms": 1_700_000_000_001_u64,
+                })),
             ),
             (
                 format!("deadletter/classify/{legacy_dead}"),
-                serde_json::to_vec(&stored).unwrap(),
+                json(serde_json::json!({
+                    "received_at_ms": 1_700_000_000_123_u64,
+                    "cluster": "prod",
+                    "service": "kinesis",
+                    "resource": "events",
+                    "log_type": null,
+                    "reason": "no schema",
+                    "record": "{}",
+                })),
             ),
         ] {
             command.ops.push(WriteOp::Put {
@@ -1033,17 +1281,55 @@ mod tests {
 
         assert_eq!(store.get(id).unwrap(), Some(alert.clone()));
         assert_eq!(store.pending().unwrap(), std::slice::from_ref(id));
-        assert_eq!(store.due(6, 10).unwrap(), []);
-        assert_eq!(store.due(7, 10).unwrap(), [(7, id.clone())]);
         assert_eq!(store.alerts_since("rule", T0, usize::MAX).unwrap(), 1);
         assert_eq!(store.alerts_since("rule", T0 + 1, usize::MAX).unwrap(), 0);
         assert_eq!(store.alerts_since("rule/x", 0, usize::MAX).unwrap(), 1);
         let delivery = store.delivery(id).unwrap();
-        assert_eq!(delivery.sent.keys().collect::<Vec<_>>(), ["slack:sec"]);
+        assert_eq!(delivery.sent["slack:sec"].at, 1_000);
+        assert_eq!(
+            delivery.attempts["pagerduty:sec"],
+            AttemptRecord {
+                attempts: 2,
+                first_at: 1_700_000_000_000_000,
+                next_at: 1_700_000_000_123_000,
+                last_error: "503".into(),
+            }
+        );
+        assert_eq!(delivery.dead["webhook:x"].at, 1_700_000_000_001_000);
+        assert_eq!(
+            store.output_dead_letters().unwrap(),
+            [delivery.dead["webhook:x"].clone()]
+        );
         assert_eq!(
             store.dead_letters().unwrap(),
             [(legacy_dead.to_string(), stored)]
         );
+
+        // A due entry in ms reads as a µs time in 1970: due at once, and handling it takes the
+        // alert off the work list; it is rescheduled in µs.
+        let due_at = Micros::try_from(due_ms).unwrap();
+        assert_eq!(store.due(due_at - 1, 10).unwrap(), []);
+        assert_eq!(
+            store.due(Clock::System.now(), 10).unwrap(),
+            [(due_at, id.clone())]
+        );
+        let next = T0 + 5_000_000;
+        store
+            .record_outcomes(id, &[], due_at, Some(next))
+            .await
+            .unwrap();
+        assert_eq!(store.due(next - 1, 10).unwrap(), []);
+        assert_eq!(store.due(next, 10).unwrap(), [(next, id.clone())]);
+        let keys = stored_keys(&replica);
+        assert!(keys.contains(&format!("due/00001700000005000001/{id}")));
+        assert!(!keys.iter().any(|key| key.starts_with("due/0000000")));
+        assert_eq!(
+            replica
+                .get(Keyspace::Alerts, format!("pending/{id}").as_bytes())
+                .unwrap(),
+            Some(b"1700000005000001".to_vec())
+        );
+
         store.remove_dead_letter(legacy_dead).await.unwrap();
         assert!(store.dead_letters().unwrap().is_empty());
         let error = store.remove_dead_letter("not-an-id").await.unwrap_err();

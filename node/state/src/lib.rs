@@ -13,7 +13,6 @@ mod rule_table;
 
 pub use alert_store::{
     AlertStore, AttemptRecord, OutputDeadLetter, OutputOutcome, SentRecord, StoredDeadLetter,
-    now_ms,
 };
 pub use config_store::ConfigStore;
 pub use leases::{Fenced, HeldLease, Lease, LeaseStore, ShardProgress, ShardState};
@@ -23,6 +22,16 @@ pub use rule_table::{
     DEFAULT_STAGING, RuleChange, RuleRow, RuleStore, RuleTableRefusal, StoredRow, SyncRequest,
     SyncWrite, TableState,
 };
+
+/// Milliseconds since the epoch, as the `leases` keyspace counts them (lease epochs, a
+/// checkpoint's `updated_ms`, which `sactl status` shows). The alerts table counts
+/// microseconds ([`sa_rules::Micros`], from [`sa_rules::Clock`]) and does not use this.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
 
 /// A one-node cluster's replica in `dir`, leading: the replicated state for a store's test.
 #[cfg(any(test, feature = "test-support"))]

@@ -15,7 +15,7 @@ use sa_outputs::{
     Delivery, DeliveryOutcome, OutputName, Outputs, OutputsConfig, RESOURCE_SETTING,
     credentials_with_defaults,
 };
-use sa_rules::{Alert, FIREHOSE_OUTPUT};
+use sa_rules::{Alert, Clock, FIREHOSE_OUTPUT, Micros};
 use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
@@ -25,11 +25,16 @@ use crate::leader::LeaderTask;
 use crate::retry::Backoff;
 use crate::sinks::AlertLog;
 use sa_state::{
-    AlertStore, AttemptRecord, OutputDeadLetter, OutputOutcome, OutputSettings, SentRecord, now_ms,
+    AlertStore, AttemptRecord, OutputDeadLetter, OutputOutcome, OutputSettings, SentRecord,
 };
 
 /// Due alerts one dispatch pass takes at most (the rest wait for the next pass).
 const DUE_BATCH: usize = 1000;
+
+/// A span of time as the alerts table counts it.
+fn micros(span: Duration) -> Micros {
+    Micros::try_from(span.as_micros()).unwrap_or(Micros::MAX)
+}
 
 /// Turns an alert into the publication for one output (docs/spec §13.3), running the rule's publishers.
 pub trait Compose: Send + Sync {
@@ -213,7 +218,7 @@ impl Dispatcher {
     /// returns how many started. Alerts due later are not read.
     pub async fn dispatch_due(self: Arc<Self>) -> anyhow::Result<usize> {
         let mut started = 0;
-        for (handled_at, alert_id) in self.store.due(now_ms(), DUE_BATCH)? {
+        for (handled_at, alert_id) in self.store.due(Clock::System.now(), DUE_BATCH)? {
             if !self
                 .in_flight
                 .lock()
@@ -245,7 +250,7 @@ impl Dispatcher {
 
     /// Delivers one alert to each of its outputs that is due (concurrently), then records every
     /// result and when the alert is next due, in one replicated write.
-    async fn dispatch(&self, alert_id: &str, handled_at: u64) -> anyhow::Result<()> {
+    async fn dispatch(&self, alert_id: &str, handled_at: Micros) -> anyhow::Result<()> {
         let Some(alert) = self.store.get(alert_id)? else {
             tracing::warn!(%alert_id, "pending alert without its record");
             return self
@@ -254,13 +259,13 @@ impl Dispatcher {
                 .await;
         };
         let state = self.store.delivery(alert_id)?;
-        let now = now_ms();
+        let now = Clock::System.now();
         let (due, later): (Vec<String>, Vec<String>) =
             state.remaining(&alert).into_iter().partition(|output| {
                 state
                     .attempts
                     .get(output)
-                    .is_none_or(|attempt| attempt.next_at_ms <= now)
+                    .is_none_or(|attempt| attempt.next_at <= now)
             });
         let outcomes: Vec<(String, OutputOutcome)> =
             futures::future::join_all(due.into_iter().map(|output| async {
@@ -271,9 +276,9 @@ impl Dispatcher {
             .await;
         let next_due = later
             .iter()
-            .filter_map(|output| state.attempts.get(output).map(|a| a.next_at_ms))
+            .filter_map(|output| state.attempts.get(output).map(|a| a.next_at))
             .chain(outcomes.iter().filter_map(|(_, outcome)| match outcome {
-                OutputOutcome::Retry(attempt) => Some(attempt.next_at_ms),
+                OutputOutcome::Retry(attempt) => Some(attempt.next_at),
                 _ => None,
             }))
             .min();
@@ -290,7 +295,9 @@ impl Dispatcher {
         previous: Option<AttemptRecord>,
     ) -> OutputOutcome {
         let attempts = previous.as_ref().map_or(0, |p| p.attempts) + 1;
-        let first_at_ms = previous.as_ref().map_or_else(now_ms, |p| p.first_at_ms);
+        let first_at = previous
+            .as_ref()
+            .map_or_else(|| Clock::System.now(), |p| p.first_at);
         let outcome = self.deliverer.deliver(alert, output).await;
         let result = match &outcome {
             DeliveryOutcome::Delivered => "delivered",
@@ -301,20 +308,19 @@ impl Dispatcher {
             .deliveries_total
             .with_label_values(&[output, result])
             .inc();
-        let now = now_ms();
+        let now = Clock::System.now();
         match outcome {
             DeliveryOutcome::Delivered => {
                 tracing::info!(alert_id = %alert.alert_id, rule = %alert.rule_name, %output, attempts, "alert delivered");
                 OutputOutcome::Sent(SentRecord {
-                    at_ms: now,
+                    at: now,
                     attempts,
                     node_id: self.node_id,
                 })
             }
             DeliveryOutcome::Retry { after, reason } => {
-                let expired = now.saturating_sub(first_at_ms)
-                    >= u64::try_from(self.settings.dead_letter_after.as_millis())
-                        .unwrap_or(u64::MAX);
+                let expired =
+                    now.saturating_sub(first_at) >= micros(self.settings.dead_letter_after);
                 if expired {
                     return self.dead_letter(
                         alert,
@@ -330,8 +336,8 @@ impl Dispatcher {
                 );
                 OutputOutcome::Retry(AttemptRecord {
                     attempts,
-                    first_at_ms,
-                    next_at_ms: now + delay.as_millis() as u64,
+                    first_at,
+                    next_at: now.saturating_add(micros(delay)),
                     last_error: reason,
                 })
             }
@@ -357,7 +363,7 @@ impl Dispatcher {
             output: output.to_string(),
             reason,
             attempts,
-            at_ms: now_ms(),
+            at: Clock::System.now(),
         })
     }
 }

@@ -148,8 +148,7 @@ impl Alerts for AlertsService {
             {
                 dead_letters.push(DeadLetter {
                     kind: "output".into(),
-                    json: serde_json::to_string(&dead)
-                        .map_err(|e| ServiceError::internal(e.into()))?,
+                    json: view::output_dead_letter(&dead).to_string(),
                     id: String::new(),
                 });
             }
@@ -158,8 +157,7 @@ impl Alerts for AlertsService {
             for (id, dead) in self.store.dead_letters().map_err(ServiceError::internal)? {
                 dead_letters.push(DeadLetter {
                     kind: "classify".into(),
-                    json: serde_json::to_string(&dead)
-                        .map_err(|e| ServiceError::internal(e.into()))?,
+                    json: view::classify_dead_letter(&dead).to_string(),
                     id,
                 });
             }

@@ -4,31 +4,38 @@
 //! |---|---|
 //! | [`PerAlert`] | `alert/`, `pending/`, `merged/`, `sendfirst/`, `suppressed/` + `{alert id}` |
 //! | [`PerOutput`] | `sent/`, `attempt/`, `deadletter/output/` + `{alert id}/{output}` |
-//! | due | `due/{due at, ms since the epoch, 20 digits}/{alert id}` |
-//! | [`RuleIndex`] | `merge/`, `byrule/` + `{rule}/{created, µs since the epoch, 20 digits}/{alert id}` |
+//! | due | `due/{due at, 20 digits}/{alert id}` |
+//! | [`RuleIndex`] | `merge/`, `byrule/` + `{rule}/{created, 20 digits}/{alert id}` |
 //! | [`Window`] | `window/`, `dedup/` + `{rule}/{values digest}` |
 //! | classify dead letter | `deadletter/classify/{`[`DeadLetterId`]`}` |
 //!
 //! Alert ids are UUIDs and never hold a `/`; outputs and rule names may (a key is cut at the
 //! `/` right after the id, or, where the rule comes first, at the last ones).
 //!
-//! Times: the work list (`due/`, and the `pending/` value) and classify dead letters count
-//! milliseconds, the rule indexes microseconds (an alert's `created`, [`Micros`]); each field
-//! names its unit.
+//! Times: every time in these keys (a due time, an alert's creation, a classify dead letter's
+//! arrival) is [`Micros`], microseconds since the epoch like an alert's `created`, written as
+//! 20 digits so that byte order is time order; a time before the epoch is written as 0. An
+//! alert due at its creation time has the same number in its `due/` key as in its rule
+//! indexes.
+//!
+//! Before, the work list and classify dead letters counted milliseconds. Such keys still
+//! decode: a `due/` entry written then reads as a time in January 1970, so it is simply due at
+//! once (the dispatcher reschedules it in µs), and a dead letter id written then sorts before
+//! every later one, as it arrived before them.
 
 use std::fmt;
 
 use sa_raft::Keyspace;
 use sa_rules::{Alert, Micros};
 
-use super::{Decoding, KeyBytes, KeyError, KeyProblem, NUMBER_DIGITS, parse_number};
+use super::{Decoding, KeyBytes, KeyError, KeyProblem, parse_number};
 
 /// Keys holding one thing about one alert: `{family}{alert id}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PerAlert {
     /// `alert/`: the alert's Dynamo record.
     Record,
-    /// `pending/`: when the alert is next due (ms).
+    /// `pending/`: when the alert is next due ([`Micros`], decimal).
     Pending,
     /// `merged/`: the id of the alert it was merged into.
     Merged,
@@ -117,12 +124,12 @@ impl RuleIndex {
         KeyBytes::new(self.text()).text(rule).byte(b'/').done()
     }
 
-    /// Where the keys of `rule` created at or after `since_us` begin.
-    pub fn rule_from(self, rule: &str, since_us: u64) -> Vec<u8> {
+    /// Where the keys of `rule` created at or after `since` begin.
+    pub fn rule_from(self, rule: &str, since: Micros) -> Vec<u8> {
         KeyBytes::new(self.text())
             .text(rule)
             .byte(b'/')
-            .number(since_us)
+            .micros(since)
             .byte(b'/')
             .done()
     }
@@ -161,26 +168,24 @@ pub const DUE_PREFIX: &[u8] = DUE.as_bytes();
 /// What every classify dead letter's key starts with.
 pub const CLASSIFY_DEAD_LETTER_PREFIX: &[u8] = CLASSIFY_DEAD_LETTER.as_bytes();
 
-/// The bound below which the work list holds exactly the entries due at or before `now_ms`.
-pub fn due_until(now_ms: u64) -> Vec<u8> {
-    KeyBytes::new(DUE).number(now_ms.saturating_add(1)).done()
+/// The bound below which the work list holds exactly the entries due at or before `now`.
+pub fn due_until(now: Micros) -> Vec<u8> {
+    KeyBytes::new(DUE).micros(now.saturating_add(1)).done()
 }
 
-/// An alert's creation time as the rule indexes store it: µs, a time before the epoch as 0.
-pub fn index_micros(created: Micros) -> u64 {
-    u64::try_from(created).unwrap_or(0)
-}
-
-/// A classified-out record's dead letter: `{received ms, 20 digits}-{node id}-{sequence}`, so
-/// that dead letters sort by arrival. Kept as the text it is stored under, since operators name
-/// a dead letter by it (and the sequence had 6 digits before it had 12).
+/// A classified-out record's dead letter: `{received, 20 digits}-{node id}-{sequence}`, so that
+/// dead letters sort by arrival. Kept as the text it is stored under, since operators name a
+/// dead letter by it (the sequence had 6 digits before it had 12, and the arrival counted
+/// milliseconds before it counted microseconds: the stored record's own time is the one to
+/// read, not this one).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DeadLetterId(String);
 
 impl DeadLetterId {
-    /// The id of the `sequence`th dead letter node `node_id` stored, received at `received_at_ms`.
-    pub fn new(received_at_ms: u64, node_id: u64, sequence: u64) -> Self {
-        DeadLetterId(format!("{received_at_ms:020}-{node_id}-{sequence:012}"))
+    /// The id of the `sequence`th dead letter node `node_id` stored, received at `received_at`.
+    pub fn new(received_at: Micros, node_id: u64, sequence: u64) -> Self {
+        let received = super::key_micros(received_at);
+        DeadLetterId(format!("{received:020}-{node_id}-{sequence:012}"))
     }
 
     /// An id as listed.
@@ -192,11 +197,6 @@ impl DeadLetterId {
             (Some(_), 2) => Ok(DeadLetterId(text.to_owned())),
             _ => Err(KeyProblem::DeadLetterId),
         }
-    }
-
-    /// When the record was dead-lettered, ms since the epoch.
-    pub fn received_at_ms(&self) -> u64 {
-        parse_number(&self.0[..NUMBER_DIGITS]).expect("checked when the id was made")
     }
 
     pub fn as_str(&self) -> &str {
@@ -222,15 +222,16 @@ pub enum AlertKey {
         alert_id: String,
         output: String,
     },
-    /// The dispatcher's work list, by time: `due/{at ms}/{alert id}`.
+    /// The dispatcher's work list, by time: `due/{at}/{alert id}`.
     Due {
-        at_ms: u64,
+        at: Micros,
         alert_id: String,
     },
+    /// `created` is the alert's, or 0 for an alert created before the epoch.
     RuleIndex {
         index: RuleIndex,
         rule: String,
-        created_us: u64,
+        created: Micros,
         alert_id: String,
     },
     Window {
@@ -298,9 +299,10 @@ impl AlertKey {
         }
     }
 
-    pub fn due(at_ms: u64, alert_id: &str) -> Self {
+    /// `alert_id` due at `at` (a time before the epoch as 0, as it is stored).
+    pub fn due(at: Micros, alert_id: &str) -> Self {
         AlertKey::Due {
-            at_ms,
+            at: at.max(0),
             alert_id: alert_id.to_owned(),
         }
     }
@@ -310,7 +312,7 @@ impl AlertKey {
         AlertKey::RuleIndex {
             index,
             rule: alert.rule_name.clone(),
-            created_us: index_micros(alert.created),
+            created: alert.created.max(0),
             alert_id: alert.alert_id.clone(),
         }
     }
@@ -337,20 +339,20 @@ impl AlertKey {
                 .byte(b'/')
                 .text(output)
                 .done(),
-            AlertKey::Due { at_ms, alert_id } => KeyBytes::new(DUE)
-                .number(*at_ms)
+            AlertKey::Due { at, alert_id } => KeyBytes::new(DUE)
+                .micros(*at)
                 .byte(b'/')
                 .text(alert_id)
                 .done(),
             AlertKey::RuleIndex {
                 index,
                 rule,
-                created_us,
+                created,
                 alert_id,
             } => KeyBytes::new(index.text())
                 .text(rule)
                 .byte(b'/')
-                .number(*created_us)
+                .micros(*created)
                 .byte(b'/')
                 .text(alert_id)
                 .done(),
@@ -388,7 +390,7 @@ impl AlertKey {
             Family::Due => {
                 let (at, alert_id) = d.split_first(rest, "'/' after the due time")?;
                 AlertKey::Due {
-                    at_ms: d.number(at, "due time")?,
+                    at: d.micros(at, "due time")?,
                     alert_id: d.non_empty(alert_id, "alert id")?,
                 }
             }
@@ -398,7 +400,7 @@ impl AlertKey {
                 AlertKey::RuleIndex {
                     index,
                     rule: d.non_empty(rule, "rule")?,
-                    created_us: d.number(created, "creation time")?,
+                    created: d.micros(created, "creation time")?,
                     alert_id: d.non_empty(alert_id, "alert id")?,
                 }
             }
@@ -452,15 +454,15 @@ mod tests {
             ));
         }
         pinned.push((
-            AlertKey::due(1_700_000_000_123, ID),
-            format!("due/00000001700000000123/{ID}"),
+            AlertKey::due(1_700_000_000_000_123, ID),
+            format!("due/00001700000000000123/{ID}"),
         ));
         for (index, prefix) in [(RuleIndex::Merge, "merge/"), (RuleIndex::ByRule, "byrule/")] {
             pinned.push((
                 AlertKey::RuleIndex {
                     index,
                     rule: "root_login".into(),
-                    created_us: 1_700_000_000_000_001,
+                    created: 1_700_000_000_000_001,
                     alert_id: ID.into(),
                 },
                 format!("{prefix}root_login/00001700000000000001/{ID}"),
@@ -473,8 +475,8 @@ mod tests {
             ));
         }
         pinned.push((
-            AlertKey::ClassifyDeadLetter(DeadLetterId::new(1_700_000_000_123, 3, 42)),
-            "deadletter/classify/00000001700000000123-3-000000000042".into(),
+            AlertKey::ClassifyDeadLetter(DeadLetterId::new(1_700_000_000_000_123, 3, 42)),
+            "deadletter/classify/00001700000000000123-3-000000000042".into(),
         ));
         pinned
     }
@@ -493,13 +495,21 @@ mod tests {
         let mut keys: Vec<AlertKey> = pinned().into_iter().map(|(key, _)| key).collect();
         keys.extend([
             AlertKey::due(0, ID),
-            AlertKey::due(u64::MAX, ID),
+            AlertKey::due(Micros::MAX, ID),
             AlertKey::RuleIndex {
                 index: RuleIndex::ByRule,
                 rule: "a/b".into(),
-                created_us: 0,
+                created: 0,
                 alert_id: ID.into(),
             },
+            AlertKey::RuleIndex {
+                index: RuleIndex::Merge,
+                rule: "a".into(),
+                created: Micros::MAX,
+                alert_id: ID.into(),
+            },
+            // written when the work list counted milliseconds
+            AlertKey::decode(format!("due/00000001700000000123/{ID}").as_bytes()).unwrap(),
             AlertKey::window(Window::Dedup, "a/b", DIGEST),
             AlertKey::per_output(PerOutput::Sent, ID, "a/b/c"),
             // written before the sequence had 12 digits
@@ -518,10 +528,61 @@ mod tests {
             format!("byrule/root_login/00001700000000000001/{}", alert.alert_id)
         );
         alert.created = -5;
+        let key = AlertKey::rule_index(RuleIndex::Merge, &alert);
         assert_eq!(
-            text(&AlertKey::rule_index(RuleIndex::Merge, &alert)),
+            text(&key),
             format!("merge/root_login/00000000000000000000/{}", alert.alert_id)
         );
+        assert_eq!(
+            AlertKey::decode(&key.encode()),
+            Ok(key),
+            "stored as 0, read as 0"
+        );
+        let due = AlertKey::due(-5, ID);
+        assert_eq!(due, AlertKey::due(0, ID));
+        assert_eq!(text(&due), format!("due/00000000000000000000/{ID}"));
+        assert_eq!(
+            DeadLetterId::new(-5, 1, 2).as_str(),
+            "00000000000000000000-1-000000000002"
+        );
+    }
+
+    #[test]
+    fn due_times_creation_times_and_arrivals_share_the_unit() {
+        let alert = crate::test_alert("root_login", 1_700_000_000_123_456);
+        let indexed = AlertKey::rule_index(RuleIndex::ByRule, &alert);
+        // due at its creation time: the same 20 digits in both keys
+        let due = AlertKey::due(alert.created, &alert.alert_id);
+        assert_eq!(
+            text(&due),
+            format!("due/00001700000000123456/{}", alert.alert_id)
+        );
+        assert!(text(&indexed).contains("/00001700000000123456/"));
+        let (AlertKey::Due { at, .. }, AlertKey::RuleIndex { created, .. }) = (
+            AlertKey::decode(&due.encode()).unwrap(),
+            AlertKey::decode(&indexed.encode()).unwrap(),
+        ) else {
+            panic!("decoded into another family");
+        };
+        assert_eq!(at, created);
+        assert_eq!(at, alert.created);
+
+        // the work list counts the same µs: due at `created`, not a microsecond before
+        assert!(due.encode() < due_until(alert.created));
+        assert!(due.encode() >= due_until(alert.created - 1));
+        // one millisecond later is 1000 of them, not 1
+        let a_ms_later = AlertKey::due(alert.created + 1_000, &alert.alert_id).encode();
+        assert!(a_ms_later >= due_until(alert.created + 999));
+        assert!(a_ms_later < due_until(alert.created + 1_000));
+
+        // scanning the index from `created` finds it; from a µs later, not
+        let from = |since| RuleIndex::ByRule.rule_from("root_login", since);
+        assert!(indexed.encode() >= from(alert.created));
+        assert!(indexed.encode() < from(alert.created + 1));
+
+        // a record dead-lettered as the alert was created carries the same number
+        let dead = DeadLetterId::new(alert.created, 1, 0);
+        assert!(dead.as_str().starts_with("00001700000000123456-"));
     }
 
     #[test]
@@ -535,6 +596,14 @@ mod tests {
                 (b"alert/\xff", KeyProblem::NotUtf8),
                 (b"sent/abc", KeyProblem::Missing("'/' after the alert id")),
                 (b"due/17/abc", KeyProblem::BadNumber("due time")),
+                (
+                    b"due/09223372036854775808/abc",
+                    KeyProblem::TimeOutOfRange("due time"),
+                ),
+                (
+                    b"byrule/rule/18446744073709551615/abc",
+                    KeyProblem::TimeOutOfRange("creation time"),
+                ),
                 (
                     b"due/00000001700000000123",
                     KeyProblem::Missing("'/' after the due time"),
@@ -584,14 +653,14 @@ mod tests {
             .map(|&(at, id)| AlertKey::due(at, id).encode())
             .collect();
         encoded.sort();
-        let decoded: Vec<(u64, String)> = encoded
+        let decoded: Vec<(Micros, String)> = encoded
             .iter()
             .map(|key| match AlertKey::decode(key).unwrap() {
-                AlertKey::Due { at_ms, alert_id } => (at_ms, alert_id),
+                AlertKey::Due { at, alert_id } => (at, alert_id),
                 other => panic!("{other:?}"),
             })
             .collect();
-        let mut expected: Vec<(u64, String)> = entries
+        let mut expected: Vec<(Micros, String)> = entries
             .iter()
             .map(|&(at, id)| (at, id.to_owned()))
             .collect();
@@ -599,7 +668,7 @@ mod tests {
         assert_eq!(decoded, expected);
         let bound = due_until(999);
         assert_eq!(bound, b"due/00000000000000001000");
-        let due: Vec<u64> = expected
+        let due: Vec<Micros> = expected
             .iter()
             .filter(|(at, id)| AlertKey::due(*at, id).encode() < bound)
             .map(|(at, _)| *at)
@@ -610,10 +679,10 @@ mod tests {
 
     #[test]
     fn rule_indexes_sort_by_rule_then_creation_time_and_scan_from_a_time() {
-        let entry = |rule: &str, created_us, id: &str| AlertKey::RuleIndex {
+        let entry = |rule: &str, created, id: &str| AlertKey::RuleIndex {
             index: RuleIndex::ByRule,
             rule: rule.into(),
-            created_us,
+            created,
             alert_id: id.into(),
         };
         let mut keys = vec![
@@ -631,9 +700,7 @@ mod tests {
             .map(|key| AlertKey::decode(key).unwrap())
             .collect();
         keys.sort_by_key(|key| match key {
-            AlertKey::RuleIndex {
-                rule, created_us, ..
-            } => (rule != "a", rule.clone(), *created_us),
+            AlertKey::RuleIndex { rule, created, .. } => (rule != "a", rule.clone(), *created),
             _ => unreachable!(),
         });
         assert_eq!(decoded, keys, "rule a's entries come first, oldest first");
@@ -650,12 +717,10 @@ mod tests {
             .map(|(key, _)| key.clone())
             .collect();
         assert_eq!(scanned.len(), 3, "{scanned:?}");
-        let of_a: Vec<u64> = scanned
+        let of_a: Vec<Micros> = scanned
             .into_iter()
             .filter_map(|key| match key {
-                AlertKey::RuleIndex {
-                    rule, created_us, ..
-                } if rule == "a" => Some(created_us),
+                AlertKey::RuleIndex { rule, created, .. } if rule == "a" => Some(created),
                 _ => None,
             })
             .collect();
@@ -669,20 +734,26 @@ mod tests {
             DeadLetterId::new(1_000, 2, 7),
             DeadLetterId::new(1_000, 1, 9),
             DeadLetterId::new(10_000, 1, 1),
+            // stored when the arrival counted milliseconds: before any arrival in µs since
+            DeadLetterId::parse("00000001700000000123-1-000007").unwrap(),
+            DeadLetterId::new(1_700_000_000_123_000, 1, 0),
         ];
         let mut encoded: Vec<Vec<u8>> = ids
             .iter()
             .map(|id| AlertKey::ClassifyDeadLetter(id.clone()).encode())
             .collect();
         encoded.sort();
-        let times: Vec<u64> = encoded
+        let order: Vec<DeadLetterId> = encoded
             .iter()
             .map(|key| match AlertKey::decode(key).unwrap() {
-                AlertKey::ClassifyDeadLetter(id) => id.received_at_ms(),
+                AlertKey::ClassifyDeadLetter(id) => id,
                 other => panic!("{other:?}"),
             })
             .collect();
-        assert_eq!(times, [1_000, 1_000, 2_000, 10_000]);
+        assert_eq!(
+            order,
+            [&ids[2], &ids[1], &ids[0], &ids[3], &ids[4], &ids[5]].map(Clone::clone)
+        );
     }
 
     #[test]

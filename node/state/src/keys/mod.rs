@@ -16,6 +16,7 @@ pub mod rules;
 use std::io::Write;
 
 use sa_raft::Keyspace;
+use sa_rules::Micros;
 
 /// A stored key that is not one of its keyspace's key families.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,9 +39,11 @@ pub enum KeyProblem {
     Missing(&'static str),
     #[error("its {0} is not {NUMBER_DIGITS} decimal digits of a u64")]
     BadNumber(&'static str),
+    #[error("its {0} is past the microseconds an i64 holds")]
+    TimeOutOfRange(&'static str),
     #[error("its {0} is empty")]
     Empty(&'static str),
-    #[error("its dead letter id is not MILLIS-NODE-SEQUENCE")]
+    #[error("its dead letter id is not TIME-NODE-SEQUENCE")]
     DeadLetterId,
     #[error(transparent)]
     OutputName(#[from] sa_rules::OutputNameError),
@@ -53,6 +56,11 @@ pub const NUMBER_DIGITS: usize = 20;
 /// Appends `n` as [`NUMBER_DIGITS`] decimal digits.
 fn push_number(out: &mut Vec<u8>, n: u64) {
     write!(out, "{n:020}").expect("writing to a Vec cannot fail");
+}
+
+/// A time as keys store it: µs since the epoch, a time before the epoch as 0.
+fn key_micros(at: Micros) -> u64 {
+    u64::try_from(at).unwrap_or(0)
 }
 
 /// `n` as [`NUMBER_DIGITS`] decimal digits, if it is exactly that.
@@ -79,6 +87,12 @@ impl KeyBytes {
     fn number(mut self, n: u64) -> Self {
         push_number(&mut self.0, n);
         self
+    }
+
+    /// A time, as [`NUMBER_DIGITS`] digits of µs since the epoch (a time before it as 0), so
+    /// that byte order is time order.
+    fn micros(self, at: Micros) -> Self {
+        self.number(key_micros(at))
     }
 
     fn byte(mut self, byte: u8) -> Self {
@@ -149,6 +163,12 @@ impl<'a> Decoding<'a> {
 
     fn number(&self, digits: &str, what: &'static str) -> Result<u64, KeyError> {
         parse_number(digits).ok_or_else(|| self.error(KeyProblem::BadNumber(what)))
+    }
+
+    /// A time written by [`KeyBytes::micros`].
+    fn micros(&self, digits: &str, what: &'static str) -> Result<Micros, KeyError> {
+        Micros::try_from(self.number(digits, what)?)
+            .map_err(|_| self.error(KeyProblem::TimeOutOfRange(what)))
     }
 
     fn non_empty(&self, text: &'a str, what: &'static str) -> Result<String, KeyError> {
