@@ -64,7 +64,7 @@ fn is_truthy_container(value: &Value) -> bool {
 }
 
 /// A merge window's length; `minute` is 60 s in production and shorter in tests.
-fn window(alert: &Alert, minute: Micros) -> Micros {
+pub fn window(alert: &Alert, minute: Micros) -> Micros {
     i64::try_from(alert.merge_window_mins)
         .unwrap_or(i64::MAX)
         .saturating_mul(minute)

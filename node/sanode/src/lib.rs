@@ -2,6 +2,7 @@
 //! and leader tasks. The detection engine itself lives in `sa-engine` (classification) and
 //! `sa-rules` (Python rules), the replicated stores in `sa-state`.
 
+pub mod actors;
 pub mod alerts;
 pub mod leader;
 pub mod logging;

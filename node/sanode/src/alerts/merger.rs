@@ -2,18 +2,31 @@
 //! commits each group as one merged alert. Group state is the `merge/` index in the replicated
 //! state, so a window open when a leader dies is closed by the next one; the commit is
 //! conditional on every member still waiting, so a group is merged exactly once.
-
+//!
+//! Each term of office runs a [`MergerActor`] on an arbiter of its own: it owns the windows
+//! open on this leader (what its last pass left waiting), runs a pass every interval (one at a
+//! time), and is restarted by its supervisor if a pass panics.
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::fut::{ActorFutureExt, wrap_future};
+use actix::{
+    Actor, ActorContext, AsyncContext, Context, Handler, Message, MessageResult, Supervised,
+    Supervisor,
+};
+use futures::FutureExt;
 use futures::future::BoxFuture;
+use prometheus::IntCounter;
 use tokio_util::sync::CancellationToken;
 
 use sa_rules::{Clock, Micros, alert_id_for};
 
 use super::metrics::AlertMetrics;
-use crate::leader::{LeaderTask, Ticks};
-use sa_rules::alert_merge::{closed_groups, merge};
+use crate::actors::ActorSystemHandle;
+use crate::leader::LeaderTask;
+use crate::pipeline::panic_message;
+use sa_rules::alert_merge::{closed_groups, merge, window};
 use sa_state::AlertStore;
 
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +58,19 @@ pub struct MergePass {
     pub suppressed: usize,
     /// Send-first and dedup windows that ended.
     pub windows_expired: usize,
+    /// What is left waiting for its window to close.
+    pub open: OpenWindows,
+}
+
+/// The merge windows still open after a pass.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct OpenWindows {
+    /// Alerts waiting in a window that has not closed.
+    pub alerts: usize,
+    /// Rules with such alerts.
+    pub rules: usize,
+    /// When the next of them closes.
+    pub next_close: Option<Micros>,
 }
 
 /// One pass over every rule's waiting alerts at time `now`.
@@ -56,7 +82,10 @@ pub async fn merge_once(
 ) -> anyhow::Result<MergePass> {
     let mut pass = MergePass::default();
     for (rule_name, candidates) in store.merge_candidates()? {
-        for group in closed_groups(&candidates, now, settings.minute_micros()) {
+        let closed = closed_groups(&candidates, now, settings.minute_micros());
+        pass.open
+            .note(&candidates, &closed, settings.minute_micros());
+        for group in closed {
             let members: Vec<_> = group.iter().map(|&i| candidates[i].clone()).collect();
             let threshold = members[0].policy.threshold.max(1) as usize;
             if members.len() < threshold {
@@ -94,11 +123,132 @@ pub async fn merge_once(
     Ok(pass)
 }
 
-/// The leader's merger: a merge pass every interval.
+impl OpenWindows {
+    /// Adds what one rule's pass leaves open: the candidates in no closed group.
+    fn note(&mut self, candidates: &[sa_rules::Alert], closed: &[Vec<usize>], minute: Micros) {
+        let mut done = vec![false; candidates.len()];
+        for &index in closed.iter().flatten() {
+            done[index] = true;
+        }
+        let open: Vec<_> = candidates
+            .iter()
+            .zip(done)
+            .filter(|(_, done)| !done)
+            .map(|(alert, _)| alert)
+            .collect();
+        if open.is_empty() {
+            return;
+        }
+        self.alerts += open.len();
+        self.rules += 1;
+        let closes = open
+            .iter()
+            .map(|alert| alert.created.saturating_add(window(alert, minute)))
+            .min();
+        self.next_close = self.next_close.into_iter().chain(closes).min();
+    }
+}
+
+/// The merger of one term of office.
+pub struct MergerActor {
+    store: AlertStore,
+    settings: MergerSettings,
+    metrics: AlertMetrics,
+    /// The windows open on this leader, as its last pass left them.
+    open: OpenWindows,
+    passing: bool,
+    restarts: IntCounter,
+}
+
+impl MergerActor {
+    fn pass(&mut self, ctx: &mut Context<Self>) {
+        if self.passing {
+            return;
+        }
+        self.passing = true;
+        let (store, settings, metrics) = (self.store.clone(), self.settings, self.metrics.clone());
+        let pass =
+            async move { merge_once(&store, Clock::System.now(), &settings, Some(&metrics)).await };
+        let pass = AssertUnwindSafe(pass).catch_unwind();
+        ctx.spawn(wrap_future::<_, Self>(pass).map(|outcome, actor, ctx| {
+            actor.passing = false;
+            match outcome {
+                Ok(Ok(pass)) => actor.show(pass.open),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %format!("{e:#}"), "merge pass failed; retrying next tick")
+                }
+                Err(panic) => {
+                    tracing::error!(panic = panic_message(panic), "merge pass panicked; restarting the merger");
+                    ctx.stop();
+                }
+            }
+        }));
+    }
+
+    fn show(&mut self, open: OpenWindows) {
+        self.open = open;
+        let waiting = i64::try_from(open.alerts).unwrap_or(i64::MAX);
+        self.metrics.merge_alerts_waiting.set(waiting);
+    }
+}
+
+impl Actor for MergerActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.settings.interval, |actor, ctx| actor.pass(ctx));
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        // Another node leads now: its merger shows the windows.
+        self.metrics.merge_alerts_waiting.set(0);
+    }
+}
+
+impl Supervised for MergerActor {
+    fn restarting(&mut self, _ctx: &mut Context<Self>) {
+        self.restarts.inc();
+        self.passing = false;
+    }
+}
+
+/// The windows open on this leader.
+pub struct Observe;
+
+impl Message for Observe {
+    type Result = OpenWindows;
+}
+
+impl Handler<Observe> for MergerActor {
+    type Result = MessageResult<Observe>;
+
+    fn handle(&mut self, _message: Observe, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.open)
+    }
+}
+
+/// The leader's merger: a [`MergerActor`] for each term.
 pub struct Merger {
     pub store: AlertStore,
     pub settings: MergerSettings,
     pub metrics: AlertMetrics,
+    pub actors: ActorSystemHandle,
+    pub restarts: IntCounter,
+}
+
+impl Merger {
+    /// Starts this term's merger actor on `arbiter`.
+    pub fn start_actor(&self, arbiter: &actix_rt::ArbiterHandle) -> actix::Addr<MergerActor> {
+        let actor = MergerActor {
+            store: self.store.clone(),
+            settings: self.settings,
+            metrics: self.metrics.clone(),
+            open: OpenWindows::default(),
+            passing: false,
+            restarts: self.restarts.clone(),
+        };
+        Supervisor::start_in_arbiter(arbiter, move |_| actor)
+    }
 }
 
 impl LeaderTask for Merger {
@@ -108,15 +258,18 @@ impl LeaderTask for Merger {
 
     fn lead(self: Arc<Self>, term: CancellationToken) -> BoxFuture<'static, ()> {
         Box::pin(async move {
-            let mut ticks = Ticks::every(self.settings.interval);
-            while ticks.next(&term).await {
-                let now = Clock::System.now();
-                if let Err(e) =
-                    merge_once(&self.store, now, &self.settings, Some(&self.metrics)).await
-                {
-                    tracing::warn!(error = %format!("{e:#}"), "merge pass failed; retrying next tick");
+            let arbiter = match self.actors.new_arbiter() {
+                Ok(arbiter) => arbiter,
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "cannot start the merger");
+                    return;
                 }
-            }
+            };
+            let merger = self.start_actor(&arbiter.handle());
+            term.cancelled().await;
+            drop(merger);
+            arbiter.stop();
+            let _ = tokio::task::spawn_blocking(move || arbiter.join()).await;
         })
     }
 }

@@ -1,6 +1,6 @@
 //! What the merger and dispatcher count.
 
-use prometheus::{IntCounter, IntCounterVec, Opts};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts};
 
 use crate::metrics::NodeMetrics;
 
@@ -8,6 +8,7 @@ use crate::metrics::NodeMetrics;
 pub struct AlertMetrics {
     pub merged_groups_total: IntCounter,
     pub merged_alerts_total: IntCounter,
+    pub merge_alerts_waiting: IntGauge,
     pub deliveries_total: IntCounterVec,
     pub output_dead_letters_total: IntCounterVec,
 }
@@ -27,6 +28,11 @@ impl AlertMetrics {
                 "sa_alert_merged_alerts_total",
                 "Alerts folded into a merged alert by this node's merger.",
             ),
+            merge_alerts_waiting: IntGauge::new(
+                "sa_merge_alerts_waiting",
+                "Alerts waiting in merge windows still open, as this leader's last merge pass saw them (0 on other nodes).",
+            )
+            .expect("valid metric"),
             deliveries_total: counter_vec(
                 "sa_output_deliveries_total",
                 "Delivery attempts by output and result (delivered, retry, failed).",
@@ -40,6 +46,7 @@ impl AlertMetrics {
         };
         node.register(Box::new(metrics.merged_groups_total.clone()));
         node.register(Box::new(metrics.merged_alerts_total.clone()));
+        node.register(Box::new(metrics.merge_alerts_waiting.clone()));
         node.register(Box::new(metrics.deliveries_total.clone()));
         node.register(Box::new(metrics.output_dead_letters_total.clone()));
         metrics

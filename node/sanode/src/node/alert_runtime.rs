@@ -101,6 +101,11 @@ pub fn start(
             store: node.alerts.clone(),
             settings: args.merger(),
             metrics,
+            actors: node.detection.actors(),
+            restarts: node
+                .metrics
+                .actor_restarts_total
+                .with_label_values(&["merger"]),
         }),
         Arc::new(Retention {
             store: node.alerts.clone(),

@@ -1,5 +1,7 @@
-//! The classifier actor: CPU-bound, one instance per thread of a `SyncArbiter`, so batches are
-//! classified in parallel. Each batch carries the classifier of the config it started with.
+//! The classifier actor: CPU-bound, one instance per thread of a `SyncArbiter`, so parts are
+//! classified in parallel. Each part carries the classifier of the config its batch started
+//! with. A classified part goes to the rules actor; a part with no record left for the rules
+//! (all dead letters, or a source no cluster routes) goes straight to the commit actor.
 
 use std::sync::Arc;
 
@@ -8,11 +10,23 @@ use prometheus::IntCounter;
 use sa_engine::{ClassifiedRecord, Classifier, DeadLetter};
 
 use super::batch::{SourceBatch, origin, payload_origin};
-use super::supervision::{StageFailure, guarded};
+use super::commit::{CommitActor, PartDone};
+use super::detection::BatchError;
+use super::mailbox::{Mailbox, Slot};
+use super::part::{Part, PartOutcome, PartReport, unclassified};
+use super::rules::{Evaluate, RulesActor};
+use super::supervision::{gave_up, guarded};
+use super::threat_intel::ThreatIntel;
 
 pub const ACTOR: &str = "classifier";
 
 pub struct ClassifierActor {
+    pub rules: Mailbox<RulesActor>,
+    pub commit: Mailbox<CommitActor>,
+    /// Threat intel lookups (async, AWS) run on the node's runtime; this thread waits for them.
+    pub runtime: tokio::runtime::Handle,
+    /// Times a part is offered to this actor before it is dead-lettered.
+    pub attempts: u32,
     pub restarts: IntCounter,
 }
 
@@ -21,42 +35,103 @@ impl Actor for ClassifierActor {
 }
 
 pub struct Classify {
+    pub part: Part,
     pub classifier: Arc<Classifier>,
-    pub batch: Arc<SourceBatch>,
+    pub threat_intel: Option<Arc<ThreatIntel>>,
+    /// Room in this actor.
+    pub slot: Slot,
+    /// 1 the first time; a crash sends the part again with the next attempt.
+    pub attempt: u32,
 }
 
 impl Message for Classify {
-    type Result = Result<Classified, StageFailure>;
+    type Result = ();
+}
+
+impl Handler<Classify> for ClassifierActor {
+    type Result = ();
+
+    fn handle(&mut self, message: Classify, ctx: &mut SyncContext<Self>) {
+        let work = guarded(|| {
+            fail::fail_point!("pipeline::classifier");
+            classify(&message.classifier, &message.part.payloads)
+        });
+        match work {
+            Ok(Ok(classified)) => {
+                self.forward(message, classified.records, classified.dead_letters)
+            }
+            Ok(Err(reason)) => {
+                let outcome = Err(BatchError::UnknownSource(reason));
+                self.to_commit(message.part, outcome, message.slot);
+            }
+            Err(reason) => {
+                tracing::error!(
+                    actor = ACTOR,
+                    reason,
+                    attempt = message.attempt,
+                    "restarting"
+                );
+                self.restarts.inc();
+                if message.attempt < self.attempts {
+                    // The replay: the part keeps its slot and goes to the next free thread.
+                    ctx.address().do_send(Classify {
+                        attempt: message.attempt + 1,
+                        ..message
+                    });
+                } else {
+                    let reason = gave_up(ACTOR, self.attempts, &reason);
+                    let dead = unclassified(&message.part.payloads, ACTOR, &reason);
+                    let mut report = PartReport::classified(&[], dead);
+                    report.gave_up = Some(ACTOR);
+                    self.to_commit(message.part, Ok(report), message.slot);
+                }
+                // The SyncArbiter builds a fresh actor on this thread once the handler returns.
+                ctx.stop();
+            }
+        }
+    }
+}
+
+impl ClassifierActor {
+    fn forward(
+        &self,
+        message: Classify,
+        records: Vec<ClassifiedRecord>,
+        dead_letters: Vec<DeadLetter>,
+    ) {
+        let report = PartReport::classified(&records, dead_letters);
+        if records.is_empty() {
+            return self.to_commit(message.part, Ok(report), message.slot);
+        }
+        let records = match &message.threat_intel {
+            Some(threat_intel) => self.runtime.block_on(threat_intel.enrich(records)),
+            None => records,
+        };
+        let room = self.rules.reserve_blocking();
+        drop(message.slot);
+        self.rules.send(Evaluate {
+            part: message.part,
+            records: Arc::new(records),
+            report,
+            slot: room,
+        });
+    }
+
+    fn to_commit(&self, part: Part, outcome: PartOutcome, slot: Slot) {
+        let room = self.commit.reserve_blocking();
+        drop(slot);
+        self.commit.send(PartDone {
+            part,
+            outcome,
+            slot: room,
+        });
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct Classified {
     pub records: Vec<ClassifiedRecord>,
     pub dead_letters: Vec<DeadLetter>,
-}
-
-impl Handler<Classify> for ClassifierActor {
-    type Result = Result<Classified, StageFailure>;
-
-    fn handle(&mut self, message: Classify, ctx: &mut SyncContext<Self>) -> Self::Result {
-        let work = guarded(|| {
-            fail::fail_point!("pipeline::classifier");
-            classify(&message.classifier, &message.batch)
-        });
-        match work {
-            Ok(classified) => classified.map_err(StageFailure::Refused),
-            Err(reason) => {
-                // The SyncArbiter builds a fresh actor on this thread once the handler returns.
-                tracing::error!(actor = ACTOR, reason, "restarting");
-                self.restarts.inc();
-                ctx.stop();
-                Err(StageFailure::Crashed {
-                    actor: ACTOR,
-                    reason,
-                })
-            }
-        }
-    }
 }
 
 /// Classifies every payload of `batch`, giving each record the origin of its payload's

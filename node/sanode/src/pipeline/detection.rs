@@ -1,25 +1,27 @@
 //! The node's detection pipeline: the running config, and the actors a batch flows through
-//! (classifier -> rules -> commit) before its source may acknowledge it. A new config version
-//! replaces classifier and rules together, and a batch always finishes on the config it started
-//! with.
+//! (classifier -> rules -> commit) before its source may acknowledge it (docs/architecture.md
+//! §3). Each actor owns the mailbox of the next; this file only wires them and hands batches
+//! in. A new config version replaces classifier and rules together, and a batch always
+//! finishes on the config it started with.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock, RwLock};
-use std::time::Instant;
 
-use actix::{Addr, Supervisor, SyncArbiter};
-use sa_engine::classifier::CandidateFailure;
-use sa_engine::{ClassifiedRecord, Classifier, DeadLetter};
-use sa_rules::{Alert, BatchOutcome, EngineOptions, Evaluation, Plugs};
+use actix::{Supervisor, SyncArbiter};
+use anyhow::Context as _;
+use sa_engine::Classifier;
+use sa_rules::{Alert, EngineOptions, Plugs};
+use tokio::sync::RwLock as ConfigLock;
 
-use super::actor_system::ActorSystem;
-use super::batch::{BatchReport, SourceBatch, payload_origin};
-use super::classifier::{self, Classified, ClassifierActor, Classify};
-use super::commit::{self, Commit, CommitActor, Committer};
-use super::mailbox::{Mailbox, Slot};
-use super::rules::{self, Evaluate, Reload, RulesActor};
-use super::supervision::{StageFailure, guarded};
+use super::batch::{BatchReport, SourceBatch};
+use super::classifier::{self, ClassifierActor, Classify};
+use super::commit::{self, Abandon, CommitActor, CommitProgress, Committer, Connect};
+use super::mailbox::{Mailbox, StageState};
+use super::part::Part;
+use super::rules::{self, Reload, RulesActor, RulesSetup};
 use super::threat_intel::ThreatIntel;
+use super::ticket::BatchTicket;
+use crate::actors::{ActorSystem, ActorSystemHandle};
 use crate::metrics::NodeMetrics;
 use sa_repository::LoadedRepository;
 
@@ -28,14 +30,13 @@ use sa_repository::LoadedRepository;
 pub struct PipelineOptions {
     /// Classifier actors, one thread each.
     pub classifier_threads: usize,
-    /// Batches each actor holds at most (see [`Mailbox`]).
+    /// Parts each actor holds at most (see [`Mailbox`]).
     pub classifier_mailbox: usize,
     pub rules_mailbox: usize,
     pub commit_mailbox: usize,
-    /// Times a batch is offered to an actor that keeps crashing on it before it is
-    /// dead-lettered.
+    /// Crashes of an actor on the same part before the part is dead-lettered.
     pub attempts: u32,
-    /// Payloads per part of a batch (see [`Detection::run`]).
+    /// Payloads per part of a batch (see [`super::part`]).
     pub part_payloads: usize,
 }
 
@@ -44,9 +45,9 @@ impl PipelineOptions {
         let threads = threads.max(1);
         PipelineOptions {
             classifier_threads: threads,
-            // Enough to keep every classifier thread busy while the next batches wait.
+            // Enough to keep every classifier thread busy while the next parts wait.
             classifier_mailbox: 2 * threads,
-            // One interpreter: a few queued batches keep it busy, more would only wait there.
+            // One interpreter: a few queued parts keep it busy, more would only wait there.
             rules_mailbox: 4,
             // Raft groups concurrent commits into fewer round trips.
             commit_mailbox: 8,
@@ -65,7 +66,25 @@ struct ActiveConfig {
     /// `infrastructure.rule_staging.enabled`.
     rule_staging: bool,
     classifier: Arc<Classifier>,
-    threat_intel: Option<ThreatIntel>,
+    threat_intel: Option<Arc<ThreatIntel>>,
+}
+
+impl ActiveConfig {
+    fn new(
+        repository_classifier: Classifier,
+        threat_intel: Option<ThreatIntel>,
+        version: u64,
+        rule_names: BTreeSet<String>,
+        rule_staging: bool,
+    ) -> Self {
+        ActiveConfig {
+            version,
+            rule_names: Arc::new(rule_names),
+            rule_staging,
+            classifier: Arc::new(repository_classifier),
+            threat_intel: threat_intel.map(Arc::new),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,16 +97,39 @@ pub enum BatchError {
     Unavailable(String),
 }
 
+/// Where each stage stands, for tests and the node's status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PipelineState {
+    pub classifier: StageState,
+    pub rules: StageState,
+    pub commit: StageState,
+    /// Batches the commit actor is putting together, and batches it is committing.
+    pub assembling: usize,
+    pub committing: usize,
+}
+
+impl PipelineState {
+    /// Senders waiting for room: (classifier, rules, commit).
+    pub fn waiting(&self) -> (usize, usize, usize) {
+        (
+            self.classifier.waiting,
+            self.rules.waiting,
+            self.commit.waiting,
+        )
+    }
+}
+
 pub struct Detection {
     active: RwLock<Arc<ActiveConfig>>,
-    /// Held shared by every batch from picking its config until it has its rule outcomes, and
-    /// exclusively by a reload, so that the rules thread never sees a batch classified with
-    /// another config than the one it runs.
-    switching: tokio::sync::RwLock<()>,
+    /// Read by every batch from picking its config until its parts have their rule outcomes,
+    /// written by a reload, so that the rules thread never sees a part classified with another
+    /// config than the one it runs.
+    switching: Arc<ConfigLock<()>>,
     classifier: Mailbox<ClassifierActor>,
     rules: Mailbox<RulesActor>,
-    rules_addr: Addr<RulesActor>,
-    commit: OnceLock<Mailbox<CommitActor>>,
+    commit: Mailbox<CommitActor>,
+    commit_progress: Arc<CommitProgress>,
+    connected: OnceLock<()>,
     options: PipelineOptions,
     metrics: Arc<NodeMetrics>,
     // Last: the actors stop after every address above is gone.
@@ -95,8 +137,9 @@ pub struct Detection {
 }
 
 impl Detection {
-    /// Starts the actors and loads `repository` (blocks while the rules import). Batches flow
-    /// once [`Detection::connect`] has given the pipeline its committer.
+    /// Starts the actors and loads `repository` (blocks while the rules import); called from
+    /// the node's runtime (threat intel lookups run there). Batches flow once
+    /// [`Detection::connect`] has given the pipeline its committer.
     pub fn start(
         repository: LoadedRepository,
         version: u64,
@@ -105,86 +148,81 @@ impl Detection {
         options: PipelineOptions,
         metrics: Arc<NodeMetrics>,
     ) -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .context("the pipeline starts from the node's runtime")?;
         let actors = ActorSystem::start()?;
         let restarts = |actor: &str| metrics.actor_restarts_total.with_label_values(&[actor]);
         let depth = |actor: &str| metrics.actor_mailbox_batches.with_label_values(&[actor]);
 
+        let commit_progress = Arc::new(CommitProgress::default());
+        let commit_actor =
+            CommitActor::new(options.attempts, commit_progress.clone(), metrics.clone());
+        let commit_addr =
+            Supervisor::start_in_arbiter(&actors.commit_arbiter(), move |_| commit_actor);
+        let commit = Mailbox::new(commit_addr, options.commit_mailbox, depth(commit::ACTOR));
+
         let rule_staging = repository.layout.rule_staging;
-        let rules_actor = RulesActor::start(
-            repository.layout,
-            engine,
+        let rules_actor = RulesActor::start(RulesSetup {
+            layout: repository.layout,
+            options: engine,
             plugs,
-            options.rules_mailbox,
-            restarts(rules::ACTOR),
-        )?;
-        let rule_names = Arc::new(rules_actor.rule_names().into_iter().collect());
+            capacity: options.rules_mailbox,
+            attempts: options.attempts,
+            commit: commit.clone(),
+            restarts: restarts(rules::ACTOR),
+        })?;
+        let rule_names = rules_actor.rule_names().into_iter().collect();
         let rules_addr =
             Supervisor::start_in_arbiter(&actors.rules_arbiter(), move |_| rules_actor);
+        let rules = Mailbox::new(rules_addr, options.rules_mailbox, depth(rules::ACTOR));
 
-        let classifier_restarts = restarts(classifier::ACTOR);
         let threads = options.classifier_threads.max(1);
+        let (to_rules, to_commit) = (rules.clone(), commit.clone());
+        let (attempts, classifier_restarts) = (options.attempts, restarts(classifier::ACTOR));
         let classifier_addr = actors.run_on(move || {
             SyncArbiter::start_with_thread_builder(
                 threads,
                 || std::thread::Builder::new().name("sa-classifier".to_owned()),
                 move || ClassifierActor {
+                    rules: to_rules.clone(),
+                    commit: to_commit.clone(),
+                    runtime: runtime.clone(),
+                    attempts,
                     restarts: classifier_restarts.clone(),
                 },
             )
         })?;
+        let classifier = Mailbox::new(
+            classifier_addr,
+            options.classifier_mailbox,
+            depth(classifier::ACTOR),
+        );
 
         Ok(Detection {
-            active: RwLock::new(Arc::new(ActiveConfig {
+            active: RwLock::new(Arc::new(ActiveConfig::new(
+                repository.classifier,
+                repository.threat_intel.map(ThreatIntel::new),
                 version,
                 rule_names,
                 rule_staging,
-                classifier: Arc::new(repository.classifier),
-                threat_intel: repository.threat_intel.map(ThreatIntel::new),
-            })),
-            switching: tokio::sync::RwLock::new(()),
-            classifier: Mailbox::new(
-                classifier::ACTOR,
-                classifier_addr,
-                options.classifier_mailbox,
-                options.attempts,
-                depth(classifier::ACTOR),
-            ),
-            rules: Mailbox::new(
-                rules::ACTOR,
-                rules_addr.clone(),
-                options.rules_mailbox,
-                options.attempts,
-                depth(rules::ACTOR),
-            ),
-            rules_addr,
-            commit: OnceLock::new(),
+            ))),
+            switching: Arc::new(ConfigLock::new(())),
+            classifier,
+            rules,
+            commit,
+            commit_progress,
+            connected: OnceLock::new(),
             options,
             metrics,
             actors,
         })
     }
 
-    /// Starts the commit actor, which hands batches to `committer`; commits run on `runtime`.
-    /// A second call changes nothing.
+    /// Gives the commit actor `committer`; commits run on `runtime`. A second call changes
+    /// nothing.
     pub fn connect(&self, committer: Arc<dyn Committer>, runtime: tokio::runtime::Handle) {
-        self.commit.get_or_init(|| {
-            let restarts = self
-                .metrics
-                .actor_restarts_total
-                .with_label_values(&[commit::ACTOR]);
-            let capacity = self.options.commit_mailbox;
-            let addr = Supervisor::start_in_arbiter(&self.actors.commit_arbiter(), move |_| {
-                CommitActor::new(committer, runtime, capacity, restarts)
-            });
-            Mailbox::new(
-                commit::ACTOR,
-                addr,
-                capacity,
-                self.options.attempts,
-                self.metrics
-                    .actor_mailbox_batches
-                    .with_label_values(&[commit::ACTOR]),
-            )
+        self.connected.get_or_init(|| {
+            self.commit.send(Connect { committer, runtime });
         });
     }
 
@@ -223,7 +261,8 @@ impl Detection {
     /// rule's publishers.
     pub async fn compose(&self, alert: Alert, output: String) -> Result<serde_json::Value, String> {
         let handle = self
-            .rules_addr
+            .rules
+            .addr()
             .send(rules::CurrentHandle)
             .await
             .map_err(|e| format!("the rules actor is gone: {e}"))?
@@ -286,209 +325,75 @@ impl Detection {
         let _exclusive = self.switching.write().await;
         let rule_staging = repository.layout.rule_staging;
         let rule_names: BTreeSet<String> = self
-            .rules_addr
+            .rules
+            .addr()
             .send(Reload {
                 layout: repository.layout,
             })
             .await
-            .map_err(|e| anyhow::anyhow!("the rules actor is gone: {e}"))?
-            .map_err(anyhow::Error::msg)?
+            .map_err(|e| anyhow::anyhow!("the rules actor is gone: {e}"))??
             .into_iter()
             .collect();
         let rules = rule_names.len();
-        *self.active.write().expect("config lock") = Arc::new(ActiveConfig {
+        *self.active.write().expect("config lock") = Arc::new(ActiveConfig::new(
+            repository.classifier,
+            repository.threat_intel.map(ThreatIntel::new),
             version,
-            rule_names: Arc::new(rule_names),
+            rule_names,
             rule_staging,
-            classifier: Arc::new(repository.classifier),
-            threat_intel: repository.threat_intel.map(ThreatIntel::new),
-        });
+        ));
         Ok(rules)
     }
 
-    /// Runs `batch` through classifier, rules and commit. When this returns `Ok`, the batch's
-    /// alerts and dead letters are committed and its source may acknowledge it.
-    ///
-    /// A large batch goes through in parts of at most `part_payloads` payloads: a part's rules
-    /// run while the next part is classified (a single big batch keeps both the rules thread
-    /// and a classifier busy), and the records reach the rules thread while they are still in
-    /// cache. The batch still commits once. Dead letters come part by part: a part's
-    /// unclassified payloads, then its records the rules could not evaluate.
+    /// Hands `batch` to the classifier actor, part by part, and waits for the commit actor's
+    /// answer. When this returns `Ok`, the batch's alerts and dead letters are committed and
+    /// its source may acknowledge it. Waiting for room in the classifier's mailbox is where a
+    /// busy pipeline makes its sources wait.
     pub async fn run(&self, batch: SourceBatch) -> Result<Arc<BatchReport>, BatchError> {
-        let started = Instant::now();
         let service = batch.service.clone();
         self.metrics
             .records_in_total
             .with_label_values(&[service.as_str()])
             .inc_by(batch.payloads.len() as u64);
-        let commit = self.commit.get().ok_or_else(|| {
-            BatchError::Unavailable("the pipeline is not connected to the alert store".into())
-        })?;
-
-        let shared = self.switching.read().await;
+        if self.connected.get().is_none() {
+            return Err(BatchError::Unavailable(
+                "the pipeline is not connected to the alert store".into(),
+            ));
+        }
+        let config_share = self.switching.clone().read_owned().await;
         let config = self.active();
-        let mut report = BatchReport {
-            config_version: config.version,
-            records: batch.payloads.len(),
-            ..Default::default()
+        let records = batch.payloads.len();
+        let parts = split(batch, self.options.part_payloads);
+        let (ticket, answer) =
+            BatchTicket::issue(service, config.version, records, parts.len(), config_share);
+        let mut handing_in = HandingIn {
+            commit: &self.commit,
+            ticket: ticket.clone(),
+            handed_in: 0,
+            all_in: false,
         };
-        let mut parts = split(batch, self.options.part_payloads)
-            .into_iter()
-            .peekable();
-        // The slot of the last stage a part went through: held until the commit has room, so
-        // a slow commit holds batches back in the earlier stages.
-        let mut upstream_slot = None;
-        let mut evaluating: Option<(Slot, Arc<Vec<ClassifiedRecord>>)> = None;
-        // Actors that gave up on a part: the batch counts once per actor.
-        let mut gave_up = BTreeSet::new();
-        loop {
-            let part = parts.next();
-            if part.is_none() && evaluating.is_none() {
-                break;
-            }
-            let classifying = part.is_some();
-            let (classified, evaluated) = futures::join!(
-                async {
-                    match part {
-                        Some(part) => Some(self.classify(&config, part).await),
-                        None => None,
-                    }
+        for (index, payloads) in parts.into_iter().enumerate() {
+            let slot = self.classifier.reserve().await;
+            self.classifier.send(Classify {
+                part: Part {
+                    ticket: ticket.clone(),
+                    index,
+                    payloads,
                 },
-                async {
-                    let (slot, records) = evaluating.take()?;
-                    let outcome = self.evaluate(&slot, &records).await;
-                    // While this batch waits for a classifier slot, another batch may hold
-                    // one while it waits for this rules slot: free it as soon as it is done.
-                    let slot = (!classifying).then_some(slot);
-                    Some((slot, records, outcome))
-                },
-            );
-            if let Some((slot, records, outcome)) = evaluated {
-                match outcome {
-                    Ok(evaluation) => {
-                        // Nothing holds the part's records any more but the evaluation: they
-                        // move into their alerts instead of being copied.
-                        drop(records);
-                        let outcome = build_alerts(evaluation).map_err(BatchError::Unavailable)?;
-                        report.rule_errors += outcome.failures.len();
-                        for failure in &outcome.failures {
-                            tracing::warn!(?failure, "rule raised");
-                            *report
-                                .rule_errors_by_rule
-                                .entry(failure.rule.clone())
-                                .or_insert(0) += 1;
-                        }
-                        report.alerts.extend(outcome.alerts);
-                    }
-                    Err(failure @ StageFailure::GaveUp { .. }) => {
-                        gave_up.insert(rules::ACTOR);
-                        report
-                            .dead_letters
-                            .extend(unevaluated(&records, &failure.to_string()));
-                    }
-                    Err(other) => return Err(BatchError::Unavailable(other.to_string())),
-                }
-                upstream_slot = slot;
-            }
-            let Some(classified) = classified else {
-                continue;
-            };
-            let (classifier_slot, classified, dead_lettered) = classified?;
-            if dead_lettered {
-                gave_up.insert(classifier::ACTOR);
-            }
-            report.classified += classified.records.len();
-            for record in &classified.records {
-                *report
-                    .classified_by_type
-                    .entry(record.log_type.clone())
-                    .or_insert(0) += 1;
-            }
-            report.dead_letters.extend(classified.dead_letters);
-            if classified.records.is_empty() {
-                // The next part needs a classifier slot of its own.
-                upstream_slot = parts.peek().is_none().then_some(classifier_slot);
-                continue;
-            }
-            let records = match &config.threat_intel {
-                Some(threat_intel) => threat_intel.enrich(classified.records).await,
-                None => classified.records,
-            };
-            upstream_slot = None;
-            let rules_slot = self.rules.reserve().await;
-            drop(classifier_slot);
-            evaluating = Some((rules_slot, Arc::new(records)));
-        }
-        drop(shared);
-        for actor in gave_up {
-            self.dead_lettered(actor);
-        }
-        report.count_in(&self.metrics, &service);
-
-        let commit_slot = commit.reserve().await;
-        drop(upstream_slot);
-        let report = Arc::new(report);
-        commit
-            .request(&commit_slot, || Commit {
-                report: report.clone(),
-            })
-            .await
-            .map_err(|failure| BatchError::Unavailable(failure.to_string()))?;
-        drop(commit_slot);
-        self.metrics
-            .batch_latency_seconds
-            .with_label_values(&[service.as_str()])
-            .observe(started.elapsed().as_secs_f64());
-        Ok(report)
-    }
-
-    /// Classifies one part of a batch; its payloads are dead-lettered if the classifier keeps
-    /// crashing on them (then the flag is set). Returns the classifier slot, held until the
-    /// next stage has room.
-    async fn classify(
-        &self,
-        config: &ActiveConfig,
-        part: Arc<SourceBatch>,
-    ) -> Result<(Slot, Classified, bool), BatchError> {
-        let slot = self.classifier.reserve().await;
-        let classified = self
-            .classifier
-            .request(&slot, || Classify {
                 classifier: config.classifier.clone(),
-                batch: part.clone(),
-            })
-            .await;
-        match classified {
-            Ok(classified) => Ok((slot, classified, false)),
-            Err(StageFailure::Refused(reason)) => Err(BatchError::UnknownSource(reason)),
-            Err(failure @ StageFailure::GaveUp { .. }) => {
-                let classified = Classified {
-                    records: Vec::new(),
-                    dead_letters: unclassified(&part, &failure.to_string()),
-                };
-                Ok((slot, classified, true))
-            }
-            Err(other) => Err(BatchError::Unavailable(other.to_string())),
+                threat_intel: config.threat_intel.clone(),
+                slot,
+                attempt: 1,
+            });
+            handing_in.handed_in += 1;
         }
-    }
-
-    async fn evaluate(
-        &self,
-        slot: &Slot,
-        records: &Arc<Vec<ClassifiedRecord>>,
-    ) -> Result<Evaluation, StageFailure> {
-        self.rules
-            .request(slot, || Evaluate {
-                records: records.clone(),
-            })
-            .await
-    }
-
-    fn dead_lettered(&self, actor: &str) {
-        self.metrics
-            .batches_dead_lettered_total
-            .with_label_values(&[actor])
-            .inc();
+        handing_in.all_in = true;
+        drop((handing_in, ticket));
+        answer.await.unwrap_or_else(|_| {
+            Err(BatchError::Unavailable(
+                "the pipeline stopped before the batch was committed".into(),
+            ))
+        })
     }
 
     /// Whether a reload waits for batches in flight (new batches then wait for it).
@@ -497,26 +402,42 @@ impl Detection {
         self.switching.try_read().is_err()
     }
 
-    /// Senders waiting for room in each actor: (classifier, rules, commit).
-    pub fn waiting(&self) -> (usize, usize, usize) {
-        (
-            self.classifier.waiting(),
-            self.rules.waiting(),
-            self.commit.get().map_or(0, Mailbox::waiting),
-        )
+    /// The actor system the pipeline runs in, for the node's other actors.
+    pub fn actors(&self) -> ActorSystemHandle {
+        self.actors.handle()
+    }
+
+    /// Where each actor stands.
+    pub fn observe(&self) -> PipelineState {
+        PipelineState {
+            classifier: self.classifier.observe(),
+            rules: self.rules.observe(),
+            commit: self.commit.observe(),
+            assembling: self.commit_progress.assembling(),
+            committing: self.commit_progress.committing(),
+        }
     }
 }
 
-/// The alerts of an evaluated part, built on the batch's task, off the Python thread. A panic
-/// here is a bug in sa, not in the data: the batch is refused for now (its source offers it
-/// again) rather than taking the node down.
-fn build_alerts(evaluation: Evaluation) -> Result<BatchOutcome, String> {
-    match guarded(|| evaluation.into_outcome()) {
-        Ok(outcome) => outcome.map_err(|reason| format!("rules: {reason}")),
-        Err(panic) => {
-            tracing::error!(panic, "building alerts panicked");
-            Err(format!("building alerts panicked: {panic}"))
+/// A batch whose source may stop waiting (a client that hangs up) before all of its parts are
+/// handed in: the commit actor is then told how many to expect, so the batch's share of the
+/// config is released.
+struct HandingIn<'a> {
+    commit: &'a Mailbox<CommitActor>,
+    ticket: Arc<BatchTicket>,
+    handed_in: usize,
+    all_in: bool,
+}
+
+impl Drop for HandingIn<'_> {
+    fn drop(&mut self) {
+        if self.all_in {
+            return;
         }
+        self.commit.send(Abandon {
+            ticket: self.ticket.clone(),
+            handed_in: self.handed_in,
+        });
     }
 }
 
@@ -541,47 +462,4 @@ fn split(batch: SourceBatch, payloads: usize) -> Vec<Arc<SourceBatch>> {
         }
         rest = tail;
     }
-}
-
-/// The payloads of a batch the classifier kept crashing on, as dead letters with the reason.
-fn unclassified(batch: &SourceBatch, reason: &str) -> Vec<DeadLetter> {
-    batch
-        .payloads
-        .iter()
-        .map(|payload| DeadLetter {
-            cluster: String::new(),
-            service: batch.service.clone(),
-            resource: batch.resource.clone(),
-            log_type: None,
-            record: payload.body.raw_string(),
-            failures: vec![CandidateFailure {
-                log_type: classifier::ACTOR.to_owned(),
-                reason: reason.to_owned(),
-            }],
-            origin: payload
-                .position
-                .as_deref()
-                .map(|position| payload_origin(&batch.service, &batch.resource, position))
-                .unwrap_or_default(),
-        })
-        .collect()
-}
-
-/// Classified records the rules actor kept crashing on, as dead letters with the reason.
-fn unevaluated(records: &[ClassifiedRecord], reason: &str) -> Vec<DeadLetter> {
-    records
-        .iter()
-        .map(|record| DeadLetter {
-            cluster: record.cluster.clone(),
-            service: record.service.clone(),
-            resource: record.resource.clone(),
-            log_type: Some(record.log_type.clone()),
-            record: serde_json::Value::Object(record.record.clone()).to_string(),
-            failures: vec![CandidateFailure {
-                log_type: record.log_type.clone(),
-                reason: reason.to_owned(),
-            }],
-            origin: record.origin.clone(),
-        })
-        .collect()
 }

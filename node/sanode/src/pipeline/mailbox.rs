@@ -1,28 +1,39 @@
-//! The bounded way into a pipeline actor. At most `capacity` batches are inside an actor at
-//! once (queued, being handled, or handled and waiting for room downstream); a sender waits for
-//! room, and since each stage keeps its room until the next stage has some, a slow stage makes
-//! the sources wait instead of letting batches pile up in memory.
+//! The bounded way into a pipeline actor, held by the stage before it (docs/architecture.md
+//! §3). At most `capacity` parts are inside an actor at once: queued, being handled, or handled
+//! and waiting for room in the next actor. A sender first waits for room ([`Mailbox::reserve`]),
+//! then hands over the part with its [`Slot`]; the actor keeps the slot until it holds room
+//! downstream. So a slow stage fills the stages before it and, at the front, makes the sources
+//! wait, instead of letting parts pile up in memory.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix::dev::ToEnvelope;
-use actix::{Actor, Addr, Handler, MailboxError, Message};
+use actix::{Actor, Addr, Handler, Message};
 use prometheus::IntGauge;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::supervision::StageFailure;
-
 pub struct Mailbox<A: Actor> {
-    actor: &'static str,
     addr: Addr<A>,
+    capacity: usize,
     room: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     depth: IntGauge,
-    attempts: u32,
 }
 
-/// Room for one batch inside an actor, held from before the batch is sent until the batch has
+impl<A: Actor> Clone for Mailbox<A> {
+    fn clone(&self) -> Self {
+        Mailbox {
+            addr: self.addr.clone(),
+            capacity: self.capacity,
+            room: self.room.clone(),
+            waiting: self.waiting.clone(),
+            depth: self.depth.clone(),
+        }
+    }
+}
+
+/// Room for one part inside an actor; travels with the part and is dropped once the part has
 /// room in the next actor (or is done).
 pub struct Slot {
     _permit: OwnedSemaphorePermit,
@@ -36,35 +47,28 @@ impl Drop for Slot {
 }
 
 impl<A: Actor> Mailbox<A> {
-    /// `depth` is the actor's mailbox gauge; a batch is offered `attempts` times before the
-    /// sender gives up on it.
-    pub fn new(
-        actor: &'static str,
-        addr: Addr<A>,
-        capacity: usize,
-        attempts: u32,
-        depth: IntGauge,
-    ) -> Self {
+    /// `depth` is the actor's mailbox gauge.
+    pub fn new(addr: Addr<A>, capacity: usize, depth: IntGauge) -> Self {
+        let capacity = capacity.max(1);
         Mailbox {
-            actor,
             addr,
-            room: Arc::new(Semaphore::new(capacity.max(1))),
+            capacity,
+            room: Arc::new(Semaphore::new(capacity)),
             waiting: Arc::new(AtomicUsize::new(0)),
             depth,
-            attempts: attempts.max(1),
         }
     }
 
-    /// Waits for room for one batch.
+    /// Waits for room for one part.
     pub async fn reserve(&self) -> Slot {
-        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let waiting = Waiting::count(&self.waiting);
         let permit = self
             .room
             .clone()
             .acquire_owned()
             .await
             .expect("the semaphore is never closed");
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        drop(waiting);
         self.depth.inc();
         Slot {
             _permit: permit,
@@ -72,48 +76,56 @@ impl<A: Actor> Mailbox<A> {
         }
     }
 
-    /// Senders currently waiting for room (backpressure felt upstream).
-    pub fn waiting(&self) -> usize {
-        self.waiting.load(Ordering::SeqCst)
+    /// [`Mailbox::reserve`] for an actor on a thread of its own (the classifier): the thread
+    /// blocks, which is the backpressure.
+    pub fn reserve_blocking(&self) -> Slot {
+        futures::executor::block_on(self.reserve())
     }
 
-    /// Sends the message built by `message` (cheap: it shares the batch) and waits for the
-    /// reply. A crash of the actor, or a reply it dropped, sends the batch again, at most
-    /// `attempts` times in all.
-    pub async fn request<M, T>(
-        &self,
-        _slot: &Slot,
-        message: impl Fn() -> M,
-    ) -> Result<T, StageFailure>
+    /// Hands `message` (which carries its [`Slot`], or is a control message) to the actor.
+    pub fn send<M>(&self, message: M)
     where
         A: Handler<M>,
         A::Context: ToEnvelope<A, M>,
-        M: Message<Result = Result<T, StageFailure>> + Send + 'static,
-        T: Send + 'static,
+        M: Message<Result = ()> + Send + 'static,
     {
-        let mut reason = String::new();
-        for attempt in 1..=self.attempts {
-            match self.addr.send(message()).await {
-                Ok(Ok(reply)) => return Ok(reply),
-                Ok(Err(StageFailure::Crashed { reason: why, .. })) => reason = why,
-                Err(MailboxError::Closed | MailboxError::Timeout) => {
-                    reason = "the actor dropped the batch without replying".to_owned();
-                }
-                Ok(Err(other)) => return Err(other),
-            }
-            if attempt < self.attempts {
-                tracing::warn!(
-                    actor = self.actor,
-                    attempt,
-                    reason,
-                    "batch not handled; sending it again"
-                );
-            }
-        }
-        Err(StageFailure::GaveUp {
-            actor: self.actor,
-            attempts: self.attempts,
-            reason,
-        })
+        self.addr.do_send(message);
     }
+
+    pub fn addr(&self) -> &Addr<A> {
+        &self.addr
+    }
+
+    /// Parts inside the actor, and senders waiting for room (the backpressure felt upstream).
+    pub fn observe(&self) -> StageState {
+        StageState {
+            held: self.capacity - self.room.available_permits(),
+            waiting: self.waiting.load(Ordering::SeqCst),
+        }
+    }
+}
+
+/// One sender waiting for room, until it has room or stops waiting.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// What a stage's mailbox shows from outside.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageState {
+    /// Parts inside the actor: queued, handled, or waiting for room downstream.
+    pub held: usize,
+    /// Senders waiting for room.
+    pub waiting: usize,
 }

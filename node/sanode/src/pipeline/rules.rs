@@ -1,17 +1,26 @@
-//! The rules actor: the only way to the rules thread (one embedded interpreter per node).
-//! Batches of classified records go in, rule outcomes come out. If the rules thread dies, the
-//! actor is restarted and starts a new one on the repository it last loaded.
+//! The rules actor: the only way to the rules thread (one embedded interpreter per node). It
+//! holds every part it was given until the rules thread has answered for it and the part has
+//! room in the commit actor. If the actor crashes, its supervisor restarts it and it replays
+//! the parts it held that no rules thread has; if the rules thread dies, the restarted actor
+//! starts a new one on the repository it last loaded and replays what the dead one had. The
+//! part being evaluated when it died is charged with the crash; after `attempts` crashes its
+//! records are dead-lettered with the reason.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use actix::fut::{ActorFutureExt, wrap_future};
-use actix::{Actor, ActorContext, Context, Handler, Message, ResponseActFuture, Supervised};
+use actix::{Actor, ActorContext, Addr, AsyncContext, Context, Handler, Message, Supervised};
 use prometheus::IntCounter;
 use sa_engine::ClassifiedRecord;
-use sa_rules::{EngineOptions, Evaluation, Plugs, RepositoryLayout, RulesHandle, RulesWorker};
-use tokio::sync::oneshot;
+use sa_rules::{
+    EngineOptions, Evaluation, Plugs, RepositoryLayout, RulesError, RulesHandle, RulesWorker,
+};
 
-use super::supervision::{StageFailure, guarded};
+use super::commit::{CommitActor, PartDone};
+use super::detection::BatchError;
+use super::mailbox::{Mailbox, Slot};
+use super::part::{Part, PartOutcome, PartReport, unevaluated};
+use super::supervision::{gave_up, guarded};
 
 pub const ACTOR: &str = "rules";
 
@@ -21,31 +30,58 @@ pub struct RulesActor {
     options: EngineOptions,
     /// The rule table, plugged into every rules thread the actor starts.
     plugs: Plugs,
-    /// Batches the actor holds at most; the rules thread's queue has room for them, so a submit
+    /// Parts the actor holds at most; the rules thread's queue has room for them, so a submit
     /// does not block the arbiter's thread.
     capacity: usize,
+    commit: Mailbox<CommitActor>,
+    /// Crashes a part may cause before it is dead-lettered.
+    attempts: u32,
+    /// The parts inside the actor, by arrival.
+    held: BTreeMap<u64, Held>,
+    arrivals: u64,
+    submissions: u64,
     worker_lost: bool,
     restarts: IntCounter,
 }
 
+struct Held {
+    part: Part,
+    records: Arc<Vec<ClassifiedRecord>>,
+    report: PartReport,
+    slot: Slot,
+    /// The rules thread has it under this submission (its answer or loss notice will come).
+    submission: Option<u64>,
+    crashes: u32,
+}
+
+/// How the pipeline is set up for the rules actor.
+pub struct RulesSetup {
+    pub layout: RepositoryLayout,
+    pub options: EngineOptions,
+    pub plugs: Plugs,
+    pub capacity: usize,
+    pub attempts: u32,
+    pub commit: Mailbox<CommitActor>,
+    pub restarts: IntCounter,
+}
+
 impl RulesActor {
-    /// Starts the rules thread on `layout` (blocks while the repository imports).
-    pub fn start(
-        layout: RepositoryLayout,
-        options: EngineOptions,
-        plugs: Plugs,
-        capacity: usize,
-        restarts: IntCounter,
-    ) -> anyhow::Result<Self> {
-        let worker = spawn(&layout, &options, &plugs, capacity)?;
+    /// Starts the rules thread on `setup.layout` (blocks while the repository imports).
+    pub fn start(setup: RulesSetup) -> anyhow::Result<Self> {
+        let worker = spawn(&setup.layout, &setup.options, &setup.plugs, setup.capacity)?;
         Ok(RulesActor {
             worker: Some(worker),
-            layout,
-            options,
-            plugs,
-            capacity,
+            layout: setup.layout,
+            options: setup.options,
+            plugs: setup.plugs,
+            capacity: setup.capacity,
+            commit: setup.commit,
+            attempts: setup.attempts.max(1),
+            held: BTreeMap::new(),
+            arrivals: 0,
+            submissions: 0,
             worker_lost: false,
-            restarts,
+            restarts: setup.restarts,
         })
     }
 
@@ -60,13 +96,108 @@ impl RulesActor {
     fn rules_handle(&self) -> Option<RulesHandle> {
         self.worker.as_ref().map(RulesWorker::handle)
     }
+
+    /// Hands part `arrival` to the rules thread. False if the actor crashed doing so.
+    fn submit(&mut self, arrival: u64, ctx: &mut Context<Self>) -> bool {
+        let Some(held) = self.held.get(&arrival) else {
+            return true;
+        };
+        self.submissions += 1;
+        let submission = self.submissions;
+        let (handle, records, addr) = (self.rules_handle(), held.records.clone(), ctx.address());
+        let submitted = guarded(|| {
+            fail::fail_point!("pipeline::rules");
+            let handle = handle.ok_or(RulesError::WorkerGone)?;
+            let answer = Answer {
+                addr,
+                arrival,
+                submission,
+                sent: false,
+            };
+            handle.submit(records, move |outcome| {
+                // Runs on the rules thread: a panic here takes the thread down with the part,
+                // as a crash inside the engine would.
+                fail::fail_point!("pipeline::rules_thread");
+                answer.send(outcome);
+            })
+        });
+        match submitted {
+            Ok(Ok(())) => {
+                if let Some(held) = self.held.get_mut(&arrival) {
+                    held.submission = Some(submission);
+                }
+                true
+            }
+            Ok(Err(gone)) => {
+                self.worker_lost = true;
+                self.crash(arrival, gone.to_string(), ctx);
+                false
+            }
+            Err(panic) => {
+                self.crash(arrival, panic, ctx);
+                false
+            }
+        }
+    }
+
+    /// Charges part `arrival` with a crash (dead-lettering it after `attempts`) and stops the
+    /// actor; its supervisor restarts it, and [`Actor::started`] replays what it holds.
+    fn crash(&mut self, arrival: u64, reason: String, ctx: &mut Context<Self>) {
+        tracing::error!(actor = ACTOR, reason, "restarting");
+        if self.worker_lost {
+            for held in self.held.values_mut() {
+                held.submission = None;
+            }
+        }
+        if let Some(held) = self.held.get_mut(&arrival) {
+            held.submission = None;
+            held.crashes += 1;
+            if held.crashes >= self.attempts {
+                let mut held = self.held.remove(&arrival).expect("held above");
+                let reason = gave_up(ACTOR, self.attempts, &reason);
+                held.report
+                    .dead_letters
+                    .extend(unevaluated(&held.records, &reason));
+                held.report.gave_up = Some(ACTOR);
+                let outcome = Ok(std::mem::take(&mut held.report));
+                self.forward(held, outcome);
+            }
+        }
+        ctx.stop();
+    }
+
+    /// Sends the part on once the commit actor has room for it. The wait runs beside the
+    /// actor (a restart does not drop it), keeping this actor's slot until then.
+    fn forward(&self, held: Held, outcome: PartOutcome) {
+        let commit = self.commit.clone();
+        actix::spawn(async move {
+            let room = commit.reserve().await;
+            let Held { part, slot, .. } = held;
+            drop(slot);
+            commit.send(PartDone {
+                part,
+                outcome,
+                slot: room,
+            });
+        });
+    }
 }
 
 impl Actor for RulesActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(self.capacity);
+        let waiting: Vec<u64> = self
+            .held
+            .iter()
+            .filter(|(_, held)| held.submission.is_none())
+            .map(|(arrival, _)| *arrival)
+            .collect();
+        for arrival in waiting {
+            if !self.submit(arrival, ctx) {
+                break;
+            }
+        }
     }
 }
 
@@ -88,53 +219,155 @@ impl Supervised for RulesActor {
     }
 }
 
+/// A classified part for the rules.
 pub struct Evaluate {
+    pub part: Part,
     pub records: Arc<Vec<ClassifiedRecord>>,
+    /// What classification made of the part.
+    pub report: PartReport,
+    /// Room in this actor.
+    pub slot: Slot,
 }
 
-/// The rule hits of the batch: the sender builds the alerts ([`Evaluation::into_outcome`]).
 impl Message for Evaluate {
-    type Result = Result<Evaluation, StageFailure>;
+    type Result = ();
 }
 
 impl Handler<Evaluate> for RulesActor {
-    type Result = ResponseActFuture<Self, Result<Evaluation, StageFailure>>;
+    type Result = ();
 
-    fn handle(&mut self, message: Evaluate, _ctx: &mut Context<Self>) -> Self::Result {
-        let handle = self.rules_handle();
-        let submitted = guarded(|| {
-            fail::fail_point!("pipeline::rules");
-            let handle = handle.ok_or("no rules thread is running")?;
-            let (sender, receiver) = oneshot::channel();
-            handle
-                .submit(message.records.clone(), move |outcome| {
-                    // Runs on the rules thread: a panic here takes the thread down with the
-                    // batch, as a crash inside the engine would.
-                    fail::fail_point!("pipeline::rules_thread");
-                    let _ = sender.send(outcome);
-                })
-                .map_err(|_| "the rules thread is gone")?;
-            Ok::<_, &str>(receiver)
+    fn handle(&mut self, message: Evaluate, ctx: &mut Context<Self>) {
+        self.arrivals += 1;
+        let arrival = self.arrivals;
+        self.held.insert(
+            arrival,
+            Held {
+                part: message.part,
+                records: message.records,
+                report: message.report,
+                slot: message.slot,
+                submission: None,
+                crashes: 0,
+            },
+        );
+        self.submit(arrival, ctx);
+    }
+}
+
+/// The rules thread's answer for a part; dropped unsent (the thread died with the part, or
+/// before it got to it), it tells the actor the part is lost instead.
+struct Answer {
+    addr: Addr<RulesActor>,
+    arrival: u64,
+    submission: u64,
+    sent: bool,
+}
+
+impl Answer {
+    fn send(mut self, outcome: Result<Evaluation, RulesError>) {
+        self.sent = true;
+        self.addr.do_send(Evaluated {
+            arrival: self.arrival,
+            outcome,
         });
-        let receiver = match submitted {
-            Ok(Ok(receiver)) => receiver,
-            Ok(Err(reason)) => {
-                self.worker_lost = true;
-                return crash_after_reply(reason.to_owned());
-            }
-            Err(reason) => return crash_after_reply(reason),
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if !self.sent {
+            self.addr.do_send(Lost {
+                arrival: self.arrival,
+                submission: self.submission,
+            });
+        }
+    }
+}
+
+struct Evaluated {
+    arrival: u64,
+    outcome: Result<Evaluation, RulesError>,
+}
+
+impl Message for Evaluated {
+    type Result = ();
+}
+
+impl Handler<Evaluated> for RulesActor {
+    type Result = ();
+
+    fn handle(&mut self, message: Evaluated, _ctx: &mut Context<Self>) {
+        // A part replayed after a crash may be answered twice: the first answer counts.
+        let Some(mut held) = self.held.remove(&message.arrival) else {
+            return;
         };
-        Box::pin(wrap_future::<_, Self>(receiver).map(|outcome, actor, ctx| {
-            match outcome {
-                Ok(Ok(evaluation)) => Ok(evaluation),
-                // The engine could not run the batch at all (no repository loaded).
-                Ok(Err(reason)) => Err(StageFailure::Unavailable(format!("rules: {reason}"))),
-                Err(_) => {
-                    actor.worker_lost = true;
-                    Err(crash(ctx, "the rules thread dropped the batch".to_owned()))
-                }
+        let outcome = match message.outcome {
+            Ok(evaluation) => {
+                // Nothing holds the part's records any more but the evaluation: they move
+                // into their alerts instead of being copied.
+                held.records = Arc::default();
+                build_alerts(evaluation).map(|outcome| {
+                    let mut report = std::mem::take(&mut held.report);
+                    for failure in &outcome.failures {
+                        tracing::warn!(?failure, "rule raised");
+                    }
+                    report.alerts = outcome.alerts;
+                    report.rule_failures = outcome.failures;
+                    report
+                })
             }
-        }))
+            // The engine could not run the part at all (no repository loaded).
+            Err(reason) => Err(BatchError::Unavailable(format!("rules: {reason}"))),
+        };
+        self.forward(held, outcome);
+    }
+}
+
+/// The rules thread died while it had a part.
+struct Lost {
+    arrival: u64,
+    submission: u64,
+}
+
+impl Message for Lost {
+    type Result = ();
+}
+
+impl Handler<Lost> for RulesActor {
+    type Result = ();
+
+    fn handle(&mut self, message: Lost, ctx: &mut Context<Self>) {
+        let current = self
+            .held
+            .get(&message.arrival)
+            .is_some_and(|held| held.submission == Some(message.submission));
+        // The first notice of a dying thread is the part it was running (its answer unwinds
+        // first); the parts queued behind it are replayed without being charged.
+        if current {
+            self.worker_lost = true;
+            self.crash(
+                message.arrival,
+                "the rules thread died with the batch".to_owned(),
+                ctx,
+            );
+        }
+    }
+}
+
+/// The alerts of an evaluated part, built on the actor's thread, off the Python thread. A panic
+/// here is a bug in sa, not in the data: the batch is refused for now (its source offers it
+/// again) rather than taking the node down.
+fn build_alerts(evaluation: Evaluation) -> Result<sa_rules::BatchOutcome, BatchError> {
+    match guarded(|| evaluation.into_outcome()) {
+        Ok(outcome) => {
+            outcome.map_err(|reason| BatchError::Unavailable(format!("rules: {reason}")))
+        }
+        Err(panic) => {
+            tracing::error!(panic, "building alerts panicked");
+            Err(BatchError::Unavailable(format!(
+                "building alerts panicked: {panic}"
+            )))
+        }
     }
 }
 
@@ -153,7 +386,7 @@ impl Handler<CurrentHandle> for RulesActor {
     }
 }
 
-/// Loads a new repository on the rules thread. The sender makes sure no batch of the previous
+/// Loads a new repository on the rules thread. The sender makes sure no part of the previous
 /// config is still on its way to the rules.
 pub struct Reload {
     pub layout: RepositoryLayout,
@@ -161,17 +394,15 @@ pub struct Reload {
 
 /// The new repository's rule names.
 impl Message for Reload {
-    type Result = Result<Vec<String>, String>;
+    type Result = Result<Vec<String>, RulesError>;
 }
 
 impl Handler<Reload> for RulesActor {
-    type Result = Result<Vec<String>, String>;
+    type Result = Result<Vec<String>, RulesError>;
 
     fn handle(&mut self, message: Reload, _ctx: &mut Context<Self>) -> Self::Result {
-        let handle = self.rules_handle().ok_or("no rules thread is running")?;
-        let rules = handle
-            .reload(message.layout.clone(), self.options.clone())
-            .map_err(|e| e.to_string())?;
+        let handle = self.rules_handle().ok_or(RulesError::WorkerGone)?;
+        let rules = handle.reload(message.layout.clone(), self.options.clone())?;
         self.layout = message.layout;
         Ok(rules)
     }
@@ -184,33 +415,13 @@ fn spawn(
     capacity: usize,
 ) -> anyhow::Result<RulesWorker> {
     let worker = RulesWorker::spawn(layout.clone(), options.clone(), queue(capacity))?;
-    // Queued before any batch can be, so no batch runs without the rule table.
-    worker
-        .handle()
-        .plug(plugs.clone())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Queued before any part can be, so no part runs without the rule table.
+    worker.handle().plug(plugs.clone())?;
     Ok(worker)
 }
 
-/// The rules thread's queue: room for every batch the actor holds, and for the batches a
-/// crashed actor abandoned there before it was restarted.
+/// The rules thread's queue: room for every part the actor holds, and for the parts a crashed
+/// actor left there before it was restarted.
 fn queue(capacity: usize) -> usize {
     capacity * 2
-}
-
-/// Stops the actor (its supervisor restarts it) and returns the failure to reply with.
-fn crash(ctx: &mut Context<RulesActor>, reason: String) -> StageFailure {
-    tracing::error!(actor = ACTOR, reason, "restarting");
-    ctx.stop();
-    StageFailure::Crashed {
-        actor: ACTOR,
-        reason,
-    }
-}
-
-/// Replies with the failure first: stopping the actor right away would drop the reply.
-fn crash_after_reply(
-    reason: String,
-) -> ResponseActFuture<RulesActor, Result<Evaluation, StageFailure>> {
-    Box::pin(actix::fut::ready(()).map(move |(), _actor, ctx| Err(crash(ctx, reason))))
 }

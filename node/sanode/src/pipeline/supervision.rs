@@ -1,31 +1,9 @@
 //! How pipeline actors fail: a handler runs its work under a panic guard, so a panic costs the
-//! actor (it is restarted) but never the batch, whose sender still holds it and sends it again.
+//! actor (it is restarted) but never the part it held, which the actor sends itself again. A
+//! part an actor crashes on every time is dead-lettered with the reason.
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-
-/// Why an actor returned no result for a batch.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StageFailure {
-    /// The actor panicked or lost its worker while holding the batch and is being restarted;
-    /// the same batch may be sent again.
-    #[error("{actor} crashed: {reason}")]
-    Crashed { actor: &'static str, reason: String },
-    /// The batch cannot be handled as it is (e.g. it names a source no cluster routes).
-    #[error("{0}")]
-    Refused(String),
-    /// Something outside the actor is missing (no Raft quorum, no rules loaded): the source
-    /// should keep the batch and offer it again later.
-    #[error("{0}")]
-    Unavailable(String),
-    /// The actor crashed on every attempt.
-    #[error("{actor} failed {attempts} times on this batch, last: {reason}")]
-    GaveUp {
-        actor: &'static str,
-        attempts: u32,
-        reason: String,
-    },
-}
 
 /// Runs `work`, turning a panic into the panic's message.
 pub fn guarded<T>(work: impl FnOnce() -> T) -> Result<T, String> {
@@ -40,6 +18,11 @@ pub fn panic_message(payload: Box<dyn Any + Send>) -> String {
     } else {
         "panic with a non-text payload".to_owned()
     }
+}
+
+/// The dead letters' reason when `actor` crashed on a part on each of its `attempts`.
+pub fn gave_up(actor: &str, attempts: u32, last: &str) -> String {
+    format!("{actor} failed {attempts} times on this batch, last: {last}")
 }
 
 #[cfg(test)]

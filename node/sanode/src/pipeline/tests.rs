@@ -324,7 +324,7 @@ async fn a_slow_commit_makes_the_sources_wait_with_bounded_batches_inside() {
     // One batch committing (stalled), one waiting for room in the commit actor, one waiting
     // for the rules actor; the other five have not handed their batch to any actor.
     eventually("the pipeline to fill up", || {
-        h.detection.waiting() == (5, 1, 1)
+        h.detection.observe().waiting() == (5, 1, 1)
     })
     .await;
     for actor in ["classifier", "rules", "commit"] {
@@ -337,7 +337,7 @@ async fn a_slow_commit_makes_the_sources_wait_with_bounded_batches_inside() {
         assert!(fires_root_rule(&run.await.unwrap().unwrap()));
     }
     assert_eq!(h.committer.reports().len(), 8);
-    assert_eq!(h.detection.waiting(), (0, 0, 0));
+    assert_eq!(h.detection.observe().waiting(), (0, 0, 0));
 }
 
 /// The batch yields the same alerts, committed once, although failpoint `pipeline::<at>`
@@ -446,7 +446,7 @@ async fn a_reload_mid_stream_loses_nothing_and_each_batch_keeps_its_config() {
     };
     let early: Vec<_> = (0..6).map(|i| run(format!("early{i}"))).collect();
     eventually("the pipeline to fill up", || {
-        h.detection.waiting() == (3, 1, 1)
+        h.detection.observe().waiting() == (3, 1, 1)
     })
     .await;
 
@@ -478,4 +478,105 @@ async fn a_reload_mid_stream_loses_nothing_and_each_batch_keeps_its_config() {
     }
     assert_eq!(h.committer.reports().len(), 9, "every batch was committed");
     assert_eq!(h.detection.version(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_stops_waiting_mid_batch_holds_nothing_back() {
+    let h = start(
+        PipelineOptions {
+            part_payloads: 2,
+            ..small_mailboxes()
+        },
+        RecordingCommitter::holding(0),
+    )
+    .await;
+    let mut first = cloudtrail_batch(Some("first"));
+    first.payloads.truncate(2);
+    let detection = h.detection.clone();
+    let committing = tokio::spawn(async move { detection.run(first).await });
+    eventually("the first batch to commit", || {
+        h.detection.observe().committing == 1
+    })
+    .await;
+
+    // Three parts: the first waits for the commit actor, the second for the rules actor, the
+    // third for the classifier when its source gives up.
+    let mut abandoned = cloudtrail_batch(Some("gone"));
+    let more = cloudtrail_batch(Some("gone-again")).payloads;
+    abandoned.payloads.extend(more.into_iter().take(2));
+    assert_eq!(abandoned.payloads.len(), 6);
+    let detection = h.detection.clone();
+    let gone = tokio::spawn(async move { detection.run(abandoned).await });
+    eventually("the abandoned batch to be half handed in", || {
+        h.detection.observe().waiting() == (1, 1, 1)
+    })
+    .await;
+    gone.abort();
+    assert!(gone.await.unwrap_err().is_cancelled());
+
+    h.committer.hold.add_permits(Semaphore::MAX_PERMITS);
+    assert!(committing.await.unwrap().is_ok());
+    // A reload needs every batch to have released the config: the abandoned one did.
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        h.detection.reload(repository("rules"), 2),
+    )
+    .await
+    .expect("the reload is not held up")
+    .unwrap();
+    let empty = tokio::time::timeout(Duration::from_secs(60), async {
+        while h.detection.observe() != PipelineState::default() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    assert!(empty.await.is_ok(), "{:?}", h.detection.observe());
+    assert_eq!(
+        h.committer.reports().len(),
+        1,
+        "the abandoned batch is not committed"
+    );
+    let next = h
+        .detection
+        .run(cloudtrail_batch(Some("next")))
+        .await
+        .unwrap();
+    assert_eq!(next.config_version, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_part_the_rules_thread_died_on_is_charged_not_those_queued_behind_it() {
+    // One crash is enough to dead-letter a part: a part queued behind the one that killed the
+    // thread must be replayed, not dead-lettered with it.
+    let options = PipelineOptions {
+        attempts: 1,
+        part_payloads: 1,
+        classifier_mailbox: 4,
+        rules_mailbox: 4,
+        ..small_mailboxes()
+    };
+    let h = start(options, RecordingCommitter::open()).await;
+    // The first part holds the rules thread while the others queue behind the second, which
+    // takes the thread down.
+    fail::cfg("pipeline::rules_thread", "1*sleep(300)->1*panic(culprit)").unwrap();
+    let report = h.detection.run(cloudtrail_batch(Some("q"))).await.unwrap();
+    fail::remove("pipeline::rules_thread");
+
+    assert_eq!(restarts(&h.metrics, "rules"), 1);
+    let dead_payloads: BTreeSet<String> = report
+        .dead_letters
+        .iter()
+        .map(|dead| {
+            dead.origin
+                .rsplit_once('#')
+                .map_or(dead.origin.clone(), |(payload, _)| payload.to_owned())
+        })
+        .collect();
+    assert_eq!(dead_payloads.len(), 1, "{dead_payloads:?}");
+    assert!(
+        report.dead_letters[0]
+            .reason()
+            .contains("the rules thread died")
+    );
+    assert!(report.classified > report.dead_letters.len());
+    assert_eq!(h.committer.reports().len(), 1);
 }

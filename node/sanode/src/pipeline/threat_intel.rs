@@ -1,7 +1,8 @@
 //! Threat intelligence in the node (docs/spec §9.9): before the rules see a part of a batch, the
 //! normalized values of its records are looked up in the IOC table (DynamoDB, hash key
 //! `ioc_value`), and the values it knows are added under `streamalert:ioc`. The lookup runs on
-//! the pipeline's async task, never on the rules thread, so a slow table does not stall Python.
+//! the node's runtime while the classifier thread that classified the part waits; never on the
+//! rules thread, so a slow table does not stall Python.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;

@@ -7,8 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sa_chaos_tests::{HttpReceiver, Reply};
+use sa_node::actors::ActorSystem;
 use sa_node::alerts::dispatcher::{Compose, Deliverer, Dispatcher, DispatcherSettings};
-use sa_node::alerts::merger::{MergerSettings, merge_once, merged_alert_id};
+use sa_node::alerts::merger::{
+    Merger, MergerSettings, Observe, OpenWindows, merge_once, merged_alert_id,
+};
 use sa_node::alerts::metrics::AlertMetrics;
 use sa_node::alerts::retention::purge_once;
 use sa_node::alerts::settings_cipher::OutputsCipher;
@@ -111,20 +114,21 @@ async fn a_closed_window_merges_once_into_one_alert() {
         minute: Duration::from_secs(60),
     };
     // Windows still open: nothing merges.
-    assert_eq!(
-        merge_once(&store, t0 + 4 * MINUTE, &settings, None)
-            .await
-            .unwrap()
-            .merged,
-        0
-    );
-    assert_eq!(
-        merge_once(&store, t0 + 8 * MINUTE, &settings, None)
-            .await
-            .unwrap()
-            .merged,
-        2
-    );
+    let pass = merge_once(&store, t0 + 4 * MINUTE, &settings, None)
+        .await
+        .unwrap();
+    assert_eq!(pass.merged, 0);
+    let open = OpenWindows {
+        alerts: 4,
+        rules: 1,
+        next_close: Some(t0 + 5 * MINUTE),
+    };
+    assert_eq!(pass.open, open);
+    let pass = merge_once(&store, t0 + 8 * MINUTE, &settings, None)
+        .await
+        .unwrap();
+    assert_eq!(pass.merged, 2);
+    assert_eq!(pass.open, OpenWindows::default());
     // A second pass (another leader after a failover) finds nothing left to merge.
     assert_eq!(
         merge_once(&store, t0 + 9 * MINUTE, &settings, None)
@@ -607,4 +611,70 @@ async fn retention_deletes_only_finished_alerts_past_their_age() {
         );
     }
     assert_eq!(purge_once(&h.store, now, keep).await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terms_merger_actor_closes_windows_by_itself_and_shows_what_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = AlertStore::new(leader(dir.path()).await);
+    let node_metrics = NodeMetrics::new(1);
+    let metrics = AlertMetrics::register(&node_metrics);
+    let actors = ActorSystem::start().unwrap();
+    let merger = Merger {
+        store: store.clone(),
+        settings: MergerSettings {
+            interval: Duration::from_millis(50),
+            minute: Duration::from_secs(2),
+        },
+        metrics: metrics.clone(),
+        actors: actors.handle(),
+        restarts: node_metrics
+            .actor_restarts_total
+            .with_label_values(&["merger"]),
+    };
+    let now = Clock::System.now();
+    let alerts: Vec<Alert> = ["h0", "h1"]
+        .iter()
+        .map(|host| {
+            let mut a = alert(
+                "failed_login",
+                host,
+                now,
+                json!({"user": "bob", "host": host}),
+                &["webhook:soc"],
+            );
+            a.merge_by_keys = vec!["user".into()];
+            a.merge_window_mins = 1;
+            a
+        })
+        .collect();
+    store.commit(&alerts, &[]).await.unwrap();
+
+    let arbiter = actors.handle().new_arbiter().unwrap();
+    let actor = merger.start_actor(&arbiter.handle());
+    let open = actor.send(Observe).await.unwrap();
+    assert!(open.alerts == 0 || open.alerts == 2, "{open:?}");
+    let mut seen_open = false;
+    let merged_id = merged_alert_id("failed_login", &alerts[0].alert_id);
+    for _ in 0..200 {
+        let open = actor.send(Observe).await.unwrap();
+        if open.alerts == 2 {
+            seen_open = true;
+            assert_eq!(open.next_close, Some(now + 2_000_000));
+            assert_eq!(metrics.merge_alerts_waiting.get(), 2);
+        }
+        if store.get(&merged_id).unwrap().is_some() && open == OpenWindows::default() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen_open, "a pass inside the window shows it open");
+    let merged = store
+        .get(&merged_id)
+        .unwrap()
+        .expect("the actor merged the window");
+    assert_eq!(merged.record["AlertCount"], json!(2));
+    assert_eq!(actor.send(Observe).await.unwrap(), OpenWindows::default());
+    assert_eq!(metrics.merge_alerts_waiting.get(), 0);
+    arbiter.stop();
 }
