@@ -364,8 +364,9 @@ impl Replica {
         if let Err(e) = self.raft().shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }
-        // A process-wide handle (the rules' lookup source) keeps the database open until exit:
-        // its flushes and compactions must not still run while the process tears down.
+        // Handles outside the replica (the rules thread's rule table) can keep the database
+        // open until exit: its flushes and compactions must not still run while the process
+        // tears down.
         let db = self.inner.db.clone();
         if let Err(e) = tokio::task::spawn_blocking(move || db.stop_background_work()).await {
             tracing::warn!(error = %e, "stopping RocksDB's background work");

@@ -214,6 +214,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
                     shutdown.cancel();
                     drain(tasks).await;
                     servers_stop.cancel();
+                    sa_rules::lookup::uninstall();
                     replica.shutdown().await;
                     return Err(e);
                 }
@@ -228,6 +229,8 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     shutdown.cancel();
     drain(tasks).await;
     servers_stop.cancel();
+    // The process-wide lookup source would keep the database open until exit.
+    sa_rules::lookup::uninstall();
     replica.shutdown().await;
     grpc_task.await?.context("gRPC server failed")?;
     http_task.await?.context("HTTP server failed")?;
