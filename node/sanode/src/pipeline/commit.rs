@@ -77,7 +77,7 @@ struct Committing {
     report: Arc<BatchReport>,
     /// Room in this actor, kept until the commit is done: the commit mailbox bounds the
     /// batches committing at once.
-    _slot: Slot,
+    slot: Slot,
     in_flight: bool,
     crashes: u32,
 }
@@ -141,7 +141,10 @@ impl CommitActor {
         for outcome in parts.into_iter().flatten() {
             let part = match outcome {
                 Ok(part) => part,
-                Err(failure) => return ticket.answer(Err(failure)),
+                Err(failure) => {
+                    drop(slot);
+                    return ticket.answer(Err(failure));
+                }
             };
             report.classified += part.classified;
             for (log_type, count) in part.classified_by_type {
@@ -168,7 +171,7 @@ impl CommitActor {
             Committing {
                 ticket,
                 report: Arc::new(report),
-                _slot: slot,
+                slot,
                 in_flight: false,
                 crashes: 0,
             },
@@ -222,8 +225,10 @@ impl CommitActor {
             batch.in_flight = false;
             batch.crashes += 1;
             if batch.crashes >= self.attempts {
-                let batch = self.committing.remove(&id).expect("looked up above");
-                batch.ticket.answer(Err(BatchError::Unavailable(gave_up(
+                let Committing { ticket, slot, .. } =
+                    self.committing.remove(&id).expect("looked up above");
+                drop(slot);
+                ticket.answer(Err(BatchError::Unavailable(gave_up(
                     ACTOR,
                     self.attempts,
                     &reason,
@@ -371,14 +376,21 @@ impl Handler<Committed> for CommitActor {
             return;
         };
         self.publish_progress();
-        let ticket = batch.ticket;
+        let Committing {
+            ticket,
+            report,
+            slot,
+            ..
+        } = batch;
+        // The room is given back before the source hears: one that sends again at once finds it.
+        drop(slot);
         match answer {
             Ok(()) => {
                 self.metrics
                     .batch_latency_seconds
                     .with_label_values(&[ticket.service.as_str()])
                     .observe(ticket.started.elapsed().as_secs_f64());
-                ticket.answer(Ok(batch.report));
+                ticket.answer(Ok(report));
             }
             Err(failure) => ticket.answer(Err(failure)),
         }
