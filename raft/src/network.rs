@@ -1,5 +1,5 @@
 //! The Raft network over gRPC: each peer gets a lazily connected tonic client; openraft's
-//! requests and responses travel serde-encoded inside `RaftPayload`.
+//! requests and responses travel inside `RaftPayload` in the format of codec.rs.
 
 use openraft::error::{
     Infallible, InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::codec;
 use crate::types::{Node, NodeId, TypeConfig};
 
 /// A lazily connected gRPC channel to `addr` (`HOST:PORT` or a URL).
@@ -67,8 +68,8 @@ impl PeerClient {
         let client = self.client.as_mut().map_err(|e| {
             RPCError::Unreachable(Unreachable::new(&std::io::Error::other(e.clone())))
         })?;
-        let data =
-            serde_json::to_vec(request).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let data = codec::encode("raft request", request)
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut grpc_request = tonic::Request::new(RaftPayload { data });
         grpc_request.set_timeout(option.hard_ttl());
         let reply = match method {
@@ -81,7 +82,7 @@ impl PeerClient {
             _ => RPCError::Network(NetworkError::new(&status)),
         })?;
         let result: Result<Resp, RaftError<NodeId, E>> =
-            serde_json::from_slice(&payload.into_inner().data)
+            codec::decode("raft reply", &payload.into_inner().data)
                 .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
     }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
+use crate::codec;
 use crate::command::{Command, CommandResult};
 use crate::db::{KeyValue, Keyspace, StateDb, StateDbError};
 use crate::log_store::LogStore;
@@ -391,7 +392,8 @@ async fn call<Req: Serialize, Resp: DeserializeOwned>(
     };
     let channel = peer_channel(addr).map_err(|e| unreachable(e.to_string()))?;
     let mut client = RaftClient::new(channel);
-    let data = serde_json::to_vec(request).map_err(|e| unreachable(e.to_string()))?;
+    let data =
+        codec::encode("forwarded request", request).map_err(|e| unreachable(e.to_string()))?;
     let mut grpc_request = tonic::Request::new(RaftPayload { data });
     grpc_request.set_timeout(match rpc {
         // Joining waits for the learner to catch up, which can take a snapshot transfer.
@@ -404,5 +406,6 @@ async fn call<Req: Serialize, Resp: DeserializeOwned>(
         Rpc::Remove => client.remove(grpc_request).await,
     }
     .map_err(|status| unreachable(status.message().to_string()))?;
-    serde_json::from_slice(&reply.into_inner().data).map_err(|e| unreachable(e.to_string()))
+    codec::decode("forwarded reply", &reply.into_inner().data)
+        .map_err(|e| unreachable(e.to_string()))
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::{Request, Response, Status};
 
+use crate::codec;
 use crate::command::Command;
 use crate::membership::{JoinRequest, RemoveRequest};
 use crate::replica::Replica;
@@ -22,14 +23,14 @@ impl RaftService {
 }
 
 fn decode<T: DeserializeOwned>(request: Request<RaftPayload>) -> Result<T, Status> {
-    serde_json::from_slice(&request.into_inner().data)
-        .map_err(|e| Status::invalid_argument(format!("undecodable raft payload: {e}")))
+    codec::decode("raft request", &request.into_inner().data)
+        .map_err(|e| Status::invalid_argument(e.to_string()))
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Response<RaftPayload>, Status> {
-    serde_json::to_vec(value)
+    codec::encode("raft reply", value)
         .map(|data| Response::new(RaftPayload { data }))
-        .map_err(|e| Status::internal(format!("cannot encode raft payload: {e}")))
+        .map_err(|e| Status::internal(e.to_string()))
 }
 
 #[tonic::async_trait]

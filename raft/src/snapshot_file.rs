@@ -5,6 +5,7 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use crate::codec;
 use crate::db::Keyspace;
 use crate::types::SnapshotMeta;
 
@@ -56,12 +57,19 @@ pub fn decode(mut data: &[u8]) -> io::Result<Vec<Row>> {
 fn read_part(data: &mut &[u8]) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     data.read_exact(&mut len)?;
-    let mut part = vec![0u8; u32::from_be_bytes(len) as usize];
-    data.read_exact(&mut part)?;
-    Ok(part)
+    // The length is checked against what is left before anything is allocated for it.
+    let len = u32::from_be_bytes(len) as usize;
+    if len > data.len() {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    let (part, rest) = data.split_at(len);
+    *data = rest;
+    Ok(part.to_vec())
 }
 
-/// The last snapshot kept on disk: `current.meta` (JSON) beside `current.data`.
+const META: &str = "snapshot metadata";
+
+/// The last snapshot kept on disk: `current.meta` (see codec.rs) beside `current.data`.
 pub struct SnapshotFiles {
     dir: PathBuf,
 }
@@ -75,12 +83,14 @@ impl SnapshotFiles {
         std::fs::create_dir_all(&self.dir)?;
         write_atomically(&self.dir.join("current.data"), data)?;
         // The meta is written last: it is what makes the data current.
-        write_atomically(&self.dir.join("current.meta"), &serde_json::to_vec(meta)?)
+        let meta = codec::encode(META, meta).map_err(io::Error::other)?;
+        write_atomically(&self.dir.join("current.meta"), &meta)
     }
 
     pub fn load(&self) -> io::Result<Option<(SnapshotMeta, Vec<u8>)>> {
         let meta = match std::fs::read(self.dir.join("current.meta")) {
-            Ok(bytes) => serde_json::from_slice(&bytes)?,
+            Ok(bytes) => codec::decode(META, &bytes)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };

@@ -11,6 +11,7 @@ use openraft::{EntryPayload, RaftSnapshotBuilder, StorageIOError};
 use rocksdb::WriteBatch;
 use tokio::sync::watch;
 
+use crate::codec;
 use crate::command::{Command, CommandResult, Condition, WriteOp};
 use crate::db::{Keyspace, STATE_META, StateDb};
 use crate::snapshot_file::{self, SnapshotFiles};
@@ -18,6 +19,8 @@ use crate::types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, T
 
 const LAST_APPLIED: &[u8] = b"last_applied";
 const MEMBERSHIP: &[u8] = b"membership";
+const APPLIED_WHAT: &str = "last applied log id";
+const MEMBERSHIP_WHAT: &str = "applied membership";
 
 #[derive(Clone)]
 pub struct StateMachine {
@@ -53,15 +56,13 @@ impl StateMachine {
                 .map_err(|e| StorageIOError::read_state_machine(&e).into())
         };
         let last = match read(LAST_APPLIED)? {
-            Some(b) => {
-                serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?
-            }
+            Some(b) => codec::decode(APPLIED_WHAT, &b)
+                .map_err(|e| StorageIOError::read_state_machine(&e))?,
             None => None,
         };
         let membership = match read(MEMBERSHIP)? {
-            Some(b) => {
-                serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?
-            }
+            Some(b) => codec::decode(MEMBERSHIP_WHAT, &b)
+                .map_err(|e| StorageIOError::read_state_machine(&e))?,
             None => StoredMembership::default(),
         };
         Ok((last, membership))
@@ -172,15 +173,13 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
                 .map_err(|e| StorageIOError::read_state_machine(&e).into())
         };
         let last_log_id: Option<LogId> = match meta_of(LAST_APPLIED)? {
-            Some(b) => {
-                serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?
-            }
+            Some(b) => codec::decode(APPLIED_WHAT, &b)
+                .map_err(|e| StorageIOError::read_state_machine(&e))?,
             None => None,
         };
         let last_membership: StoredMembership = match meta_of(MEMBERSHIP)? {
-            Some(b) => {
-                serde_json::from_slice(&b).map_err(|e| StorageIOError::read_state_machine(&e))?
-            }
+            Some(b) => codec::decode(MEMBERSHIP_WHAT, &b)
+                .map_err(|e| StorageIOError::read_state_machine(&e))?,
             None => StoredMembership::default(),
         };
         let data = snapshot_file::encode(self.all_rows(&rocks_snapshot)?);
@@ -226,13 +225,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Normal(command) => self.apply_command(command, &mut batch)?,
                 EntryPayload::Membership(membership) => {
                     let stored = StoredMembership::new(Some(entry.log_id), membership.clone());
-                    let bytes = serde_json::to_vec(&stored)
+                    let bytes = codec::encode(MEMBERSHIP_WHAT, &stored)
                         .map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
                     batch.put_cf(self.db.handle(STATE_META), MEMBERSHIP, bytes);
                     CommandResult::NoOp
                 }
             };
-            let applied = serde_json::to_vec(&Some(entry.log_id))
+            let applied = codec::encode(APPLIED_WHAT, &Some(entry.log_id))
                 .map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
             batch.put_cf(self.db.handle(STATE_META), LAST_APPLIED, applied);
             fail::fail_point!("raft::state_machine::before_apply", |_| Err(
@@ -284,16 +283,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         for (keyspace, key, value) in rows {
             batch.put_cf(self.db.handle(keyspace.name()), key, value);
         }
-        let write_err = |e: serde_json::Error| StorageIOError::write_state_machine(&e);
+        let write_err = |e: codec::CodecError| StorageIOError::write_state_machine(&e);
         batch.put_cf(
             self.db.handle(STATE_META),
             LAST_APPLIED,
-            serde_json::to_vec(&meta.last_log_id).map_err(write_err)?,
+            codec::encode(APPLIED_WHAT, &meta.last_log_id).map_err(write_err)?,
         );
         batch.put_cf(
             self.db.handle(STATE_META),
             MEMBERSHIP,
-            serde_json::to_vec(&meta.last_membership).map_err(write_err)?,
+            codec::encode(MEMBERSHIP_WHAT, &meta.last_membership).map_err(write_err)?,
         );
         self.db
             .write(batch, true)
