@@ -76,7 +76,7 @@ pub struct DeadLetter {
     pub log_type: Option<String>,
     /// The raw payload or sub-record.
     pub record: String,
-    /// Why each candidate log type rejected it, in candidate order.
+    /// Why the candidate log types rejected it, by reason, in candidate order.
     pub failures: Vec<CandidateFailure>,
     /// Where the payload came from (`kinesis/STREAM/SHARD/SEQ#SUB`, a file offset...), set by
     /// the source that knows it; empty otherwise.
@@ -94,15 +94,57 @@ impl DeadLetter {
     }
 }
 
+/// One reason candidate log types gave for rejecting a record, with the types that gave it.
+/// Types giving the same reason share one entry, and only the first few are named: a text line
+/// offered to sixty JSON log types is "payload is not JSON" once, not sixty times, so a dead
+/// letter costs memory in proportion to what it says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CandidateFailure {
-    pub log_type: String,
+    /// The first [`NAMED_PER_REASON`] types that gave this reason, in candidate order.
+    pub log_types: Vec<String>,
+    /// How many more types gave it.
+    pub more: usize,
     pub reason: String,
+}
+
+/// Log types named per reason in a dead letter; the rest are counted.
+pub const NAMED_PER_REASON: usize = 3;
+
+impl CandidateFailure {
+    pub fn new(log_type: impl Into<String>, reason: impl Into<String>) -> Self {
+        CandidateFailure {
+            log_types: vec![log_type.into()],
+            more: 0,
+            reason: reason.into(),
+        }
+    }
+
+    /// `(log type, reason)` pairs in candidate order, grouped by reason in order of first
+    /// appearance.
+    pub fn grouped<'a>(
+        rejections: impl IntoIterator<Item = (&'a str, String)>,
+    ) -> Vec<CandidateFailure> {
+        let mut groups: Vec<CandidateFailure> = Vec::new();
+        for (log_type, reason) in rejections {
+            match groups.iter_mut().find(|group| group.reason == reason) {
+                Some(group) if group.log_types.len() < NAMED_PER_REASON => {
+                    group.log_types.push(log_type.to_owned());
+                }
+                Some(group) => group.more += 1,
+                None => groups.push(CandidateFailure::new(log_type, reason)),
+            }
+        }
+        groups
+    }
 }
 
 impl fmt::Display for CandidateFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.log_type, self.reason)
+        write!(f, "{}", self.log_types.join(", "))?;
+        if self.more > 0 {
+            write!(f, " and {} more", self.more)?;
+        }
+        write!(f, ": {}", self.reason)
     }
 }
 
@@ -207,10 +249,7 @@ impl Classifier {
                 "no log type belongs to the sources listed for this resource ({})",
                 route.listed.join(", ")
             );
-            let failure = CandidateFailure {
-                log_type: "(none)".into(),
-                reason,
-            };
+            let failure = CandidateFailure::new("(none)", reason);
             return Ok(Classification {
                 records: Vec::new(),
                 dead_letters: vec![dead_letter(None, root.to_raw_string(), vec![failure])],
@@ -261,10 +300,10 @@ impl Classifier {
                     None => Some(Rejection::NotJson.to_string()),
                 };
                 let raw = value.map_or_else(|| root.to_raw_string(), |v| v.to_string());
-                let failure = CandidateFailure {
-                    log_type: lt.name.clone(),
-                    reason: reason.unwrap_or_else(|| "does not match".into()),
-                };
+                let failure = CandidateFailure::new(
+                    lt.name.clone(),
+                    reason.unwrap_or_else(|| "does not match".into()),
+                );
                 out.dead_letters
                     .push(dead_letter(Some(&lt.name), raw, vec![failure]));
             }
@@ -310,10 +349,8 @@ impl Classifier {
                             let raw = candidate
                                 .value
                                 .map_or_else(|| root.to_raw_string(), |v| v.to_string());
-                            let failure = CandidateFailure {
-                                log_type: lt.name.clone(),
-                                reason: rejection.to_string(),
-                            };
+                            let failure =
+                                CandidateFailure::new(lt.name.clone(), rejection.to_string());
                             out.dead_letters
                                 .push(dead_letter(Some(&lt.name), raw, vec![failure]));
                         }
@@ -380,23 +417,14 @@ impl Classifier {
         root: &'a Root,
         shared: &mut SharedExtractions<'a>,
     ) -> Vec<CandidateFailure> {
-        route
-            .candidates
-            .iter()
-            .map(|&i| {
-                let lt = &self.config.log_types[i];
-                let reason = match self.try_log_type(lt, root, shared, true) {
-                    TypeResult::NoMatch(reason) => {
-                        reason.unwrap_or_else(|| "does not match".into())
-                    }
-                    TypeResult::Matched { .. } => "matches".into(),
-                };
-                CandidateFailure {
-                    log_type: lt.name.clone(),
-                    reason,
-                }
-            })
-            .collect()
+        CandidateFailure::grouped(route.candidates.iter().map(|&i| {
+            let lt = &self.config.log_types[i];
+            let reason = match self.try_log_type(lt, root, shared, true) {
+                TypeResult::NoMatch(reason) => reason.unwrap_or_else(|| "does not match".into()),
+                TypeResult::Matched { .. } => "matches".into(),
+            };
+            (lt.name.as_str(), reason)
+        }))
     }
 
     /// The candidates of the winning type, moved out of the shared extractions (no copy of

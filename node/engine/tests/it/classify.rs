@@ -145,7 +145,30 @@ fn unmatched_payload_is_a_dead_letter_with_every_candidates_reason() {
         reasons[3],
         "demo:login: payload decodes to a JSON value, not a text line"
     );
-    assert_eq!(dead.failures.len(), 6, "{reasons:?}");
+    // Six candidates, two of them rejecting it for the same reason: one entry names both.
+    assert_eq!(
+        reasons[4],
+        "demo:json_login, demo:any_login: missing keys time, user, result; extra keys eventID, foo"
+    );
+    assert_eq!(dead.failures.len(), 5, "{reasons:?}");
+}
+
+#[test]
+fn candidates_giving_one_reason_share_it_and_past_three_are_counted_not_named() {
+    use sa_engine::classifier::CandidateFailure;
+    let rejections = ["a", "b", "c", "d", "e"]
+        .into_iter()
+        .map(|name| (name, "payload is not JSON".to_owned()))
+        .chain([("f", "envelope key x is missing".to_owned())]);
+    let groups = CandidateFailure::grouped(rejections);
+    let reasons: Vec<String> = groups.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        reasons,
+        [
+            "a, b, c and 2 more: payload is not JSON",
+            "f: envelope key x is missing"
+        ]
+    );
 }
 
 #[test]

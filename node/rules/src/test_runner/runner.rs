@@ -356,10 +356,7 @@ fn difference(on_keys: &BatchOutcome, on_whole: &BatchOutcome) -> Option<String>
 fn explain(failure: &test_events::EventFailure) -> String {
     let mut text = failure.reason.clone();
     for candidate in &failure.candidates {
-        text.push_str(&format!(
-            "\n            {}: {}",
-            candidate.log_type, candidate.reason
-        ));
+        text.push_str(&format!("\n            {candidate}"));
     }
     text
 }

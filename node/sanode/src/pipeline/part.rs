@@ -65,10 +65,7 @@ pub fn unclassified(batch: &SourceBatch, actor: &str, reason: &str) -> Vec<DeadL
             resource: batch.resource.clone(),
             log_type: None,
             record: payload.body.raw_string(),
-            failures: vec![CandidateFailure {
-                log_type: actor.to_owned(),
-                reason: reason.to_owned(),
-            }],
+            failures: vec![CandidateFailure::new(actor, reason)],
             origin: payload
                 .position
                 .as_deref()
@@ -88,10 +85,7 @@ pub fn unevaluated(records: &[ClassifiedRecord], reason: &str) -> Vec<DeadLetter
             resource: record.resource.clone(),
             log_type: Some(record.log_type.clone()),
             record: serde_json::Value::Object(record.record.clone()).to_string(),
-            failures: vec![CandidateFailure {
-                log_type: record.log_type.clone(),
-                reason: reason.to_owned(),
-            }],
+            failures: vec![CandidateFailure::new(record.log_type.clone(), reason)],
             origin: record.origin.clone(),
         })
         .collect()

@@ -268,10 +268,7 @@ async fn dead_letter(
         resource: resource.to_string(),
         log_type: None,
         record,
-        failures: vec![CandidateFailure {
-            log_type: SERVICE.to_string(),
-            reason,
-        }],
+        failures: vec![CandidateFailure::new(SERVICE, reason)],
         origin: String::new(),
     };
     source
