@@ -5,10 +5,11 @@
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use sa_proto::ingest::v1::PutRecordsRequest;
+use sa_proto::ingest::v1::{PutRecordsRequest, PutRecordsResponse};
 use sa_proto::ingest::v1::ingest_client::IngestClient;
 use sha2::{Digest, Sha256};
 
@@ -30,6 +31,39 @@ pub struct SendArgs {
     pub no_batch_id: bool,
     #[arg(long)]
     pub json: bool,
+}
+
+/// How long a batch is offered again to a node that refuses it as overloaded.
+const OVERLOAD_PATIENCE: Duration = Duration::from_secs(300);
+
+/// Sends `request`; while the node answers RESOURCE_EXHAUSTED (it holds its budget of ingest
+/// bytes) waits a second and sends it again, for at most [`OVERLOAD_PATIENCE`]. Sending again
+/// is safe: a named batch raises its alerts once.
+async fn put_when_admitted(
+    client: &mut IngestClient<tonic::transport::Channel>,
+    node: &str,
+    request: PutRecordsRequest,
+) -> anyhow::Result<PutRecordsResponse> {
+    let deadline = tokio::time::Instant::now() + OVERLOAD_PATIENCE;
+    let mut told = false;
+    loop {
+        match client.put(request.clone()).await {
+            Err(status)
+                if status.code() == tonic::Code::ResourceExhausted
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                if !told {
+                    eprintln!(
+                        "sactl: {node} is overloaded ({}); sending again every second",
+                        status.message()
+                    );
+                    told = true;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            reply => return Ok(reply.map_err(|s| refused(node, s))?.into_inner()),
+        }
+    }
 }
 
 pub async fn run(node: &str, args: SendArgs) -> anyhow::Result<()> {
@@ -56,15 +90,12 @@ pub async fn run(node: &str, args: SendArgs) -> anyhow::Result<()> {
         } else {
             batch_id(&content, chunk[0].0)
         };
-        let reply = client
-            .put(PutRecordsRequest {
-                source: args.source.clone(),
-                records: chunk.iter().map(|(_, record)| record.clone()).collect(),
-                batch_id,
-            })
-            .await
-            .map_err(|s| refused(node, s))?
-            .into_inner();
+        let request = PutRecordsRequest {
+            source: args.source.clone(),
+            records: chunk.iter().map(|(_, record)| record.clone()).collect(),
+            batch_id,
+        };
+        let reply = put_when_admitted(&mut client, node, request).await?;
         sent += reply.records;
         classified += reply.classified;
         dead_letters += reply.dead_letters;

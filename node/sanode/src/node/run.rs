@@ -26,7 +26,8 @@ use crate::lookup_refresh;
 use crate::metrics::NodeMetrics;
 use crate::pipeline::{Detection, PipelineOptions};
 use crate::sinks::AlertLog;
-use crate::sources::ingest::IngestService;
+use crate::sources::admission::{Admission, AdmissionMetrics};
+use crate::sources::ingest::{self, IngestService};
 use crate::sources::{SourceContext, Started};
 use sa_repository::LoadedRepository;
 use sa_repository::lookup_tables::refreshed_tables;
@@ -126,8 +127,17 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let alert_runtime =
         super::alert_runtime::start(&node, &args.alerts, &args.data_dir, shutdown.clone())?;
 
+    let admission_metrics = AdmissionMetrics::default();
+    for collector in admission_metrics.collectors() {
+        node.metrics.register(collector);
+    }
     let source = Arc::new(SourceContext {
         pipeline: node.detection.clone(),
+        admission: Admission::new(
+            args.sources.ingest_max_held_mib as usize * 1024 * 1024,
+            ingest::MAX_BODY_BYTES,
+            admission_metrics,
+        ),
         args: args.sources.clone(),
         clients: Default::default(),
         data_dir: args.data_dir.clone(),

@@ -23,4 +23,11 @@ pub struct SourceArgs {
     /// objects from; repeat for several queues (sa extension, see docs/compat.md).
     #[arg(long = "s3-queue", env = "SA_S3_QUEUES", value_delimiter = ',')]
     pub s3_queues: Vec<String>,
+
+    /// MiB of HTTP and gRPC ingest requests the node holds at once (from admission to commit);
+    /// a request past it is refused at once with 503 and Retry-After (gRPC: RESOURCE_EXHAUSTED).
+    /// At least one largest request (16 MiB).
+    #[arg(long, env = "SA_INGEST_MAX_HELD_MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(16..))]
+    pub ingest_max_held_mib: u32,
 }

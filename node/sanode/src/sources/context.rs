@@ -16,12 +16,15 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::SourceArgs;
+use super::admission::Admission;
 use crate::leader::LeaderTask;
 use crate::metrics::NodeMetrics;
 use crate::pipeline::Detection;
 
 pub struct SourceContext {
     pub pipeline: Arc<Detection>,
+    /// The budget of request bytes HTTP and gRPC ingest hold at once.
+    pub admission: Admission,
     pub args: SourceArgs,
     /// Built from the environment on first need (resolving a region may probe the instance
     /// metadata service), so a node whose sources need no AWS never looks.

@@ -11,22 +11,26 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use axum::http::header::CONTENT_LENGTH;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use http_body_util::LengthLimitError;
 use sa_engine::Root;
 use sa_proto::ingest::v1::ingest_server::Ingest;
 use sa_proto::ingest::v1::{PutRecordsRequest, PutRecordsResponse};
 use serde_json::{Value, json};
 
 use super::SourceContext;
+use super::admission::Admitted;
 use crate::node::ServiceError;
 use crate::pipeline::{BatchError, Body, Payload, SourceBatch};
 
 /// The service name under which ingest sources are declared in `data_sources`.
 pub const SERVICE: &str = sa_engine::service::HTTP;
-const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// The largest request body (HTTP) or message (gRPC) ingest takes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub const BATCH_ID_HEADER: &str = "x-sa-batch-id";
 const MAX_BATCH_ID_LEN: usize = 256;
 
@@ -93,21 +97,64 @@ fn header_batch_id(headers: &HeaderMap) -> Result<Option<&str>, String> {
 pub fn http_routes(context: Arc<SourceContext>) -> Router {
     Router::new()
         .route("/v1/ingest/{source}", post(http_ingest))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(context)
+}
+
+/// Admits the request by its declared length (the largest body when it declares none) before
+/// a byte of the body is read, then reads at most that.
+async fn admitted_body(
+    context: &SourceContext,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<(Admitted, Bytes), ServiceError> {
+    let declared = match headers.get(CONTENT_LENGTH) {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .ok_or_else(|| {
+                    ServiceError::InvalidArgument("Content-Length is not a number".into())
+                })?,
+        ),
+    };
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let admitted = context
+        .admission
+        .admit("http", declared.unwrap_or(MAX_BODY_BYTES))?;
+    let body = axum::body::to_bytes(body, declared.unwrap_or(MAX_BODY_BYTES))
+        .await
+        .map_err(|e| match e.into_inner().downcast::<LengthLimitError>() {
+            Ok(_) => too_large(),
+            Err(e) => ServiceError::InvalidArgument(format!("cannot read the body: {e}")),
+        })?;
+    Ok((admitted, body))
+}
+
+fn too_large() -> ServiceError {
+    ServiceError::PayloadTooLarge(format!(
+        "the body is larger than {MAX_BODY_BYTES} bytes: split it into several requests"
+    ))
 }
 
 async fn http_ingest(
     State(context): State<Arc<SourceContext>>,
     Path(source): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
-    let request = header_batch_id(&headers).and_then(|id| Ok((id, split_body(&body)?)));
-    let result = match request {
-        Ok((id, roots)) => ingest_batch(&context, &source, id, roots).await,
-        Err(reason) => Err(ServiceError::InvalidArgument(reason)),
-    };
+    let result = async {
+        let (_admitted, body) = admitted_body(&context, &headers, body).await?;
+        let (id, roots) = header_batch_id(&headers)
+            .and_then(|id| Ok((id, split_body(&body)?)))
+            .map_err(ServiceError::InvalidArgument)?;
+        drop(body);
+        ingest_batch(&context, &source, id, roots).await
+    }
+    .await;
     match result {
         Ok(reply) => Json(json!({
             "records": reply.records,
@@ -138,6 +185,8 @@ impl Ingest for IngestService {
             return Err(tonic::Status::invalid_argument("no records in the request"));
         }
         let id = batch_id(&request.batch_id).map_err(tonic::Status::invalid_argument)?;
+        let bytes = request.records.iter().map(String::len).sum();
+        let _admitted = self.context.admission.admit("grpc", bytes)?;
         let bodies = request.records.into_iter().map(Body::text).collect();
         let reply = ingest_batch(&self.context, &request.source, id, bodies).await?;
         Ok(tonic::Response::new(reply))

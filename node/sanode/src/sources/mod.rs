@@ -2,6 +2,7 @@
 //! [`SourceContext`]. Ingest (HTTP and gRPC) is a source too; it is served by the node's
 //! servers rather than started.
 
+pub mod admission;
 mod args;
 mod context;
 pub mod file_tail;

@@ -87,3 +87,127 @@ fn ingest_classifies_alerts_and_refuses_bad_requests() {
         "{metrics}"
     );
 }
+
+/// A request opened on `addr` that declares a full-size body and sends only its headers: the
+/// node admits it at the door and holds its share until the connection goes.
+fn held_request(addr: std::net::SocketAddr) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST /v1/ingest/json HTTP/1.1\r\nHost: sa\r\nContent-Length: {}\r\n\r\nnot json",
+        16 * 1024 * 1024
+    )
+    .unwrap();
+    stream
+}
+
+/// Status line and headers of a small request's reply, lower-cased.
+fn reply_head(addr: std::net::SocketAddr, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST /v1/ingest/json HTTP/1.1\r\nHost: sa\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply.to_lowercase()
+}
+
+fn metric(node: &NodeProcess, series: &str) -> u64 {
+    let (_, metrics) = http_get(node.http_addr, "/metrics").unwrap();
+    metrics
+        .lines()
+        .find(|line| line.starts_with(series))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse::<f64>().ok())
+        .map_or(0, |value| value as u64)
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// With the default budget (64 MiB) four full-size requests fill the node: the next one is
+/// refused at the door, with Retry-After over HTTP and RESOURCE_EXHAUSTED over gRPC (which
+/// `sactl send` waits out), and the shares come back when those requests go.
+#[test]
+fn a_burst_of_large_requests_is_refused_at_the_door_and_admitted_again_once_they_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = NodeOptions::new(crate::SANODE, dir.path().join("data"));
+    options.extra_args = vec!["--quiet-alerts".into()];
+    let node = NodeProcess::start(&options).unwrap();
+    let full = 16 * 1024 * 1024;
+
+    let held: Vec<_> = (0..4).map(|_| held_request(node.http_addr)).collect();
+    wait_for("four requests admitted", || {
+        metric(&node, "sa_ingest_held_bytes") == 4 * full
+    });
+    let refused = reply_head(node.http_addr, "plain text");
+    assert!(
+        refused.starts_with("http/1.1 503") && refused.contains("retry-after: 1"),
+        "{refused}"
+    );
+    assert!(refused.contains("budget of ingest bytes"), "{refused}");
+    assert_eq!(
+        metric(&node, "sa_ingest_refused_total{transport=\"http\"}"),
+        1
+    );
+
+    // gRPC is refused the same way; sactl send offers the batch again until it is admitted.
+    let records = dir.path().join("records.txt");
+    std::fs::write(&records, "a text line no schema takes\n").unwrap();
+    let mut send = std::process::Command::new(crate::sactl());
+    send.args([
+        "send",
+        "--node",
+        &node.grpc_addr.to_string(),
+        "--source",
+        "json",
+    ])
+    .arg(&records);
+    let sender = std::thread::spawn(move || send.output());
+    wait_for("sactl send refused", || {
+        metric(&node, "sa_ingest_refused_total{transport=\"grpc\"}") >= 1
+    });
+    drop(held);
+    wait_for("the shares come back", || {
+        metric(&node, "sa_ingest_held_bytes") == 0
+    });
+    let sent = sender.join().unwrap().unwrap();
+    let stderr = String::from_utf8_lossy(&sent.stderr);
+    assert!(sent.status.success(), "{stderr}");
+    assert!(stderr.contains("is overloaded"), "{stderr}");
+
+    let (status, body) = http_post(node.http_addr, "/v1/ingest/json", b"plain text").unwrap();
+    assert_eq!(status, 200, "{body}");
+    node.terminate_cleanly(std::time::Duration::from_secs(30))
+        .unwrap();
+}
+
+#[test]
+fn a_body_larger_than_a_node_takes_is_refused_with_413_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let node =
+        NodeProcess::start(&NodeOptions::new(crate::SANODE, dir.path().join("data"))).unwrap();
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(node.http_addr).unwrap();
+    write!(
+        stream,
+        "POST /v1/ingest/json HTTP/1.1\r\nHost: sa\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        16 * 1024 * 1024 + 1
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(reply.contains("split it into several requests"), "{reply}");
+    assert_eq!(metric(&node, "sa_ingest_held_bytes"), 0);
+}
