@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::repr::float_repr;
+use super::repr::{float_repr, write_dict, write_list};
 
 pub fn dumps(value: &Value) -> String {
     let mut out = String::new();
@@ -25,28 +25,8 @@ fn write_value(out: &mut String, value: &Value) {
             }
         }
         Value::String(s) => write_string(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_value(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_string(out, key);
-                out.push_str(": ");
-                write_value(out, item);
-            }
-            out.push('}');
-        }
+        Value::Array(items) => write_list(out, items, write_value),
+        Value::Object(map) => write_dict(out, map, write_string, write_value),
     }
 }
 

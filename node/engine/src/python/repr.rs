@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use serde_json::{Number, Value};
+use serde_json::{Map, Number, Value};
 
 /// CPython `str(value)`: strings unchanged, `None`/`True`/`False`, float `repr`, containers as
 /// their Python `repr` (`{'x': 1}`, `['a']`).
@@ -27,29 +27,46 @@ fn write_repr(out: &mut String, value: &Value) {
         Value::Bool(false) => out.push_str("False"),
         Value::Number(n) => out.push_str(&number_repr(n)),
         Value::String(s) => write_str_repr(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_repr(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_str_repr(out, key);
-                out.push_str(": ");
-                write_repr(out, item);
-            }
-            out.push('}');
-        }
+        Value::Array(items) => write_list(out, items, write_repr),
+        Value::Object(map) => write_dict(out, map, write_str_repr, write_repr),
     }
+}
+
+/// `[a, b]`: how both `repr()` and `json.dumps` with its default separators lay out a list;
+/// `write_item` writes each item in the caller's notation.
+pub(super) fn write_list(
+    out: &mut String,
+    items: &[Value],
+    write_item: impl Fn(&mut String, &Value),
+) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_item(out, item);
+    }
+    out.push(']');
+}
+
+/// `{k: v}`: how both `repr()` and `json.dumps` with its default separators lay out a dict;
+/// `write_key` and `write_item` write keys and values in the caller's notation.
+pub(super) fn write_dict(
+    out: &mut String,
+    map: &Map<String, Value>,
+    write_key: impl Fn(&mut String, &str),
+    write_item: impl Fn(&mut String, &Value),
+) {
+    out.push('{');
+    for (i, (key, item)) in map.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_key(out, key);
+        out.push_str(": ");
+        write_item(out, item);
+    }
+    out.push('}');
 }
 
 fn number_repr(n: &Number) -> String {
