@@ -70,30 +70,7 @@ impl LogPatterns {
     /// Evaluates the patterns on a coerced record. Where StreamAlert would raise (absent nested
     /// field, non-string value) the record does not match (docs/spec Appendix D #5).
     pub fn matches(&self, record: &Map<String, Value>, envelope: &Map<String, Value>) -> bool {
-        let mut result = true;
-        for (field, spec) in &self.entries {
-            match spec {
-                PatternSpec::Nested(nested) if field == ENVELOPE_KEY => {
-                    return nested.matches(envelope, &Map::new());
-                }
-                PatternSpec::Nested(nested) => {
-                    return match record.get(field) {
-                        Some(Value::Object(sub)) => nested.matches(sub, &Map::new()),
-                        _ => false,
-                    };
-                }
-                PatternSpec::Globs(globs) => {
-                    let Some(value) = record.get(field) else {
-                        return false;
-                    };
-                    let Value::String(text) = value else {
-                        return false;
-                    };
-                    result = result && globs.iter().any(|g| g.matches(text));
-                }
-            }
-        }
-        result
+        self.matches_values(|field| record.get(field).map(Cow::Borrowed), envelope)
     }
 
     /// [`matches`](Self::matches) on `record` as `schema` would coerce it, coercing only the
@@ -104,6 +81,17 @@ impl LogPatterns {
         schema: &Schema,
         envelope: &Map<String, Value>,
     ) -> bool {
+        self.matches_values(|field| coerced(record, schema, field), envelope)
+    }
+
+    /// The one evaluation behind [`matches`](Self::matches) and
+    /// [`matches_coerced`](Self::matches_coerced), which differ only in how they read a
+    /// top-level field's value (`value_of`).
+    fn matches_values<'r>(
+        &self,
+        value_of: impl Fn(&str) -> Option<Cow<'r, Value>>,
+        envelope: &Map<String, Value>,
+    ) -> bool {
         let mut result = true;
         for (field, spec) in &self.entries {
             match spec {
@@ -111,13 +99,13 @@ impl LogPatterns {
                     return nested.matches(envelope, &Map::new());
                 }
                 PatternSpec::Nested(nested) => {
-                    return match coerced(record, schema, field).as_deref() {
+                    return match value_of(field).as_deref() {
                         Some(Value::Object(sub)) => nested.matches(sub, &Map::new()),
                         _ => false,
                     };
                 }
                 PatternSpec::Globs(globs) => {
-                    let Some(value) = coerced(record, schema, field) else {
+                    let Some(value) = value_of(field) else {
                         return false;
                     };
                     let Value::String(text) = value.as_ref() else {
