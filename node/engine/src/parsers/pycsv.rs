@@ -63,6 +63,17 @@ impl Machine {
         self.field.clear();
     }
 
+    /// A line end closes the field: after `\n` or `\r` the rest of the line ending is eaten;
+    /// after the end-of-line NUL the next record starts.
+    fn save_field_at_line_end(&mut self, c: char) {
+        self.save_field();
+        self.state = if c == EOL {
+            State::StartRecord
+        } else {
+            State::EatCrnl
+        };
+    }
+
     fn add_char(&mut self, c: char) -> Result<(), CsvError> {
         if self.field.len() >= FIELD_LIMIT {
             return Err(CsvError::FieldLimit);
@@ -87,27 +98,6 @@ impl Machine {
                     }
                     state = State::StartField;
                 }
-                State::StartField => {
-                    if is_eol(c) {
-                        self.save_field();
-                        self.state = if c == EOL {
-                            State::StartRecord
-                        } else {
-                            State::EatCrnl
-                        };
-                    } else if c == d.quotechar {
-                        self.state = State::InQuotedField;
-                    } else if Some(c) == d.escapechar {
-                        self.state = State::EscapedChar;
-                    } else if c == d.delimiter {
-                        self.save_field();
-                        self.state = State::StartField;
-                    } else {
-                        self.add_char(c)?;
-                        self.state = State::InField;
-                    }
-                    break;
-                }
                 State::EscapedChar => {
                     if c == '\n' || c == '\r' {
                         self.add_char(c)?;
@@ -124,14 +114,15 @@ impl Machine {
                     }
                     state = State::InField;
                 }
-                State::InField => {
+                // CPython's START_FIELD is IN_FIELD plus one test: a field that opens with the
+                // quote character is quoted (line ends are tested first in both).
+                State::StartField if c == d.quotechar && !is_eol(c) => {
+                    self.state = State::InQuotedField;
+                    break;
+                }
+                State::StartField | State::InField => {
                     if is_eol(c) {
-                        self.save_field();
-                        self.state = if c == EOL {
-                            State::StartRecord
-                        } else {
-                            State::EatCrnl
-                        };
+                        self.save_field_at_line_end(c);
                     } else if Some(c) == d.escapechar {
                         self.state = State::EscapedChar;
                     } else if c == d.delimiter {
@@ -167,12 +158,7 @@ impl Machine {
                         self.save_field();
                         self.state = State::StartField;
                     } else if is_eol(c) {
-                        self.save_field();
-                        self.state = if c == EOL {
-                            State::StartRecord
-                        } else {
-                            State::EatCrnl
-                        };
+                        self.save_field_at_line_end(c);
                     } else {
                         self.add_char(c)?;
                         self.state = State::InField;
