@@ -142,11 +142,7 @@ impl FanOutReader {
     /// The next pushed batch (possibly empty: the service sends heartbeats with none).
     pub async fn next_batch(&mut self) -> Result<ShardBatch, SourceError> {
         if self.ended {
-            return Ok(ShardBatch {
-                records: Vec::new(),
-                millis_behind_latest: 0,
-                shard_end: true,
-            });
+            return Ok(ShardBatch::read_through());
         }
         loop {
             if self.events.is_none() {

@@ -72,6 +72,18 @@ pub struct ShardBatch {
     pub shard_end: bool,
 }
 
+impl ShardBatch {
+    /// What every later read returns once a shard is closed and read through: no records,
+    /// `shard_end`. [`ShardReader`] and [`FanOutReader`](super::FanOutReader) alike.
+    pub fn read_through() -> ShardBatch {
+        ShardBatch {
+            records: Vec::new(),
+            millis_behind_latest: 0,
+            shard_end: true,
+        }
+    }
+}
+
 /// Tuning of a [`ShardReader`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReaderOptions {
@@ -182,11 +194,7 @@ impl ShardReader {
     /// (every later call returns an empty `shard_end` batch).
     pub async fn next_batch(&mut self) -> Result<ShardBatch, SourceError> {
         if self.ended {
-            return Ok(ShardBatch {
-                records: Vec::new(),
-                millis_behind_latest: 0,
-                shard_end: true,
-            });
+            return Ok(ShardBatch::read_through());
         }
         loop {
             let wait = self.pacer.delay(self.now());
