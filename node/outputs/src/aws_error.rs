@@ -5,6 +5,7 @@ use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 
 use crate::delivery::DeliveryOutcome;
+use crate::error_chain::error_chain;
 
 const THROTTLING_CODES: &[&str] = &[
     "Throttling",
@@ -47,19 +48,8 @@ where
             }
         }
         SdkError::ConstructionFailure(_) => {
-            DeliveryOutcome::failed(format!("{what}: {}", chain(&error)))
+            DeliveryOutcome::failed(format!("{what}: {}", error_chain(&error)))
         }
-        _ => DeliveryOutcome::retry(format!("{what}: {}", chain(&error))),
+        _ => DeliveryOutcome::retry(format!("{what}: {}", error_chain(&error))),
     }
-}
-
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -8,6 +8,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 use serde_json::Value;
 
 use crate::delivery::{DeliveryOutcome, Step};
+use crate::error_chain::error_chain;
 
 /// StreamAlert's per-request timeout (docs/spec §12.4).
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_millis(3050);
@@ -74,17 +75,6 @@ fn transport_error(what: &str, error: &reqwest::Error) -> DeliveryOutcome {
         // connect, TLS, reset, body: the network or the peer, which may recover
         DeliveryOutcome::retry(format!("{what}: {}", error_chain(error)))
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// `Retry-After` as delta-seconds or an HTTP date (RFC 9110 §10.2.3).

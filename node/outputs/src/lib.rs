@@ -6,6 +6,7 @@
 mod aws_error;
 mod config;
 mod delivery;
+mod error_chain;
 mod format;
 mod http;
 mod outputs;
