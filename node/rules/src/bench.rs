@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use sa_engine::bench_corpus;
 use sa_engine::classifier::RouteError;
 use sa_engine::error::ConfigErrors;
 use sa_engine::parsers::Root;
@@ -98,17 +99,7 @@ struct CpuClock(Duration);
 
 impl CpuClock {
     fn now() -> Duration {
-        let mut spec = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime only writes the timespec we own; CLOCK_THREAD_CPUTIME_ID is
-        // supported on every Linux sa runs on (a failure leaves zeros, reported as such).
-        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut spec) };
-        Duration::new(
-            u64::try_from(spec.tv_sec).unwrap_or(0),
-            u32::try_from(spec.tv_nsec).unwrap_or(0),
-        )
+        bench_corpus::thread_cpu_time()
     }
 
     fn start() -> Self {
