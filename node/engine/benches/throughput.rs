@@ -5,17 +5,15 @@
 
 use std::path::PathBuf;
 
-use sa_engine::{Classifier, Config, bench_corpus};
+use sa_engine::bench_corpus::{self, Measurement};
+use sa_engine::{Classifier, Config};
 
 // The allocator sanode and sactl run with (malloc is a large share of classification).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let records = std::env::var("SA_BENCH_RECORDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(20_000);
+    let records = bench_corpus::env_setting("SA_BENCH_RECORDS").unwrap_or(20_000);
     let (classifier, corpora) = match std::env::var_os("SA_BENCH_REPO").map(PathBuf::from) {
         Some(repo) => {
             let config = Config::load_dir(&repo.join("conf")).expect("repository config loads");
@@ -29,23 +27,10 @@ fn main() {
             bench_corpus::corpora(records),
         ),
     };
-    println!(
-        "{:<62} {:>11} {:>8} {:>13} {:>8} {:>6} {:>14}",
-        "corpus", "records/s", "MB/s", "serde rec/s", "MB/s", "ratio", "ratio embedded"
-    );
+    println!("{}", Measurement::table_header());
     let only = std::env::var("SA_BENCH_ONLY").unwrap_or_default();
     for corpus in corpora.into_iter().filter(|c| c.name.contains(&only)) {
         let m = bench_corpus::measure(&classifier, &corpus, 7);
-        println!(
-            "{:<62} {:>11.0} {:>8.1} {:>13.0} {:>8.1} {:>6.2} {:>14}",
-            corpus.name,
-            m.records_per_sec(),
-            m.mb_per_sec(),
-            m.parse_records_per_sec(),
-            m.parse_mb_per_sec(),
-            m.ratio(),
-            m.ratio_embedded()
-                .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"))
-        );
+        println!("{}", m.table_row(&corpus.name));
     }
 }

@@ -394,6 +394,44 @@ impl Measurement {
         self.parse_embedded
             .map(|parse| self.classify.as_secs_f64() / parse.as_secs_f64())
     }
+
+    /// The header of the table `sactl bench classify` and the throughput bench print, one
+    /// [`table_row`](Self::table_row) a corpus.
+    pub fn table_header() -> String {
+        format!(
+            "{:<62} {:>9} {:>11} {:>8} {:>13} {:>8} {:>6} {:>14}",
+            "corpus",
+            "records",
+            "records/s",
+            "MB/s",
+            "serde rec/s",
+            "MB/s",
+            "ratio",
+            "ratio embedded"
+        )
+    }
+
+    /// This measurement of `corpus` as a row under [`table_header`](Self::table_header).
+    pub fn table_row(&self, corpus: &str) -> String {
+        format!(
+            "{:<62} {:>9} {:>11.0} {:>8.1} {:>13.0} {:>8.1} {:>6.2} {:>14}",
+            corpus,
+            self.records,
+            self.records_per_sec(),
+            self.mb_per_sec(),
+            self.parse_records_per_sec(),
+            self.parse_mb_per_sec(),
+            self.ratio(),
+            self.ratio_embedded()
+                .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"))
+        )
+    }
+}
+
+/// A benchmark setting from the environment (`SA_BENCH_RECORDS=50000`); `None` when it is
+/// unset or does not parse, for the caller's default.
+pub fn env_setting<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok()?.parse().ok()
 }
 
 /// CPU time consumed by the calling thread: on a shared machine, wall time also counts the

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use sa_engine::bench_corpus;
 use sa_rules::PythonEnv;
 use sa_rules::bench::bench_repository;
 
@@ -14,17 +15,9 @@ use sa_rules::bench::bench_repository;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let records = std::env::var("SA_BENCH_RECORDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(100_000);
-    let batch = std::env::var("SA_BENCH_BATCH")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(128);
-    let classifier_threads = std::env::var("SA_BENCH_CLASSIFIER_THREADS")
-        .ok()
-        .and_then(|r| r.parse().ok())
+    let records = bench_corpus::env_setting("SA_BENCH_RECORDS").unwrap_or(100_000);
+    let batch = bench_corpus::env_setting("SA_BENCH_BATCH").unwrap_or(128);
+    let classifier_threads = bench_corpus::env_setting("SA_BENCH_CLASSIFIER_THREADS")
         .unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map_or(1, |cores| cores.get().saturating_sub(1).max(1))

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use sa_engine::bench_corpus;
+use sa_engine::bench_corpus::{self, Measurement};
 use sa_engine::{Classifier, Config};
 
 #[derive(Debug, Subcommand)]
@@ -65,24 +65,10 @@ pub async fn run(_node: &str, command: BenchCommand) -> anyhow::Result<()> {
             bench_corpus::corpora(args.records),
         )
     };
-    println!(
-        "{:<62} {:>9} {:>11} {:>8} {:>13} {:>8} {:>6} {:>14}",
-        "corpus", "records", "records/s", "MB/s", "serde rec/s", "MB/s", "ratio", "ratio embedded"
-    );
+    println!("{}", Measurement::table_header());
     for corpus in &corpora {
         let m = bench_corpus::measure(&classifier, corpus, 3);
-        println!(
-            "{:<62} {:>9} {:>11.0} {:>8.1} {:>13.0} {:>8.1} {:>6.2} {:>14}",
-            corpus.name,
-            m.records,
-            m.records_per_sec(),
-            m.mb_per_sec(),
-            m.parse_records_per_sec(),
-            m.parse_mb_per_sec(),
-            m.ratio(),
-            m.ratio_embedded()
-                .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"))
-        );
+        println!("{}", m.table_row(&corpus.name));
     }
     Ok(())
 }
