@@ -661,7 +661,12 @@ async fn a_terms_merger_actor_closes_windows_by_itself_and_shows_what_is_open() 
         if open.alerts == 2 {
             seen_open = true;
             assert_eq!(open.next_close, Some(now + 2_000_000));
-            assert_eq!(metrics.merge_alerts_waiting.get(), 2);
+            // A pass may have run since the answer; one that ran before the window's close
+            // still shows it open.
+            let waiting = metrics.merge_alerts_waiting.get();
+            if Clock::System.now() < now + 2_000_000 {
+                assert_eq!(waiting, 2);
+            }
         }
         if store.get(&merged_id).unwrap().is_some() && open == OpenWindows::default() {
             break;
