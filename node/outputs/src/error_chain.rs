@@ -1,4 +1,4 @@
-//! An error with its causes in one line, for the reasons of delivery outcomes.
+//! An error with its causes in one line, for the reasons of delivery outcomes and KMS failures.
 
 /// `error: cause: cause's cause …`: SDK and reqwest errors say what failed at the top and why
 /// (DNS, TLS, a reset) only in their sources.

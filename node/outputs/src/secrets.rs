@@ -291,17 +291,10 @@ fn kms_error<E: std::error::Error>(
     key_id: &str,
     error: &E,
 ) -> SecretsError {
-    let mut reason = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        reason.push_str(": ");
-        reason.push_str(&cause.to_string());
-        source = cause.source();
-    }
     SecretsError::Kms {
         operation,
         key_id: key_id.to_string(),
-        reason,
+        reason: crate::error_chain::error_chain(error),
     }
 }
 
