@@ -1,4 +1,9 @@
-//! The wire contract between sa nodes and between `sactl` and a node. Generated code only.
+//! The wire contract between sa nodes and between `sactl` and a node: generated code, and the
+//! one limit both sides must agree on.
+
+/// The largest Admin message a node accepts and `sactl` sends or reads: a config bundle of a
+/// few MB (a rule file carrying data) is over tonic's default of 4 MiB.
+pub const MAX_ADMIN_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 pub mod admin {
     pub mod v1 {

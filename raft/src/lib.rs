@@ -18,7 +18,7 @@ mod snapshot_file;
 mod state_machine;
 mod types;
 
-pub use command::{Command, CommandResult, Condition, WriteOp};
+pub use command::{Command, CommandResult, CommandSplitter, Condition, WriteOp};
 pub use db::{KeyValue, Keyspace, StateDb, StateDbError};
 pub use membership::{JoinRequest, RemoveRequest};
 pub use network::peer_channel;

@@ -18,6 +18,19 @@ use tonic::transport::{Channel, Endpoint};
 use crate::codec;
 use crate::types::{Node, NodeId, TypeConfig};
 
+/// The largest Raft message a node sends or accepts. Entries are kept near
+/// [`crate::TARGET_COMMAND_BYTES`] and an AppendEntries carries at most 16 of them, so only a
+/// single large entry (a config bundle) comes near it; tonic's default of 4 MiB made such an
+/// entry one followers refused forever, and writes stalled.
+pub(crate) const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A Raft client on `channel` with the message limit both ways.
+pub fn raft_client(channel: Channel) -> RaftClient<Channel> {
+    RaftClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+}
+
 /// A lazily connected gRPC channel to `addr` (`HOST:PORT` or a URL).
 pub fn peer_channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
     let uri = if addr.contains("://") {
@@ -40,7 +53,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
         PeerClient {
             target,
             client: peer_channel(&node.addr)
-                .map(RaftClient::new)
+                .map(raft_client)
                 .map_err(|e| e.to_string()),
         }
     }

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
 use sa_proto::raft::v1::RaftPayload;
-use sa_proto::raft::v1::raft_client::RaftClient;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
@@ -18,7 +17,7 @@ use crate::command::{Command, CommandResult};
 use crate::db::{KeyValue, Keyspace, StateDb, StateDbError};
 use crate::log_store::LogStore;
 use crate::membership::{JoinRequest, RemoveRequest};
-use crate::network::{NetworkFactory, peer_channel};
+use crate::network::{NetworkFactory, peer_channel, raft_client};
 use crate::snapshot_file::SnapshotFiles;
 use crate::state_machine::StateMachine;
 use crate::types::{LogId, Node, NodeId, Raft};
@@ -106,8 +105,9 @@ impl Replica {
             max_in_snapshot_log_to_keep: config.timing.snapshot_after_logs / 10,
             snapshot_max_chunk_size: 1024 * 1024,
             install_snapshot_timeout: 10_000,
-            // Entries per AppendEntries: bounded so one RPC stays within a heartbeat.
-            max_payload_entries: 64,
+            // Entries per AppendEntries: bounded so one RPC (entries of about
+            // TARGET_COMMAND_BYTES each) stays within a heartbeat and the message limit.
+            max_payload_entries: 16,
             ..Default::default()
         }
         .validate()
@@ -391,7 +391,7 @@ async fn call<Req: Serialize, Resp: DeserializeOwned>(
         message,
     };
     let channel = peer_channel(addr).map_err(|e| unreachable(e.to_string()))?;
-    let mut client = RaftClient::new(channel);
+    let mut client = raft_client(channel);
     let data =
         codec::encode("forwarded request", request).map_err(|e| unreachable(e.to_string()))?;
     let mut grpc_request = tonic::Request::new(RaftPayload { data });

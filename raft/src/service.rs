@@ -2,7 +2,7 @@
 //! serves forwarded writes and membership changes when this node leads.
 
 use sa_proto::raft::v1::RaftPayload;
-use sa_proto::raft::v1::raft_server::Raft as RaftRpc;
+use sa_proto::raft::v1::raft_server::{Raft as RaftRpc, RaftServer};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::{Request, Response, Status};
@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 use crate::codec;
 use crate::command::Command;
 use crate::membership::{JoinRequest, RemoveRequest};
+use crate::network::MAX_MESSAGE_BYTES;
 use crate::replica::Replica;
 
 pub struct RaftService {
@@ -19,6 +20,13 @@ pub struct RaftService {
 impl RaftService {
     pub fn new(replica: Replica) -> Self {
         RaftService { replica }
+    }
+
+    /// The gRPC server of this service, accepting messages up to the Raft message limit.
+    pub fn into_server(self) -> RaftServer<RaftService> {
+        RaftServer::new(self)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
     }
 }
 

@@ -10,5 +10,6 @@ mod crash_recovery;
 mod durability;
 mod file_source;
 mod kinesis_source;
+mod large_entries;
 mod rule_staging;
 mod s3_source;

@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
 use sa_engine::DeadLetter;
-use sa_raft::{Command, CommandResult, Condition, Keyspace, Replica, WriteOp};
+use sa_raft::{Command, CommandResult, CommandSplitter, Condition, Keyspace, Replica, WriteOp};
 use sa_rules::{Alert, Clock, FIREHOSE_OUTPUT, Micros};
 use serde::{Deserialize, Serialize};
 
@@ -463,7 +463,8 @@ impl AlertStore {
         Ok(ops)
     }
 
-    /// Commits a batch's alerts and dead letters in one replicated write; returns once it is
+    /// Commits a batch's alerts and dead letters in replicated writes of about
+    /// `TARGET_COMMAND_BYTES` each (one for a usual batch), in order; returns once they are
     /// committed by a quorum, with the indices of the alerts that were new (an alert already
     /// stored under the same id, from an earlier delivery of the same record, is left alone; an
     /// alert inside its rule's dedup window is dropped).
@@ -476,14 +477,15 @@ impl AlertStore {
             return Ok(Vec::new());
         }
         let now = Clock::System.now();
-        let mut command = Command::default();
+        let mut commands = CommandSplitter::default();
         let mut claimed = HashSet::new();
-        // Which alert each of the command's first ops stores.
-        let mut op_alerts = Vec::new();
+        // Which alert each op of the alerts' commands stores, by command.
+        let mut op_alerts: Vec<Vec<usize>> = Vec::new();
         for (index, alert) in alerts.iter().enumerate() {
             if let Some(op) = self.insert_op(alert, &mut claimed)? {
-                command.ops.push(op);
-                op_alerts.push(index);
+                let command = commands.push(op, None);
+                op_alerts.resize_with(command + 1, Vec::new);
+                op_alerts[command].push(index);
             }
         }
         for dead in dead_letters {
@@ -500,30 +502,39 @@ impl AlertStore {
             let sequence = DEAD_LETTER_SEQUENCE.fetch_add(1, Ordering::Relaxed);
             let id = DeadLetterId::new(now, self.replica.node_id(), sequence);
             let key = AlertKey::ClassifyDeadLetter(id).encode();
-            command.conditions.push(Condition::Absent {
+            let put = WriteOp::Put {
                 keyspace: Keyspace::Alerts,
                 key: key.clone(),
-            });
-            command.ops.push(WriteOp::Put {
+                value: serde_json::to_vec(&stored)?,
+            };
+            let absent = Condition::Absent {
                 keyspace: Keyspace::Alerts,
                 key,
-                value: serde_json::to_vec(&stored)?,
-            });
+            };
+            commands.push(put, Some(absent));
         }
         fail::fail_point!("alert_store::before_commit", |_| bail!(
             "failpoint alert_store::before_commit"
         ));
-        let skipped: BTreeSet<usize> = match self.replica.write(command).await? {
-            CommandResult::Applied | CommandResult::NoOp => BTreeSet::new(),
-            CommandResult::AppliedExcept { skipped } => skipped.into_iter().collect(),
-            other => bail!("alert commit not applied: {other:?}"),
-        };
-        Ok(op_alerts
-            .into_iter()
-            .enumerate()
-            .filter(|(op, _)| !skipped.contains(op))
-            .map(|(_, alert)| alert)
-            .collect())
+        // In order: a batch sent again after a failure half way finds its first alerts stored
+        // and skips them by id.
+        let mut stored = Vec::new();
+        for (index, command) in commands.into_commands().into_iter().enumerate() {
+            let skipped: BTreeSet<usize> = match self.replica.write(command).await? {
+                CommandResult::Applied | CommandResult::NoOp => BTreeSet::new(),
+                CommandResult::AppliedExcept { skipped } => skipped.into_iter().collect(),
+                other => bail!("alert commit not applied: {other:?}"),
+            };
+            let alerts = op_alerts.get(index).map(Vec::as_slice).unwrap_or_default();
+            stored.extend(
+                alerts
+                    .iter()
+                    .enumerate()
+                    .filter(|(op, _)| !skipped.contains(op))
+                    .map(|(_, alert)| *alert),
+            );
+        }
+        Ok(stored)
     }
 
     /// How many stored alerts of `rule` were created at or after `since`, counting up to

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use sa_proto::raft::v1::raft_server::RaftServer;
 use sa_raft::{
     Command, CommandResult, Condition, Keyspace, RaftService, RaftTiming, Replica, ReplicaConfig,
     WriteOp,
@@ -50,7 +49,7 @@ impl TestNode {
                 Err(e) => panic!("{e}"),
             }
         };
-        let service = RaftServer::new(RaftService::new(replica.clone()));
+        let service = RaftService::new(replica.clone()).into_server();
         let server = tokio::spawn(async move {
             tonic::transport::Server::builder()
                 .add_service(service)

@@ -185,7 +185,7 @@ fn validate(dir: &std::path::Path, run_tests: bool) -> anyhow::Result<usize> {
 }
 
 async fn admin(node: &str) -> anyhow::Result<AdminClient<Channel>> {
-    Ok(AdminClient::new(connect::channel(node).await?))
+    Ok(connect::admin(node).await?)
 }
 
 async fn fetch(node: &str, version: u64) -> anyhow::Result<Option<ConfigBundle>> {

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use sa_proto::MAX_ADMIN_MESSAGE_BYTES;
+use sa_proto::admin::v1::admin_client::AdminClient;
 use tonic::transport::{Channel, Endpoint};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -15,6 +17,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
 pub struct NodeUnreachable {
     pub addr: String,
     pub reason: String,
+}
+
+/// An Admin client of the node at `addr`, with the Admin message limit both ways.
+pub async fn admin(addr: &str) -> Result<AdminClient<Channel>, NodeUnreachable> {
+    Ok(AdminClient::new(channel(addr).await?)
+        .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES))
 }
 
 /// Opens a channel to `addr` (`HOST:PORT`, or a full `http://` URL).

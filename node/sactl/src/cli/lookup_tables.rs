@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use sa_proto::admin::v1::admin_client::AdminClient;
 use sa_proto::admin::v1::{
     GetLookupValueRequest, ListLookupTablesRequest, LookupEntry, PutLookupValuesRequest,
 };
@@ -51,7 +50,7 @@ pub struct LoadArgs {
 }
 
 pub async fn run(node: &str, command: LookupTablesCommand) -> anyhow::Result<()> {
-    let mut client = AdminClient::new(connect::channel(node).await?);
+    let mut client = connect::admin(node).await?;
     match command {
         LookupTablesCommand::List(args) => {
             let tables = client

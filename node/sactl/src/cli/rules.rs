@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use sa_proto::admin::v1::admin_client::AdminClient;
 use sa_proto::admin::v1::{ChangeRulesRequest, ListRulesRequest, RuleChange, RuleState};
 use serde_json::{Value, json};
 
@@ -54,7 +53,7 @@ pub struct StageArgs {
 }
 
 pub async fn run(node: &str, command: RulesCommand) -> anyhow::Result<()> {
-    let mut client = AdminClient::new(connect::channel(node).await?);
+    let mut client = connect::admin(node).await?;
     let (change, names, period, done) = match command {
         RulesCommand::List(args) => {
             let reply = client

@@ -8,7 +8,6 @@ use sa_proto::admin::v1::admin_server::AdminServer;
 use sa_proto::alerts::v1::alerts_server::AlertsServer;
 use sa_proto::cluster::v1::cluster_server::ClusterServer;
 use sa_proto::ingest::v1::ingest_server::IngestServer;
-use sa_proto::raft::v1::raft_server::RaftServer;
 use sa_raft::{RaftService, RaftTiming, Replica, ReplicaConfig};
 use sa_rules::{EngineOptions, Plugs, PythonEnv};
 use tokio::net::TcpListener;
@@ -151,12 +150,16 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
             node.metrics.grpc_requests_total.clone(),
         ))
         .add_service(ClusterServer::new(ClusterService { node: node.clone() }))
-        .add_service(AdminServer::new(AdminService { node: node.clone() }))
+        .add_service(
+            AdminServer::new(AdminService { node: node.clone() })
+                .max_decoding_message_size(sa_proto::MAX_ADMIN_MESSAGE_BYTES)
+                .max_encoding_message_size(sa_proto::MAX_ADMIN_MESSAGE_BYTES),
+        )
         .add_service(AlertsServer::new(alert_runtime.service))
         .add_service(IngestServer::new(IngestService {
             context: source.clone(),
         }))
-        .add_service(RaftServer::new(RaftService::new(replica.clone())))
+        .add_service(RaftService::new(replica.clone()).into_server())
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
             servers_stop.clone().cancelled_owned(),
