@@ -1,12 +1,22 @@
-//! Records per second one node takes end to end over HTTP ingest, with the shipped repository
-//! (conf/ and rules/): parse, classify, rules, alerts and dead letters committed through Raft,
-//! then the reply. `CLIENTS` clients post batches of `BATCH` lines of the shipped JSON samples
-//! (deploy/local/samples/*.jsonl, replayed) to `/v1/ingest/json` until `RECORDS` records are
-//! committed; each reply comes after its batch's commit, so the last reply ends the run.
+//! Records per second one node takes end to end over HTTP ingest, beside what its engine
+//! (classify + rules, pipelined as in the node: `sactl bench rules --payloads`) does with the
+//! same records in the same run, and their ratio. The node runs the shipped repository (conf/
+//! and rules/); `CLIENTS` clients post batches of `BATCH` lines to `/v1/ingest/json` until
+//! `RECORDS` records are committed (each reply comes after its batch's commit). Each run starts
+//! a fresh node; end-to-end and engine runs alternate, so both see the same machine.
 //!
-//! `cargo run --release -p sa-chaos-tests --bin node-bench -- [RECORDS] [BATCH] [CLIENTS]`
-//! (build sanode first, in the same profile).
+//! Corpora: `shipped` is every JSON sample of deploy/local/samples (about a third of records
+//! alert); `realistic` is a CloudTrail stream where about one record in a hundred alerts (quiet
+//! samples varied in call, user and address, and one alerting sample; each record is checked
+//! against a node first).
+//!
+//! `cargo run --release -p sa-chaos-tests --bin node-bench -- [--corpus shipped|realistic]
+//! [--records N] [--batch N] [--clients N] [--runs N]` (build sanode and sactl first, in the
+//! same profile). The last lines, one per corpus, read
+//! `node-bench: corpus C, end-to-end E rec/s, engine G rec/s, ratio R` (medians).
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -14,86 +24,332 @@ use anyhow::{Context, bail};
 use sa_chaos_tests::{NodeOptions, NodeProcess, http_post, repository_root, workspace_binary};
 use serde_json::Value;
 
-fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let mut arg = |default: usize| -> anyhow::Result<usize> {
-        Ok(args
-            .next()
-            .map(|a| a.parse())
-            .transpose()?
-            .unwrap_or(default))
-    };
-    let (records, batch, clients) = (arg(100_000)?, arg(1_000)?.max(1), arg(2)?.max(1));
+#[derive(Clone, Copy, PartialEq)]
+enum Corpus {
+    Shipped,
+    Realistic,
+}
 
-    let samples = repository_root().join("deploy/local/samples");
-    let mut lines = Vec::new();
-    for entry in std::fs::read_dir(&samples)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "jsonl") {
-            let text = std::fs::read_to_string(&path)?;
-            // One object per line: a line holding a JSON array would make the body an array.
-            lines.extend(
-                text.lines()
-                    .filter(|l| l.trim_start().starts_with('{'))
-                    .map(str::to_owned),
-            );
+impl Corpus {
+    fn name(self) -> &'static str {
+        match self {
+            Corpus::Shipped => "shipped",
+            Corpus::Realistic => "realistic",
         }
     }
-    if lines.is_empty() {
-        bail!("no JSON samples in {}", samples.display());
+}
+
+struct Options {
+    corpora: Vec<Corpus>,
+    records: usize,
+    batch: usize,
+    clients: usize,
+    runs: usize,
+}
+
+impl Options {
+    fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
+        let mut options = Options {
+            corpora: vec![Corpus::Shipped, Corpus::Realistic],
+            records: 50_000,
+            batch: 1_000,
+            clients: 2,
+            runs: 3,
+        };
+        while let Some(flag) = args.next() {
+            let value = args
+                .next()
+                .with_context(|| format!("{flag} needs a value"))?;
+            let number = || -> anyhow::Result<usize> {
+                let n: usize = value
+                    .parse()
+                    .with_context(|| format!("{flag} {value}: not a number"))?;
+                Ok(n.max(1))
+            };
+            match flag.as_str() {
+                "--corpus" => {
+                    options.corpora = vec![match value.as_str() {
+                        "shipped" => Corpus::Shipped,
+                        "realistic" => Corpus::Realistic,
+                        other => bail!("--corpus {other}: shipped or realistic"),
+                    }]
+                }
+                "--records" => options.records = number()?,
+                "--batch" => options.batch = number()?,
+                "--clients" => options.clients = number()?,
+                "--runs" => options.runs = number()?,
+                other => bail!("unknown flag {other}"),
+            }
+        }
+        Ok(options)
     }
-    let bodies: Vec<String> = (0..records.div_ceil(batch))
-        .map(|b| {
-            let count = batch.min(records - b * batch);
-            (0..count)
-                .map(|i| lines[(b * batch + i) % lines.len()].as_str())
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .collect();
+}
 
+fn main() -> anyhow::Result<()> {
+    let options = Options::parse(std::env::args().skip(1))?;
+    let sanode = workspace_binary("sanode")?;
+    let sactl = workspace_binary("sactl")?;
     let dir = tempfile::tempdir()?;
-    let mut options = NodeOptions::new(workspace_binary("sanode")?, dir.path().join("data"));
-    options.extra_args.push("--quiet-alerts".into());
-    let node = NodeProcess::start(&options)?;
+    let mut summaries = Vec::new();
+    for &corpus in &options.corpora {
+        let distinct = match corpus {
+            Corpus::Shipped => samples(&[])?,
+            Corpus::Realistic => realistic(&sanode, dir.path())?,
+        };
+        let lines: Vec<&str> = distinct
+            .iter()
+            .map(String::as_str)
+            .cycle()
+            .take(options.records)
+            .collect();
+        let payloads = dir.path().join(format!("{}.jsonl", corpus.name()));
+        std::fs::write(&payloads, lines.join("\n"))?;
+        let (mut ends, mut engines) = (Vec::new(), Vec::new());
+        for run in 1..=options.runs {
+            let end = end_to_end(&sanode, dir.path(), &lines, &options)?;
+            let engine = engine(&sactl, &payloads, options.records)?;
+            println!(
+                "corpus {} run {run}: end-to-end {:.0} rec/s ({}), engine {engine:.0} rec/s",
+                corpus.name(),
+                end.records_per_second,
+                end.outcome
+            );
+            ends.push(end.records_per_second);
+            engines.push(engine);
+        }
+        let (end, engine) = (Figures::of(ends), Figures::of(engines));
+        println!(
+            "corpus {}: end-to-end median {:.0} rec/s (range {:.0}-{:.0}), engine median {:.0} \
+             rec/s (range {:.0}-{:.0}), {} runs of {} records in batches of {} from {} clients",
+            corpus.name(),
+            end.median,
+            end.low,
+            end.high,
+            engine.median,
+            engine.low,
+            engine.high,
+            options.runs,
+            options.records,
+            options.batch,
+            options.clients
+        );
+        summaries.push(format!(
+            "node-bench: corpus {}, end-to-end {:.0} rec/s, engine {:.0} rec/s, ratio {:.2}",
+            corpus.name(),
+            end.median,
+            engine.median,
+            end.median / engine.median
+        ));
+    }
+    for summary in summaries {
+        println!("{summary}");
+    }
+    Ok(())
+}
 
+/// Median and range of a few runs.
+struct Figures {
+    median: f64,
+    low: f64,
+    high: f64,
+}
+
+impl Figures {
+    fn of(mut runs: Vec<f64>) -> Figures {
+        runs.sort_by(f64::total_cmp);
+        Figures {
+            median: runs[runs.len() / 2],
+            low: runs[0],
+            high: runs[runs.len() - 1],
+        }
+    }
+}
+
+/// The one-object lines of the JSON samples (all of them when `files` is empty).
+fn samples(files: &[&str]) -> anyhow::Result<Vec<String>> {
+    let dir = repository_root().join("deploy/local/samples");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    paths.sort();
+    let mut lines = Vec::new();
+    for path in paths {
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        if path.extension().is_none_or(|e| e != "jsonl")
+            || !(files.is_empty() || files.contains(&stem))
+        {
+            continue;
+        }
+        // One object per line: a line holding a JSON array would make the body an array.
+        lines.extend(
+            std::fs::read_to_string(&path)?
+                .lines()
+                .filter(|l| l.trim_start().starts_with('{'))
+                .map(str::to_owned),
+        );
+    }
+    if lines.is_empty() {
+        bail!("no JSON samples in {}", dir.display());
+    }
+    Ok(lines)
+}
+
+/// Read-only API calls: CloudTrail events any account sees all day.
+const QUIET_CALLS: &[&str] = &[
+    "DescribeInstances",
+    "ListBuckets",
+    "GetObject",
+    "DescribeVolumes",
+    "ListUsers",
+    "GetCallerIdentity",
+    "DescribeSecurityGroups",
+    "ListRoles",
+    "GetBucketLocation",
+    "DescribeDBInstances",
+];
+
+/// CloudTrail events, 99 quiet ones for each one that alerts: the quiet ones are the samples
+/// that classify without an alert, varied in call, user, address and id; every record is asked
+/// of a node first, and only those that behave as intended are kept.
+fn realistic(sanode: &Path, dir: &Path) -> anyhow::Result<Vec<String>> {
+    let node = start_node(sanode, &dir.join("probe"))?;
+    let verdict = |line: &str| -> anyhow::Result<(bool, bool)> {
+        let reply = post(&node, line)?;
+        Ok((
+            reply["classified"].as_u64() == Some(1),
+            reply["alerts"].as_u64().is_some_and(|alerts| alerts > 0),
+        ))
+    };
+    let (mut alerting, mut templates) = (Vec::new(), Vec::new());
+    for line in samples(&["cloudtrail"])? {
+        match verdict(&line)? {
+            (true, true) => alerting.push(line),
+            (true, false) => templates.push(serde_json::from_str::<Value>(&line)?),
+            (false, _) => {}
+        }
+    }
+    if templates.is_empty() || alerting.is_empty() {
+        bail!(
+            "the CloudTrail samples need quiet and alerting records ({} quiet, {} alerting)",
+            templates.len(),
+            alerting.len()
+        );
+    }
+    let mut quiet = Vec::new();
+    for i in 0..99 {
+        let mut event = templates[i % templates.len()].clone();
+        event["eventID"] = Value::from(format!("{i:08x}-0000-4000-8000-{i:012x}"));
+        event["eventName"] = Value::from(QUIET_CALLS[i % QUIET_CALLS.len()]);
+        event["sourceIPAddress"] = Value::from(format!("10.{}.{}.{}", i % 7, i % 13, i % 251));
+        if event["userIdentity"]["userName"].is_string() {
+            event["userIdentity"]["userName"] = Value::from(format!("analyst{}", i % 17));
+        }
+        let line = event.to_string();
+        if verdict(&line)? == (true, false) {
+            quiet.push(line);
+        }
+    }
+    node.terminate_cleanly(std::time::Duration::from_secs(30))?;
+    if quiet.len() < 50 {
+        bail!(
+            "only {} varied CloudTrail events classify quietly",
+            quiet.len()
+        );
+    }
+    let mut lines = quiet;
+    lines.truncate(99);
+    lines.push(alerting[0].clone());
+    Ok(lines)
+}
+
+fn start_node(sanode: &Path, data_dir: &Path) -> anyhow::Result<NodeProcess> {
+    let mut options = NodeOptions::new(sanode.to_owned(), data_dir.to_owned());
+    options.extra_args.push("--quiet-alerts".into());
+    NodeProcess::start(&options)
+}
+
+fn post(node: &NodeProcess, body: &str) -> anyhow::Result<Value> {
+    let (status, reply) = http_post(node.http_addr, "/v1/ingest/json", body.as_bytes())?;
+    if status != 200 {
+        bail!("ingest refused: {status} {reply}");
+    }
+    serde_json::from_str(&reply).with_context(|| format!("ingest reply {reply}"))
+}
+
+struct EndToEnd {
+    records_per_second: f64,
+    outcome: String,
+}
+
+/// One fresh node, `lines` posted in batches by the clients until all are committed.
+fn end_to_end(
+    sanode: &Path,
+    dir: &Path,
+    lines: &[&str],
+    options: &Options,
+) -> anyhow::Result<EndToEnd> {
+    let bodies: Vec<String> = lines.chunks(options.batch).map(|c| c.join("\n")).collect();
+    let data = tempfile::tempdir_in(dir)?;
+    let node = start_node(sanode, &data.path().join("data"))?;
     let next = AtomicUsize::new(0);
     let started = Instant::now();
     let totals = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..clients)
+        let workers: Vec<_> = (0..options.clients)
             .map(|_| {
-                scope.spawn(|| -> anyhow::Result<(u64, u64, u64)> {
-                    let (mut classified, mut dead_letters, mut alerts) = (0, 0, 0);
+                scope.spawn(|| -> anyhow::Result<[u64; 3]> {
+                    let mut sums = [0; 3];
                     while let Some(body) = bodies.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        let (status, reply) =
-                            http_post(node.http_addr, "/v1/ingest/json", body.as_bytes())?;
-                        if status != 200 {
-                            bail!("ingest refused: {status} {reply}");
+                        let reply = post(&node, body)?;
+                        for (sum, key) in
+                            sums.iter_mut()
+                                .zip(["classified", "dead_letters", "alerts"])
+                        {
+                            *sum += reply[key].as_u64().unwrap_or(0);
                         }
-                        let reply: Value = serde_json::from_str(&reply)
-                            .with_context(|| format!("ingest reply {reply}"))?;
-                        classified += reply["classified"].as_u64().unwrap_or(0);
-                        dead_letters += reply["dead_letters"].as_u64().unwrap_or(0);
-                        alerts += reply["alerts"].as_u64().unwrap_or(0);
                     }
-                    Ok((classified, dead_letters, alerts))
+                    Ok(sums)
                 })
             })
             .collect();
-        workers.into_iter().try_fold((0, 0, 0), |sum, worker| {
-            let (c, d, a) = worker
+        workers.into_iter().try_fold([0; 3], |total, worker| {
+            let sums = worker
                 .join()
                 .map_err(|_| anyhow::anyhow!("a client panicked"))??;
-            Ok::<_, anyhow::Error>((sum.0 + c, sum.1 + d, sum.2 + a))
+            Ok::<_, anyhow::Error>([total[0] + sums[0], total[1] + sums[1], total[2] + sums[2]])
         })
     })?;
     let elapsed = started.elapsed();
-    let (classified, dead_letters, alerts) = totals;
-    println!(
-        "{records} records in batches of {batch} from {clients} clients: {:.0} records/s end to end \
-         ({classified} classified, {dead_letters} dead letters, {alerts} alerts, {:.1} s)",
-        records as f64 / elapsed.as_secs_f64(),
-        elapsed.as_secs_f64()
-    );
-    Ok(())
+    node.terminate_cleanly(std::time::Duration::from_secs(60))?;
+    let [classified, dead_letters, alerts] = totals;
+    Ok(EndToEnd {
+        records_per_second: lines.len() as f64 / elapsed.as_secs_f64(),
+        outcome: format!(
+            "{classified} classified, {dead_letters} dead letters, {alerts} alerts, {:.1} s",
+            elapsed.as_secs_f64()
+        ),
+    })
+}
+
+/// The engine's pipelined figure for the records of `payloads`, from `sactl bench rules`.
+fn engine(sactl: &Path, payloads: &Path, records: usize) -> anyhow::Result<f64> {
+    let out = Command::new(sactl)
+        .args(["bench", "rules", "--source", "json", "--records"])
+        .arg(records.to_string())
+        .arg("--repo")
+        .arg(repository_root())
+        .arg("--payloads")
+        .arg(payloads)
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!(
+            "sactl bench rules failed: {}{text}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    text.lines()
+        .find_map(|line| line.strip_prefix("pipelined"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|figure| figure.parse().ok())
+        .with_context(|| format!("no pipelined figure in:\n{text}"))
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use sa_engine::bench_corpus;
 use sa_rules::PythonEnv;
-use sa_rules::bench::bench_repository;
+use sa_rules::bench::{Corpus, bench_repository};
 
 // The allocator sanode and sactl run with.
 #[global_allocator]
@@ -27,6 +27,7 @@ fn main() {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."));
     match bench_repository(
         &repo,
+        &Corpus::TestEvents,
         records,
         batch,
         classifier_threads,

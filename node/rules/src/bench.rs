@@ -42,6 +42,9 @@ pub enum BenchError {
     /// No test event of the repository classifies.
     #[error("{}: no test event classifies; nothing to replay", .0.display())]
     NothingToReplay(PathBuf),
+    /// The payload file of a [`Corpus::Payloads`] cannot be read or holds no line.
+    #[error("{}: {reason}", path.display())]
+    Payloads { path: PathBuf, reason: String },
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error(transparent)]
@@ -115,8 +118,8 @@ impl CpuClock {
 #[derive(Debug, Clone, Default)]
 pub struct RulesBenchReport {
     pub records: usize,
-    /// Distinct test events replicated to `records`.
-    pub distinct_events: usize,
+    /// Distinct payloads replicated to `records`.
+    pub distinct_payloads: usize,
     pub rules_loaded: usize,
     pub classify: Duration,
     pub rules: Duration,
@@ -187,8 +190,8 @@ impl fmt::Display for RulesBenchReport {
         let per_record = |d: Duration| d.as_secs_f64() * 1e6 / self.records.max(1) as f64;
         writeln!(
             f,
-            "records              {} ({} distinct test events, {} rules)",
-            self.records, self.distinct_events, self.rules_loaded
+            "records              {} ({} distinct payloads, {} rules)",
+            self.records, self.distinct_payloads, self.rules_loaded
         )?;
         writeln!(
             f,
@@ -283,11 +286,27 @@ impl fmt::Display for RulesBenchReport {
     }
 }
 
-/// Replays `root`'s test events (conf/ and general.rule_locations) as `records` payloads in
-/// `batch`-sized batches: first classify then rules on this thread alone, then pipelined with
-/// `classifier_threads` classifier threads beside the rules thread.
+/// What a bench replays.
+#[derive(Debug, Clone)]
+pub enum Corpus {
+    /// The repository's test events (with their lookup-table fixtures).
+    TestEvents,
+    /// Each non-blank line of a file, as a payload of one data source: the records a node was
+    /// sent, to compare its end-to-end figure with the engine's on the same input.
+    Payloads {
+        path: PathBuf,
+        service: String,
+        source: String,
+    },
+}
+
+/// Replays `corpus` with `root`'s configuration and rules (conf/ and
+/// general.rule_locations) as `records` payloads in `batch`-sized batches: first classify then
+/// rules on this thread alone, then pipelined with `classifier_threads` classifier threads
+/// beside the rules thread.
 pub fn bench_repository(
     root: &Path,
+    corpus: &Corpus,
     records: usize,
     batch: usize,
     classifier_threads: usize,
@@ -300,48 +319,29 @@ pub fn bench_repository(
         errors,
     })?;
     let classifier = Classifier::new(config);
-    let now = test_events::now();
-    let dirs: Vec<_> = layout.rule_dirs.iter().map(|dir| root.join(dir)).collect();
-    let mut payloads: Vec<(String, String, String)> = Vec::new();
-    let mut tables: HashMap<String, Map<String, Value>> = HashMap::new();
-    for file in test_events::load(&dirs, &[])? {
-        for event in file.events.into_iter().flatten() {
-            let Ok(prepared) = test_events::prepare(&event.value, classifier.config(), now) else {
-                continue;
+    let (payloads, tables) = match corpus {
+        Corpus::TestEvents => test_event_payloads(root, &layout, &classifier)?,
+        Corpus::Payloads {
+            path,
+            service,
+            source,
+        } => {
+            let unreadable = |reason: String| BenchError::Payloads {
+                path: path.clone(),
+                reason,
             };
-            let spec = &prepared.spec;
-            if spec.classify_only || test_events::classify_event(&classifier, &prepared).is_err() {
-                continue;
+            let text = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
+            let lines: Vec<_> = text
+                .lines()
+                .filter(|line| !line.trim().is_empty())
+                .map(|line| (service.clone(), source.clone(), line.to_owned()))
+                .collect();
+            if lines.is_empty() {
+                return Err(unreadable("no payload line".into()));
             }
-            // Every event's lookup-table fixtures at once, so lookup rules do their real work.
-            let fixture_tables = spec
-                .test_fixtures
-                .as_ref()
-                .and_then(|f| f.get("lookup_tables"));
-            for (name, entries) in fixture_tables
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-            {
-                let table = tables.entry(name.clone()).or_default();
-                table.extend(
-                    entries
-                        .as_object()
-                        .into_iter()
-                        .flatten()
-                        .map(|(k, v)| (k.clone(), v.clone())),
-                );
-            }
-            payloads.push((
-                spec.service.clone(),
-                spec.source.clone(),
-                prepared.data.clone(),
-            ));
+            (lines, HashMap::new())
         }
-    }
-    if payloads.is_empty() {
-        return Err(BenchError::NothingToReplay(root.to_owned()));
-    }
+    };
     let options = EngineOptions {
         whole_records: false,
         env,
@@ -355,7 +355,7 @@ pub fn bench_repository(
 
     let mut report = RulesBenchReport {
         records: replayed.len(),
-        distinct_events: payloads.len(),
+        distinct_payloads: payloads.len(),
         rules_loaded: engine.rules().len(),
         rules_reading_keys: engine
             .rules()
@@ -423,6 +423,63 @@ pub fn bench_repository(
     report.rule_times = time_rules(&layout, options, &classifier, timed, batch.max(1))?;
     lookup::uninstall();
     Ok(report)
+}
+
+/// `(service, source, payload)`, as a node would be handed them.
+type Payloads = Vec<(String, String, String)>;
+/// Lookup tables by name.
+type Tables = HashMap<String, Map<String, Value>>;
+
+/// The payloads of `root`'s test events that classify, and every event's lookup-table fixtures
+/// at once, so lookup rules do their real work.
+fn test_event_payloads(
+    root: &Path,
+    layout: &RepositoryLayout,
+    classifier: &Classifier,
+) -> Result<(Payloads, Tables), BenchError> {
+    let now = test_events::now();
+    let dirs: Vec<_> = layout.rule_dirs.iter().map(|dir| root.join(dir)).collect();
+    let mut payloads: Payloads = Vec::new();
+    let mut tables: Tables = HashMap::new();
+    for file in test_events::load(&dirs, &[])? {
+        for event in file.events.into_iter().flatten() {
+            let Ok(prepared) = test_events::prepare(&event.value, classifier.config(), now) else {
+                continue;
+            };
+            let spec = &prepared.spec;
+            if spec.classify_only || test_events::classify_event(classifier, &prepared).is_err() {
+                continue;
+            }
+            // Every event's lookup-table fixtures at once, so lookup rules do their real work.
+            let fixture_tables = spec
+                .test_fixtures
+                .as_ref()
+                .and_then(|f| f.get("lookup_tables"));
+            for (name, entries) in fixture_tables
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+            {
+                let table = tables.entry(name.clone()).or_default();
+                table.extend(
+                    entries
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                );
+            }
+            payloads.push((
+                spec.service.clone(),
+                spec.source.clone(),
+                prepared.data.clone(),
+            ));
+        }
+    }
+    if payloads.is_empty() {
+        return Err(BenchError::NothingToReplay(root.to_owned()));
+    }
+    Ok((payloads, tables))
 }
 
 /// Records the per-rule timing pass runs over: enough for every distinct event to count.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use sa_rules::PythonEnv;
-use sa_rules::bench::bench_repository;
+use sa_rules::bench::{Corpus, bench_repository};
 
 #[derive(Debug, Args)]
 pub struct BenchRulesArgs {
@@ -26,14 +26,33 @@ pub struct BenchRulesArgs {
     /// Python environment (a virtualenv) whose packages rules import (default: $VIRTUAL_ENV).
     #[arg(long)]
     pub python_env: Option<PathBuf>,
+    /// Replay each line of this file as a payload of --service/--source instead of the
+    /// repository's test events (the records a node was sent, to compare with its figure).
+    #[arg(long, requires = "source")]
+    pub payloads: Option<PathBuf>,
+    /// The data source's service of --payloads.
+    #[arg(long, default_value = "http")]
+    pub service: String,
+    /// The data source of --payloads (a key of the service's data_sources).
+    #[arg(long)]
+    pub source: Option<String>,
 }
 
 pub fn run(args: BenchRulesArgs) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
         eprintln!("warning: this sactl is a debug build; figures are far below a release build's");
     }
+    let corpus = match (args.payloads, args.source) {
+        (Some(path), Some(source)) => Corpus::Payloads {
+            path,
+            service: args.service,
+            source,
+        },
+        _ => Corpus::TestEvents,
+    };
     let report = bench_repository(
         &args.repo,
+        &corpus,
         args.records,
         args.batch,
         args.classifier_threads.unwrap_or_else(|| {
