@@ -978,6 +978,30 @@ impl AlertStore {
             .collect()
     }
 
+    /// Deletes up to `limit` dead letters of records received before `cutoff`, oldest first
+    /// (their keys sort by receipt time); returns how many.
+    pub async fn purge_dead_letters(&self, cutoff: Micros, limit: usize) -> anyhow::Result<usize> {
+        let below = AlertKey::ClassifyDeadLetter(DeadLetterId::new(cutoff, 0, 0)).encode();
+        let rows = self.replica.scan_prefix_below(
+            Keyspace::Alerts,
+            CLASSIFY_DEAD_LETTER_PREFIX,
+            &below,
+            limit,
+        )?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut command = Command::default();
+        for (key, _) in &rows {
+            command.ops.push(WriteOp::Delete {
+                keyspace: Keyspace::Alerts,
+                key: key.clone(),
+            });
+        }
+        self.write(command, "dead letter purge").await?;
+        Ok(rows.len())
+    }
+
     /// Forgets a record's dead letter once it went through the pipeline again (where it was
     /// classified, or dead-lettered anew with today's reason).
     pub async fn remove_dead_letter(&self, id: &str) -> anyhow::Result<()> {

@@ -44,7 +44,12 @@ pub struct AlertArgs {
     #[arg(long, env = "SA_ALERT_RETENTION", default_value = "30days", value_parser = humantime::parse_duration)]
     pub alert_retention: Duration,
 
-    /// How often the leader deletes alerts past the retention.
+    /// How long the record of a dead letter (a record no schema matched) stays in the cluster,
+    /// listed by `sactl dead-letters list` and replayable; older ones are deleted.
+    #[arg(long, env = "SA_DEAD_LETTER_RETENTION", default_value = "14days", value_parser = humantime::parse_duration)]
+    pub dead_letter_retention: Duration,
+
+    /// How often the leader deletes alerts and dead letters past their retention.
     #[arg(long, env = "SA_ALERT_RETENTION_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration, hide = true)]
     pub alert_retention_interval: Duration,
 
@@ -70,6 +75,7 @@ impl AlertArgs {
     pub fn retention(&self) -> RetentionSettings {
         RetentionSettings {
             keep: self.alert_retention,
+            keep_dead_letters: self.dead_letter_retention,
             interval: self.alert_retention_interval,
         }
     }

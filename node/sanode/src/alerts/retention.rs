@@ -1,5 +1,6 @@
 //! Keeps the alerts table from growing forever: the leader deletes finished alerts once they
-//! are older than the retention (pending, merging and dead-lettered alerts stay).
+//! are older than the retention (pending, merging and dead-lettered alerts stay), and the dead
+//! letters of records no schema matched once they are older than theirs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,8 @@ const PURGE_BATCH: usize = 500;
 pub struct RetentionSettings {
     /// How long a finished alert stays queryable with `sactl alerts`.
     pub keep: Duration,
+    /// How long a record no schema matched stays listed (and replayable) as a dead letter.
+    pub keep_dead_letters: Duration,
     /// How often the leader looks for alerts past the retention.
     pub interval: Duration,
 }
@@ -30,7 +33,7 @@ pub async fn purge_once(
     now: sa_rules::Micros,
     keep: Duration,
 ) -> anyhow::Result<usize> {
-    let cutoff = now.saturating_sub(i64::try_from(keep.as_micros()).unwrap_or(i64::MAX));
+    let cutoff = cutoff(now, keep);
     let mut total = 0;
     loop {
         let purged = store.purge_finished(cutoff, PURGE_BATCH).await?;
@@ -39,6 +42,27 @@ pub async fn purge_once(
             return Ok(total);
         }
     }
+}
+
+/// Deletes every classify dead letter received more than `keep` before `now`; returns how many.
+pub async fn purge_dead_letters_once(
+    store: &AlertStore,
+    now: sa_rules::Micros,
+    keep: Duration,
+) -> anyhow::Result<usize> {
+    let cutoff = cutoff(now, keep);
+    let mut total = 0;
+    loop {
+        let purged = store.purge_dead_letters(cutoff, PURGE_BATCH).await?;
+        total += purged;
+        if purged < PURGE_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+fn cutoff(now: sa_rules::Micros, keep: Duration) -> sa_rules::Micros {
+    now.saturating_sub(i64::try_from(keep.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// The leader's retention: a purge pass every interval.
@@ -56,7 +80,8 @@ impl LeaderTask for Retention {
         Box::pin(async move {
             let mut ticks = Ticks::every(self.settings.interval);
             while ticks.next(&term).await {
-                match purge_once(&self.store, Clock::System.now(), self.settings.keep).await {
+                let now = Clock::System.now();
+                match purge_once(&self.store, now, self.settings.keep).await {
                     Ok(0) => {}
                     Ok(purged) => {
                         tracing::info!(purged, "finished alerts past the retention deleted")
@@ -64,6 +89,16 @@ impl LeaderTask for Retention {
                     Err(e) => {
                         tracing::warn!(error = %format!("{e:#}"), "alert retention pass failed")
                     }
+                }
+                match purge_dead_letters_once(&self.store, now, self.settings.keep_dead_letters)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, "dead letters past the retention deleted"),
+                    Err(e) => tracing::warn!(
+                        error = %format!("{e:#}"),
+                        "dead letter retention pass failed"
+                    ),
                 }
             }
         })

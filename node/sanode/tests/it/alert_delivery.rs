@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sa_chaos_tests::{HttpReceiver, Reply};
+use sa_engine::DeadLetter;
+use sa_engine::classifier::CandidateFailure;
 use sa_node::actors::ActorSystem;
 use sa_node::alerts::dispatcher::{Compose, Deliverer, Dispatcher, DispatcherSettings};
 use sa_node::alerts::merger::{
     Merger, MergerSettings, Observe, OpenWindows, merge_once, merged_alert_id,
 };
 use sa_node::alerts::metrics::AlertMetrics;
-use sa_node::alerts::retention::purge_once;
+use sa_node::alerts::retention::{purge_dead_letters_once, purge_once};
 use sa_node::alerts::settings_cipher::OutputsCipher;
 use sa_node::metrics::NodeMetrics;
 use sa_node::retry::Backoff;
@@ -611,6 +613,45 @@ async fn retention_deletes_only_finished_alerts_past_their_age() {
         );
     }
     assert_eq!(purge_once(&h.store, now, keep).await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_older_than_their_retention_are_deleted_oldest_first() {
+    let h = harness(json!({}), quick_retries()).await;
+    let letter = |record: &str| DeadLetter {
+        cluster: "prod".into(),
+        service: "http".into(),
+        resource: "json".into(),
+        log_type: None,
+        record: record.into(),
+        failures: vec![CandidateFailure::new("json", "payload is not JSON")],
+        origin: String::new(),
+    };
+    let first: Vec<DeadLetter> = (0..700).map(|i| letter(&format!("old {i}"))).collect();
+    h.store.commit(&[], &first).await.unwrap();
+    let between = Clock::System.now() + 1;
+    h.store.commit(&[], &[letter("new")]).await.unwrap();
+    assert_eq!(h.store.dead_letters().unwrap().len(), 701);
+
+    let keep = Duration::from_secs(14 * 24 * 3600);
+    // Seen from now, nothing is old enough.
+    let keep_micros = keep.as_micros() as i64;
+    assert_eq!(
+        purge_dead_letters_once(&h.store, between, keep)
+            .await
+            .unwrap(),
+        0
+    );
+    // Seen from the moment the first ones are past it (in batches: more than one write).
+    assert_eq!(
+        purge_dead_letters_once(&h.store, between + keep_micros, keep)
+            .await
+            .unwrap(),
+        700
+    );
+    let left = h.store.dead_letters().unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].1.record, "new");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
