@@ -17,8 +17,7 @@ pub enum Body {
         bytes: Vec<u8>,
         encoding: Encoding,
     },
-    /// A JSON value the source already holds (a record of a posted JSON array, a document of
-    /// an S3 object).
+    /// A JSON value the source already holds (a document of an S3 object).
     Decoded(Root),
 }
 

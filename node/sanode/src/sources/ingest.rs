@@ -17,10 +17,10 @@ use axum::http::header::CONTENT_LENGTH;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http_body_util::LengthLimitError;
-use sa_engine::Root;
 use sa_proto::ingest::v1::ingest_server::Ingest;
 use sa_proto::ingest::v1::{PutRecordsRequest, PutRecordsResponse};
-use serde_json::{Value, json};
+use serde_json::json;
+use serde_json::value::RawValue;
 
 use super::SourceContext;
 use super::admission::Admitted;
@@ -202,20 +202,25 @@ fn split_body(body: &[u8]) -> Result<Vec<Body>, String> {
         return Err("empty body: send a JSON array of records or one record per line".into());
     }
     if trimmed.starts_with('[') {
-        let records: Vec<Value> = serde_json::from_str(text).map_err(|e| {
+        // Split into the records' own text, without building their trees: a classifier thread
+        // decodes each one (a string record is a text line, unquoted here).
+        let not_an_array = |e: serde_json::Error| {
             format!(
                 "body starts like a JSON array but is not one: line {} column {}: {e}",
                 e.line(),
                 e.column()
             )
-        })?;
-        return Ok(records
+        };
+        let records: Vec<&RawValue> = serde_json::from_str(text).map_err(not_an_array)?;
+        return records
             .into_iter()
-            .map(|record| match record {
-                Value::String(line) => Body::text(line),
-                other => Body::Decoded(Root::Json(other)),
+            .map(|record| match record.get() {
+                quoted if quoted.starts_with('"') => serde_json::from_str(quoted)
+                    .map(Body::text)
+                    .map_err(not_an_array),
+                json => Ok(Body::text(json.to_owned())),
             })
-            .collect());
+            .collect();
     }
     Ok(text
         .lines()
@@ -227,16 +232,23 @@ fn split_body(body: &[u8]) -> Result<Vec<Body>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sa_engine::Root;
 
     #[test]
     fn arrays_lines_and_bad_bodies() {
         let roots = |bodies: Vec<Body>| bodies.iter().map(Body::root).collect::<Vec<_>>();
-        let array = split_body(br#"[{"a": 1}, "text log line"]"#).unwrap();
+        let array = split_body(br#"[{"a": 1}, "text \"log\" line", 42]"#).unwrap();
+        assert_eq!(
+            array[0],
+            Body::text("{\"a\": 1}".into()),
+            "a record of an array is handed over as its text, decoded later"
+        );
         assert_eq!(
             roots(array),
             vec![
                 Root::Json(json!({"a": 1})),
-                Root::Text("text log line".into())
+                Root::Text("text \"log\" line".into()),
+                Root::Json(json!(42))
             ]
         );
         let lines = split_body(b"{\"a\": 1}\n\nplain text\n").unwrap();
