@@ -247,15 +247,21 @@ fn http_request(
     body: &[u8],
 ) -> anyhow::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.set_read_timeout(Some(Duration::from_secs(120)))?;
     write!(
         stream,
         "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )?;
-    stream.write_all(body)?;
+    // A node may answer before it reads the body (503 at the door, 413): the answer counts,
+    // not the write it cut short.
+    let sent = stream.write_all(body);
     let mut response = String::new();
-    stream.read_to_string(&mut response)?;
+    let read = stream.read_to_string(&mut response);
+    if response.is_empty() {
+        sent?;
+        read?;
+    }
     let status = response
         .split_whitespace()
         .nth(1)
