@@ -1,11 +1,17 @@
 //! The AWS outputs against a real moto_server: the data lands where StreamAlert puts it.
 
 use aws_config::SdkConfig;
+use aws_sdk_cloudwatchlogs::types::OutputLogEvent;
+use aws_sdk_s3::types::Object;
+use aws_sdk_sqs::operation::create_queue::builders::CreateQueueFluentBuilder;
+use aws_sdk_sqs::operation::receive_message::builders::ReceiveMessageFluentBuilder;
+use aws_sdk_sqs::types::Message;
 use sa_chaos_tests::{MOTO_REGION, MotoServer, endpoint_sdk_config, moto_sdk_config};
 use sa_outputs::{Delivery, DeliveryOutcome, OutputName, Outputs, SecretsCipher, SecretsError};
 use serde_json::{Map, Value, json};
 
 use crate::common::{ALERT_ID, alert, config, credentials};
+use crate::outcome::{assert_delivered, assert_failed, assert_retry};
 
 fn moto() -> (MotoServer, SdkConfig) {
     let server = MotoServer::start().expect("moto_server starts (deploy/local/bootstrap.sh)");
@@ -17,7 +23,12 @@ fn outputs(sdk: &SdkConfig, configured: &[(&str, Option<&str>)]) -> Outputs {
     Outputs::from_sdk_config(config(configured), sdk.clone())
 }
 
-async fn deliver(
+/// Delivers `publication` of the sample alert to `output`, with no credentials.
+async fn deliver(outputs: &Outputs, output: &str, publication: &Value) -> DeliveryOutcome {
+    deliver_with(outputs, output, publication, &Map::new()).await
+}
+
+async fn deliver_with(
     outputs: &Outputs,
     output: &str,
     publication: &Value,
@@ -35,22 +46,71 @@ async fn deliver(
         .await
 }
 
-fn none() -> Map<String, Value> {
-    Map::new()
+/// Creates the queue `request` describes; returns its URL.
+async fn create_queue(request: CreateQueueFluentBuilder) -> String {
+    request.send().await.unwrap().queue_url.unwrap()
+}
+
+/// Sends `request` (a queue and up to 10 messages); returns the messages received.
+async fn receive(request: ReceiveMessageFluentBuilder) -> Vec<Message> {
+    request
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default()
+}
+
+async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+}
+
+async fn list_objects(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<Object> {
+    s3.list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap()
+        .contents
+        .unwrap_or_default()
+}
+
+async fn object_text(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> String {
+    let body = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap();
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
+async fn log_events(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    stream: &str,
+) -> Vec<OutputLogEvent> {
+    logs.get_log_events()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .send()
+        .await
+        .unwrap()
+        .events
+        .unwrap_or_default()
 }
 
 #[tokio::test]
 async fn sqs_receives_the_compact_record() {
     let (_moto, sdk) = moto();
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("soar-alerts")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let queue_url = create_queue(sqs.create_queue().queue_name("soar-alerts")).await;
     let outputs = outputs(
         &sdk,
         &[
@@ -59,24 +119,10 @@ async fn sqs_receives_the_compact_record() {
         ],
     );
     let alert = alert();
-    assert_eq!(
-        deliver(&outputs, "aws-sqs:soar", &alert, &none()).await,
-        DeliveryOutcome::Delivered
-    );
+    assert_delivered(&deliver(&outputs, "aws-sqs:soar", &alert).await);
     let magic = json!({"@aws-sqs.message_data": {"host": "web-1", "action": "isolate"}});
-    assert_eq!(
-        deliver(&outputs, "aws-sqs:soar", &magic, &none()).await,
-        DeliveryOutcome::Delivered
-    );
-    let received = sqs
-        .receive_message()
-        .queue_url(&queue_url)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
+    assert_delivered(&deliver(&outputs, "aws-sqs:soar", &magic).await);
+    let received = receive(sqs.receive_message().queue_url(&queue_url)).await;
     let mut bodies: Vec<String> = received.into_iter().filter_map(|m| m.body).collect();
     bodies.sort();
     let record = r#"{"eventName":"ConsoleLogin","userIdentity":{"type":"Root","arn":"arn:aws:iam::123456789012:root"},"sourceIPAddress":"198.51.100.7","responseElements":{"ConsoleLogin":"Success"},"resources":[]}"#;
@@ -88,10 +134,9 @@ async fn sqs_receives_the_compact_record() {
         ]
     );
 
-    let outcome = deliver(&outputs, "aws-sqs:gone", &alert, &none()).await;
-    assert!(
-        matches!(&outcome, DeliveryOutcome::Failed { reason } if reason.contains("no-such-queue")),
-        "{outcome:?}"
+    assert_failed(
+        &deliver(&outputs, "aws-sqs:gone", &alert).await,
+        &["no-such-queue"],
     );
 }
 
@@ -99,33 +144,23 @@ async fn sqs_receives_the_compact_record() {
 async fn fifo_queues_get_the_rule_as_group_and_the_alert_as_deduplication_id() {
     let (_moto, sdk) = moto();
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("soar.fifo")
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let queue_url = create_queue(
+        sqs.create_queue()
+            .queue_name("soar.fifo")
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true"),
+    )
+    .await;
     let outputs = outputs(&sdk, &[("aws-sqs:soar", Some("soar.fifo"))]);
     let alert = alert();
     for _ in 0..2 {
-        assert_eq!(
-            deliver(&outputs, "aws-sqs:soar", &alert, &none()).await,
-            DeliveryOutcome::Delivered
-        );
+        assert_delivered(&deliver(&outputs, "aws-sqs:soar", &alert).await);
     }
-    let messages = sqs
-        .receive_message()
-        .queue_url(&queue_url)
-        .max_number_of_messages(10)
-        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
+    let messages = receive(
+        sqs.receive_message()
+            .queue_url(&queue_url)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All),
+    )
+    .await;
     assert_eq!(
         messages.len(),
         1,
@@ -151,21 +186,11 @@ async fn fifo_queues_get_the_rule_as_group_and_the_alert_as_deduplication_id() {
 async fn s3_stores_the_publication_under_an_hourly_prefix() {
     let (_moto, sdk) = moto();
     let s3 = aws_sdk_s3::Client::new(&sdk);
-    s3.create_bucket().bucket("sa-alerts").send().await.unwrap();
+    create_bucket(&s3, "sa-alerts").await;
     let outputs = outputs(&sdk, &[("aws-s3:archive", Some("sa-alerts"))]);
     let alert = alert();
-    assert_eq!(
-        deliver(&outputs, "aws-s3:archive", &alert, &none()).await,
-        DeliveryOutcome::Delivered
-    );
-    let objects = s3
-        .list_objects_v2()
-        .bucket("sa-alerts")
-        .send()
-        .await
-        .unwrap()
-        .contents
-        .unwrap_or_default();
+    assert_delivered(&deliver(&outputs, "aws-s3:archive", &alert).await);
+    let objects = list_objects(&s3, "sa-alerts").await;
     assert_eq!(objects.len(), 1);
     let key = objects[0].key().unwrap();
     let (prefix, name) = key.rsplit_once('/').unwrap();
@@ -177,18 +202,7 @@ async fn s3_stores_the_publication_under_an_hourly_prefix() {
         name.starts_with("s3_prod-trail_cloudtrail_root_account_usage_") && name.ends_with(".json"),
         "{key}"
     );
-    let body = s3
-        .get_object()
-        .bucket("sa-alerts")
-        .key(key)
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap();
-    let text = String::from_utf8(body.to_vec()).unwrap();
+    let text = object_text(&s3, "sa-alerts", key).await;
     assert!(
         text.starts_with(r#"{"cluster": "prod", "context": {}, "#),
         "python json.dumps separators: {text}"
@@ -209,14 +223,7 @@ async fn sns_publishes_to_a_subscribed_queue() {
         .unwrap()
         .topic_arn
         .unwrap();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("sns-tap")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let queue_url = create_queue(sqs.create_queue().queue_name("sns-tap")).await;
     let queue_arn = format!("arn:aws:sqs:{MOTO_REGION}:123456789012:sns-tap");
     sns.subscribe()
         .topic_arn(&topic_arn)
@@ -228,24 +235,10 @@ async fn sns_publishes_to_a_subscribed_queue() {
     // the topic by name: its ARN is built from the region and the caller's account (STS)
     let outputs = outputs(&sdk, &[("aws-sns:topic", Some("sa-alerts"))]);
     let publication = json!({"b": 1, "a": {"z": true}});
-    assert_eq!(
-        deliver(&outputs, "aws-sns:topic", &publication, &none()).await,
-        DeliveryOutcome::Delivered
-    );
+    assert_delivered(&deliver(&outputs, "aws-sns:topic", &publication).await);
     let long = json!({"@aws-sns.topic": "t".repeat(150), "@aws-sns.message": "custom"});
-    assert_eq!(
-        deliver(&outputs, "aws-sns:topic", &long, &none()).await,
-        DeliveryOutcome::Delivered
-    );
-    let messages = sqs
-        .receive_message()
-        .queue_url(&queue_url)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
+    assert_delivered(&deliver(&outputs, "aws-sns:topic", &long).await);
+    let messages = receive(sqs.receive_message().queue_url(&queue_url)).await;
     let mut envelopes: Vec<Value> = messages
         .iter()
         .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
@@ -271,11 +264,7 @@ async fn sns_publishes_to_a_subscribed_queue() {
 async fn firehose_delivers_a_json_line_to_its_s3_destination() {
     let (_moto, sdk) = moto();
     let s3 = aws_sdk_s3::Client::new(&sdk);
-    s3.create_bucket()
-        .bucket("alerts-history")
-        .send()
-        .await
-        .unwrap();
+    create_bucket(&s3, "alerts-history").await;
     let destination = aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
         .bucket_arn("arn:aws:s3:::alerts-history")
         .role_arn("arn:aws:iam::123456789012:role/firehose")
@@ -296,31 +285,10 @@ async fn firehose_delivers_a_json_line_to_its_s3_destination() {
         ],
     );
     let alert = alert();
-    assert_eq!(
-        deliver(&outputs, "aws-firehose:alerts", &alert, &none()).await,
-        DeliveryOutcome::Delivered
-    );
-    let objects = s3
-        .list_objects_v2()
-        .bucket("alerts-history")
-        .send()
-        .await
-        .unwrap()
-        .contents
-        .unwrap_or_default();
+    assert_delivered(&deliver(&outputs, "aws-firehose:alerts", &alert).await);
+    let objects = list_objects(&s3, "alerts-history").await;
     assert_eq!(objects.len(), 1, "{objects:?}");
-    let body = s3
-        .get_object()
-        .bucket("alerts-history")
-        .key(objects[0].key().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap();
-    let text = String::from_utf8(body.to_vec()).unwrap();
+    let text = object_text(&s3, "alerts-history", objects[0].key().unwrap()).await;
     assert!(
         text.ends_with('\n') && text.lines().count() == 1,
         "{text:?}"
@@ -329,11 +297,7 @@ async fn firehose_delivers_a_json_line_to_its_s3_destination() {
         serde_json::from_str::<Value>(text.trim_end()).unwrap(),
         alert
     );
-    let outcome = deliver(&outputs, "aws-firehose:gone", &alert, &none()).await;
-    assert!(
-        matches!(outcome, DeliveryOutcome::Failed { .. }),
-        "{outcome:?}"
-    );
+    assert_failed(&deliver(&outputs, "aws-firehose:gone", &alert).await, &[]);
 }
 
 #[tokio::test]
@@ -348,31 +312,11 @@ async fn cloudwatch_logs_get_one_event_per_alert() {
     );
     let alert = alert();
     for _ in 0..2 {
-        assert_eq!(
-            deliver(&outputs, "aws-cloudwatch-log:default", &alert, &none()).await,
-            DeliveryOutcome::Delivered
-        );
+        assert_delivered(&deliver(&outputs, "aws-cloudwatch-log:default", &alert).await);
     }
-    assert_eq!(
-        deliver(
-            &outputs,
-            "aws-cloudwatch-log:custom",
-            &json!({"a": 1}),
-            &none()
-        )
-        .await,
-        DeliveryOutcome::Delivered
-    );
+    assert_delivered(&deliver(&outputs, "aws-cloudwatch-log:custom", &json!({"a": 1})).await);
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
-    let events = logs
-        .get_log_events()
-        .log_group_name("/sa/alerts")
-        .log_stream_name("default")
-        .send()
-        .await
-        .unwrap()
-        .events
-        .unwrap_or_default();
+    let events = log_events(&logs, "/sa/alerts", "default").await;
     assert_eq!(events.len(), 2);
     let message = events[0].message().unwrap();
     let json_text = message.strip_prefix("New Alert:\n").expect(message);
@@ -381,15 +325,7 @@ async fn cloudwatch_logs_get_one_event_per_alert() {
         "{message}"
     );
     assert_eq!(serde_json::from_str::<Value>(json_text).unwrap(), alert);
-    let custom = logs
-        .get_log_events()
-        .log_group_name("/soc/alerts")
-        .log_stream_name("stream-1")
-        .send()
-        .await
-        .unwrap()
-        .events
-        .unwrap_or_default();
+    let custom = log_events(&logs, "/soc/alerts", "stream-1").await;
     assert_eq!(custom.len(), 1);
     assert_eq!(custom[0].message(), Some("New Alert:\n{\n  \"a\": 1\n}"));
 }
@@ -409,10 +345,7 @@ async fn ses_sends_the_mime_email_with_the_record_attached() {
     );
     let publication =
         json!({"@aws-ses.body": {"html": "<b>root login</b>", "plain": "root login"}});
-    assert_eq!(
-        deliver(&outputs, "aws-ses:soc", &publication, &creds).await,
-        DeliveryOutcome::Delivered
-    );
+    assert_delivered(&deliver_with(&outputs, "aws-ses:soc", &publication, &creds).await);
 
     // moto keeps what it was sent in its internal state
     let (status, state) = sa_chaos_tests::http_get(moto.addr(), "/moto-api/data.json").unwrap();
@@ -462,11 +395,8 @@ async fn ses_sends_the_mime_email_with_the_record_attached() {
 
     let unverified =
         credentials(json!({"from_email": "who@example.org", "to_emails": "a@example.com"}));
-    let outcome = deliver(&outputs, "aws-ses:soc", &publication, &unverified).await;
-    assert!(
-        matches!(outcome, DeliveryOutcome::Failed { .. }),
-        "{outcome:?}"
-    );
+    let outcome = deliver_with(&outputs, "aws-ses:soc", &publication, &unverified).await;
+    assert_failed(&outcome, &[]);
 }
 
 #[tokio::test]
@@ -482,29 +412,20 @@ async fn lambda_invocations_reach_lambda() {
     let alert = alert();
     // moto runs functions in Docker; without a function it answers "not found", naming the
     // function it was asked to invoke
-    let outcome = deliver(&outputs, "aws-lambda:handler", &alert, &none()).await;
-    assert!(
-        matches!(&outcome, DeliveryOutcome::Failed { reason } if reason.contains("ResourceNotFound") && reason.contains("function:alert-handler")),
-        "{outcome:?}"
-    );
+    let outcome = deliver(&outputs, "aws-lambda:handler", &alert).await;
+    assert_failed(&outcome, &["ResourceNotFound", "function:alert-handler"]);
     let creds = credentials(
         json!({"lambda_function_arn": "arn:aws:lambda:us-east-1:123456789012:function:v2-handler"}),
     );
-    let outcome = deliver(&outputs, "aws-lambda-v2:v2", &alert, &creds).await;
-    assert!(
-        matches!(&outcome, DeliveryOutcome::Failed { reason } if reason.contains("function:v2-handler")),
-        "{outcome:?}"
-    );
+    let outcome = deliver_with(&outputs, "aws-lambda-v2:v2", &alert, &creds).await;
+    assert_failed(&outcome, &["function:v2-handler"]);
     // with a role to assume: STS AssumeRole first, then the invocation with its credentials
     let creds = credentials(json!({
         "lambda_function_arn": "v2-assumed",
         "assume_role_arn": "arn:aws:iam::123456789012:role/alert-invoker",
     }));
-    let outcome = deliver(&outputs, "aws-lambda-v2:v2", &alert, &creds).await;
-    assert!(
-        matches!(&outcome, DeliveryOutcome::Failed { reason } if reason.contains("function:v2-assumed")),
-        "{outcome:?}"
-    );
+    let outcome = deliver_with(&outputs, "aws-lambda-v2:v2", &alert, &creds).await;
+    assert_failed(&outcome, &["function:v2-assumed"]);
 }
 
 #[tokio::test]
@@ -521,10 +442,7 @@ async fn lambda_invoke_request_is_asynchronous_with_qualifier_and_payload() {
         )],
     );
     let publication = json!({"@aws-lambda.alert_data": {"host": "web-1"}});
-    assert_eq!(
-        deliver(&outputs, "aws-lambda:handler", &publication, &none()).await,
-        DeliveryOutcome::Delivered
-    );
+    assert_delivered(&deliver(&outputs, "aws-lambda:handler", &publication).await);
     let requests = receiver.requests();
     assert_eq!(requests.len(), 1);
     let request = &requests[0];
@@ -543,26 +461,17 @@ async fn lambda_invoke_request_is_asynchronous_with_qualifier_and_payload() {
         sa_chaos_tests::Reply::json(429, &json!({"message": "Rate exceeded"}))
             .with_header("x-amzn-errortype", "TooManyRequestsException"),
     );
-    let outcome = deliver(&outputs, "aws-lambda:handler", &publication, &none()).await;
-    assert!(
-        matches!(&outcome, DeliveryOutcome::Retry { reason, .. } if reason.contains("TooManyRequests")),
-        "{outcome:?}"
-    );
+    let outcome = deliver(&outputs, "aws-lambda:handler", &publication).await;
+    assert_retry(&outcome, &["TooManyRequests"]);
     receiver.queue_reply(sa_chaos_tests::Reply::status(500));
-    let outcome = deliver(&outputs, "aws-lambda:handler", &publication, &none()).await;
-    assert!(
-        matches!(outcome, DeliveryOutcome::Retry { .. }),
-        "{outcome:?}"
-    );
+    let outcome = deliver(&outputs, "aws-lambda:handler", &publication).await;
+    assert_retry(&outcome, &[]);
     receiver.queue_reply(
         sa_chaos_tests::Reply::json(400, &json!({"message": "bad payload"}))
             .with_header("x-amzn-errortype", "InvalidRequestContentException"),
     );
-    let outcome = deliver(&outputs, "aws-lambda:handler", &publication, &none()).await;
-    assert!(
-        matches!(&outcome, DeliveryOutcome::Failed { reason } if reason.contains("InvalidRequestContent")),
-        "{outcome:?}"
-    );
+    let outcome = deliver(&outputs, "aws-lambda:handler", &publication).await;
+    assert_failed(&outcome, &["InvalidRequestContent"]);
     assert_eq!(receiver.requests().len(), 4);
 }
 
@@ -571,11 +480,7 @@ async fn an_unreachable_aws_endpoint_is_retried() {
     let port = sa_chaos_tests::free_loopback_port();
     let sdk = endpoint_sdk_config(format!("http://127.0.0.1:{port}"));
     let outputs = outputs(&sdk, &[("aws-sqs:soar", Some("soar-alerts"))]);
-    let outcome = deliver(&outputs, "aws-sqs:soar", &alert(), &none()).await;
-    assert!(
-        matches!(outcome, DeliveryOutcome::Retry { .. }),
-        "{outcome:?}"
-    );
+    assert_retry(&deliver(&outputs, "aws-sqs:soar", &alert()).await, &[]);
 }
 
 #[tokio::test]

@@ -9,9 +9,61 @@ use sa_outputs::{DeliveryOutcome, webhook_signature};
 use serde_json::{Value, json};
 
 use crate::common::{ALERT_ID, alert, credentials, deliver, outputs};
+use crate::outcome::{assert_delivered, assert_failed, assert_retry};
 
 fn receiver() -> HttpReceiver {
     HttpReceiver::start().expect("receiver starts")
+}
+
+/// Delivers `publication` of the sample alert to `output`, the one output configured, with
+/// these credentials.
+async fn deliver_to(output: &str, publication: &Value, creds: Value) -> DeliveryOutcome {
+    let outputs = outputs(&[(output, None)]);
+    deliver(&outputs, output, &alert(), publication, &credentials(creds)).await
+}
+
+/// A Carbon Black server that knows the binary `md5` and answers a look-up of its ban with
+/// `ban`.
+fn carbonblack_knowing(md5: &str, ban: Reply) -> HttpReceiver {
+    let rx = receiver();
+    rx.route(
+        "GET",
+        &format!("/api/v1/binary/{md5}/summary"),
+        Reply::json(200, &json!({"md5": md5})),
+    );
+    rx.route("GET", &format!("/api/v1/banning/blacklist/{md5}"), ban);
+    rx
+}
+
+/// A Jira server that lets user "sa" log in (session JSESSIONID=s3).
+fn jira_with_login() -> HttpReceiver {
+    let rx = receiver();
+    rx.route(
+        "POST",
+        "/rest/auth/1/session",
+        Reply::json(
+            200,
+            &json!({"session": {"name": "JSESSIONID", "value": "s3"}}),
+        ),
+    );
+    rx
+}
+
+/// A Phantom server that answers the rule's container search with `containers` and takes
+/// artifacts (id 70).
+fn phantom_finding(containers: Reply) -> HttpReceiver {
+    let rx = receiver();
+    rx.route("GET", "/rest/container", containers);
+    rx.route(
+        "POST",
+        "/rest/artifact",
+        Reply::json(200, &json!({"id": 70})),
+    );
+    rx
+}
+
+fn phantom_credentials(rx: &HttpReceiver) -> Value {
+    json!({"ph_auth_token": "pt", "url": rx.url()})
 }
 
 fn only_request(receiver: &HttpReceiver) -> ReceivedRequest {
@@ -30,11 +82,8 @@ fn basic(user: &str, secret: &str) -> String {
 #[tokio::test]
 async fn slack_renders_the_record_as_attachments() {
     let rx = receiver();
-    let outputs = outputs(&[("slack:security", None)]);
-    let alert = alert();
-    let creds = credentials(json!({"url": format!("{}/services/T0/B0/secret", rx.url())}));
-    let outcome = deliver(&outputs, "slack:security", &alert, &alert, &creds).await;
-    assert_eq!(outcome, DeliveryOutcome::Delivered);
+    let creds = json!({"url": format!("{}/services/T0/B0/secret", rx.url())});
+    assert_delivered(&deliver_to("slack:security", &alert(), creds).await);
     let request = only_request(&rx);
     assert_eq!(
         (request.method.as_str(), request.path()),
@@ -65,16 +114,13 @@ async fn slack_renders_the_record_as_attachments() {
 #[tokio::test]
 async fn slack_lays_publisher_attachments_over_the_skeleton() {
     let rx = receiver();
-    let outputs = outputs(&[("slack:security", None)]);
-    let alert = alert();
     let long_text = "x".repeat(5000);
     let publication = json!({
         "@slack.text": "Rule triggered",
         "@slack.attachments": [{"title": "Root login", "text": long_text, "extra": "dropped"}],
     });
-    let creds = credentials(json!({"url": rx.url()}));
-    let outcome = deliver(&outputs, "slack:security", &alert, &publication, &creds).await;
-    assert_eq!(outcome, DeliveryOutcome::Delivered);
+    let creds = json!({"url": rx.url()});
+    assert_delivered(&deliver_to("slack:security", &publication, creds).await);
     let body = only_request(&rx).json();
     assert_eq!(body["text"], "Rule triggered");
     let attachment = body["attachments"][0].as_object().unwrap();
@@ -121,7 +167,7 @@ async fn pagerduty_v1_event_and_success_needs_a_json_answer() {
         {"type": "image", "src": "https://graph.png"}
     ]});
     let outcome = deliver(&outputs, "pagerduty:oncall", &alert, &publication, &creds).await;
-    assert_eq!(outcome, DeliveryOutcome::Delivered);
+    assert_delivered(&outcome);
     let body = only_request(&rx).json();
     assert_eq!(body["service_key"], "svc-key");
     assert_eq!(body["event_type"], "trigger");
@@ -140,10 +186,7 @@ async fn pagerduty_v1_event_and_success_needs_a_json_answer() {
 
     rx.set_default_reply(Reply::status(200));
     let outcome = deliver(&outputs, "pagerduty:oncall", &alert, &alert, &creds).await;
-    assert!(
-        matches!(outcome, DeliveryOutcome::Failed { .. }),
-        "{outcome:?}"
-    );
+    assert_failed(&outcome, &[]);
 }
 
 #[tokio::test]
@@ -153,10 +196,7 @@ async fn pagerduty_v2_event_with_dedup_key_and_magic_fields() {
         202,
         &json!({"status": "success", "dedup_key": "x"}),
     ));
-    let outputs = outputs(&[("pagerduty-v2:soc", None)]);
-    let alert = alert();
-    let creds =
-        credentials(json!({"routing_key": "rk", "url": format!("{}/v2/enqueue", rx.url())}));
+    let creds = json!({"routing_key": "rk", "url": format!("{}/v2/enqueue", rx.url())});
     let publication = json!({
         "@pagerduty-v2.summary": "Root login",
         "@pagerduty-v2.severity": "warning",
@@ -164,8 +204,7 @@ async fn pagerduty_v2_event_with_dedup_key_and_magic_fields() {
         "@pagerduty-v2.images": [{"src": "https://i.png"}, {"href": "no-src"}],
         "@pagerduty-v2.links": [{"href": "https://runbook"}, {"text": "no-href"}],
     });
-    let outcome = deliver(&outputs, "pagerduty-v2:soc", &alert, &publication, &creds).await;
-    assert_eq!(outcome, DeliveryOutcome::Delivered);
+    assert_delivered(&deliver_to("pagerduty-v2:soc", &publication, creds).await);
     let request = only_request(&rx);
     assert_eq!(request.path(), "/v2/enqueue");
     assert_eq!(
@@ -173,7 +212,7 @@ async fn pagerduty_v2_event_with_dedup_key_and_magic_fields() {
         json!({
             "routing_key": "rk", "event_action": "trigger", "dedup_key": format!("soc:{ALERT_ID}"),
             "payload": {"summary": "Root login", "source": "cloudtrail:events", "severity": "warning",
-                        "custom_details": {"description": "Root account used to log in", "record": alert["record"]},
+                        "custom_details": {"description": "Root account used to log in", "record": alert()["record"]},
                         "component": "iam", "group": null, "class": null},
             "client": "StreamAlert", "client_url": null,
             "images": [{"src": "https://i.png", "href": "", "alt": ""}],
@@ -226,7 +265,7 @@ async fn pagerduty_incident_follows_the_whole_sequence() {
         &creds,
     )
     .await;
-    assert_eq!(outcome, DeliveryOutcome::Delivered);
+    assert_delivered(&outcome);
     let requests = rx.requests();
     let steps: Vec<(String, String)> = requests
         .iter()
@@ -287,18 +326,13 @@ async fn pagerduty_incident_follows_the_whole_sequence() {
 async fn pagerduty_incident_fails_without_the_acting_user() {
     let rx = receiver();
     rx.route("GET", "/users", Reply::json(200, &json!({"users": []})));
-    let outputs = outputs(&[("pagerduty-incident:sox", None)]);
-    let alert = alert();
-    let creds = credentials(json!({
+    let creds = json!({
         "token": "tok", "service_id": "PSVC", "escalation_policy_id": "PESC",
         "email_from": "nobody@example.com", "integration_key": "ik", "api": rx.url(),
         "events_url": format!("{}/v2/enqueue", rx.url()),
-    }));
-    let outcome = deliver(&outputs, "pagerduty-incident:sox", &alert, &alert, &creds).await;
-    assert!(
-        matches!(&outcome, DeliveryOutcome::Failed { reason } if reason.contains("nobody@example.com")),
-        "{outcome:?}"
-    );
+    });
+    let outcome = deliver_to("pagerduty-incident:sox", &alert(), creds).await;
+    assert_failed(&outcome, &["nobody@example.com"]);
     assert_eq!(
         rx.requests().len(),
         1,
@@ -310,14 +344,11 @@ async fn pagerduty_incident_fails_without_the_acting_user() {
 async fn github_opens_an_issue() {
     let rx = receiver();
     rx.set_default_reply(Reply::json(201, &json!({"number": 1})));
-    let outputs = outputs(&[("github:security", None)]);
-    let alert = alert();
-    let creds = credentials(json!({
+    let creds = json!({
         "repository": "acme/alerts", "labels": "security,sa", "username": "bot",
         "access_token": "ghp_x", "api": rx.url(),
-    }));
-    let outcome = deliver(&outputs, "github:security", &alert, &alert, &creds).await;
-    assert_eq!(outcome, DeliveryOutcome::Delivered);
+    });
+    assert_delivered(&deliver_to("github:security", &alert(), creds).await);
     let request = only_request(&rx);
     assert_eq!(
         (request.method.as_str(), request.path()),
@@ -337,15 +368,7 @@ async fn github_opens_an_issue() {
 
 #[tokio::test]
 async fn jira_server_logs_in_and_comments_on_the_aggregated_issue() {
-    let rx = receiver();
-    rx.route(
-        "POST",
-        "/rest/auth/1/session",
-        Reply::json(
-            200,
-            &json!({"session": {"name": "JSESSIONID", "value": "s3"}}),
-        ),
-    );
+    let rx = jira_with_login();
     rx.route(
         "GET",
         "/rest/api/2/search",
@@ -356,21 +379,11 @@ async fn jira_server_logs_in_and_comments_on_the_aggregated_issue() {
         "/rest/api/2/issue/10001/comment",
         Reply::json(201, &json!({"id": "c1"})),
     );
-    let outputs = outputs(&[("jira:secops", None)]);
-    let alert = alert();
-    let creds = credentials(json!({
+    let creds = json!({
         "username": "sa", "password": "pw", "url": format!("{}/", rx.url()), "project_key": "SEC",
         "issue_type": "Task", "aggregate": "Yes",
-    }));
-    let outcome = deliver(
-        &outputs,
-        "jira:secops",
-        &alert,
-        &json!({"b": 1, "a": 2}),
-        &creds,
-    )
-    .await;
-    assert_eq!(outcome, DeliveryOutcome::Delivered);
+    });
+    assert_delivered(&deliver_to("jira:secops", &json!({"b": 1, "a": 2}), creds).await);
     let requests = rx.requests();
     assert_eq!(requests.len(), 3, "{requests:#?}");
     assert_eq!(
@@ -405,15 +418,12 @@ async fn jira_v2_keeps_the_base_url_and_creates_an_issue() {
         "/jira/rest/api/2/issue",
         Reply::json(201, &json!({"id": "10002", "key": "SEC-2"})),
     );
-    let outputs = outputs(&[("jira-v2:cloud", None)]);
-    let alert = alert();
-    let creds = credentials(json!({
+    let creds = json!({
         "api_key": "tok", "user_name": "sa@example.com", "url": format!("{}/jira", rx.url()),
         "project_key": "SEC", "issue_type": "Bug", "aggregate": "no",
-    }));
+    });
     let publication = json!({"@jira.issue_summary": "Root login", "@jira.description": "details"});
-    let outcome = deliver(&outputs, "jira-v2:cloud", &alert, &publication, &creds).await;
-    assert_eq!(outcome, DeliveryOutcome::Delivered);
+    assert_delivered(&deliver_to("jira-v2:cloud", &publication, creds).await);
     let request = only_request(&rx);
     assert_eq!(request.path(), "/jira/rest/api/2/issue");
     assert_eq!(
@@ -429,27 +439,14 @@ async fn jira_v2_keeps_the_base_url_and_creates_an_issue() {
 
 #[tokio::test]
 async fn phantom_creates_a_container_then_an_artifact() {
-    let rx = receiver();
-    rx.route(
-        "GET",
-        "/rest/container",
-        Reply::json(200, &json!({"count": 0, "data": []})),
-    );
+    let rx = phantom_finding(Reply::json(200, &json!({"count": 0, "data": []})));
     rx.route(
         "POST",
         "/rest/container",
         Reply::json(200, &json!({"id": 7, "success": true})),
     );
-    rx.route(
-        "POST",
-        "/rest/artifact",
-        Reply::json(200, &json!({"id": 70})),
-    );
-    let outputs = outputs(&[("phantom:soar", None)]);
     let alert = alert();
-    let creds = credentials(json!({"ph_auth_token": "pt", "url": rx.url()}));
-    let outcome = deliver(&outputs, "phantom:soar", &alert, &alert, &creds).await;
-    assert_eq!(outcome, DeliveryOutcome::Delivered);
+    assert_delivered(&deliver_to("phantom:soar", &alert, phantom_credentials(&rx)).await);
     let requests = rx.requests();
     assert_eq!(requests.len(), 3);
     assert_eq!(
@@ -483,30 +480,18 @@ async fn komand_demisto_victorops_teams_requests() {
     ]);
     let komand =
         credentials(json!({"komand_auth_token": "kt", "url": format!("{}/komand", rx.url())}));
-    assert_eq!(
-        deliver(&outputs, "komand:k", &alert, &alert, &komand).await,
-        DeliveryOutcome::Delivered
-    );
+    assert_delivered(&deliver(&outputs, "komand:k", &alert, &alert, &komand).await);
     let demisto = credentials(json!({"url": rx.url(), "token": "dt"}));
     let publication = json!({"@demisto.severity": "High", "a": {"b": [1]}});
-    assert_eq!(
-        deliver(&outputs, "demisto:d", &alert, &publication, &demisto).await,
-        DeliveryOutcome::Delivered
-    );
+    assert_delivered(&deliver(&outputs, "demisto:d", &alert, &publication, &demisto).await);
     let victorops = credentials(json!({
         "victorops_api_id": "vid", "victorops_api_key": "vkey", "url": format!("{}/vo/", rx.url()), "routing_key": "sec",
     }));
-    assert_eq!(
-        deliver(&outputs, "victorops:v", &alert, &json!({}), &victorops).await,
-        DeliveryOutcome::Delivered
-    );
+    assert_delivered(&deliver(&outputs, "victorops:v", &alert, &json!({}), &victorops).await);
     let teams = credentials(json!({"url": format!("{}/teams", rx.url())}));
     let publication =
         json!({"@teams.buttons": [["Runbook", "https://runbook"]], "@teams.card_color": "00FF00"});
-    assert_eq!(
-        deliver(&outputs, "teams:t", &alert, &publication, &teams).await,
-        DeliveryOutcome::Delivered
-    );
+    assert_delivered(&deliver(&outputs, "teams:t", &alert, &publication, &teams).await);
 
     let requests = rx.requests();
     assert_eq!(requests.len(), 4);
@@ -572,43 +557,24 @@ async fn komand_demisto_victorops_teams_requests() {
 async fn teams_needs_exactly_200() {
     let rx = receiver();
     rx.set_default_reply(Reply::status(202));
-    let outputs = outputs(&[("teams:t", None)]);
-    let alert = alert();
-    let creds = credentials(json!({"url": rx.url()}));
-    let outcome = deliver(&outputs, "teams:t", &alert, &alert, &creds).await;
-    assert!(
-        matches!(outcome, DeliveryOutcome::Failed { .. }),
-        "{outcome:?}"
-    );
+    let outcome = deliver_to("teams:t", &alert(), json!({"url": rx.url()})).await;
+    assert_failed(&outcome, &[]);
 }
 
 #[tokio::test]
 async fn carbonblack_bans_a_hash_once_the_binary_is_known() {
-    let rx = receiver();
     let md5 = "d41d8cd98f00b204e9800998ecf8427e";
-    rx.route(
-        "GET",
-        &format!("/api/v1/binary/{md5}/summary"),
-        Reply::json(200, &json!({"md5": md5})),
-    );
-    rx.route(
-        "GET",
-        &format!("/api/v1/banning/blacklist/{md5}"),
-        Reply::status(404),
-    );
+    let rx = carbonblack_knowing(md5, Reply::status(404));
     let outputs = outputs(&[("carbonblack:cb", None)]);
     let mut alert = alert();
     let creds = credentials(json!({"url": rx.url(), "token": "cbt"}));
     let outcome = deliver(&outputs, "carbonblack:cb", &alert, &alert, &creds).await;
-    assert!(
-        matches!(outcome, DeliveryOutcome::Failed { .. }),
-        "no ban context: {outcome:?}"
-    );
+    assert_failed(&outcome, &[]); // no ban context
     assert!(rx.requests().is_empty());
 
     alert["context"] = json!({"carbonblack": {"action": "ban", "value": md5}});
     let outcome = deliver(&outputs, "carbonblack:cb", &alert, &alert, &creds).await;
-    assert_eq!(outcome, DeliveryOutcome::Delivered);
+    assert_delivered(&outcome);
     let requests = rx.requests();
     assert_eq!(requests.len(), 3);
     assert!(
@@ -637,7 +603,7 @@ async fn webhook_signs_the_exact_body_and_names_the_alert() {
     }));
     let publication = json!({"@slack.text": "ignored", "id": ALERT_ID, "record": {"k": "v"}});
     let outcome = deliver(&outputs, "webhook:siem", &alert, &publication, &creds).await;
-    assert_eq!(outcome, DeliveryOutcome::Delivered);
+    assert_delivered(&outcome);
     let request = only_request(&rx);
     assert_eq!(request.target, "/hook?src=sa");
     assert_eq!(request.header("x-sa-alert-id"), Some(ALERT_ID));
@@ -659,18 +625,9 @@ async fn opsgenie_alert_uses_the_alert_id_as_alias() {
         202,
         &json!({"result": "Request will be processed", "requestId": "r"}),
     ));
-    let outputs = outputs(&[("opsgenie:soc", None)]);
-    let alert = alert();
-    let creds = credentials(json!({"api_key": "gk", "url": rx.url()}));
-    let outcome = deliver(
-        &outputs,
-        "opsgenie:soc",
-        &alert,
-        &json!({"@opsgenie.priority": "P1"}),
-        &creds,
-    )
-    .await;
-    assert_eq!(outcome, DeliveryOutcome::Delivered);
+    let creds = json!({"api_key": "gk", "url": rx.url()});
+    let publication = json!({"@opsgenie.priority": "P1"});
+    assert_delivered(&deliver_to("opsgenie:soc", &publication, creds).await);
     let request = only_request(&rx);
     assert_eq!(
         (request.method.as_str(), request.path()),
@@ -689,7 +646,7 @@ async fn opsgenie_alert_uses_the_alert_id_as_alias() {
         "cloudtrail_root_account_usage"
     );
     let record: Value = serde_json::from_str(body["details"]["record"].as_str().unwrap()).unwrap();
-    assert_eq!(record, alert["record"]);
+    assert_eq!(record, alert()["record"]);
 }
 
 #[tokio::test]
@@ -725,16 +682,12 @@ async fn statuses_map_to_retry_or_failed() {
         other => panic!("{other:?}"),
     }
     rx.queue_reply(Reply::status(408));
-    assert!(matches!(attempt().await, DeliveryOutcome::Retry { .. }));
+    assert_retry(&attempt().await, &[]);
     rx.queue_reply(Reply::text(404, "no such hook"));
-    let outcome = attempt().await;
-    assert!(
-        matches!(&outcome, DeliveryOutcome::Failed { reason } if reason.contains("404") && reason.contains("no such hook")),
-        "{outcome:?}"
-    );
+    assert_failed(&attempt().await, &["404", "no such hook"]);
     rx.queue_reply(Reply::status(401));
-    assert!(matches!(attempt().await, DeliveryOutcome::Failed { .. }));
-    assert_eq!(attempt().await, DeliveryOutcome::Delivered);
+    assert_failed(&attempt().await, &[]);
+    assert_delivered(&attempt().await);
     assert_eq!(
         rx.requests().len(),
         8,
@@ -751,10 +704,8 @@ async fn a_hanging_receiver_is_a_timeout_to_retry() {
     let creds = credentials(json!({"url": format!("{}/services/SECRET", rx.url())}));
     let started = std::time::Instant::now();
     let outcome = deliver(&outputs, "slack:s", &alert, &alert, &creds).await;
-    assert!(
-        matches!(&outcome, DeliveryOutcome::Retry { reason, .. } if reason.contains("timed out") && !reason.contains("SECRET")),
-        "{outcome:?}"
-    );
+    let reason = assert_retry(&outcome, &["timed out"]);
+    assert!(!reason.contains("SECRET"), "{outcome:?}");
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "{:?}",
@@ -766,14 +717,8 @@ async fn a_hanging_receiver_is_a_timeout_to_retry() {
 #[tokio::test]
 async fn an_unreachable_endpoint_is_retried() {
     let port = sa_chaos_tests::free_loopback_port();
-    let outputs = outputs(&[("slack:s", None)]);
-    let alert = alert();
-    let creds = credentials(json!({"url": format!("http://127.0.0.1:{port}/x")}));
-    let outcome = deliver(&outputs, "slack:s", &alert, &alert, &creds).await;
-    assert!(
-        matches!(outcome, DeliveryOutcome::Retry { .. }),
-        "{outcome:?}"
-    );
+    let creds = json!({"url": format!("http://127.0.0.1:{port}/x")});
+    assert_retry(&deliver_to("slack:s", &alert(), creds).await, &[]);
 }
 
 #[tokio::test]
@@ -782,21 +727,12 @@ async fn misconfiguration_fails_without_a_request() {
     let outputs = outputs(&[("slack:s", None)]);
     let alert = alert();
     let outcome = deliver(&outputs, "slack:s", &alert, &alert, &credentials(json!({}))).await;
-    assert!(
-        matches!(&outcome, DeliveryOutcome::Failed { reason } if reason.contains("\"url\"")),
-        "{outcome:?}"
-    );
+    assert_failed(&outcome, &["\"url\""]);
     let creds = credentials(json!({"url": rx.url()}));
     let outcome = deliver(&outputs, "slack:other", &alert, &alert, &creds).await;
-    assert!(
-        matches!(&outcome, DeliveryOutcome::Failed { reason } if reason.contains("not configured")),
-        "{outcome:?}"
-    );
+    assert_failed(&outcome, &["not configured"]);
     let outcome = deliver(&outputs, "smtp:x", &alert, &alert, &creds).await;
-    assert!(
-        matches!(&outcome, DeliveryOutcome::Failed { reason } if reason.contains("known services")),
-        "{outcome:?}"
-    );
+    assert_failed(&outcome, &["known services"]);
     assert!(rx.requests().is_empty());
 }
 
@@ -811,10 +747,7 @@ async fn file_appends_one_line_per_alert() {
     let alert = alert();
     let none = credentials(json!({}));
     for _ in 0..2 {
-        assert_eq!(
-            deliver(&outputs, "file:local", &alert, &alert, &none).await,
-            DeliveryOutcome::Delivered
-        );
+        assert_delivered(&deliver(&outputs, "file:local", &alert, &alert, &none).await);
     }
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<Value> = text
@@ -822,10 +755,7 @@ async fn file_appends_one_line_per_alert() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines, vec![alert.clone(), alert.clone()]);
-    assert_eq!(
-        deliver(&outputs, "stdout:console", &alert, &alert, &none).await,
-        DeliveryOutcome::Delivered
-    );
+    assert_delivered(&deliver(&outputs, "stdout:console", &alert, &alert, &none).await);
 }
 
 #[tokio::test]
@@ -833,27 +763,17 @@ async fn https_urls_go_through_tls() {
     // a plain-HTTP peer cannot complete a TLS handshake: the request was attempted over TLS
     // (a client built without TLS support refuses https URLs outright, which would be Failed)
     let rx = receiver();
-    let outputs = outputs(&[("slack:s", None)]);
-    let alert = alert();
-    let creds = credentials(json!({"url": format!("https://{}/services/SECRET", rx.addr())}));
-    let outcome = deliver(&outputs, "slack:s", &alert, &alert, &creds).await;
-    assert!(
-        matches!(&outcome, DeliveryOutcome::Retry { reason, .. } if reason.contains("tls") && !reason.contains("SECRET")),
-        "{outcome:?}"
-    );
+    let creds = json!({"url": format!("https://{}/services/SECRET", rx.addr())});
+    let outcome = deliver_to("slack:s", &alert(), creds).await;
+    let reason = assert_retry(&outcome, &["tls"]);
+    assert!(!reason.contains("SECRET"), "{outcome:?}");
 }
 
 #[tokio::test]
 async fn slack_empty_publisher_attachments_fall_back_to_the_record() {
     let rx = receiver();
-    let outputs = outputs(&[("slack:s", None)]);
-    let alert = alert();
-    let creds = credentials(json!({"url": rx.url()}));
     let publication = json!({"@slack.attachments": []});
-    assert_eq!(
-        deliver(&outputs, "slack:s", &alert, &publication, &creds).await,
-        DeliveryOutcome::Delivered
-    );
+    assert_delivered(&deliver_to("slack:s", &publication, json!({"url": rx.url()})).await);
     assert_eq!(
         only_request(&rx).json()["attachments"][0]["title"],
         "Record:"
@@ -862,26 +782,16 @@ async fn slack_empty_publisher_attachments_fall_back_to_the_record() {
 
 #[tokio::test]
 async fn carbonblack_re_enables_a_disabled_ban_and_leaves_an_enabled_one() {
-    let rx = receiver();
     let md5 = "0cc175b9c0f1b6a831c399e269772661";
-    rx.route(
-        "GET",
-        &format!("/api/v1/binary/{md5}/summary"),
-        Reply::json(200, &json!({"md5": md5})),
-    );
-    rx.route(
-        "GET",
-        &format!("/api/v1/banning/blacklist/{md5}"),
+    let rx = carbonblack_knowing(
+        md5,
         Reply::json(200, &json!({"md5hash": md5, "enabled": false})),
     );
     let outputs = outputs(&[("carbonblack:cb", None)]);
     let mut alert = alert();
     alert["context"] = json!({"carbonblack": {"action": "ban", "value": md5}});
     let creds = credentials(json!({"url": rx.url(), "token": "cbt"}));
-    assert_eq!(
-        deliver(&outputs, "carbonblack:cb", &alert, &alert, &creds).await,
-        DeliveryOutcome::Delivered
-    );
+    assert_delivered(&deliver(&outputs, "carbonblack:cb", &alert, &alert, &creds).await);
     let requests = rx.requests();
     assert_eq!(requests.len(), 3);
     assert_eq!(
@@ -890,22 +800,12 @@ async fn carbonblack_re_enables_a_disabled_ban_and_leaves_an_enabled_one() {
     );
     assert_eq!(requests[2].json()["enabled"], true);
 
-    let rx = receiver();
-    rx.route(
-        "GET",
-        &format!("/api/v1/binary/{md5}/summary"),
-        Reply::json(200, &json!({"md5": md5})),
-    );
-    rx.route(
-        "GET",
-        &format!("/api/v1/banning/blacklist/{md5}"),
+    let rx = carbonblack_knowing(
+        md5,
         Reply::json(200, &json!({"md5hash": md5, "enabled": true})),
     );
     let creds = credentials(json!({"url": rx.url(), "token": "cbt"}));
-    assert_eq!(
-        deliver(&outputs, "carbonblack:cb", &alert, &alert, &creds).await,
-        DeliveryOutcome::Delivered
-    );
+    assert_delivered(&deliver(&outputs, "carbonblack:cb", &alert, &alert, &creds).await);
     assert_eq!(rx.requests().len(), 2, "an enabled ban is left alone");
 
     let rx = receiver();
@@ -916,32 +816,13 @@ async fn carbonblack_re_enables_a_disabled_ban_and_leaves_an_enabled_one() {
     );
     let creds = credentials(json!({"url": rx.url(), "token": "cbt"}));
     let outcome = deliver(&outputs, "carbonblack:cb", &alert, &alert, &creds).await;
-    assert!(
-        matches!(&outcome, DeliveryOutcome::Failed { reason } if reason.contains(md5)),
-        "{outcome:?}"
-    );
+    assert_failed(&outcome, &[md5]);
 }
 
 #[tokio::test]
 async fn phantom_reuses_the_rule_container() {
-    let rx = receiver();
-    rx.route(
-        "GET",
-        "/rest/container",
-        Reply::json(200, &json!({"count": 1, "data": [{"id": 42}]})),
-    );
-    rx.route(
-        "POST",
-        "/rest/artifact",
-        Reply::json(200, &json!({"id": 70})),
-    );
-    let outputs = outputs(&[("phantom:soar", None)]);
-    let alert = alert();
-    let creds = credentials(json!({"ph_auth_token": "pt", "url": rx.url()}));
-    assert_eq!(
-        deliver(&outputs, "phantom:soar", &alert, &alert, &creds).await,
-        DeliveryOutcome::Delivered
-    );
+    let rx = phantom_finding(Reply::json(200, &json!({"count": 1, "data": [{"id": 42}]})));
+    assert_delivered(&deliver_to("phantom:soar", &alert(), phantom_credentials(&rx)).await);
     let requests = rx.requests();
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[1].path(), "/rest/artifact");
@@ -950,15 +831,7 @@ async fn phantom_reuses_the_rule_container() {
 
 #[tokio::test]
 async fn jira_server_opens_an_issue_without_aggregation() {
-    let rx = receiver();
-    rx.route(
-        "POST",
-        "/rest/auth/1/session",
-        Reply::json(
-            200,
-            &json!({"session": {"name": "JSESSIONID", "value": "s3"}}),
-        ),
-    );
+    let rx = jira_with_login();
     rx.route(
         "POST",
         "/rest/api/2/issue",
@@ -970,10 +843,7 @@ async fn jira_server_opens_an_issue_without_aggregation() {
         "username": "sa", "password": "pw", "url": rx.url(), "project_key": "SEC",
         "issue_type": "Task", "aggregate": "no",
     }));
-    assert_eq!(
-        deliver(&outputs, "jira:secops", &alert, &alert, &creds).await,
-        DeliveryOutcome::Delivered
-    );
+    assert_delivered(&deliver(&outputs, "jira:secops", &alert, &alert, &creds).await);
     let requests = rx.requests();
     assert_eq!(requests.len(), 2);
     let issue = requests[1].json();
@@ -994,8 +864,5 @@ async fn jira_server_opens_an_issue_without_aggregation() {
         Reply::json(201, &json!({"errors": {}})),
     );
     let outcome = deliver(&outputs, "jira:secops", &alert, &alert, &creds).await;
-    assert!(
-        matches!(outcome, DeliveryOutcome::Failed { .. }),
-        "no issue id: {outcome:?}"
-    );
+    assert_failed(&outcome, &[]); // no issue id
 }

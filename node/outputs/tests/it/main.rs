@@ -3,6 +3,7 @@
 //! `common` holds the sample alert and the one-call delivery the output modules share.
 
 mod common;
+mod outcome;
 
 mod aws_outputs;
 mod http_outputs;
