@@ -51,6 +51,57 @@ async fn queue(moto: &common::Moto, name: &str) -> (String, String) {
     (url, arn)
 }
 
+async fn create_bucket(moto: &common::Moto, bucket: &str) {
+    moto.clients
+        .s3
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Has `bucket` announce every object created to the queue `queue_arn`.
+async fn announce_objects_to_queue(moto: &common::Moto, bucket: &str, queue_arn: String) {
+    let queue = QueueConfiguration::builder()
+        .queue_arn(queue_arn)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .build()
+        .unwrap();
+    let notification = NotificationConfiguration::builder()
+        .queue_configurations(queue)
+        .build();
+    configure_notification(moto, bucket, notification).await;
+}
+
+/// Has `bucket` announce every object created to the SNS topic `topic_arn`.
+async fn announce_objects_to_topic(moto: &common::Moto, bucket: &str, topic_arn: &str) {
+    let topic = TopicConfiguration::builder()
+        .topic_arn(topic_arn)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .build()
+        .unwrap();
+    let notification = NotificationConfiguration::builder()
+        .topic_configurations(topic)
+        .build();
+    configure_notification(moto, bucket, notification).await;
+}
+
+async fn configure_notification(
+    moto: &common::Moto,
+    bucket: &str,
+    notification: NotificationConfiguration,
+) {
+    moto.clients
+        .s3
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(notification)
+        .send()
+        .await
+        .unwrap();
+}
+
 async fn put_object(moto: &common::Moto, bucket: &str, key: &str, body: Vec<u8>) {
     moto.clients
         .s3
@@ -73,6 +124,12 @@ async fn receive_objects(reader: &S3QueueReader, want: usize) -> Vec<QueueMessag
         got.extend(reader.receive().await.unwrap());
     }
     got
+}
+
+async fn ack_all(reader: &S3QueueReader, messages: &[QueueMessage]) {
+    for message in messages {
+        reader.ack(&message.receipt).await.unwrap();
+    }
 }
 
 async fn messages_left(moto: &common::Moto, url: &str) -> u64 {
@@ -125,31 +182,8 @@ fn objects(message: &QueueMessage) -> &[S3Object] {
 async fn bucket_notifications_to_sqs_gzip_json_lines_cloudtrail_and_csv() {
     let moto = common::moto().await;
     let (url, arn) = queue(&moto, "bucket-events").await;
-    moto.clients
-        .s3
-        .create_bucket()
-        .bucket("logs")
-        .send()
-        .await
-        .unwrap();
-    moto.clients
-        .s3
-        .put_bucket_notification_configuration()
-        .bucket("logs")
-        .notification_configuration(
-            NotificationConfiguration::builder()
-                .queue_configurations(
-                    QueueConfiguration::builder()
-                        .queue_arn(arn)
-                        .events(Event::from("s3:ObjectCreated:*"))
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_bucket(&moto, "logs").await;
+    announce_objects_to_queue(&moto, "logs", arn).await;
 
     let lines: Vec<Value> = (0..2500)
         .map(|i| json!({"n": i, "host": format!("web-{}", i % 7)}))
@@ -223,9 +257,7 @@ async fn bucket_notifications_to_sqs_gzip_json_lines_cloudtrail_and_csv() {
             .collect::<Vec<_>>()
     );
 
-    for message in &messages {
-        reader.ack(&message.receipt).await.unwrap();
-    }
+    ack_all(&reader, &messages).await;
     // the s3:TestEvent moto sent when notifications were configured was deleted on receipt too
     assert_eq!(messages_left(&moto, &url).await, 0);
 }
@@ -252,31 +284,8 @@ async fn sns_wrapped_notifications_are_unwrapped() {
         .send()
         .await
         .unwrap();
-    moto.clients
-        .s3
-        .create_bucket()
-        .bucket("wrapped")
-        .send()
-        .await
-        .unwrap();
-    moto.clients
-        .s3
-        .put_bucket_notification_configuration()
-        .bucket("wrapped")
-        .notification_configuration(
-            NotificationConfiguration::builder()
-                .topic_configurations(
-                    TopicConfiguration::builder()
-                        .topic_arn(&topic)
-                        .events(Event::from("s3:ObjectCreated:*"))
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_bucket(&moto, "wrapped").await;
+    announce_objects_to_topic(&moto, "wrapped", &topic).await;
     put_object(
         &moto,
         "wrapped",
@@ -308,13 +317,7 @@ async fn sns_wrapped_notifications_are_unwrapped() {
 async fn missing_objects_and_garbage_are_reported_and_unacked_messages_come_back() {
     let moto = common::moto().await;
     let (url, _) = queue(&moto, "hand-made").await;
-    moto.clients
-        .s3
-        .create_bucket()
-        .bucket("present-bucket")
-        .send()
-        .await
-        .unwrap();
+    create_bucket(&moto, "present-bucket").await;
     let sqs = &moto.clients.sqs;
     let missing = json!({"Records": [{"eventName": "ObjectCreated:Put",
         "s3": {"bucket": {"name": "present-bucket"}, "object": {"key": "gone.json", "size": 10}}}]});
@@ -364,22 +367,14 @@ async fn missing_objects_and_garbage_are_reported_and_unacked_messages_come_back
     assert_eq!(again.len(), 3);
     assert!(again.iter().all(|m| m.receive_count == 2), "{again:?}");
     // what the node does with them: dead-letter, then ack
-    for message in &again {
-        reader.ack(&message.receipt).await.unwrap();
-    }
+    ack_all(&reader, &again).await;
     assert_eq!(messages_left(&moto, &url).await, 0);
 }
 
 #[tokio::test]
 async fn a_large_gzip_object_streams_in_bounded_chunks() {
     let moto = common::moto().await;
-    moto.clients
-        .s3
-        .create_bucket()
-        .bucket("big")
-        .send()
-        .await
-        .unwrap();
+    create_bucket(&moto, "big").await;
     let line = |i: usize| {
         format!(
             "2024-01-01T00:00:00Z host-{} sshd[{i}]: Accepted publickey for user{}\n",
