@@ -54,6 +54,11 @@ impl Keyspace {
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// Raft log entries, keyed by big-endian log index.
+/// Bytes of memtables across every column family before RocksDB flushes the largest.
+const MEMTABLE_BUDGET: usize = 64 * 1024 * 1024;
+/// The block cache every column family shares.
+const BLOCK_CACHE: usize = 32 * 1024 * 1024;
+
 pub(crate) const RAFT_LOG: &str = "raft_log";
 /// Vote, committed and purged log ids.
 pub(crate) const RAFT_META: &str = "raft_meta";
@@ -88,11 +93,24 @@ impl StateDb {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
+        // One memtable budget and one block cache for all nine families: RocksDB's defaults
+        // (64 MB of memtables, twice, and a block cache per family) let a burst of writes hold
+        // hundreds of MB that a node of this kind does not need.
+        options.set_db_write_buffer_size(MEMTABLE_BUDGET);
+        let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE);
+        let family = || {
+            let mut family = Options::default();
+            family.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            let mut table = rocksdb::BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            family.set_block_based_table_factory(&table);
+            family
+        };
         options.set_compression_type(rocksdb::DBCompressionType::Lz4);
         let names = [RAFT_LOG, RAFT_META, STATE_META]
             .into_iter()
             .chain(Keyspace::ALL.iter().map(|k| k.name()));
-        let families = names.map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+        let families = names.map(|name| ColumnFamilyDescriptor::new(name, family()));
         let db = DB::open_cf_descriptors(&options, path, families).map_err(|source| {
             StateDbError::Rocks {
                 path: path.display().to_string(),
