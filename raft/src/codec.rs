@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// The version this node writes and the only one it reads.
-pub const FORMAT_VERSION: u8 = 1;
+/// 1: entries of one command; 2: entries of a [`crate::command::Proposal`] (group commit).
+pub const FORMAT_VERSION: u8 = 2;
 
 /// sa 0.1 wrote JSON; its first byte is one of these, read as "version 0".
 const JSON_FIRST_BYTES: &[u8] = b"{[\"n0123456789-tf";
@@ -113,7 +114,6 @@ mod tests {
                 index: 0,
                 current: None,
             },
-            CommandResult::NoOp,
         ] {
             let bytes = encode("result", &result).unwrap();
             assert_eq!(decode::<CommandResult>("result", &bytes).unwrap(), result);
@@ -132,8 +132,8 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            error.contains("raft log entry 7 has format version 2")
-                && error.contains("reads version 1")
+            error.contains("raft log entry 7 has format version 3")
+                && error.contains("reads version 2")
                 && error.contains("newer"),
             "{error}"
         );

@@ -63,6 +63,22 @@ pub struct Command {
     pub ops: Vec<WriteOp>,
 }
 
+/// One Raft entry: the commands of one node's writers that arrived together (group commit,
+/// see proposer.rs), applied in order, each on its own: one whose condition fails leaves the
+/// others applied, and each sees what the ones before it wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub commands: Vec<Command>,
+}
+
+impl Command {
+    /// About the bytes this command takes in an encoded entry.
+    pub fn size(&self) -> usize {
+        self.ops.iter().map(WriteOp::size).sum::<usize>()
+            + self.conditions.iter().map(Condition::size).sum::<usize>()
+    }
+}
+
 /// What the writers of large batches aim a command at: they split their ops into commands of
 /// about this many bytes, so entries replicate within a heartbeat and under
 /// the Raft message limit (network.rs) sixteen at a time.
@@ -164,8 +180,6 @@ pub enum CommandResult {
         #[serde(with = "serde_bytes")]
         current: Option<Vec<u8>>,
     },
-    /// Entries that carry no command (blank and membership entries).
-    NoOp,
 }
 
 #[cfg(test)]

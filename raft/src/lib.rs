@@ -12,6 +12,7 @@ mod db;
 mod log_store;
 mod membership;
 mod network;
+mod proposer;
 mod replica;
 mod service;
 mod snapshot_file;

@@ -18,6 +18,7 @@ use crate::db::{KeyValue, Keyspace, StateDb, StateDbError};
 use crate::log_store::LogStore;
 use crate::membership::{JoinRequest, RemoveRequest};
 use crate::network::{NetworkFactory, peer_channel, raft_client};
+use crate::proposer::Proposer;
 use crate::snapshot_file::SnapshotFiles;
 use crate::state_machine::StateMachine;
 use crate::types::{LogId, Node, NodeId, Raft};
@@ -80,6 +81,7 @@ struct Inner {
     node_id: NodeId,
     advertise_addr: String,
     raft: Raft,
+    proposer: Proposer,
     db: StateDb,
     applied: watch::Receiver<Option<LogId>>,
 }
@@ -125,6 +127,7 @@ impl Replica {
             inner: Arc::new(Inner {
                 node_id: config.node_id,
                 advertise_addr: config.advertise_addr,
+                proposer: Proposer::start(raft.clone()),
                 raft,
                 db,
                 applied,
@@ -182,8 +185,8 @@ impl Replica {
         )));
         let deadline = tokio::time::Instant::now() + LEADER_WAIT;
         loop {
-            let leader_addr = match self.raft().client_write(command.clone()).await {
-                Ok(response) => return Ok(response.data),
+            let leader_addr = match self.inner.proposer.propose(command.clone()).await {
+                Ok(result) => return Ok(result),
                 Err(e) => match e.forward_to_leader() {
                     Some(forward) => forward.leader_node.as_ref().map(|node| node.addr.clone()),
                     None => return Err(ReplicaError::Raft(e.to_string())),

@@ -2,6 +2,7 @@
 //! Applying is atomic per entry (one WriteBatch holding the ops and the new applied log id), so a
 //! crash between entries leaves a state that replays cleanly from the log.
 
+use std::collections::HashMap;
 use std::io::Cursor;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -68,7 +69,11 @@ impl StateMachine {
         Ok((last, membership))
     }
 
-    fn check(&self, condition: &Condition) -> Result<Option<Option<Vec<u8>>>, StorageError> {
+    fn check(
+        &self,
+        condition: &Condition,
+        pending: &Pending<'_>,
+    ) -> Result<Option<Option<Vec<u8>>>, StorageError> {
         let (keyspace, key, expected) = match condition {
             Condition::Absent { keyspace, key } => (keyspace, key, None),
             Condition::Equals {
@@ -77,10 +82,7 @@ impl StateMachine {
                 value,
             } => (keyspace, key, Some(value)),
         };
-        let current = self
-            .db
-            .get(*keyspace, key)
-            .map_err(|e| StorageIOError::read_state_machine(&e))?;
+        let current = pending.get(*keyspace, key)?;
         Ok(if current.as_ref() == expected {
             None
         } else {
@@ -91,16 +93,16 @@ impl StateMachine {
     fn apply_command(
         &self,
         command: &Command,
-        batch: &mut WriteBatch,
+        pending: &mut Pending<'_>,
     ) -> Result<CommandResult, StorageError> {
         for (index, condition) in command.conditions.iter().enumerate() {
-            if let Some(current) = self.check(condition)? {
+            if let Some(current) = self.check(condition, pending)? {
                 return Ok(CommandResult::ConditionFailed { index, current });
             }
         }
         let mut skipped = Vec::new();
         for (index, op) in command.ops.iter().enumerate() {
-            if !self.apply_op(op, batch)? {
+            if !Self::apply_op(op, pending)? {
                 skipped.push(index);
             }
         }
@@ -111,37 +113,24 @@ impl StateMachine {
         })
     }
 
-    /// Adds `op` to `batch`; false when it is an `IfAbsent` whose key exists.
-    fn apply_op(&self, op: &WriteOp, batch: &mut WriteBatch) -> Result<bool, StorageError> {
+    /// Adds `op` to the pending writes; false when it is an `IfAbsent` whose key exists.
+    fn apply_op(op: &WriteOp, pending: &mut Pending<'_>) -> Result<bool, StorageError> {
         match op {
             WriteOp::Put {
                 keyspace,
                 key,
                 value,
-            } => batch.put_cf(self.db.handle(keyspace.name()), key, value),
-            WriteOp::Delete { keyspace, key } => {
-                batch.delete_cf(self.db.handle(keyspace.name()), key)
-            }
+            } => pending.put(*keyspace, key, value),
+            WriteOp::Delete { keyspace, key } => pending.delete(*keyspace, key),
             WriteOp::DeletePrefix { keyspace, prefix } => {
-                let rows = self
-                    .db
-                    .scan_prefix(*keyspace, prefix)
-                    .map_err(|e| StorageIOError::read_state_machine(&e))?;
-                for (key, _) in rows {
-                    batch.delete_cf(self.db.handle(keyspace.name()), key);
-                }
+                pending.delete_prefix(*keyspace, prefix)?
             }
             WriteOp::IfAbsent { keyspace, key, ops } => {
-                let present = self
-                    .db
-                    .get(*keyspace, key)
-                    .map_err(|e| StorageIOError::read_state_machine(&e))?
-                    .is_some();
-                if present {
+                if pending.get(*keyspace, key)?.is_some() {
                     return Ok(false);
                 }
                 for op in ops {
-                    self.apply_op(op, batch)?;
+                    Self::apply_op(op, pending)?;
                 }
             }
         }
@@ -161,6 +150,64 @@ impl StateMachine {
             }
         }
         Ok(rows)
+    }
+}
+
+/// The writes of the entry being applied, in front of the database: each command's conditions
+/// and `IfAbsent` checks see what the commands before it in the entry wrote, and the entry is
+/// one atomic RocksDB write.
+struct Pending<'a> {
+    db: &'a StateDb,
+    batch: WriteBatch,
+    written: HashMap<(Keyspace, Vec<u8>), Option<Vec<u8>>>,
+}
+
+impl<'a> Pending<'a> {
+    fn new(db: &'a StateDb) -> Self {
+        Pending {
+            db,
+            batch: WriteBatch::default(),
+            written: HashMap::new(),
+        }
+    }
+
+    fn get(&self, keyspace: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        if let Some(value) = self.written.get(&(keyspace, key.to_vec())) {
+            return Ok(value.clone());
+        }
+        self.db
+            .get(keyspace, key)
+            .map_err(|e| StorageIOError::read_state_machine(&e).into())
+    }
+
+    fn put(&mut self, keyspace: Keyspace, key: &[u8], value: &[u8]) {
+        self.batch
+            .put_cf(self.db.handle(keyspace.name()), key, value);
+        self.written
+            .insert((keyspace, key.to_vec()), Some(value.to_vec()));
+    }
+
+    fn delete(&mut self, keyspace: Keyspace, key: &[u8]) {
+        self.batch.delete_cf(self.db.handle(keyspace.name()), key);
+        self.written.insert((keyspace, key.to_vec()), None);
+    }
+
+    /// Deletes the stored keys under `prefix` and those written earlier in the entry.
+    fn delete_prefix(&mut self, keyspace: Keyspace, prefix: &[u8]) -> Result<(), StorageError> {
+        let stored = self
+            .db
+            .scan_prefix(keyspace, prefix)
+            .map_err(|e| StorageIOError::read_state_machine(&e))?;
+        let written: Vec<Vec<u8>> = self
+            .written
+            .keys()
+            .filter(|(ks, key)| *ks == keyspace && key.starts_with(prefix))
+            .map(|(_, key)| key.clone())
+            .collect();
+        for key in stored.into_iter().map(|(key, _)| key).chain(written) {
+            self.delete(keyspace, &key);
+        }
+        Ok(())
     }
 }
 
@@ -211,7 +258,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.read_applied()
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResult>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<CommandResult>>, StorageError>
     where
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
@@ -219,18 +266,25 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut results = Vec::new();
         let mut last = None;
         for entry in entries {
-            let mut batch = WriteBatch::default();
+            let mut pending = Pending::new(&self.db);
             let result = match &entry.payload {
-                EntryPayload::Blank => CommandResult::NoOp,
-                EntryPayload::Normal(command) => self.apply_command(command, &mut batch)?,
+                EntryPayload::Blank => Vec::new(),
+                EntryPayload::Normal(proposal) => proposal
+                    .commands
+                    .iter()
+                    .map(|command| self.apply_command(command, &mut pending))
+                    .collect::<Result<_, _>>()?,
                 EntryPayload::Membership(membership) => {
                     let stored = StoredMembership::new(Some(entry.log_id), membership.clone());
                     let bytes = codec::encode(MEMBERSHIP_WHAT, &stored)
                         .map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
-                    batch.put_cf(self.db.handle(STATE_META), MEMBERSHIP, bytes);
-                    CommandResult::NoOp
+                    pending
+                        .batch
+                        .put_cf(self.db.handle(STATE_META), MEMBERSHIP, bytes);
+                    Vec::new()
                 }
             };
+            let mut batch = pending.batch;
             let applied = codec::encode(APPLIED_WHAT, &Some(entry.log_id))
                 .map_err(|e| StorageIOError::apply(entry.log_id, &e))?;
             batch.put_cf(self.db.handle(STATE_META), LAST_APPLIED, applied);

@@ -2,13 +2,13 @@
 
 use std::io::Cursor;
 
-use crate::command::{Command, CommandResult};
+use crate::command::{CommandResult, Proposal};
 
 openraft::declare_raft_types!(
-    /// One Raft group per cluster, replicating [`Command`]s.
+    /// One Raft group per cluster, replicating [`Proposal`]s (commands grouped by proposer.rs).
     pub TypeConfig:
-        D = Command,
-        R = CommandResult,
+        D = Proposal,
+        R = Vec<CommandResult>,
         NodeId = u64,
         Node = openraft::BasicNode,
         Entry = openraft::Entry<TypeConfig>,

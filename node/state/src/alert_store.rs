@@ -521,7 +521,7 @@ impl AlertStore {
         let mut stored = Vec::new();
         for (index, command) in commands.into_commands().into_iter().enumerate() {
             let skipped: BTreeSet<usize> = match self.replica.write(command).await? {
-                CommandResult::Applied | CommandResult::NoOp => BTreeSet::new(),
+                CommandResult::Applied => BTreeSet::new(),
                 CommandResult::AppliedExcept { skipped } => skipped.into_iter().collect(),
                 other => bail!("alert commit not applied: {other:?}"),
             };
@@ -714,7 +714,6 @@ impl AlertStore {
         match self.replica.write(command).await? {
             CommandResult::Applied | CommandResult::AppliedExcept { .. } => Ok(true),
             CommandResult::ConditionFailed { .. } => Ok(false),
-            CommandResult::NoOp => bail!("the state machine ignored the group's closing"),
         }
     }
 
@@ -1015,7 +1014,7 @@ impl AlertStore {
 
     async fn write(&self, command: Command, what: &str) -> anyhow::Result<()> {
         match self.replica.write(command).await? {
-            CommandResult::Applied | CommandResult::NoOp => Ok(()),
+            CommandResult::Applied => Ok(()),
             other => bail!("{what} not applied: {other:?}"),
         }
     }

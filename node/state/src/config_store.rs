@@ -118,7 +118,7 @@ impl ConfigStore {
                 CommandResult::ConditionFailed { .. } => {
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await
                 }
-                CommandResult::NoOp | CommandResult::AppliedExcept { .. } => {
+                CommandResult::AppliedExcept { .. } => {
                     bail!("the state machine did not apply the config push as sent")
                 }
             }

@@ -352,8 +352,8 @@ async fn a_log_entry_in_an_unknown_format_version_stops_the_node_naming_both_ver
             .next()
             .unwrap()
             .unwrap();
-        assert_eq!(value[0], 1, "entries are written in format version 1");
-        value[0] = 2;
+        assert_eq!(value[0], 2, "entries are written in format version 2");
+        value[0] = 3;
         db.put_cf(log, key, value).unwrap();
     }
 
@@ -368,8 +368,79 @@ async fn a_log_entry_in_an_unknown_format_version_stops_the_node_naming_both_ver
     .expect("a node must not start on a log it cannot read")
     .to_string();
     assert!(
-        error.contains("raft log entry has format version 2")
-            && error.contains("reads version 1 only"),
+        error.contains("raft log entry has format version 3")
+            && error.contains("reads version 2 only"),
         "{error}"
     );
+}
+
+/// Group commit: writes made at the same time share entries, and each still gets its own
+/// result: of two writers claiming one key, exactly one wins, though both may sit in one entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_entries_and_each_gets_its_own_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(1, dir.path(), RaftTiming::default()).await;
+    assert!(node.replica.bootstrap_if_new().await.unwrap());
+    node.replica
+        .write(Command::put(Keyspace::Config, "warm", "up"))
+        .await
+        .unwrap();
+    let before = node
+        .replica
+        .raft()
+        .metrics()
+        .borrow()
+        .last_log_index
+        .unwrap();
+
+    const WRITERS: usize = 200;
+    let writes: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let replica = node.replica.clone();
+            // Writers 2k and 2k+1 claim the same key.
+            let key = format!("claim/{}", i / 2);
+            tokio::spawn(async move {
+                let command = Command::put(Keyspace::Leases, key.clone(), i.to_string())
+                    .with_condition(Condition::Absent {
+                        keyspace: Keyspace::Leases,
+                        key: key.into_bytes(),
+                    });
+                replica.write(command).await.unwrap()
+            })
+        })
+        .collect();
+    let mut applied = 0;
+    for write in writes {
+        match write.await.unwrap() {
+            CommandResult::Applied => applied += 1,
+            CommandResult::ConditionFailed { index: 0, current } => {
+                assert!(current.is_some(), "lost to the other claimant")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(applied, WRITERS / 2, "one claimant of each key wins");
+    for pair in 0..WRITERS / 2 {
+        let owner = node
+            .replica
+            .get(Keyspace::Leases, format!("claim/{pair}").as_bytes())
+            .unwrap()
+            .unwrap();
+        let owner: usize = String::from_utf8(owner).unwrap().parse().unwrap();
+        assert_eq!(owner / 2, pair);
+    }
+    let entries = node
+        .replica
+        .raft()
+        .metrics()
+        .borrow()
+        .last_log_index
+        .unwrap()
+        - before;
+    println!("{WRITERS} concurrent writes in {entries} entries");
+    assert!(
+        entries < (WRITERS / 2) as u64,
+        "{WRITERS} concurrent writes took {entries} entries"
+    );
+    node.stop().await;
 }
