@@ -13,19 +13,34 @@ const MAGIC: &[u8] = b"SA-SNAPSHOT-1\n";
 
 pub type Row = (Keyspace, Vec<u8>, Vec<u8>);
 
-pub fn encode(rows: impl IntoIterator<Item = Row>) -> Vec<u8> {
-    let mut out = MAGIC.to_vec();
-    for (keyspace, key, value) in rows {
-        let name = keyspace.name().as_bytes();
-        out.push(u8::try_from(name.len()).expect("keyspace names are short"));
-        out.extend_from_slice(name);
-        for part in [&key, &value] {
-            let len = u32::try_from(part.len()).expect("keys and values are under 4 GiB");
-            out.extend_from_slice(&len.to_be_bytes());
-            out.extend_from_slice(part);
+/// Frames rows one at a time, as they are read: a snapshot holds the state once, not also as a
+/// list of rows.
+pub struct Encoder {
+    out: Vec<u8>,
+}
+
+impl Encoder {
+    pub fn new() -> Self {
+        Encoder {
+            out: MAGIC.to_vec(),
         }
     }
-    out
+
+    pub fn push(&mut self, keyspace: Keyspace, key: &[u8], value: &[u8]) {
+        let name = keyspace.name().as_bytes();
+        self.out
+            .push(u8::try_from(name.len()).expect("keyspace names are short"));
+        self.out.extend_from_slice(name);
+        for part in [key, value] {
+            let len = u32::try_from(part.len()).expect("keys and values are under 4 GiB");
+            self.out.extend_from_slice(&len.to_be_bytes());
+            self.out.extend_from_slice(part);
+        }
+    }
+
+    pub fn finish(self) -> Vec<u8> {
+        self.out
+    }
 }
 
 pub fn decode(mut data: &[u8]) -> io::Result<Vec<Row>> {
@@ -117,7 +132,11 @@ mod tests {
             (Keyspace::LookupTables, b"t/k".to_vec(), vec![0, 255, 7]),
             (Keyspace::Alerts, Vec::new(), Vec::new()),
         ];
-        let data = encode(rows.clone());
+        let mut encoder = Encoder::new();
+        for (keyspace, key, value) in &rows {
+            encoder.push(*keyspace, key, value);
+        }
+        let data = encoder.finish();
         assert_eq!(decode(&data).unwrap(), rows);
         let err = decode(&data[..data.len() - 5]).unwrap_err();
         assert!(err.to_string().contains("snapshot"), "{err}");

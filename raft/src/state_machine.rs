@@ -137,19 +137,17 @@ impl StateMachine {
         Ok(true)
     }
 
-    fn all_rows(
-        &self,
-        snapshot: &rocksdb::Snapshot<'_>,
-    ) -> Result<Vec<snapshot_file::Row>, StorageError> {
-        let mut rows = Vec::new();
+    /// Every row of every keyspace as of `snapshot`, framed.
+    fn encode_rows(&self, snapshot: &rocksdb::Snapshot<'_>) -> Result<Vec<u8>, StorageError> {
+        let mut encoder = snapshot_file::Encoder::new();
         for keyspace in Keyspace::ALL {
             let cf = self.db.handle(keyspace.name());
             for item in snapshot.iterator_cf(cf, rocksdb::IteratorMode::Start) {
                 let (key, value) = item.map_err(|e| StorageIOError::read_state_machine(&e))?;
-                rows.push((keyspace, key.into_vec(), value.into_vec()));
+                encoder.push(keyspace, &key, &value);
             }
         }
-        Ok(rows)
+        Ok(encoder.finish())
     }
 }
 
@@ -213,6 +211,17 @@ impl<'a> Pending<'a> {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let machine = self.clone();
+        tokio::task::spawn_blocking(move || machine.build_snapshot_blocking())
+            .await
+            .map_err(|e| StorageIOError::write_snapshot(None, &std::io::Error::other(e)))?
+    }
+}
+
+impl StateMachine {
+    /// Reads, frames and writes the whole state: seconds for a large one, so off the runtime
+    /// (on a tokio worker it held up Raft's heartbeats and the node's requests).
+    fn build_snapshot_blocking(&self) -> Result<Snapshot<TypeConfig>, StorageError> {
         let rocks_snapshot = self.db.rocks().snapshot();
         let meta_of = |key| -> Result<Option<Vec<u8>>, StorageError> {
             rocks_snapshot
@@ -229,7 +238,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
                 .map_err(|e| StorageIOError::read_state_machine(&e))?,
             None => StoredMembership::default(),
         };
-        let data = snapshot_file::encode(self.all_rows(&rocks_snapshot)?);
+        let data = self.encode_rows(&rocks_snapshot)?;
         let counter = self.snapshot_counter.fetch_add(1, Ordering::Relaxed);
         let snapshot_id = match last_log_id {
             Some(id) => format!("{}-{}-{counter}", id.leader_id, id.index),
