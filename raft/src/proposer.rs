@@ -6,17 +6,23 @@
 //! command per alert and output) were one entry and one fsync each.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use openraft::error::{ClientWriteError, RaftError};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use openraft::error::{ClientWriteError, Fatal, RaftError};
+use openraft::raft::responder::Responder;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::command::{Command, CommandResult, Proposal, TARGET_COMMAND_BYTES};
-use crate::types::{Node, NodeId, Raft};
+use crate::types::{Node, NodeId, Raft, TypeConfig};
+
+type ResponderReceiverOf<C> = <openraft::impls::OneshotResponder<C> as Responder<C>>::Receiver;
 
 /// Proposals being committed at once; more arrivals wait and are grouped.
 const IN_FLIGHT: usize = 4;
 /// Commands in one proposal at most.
 const MAX_COMMANDS: usize = 256;
+/// How long a proposal keeps its slot without an answer: a few election timeouts.
+const SLOT_HOLD: Duration = Duration::from_secs(10);
 
 pub type ProposeError = RaftError<NodeId, ClientWriteError<NodeId, Node>>;
 
@@ -43,7 +49,7 @@ impl Proposer {
     /// is not the leader, Raft stopped), for the caller to forward or report.
     pub async fn propose(&self, command: Command) -> Result<CommandResult, ProposeError> {
         let (reply, answer) = oneshot::channel();
-        let stopped = || RaftError::Fatal(openraft::error::Fatal::Stopped);
+        let stopped = || RaftError::Fatal(Fatal::Stopped);
         self.queue
             .send(Waiting { command, reply })
             .map_err(|_| stopped())?;
@@ -53,41 +59,83 @@ impl Proposer {
 
 async fn group(raft: Raft, mut arrivals: mpsc::UnboundedReceiver<Waiting>) {
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
-    while let Some(first) = arrivals.recv().await {
+    // A command that did not fit the last group starts the next one.
+    let mut carried: Option<Waiting> = None;
+    loop {
+        let first = match carried.take() {
+            Some(waiting) => waiting,
+            None => match arrivals.recv().await {
+                Some(waiting) => waiting,
+                None => return,
+            },
+        };
         let Ok(slot) = in_flight.clone().acquire_owned().await else {
             return;
         };
-        // Everything that arrived while waiting for a slot goes with it.
+        // Everything that arrived while waiting for a slot goes with it, within the size
+        // target (a command larger than the target goes alone).
         let mut bytes = first.command.size();
         let mut group = vec![first];
         while group.len() < MAX_COMMANDS && bytes < TARGET_COMMAND_BYTES {
-            match arrivals.try_recv() {
-                Ok(next) => {
-                    bytes += next.command.size();
-                    group.push(next);
+            let Ok(next) = arrivals.try_recv() else {
+                break;
+            };
+            let size = next.command.size();
+            if bytes + size > TARGET_COMMAND_BYTES {
+                carried = Some(next);
+                break;
+            }
+            bytes += size;
+            group.push(next);
+        }
+        let (commands, replies): (Vec<_>, Vec<_>) = group
+            .into_iter()
+            .map(|waiting| (waiting.command, waiting.reply))
+            .unzip();
+        // Submitted here, in the order the writes were made; answered by a task of its own.
+        let submitted = raft.client_write_ff(Proposal { commands }).await;
+        tokio::spawn(answer(submitted, replies, slot));
+    }
+}
+
+/// Hands each writer of a proposal its result. The proposal's slot paces grouping only: it is
+/// given back after [`SLOT_HOLD`] even when Raft never answers (openraft 0.9 leaves writers
+/// unanswered when a snapshot install purges their entries), so the node keeps writing.
+async fn answer(
+    submitted: Result<ResponderReceiverOf<TypeConfig>, Fatal<NodeId>>,
+    replies: Vec<oneshot::Sender<Result<CommandResult, ProposeError>>>,
+    slot: OwnedSemaphorePermit,
+) {
+    let outcome = match submitted {
+        Err(fatal) => Err(RaftError::Fatal(fatal)),
+        Ok(mut receiver) => {
+            let answered = match tokio::time::timeout(SLOT_HOLD, &mut receiver).await {
+                Ok(answered) => answered,
+                Err(_) => {
+                    drop(slot);
+                    receiver.await
                 }
-                Err(_) => break,
+            };
+            match answered {
+                Ok(Ok(response)) => Ok(response.data),
+                Ok(Err(e)) => Err(RaftError::APIError(e)),
+                Err(_) => Err(RaftError::Fatal(Fatal::Stopped)),
             }
         }
-        let raft = raft.clone();
-        tokio::spawn(async move {
-            let (commands, replies): (Vec<_>, Vec<_>) = group
-                .into_iter()
-                .map(|waiting| (waiting.command, waiting.reply))
-                .unzip();
-            match raft.client_write(Proposal { commands }).await {
-                Ok(response) => {
-                    for (reply, result) in replies.into_iter().zip(response.data) {
-                        let _ = reply.send(Ok(result));
-                    }
-                }
-                Err(e) => {
-                    for reply in replies {
-                        let _ = reply.send(Err(e.clone()));
-                    }
-                }
+    };
+    match outcome {
+        // The state machine answers every command of a proposal, in order (state_machine.rs).
+        Ok(results) => {
+            let mut results = results.into_iter();
+            for reply in replies {
+                let result = results.next().ok_or(RaftError::Fatal(Fatal::Stopped));
+                let _ = reply.send(result);
             }
-            drop(slot);
-        });
+        }
+        Err(e) => {
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::codec;
 use crate::db::Keyspace;
@@ -87,14 +88,30 @@ const META: &str = "snapshot metadata";
 /// The last snapshot kept on disk: `current.meta` (see codec.rs) beside `current.data`.
 pub struct SnapshotFiles {
     dir: PathBuf,
+    /// openraft builds a snapshot while its state machine may install or send another: one
+    /// save or load at a time, so a meta is never read beside another snapshot's data.
+    lock: Mutex<()>,
 }
 
 impl SnapshotFiles {
     pub fn new(dir: PathBuf) -> Self {
-        SnapshotFiles { dir }
+        SnapshotFiles {
+            dir,
+            lock: Mutex::new(()),
+        }
     }
 
+    /// Makes `meta` and `data` the current snapshot, unless the current one is newer.
     pub fn save(&self, meta: &SnapshotMeta, data: &[u8]) -> io::Result<()> {
+        let _turn = self
+            .lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(current) = self.read_meta()?
+            && current.last_log_id > meta.last_log_id
+        {
+            return Ok(());
+        }
         std::fs::create_dir_all(&self.dir)?;
         write_atomically(&self.dir.join("current.data"), data)?;
         // The meta is written last: it is what makes the data current.
@@ -103,18 +120,32 @@ impl SnapshotFiles {
     }
 
     pub fn load(&self) -> io::Result<Option<(SnapshotMeta, Vec<u8>)>> {
-        let meta = match std::fs::read(self.dir.join("current.meta")) {
-            Ok(bytes) => codec::decode(META, &bytes)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
+        let _turn = self
+            .lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(meta) = self.read_meta()? else {
+            return Ok(None);
         };
         Ok(Some((meta, std::fs::read(self.dir.join("current.data"))?)))
+    }
+
+    fn read_meta(&self) -> io::Result<Option<SnapshotMeta>> {
+        match std::fs::read(self.dir.join("current.meta")) {
+            Ok(bytes) => codec::decode(META, &bytes)
+                .map(Some)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("tmp");
+    // Each file its own temporary name (`current.data.tmp`, `current.meta.tmp`).
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     let mut file = std::fs::File::create(&tmp)?;
     io::Write::write_all(&mut file, bytes)?;
     file.sync_all()?;
@@ -141,5 +172,41 @@ mod tests {
         let err = decode(&data[..data.len() - 5]).unwrap_err();
         assert!(err.to_string().contains("snapshot"), "{err}");
         assert!(decode(b"nope").is_err());
+    }
+
+    #[test]
+    fn an_older_snapshot_never_replaces_a_newer_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = SnapshotFiles::new(dir.path().join("snapshot"));
+        assert!(files.load().unwrap().is_none());
+        let meta = |index: u64| SnapshotMeta {
+            last_log_id: Some(openraft::LogId::new(
+                openraft::CommittedLeaderId::new(1, 1),
+                index,
+            )),
+            last_membership: Default::default(),
+            snapshot_id: format!("s{index}"),
+        };
+        files.save(&meta(20), b"twenty").unwrap();
+        files.save(&meta(10), b"ten").unwrap();
+        let (current, data) = files.load().unwrap().unwrap();
+        assert_eq!(
+            (current.snapshot_id.as_str(), &data[..]),
+            ("s20", &b"twenty"[..])
+        );
+        files.save(&meta(30), b"thirty").unwrap();
+        let (current, data) = files.load().unwrap().unwrap();
+        assert_eq!(
+            (current.snapshot_id.as_str(), &data[..]),
+            ("s30", &b"thirty"[..])
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("snapshot"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(
+            names.iter().all(|name| !name.ends_with(".tmp")),
+            "{names:?}"
+        );
     }
 }

@@ -361,8 +361,8 @@ impl AlertStore {
 
     /// The write that stores one new alert with its indexes and its rule's policy; `None` when
     /// an alert earlier in the same batch already claimed its dedup window. `claimed` holds
-    /// the window keys claimed earlier in the batch (the state machine checks conditions
-    /// against the stored state, not against the batch being applied).
+    /// the window keys claimed earlier in the batch, so such an alert is left out here rather
+    /// than sent to be skipped by the state machine (which sees the writes before it).
     fn insert_op(
         &self,
         alert: &Alert,
