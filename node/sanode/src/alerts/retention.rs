@@ -34,14 +34,7 @@ pub async fn purge_once(
     keep: Duration,
 ) -> anyhow::Result<usize> {
     let cutoff = cutoff(now, keep);
-    let mut total = 0;
-    loop {
-        let purged = store.purge_finished(cutoff, PURGE_BATCH).await?;
-        total += purged;
-        if purged < PURGE_BATCH {
-            return Ok(total);
-        }
-    }
+    in_writes_of_a_batch(|| store.purge_finished(cutoff, PURGE_BATCH)).await
 }
 
 /// Deletes every classify dead letter received more than `keep` before `now`; returns how many.
@@ -51,9 +44,19 @@ pub async fn purge_dead_letters_once(
     keep: Duration,
 ) -> anyhow::Result<usize> {
     let cutoff = cutoff(now, keep);
+    in_writes_of_a_batch(|| store.purge_dead_letters(cutoff, PURGE_BATCH)).await
+}
+
+/// Runs `purge` (one write of at most [`PURGE_BATCH`] deletions) until a write deletes fewer;
+/// returns how many in all.
+async fn in_writes_of_a_batch<F, Purge>(mut purge: F) -> anyhow::Result<usize>
+where
+    F: FnMut() -> Purge,
+    Purge: Future<Output = anyhow::Result<usize>>,
+{
     let mut total = 0;
     loop {
-        let purged = store.purge_dead_letters(cutoff, PURGE_BATCH).await?;
+        let purged = purge().await?;
         total += purged;
         if purged < PURGE_BATCH {
             return Ok(total);
