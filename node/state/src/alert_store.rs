@@ -962,6 +962,33 @@ impl AlertStore {
         }
     }
 
+    /// The `limit` oldest records no schema matched, each with the key that names it, and
+    /// whether there are more.
+    pub fn dead_letters_page(
+        &self,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<(String, StoredDeadLetter)>, bool)> {
+        let mut rows = self.replica.scan_prefix_from(
+            Keyspace::Alerts,
+            CLASSIFY_DEAD_LETTER_PREFIX,
+            CLASSIFY_DEAD_LETTER_PREFIX,
+            limit.saturating_add(1),
+        )?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let page = rows
+            .into_iter()
+            .map(|(key, value)| {
+                let id = decode_as(&key, |key| match key {
+                    AlertKey::ClassifyDeadLetter(id) => Ok(id),
+                    other => Err(other),
+                })?;
+                Ok((id.to_string(), serde_json::from_slice(&value)?))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok((page, more))
+    }
+
     /// Records no schema matched, oldest first, each with the key that names it.
     pub fn dead_letters(&self) -> anyhow::Result<Vec<(String, StoredDeadLetter)>> {
         self.replica

@@ -15,6 +15,9 @@ pub enum DeadLettersCommand {
         /// output or classify (both when omitted).
         #[arg(long)]
         kind: Option<String>,
+        /// Record dead letters listed at most, oldest first.
+        #[arg(long, default_value_t = 1_000)]
+        limit: u32,
         #[arg(long)]
         json: bool,
     },
@@ -37,15 +40,22 @@ pub enum DeadLettersCommand {
 pub async fn run(node: &str, command: DeadLettersCommand) -> anyhow::Result<()> {
     let mut client = AlertsClient::new(connect::channel(node).await?);
     match command {
-        DeadLettersCommand::List { kind, json } => {
-            let dead_letters = client
+        DeadLettersCommand::List { kind, limit, json } => {
+            let listed = client
                 .list_dead_letters(ListDeadLettersRequest {
                     kind: kind.unwrap_or_default(),
+                    limit: limit.max(1),
                 })
                 .await
                 .map_err(|s| refused(node, s))?
-                .into_inner()
-                .dead_letters;
+                .into_inner();
+            if listed.truncated {
+                eprintln!(
+                    "sactl: more record dead letters exist than the {} oldest listed (--limit)",
+                    limit.max(1)
+                );
+            }
+            let dead_letters = listed.dead_letters;
             let rows: Vec<Value> = dead_letters
                 .iter()
                 .map(|d| {

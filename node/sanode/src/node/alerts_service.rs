@@ -24,6 +24,9 @@ use crate::node::NodeContext;
 use crate::pipeline::{Body, Payload, SourceBatch};
 use sa_state::{AlertStore, StoredDeadLetter};
 
+/// Classify dead letters a list answers at most when the request names no limit.
+const DEFAULT_DEAD_LETTER_LIMIT: usize = 1_000;
+
 pub struct AlertsService {
     pub node: Arc<NodeContext>,
     pub store: AlertStore,
@@ -132,7 +135,7 @@ impl Alerts for AlertsService {
         &self,
         request: Request<ListDeadLettersRequest>,
     ) -> Result<Response<ListDeadLettersResponse>, Status> {
-        let kind = request.into_inner().kind;
+        let ListDeadLettersRequest { kind, limit } = request.into_inner();
         if !matches!(kind.as_str(), "" | "output" | "classify") {
             return Err(ServiceError::InvalidArgument(format!(
                 "unknown dead-letter kind {kind:?} (output or classify)"
@@ -153,8 +156,18 @@ impl Alerts for AlertsService {
                 });
             }
         }
+        let mut truncated = false;
         if kind.is_empty() || kind == "classify" {
-            for (id, dead) in self.store.dead_letters().map_err(ServiceError::internal)? {
+            let limit = match limit {
+                0 => DEFAULT_DEAD_LETTER_LIMIT,
+                limit => limit as usize,
+            };
+            let (page, more) = self
+                .store
+                .dead_letters_page(limit)
+                .map_err(ServiceError::internal)?;
+            truncated = more;
+            for (id, dead) in page {
                 dead_letters.push(DeadLetter {
                     kind: "classify".into(),
                     json: view::classify_dead_letter(&dead).to_string(),
@@ -162,7 +175,10 @@ impl Alerts for AlertsService {
                 });
             }
         }
-        Ok(Response::new(ListDeadLettersResponse { dead_letters }))
+        Ok(Response::new(ListDeadLettersResponse {
+            dead_letters,
+            truncated,
+        }))
     }
 
     async fn replay_dead_letters(

@@ -632,6 +632,13 @@ async fn dead_letters_older_than_their_retention_are_deleted_oldest_first() {
     let between = Clock::System.now() + 1;
     h.store.commit(&[], &[letter("new")]).await.unwrap();
     assert_eq!(h.store.dead_letters().unwrap().len(), 701);
+    // Listed a page at a time, oldest first.
+    let (page, more) = h.store.dead_letters_page(10).unwrap();
+    let records: Vec<&str> = page.iter().map(|(_, d)| d.record.as_str()).collect();
+    assert_eq!(records[..2], ["old 0", "old 1"]);
+    assert_eq!((page.len(), more), (10, true));
+    let (page, more) = h.store.dead_letters_page(701).unwrap();
+    assert_eq!((page.len(), more), (701, false));
 
     let keep = Duration::from_secs(14 * 24 * 3600);
     // Seen from now, nothing is old enough.
