@@ -976,32 +976,15 @@ impl AlertStore {
         )?;
         let more = rows.len() > limit;
         rows.truncate(limit);
-        let page = rows
-            .into_iter()
-            .map(|(key, value)| {
-                let id = decode_as(&key, |key| match key {
-                    AlertKey::ClassifyDeadLetter(id) => Ok(id),
-                    other => Err(other),
-                })?;
-                Ok((id.to_string(), serde_json::from_slice(&value)?))
-            })
-            .collect::<anyhow::Result<_>>()?;
-        Ok((page, more))
+        Ok((decode_dead_letters(rows)?, more))
     }
 
     /// Records no schema matched, oldest first, each with the key that names it.
     pub fn dead_letters(&self) -> anyhow::Result<Vec<(String, StoredDeadLetter)>> {
-        self.replica
-            .scan_prefix(Keyspace::Alerts, CLASSIFY_DEAD_LETTER_PREFIX)?
-            .into_iter()
-            .map(|(key, value)| {
-                let id = decode_as(&key, |key| match key {
-                    AlertKey::ClassifyDeadLetter(id) => Ok(id),
-                    other => Err(other),
-                })?;
-                Ok((id.to_string(), serde_json::from_slice(&value)?))
-            })
-            .collect()
+        decode_dead_letters(
+            self.replica
+                .scan_prefix(Keyspace::Alerts, CLASSIFY_DEAD_LETTER_PREFIX)?,
+        )
     }
 
     /// Deletes up to `limit` dead letters of records received before `cutoff`, oldest first
@@ -1045,6 +1028,21 @@ impl AlertStore {
             other => bail!("{what} not applied: {other:?}"),
         }
     }
+}
+
+/// Stored dead-letter rows as `(id, dead letter)`.
+fn decode_dead_letters(
+    rows: Vec<(Vec<u8>, Vec<u8>)>,
+) -> anyhow::Result<Vec<(String, StoredDeadLetter)>> {
+    rows.into_iter()
+        .map(|(key, value)| {
+            let id = decode_as(&key, |key| match key {
+                AlertKey::ClassifyDeadLetter(id) => Ok(id),
+                other => Err(other),
+            })?;
+            Ok((id.to_string(), serde_json::from_slice(&value)?))
+        })
+        .collect()
 }
 
 fn decode_alert(value: &[u8]) -> anyhow::Result<Alert> {
