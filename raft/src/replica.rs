@@ -92,7 +92,8 @@ impl Replica {
         let log_store = LogStore::new(db.clone());
         let state_machine = StateMachine::new(
             db.clone(),
-            SnapshotFiles::new(config.data_dir.join("snapshot")),
+            SnapshotFiles::open(config.data_dir.join("snapshot"))
+                .map_err(|e| ReplicaError::Raft(format!("snapshot directory: {e}")))?,
         )
         .map_err(|e| ReplicaError::Raft(e.to_string()))?;
         let applied = state_machine.subscribe_applied();

@@ -3,7 +3,7 @@
 //! crash between entries leaves a state that replays cleanly from the log.
 
 use std::collections::HashMap;
-use std::io::Cursor;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -15,11 +15,16 @@ use tokio::sync::watch;
 use crate::codec;
 use crate::command::{Command, CommandResult, Condition, WriteOp};
 use crate::db::{Keyspace, STATE_META, StateDb};
-use crate::snapshot_file::{self, SnapshotFiles};
+use crate::snapshot_file::{self, SnapshotData, SnapshotFiles};
 use crate::types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
 
 const LAST_APPLIED: &[u8] = b"last_applied";
 const MEMBERSHIP: &[u8] = b"membership";
+/// Present while a snapshot is being installed: its rows go in several writes, and a node
+/// that stops half-way installs the current snapshot again when it starts.
+const INSTALLING: &[u8] = b"installing";
+/// Bytes of rows per write while a snapshot is installed.
+const INSTALL_WRITE_BYTES: usize = 4 * 1024 * 1024;
 const APPLIED_WHAT: &str = "last applied log id";
 const MEMBERSHIP_WHAT: &str = "applied membership";
 
@@ -40,6 +45,7 @@ impl StateMachine {
             snapshot_counter: Arc::new(AtomicU64::new(0)),
             applied,
         };
+        machine.finish_interrupted_install()?;
         let (last, _) = machine.read_applied()?;
         machine.applied.send_replace(last);
         Ok(machine)
@@ -137,17 +143,104 @@ impl StateMachine {
         Ok(true)
     }
 
-    /// Every row of every keyspace as of `snapshot`, framed.
-    fn encode_rows(&self, snapshot: &rocksdb::Snapshot<'_>) -> Result<Vec<u8>, StorageError> {
-        let mut encoder = snapshot_file::Encoder::new();
+    /// Writes every row of every keyspace as of `snapshot` to `path`; the bytes written.
+    fn encode_rows(
+        &self,
+        snapshot: &rocksdb::Snapshot<'_>,
+        path: &Path,
+    ) -> Result<u64, StorageError> {
+        let write_err = |e: std::io::Error| StorageIOError::write_snapshot(None, &e);
+        let mut encoder = snapshot_file::Encoder::create(path).map_err(write_err)?;
         for keyspace in Keyspace::ALL {
             let cf = self.db.handle(keyspace.name());
             for item in snapshot.iterator_cf(cf, rocksdb::IteratorMode::Start) {
                 let (key, value) = item.map_err(|e| StorageIOError::read_state_machine(&e))?;
-                encoder.push(keyspace, &key, &value);
+                encoder.push(keyspace, &key, &value).map_err(write_err)?;
             }
         }
-        Ok(encoder.finish())
+        Ok(encoder.finish().map_err(write_err)?)
+    }
+
+    /// Replaces the whole state with the snapshot whose rows are at `path`, a bounded write at
+    /// a time, under the [`INSTALLING`] mark.
+    fn install_rows(&self, meta: &SnapshotMeta, path: &Path) -> Result<(), StorageError> {
+        let read_err =
+            |e: std::io::Error| StorageIOError::read_snapshot(Some(meta.signature()), &e);
+        let write_err = |e: crate::db::StateDbError| StorageIOError::write_state_machine(&e);
+        let mut decoder = snapshot_file::Decoder::open(path).map_err(read_err)?;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(
+            self.db.handle(STATE_META),
+            INSTALLING,
+            meta.snapshot_id.as_bytes(),
+        );
+        self.db.write(batch, true).map_err(write_err)?;
+        let mut batch = WriteBatch::default();
+        for keyspace in Keyspace::ALL {
+            if let Some((last, _)) = self.db.last_cf(keyspace.name()).map_err(write_err)? {
+                let cf = self.db.handle(keyspace.name());
+                let mut end = last;
+                end.push(0);
+                batch.delete_range_cf(cf, b"".as_slice(), end.as_slice());
+            }
+        }
+        while let Some((keyspace, key, value)) = decoder.next_row().map_err(read_err)? {
+            batch.put_cf(self.db.handle(keyspace.name()), key, value);
+            if batch.size_in_bytes() >= INSTALL_WRITE_BYTES {
+                let full = std::mem::take(&mut batch);
+                self.db.write(full, false).map_err(write_err)?;
+                fail::fail_point!("raft::state_machine::after_install_write", |_| Err(
+                    StorageIOError::write_state_machine(&std::io::Error::other(
+                        "failpoint raft::state_machine::after_install_write"
+                    ))
+                    .into()
+                ));
+            }
+        }
+        let encode_err = |e: codec::CodecError| StorageIOError::write_state_machine(&e);
+        let meta_cf = self.db.handle(STATE_META);
+        batch.put_cf(
+            meta_cf,
+            LAST_APPLIED,
+            codec::encode(APPLIED_WHAT, &meta.last_log_id).map_err(encode_err)?,
+        );
+        batch.put_cf(
+            meta_cf,
+            MEMBERSHIP,
+            codec::encode(MEMBERSHIP_WHAT, &meta.last_membership).map_err(encode_err)?,
+        );
+        batch.delete_cf(meta_cf, INSTALLING);
+        self.db.write(batch, true).map_err(write_err)?;
+        Ok(())
+    }
+
+    /// Installs the current snapshot again when the last install did not finish.
+    fn finish_interrupted_install(&self) -> Result<(), StorageError> {
+        let marked = self
+            .db
+            .get_cf(STATE_META, INSTALLING)
+            .map_err(|e| StorageIOError::read_state_machine(&e))?;
+        let Some(marked) = marked else {
+            return Ok(());
+        };
+        let current = self
+            .snapshots
+            .current()
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        match current {
+            Some((meta, path)) if meta.snapshot_id.as_bytes() == marked.as_slice() => {
+                tracing::warn!(snapshot_id = %meta.snapshot_id, "installing again a snapshot whose install was interrupted");
+                self.install_rows(&meta, &path)
+            }
+            _ => Err(StorageIOError::read_snapshot(
+                None,
+                &std::io::Error::other(format!(
+                    "the install of snapshot {} was interrupted and that snapshot is no longer on disk",
+                    String::from_utf8_lossy(&marked)
+                )),
+            )
+            .into()),
+        }
     }
 }
 
@@ -212,16 +305,24 @@ impl<'a> Pending<'a> {
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
         let machine = self.clone();
-        tokio::task::spawn_blocking(move || machine.build_snapshot_blocking())
+        let built = tokio::task::spawn_blocking(move || machine.build_snapshot_blocking())
             .await
-            .map_err(|e| StorageIOError::write_snapshot(None, &std::io::Error::other(e)))?
+            .map_err(|e| StorageIOError::write_snapshot(None, &std::io::Error::other(e)))??;
+        // What is current now: the one just built, or a newer one installed meanwhile.
+        self.get_current_snapshot().await?.ok_or_else(|| {
+            StorageIOError::read_snapshot(
+                Some(built.signature()),
+                &std::io::Error::other("the snapshot just built is not on disk"),
+            )
+            .into()
+        })
     }
 }
 
 impl StateMachine {
     /// Reads, frames and writes the whole state: seconds for a large one, so off the runtime
     /// (on a tokio worker it held up Raft's heartbeats and the node's requests).
-    fn build_snapshot_blocking(&self) -> Result<Snapshot<TypeConfig>, StorageError> {
+    fn build_snapshot_blocking(&self) -> Result<SnapshotMeta, StorageError> {
         let rocks_snapshot = self.db.rocks().snapshot();
         let meta_of = |key| -> Result<Option<Vec<u8>>, StorageError> {
             rocks_snapshot
@@ -238,7 +339,9 @@ impl StateMachine {
                 .map_err(|e| StorageIOError::read_state_machine(&e))?,
             None => StoredMembership::default(),
         };
-        let data = self.encode_rows(&rocks_snapshot)?;
+        let partial = self.snapshots.partial_path();
+        let bytes = self.encode_rows(&rocks_snapshot, &partial)?;
+        drop(rocks_snapshot);
         let counter = self.snapshot_counter.fetch_add(1, Ordering::Relaxed);
         let snapshot_id = match last_log_id {
             Some(id) => format!("{}-{}-{counter}", id.leader_id, id.index),
@@ -249,14 +352,10 @@ impl StateMachine {
             last_membership,
             snapshot_id,
         };
-        self.snapshots
-            .save(&meta, &data)
-            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
-        tracing::info!(snapshot_id = %meta.snapshot_id, bytes = data.len(), "built snapshot");
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
-        })
+        let write_err = |e| StorageIOError::write_snapshot(Some(meta.signature()), &e);
+        self.snapshots.save(&meta, &partial).map_err(write_err)?;
+        tracing::info!(snapshot_id = %meta.snapshot_id, bytes, "built snapshot");
+        Ok(meta)
     }
 }
 
@@ -321,61 +420,49 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.clone()
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotData>, StorageError> {
+        let path = self.snapshots.partial_path();
+        let data = self
+            .snapshots
+            .receive_into(path)
+            .await
+            .map_err(|e| StorageIOError::write_snapshot(None, &e))?;
+        Ok(Box::new(data))
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        snapshot: Box<SnapshotData>,
     ) -> Result<(), StorageError> {
-        let data = snapshot.into_inner();
-        let rows = snapshot_file::decode(&data)
-            .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
-        let mut batch = WriteBatch::default();
-        for keyspace in Keyspace::ALL {
-            let existing = self
-                .db
-                .scan_prefix(keyspace, b"")
-                .map_err(|e| StorageIOError::write_state_machine(&e))?;
-            for (key, _) in existing {
-                batch.delete_cf(self.db.handle(keyspace.name()), key);
-            }
-        }
-        for (keyspace, key, value) in rows {
-            batch.put_cf(self.db.handle(keyspace.name()), key, value);
-        }
-        let write_err = |e: codec::CodecError| StorageIOError::write_state_machine(&e);
-        batch.put_cf(
-            self.db.handle(STATE_META),
-            LAST_APPLIED,
-            codec::encode(APPLIED_WHAT, &meta.last_log_id).map_err(write_err)?,
-        );
-        batch.put_cf(
-            self.db.handle(STATE_META),
-            MEMBERSHIP,
-            codec::encode(MEMBERSHIP_WHAT, &meta.last_membership).map_err(write_err)?,
-        );
-        self.db
-            .write(batch, true)
-            .map_err(|e| StorageIOError::write_state_machine(&e))?;
-        self.snapshots
-            .save(meta, &data)
-            .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
-        self.applied.send_replace(meta.last_log_id);
-        tracing::info!(snapshot_id = %meta.snapshot_id, bytes = data.len(), "installed snapshot");
+        let partial = snapshot.path().to_owned();
+        drop(snapshot);
+        let machine = self.clone();
+        let meta = meta.clone();
+        let installed = meta.clone();
+        tokio::task::spawn_blocking(move || {
+            let path = machine
+                .snapshots
+                .install(&meta, &partial)
+                .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+            machine.install_rows(&meta, &path)
+        })
+        .await
+        .map_err(|e| StorageIOError::write_state_machine(&std::io::Error::other(e)))??;
+        self.applied.send_replace(installed.last_log_id);
+        tracing::info!(snapshot_id = %installed.snapshot_id, "installed snapshot");
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        let loaded = self
+        let opened = self
             .snapshots
-            .load()
+            .open_current()
+            .await
             .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
-        Ok(loaded.map(|(meta, data)| Snapshot {
+        Ok(opened.map(|(meta, data)| Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(data)),
+            snapshot: Box::new(data),
         }))
     }
 }

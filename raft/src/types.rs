@@ -1,8 +1,7 @@
 //! openraft's type configuration for sa.
 
-use std::io::Cursor;
-
 use crate::command::{CommandResult, Proposal};
+use crate::snapshot_file::SnapshotData;
 
 openraft::declare_raft_types!(
     /// One Raft group per cluster, replicating [`Proposal`]s (commands grouped by proposer.rs).
@@ -12,7 +11,7 @@ openraft::declare_raft_types!(
         NodeId = u64,
         Node = openraft::BasicNode,
         Entry = openraft::Entry<TypeConfig>,
-        SnapshotData = Cursor<Vec<u8>>,
+        SnapshotData = SnapshotData,
         AsyncRuntime = openraft::TokioRuntime,
 );
 

@@ -272,52 +272,155 @@ async fn restarted_node_keeps_its_state_and_membership() {
     node.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_node_catches_up_from_a_snapshot_after_the_log_was_purged() {
-    let dir = tempfile::tempdir().unwrap();
-    let timing = RaftTiming {
-        snapshot_after_logs: 50,
-        ..RaftTiming::default()
-    };
-    let first = TestNode::start(1, &dir.path().join("n1"), timing.clone()).await;
+const SNAPSHOT_ROWS: usize = 700;
+
+/// 8 KiB and more: the rows of a snapshot take several of the writes that install it.
+fn snapshot_value(i: usize) -> String {
+    format!("{i}:{}", "x".repeat(8192))
+}
+
+/// A one-node cluster holding `SNAPSHOT_ROWS` rows, whose log no longer starts at the
+/// beginning: a node joining it can only catch up from a snapshot.
+async fn leader_with_a_purged_log(dir: &std::path::Path, timing: RaftTiming) -> TestNode {
+    let first = TestNode::start(1, &dir.join("n1"), timing).await;
     first.replica.bootstrap_if_new().await.unwrap();
-    for i in 0..700u32 {
+    for i in 0..SNAPSHOT_ROWS {
         first
             .replica
             .write(Command::put(
                 Keyspace::LookupTables,
                 format!("t/{i:04}"),
-                i.to_string(),
+                snapshot_value(i),
             ))
             .await
             .unwrap();
     }
-    // Wait until the log has been purged past the first entries, so only a snapshot can help.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while first.replica.raft().metrics().borrow().purged.is_none() {
         assert!(tokio::time::Instant::now() < deadline, "log never purged");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let second = TestNode::start(2, &dir.path().join("n2"), timing).await;
-    second.replica.join_via(&first.addr).await.unwrap();
+    first
+}
+
+async fn wait_for_snapshot_rows(replica: &Replica) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let rows = loop {
-        let rows = second
-            .replica
-            .scan_prefix(Keyspace::LookupTables, b"t/")
-            .unwrap();
-        if rows.len() == 700 || tokio::time::Instant::now() > deadline {
+        let rows = replica.scan_prefix(Keyspace::LookupTables, b"t/").unwrap();
+        if rows.len() == SNAPSHOT_ROWS || tokio::time::Instant::now() > deadline {
             break rows;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(rows.len(), 700);
-    assert_eq!(rows[699], (b"t/0699".to_vec(), b"699".to_vec()));
+    assert_rows_are_the_first_written(&rows);
+    assert_eq!(rows.len(), SNAPSHOT_ROWS);
+}
+
+fn assert_rows_are_the_first_written(rows: &[(Vec<u8>, Vec<u8>)]) {
+    for (i, (key, value)) in rows.iter().enumerate() {
+        assert_eq!(key, format!("t/{i:04}").as_bytes());
+        assert!(value == snapshot_value(i).as_bytes(), "row {i} differs");
+    }
+}
+
+fn snapshot_timing() -> RaftTiming {
+    RaftTiming {
+        snapshot_after_logs: 50,
+        ..RaftTiming::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_node_catches_up_from_a_snapshot_after_the_log_was_purged() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = leader_with_a_purged_log(dir.path(), snapshot_timing()).await;
+    let second = TestNode::start(2, &dir.path().join("n2"), snapshot_timing()).await;
+    second.replica.join_via(&first.addr).await.unwrap();
+    wait_for_snapshot_rows(&second.replica).await;
     let snapshot_dir = dir.path().join("n2").join("snapshot");
     assert!(
         snapshot_dir.join("current.meta").exists(),
         "the follower installed a snapshot"
     );
+    let files: Vec<_> = std::fs::read_dir(&snapshot_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        files.iter().filter(|name| name.ends_with(".data")).count(),
+        1,
+        "one snapshot kept, no partial file left: {files:?}"
+    );
+    assert!(
+        files.iter().all(|name| !name.ends_with(".partial")),
+        "{files:?}"
+    );
+    second.stop().await;
+    first.stop().await;
+}
+
+/// A snapshot is installed in several writes: a node stopped half-way installs it again when it
+/// starts, and never runs on half of one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_snapshot_install_is_finished_when_the_node_starts_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = leader_with_a_purged_log(dir.path(), snapshot_timing()).await;
+    // Stops the install after its first write of rows.
+    fail::cfg("raft::state_machine::after_install_write", "1*return").unwrap();
+    let second = TestNode::start(2, &dir.path().join("n2"), snapshot_timing()).await;
+    // The join itself may fail or not: the install stops the follower's Raft either way.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(20),
+        second.replica.join_via(&first.addr),
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while second
+        .replica
+        .raft()
+        .metrics()
+        .borrow()
+        .running_state
+        .is_ok()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the failpoint never stopped the install"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The leader goes too: its connections to the follower's server hold the follower's
+    // database open in this process (a restarted sanode is a new process).
+    let (first_addr, second_addr) = (first.addr.clone(), second.addr.clone());
+    second.stop().await;
+    first.stop().await;
+    fail::remove("raft::state_machine::after_install_write");
+
+    let restart = |id: u64, addr: String| {
+        let data_dir = dir.path().join(format!("n{id}"));
+        async move {
+            let listener = TcpListener::bind(&addr).await.unwrap();
+            TestNode::start_on(id, &data_dir, snapshot_timing(), listener).await
+        }
+    };
+    let second = restart(2, second_addr).await;
+    // Before any message from the leader, the state is the whole snapshot: the rows up to
+    // its last log id, within a snapshot interval (50 entries) of the end. The first write of
+    // the install held 4 MiB, about 500 rows.
+    let rows = second
+        .replica
+        .scan_prefix(Keyspace::LookupTables, b"t/")
+        .unwrap();
+    assert!(rows.len() >= SNAPSHOT_ROWS - 60, "{} rows", rows.len());
+    assert_rows_are_the_first_written(&rows);
+    let first = restart(1, first_addr).await;
+    first
+        .replica
+        .write(Command::put(Keyspace::Config, "after", "restart"))
+        .await
+        .unwrap();
+    wait_for_value(&second.replica, b"after", b"restart").await;
+    wait_for_snapshot_rows(&second.replica).await;
     second.stop().await;
     first.stop().await;
 }
