@@ -251,6 +251,9 @@ struct Pending<'a> {
     db: &'a StateDb,
     batch: WriteBatch,
     written: HashMap<(Keyspace, Vec<u8>), Option<Vec<u8>>>,
+    /// Prefixes deleted earlier in the entry: a key under one that was not written after the
+    /// deletion is gone, whatever the database still says.
+    deleted_prefixes: Vec<(Keyspace, Vec<u8>)>,
 }
 
 impl<'a> Pending<'a> {
@@ -259,12 +262,20 @@ impl<'a> Pending<'a> {
             db,
             batch: WriteBatch::default(),
             written: HashMap::new(),
+            deleted_prefixes: Vec::new(),
         }
     }
 
     fn get(&self, keyspace: Keyspace, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         if let Some(value) = self.written.get(&(keyspace, key.to_vec())) {
             return Ok(value.clone());
+        }
+        if self
+            .deleted_prefixes
+            .iter()
+            .any(|(ks, prefix)| *ks == keyspace && key.starts_with(prefix))
+        {
+            return Ok(None);
         }
         self.db
             .get(keyspace, key)
@@ -283,23 +294,54 @@ impl<'a> Pending<'a> {
         self.written.insert((keyspace, key.to_vec()), None);
     }
 
-    /// Deletes the stored keys under `prefix` and those written earlier in the entry.
+    /// Deletes the stored keys under `prefix` with one range tombstone, whatever their number
+    /// (a lookup table of millions of rows is replaced without reading them), and the keys
+    /// written earlier in the entry.
     fn delete_prefix(&mut self, keyspace: Keyspace, prefix: &[u8]) -> Result<(), StorageError> {
-        let stored = self
-            .db
-            .scan_prefix(keyspace, prefix)
-            .map_err(|e| StorageIOError::read_state_machine(&e))?;
         let written: Vec<Vec<u8>> = self
             .written
             .keys()
             .filter(|(ks, key)| *ks == keyspace && key.starts_with(prefix))
             .map(|(_, key)| key.clone())
             .collect();
-        for key in stored.into_iter().map(|(key, _)| key).chain(written) {
+        for key in written {
             self.delete(keyspace, &key);
         }
+        let end = match prefix_end(prefix) {
+            Some(end) => end,
+            // No key above the prefix's range: the range ends after the last stored key.
+            None => match self
+                .db
+                .last_cf(keyspace.name())
+                .map_err(|e| StorageIOError::read_state_machine(&e))?
+            {
+                Some((mut last, _)) => {
+                    last.push(0);
+                    last
+                }
+                None => return Ok(()),
+            },
+        };
+        // Later ops of the batch get later sequence numbers, so the tombstone never hides what
+        // the entry writes after it.
+        self.batch
+            .delete_range_cf(self.db.handle(keyspace.name()), prefix, end.as_slice());
+        self.deleted_prefixes.push((keyspace, prefix.to_vec()));
         Ok(())
     }
+}
+
+/// The smallest key above every key starting with `prefix`; none when the prefix is empty or
+/// all 0xff.
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
@@ -464,5 +506,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             meta,
             snapshot: Box::new(data),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn a_prefix_ends_at_the_next_key_of_its_length_and_all_ones_have_no_end() {
+        assert_eq!(prefix_end(b"t/"), Some(b"t0".to_vec()));
+        assert_eq!(prefix_end(b"a\xff\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), None);
+        assert_eq!(prefix_end(b""), None);
     }
 }

@@ -212,6 +212,49 @@ async fn if_absent_ops_skip_existing_keys_and_the_rest_applies() {
     node.stop().await;
 }
 
+/// A deleted prefix goes with one range tombstone: what it covered is gone for the rest of the
+/// entry and after it, what the entry writes after it stays, and the keys around it are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_prefix_hides_what_it_covered_and_keeps_what_the_entry_wrote_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start(1, dir.path(), RaftTiming::default()).await;
+    node.replica.bootstrap_if_new().await.unwrap();
+    let put = |key: &str| WriteOp::Put {
+        keyspace: Keyspace::LookupTables,
+        key: key.as_bytes().to_vec(),
+        value: b"v".to_vec(),
+    };
+    let before = ["t/1", "t/2", "t", "t0", "s/1", "t/\u{ff}"]
+        .into_iter()
+        .fold(Command::default(), |command, key| command.and(put(key)));
+    node.replica.write(before).await.unwrap();
+    let replace = Command::default()
+        .and(put("t/3"))
+        .and(WriteOp::DeletePrefix {
+            keyspace: Keyspace::LookupTables,
+            prefix: b"t/".to_vec(),
+        })
+        .and(put("t/4"))
+        .and(WriteOp::IfAbsent {
+            keyspace: Keyspace::LookupTables,
+            key: b"t/2".to_vec(),
+            ops: vec![put("t/2 was gone")],
+        });
+    assert_eq!(
+        node.replica.write(replace).await.unwrap(),
+        CommandResult::Applied
+    );
+    let keys: Vec<String> = node
+        .replica
+        .scan_prefix(Keyspace::LookupTables, b"")
+        .unwrap()
+        .into_iter()
+        .map(|(key, _)| String::from_utf8(key).unwrap())
+        .collect();
+    assert_eq!(keys, ["s/1", "t", "t/2 was gone", "t/4", "t0"]);
+    node.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_the_leader_elects_another_and_writes_continue() {
     let dir = tempfile::tempdir().unwrap();
