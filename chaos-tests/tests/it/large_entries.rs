@@ -102,3 +102,67 @@ fn a_10_mb_config_bundle_reaches_every_node() {
         rule.len()
     );
 }
+
+/// Key counts of the lookup tables node `i` serves.
+fn lookup_tables(cluster: &TestCluster, i: usize) -> Value {
+    let out = cluster.sactl(i, &["lookup-tables", "list", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_50_mb_lookup_table_replaces_another_on_three_nodes_in_bounded_entries() {
+    let cluster = TestCluster::start(3).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.json");
+    std::fs::write(&old, r#"{"old-key": "old-value"}"#).unwrap();
+    let load = |file: &std::path::Path| {
+        let out = cluster.sactl(
+            1,
+            &[
+                "lookup-tables",
+                "load",
+                file.to_str().unwrap(),
+                "--table",
+                "assets",
+                "--replace",
+            ],
+        );
+        assert!(out.status.success(), "{out:?}");
+    };
+    load(&old);
+
+    let entries = 100_000u64;
+    let table: serde_json::Map<String, Value> = (0..entries)
+        .map(|i| (format!("host-{i:06}"), Value::String(noise(500, i + 1))))
+        .collect();
+    let text = serde_json::to_string(&table).unwrap();
+    assert!(text.len() > 50_000_000, "{} bytes", text.len());
+    let big = dir.path().join("assets.json");
+    std::fs::write(&big, &text).unwrap();
+    let started = std::time::Instant::now();
+    load(&big);
+    let loaded = started.elapsed();
+
+    let took = cluster
+        .wait_until(
+            Duration::from_secs(120),
+            "every node serves the whole new table",
+            |c| {
+                (0..3).all(|i| lookup_tables(c, i) == json!([{"table": "assets", "keys": entries}]))
+            },
+        )
+        .unwrap();
+    for i in 0..3 {
+        let get = cluster.sactl(i, &["lookup-tables", "get", "assets", "host-099999"]);
+        assert!(get.status.success(), "{get:?}");
+        let value: Value = serde_json::from_slice(&get.stdout).unwrap();
+        assert_eq!(value, table["host-099999"]);
+        let gone = cluster.sactl(i, &["lookup-tables", "get", "assets", "old-key"]);
+        assert!(!gone.status.success(), "the old table is gone: {gone:?}");
+    }
+    println!(
+        "{} bytes loaded in {loaded:?}, on every node {took:?} later",
+        text.len()
+    );
+}

@@ -16,7 +16,7 @@ pub use alert_store::{
 };
 pub use config_store::ConfigStore;
 pub use leases::{Fenced, HeldLease, Lease, LeaseStore, ShardProgress, ShardState};
-pub use lookup_store::LookupStore;
+pub use lookup_store::{LookupStore, ReplaceLoad};
 pub use output_settings::{OutputSettings, SettingsCipher};
 pub use rule_table::{
     DEFAULT_STAGING, RuleChange, RuleRow, RuleStore, RuleTableRefusal, StoredRow, SyncRequest,

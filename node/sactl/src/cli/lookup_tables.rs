@@ -44,7 +44,8 @@ pub struct LoadArgs {
     /// Table to load into [default: the file name without extension].
     #[arg(long)]
     pub table: Option<String>,
-    /// Replace the table's contents instead of adding to them.
+    /// Replace the table's contents instead of adding to them: readers see the old table until
+    /// the whole file is loaded, then the new one.
     #[arg(long)]
     pub replace: bool,
 }
@@ -96,7 +97,7 @@ pub async fn run(node: &str, command: LookupTablesCommand) -> anyhow::Result<()>
                 .put_lookup_values(PutLookupValuesRequest {
                     table: table.clone(),
                     entries,
-                    replace: false,
+                    ..Default::default()
                 })
                 .await
                 .map_err(|s| refused(node, s))?;
@@ -142,18 +143,27 @@ pub async fn run(node: &str, command: LookupTablesCommand) -> anyhow::Result<()>
                 .progress_chars("=> "),
             );
             progress.set_message(table.clone());
-            let mut replace = args.replace;
-            for chunk in entries.chunks(LOAD_CHUNK) {
-                client
+            // A replacement is one load over every request: the table changes at the last.
+            let chunks: Vec<&[LookupEntry]> = if entries.is_empty() {
+                vec![&[]]
+            } else {
+                entries.chunks(LOAD_CHUNK).collect()
+            };
+            let mut load = String::new();
+            for (index, chunk) in chunks.iter().enumerate() {
+                let more = args.replace && index + 1 < chunks.len();
+                let answer = client
                     .put_lookup_values(PutLookupValuesRequest {
                         table: table.clone(),
                         entries: chunk.to_vec(),
-                        replace,
+                        replace: args.replace && index == 0,
+                        more,
+                        load: load.clone(),
                     })
                     .await
-                    .map_err(|s| refused(node, s))?;
-                // Only the first chunk clears the table.
-                replace = false;
+                    .map_err(|s| refused(node, s))?
+                    .into_inner();
+                load = answer.load;
                 progress.inc(chunk.len() as u64);
             }
             progress.finish();

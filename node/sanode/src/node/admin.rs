@@ -22,7 +22,9 @@ use super::NodeContext;
 use super::bundle_check;
 use super::service_error::ServiceError;
 use sa_repository::bundle::ConfigBundle;
-use sa_state::{AlertStore, DEFAULT_STAGING, RuleChange, RuleRow, RuleTableRefusal, SyncRequest};
+use sa_state::{
+    AlertStore, DEFAULT_STAGING, ReplaceLoad, RuleChange, RuleRow, RuleTableRefusal, SyncRequest,
+};
 
 /// A refusal of the caller's request is an invalid argument; anything else (no leader, the
 /// replica unreadable) may pass.
@@ -179,13 +181,43 @@ impl Admin for AdminService {
                 Ok((entry.key, value))
             })
             .collect::<Result<Vec<_>, Status>>()?;
-        let written = self
-            .node
-            .lookups
-            .put(&request.table, entries, request.replace)
+        let lookups = &self.node.lookups;
+        let unavailable = |e: anyhow::Error| ServiceError::Unavailable(format!("{e:#}"));
+        let load = if !request.load.is_empty() {
+            Some(
+                ReplaceLoad::from_token(&request.table, &request.load)
+                    .map_err(|e| ServiceError::InvalidArgument(format!("{e:#}")))?,
+            )
+        } else if request.replace && request.more {
+            Some(
+                lookups
+                    .begin_replace(&request.table)
+                    .map_err(|e| ServiceError::InvalidArgument(format!("{e:#}")))?,
+            )
+        } else {
+            None
+        };
+        let Some(load) = load else {
+            let written = lookups
+                .put(&request.table, entries, request.replace)
+                .await
+                .map_err(unavailable)?;
+            return Ok(Response::new(PutLookupValuesResponse {
+                written,
+                load: String::new(),
+            }));
+        };
+        let written = lookups
+            .write_load(&load, entries)
             .await
-            .map_err(|e| ServiceError::Unavailable(format!("{e:#}")))?;
-        Ok(Response::new(PutLookupValuesResponse { written }))
+            .map_err(unavailable)?;
+        let load = if request.more {
+            load.token()
+        } else {
+            lookups.finish_replace(&load).await.map_err(unavailable)?;
+            String::new()
+        };
+        Ok(Response::new(PutLookupValuesResponse { written, load }))
     }
 
     async fn list_rules(
