@@ -1,7 +1,7 @@
 //! The Kinesis source on real 3-node clusters against moto_server: shards spread over every
 //! node, records put before and during consumption, a kill -9 whose shards move within the
-//! lease timeout with every alert stored exactly once, and a split plus a merge while the
-//! stream is being read.
+//! lease timeout with every alert stored exactly once, a split plus a merge while the stream is
+//! being read, and a read of 10 MB committed on three nodes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -81,7 +81,11 @@ fn setup_with(
         )],
         &[(
             "chaos",
-            json!({"chaos:event": {"parser": "json", "schema": {"kind": "string", "seq": "integer"}}}),
+            json!({"chaos:event": {
+                "parser": "json",
+                "schema": {"kind": "string", "seq": "integer", "pad": "string"},
+                "configuration": {"optional_top_level_keys": ["pad"]}
+            }}),
         )],
         &[("kinesis_rules.py", RULES)],
         None,
@@ -546,4 +550,41 @@ fn a_fan_out_consumer_the_endpoint_cannot_serve_falls_back_to_polling() {
         log.contains("SubscribeToShard failed; reading this shard with GetRecords"),
         "the fan-out path was tried first"
     );
+}
+
+/// One read of 10 MB (the most GetRecords returns): ten records of 1 MB, each firing the rule,
+/// put before the nodes start. Their alerts commit on three nodes in entries the followers
+/// accept, and each is stored once.
+#[test]
+fn a_10_mb_read_commits_on_three_nodes_and_every_alert_is_stored_once() {
+    let stream = "chaos-large";
+    let s = setup(stream, 1);
+    let pad: String = (0..1_000_000u32)
+        .map(|i| char::from(b'a' + (i.wrapping_mul(2_654_435_761) >> 27) as u8 % 26))
+        .collect();
+    s.runtime.block_on(async {
+        for seq in 0..10u64 {
+            let data = json!({"kind": "hit", "seq": seq, "pad": pad}).to_string();
+            put_record(
+                &s.clients.kinesis,
+                stream,
+                &format!("key-{seq}"),
+                data.as_bytes(),
+            )
+            .await
+            .unwrap();
+        }
+    });
+    let expected: BTreeMap<u64, usize> = (0..10).map(|seq| (seq, 1)).collect();
+    assert_alerts_exactly(&s.cluster, &expected, Duration::from_secs(120));
+    // Every node holds them, not only the one that read the shard.
+    for i in 0..3 {
+        s.cluster
+            .wait_until(
+                Duration::from_secs(60),
+                "every node lists the ten alerts",
+                |c| alert_seqs(c, i).as_ref() == Some(&expected),
+            )
+            .unwrap();
+    }
 }

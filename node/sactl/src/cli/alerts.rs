@@ -2,7 +2,6 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use sa_proto::alerts::v1::alerts_client::AlertsClient;
 use sa_proto::alerts::v1::{ListAlertsRequest, ResendAlertRequest, ShowAlertRequest};
 use serde_json::Value;
 
@@ -63,7 +62,7 @@ pub fn parse_instant(text: &str) -> anyhow::Result<i64> {
 }
 
 pub async fn run(node: &str, command: AlertsCommand) -> anyhow::Result<()> {
-    let mut client = AlertsClient::new(connect::channel(node).await?);
+    let mut client = connect::alerts(node).await?;
     match command {
         AlertsCommand::List(args) => {
             let request = ListAlertsRequest {

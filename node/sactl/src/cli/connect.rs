@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use sa_proto::MAX_ADMIN_MESSAGE_BYTES;
 use sa_proto::admin::v1::admin_client::AdminClient;
+use sa_proto::alerts::v1::alerts_client::AlertsClient;
 use tonic::transport::{Channel, Endpoint};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -22,6 +23,14 @@ pub struct NodeUnreachable {
 /// An Admin client of the node at `addr`, with the Admin message limit both ways.
 pub async fn admin(addr: &str) -> Result<AdminClient<Channel>, NodeUnreachable> {
     Ok(AdminClient::new(channel(addr).await?)
+        .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES))
+}
+
+/// An Alerts client of the node at `addr`: a listing of large alerts (records of a MB each)
+/// passes the default 4 MiB message limit.
+pub async fn alerts(addr: &str) -> Result<AlertsClient<Channel>, NodeUnreachable> {
+    Ok(AlertsClient::new(channel(addr).await?)
         .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES))
 }

@@ -5,7 +5,6 @@ use std::io::IsTerminal;
 
 use clap::{Args, Subcommand};
 use sa_outputs::{OutputName, ResourceShape, credential_properties, resource_shape};
-use sa_proto::alerts::v1::alerts_client::AlertsClient;
 use sa_proto::alerts::v1::{ListOutputsRequest, SetOutputRequest, TestOutputRequest};
 use serde_json::{Map, Value, json};
 
@@ -36,7 +35,7 @@ pub struct SetArgs {
 }
 
 pub async fn run(node: &str, command: OutputsCommand) -> anyhow::Result<()> {
-    let mut client = AlertsClient::new(connect::channel(node).await?);
+    let mut client = connect::alerts(node).await?;
     match command {
         OutputsCommand::List { json } => {
             let reply = client
