@@ -39,6 +39,7 @@ use sa_raft::{Command, CommandResult, CommandSplitter, Condition, Keyspace, Repl
 use sa_rules::{Alert, Clock, FIREHOSE_OUTPUT, Micros};
 use serde::{Deserialize, Serialize};
 
+use crate::alert_rows;
 use crate::keys::alerts::{
     AlertKey, CLASSIFY_DEAD_LETTER_PREFIX, DUE_PREFIX, DeadLetterId, PerAlert, PerOutput,
     RuleIndex, Window, due_until,
@@ -443,7 +444,7 @@ impl AlertStore {
         let mut ops = vec![WriteOp::Put {
             keyspace: Keyspace::Alerts,
             key: per_alert(PerAlert::Record, &alert.alert_id),
-            value: serde_json::to_vec(&alert.dynamo_record())?,
+            value: alert_rows::encode_alert(alert),
         }];
         if !deliverable_outputs(alert).is_empty() {
             ops.extend(schedule_ops(&alert.alert_id, 0));
@@ -505,7 +506,7 @@ impl AlertStore {
             let put = WriteOp::Put {
                 keyspace: Keyspace::Alerts,
                 key: key.clone(),
-                value: serde_json::to_vec(&stored)?,
+                value: alert_rows::encode_dead_letter(&stored),
             };
             let absent = Condition::Absent {
                 keyspace: Keyspace::Alerts,
@@ -564,7 +565,7 @@ impl AlertStore {
     pub fn get(&self, alert_id: &str) -> anyhow::Result<Option<Alert>> {
         self.replica
             .get(Keyspace::Alerts, &per_alert(PerAlert::Record, alert_id))?
-            .map(|value| decode_alert(&value))
+            .map(|value| alert_rows::decode_alert(&value))
             .transpose()
     }
 
@@ -574,7 +575,7 @@ impl AlertStore {
             .replica
             .scan_prefix(Keyspace::Alerts, PerAlert::Record.prefix())?
             .into_iter()
-            .map(|(_, value)| decode_alert(&value))
+            .map(|(_, value)| alert_rows::decode_alert(&value))
             .collect::<anyhow::Result<Vec<_>>>()?;
         alerts.sort_by(|a, b| (a.created, &a.alert_id).cmp(&(b.created, &b.alert_id)));
         Ok(alerts)
@@ -1040,14 +1041,9 @@ fn decode_dead_letters(
                 AlertKey::ClassifyDeadLetter(id) => Ok(id),
                 other => Err(other),
             })?;
-            Ok((id.to_string(), serde_json::from_slice(&value)?))
+            Ok((id.to_string(), alert_rows::decode_dead_letter(&value)?))
         })
         .collect()
-}
-
-fn decode_alert(value: &[u8]) -> anyhow::Result<Alert> {
-    let item: serde_json::Value = serde_json::from_slice(value)?;
-    Alert::from_dynamo_record(&item).map_err(|e| anyhow::anyhow!("stored alert: {e}"))
 }
 
 #[cfg(test)]

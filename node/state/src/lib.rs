@@ -3,6 +3,7 @@
 //! keyspaces, each key typed in [`keys`]. Depends on sa-raft and pure crates only; the node
 //! drives these stores.
 
+mod alert_rows;
 mod alert_store;
 mod config_store;
 pub mod keys;
