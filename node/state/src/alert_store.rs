@@ -49,6 +49,9 @@ use crate::keys::alerts::{
 /// batches would otherwise collide on the same key and fail each other's commit).
 static DEAD_LETTER_SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
+/// Alerts read at a time by the retention's scan.
+const PURGE_SCAN_PAGE: usize = 256;
+
 /// A dedup window without a merge window to borrow from lasts this many minutes.
 const DEFAULT_DEDUP_WINDOW_MINS: u64 = 60;
 
@@ -915,43 +918,32 @@ impl AlertStore {
     /// Deletes the alerts created before `cutoff` that are finished (nothing pending, not
     /// waiting to merge, no output dead letter left to replay), with every key about them.
     /// At most `limit` per call, so one pass stays one modest Raft write. Returns how many.
+    /// The alerts are read a page at a time: a table of millions is never held in memory.
     pub async fn purge_finished(&self, cutoff: Micros, limit: usize) -> anyhow::Result<usize> {
         let pending: HashSet<String> = self.pending()?.into_iter().collect();
         let mut command = Command::default();
         let mut purged = 0;
-        for alert in self.alerts()? {
-            if purged == limit || alert.created >= cutoff {
+        let prefix = PerAlert::Record.prefix();
+        let mut from = prefix.to_vec();
+        'pages: loop {
+            let page =
+                self.replica
+                    .scan_prefix_from(Keyspace::Alerts, prefix, &from, PURGE_SCAN_PAGE)?;
+            let Some((last, _)) = page.last() else {
                 break;
+            };
+            from = last.clone();
+            from.push(0);
+            for (_, value) in page {
+                if purged == limit {
+                    break 'pages;
+                }
+                let alert = alert_rows::decode_alert(&value)?;
+                if alert.created >= cutoff {
+                    continue;
+                }
+                purged += self.push_purge(&alert, &pending, &mut command)?;
             }
-            let id = &alert.alert_id;
-            let waiting = self
-                .replica
-                .get(Keyspace::Alerts, &merge_key(&alert))?
-                .is_some();
-            if pending.contains(id) || waiting || !self.delivery(id)?.dead.is_empty() {
-                continue;
-            }
-            command.ops.push(WriteOp::Delete {
-                keyspace: Keyspace::Alerts,
-                key: per_alert(PerAlert::Record, id),
-            });
-            for family in [PerAlert::Merged, PerAlert::SendFirst, PerAlert::Suppressed] {
-                command.ops.push(WriteOp::Delete {
-                    keyspace: Keyspace::Alerts,
-                    key: per_alert(family, id),
-                });
-            }
-            command.ops.push(WriteOp::Delete {
-                keyspace: Keyspace::Alerts,
-                key: by_rule_key(&alert),
-            });
-            for family in [PerOutput::Sent, PerOutput::Attempt] {
-                command.ops.push(WriteOp::DeletePrefix {
-                    keyspace: Keyspace::Alerts,
-                    prefix: family.alert_prefix(id),
-                });
-            }
-            purged += 1;
         }
         if purged == 0 {
             return Ok(0);
@@ -961,6 +953,44 @@ impl AlertStore {
             CommandResult::ConditionFailed { .. } => Ok(0),
             other => bail!("alert purge not applied: {other:?}"),
         }
+    }
+
+    /// Adds the deletion of `alert` and its keys to `command` when it is finished; 1 if so.
+    fn push_purge(
+        &self,
+        alert: &Alert,
+        pending: &HashSet<String>,
+        command: &mut Command,
+    ) -> anyhow::Result<usize> {
+        let id = &alert.alert_id;
+        let waiting = self
+            .replica
+            .get(Keyspace::Alerts, &merge_key(alert))?
+            .is_some();
+        if pending.contains(id) || waiting || !self.delivery(id)?.dead.is_empty() {
+            return Ok(0);
+        }
+        command.ops.push(WriteOp::Delete {
+            keyspace: Keyspace::Alerts,
+            key: per_alert(PerAlert::Record, id),
+        });
+        for family in [PerAlert::Merged, PerAlert::SendFirst, PerAlert::Suppressed] {
+            command.ops.push(WriteOp::Delete {
+                keyspace: Keyspace::Alerts,
+                key: per_alert(family, id),
+            });
+        }
+        command.ops.push(WriteOp::Delete {
+            keyspace: Keyspace::Alerts,
+            key: by_rule_key(alert),
+        });
+        for family in [PerOutput::Sent, PerOutput::Attempt] {
+            command.ops.push(WriteOp::DeletePrefix {
+                keyspace: Keyspace::Alerts,
+                prefix: family.alert_prefix(id),
+            });
+        }
+        Ok(1)
     }
 
     /// The `limit` oldest records no schema matched, each with the key that names it, and
@@ -1253,6 +1283,42 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("past the µs an i64 holds"), "{error}");
+    }
+
+    /// More alerts than a page of the scan, old and new, finished and pending, in random id
+    /// order: every finished old one goes, in writes of at most `limit`, and nothing else.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_purge_reads_alerts_a_page_at_a_time_and_deletes_only_finished_old_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = crate::single_node_replica(dir.path()).await;
+        let store = AlertStore::new(replica.clone());
+        let alerts: Vec<Alert> = (0..700)
+            .map(|i| {
+                let mut alert = test_alert("rule", T0 + i);
+                if i % 7 != 0 {
+                    // Nothing to deliver: finished once stored. Every seventh stays pending.
+                    alert.outputs.clear();
+                }
+                alert
+            })
+            .collect();
+        store.commit(&alerts, &[]).await.unwrap();
+        let cutoff = T0 + 600;
+        let finished_old = (0..600).filter(|i| i % 7 != 0).count();
+        assert_eq!(store.purge_finished(cutoff, 500).await.unwrap(), 500);
+        assert_eq!(
+            store.purge_finished(cutoff, 500).await.unwrap(),
+            finished_old - 500
+        );
+        assert_eq!(store.purge_finished(cutoff, 500).await.unwrap(), 0);
+        let mut left: Vec<Micros> = store.alerts().unwrap().iter().map(|a| a.created).collect();
+        left.sort();
+        let expected: Vec<Micros> = (0..700)
+            .filter(|i| i % 7 == 0 || *i >= 600)
+            .map(|i| T0 + i)
+            .collect();
+        assert_eq!(left, expected);
+        replica.shutdown().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
