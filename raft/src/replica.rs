@@ -180,6 +180,9 @@ impl Replica {
 
     /// Commits `command` through the leader (forwarding when this node is not it). While an
     /// election runs or a dead leader is still believed in, it retries until [`LEADER_WAIT`].
+    /// A forwarded command whose answer is lost is sent again, so it may apply twice: writers
+    /// make their commands idempotent (conditions, `IfAbsent`) and read a failed condition of
+    /// their own unique keys as "applied before".
     pub async fn write(&self, command: Command) -> Result<CommandResult, ReplicaError> {
         fail::fail_point!("raft::replica::before_write", |_| Err(ReplicaError::Raft(
             "failpoint raft::replica::before_write".into()
@@ -187,6 +190,9 @@ impl Replica {
         let deadline = tokio::time::Instant::now() + LEADER_WAIT;
         loop {
             let leader_addr = match self.inner.proposer.propose(command.clone()).await {
+                // The failpoint plays a lost answer: the command applied, and this node sends
+                // it again as it would after a transport error on a forwarded write.
+                Ok(_) if fail::eval("raft::replica::answer_lost", |_| ()).is_some() => continue,
                 Ok(result) => return Ok(result),
                 Err(e) => match e.forward_to_leader() {
                     Some(forward) => forward.leader_node.as_ref().map(|node| node.addr.clone()),

@@ -527,6 +527,10 @@ impl AlertStore {
             let skipped: BTreeSet<usize> = match self.replica.write(command).await? {
                 CommandResult::Applied => BTreeSet::new(),
                 CommandResult::AppliedExcept { skipped } => skipped.into_iter().collect(),
+                // The only conditions are the absence of this batch's dead-letter keys, unique
+                // to this process: one present means this very command applied already and its
+                // answer was lost (Replica::write sent it again).
+                CommandResult::ConditionFailed { .. } => BTreeSet::new(),
                 other => bail!("alert commit not applied: {other:?}"),
             };
             let alerts = op_alerts.get(index).map(Vec::as_slice).unwrap_or_default();
@@ -1283,6 +1287,33 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("past the µs an i64 holds"), "{error}");
+    }
+
+    /// A command applied twice (its answer lost, so Replica::write sent it again) stores its
+    /// alerts and dead letters once, and the commit succeeds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_whose_answer_was_lost_stores_everything_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = crate::single_node_replica(dir.path()).await;
+        let store = AlertStore::new(replica.clone());
+        let dead = DeadLetter {
+            cluster: "prod".into(),
+            service: "http".into(),
+            resource: "json".into(),
+            log_type: None,
+            record: "not json".into(),
+            failures: Vec::new(),
+            origin: String::new(),
+        };
+        fail::cfg("raft::replica::answer_lost", "1*return").unwrap();
+        let stored = store
+            .commit(&[test_alert("rule", T0)], std::slice::from_ref(&dead))
+            .await;
+        fail::remove("raft::replica::answer_lost");
+        assert_eq!(stored.unwrap(), [0]);
+        assert_eq!(store.alerts().unwrap().len(), 1);
+        assert_eq!(store.dead_letters().unwrap().len(), 1);
+        replica.shutdown().await;
     }
 
     /// More alerts than a page of the scan, old and new, finished and pending, in random id
