@@ -4,6 +4,9 @@
 //! arrives meanwhile queues and leaves together in the next one, up to about
 //! [`TARGET_COMMAND_BYTES`] or [`MAX_COMMANDS`]. The dispatcher's delivery records (one small
 //! command per alert and output) were one entry and one fsync each.
+//!
+//! A writer may hand in several commands as one unit (a batch's alerts with its source
+//! position): a unit is never split, so its commands share an entry and commit together.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,8 +30,9 @@ const SLOT_HOLD: Duration = Duration::from_secs(10);
 pub type ProposeError = RaftError<NodeId, ClientWriteError<NodeId, Node>>;
 
 struct Waiting {
-    command: Command,
-    reply: oneshot::Sender<Result<CommandResult, ProposeError>>,
+    commands: Vec<Command>,
+    bytes: usize,
+    reply: oneshot::Sender<Result<Vec<CommandResult>, ProposeError>>,
 }
 
 /// Hands commands to the proposer task of this node's Raft instance.
@@ -45,13 +49,22 @@ impl Proposer {
         Proposer { queue }
     }
 
-    /// Commits `command` with whatever else is waiting; `Err` carries Raft's answer (this node
-    /// is not the leader, Raft stopped), for the caller to forward or report.
-    pub async fn propose(&self, command: Command) -> Result<CommandResult, ProposeError> {
+    /// Commits `commands` in one entry, with whatever else is waiting; their results in order.
+    /// `Err` carries Raft's answer (this node is not the leader, Raft stopped), for the caller
+    /// to forward or report.
+    pub async fn propose(
+        &self,
+        commands: Vec<Command>,
+    ) -> Result<Vec<CommandResult>, ProposeError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || RaftError::Fatal(Fatal::Stopped);
+        let bytes = commands.iter().map(Command::size).sum();
         self.queue
-            .send(Waiting { command, reply })
+            .send(Waiting {
+                commands,
+                bytes,
+                reply,
+            })
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -73,25 +86,30 @@ async fn group(raft: Raft, mut arrivals: mpsc::UnboundedReceiver<Waiting>) {
             return;
         };
         // Everything that arrived while waiting for a slot goes with it, within the size
-        // target (a command larger than the target goes alone).
-        let mut bytes = first.command.size();
+        // target (a unit larger than the target goes alone).
+        let mut bytes = first.bytes;
+        let mut count = first.commands.len();
         let mut group = vec![first];
-        while group.len() < MAX_COMMANDS && bytes < TARGET_COMMAND_BYTES {
+        while count < MAX_COMMANDS && bytes < TARGET_COMMAND_BYTES {
             let Ok(next) = arrivals.try_recv() else {
                 break;
             };
-            let size = next.command.size();
-            if bytes + size > TARGET_COMMAND_BYTES {
+            if bytes + next.bytes > TARGET_COMMAND_BYTES
+                || count + next.commands.len() > MAX_COMMANDS
+            {
                 carried = Some(next);
                 break;
             }
-            bytes += size;
+            bytes += next.bytes;
+            count += next.commands.len();
             group.push(next);
         }
-        let (commands, replies): (Vec<_>, Vec<_>) = group
-            .into_iter()
-            .map(|waiting| (waiting.command, waiting.reply))
-            .unzip();
+        let mut commands = Vec::with_capacity(count);
+        let mut replies = Vec::with_capacity(group.len());
+        for waiting in group {
+            replies.push((waiting.commands.len(), waiting.reply));
+            commands.extend(waiting.commands);
+        }
         // Submitted here, in the order the writes were made; answered by a task of its own.
         let submitted = raft.client_write_ff(Proposal { commands }).await;
         tokio::spawn(answer(submitted, replies, slot));
@@ -103,7 +121,10 @@ async fn group(raft: Raft, mut arrivals: mpsc::UnboundedReceiver<Waiting>) {
 /// unanswered when a snapshot install purges their entries), so the node keeps writing.
 async fn answer(
     submitted: Result<ResponderReceiverOf<TypeConfig>, Fatal<NodeId>>,
-    replies: Vec<oneshot::Sender<Result<CommandResult, ProposeError>>>,
+    replies: Vec<(
+        usize,
+        oneshot::Sender<Result<Vec<CommandResult>, ProposeError>>,
+    )>,
     slot: OwnedSemaphorePermit,
 ) {
     let outcome = match submitted {
@@ -127,13 +148,18 @@ async fn answer(
         // The state machine answers every command of a proposal, in order (state_machine.rs).
         Ok(results) => {
             let mut results = results.into_iter();
-            for reply in replies {
-                let result = results.next().ok_or(RaftError::Fatal(Fatal::Stopped));
+            for (count, reply) in replies {
+                let unit: Vec<CommandResult> = results.by_ref().take(count).collect();
+                let result = if unit.len() == count {
+                    Ok(unit)
+                } else {
+                    Err(RaftError::Fatal(Fatal::Stopped))
+                };
                 let _ = reply.send(result);
             }
         }
         Err(e) => {
-            for reply in replies {
+            for (_, reply) in replies {
                 let _ = reply.send(Err(e.clone()));
             }
         }

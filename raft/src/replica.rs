@@ -184,23 +184,38 @@ impl Replica {
     /// make their commands idempotent (conditions, `IfAbsent`) and read a failed condition of
     /// their own unique keys as "applied before".
     pub async fn write(&self, command: Command) -> Result<CommandResult, ReplicaError> {
+        let mut results = self.write_together(vec![command]).await?;
+        results
+            .pop()
+            .ok_or_else(|| ReplicaError::Raft("a write was answered with no result".into()))
+    }
+
+    /// Commits `commands` in one Raft entry, so they commit together or not at all (each still
+    /// applies or fails its conditions on its own); their results in order. As
+    /// [`Replica::write`] otherwise.
+    pub async fn write_together(
+        &self,
+        commands: Vec<Command>,
+    ) -> Result<Vec<CommandResult>, ReplicaError> {
         fail::fail_point!("raft::replica::before_write", |_| Err(ReplicaError::Raft(
             "failpoint raft::replica::before_write".into()
         )));
         let deadline = tokio::time::Instant::now() + LEADER_WAIT;
         loop {
-            let leader_addr = match self.inner.proposer.propose(command.clone()).await {
-                // The failpoint plays a lost answer: the command applied, and this node sends
-                // it again as it would after a transport error on a forwarded write.
+            let leader_addr = match self.inner.proposer.propose(commands.clone()).await {
+                // The failpoint plays a lost answer: the commands applied, and this node sends
+                // them again as it would after a transport error on a forwarded write.
                 Ok(_) if fail::eval("raft::replica::answer_lost", |_| ()).is_some() => continue,
-                Ok(result) => return Ok(result),
+                Ok(results) => return Ok(results),
                 Err(e) => match e.forward_to_leader() {
                     Some(forward) => forward.leader_node.as_ref().map(|node| node.addr.clone()),
                     None => return Err(ReplicaError::Raft(e.to_string())),
                 },
             };
             if let Some(addr) = leader_addr {
-                match call::<_, Result<CommandResult, String>>(&addr, Rpc::Write, &command).await {
+                match call::<_, Result<Vec<CommandResult>, String>>(&addr, Rpc::Write, &commands)
+                    .await
+                {
                     Ok(result) => {
                         return result.map_err(|message| ReplicaError::Leader { addr, message });
                     }

@@ -65,8 +65,12 @@ impl RaftRpc for RaftService {
     }
 
     async fn write(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
-        let command: Command = decode(request)?;
-        let result = self.replica.write(command).await.map_err(|e| e.to_string());
+        let commands: Vec<Command> = decode(request)?;
+        let result = self
+            .replica
+            .write_together(commands)
+            .await
+            .map_err(|e| e.to_string());
         encode(&result)
     }
 

@@ -590,3 +590,58 @@ async fn concurrent_writes_share_entries_and_each_gets_its_own_result() {
     );
     node.stop().await;
 }
+
+/// Commands written together share one entry, through the leader or forwarded by a follower,
+/// and each gets its own result: a batch's alerts commit with its source position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_written_together_share_one_entry_and_each_gets_its_own_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = three_node_cluster(dir.path(), RaftTiming::default()).await;
+    let last_index = |node: &TestNode| node.replica.raft().metrics().borrow().last_log_index;
+    let claim = |key: &str, value: &str| {
+        Command::put(Keyspace::Leases, key, value).with_condition(Condition::Absent {
+            keyspace: Keyspace::Leases,
+            key: key.as_bytes().to_vec(),
+        })
+    };
+    for (round, node) in nodes.iter().enumerate() {
+        let leader = nodes
+            .iter()
+            .find(|n| {
+                n.replica.raft().metrics().borrow().current_leader == Some(n.replica.node_id())
+            })
+            .expect("a leader");
+        let before = last_index(leader);
+        let results = node
+            .replica
+            .write_together(vec![
+                Command::put(Keyspace::Config, format!("alerts/{round}"), "stored"),
+                claim("checkpoint", &round.to_string()),
+            ])
+            .await
+            .unwrap();
+        let expected_claim = if round == 0 {
+            CommandResult::Applied
+        } else {
+            CommandResult::ConditionFailed {
+                index: 0,
+                current: Some(b"0".to_vec()),
+            }
+        };
+        assert_eq!(results, [CommandResult::Applied, expected_claim]);
+        assert_eq!(
+            last_index(leader).unwrap() - before.unwrap(),
+            1,
+            "one entry for both"
+        );
+        wait_for_value(
+            &node.replica,
+            format!("alerts/{round}").as_bytes(),
+            b"stored",
+        )
+        .await;
+    }
+    for node in nodes {
+        node.stop().await;
+    }
+}
