@@ -29,10 +29,13 @@ const SLOT_HOLD: Duration = Duration::from_secs(10);
 
 pub type ProposeError = RaftError<NodeId, ClientWriteError<NodeId, Node>>;
 
+/// Where a unit's results go.
+type Reply = oneshot::Sender<Result<Vec<CommandResult>, ProposeError>>;
+
 struct Waiting {
     commands: Vec<Command>,
     bytes: usize,
-    reply: oneshot::Sender<Result<Vec<CommandResult>, ProposeError>>,
+    reply: Reply,
 }
 
 /// Hands commands to the proposer task of this node's Raft instance.
@@ -121,10 +124,7 @@ async fn group(raft: Raft, mut arrivals: mpsc::UnboundedReceiver<Waiting>) {
 /// unanswered when a snapshot install purges their entries), so the node keeps writing.
 async fn answer(
     submitted: Result<ResponderReceiverOf<TypeConfig>, Fatal<NodeId>>,
-    replies: Vec<(
-        usize,
-        oneshot::Sender<Result<Vec<CommandResult>, ProposeError>>,
-    )>,
+    replies: Vec<(usize, Reply)>,
     slot: OwnedSemaphorePermit,
 ) {
     let outcome = match submitted {
