@@ -110,6 +110,15 @@ fn schedule_ops(alert_id: &str, at: Micros) -> [WriteOp; 2] {
     ]
 }
 
+/// What a batch commit did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// Indices of the alerts that were new.
+    pub stored: Vec<usize>,
+    /// The result of the batch's source position, when it had one.
+    pub position: Option<CommandResult>,
+}
+
 /// A record the classifier could not place, kept with its reason until an operator replays it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "stored::StoredDeadLetter")]
@@ -477,9 +486,18 @@ impl AlertStore {
         alerts: &[Alert],
         dead_letters: &[DeadLetter],
     ) -> anyhow::Result<Vec<usize>> {
-        if alerts.is_empty() && dead_letters.is_empty() {
-            return Ok(Vec::new());
-        }
+        Ok(self.commit_at(alerts, dead_letters, None).await?.stored)
+    }
+
+    /// [`Self::commit`], with the batch's source `position` (a command of the source's own,
+    /// such as a checkpoint fenced by a lease) in the same Raft entry as the batch's last
+    /// write: the position commits with the batch, never before any of it.
+    pub async fn commit_at(
+        &self,
+        alerts: &[Alert],
+        dead_letters: &[DeadLetter],
+        position: Option<Command>,
+    ) -> anyhow::Result<Committed> {
         let now = Clock::System.now();
         let mut commands = CommandSplitter::default();
         let mut claimed = HashSet::new();
@@ -521,10 +539,31 @@ impl AlertStore {
             "failpoint alert_store::before_commit"
         ));
         // In order: a batch sent again after a failure half way finds its first alerts stored
-        // and skips them by id.
+        // and skips them by id. The last write carries the position.
         let mut stored = Vec::new();
-        for (index, command) in commands.into_commands().into_iter().enumerate() {
-            let skipped: BTreeSet<usize> = match self.replica.write(command).await? {
+        let commands = commands.into_commands();
+        let last = commands.len().saturating_sub(1);
+        let mut position_result = None;
+        if commands.is_empty()
+            && let Some(position) = position.clone()
+        {
+            position_result = self.replica.write_together(vec![position]).await?.pop();
+        }
+        for (index, command) in commands.into_iter().enumerate() {
+            let result = match (&position, index == last) {
+                (Some(position), true) => {
+                    let mut results = self
+                        .replica
+                        .write_together(vec![command, position.clone()])
+                        .await?
+                        .into_iter();
+                    let result = results.next();
+                    position_result = results.next();
+                    result.context("the batch's last write has no result")?
+                }
+                _ => self.replica.write(command).await?,
+            };
+            let skipped: BTreeSet<usize> = match result {
                 CommandResult::Applied => BTreeSet::new(),
                 CommandResult::AppliedExcept { skipped } => skipped.into_iter().collect(),
                 // The only conditions are the absence of this batch's dead-letter keys, unique
@@ -541,7 +580,10 @@ impl AlertStore {
                     .map(|(_, alert)| *alert),
             );
         }
-        Ok(stored)
+        Ok(Committed {
+            stored,
+            position: position_result,
+        })
     }
 
     /// How many stored alerts of `rule` were created at or after `since`, counting up to
@@ -1286,6 +1328,55 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("past the µs an i64 holds"), "{error}");
+    }
+
+    /// A batch's source position commits in the entry of its last write, with its own result:
+    /// a failed fence stores the batch all the same and says so.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_source_position_commits_in_the_entry_of_the_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = crate::single_node_replica(dir.path()).await;
+        let store = AlertStore::new(replica.clone());
+        let last_index = || replica.raft().metrics().borrow().last_log_index.unwrap();
+        let position = |fence: &str| {
+            Command::put(Keyspace::Leases, "checkpoint", "42").with_condition(Condition::Equals {
+                keyspace: Keyspace::Leases,
+                key: b"lease".to_vec(),
+                value: fence.as_bytes().to_vec(),
+            })
+        };
+        replica
+            .write(Command::put(Keyspace::Leases, "lease", "mine"))
+            .await
+            .unwrap();
+        let before = last_index();
+        let committed = store
+            .commit_at(&[test_alert("rule", T0)], &[], Some(position("mine")))
+            .await
+            .unwrap();
+        assert_eq!(committed.stored, [0]);
+        assert_eq!(committed.position, Some(CommandResult::Applied));
+        assert_eq!(
+            last_index() - before,
+            1,
+            "one entry for the batch and its position"
+        );
+        let lost = store
+            .commit_at(&[test_alert("rule", T0 + 1)], &[], Some(position("theirs")))
+            .await
+            .unwrap();
+        assert_eq!(lost.stored, [0]);
+        assert!(matches!(
+            lost.position,
+            Some(CommandResult::ConditionFailed { .. })
+        ));
+        let nothing = store
+            .commit_at(&[], &[], Some(position("mine")))
+            .await
+            .unwrap();
+        assert_eq!(nothing.position, Some(CommandResult::Applied));
+        assert_eq!(store.alerts().unwrap().len(), 2);
+        replica.shutdown().await;
     }
 
     /// A command applied twice (its answer lost, so Replica::write sent it again) stores its

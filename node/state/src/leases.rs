@@ -225,6 +225,28 @@ impl LeaseStore {
         progress: &ShardProgress,
         finished: bool,
     ) -> anyhow::Result<Fenced> {
+        let command = Self::checkpoint_command(stream, shard, token, progress, finished)?;
+        Self::fenced(self.replica.write(command).await?)
+    }
+
+    /// What the result of a [`Self::checkpoint_command`] means.
+    pub fn fenced(result: CommandResult) -> anyhow::Result<Fenced> {
+        match result {
+            CommandResult::Applied => Ok(Fenced::Written),
+            CommandResult::ConditionFailed { .. } => Ok(Fenced::LeaseLost),
+            other => bail!("checkpoint not applied: {other:?}"),
+        }
+    }
+
+    /// The command [`Self::checkpoint`] writes, for a writer that commits it with other
+    /// commands (a batch's alerts, in one entry).
+    pub fn checkpoint_command(
+        stream: &str,
+        shard: &str,
+        token: &[u8],
+        progress: &ShardProgress,
+        finished: bool,
+    ) -> anyhow::Result<Command> {
         let lease_key = key(ShardRecord::Lease, stream, shard);
         let value = serde_json::to_vec(progress)?;
         let mut command = Command {
@@ -250,11 +272,7 @@ impl LeaseStore {
                 key: lease_key,
             });
         }
-        Ok(if self.applied(command).await? {
-            Fenced::Written
-        } else {
-            Fenced::LeaseLost
-        })
+        Ok(command)
     }
 
     async fn applied(&self, command: Command) -> anyhow::Result<bool> {

@@ -13,7 +13,8 @@ mod output_settings;
 mod rule_table;
 
 pub use alert_store::{
-    AlertStore, AttemptRecord, OutputDeadLetter, OutputOutcome, SentRecord, StoredDeadLetter,
+    AlertStore, AttemptRecord, Committed, OutputDeadLetter, OutputOutcome, SentRecord,
+    StoredDeadLetter,
 };
 pub use config_store::ConfigStore;
 pub use leases::{Fenced, HeldLease, Lease, LeaseStore, ShardProgress, ShardState};

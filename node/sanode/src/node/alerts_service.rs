@@ -337,6 +337,7 @@ impl AlertsService {
                 Body::text(dead.record.clone()),
                 format!("replay/{id}"),
             )],
+            position: None,
         };
         let report = self.node.detection.run(batch).await.map_err(|e| {
             ServiceError::Unavailable(format!("dead letter {id} not replayed: {e}"))

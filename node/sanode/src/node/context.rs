@@ -5,7 +5,7 @@ use std::sync::{Arc, Weak};
 
 use futures::future::BoxFuture;
 
-use sa_raft::Replica;
+use sa_raft::{Command, CommandResult, Replica};
 
 use crate::metrics::NodeMetrics;
 use crate::pipeline::{BatchReport, Committer, Detection};
@@ -33,18 +33,24 @@ pub struct NodeContext {
 impl NodeContext {
     /// Commits a batch's alerts and dead letters through Raft; the leader's merger and
     /// dispatcher take it from there. A source may acknowledge the batch once this returns.
-    pub async fn commit_and_publish(&self, report: &BatchReport) -> anyhow::Result<()> {
-        let new = self
+    /// Commits a batch with its source position; the position's result.
+    pub async fn commit_and_publish(
+        &self,
+        report: &BatchReport,
+        position: Option<Command>,
+    ) -> anyhow::Result<Option<CommandResult>> {
+        let committed = self
             .alerts
-            .commit(&report.alerts, &report.dead_letters)
+            .commit_at(&report.alerts, &report.dead_letters, position)
             .await?;
+        let new = committed.stored;
         tracing::debug!(
             alerts = report.alerts.len(),
             new = new.len(),
             dead_letters = report.dead_letters.len(),
             "batch committed"
         );
-        Ok(())
+        Ok(committed.position)
     }
 
     /// Refreshes the gauges that mirror Raft's own metrics, then renders every metric.
@@ -95,11 +101,15 @@ impl AlertStoreCommitter {
 }
 
 impl Committer for AlertStoreCommitter {
-    fn commit(&self, report: Arc<BatchReport>) -> BoxFuture<'static, anyhow::Result<()>> {
+    fn commit(
+        &self,
+        report: Arc<BatchReport>,
+        position: Option<Command>,
+    ) -> BoxFuture<'static, anyhow::Result<Option<CommandResult>>> {
         let node = self.0.upgrade();
         Box::pin(async move {
             let node = node.ok_or_else(|| anyhow::anyhow!("the node is shutting down"))?;
-            node.commit_and_publish(&report).await
+            node.commit_and_publish(&report, position).await
         })
     }
 }

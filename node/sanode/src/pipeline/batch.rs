@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use sa_engine::{DeadLetter, Root};
+use sa_raft::{Command, CommandResult};
 use sa_rules::Alert;
 
 use crate::metrics::NodeMetrics;
@@ -112,6 +113,10 @@ pub struct SourceBatch {
     /// The resource under that service the payloads came from.
     pub resource: String,
     pub payloads: Vec<Payload>,
+    /// The source's position after these payloads (a Kinesis checkpoint fenced by its lease),
+    /// committed in the same Raft entry as the batch's alerts and dead letters: a position is
+    /// never ahead of what was read before it, and a node that lost its lease stores nothing.
+    pub position: Option<Command>,
 }
 
 /// The origin of the `index`-th record classified out of the payload at `position`; alert ids
@@ -126,7 +131,7 @@ pub fn payload_origin(service: &str, resource: &str, position: &str) -> String {
 }
 
 /// What became of one batch.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct BatchReport {
     pub config_version: u64,
     pub records: usize,
@@ -136,6 +141,8 @@ pub struct BatchReport {
     pub dead_letters: Vec<DeadLetter>,
     pub rule_errors: usize,
     pub rule_errors_by_rule: BTreeMap<String, u64>,
+    /// What became of the batch's [`SourceBatch::position`], once committed.
+    pub position: Option<CommandResult>,
 }
 
 impl BatchReport {

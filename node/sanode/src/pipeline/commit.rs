@@ -13,6 +13,7 @@ use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message, Superv
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use prometheus::IntCounter;
+use sa_raft::{Command, CommandResult};
 
 use super::batch::BatchReport;
 use super::detection::BatchError;
@@ -26,7 +27,13 @@ pub const ACTOR: &str = "commit";
 
 /// Where committed batches go: the node's replicated alert store in production.
 pub trait Committer: Send + Sync + 'static {
-    fn commit(&self, report: Arc<BatchReport>) -> BoxFuture<'static, anyhow::Result<()>>;
+    /// Commits the batch's alerts and dead letters with its source `position`, in one entry;
+    /// the position's result.
+    fn commit(
+        &self,
+        report: Arc<BatchReport>,
+        position: Option<Command>,
+    ) -> BoxFuture<'static, anyhow::Result<Option<CommandResult>>>;
 }
 
 pub struct CommitActor {
@@ -194,7 +201,9 @@ impl CommitActor {
         let addr = ctx.address();
         let started = guarded(|| {
             fail::fail_point!("pipeline::commit");
-            let commit = target.committer.commit(batch.report.clone());
+            let commit = target
+                .committer
+                .commit(batch.report.clone(), batch.ticket.position.clone());
             target.runtime.spawn(async move {
                 let result = AssertUnwindSafe(commit)
                     .catch_unwind()
@@ -354,7 +363,7 @@ impl Handler<Abandon> for CommitActor {
 
 struct Committed {
     id: u64,
-    result: Result<anyhow::Result<()>, String>,
+    result: Result<anyhow::Result<Option<CommandResult>>, String>,
 }
 
 impl Message for Committed {
@@ -367,7 +376,7 @@ impl Handler<Committed> for CommitActor {
     fn handle(&mut self, message: Committed, ctx: &mut Context<Self>) {
         let answer = match message.result {
             Err(panic) => return self.crash(message.id, panic, ctx),
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(position)) => Ok(position),
             Ok(Err(e)) => Err(BatchError::Unavailable(format!(
                 "alerts not committed, send again: {e:#}"
             ))),
@@ -385,11 +394,19 @@ impl Handler<Committed> for CommitActor {
         // The room is given back before the source hears: one that sends again at once finds it.
         drop(slot);
         match answer {
-            Ok(()) => {
+            Ok(position) => {
                 self.metrics
                     .batch_latency_seconds
                     .with_label_values(&[ticket.service.as_str()])
                     .observe(ticket.started.elapsed().as_secs_f64());
+                let report = match position {
+                    // The commit's own handle on the report is gone: no copy is made.
+                    Some(result) => Arc::new(BatchReport {
+                        position: Some(result),
+                        ..Arc::unwrap_or_clone(report)
+                    }),
+                    None => report,
+                };
                 ticket.answer(Ok(report));
             }
             Err(failure) => ticket.answer(Err(failure)),

@@ -349,7 +349,7 @@ impl Detection {
     /// answer. When this returns `Ok`, the batch's alerts and dead letters are committed and
     /// its source may acknowledge it. Waiting for room in the classifier's mailbox is where a
     /// busy pipeline makes its sources wait.
-    pub async fn run(&self, batch: SourceBatch) -> Result<Arc<BatchReport>, BatchError> {
+    pub async fn run(&self, mut batch: SourceBatch) -> Result<Arc<BatchReport>, BatchError> {
         let service = batch.service.clone();
         self.metrics
             .records_in_total
@@ -363,9 +363,16 @@ impl Detection {
         let config_share = self.switching.clone().read_owned().await;
         let config = self.active();
         let records = batch.payloads.len();
+        let position = batch.position.take();
         let parts = split(batch, self.options.part_payloads);
-        let (ticket, answer) =
-            BatchTicket::issue(service, config.version, records, parts.len(), config_share);
+        let (ticket, answer) = BatchTicket::issue(
+            service,
+            config.version,
+            records,
+            parts.len(),
+            config_share,
+            position,
+        );
         let mut handing_in = HandingIn {
             commit: &self.commit,
             ticket: ticket.clone(),
@@ -447,6 +454,7 @@ fn split(batch: SourceBatch, payloads: usize) -> Vec<Arc<SourceBatch>> {
         service,
         resource,
         payloads: all,
+        position: _,
     } = batch;
     let size = payloads.max(1);
     let mut parts = Vec::with_capacity(all.len().div_ceil(size).max(1));
@@ -460,6 +468,7 @@ fn split(batch: SourceBatch, payloads: usize) -> Vec<Arc<SourceBatch>> {
             service: service.clone(),
             resource: resource.clone(),
             payloads: part,
+            position: None,
         }));
         if last {
             return parts;
@@ -480,6 +489,7 @@ mod split_tests {
             payloads: (0..1000)
                 .map(|i| Payload::unplaced(Body::text(i.to_string())))
                 .collect(),
+            position: None,
         };
         let parts = split(batch, 128);
         assert_eq!(parts.len(), 8);
@@ -502,6 +512,7 @@ mod split_tests {
             service: "http".into(),
             resource: "json".into(),
             payloads: Vec::new(),
+            position: None,
         };
         assert_eq!(
             split(empty, 128).len(),

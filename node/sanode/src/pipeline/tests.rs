@@ -62,12 +62,17 @@ impl RecordingCommitter {
 }
 
 impl Committer for RecordingCommitter {
-    fn commit(&self, report: Arc<BatchReport>) -> BoxFuture<'static, anyhow::Result<()>> {
+    /// Records the report; a position is answered as applied.
+    fn commit(
+        &self,
+        report: Arc<BatchReport>,
+        position: Option<sa_raft::Command>,
+    ) -> BoxFuture<'static, anyhow::Result<Option<sa_raft::CommandResult>>> {
         let this = self.clone();
         Box::pin(async move {
             this.hold.acquire().await?.forget();
             this.committed.lock().unwrap().push(report);
-            Ok(())
+            Ok(position.map(|_| sa_raft::CommandResult::Applied))
         })
     }
 }
@@ -125,6 +130,7 @@ fn cloudtrail_batch(name: Option<&str>) -> SourceBatch {
         service: "http".into(),
         resource: "json".into(),
         payloads,
+        position: None,
     }
 }
 
@@ -218,22 +224,28 @@ async fn batches_flow_through_every_actor_and_positions_fix_alert_ids() {
     let first = h.detection.run(cloudtrail_batch(None)).await.unwrap();
     let second = h.detection.run(cloudtrail_batch(None)).await.unwrap();
     assert!(alert_ids(&first).is_disjoint(&alert_ids(&second)));
+    assert_eq!(first.position, None, "no source position, no result");
+    // A source position goes to the commit with the batch, and its result comes back.
+    let mut positioned = cloudtrail_batch(None);
+    positioned.position = Some(sa_raft::Command::default());
+    let report = h.detection.run(positioned).await.unwrap();
+    assert_eq!(report.position, Some(sa_raft::CommandResult::Applied));
 
-    assert_eq!(h.committer.reports().len(), 5, "every batch is committed");
+    assert_eq!(h.committer.reports().len(), 6, "every batch is committed");
     let records = reports[0].records as u64;
     assert_eq!(
         h.metrics
             .records_in_total
             .with_label_values(&["http"])
             .get(),
-        5 * records
+        6 * records
     );
     assert_eq!(
         h.metrics
             .batch_latency_seconds
             .with_label_values(&["http"])
             .get_sample_count(),
-        5
+        6
     );
     for actor in ["classifier", "rules", "commit"] {
         assert_eq!(depth(&h.metrics, actor), 0, "{actor} is empty again");

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use sa_raft::Command;
 use tokio::sync::{OwnedRwLockReadGuard, oneshot};
 
 use super::batch::BatchReport;
@@ -19,6 +20,8 @@ pub struct BatchTicket {
     pub records: usize,
     pub parts: usize,
     pub started: Instant,
+    /// The source position committed with the batch.
+    pub position: Option<Command>,
     /// The batch's share of the config: held until every part has its rule outcomes, so a
     /// reload never swaps the rules under a part classified with the previous config.
     config: Mutex<Option<OwnedRwLockReadGuard<()>>>,
@@ -34,6 +37,7 @@ impl BatchTicket {
         records: usize,
         parts: usize,
         config: OwnedRwLockReadGuard<()>,
+        position: Option<Command>,
     ) -> (Arc<Self>, oneshot::Receiver<BatchAnswer>) {
         let (sender, receiver) = oneshot::channel();
         let ticket = BatchTicket {
@@ -43,6 +47,7 @@ impl BatchTicket {
             records,
             parts,
             started: Instant::now(),
+            position,
             config: Mutex::new(Some(config)),
             answer: Mutex::new(Some(sender)),
         };

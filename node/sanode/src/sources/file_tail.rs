@@ -225,6 +225,7 @@ impl FileTail {
                         service: SERVICE.to_owned(),
                         resource: pattern,
                         payloads,
+                        position: None,
                     })
                     .await?;
             }

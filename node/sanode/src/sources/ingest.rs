@@ -53,6 +53,7 @@ async fn ingest_batch(
         service: SERVICE.to_owned(),
         resource: source.to_owned(),
         payloads,
+        position: None,
     };
     let report = match context.pipeline.run(batch).await {
         Ok(report) => report,

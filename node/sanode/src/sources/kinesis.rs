@@ -286,33 +286,56 @@ impl ShardConsumer {
                     continue;
                 }
             };
-            if !batch.records.is_empty() && !self.process(&batch).await {
-                return;
-            }
-            self.lag.set(batch.millis_behind_latest);
-            let lag_moved = last_lag_write.is_none_or(|(at, lag)| {
-                lag != batch.millis_behind_latest && at.elapsed() >= LAG_WRITE_INTERVAL
-            });
-            if batch.records.is_empty() && !batch.shard_end && !lag_moved {
-                continue;
-            }
             let progress = ShardProgress {
                 checkpoint: reader.position().cloned(),
                 millis_behind_latest: batch.millis_behind_latest,
                 node: self.source.replica.node_id(),
                 updated_ms: now_ms(),
             };
-            match self
-                .store
-                .checkpoint(
+            let checkpointed = if batch.records.is_empty() {
+                self.lag.set(batch.millis_behind_latest);
+                let lag_moved = last_lag_write.is_none_or(|(at, lag)| {
+                    lag != batch.millis_behind_latest && at.elapsed() >= LAG_WRITE_INTERVAL
+                });
+                if !batch.shard_end && !lag_moved {
+                    continue;
+                }
+                self.store
+                    .checkpoint(
+                        &self.stream,
+                        &shard,
+                        &self.token,
+                        &progress,
+                        batch.shard_end,
+                    )
+                    .await
+            } else {
+                // The checkpoint goes in the same entry as the batch's alerts and dead letters.
+                let position = match LeaseStore::checkpoint_command(
                     &self.stream,
                     &shard,
                     &self.token,
                     &progress,
                     batch.shard_end,
-                )
-                .await
-            {
+                ) {
+                    Ok(position) => position,
+                    Err(e) => {
+                        tracing::error!(
+                            stream = self.stream,
+                            shard,
+                            error = format!("{e:#}"),
+                            "kinesis checkpoint cannot be encoded"
+                        );
+                        return;
+                    }
+                };
+                let Some(result) = self.process(&batch, position).await else {
+                    return;
+                };
+                self.lag.set(batch.millis_behind_latest);
+                result
+            };
+            match checkpointed {
                 Ok(Fenced::Written) => {
                     last_lag_write = Some((Instant::now(), batch.millis_behind_latest));
                     if batch.shard_end {
@@ -339,9 +362,14 @@ impl ShardConsumer {
         }
     }
 
-    /// Runs the batch's records through the pipeline until their alerts are committed. False
-    /// when the consumer was told to stop meanwhile.
-    async fn process(&mut self, batch: &ShardBatch) -> bool {
+    /// Runs the batch's records through the pipeline until their alerts are committed, with
+    /// the shard's checkpoint `position` in the same entry; what became of the checkpoint.
+    /// `None` when the consumer was told to stop meanwhile.
+    async fn process(
+        &mut self,
+        batch: &ShardBatch,
+        position: sa_raft::Command,
+    ) -> Option<anyhow::Result<Fenced>> {
         let shard = self.info.shard_id.clone();
         let payloads: Vec<Payload> = batch
             .records
@@ -361,6 +389,7 @@ impl ShardConsumer {
             service: SERVICE.to_string(),
             resource: self.stream.clone(),
             payloads,
+            position: Some(position),
         };
         loop {
             match self.source.pipeline.run(source_batch.clone()).await {
@@ -379,13 +408,18 @@ impl ShardConsumer {
                             "kinesis records dead-lettered"
                         );
                     }
-                    return true;
+                    return Some(match report.position.clone() {
+                        Some(result) => LeaseStore::fenced(result),
+                        None => Err(anyhow::anyhow!(
+                            "the batch came back without its checkpoint"
+                        )),
+                    });
                 }
                 Err(e @ (BatchError::UnknownSource(_) | BatchError::Unavailable(_))) => {
                     // no cluster routes the stream any more (its lease goes soon), or no quorum
                     tracing::warn!(stream = self.stream, shard, error = %e, "kinesis batch not taken, retrying");
                     if self.pause().await {
-                        return false;
+                        return None;
                     }
                 }
             }

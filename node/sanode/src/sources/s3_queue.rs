@@ -224,6 +224,7 @@ async fn read_object(
             service: SERVICE.to_string(),
             resource: id.bucket.clone(),
             payloads,
+            position: None,
         };
         let mut attempts = 0;
         loop {
