@@ -1,21 +1,425 @@
-//! Cluster figures on real processes (loopback, this machine):
+//! Cluster figures on real processes (loopback, this machine).
+//!
+//! Without `--throughput` (`cluster-bench [ROUNDS]`, 10 rounds by default):
 //! - failover: kill -9 the leader, time until a write through a survivor is committed;
 //! - config push: time from `sactl config push` returning to every node running the new version.
 //!
-//! `cargo run --release -p sa-chaos-tests --bin cluster-bench -- [ROUNDS]` (build sanode and
-//! sactl first, in the same profile). Prints medians and maxima.
+//! Prints medians and maxima.
+//!
+//! With `--throughput`, each of `RUNS` runs:
+//! 1. one node, then three: `CLIENTS` clients per node post the shipped JSON samples in batches
+//!    of `BATCH` lines to `/v1/ingest/json`, spread over all nodes, until `RECORDS` records are
+//!    committed (each reply comes after its batch's commit): end-to-end records/s of one and of
+//!    three nodes, and their ratio;
+//! 2. on the three nodes, half of their maximum of step 1, open loop for `SECONDS` s: batches of
+//!    `LATENCY_BATCH` lines at a fixed rate, round robin over the nodes, each on its own
+//!    connection. Ingest -> commit is the time of each request (its reply comes after its commit);
+//!    record -> webhook is, for the probe records mixed into the batches (one per `PROBE_EVERY`
+//!    records, at least one a batch), the time from the probe's batch being sent to its alert
+//!    arriving at a local webhook (a rule firing on every probe, output `webhook:probe`).
+//!
+//! The nodes run a copy of the shipped repository (conf/ and rules/) plus the probe's schema,
+//! rule and output, with `--quiet-alerts`, in a temporary working directory (so the `file`
+//! sources of the shipped cluster read nothing). Clusters are fresh each run.
+//!
+//! `cargo run --release -p sa-chaos-tests --bin cluster-bench -- --throughput [--records 50000]
+//! [--batch 1000] [--clients 2] [--latency-batch 100] [--probe-every 100] [--seconds 20]
+//! [--runs 3]` (build sanode and sactl first, in the same profile). Prints one line per run,
+//! medians with ranges, and last
+//! `cluster-bench: 1 node R rec/s, 3 nodes T rec/s (ratio X); at half load (H rec/s over 3
+//! nodes): ingest->commit p50/p99/max A/B/C ms, record->webhook p50/p99/max D/E/F ms` (medians).
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use sa_chaos_tests::{TestCluster, repository_root};
+use sa_chaos_tests::bench::{
+    Figures, batches, closed_loop, json_samples, millis, open_loop, quantile,
+};
+use sa_chaos_tests::{HttpReceiver, TestCluster, http_post, repository_root};
+use serde_json::{Value, json};
 
 fn main() -> anyhow::Result<()> {
-    let rounds: usize = std::env::args()
-        .nth(1)
-        .map(|r| r.parse())
-        .transpose()?
-        .unwrap_or(10);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().is_some_and(|a| a == "--throughput") {
+        args.next();
+        return throughput(&Throughput::parse(args)?);
+    }
+    let rounds: usize = args.next().map(|r| r.parse()).transpose()?.unwrap_or(10);
+    failover_and_push(rounds)
+}
+
+struct Throughput {
+    records: usize,
+    batch: usize,
+    clients: usize,
+    latency_batch: usize,
+    probe_every: usize,
+    seconds: f64,
+    runs: usize,
+}
+
+impl Throughput {
+    fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Throughput> {
+        let mut options = Throughput {
+            records: 50_000,
+            batch: 1_000,
+            clients: 2,
+            latency_batch: 100,
+            probe_every: 100,
+            seconds: 20.0,
+            runs: 3,
+        };
+        while let Some(flag) = args.next() {
+            let value: f64 = args
+                .next()
+                .with_context(|| format!("{flag} needs a value"))?
+                .parse()
+                .with_context(|| format!("{flag}: not a number"))?;
+            let count = value.max(1.0) as usize;
+            match flag.as_str() {
+                "--records" => options.records = count,
+                "--batch" => options.batch = count,
+                "--clients" => options.clients = count,
+                "--latency-batch" => options.latency_batch = count,
+                "--probe-every" => options.probe_every = count,
+                "--seconds" => options.seconds = value.max(1.0),
+                "--runs" => options.runs = count,
+                other => bail!("unknown flag {other}"),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// One run's figures, in the order of [`COLUMNS`].
+const COLUMNS: [&str; 13] = [
+    "1 node rec/s",
+    "3 nodes rec/s",
+    "ratio 3/1",
+    "half load rec/s",
+    "503 share %",
+    "ingest->commit p50 ms",
+    "ingest->commit p99 ms",
+    "ingest->commit max ms",
+    "probes",
+    "record->webhook p50 ms",
+    "record->webhook p99 ms",
+    "record->webhook max ms",
+    "probes missing",
+];
+
+const PROBE_RULE: &str = r#"
+from streamalert.shared.rule import rule
+
+
+@rule(logs=['bench_probe:event'], outputs=['webhook:probe'])
+def bench_probe(rec):
+    return True
+"#;
+
+fn throughput(options: &Throughput) -> anyhow::Result<()> {
+    let lines = json_samples(&[])?;
+    let bodies = batches(&lines, options.records, options.batch);
+    let dir = tempfile::tempdir()?;
+    std::env::set_current_dir(dir.path())?;
+    let repo = probe_repository(dir.path())?;
+    let key = dir.path().join("secrets.key");
+    let receiver = HttpReceiver::start()?;
+    let probes = Probes {
+        epoch: Instant::now(),
+        next: AtomicU64::new(0),
+    };
+    let mut columns: Vec<Vec<f64>> = vec![Vec::new(); COLUMNS.len()];
+    for run in 1..=options.runs {
+        let mut figures = Vec::new();
+        let one = start_cluster(1, &repo, &key, &receiver, &probes)?;
+        let load = closed_loop(&http_addrs(&one), "json", &bodies, options.clients)?;
+        figures.push(all_accepted(&load, bodies.len())?);
+        drop(one);
+
+        let three = start_cluster(3, &repo, &key, &receiver, &probes)?;
+        let load = closed_loop(&http_addrs(&three), "json", &bodies, options.clients)?;
+        let max = all_accepted(&load, bodies.len())?;
+        figures.extend([max, max / figures[0]]);
+        figures.extend(half_load(
+            &three,
+            &receiver,
+            &probes,
+            &lines,
+            max / 2.0,
+            options,
+        )?);
+        drop(three);
+
+        println!(
+            "run {run}: {}",
+            COLUMNS
+                .iter()
+                .zip(&figures)
+                .map(|(name, value)| format!("{name} {value:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for (column, value) in columns.iter_mut().zip(figures) {
+            column.push(value);
+        }
+    }
+    let medians: Vec<Figures> = columns.into_iter().map(Figures::of).collect();
+    println!(
+        "medians of {} runs (ranges): maxima from {} clients per node posting {} records in \
+         batches of {}; half load for {} s in batches of {} with a probe every {} records:",
+        options.runs,
+        options.clients,
+        options.records,
+        options.batch,
+        options.seconds,
+        options.latency_batch,
+        options.probe_every
+    );
+    for (name, figures) in COLUMNS.iter().zip(&medians) {
+        println!(
+            "  {name}: {}",
+            figures.show(if name.contains("ratio") { 2 } else { 0 })
+        );
+    }
+    let m = |i: usize| medians[i].median;
+    println!(
+        "cluster-bench: 1 node {:.0} rec/s, 3 nodes {:.0} rec/s (ratio {:.2}); at half load \
+         ({:.0} rec/s over 3 nodes): ingest->commit p50/p99/max {:.0}/{:.0}/{:.0} ms, \
+         record->webhook p50/p99/max {:.0}/{:.0}/{:.0} ms",
+        m(0),
+        m(1),
+        m(2),
+        m(3),
+        m(5),
+        m(6),
+        m(7),
+        m(9),
+        m(10),
+        m(11)
+    );
+    Ok(())
+}
+
+/// Probe records: `{"bench_probe_seq": N, "bench_probe_sent_us": T}`, T in microseconds since
+/// `epoch`, N unique in the whole bench.
+struct Probes {
+    epoch: Instant,
+    next: AtomicU64,
+}
+
+impl Probes {
+    /// `count` fresh probes stamped now, and their sequence numbers.
+    fn make(&self, count: usize) -> (Vec<String>, Vec<u64>) {
+        let first = self.next.fetch_add(count as u64, Ordering::Relaxed);
+        let sent_us = self.epoch.elapsed().as_micros() as u64;
+        let seqs: Vec<u64> = (first..first + count as u64).collect();
+        let lines = seqs
+            .iter()
+            .map(|seq| json!({"bench_probe_seq": seq, "bench_probe_sent_us": sent_us}).to_string())
+            .collect();
+        (lines, seqs)
+    }
+
+    /// The probes' sequence numbers and latencies among the webhook's requests.
+    fn arrivals(&self, receiver: &HttpReceiver) -> HashMap<u64, Duration> {
+        receiver
+            .requests()
+            .iter()
+            .filter_map(|request| {
+                let record = &request.json()["record"];
+                let seq = record["bench_probe_seq"].as_u64()?;
+                let sent =
+                    self.epoch + Duration::from_micros(record["bench_probe_sent_us"].as_u64()?);
+                Some((seq, request.received_at.saturating_duration_since(sent)))
+            })
+            .collect()
+    }
+}
+
+/// The shipped repository plus the probe: log type `bench_probe:event` on the `json` HTTP
+/// source of the shipped cluster, a rule alerting on every probe, output `webhook:probe`.
+fn probe_repository(dir: &Path) -> anyhow::Result<PathBuf> {
+    let repo = dir.join("repo");
+    for part in ["conf", "rules"] {
+        copy_tree(&repository_root().join(part), &repo.join(part))?;
+    }
+    let cluster_path = repo.join("conf/clusters/local.json");
+    let mut cluster: Value = serde_json::from_str(&std::fs::read_to_string(&cluster_path)?)?;
+    cluster["data_sources"]["http"]["json"]
+        .as_array_mut()
+        .context("the shipped cluster has no http json source")?
+        .push(json!("bench_probe"));
+    std::fs::write(&cluster_path, cluster.to_string())?;
+    std::fs::write(
+        repo.join("conf/schemas/bench_probe.json"),
+        json!({"bench_probe:event": {"parser": "json", "schema": {
+            "bench_probe_seq": "integer", "bench_probe_sent_us": "integer"}}})
+        .to_string(),
+    )?;
+    let outputs_path = repo.join("conf/outputs.json");
+    let mut outputs: Value = serde_json::from_str(&std::fs::read_to_string(&outputs_path)?)?;
+    outputs["webhook"] = json!(["probe"]);
+    std::fs::write(&outputs_path, outputs.to_string())?;
+    std::fs::write(repo.join("rules/bench_probe.py"), PROBE_RULE)?;
+    Ok(repo)
+}
+
+fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// A fresh cluster of `size` nodes on the probe repository, its webhook pointed at `receiver`,
+/// and checked: a probe sent to each node makes one alert that reaches the webhook.
+fn start_cluster(
+    size: usize,
+    repo: &Path,
+    key: &Path,
+    receiver: &HttpReceiver,
+    probes: &Probes,
+) -> anyhow::Result<TestCluster> {
+    let cluster = TestCluster::start_configured(size, |options| {
+        options.repo = repo.to_owned();
+        options.extra_args.push("--quiet-alerts".into());
+        options
+            .env
+            .push(("SA_SECRETS_KEY".into(), key.display().to_string()));
+    })?;
+    let url = format!("url={}", receiver.url());
+    let set = cluster.sactl(0, &["outputs", "set", "webhook:probe", &url]);
+    if !set.status.success() {
+        bail!("outputs set failed: {set:?}");
+    }
+    let mut seqs = Vec::new();
+    for i in 0..size {
+        let (lines, mut seq) = probes.make(1);
+        let (status, reply) = http_post(
+            cluster.node(i).http_addr,
+            "/v1/ingest/json",
+            lines[0].as_bytes(),
+        )?;
+        let reply: Value =
+            serde_json::from_str(&reply).with_context(|| format!("{status} {reply}"))?;
+        if status != 200 || reply["alerts"].as_u64() != Some(1) {
+            bail!("a probe sent to node {i} made no alert: {status} {reply}");
+        }
+        seqs.append(&mut seq);
+    }
+    wait_for_probes(receiver, probes, &seqs, Duration::from_secs(30))?;
+    Ok(cluster)
+}
+
+/// Waits until every probe of `seqs` reached the webhook, or `timeout` passed; returns their
+/// latencies, sorted, and how many are missing.
+fn wait_for_probes(
+    receiver: &HttpReceiver,
+    probes: &Probes,
+    seqs: &[u64],
+    timeout: Duration,
+) -> anyhow::Result<(Vec<Duration>, usize)> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let arrivals = probes.arrivals(receiver);
+        let mut latencies: Vec<Duration> = seqs
+            .iter()
+            .filter_map(|seq| arrivals.get(seq).copied())
+            .collect();
+        if latencies.len() == seqs.len() || Instant::now() > deadline {
+            if latencies.is_empty() {
+                bail!("none of {} probes reached the webhook", seqs.len());
+            }
+            latencies.sort();
+            return Ok((latencies.clone(), seqs.len() - latencies.len()));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn http_addrs(cluster: &TestCluster) -> Vec<std::net::SocketAddr> {
+    (0..cluster.nodes.len())
+        .map(|i| cluster.node(i).http_addr)
+        .collect()
+}
+
+/// Records/s of a closed-loop load that must have had every request accepted.
+fn all_accepted(load: &sa_chaos_tests::bench::Load, requests: usize) -> anyhow::Result<f64> {
+    let accepted = load.accepted().count();
+    if accepted != requests {
+        bail!(
+            "{} of {requests} requests refused (503)",
+            requests - accepted
+        );
+    }
+    Ok(load.records_per_second())
+}
+
+/// Half load on `cluster`: `rate` records/s in batches of `latency_batch` with probes, for
+/// `seconds`. Returns the columns from "half load rec/s" on.
+fn half_load(
+    cluster: &TestCluster,
+    receiver: &HttpReceiver,
+    probes: &Probes,
+    lines: &[String],
+    rate: f64,
+    options: &Throughput,
+) -> anyhow::Result<Vec<f64>> {
+    let per_batch = (options.latency_batch / options.probe_every).max(1);
+    let requests_per_second = rate / options.latency_batch as f64;
+    let requests = (requests_per_second * options.seconds).ceil() as usize;
+    let sent_probes = std::sync::Mutex::new(vec![Vec::new(); requests]);
+    let load = open_loop(
+        &http_addrs(cluster),
+        "json",
+        requests,
+        requests_per_second,
+        &|i| {
+            let first = i * options.latency_batch;
+            let mut body: Vec<&str> = (first..first + options.latency_batch)
+                .map(|n| lines[n % lines.len()].as_str())
+                .collect();
+            let (probe_lines, seqs) = probes.make(per_batch);
+            body.extend(probe_lines.iter().map(String::as_str));
+            sent_probes.lock().unwrap_or_else(|e| e.into_inner())[i] = seqs;
+            (body.join("\n"), body.len())
+        },
+    )?;
+    let sent_probes = sent_probes.into_inner().unwrap_or_else(|e| e.into_inner());
+    let expected: Vec<u64> = load
+        .accepted()
+        .flat_map(|s| sent_probes[s.index].iter().copied())
+        .collect();
+    let (to_webhook, missing) =
+        wait_for_probes(receiver, probes, &expected, Duration::from_secs(60))?;
+    let commits = load.accepted_latencies();
+    Ok(vec![
+        load.records_per_second(),
+        100.0 * load.refused_share(),
+        millis(quantile(&commits, 0.5)),
+        millis(quantile(&commits, 0.99)),
+        millis(commits.last().copied().unwrap_or_default()),
+        expected.len() as f64,
+        millis(quantile(&to_webhook, 0.5)),
+        millis(quantile(&to_webhook, 0.99)),
+        millis(to_webhook.last().copied().unwrap_or_default()),
+        missing as f64,
+    ])
+}
+
+/// Failover and config-push figures over `rounds` rounds.
+fn failover_and_push(rounds: usize) -> anyhow::Result<()> {
     let mut cluster = TestCluster::start(3)?;
     let repo = repository_root();
     let repo = repo.to_str().context("repository path is not UTF-8")?;
