@@ -97,6 +97,78 @@ pub fn json_samples(files: &[&str]) -> anyhow::Result<Vec<String>> {
     Ok(lines)
 }
 
+/// Read-only API calls: CloudTrail events any account sees all day.
+const QUIET_CALLS: &[&str] = &[
+    "DescribeInstances",
+    "ListBuckets",
+    "GetObject",
+    "DescribeVolumes",
+    "ListUsers",
+    "GetCallerIdentity",
+    "DescribeSecurityGroups",
+    "ListRoles",
+    "GetBucketLocation",
+    "DescribeDBInstances",
+];
+
+/// The realistic corpus: CloudTrail events, 99 quiet ones for each one that alerts. The quiet
+/// ones are the samples that classify without an alert, varied in call, user, address and id;
+/// every record is asked of the node at `node` (running the shipped repository) first, and only
+/// those that behave as intended are kept.
+pub fn realistic_corpus(node: SocketAddr) -> anyhow::Result<Vec<String>> {
+    let verdict = |line: &str| -> anyhow::Result<(bool, bool)> {
+        let (status, reply) = http_post(node, "/v1/ingest/json", line.as_bytes())?;
+        if status != 200 {
+            bail!("ingest refused: {status} {reply}");
+        }
+        let reply: Value =
+            serde_json::from_str(&reply).with_context(|| format!("ingest reply {reply}"))?;
+        Ok((
+            reply["classified"].as_u64() == Some(1),
+            reply["alerts"].as_u64().is_some_and(|alerts| alerts > 0),
+        ))
+    };
+    let (mut alerting, mut templates) = (Vec::new(), Vec::new());
+    for line in json_samples(&["cloudtrail"])? {
+        match verdict(&line)? {
+            (true, true) => alerting.push(line),
+            (true, false) => templates.push(serde_json::from_str::<Value>(&line)?),
+            (false, _) => {}
+        }
+    }
+    if templates.is_empty() || alerting.is_empty() {
+        bail!(
+            "the CloudTrail samples need quiet and alerting records ({} quiet, {} alerting)",
+            templates.len(),
+            alerting.len()
+        );
+    }
+    let mut quiet = Vec::new();
+    for i in 0..99 {
+        let mut event = templates[i % templates.len()].clone();
+        event["eventID"] = Value::from(format!("{i:08x}-0000-4000-8000-{i:012x}"));
+        event["eventName"] = Value::from(QUIET_CALLS[i % QUIET_CALLS.len()]);
+        event["sourceIPAddress"] = Value::from(format!("10.{}.{}.{}", i % 7, i % 13, i % 251));
+        if event["userIdentity"]["userName"].is_string() {
+            event["userIdentity"]["userName"] = Value::from(format!("analyst{}", i % 17));
+        }
+        let line = event.to_string();
+        if verdict(&line)? == (true, false) {
+            quiet.push(line);
+        }
+    }
+    if quiet.len() < 50 {
+        bail!(
+            "only {} varied CloudTrail events classify quietly",
+            quiet.len()
+        );
+    }
+    let mut lines = quiet;
+    lines.truncate(99);
+    lines.push(alerting[0].clone());
+    Ok(lines)
+}
+
 /// One ingest request as a client saw it.
 #[derive(Debug, Clone)]
 pub struct Sent {

@@ -11,7 +11,7 @@
 //!    of `BATCH` lines to `/v1/ingest/json`, spread over all nodes, until `RECORDS` records are
 //!    committed (each reply comes after its batch's commit): end-to-end records/s of one and of
 //!    three nodes, and their ratio;
-//! 2. on the three nodes, half of their maximum of step 1, open loop for `SECONDS` s: batches of
+//! 2. on three fresh nodes, half of the three nodes' maximum of step 1, open loop for `SECONDS` s: batches of
 //!    `LATENCY_BATCH` lines at a fixed rate, round robin over the nodes, each on its own
 //!    connection. Ingest -> commit is the time of each request (its reply comes after its commit);
 //!    record -> webhook is, for the probe records mixed into the batches (one per `PROBE_EVERY`
@@ -22,11 +22,17 @@
 //! rule and output, with `--quiet-alerts`, in a temporary working directory (so the `file`
 //! sources of the shipped cluster read nothing). Clusters are fresh each run.
 //!
-//! `cargo run --release -p sa-chaos-tests --bin cluster-bench -- --throughput [--records 50000]
-//! [--batch 1000] [--clients 2] [--latency-batch 100] [--probe-every 100] [--seconds 20]
+//! Corpora (as node-bench's): `shipped`, every JSON sample of deploy/local/samples (about a third
+//! of records alert); `realistic`, CloudTrail where one record in a hundred alerts. The alerts of
+//! the shipped rules go to the shipped outputs, which have no settings here: the leader's
+//! dispatcher dead-letters or retries them, as a node with the shipped repository does. The last
+//! columns show that work: alerts committed and delivery attempts of the leader per second.
+//!
+//! `cargo run --release -p sa-chaos-tests --bin cluster-bench -- --throughput
+//! [--corpus shipped|realistic] [--records 50000] [--batch 1000] [--clients 2] [--latency-batch 100] [--probe-every 100] [--seconds 20]
 //! [--runs 3]` (build sanode and sactl first, in the same profile). Prints one line per run,
 //! medians with ranges, and last
-//! `cluster-bench: 1 node R rec/s, 3 nodes T rec/s (ratio X); at half load (H rec/s over 3
+//! `cluster-bench: corpus C, 1 node R rec/s, 3 nodes T rec/s (ratio X); at half load (H rec/s over 3
 //! nodes): ingest->commit p50/p99/max A/B/C ms, record->webhook p50/p99/max D/E/F ms` (medians).
 
 use std::collections::HashMap;
@@ -36,9 +42,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use sa_chaos_tests::bench::{
-    Figures, batches, closed_loop, json_samples, millis, open_loop, quantile,
+    Figures, batches, closed_loop, json_samples, millis, open_loop, quantile, realistic_corpus,
 };
-use sa_chaos_tests::{HttpReceiver, TestCluster, http_post, repository_root};
+use sa_chaos_tests::{HttpReceiver, TestCluster, http_get, http_post, repository_root};
 use serde_json::{Value, json};
 
 fn main() -> anyhow::Result<()> {
@@ -52,6 +58,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 struct Throughput {
+    corpus: String,
     records: usize,
     batch: usize,
     clients: usize,
@@ -64,6 +71,7 @@ struct Throughput {
 impl Throughput {
     fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Throughput> {
         let mut options = Throughput {
+            corpus: "shipped".into(),
             records: 50_000,
             batch: 1_000,
             clients: 2,
@@ -73,9 +81,17 @@ impl Throughput {
             runs: 3,
         };
         while let Some(flag) = args.next() {
-            let value: f64 = args
+            let text = args
                 .next()
-                .with_context(|| format!("{flag} needs a value"))?
+                .with_context(|| format!("{flag} needs a value"))?;
+            if flag == "--corpus" {
+                if !["shipped", "realistic"].contains(&text.as_str()) {
+                    bail!("--corpus {text}: shipped or realistic");
+                }
+                options.corpus = text;
+                continue;
+            }
+            let value: f64 = text
                 .parse()
                 .with_context(|| format!("{flag}: not a number"))?;
             let count = value.max(1.0) as usize;
@@ -95,7 +111,7 @@ impl Throughput {
 }
 
 /// One run's figures, in the order of [`COLUMNS`].
-const COLUMNS: [&str; 13] = [
+const COLUMNS: [&str; 15] = [
     "1 node rec/s",
     "3 nodes rec/s",
     "ratio 3/1",
@@ -109,6 +125,8 @@ const COLUMNS: [&str; 13] = [
     "record->webhook p99 ms",
     "record->webhook max ms",
     "probes missing",
+    "alerts committed/s",
+    "leader delivery attempts/s",
 ];
 
 const PROBE_RULE: &str = r#"
@@ -121,8 +139,6 @@ def bench_probe(rec):
 "#;
 
 fn throughput(options: &Throughput) -> anyhow::Result<()> {
-    let lines = json_samples(&[])?;
-    let bodies = batches(&lines, options.records, options.batch);
     let dir = tempfile::tempdir()?;
     std::env::set_current_dir(dir.path())?;
     let repo = probe_repository(dir.path())?;
@@ -132,6 +148,13 @@ fn throughput(options: &Throughput) -> anyhow::Result<()> {
         epoch: Instant::now(),
         next: AtomicU64::new(0),
     };
+    let lines = if options.corpus == "realistic" {
+        let node = start_cluster(1, &repo, &key, &receiver, &probes)?;
+        realistic_corpus(node.node(0).http_addr)?
+    } else {
+        json_samples(&[])?
+    };
+    let bodies = batches(&lines, options.records, options.batch);
     let mut columns: Vec<Vec<f64>> = vec![Vec::new(); COLUMNS.len()];
     for run in 1..=options.runs {
         let mut figures = Vec::new();
@@ -144,6 +167,10 @@ fn throughput(options: &Throughput) -> anyhow::Result<()> {
         let load = closed_loop(&http_addrs(&three), "json", &bodies, options.clients)?;
         let max = all_accepted(&load, bodies.len())?;
         figures.extend([max, max / figures[0]]);
+        drop(three);
+
+        // A fresh cluster: the alerts of the maximum run are still being delivered.
+        let three = start_cluster(3, &repo, &key, &receiver, &probes)?;
         figures.extend(half_load(
             &three,
             &receiver,
@@ -169,9 +196,11 @@ fn throughput(options: &Throughput) -> anyhow::Result<()> {
     }
     let medians: Vec<Figures> = columns.into_iter().map(Figures::of).collect();
     println!(
-        "medians of {} runs (ranges): maxima from {} clients per node posting {} records in \
-         batches of {}; half load for {} s in batches of {} with a probe every {} records:",
+        "medians of {} runs (ranges), corpus {}: maxima from {} clients per node posting {} \
+         records in batches of {}; half load for {} s in batches of {} with a probe every {} \
+         records:",
         options.runs,
+        options.corpus,
         options.clients,
         options.records,
         options.batch,
@@ -187,9 +216,10 @@ fn throughput(options: &Throughput) -> anyhow::Result<()> {
     }
     let m = |i: usize| medians[i].median;
     println!(
-        "cluster-bench: 1 node {:.0} rec/s, 3 nodes {:.0} rec/s (ratio {:.2}); at half load \
+        "cluster-bench: corpus {}, 1 node {:.0} rec/s, 3 nodes {:.0} rec/s (ratio {:.2}); at half load \
          ({:.0} rec/s over 3 nodes): ingest->commit p50/p99/max {:.0}/{:.0}/{:.0} ms, \
          record->webhook p50/p99/max {:.0}/{:.0}/{:.0} ms",
+        options.corpus,
         m(0),
         m(1),
         m(2),
@@ -380,6 +410,8 @@ fn half_load(
     let requests_per_second = rate / options.latency_batch as f64;
     let requests = (requests_per_second * options.seconds).ceil() as usize;
     let sent_probes = std::sync::Mutex::new(vec![Vec::new(); requests]);
+    let leader = cluster.leader().context("no leader")?;
+    let attempts_before = delivery_attempts(cluster, leader)?;
     let load = open_loop(
         &http_addrs(cluster),
         "json",
@@ -396,6 +428,7 @@ fn half_load(
             (body.join("\n"), body.len())
         },
     )?;
+    let attempts = delivery_attempts(cluster, leader)? - attempts_before;
     let sent_probes = sent_probes.into_inner().unwrap_or_else(|e| e.into_inner());
     let expected: Vec<u64> = load
         .accepted()
@@ -415,7 +448,22 @@ fn half_load(
         millis(quantile(&to_webhook, 0.99)),
         millis(to_webhook.last().copied().unwrap_or_default()),
         missing as f64,
+        load.counts()[2] as f64 / load.elapsed.as_secs_f64(),
+        attempts / load.elapsed.as_secs_f64(),
     ])
+}
+
+/// Delivery attempts node `i` has made (`sa_output_deliveries_total`, every output and result).
+fn delivery_attempts(cluster: &TestCluster, i: usize) -> anyhow::Result<f64> {
+    let (status, metrics) = http_get(cluster.node(i).http_addr, "/metrics")?;
+    if status != 200 {
+        bail!("GET /metrics answered {status}");
+    }
+    Ok(metrics
+        .lines()
+        .filter(|line| line.starts_with("sa_output_deliveries_total"))
+        .filter_map(|line| line.split_whitespace().last()?.parse::<f64>().ok())
+        .sum())
 }
 
 /// Failover and config-push figures over `rounds` rounds.

@@ -19,9 +19,8 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, bail};
-use sa_chaos_tests::bench::{Figures, closed_loop, json_samples};
-use sa_chaos_tests::{NodeOptions, NodeProcess, http_post, repository_root, workspace_binary};
-use serde_json::Value;
+use sa_chaos_tests::bench::{Figures, closed_loop, json_samples, realistic_corpus};
+use sa_chaos_tests::{NodeOptions, NodeProcess, repository_root, workspace_binary};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Corpus {
@@ -146,71 +145,11 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Read-only API calls: CloudTrail events any account sees all day.
-const QUIET_CALLS: &[&str] = &[
-    "DescribeInstances",
-    "ListBuckets",
-    "GetObject",
-    "DescribeVolumes",
-    "ListUsers",
-    "GetCallerIdentity",
-    "DescribeSecurityGroups",
-    "ListRoles",
-    "GetBucketLocation",
-    "DescribeDBInstances",
-];
-
-/// CloudTrail events, 99 quiet ones for each one that alerts: the quiet ones are the samples
-/// that classify without an alert, varied in call, user, address and id; every record is asked
-/// of a node first, and only those that behave as intended are kept.
+/// The realistic corpus, checked against a node of its own.
 fn realistic(sanode: &Path, dir: &Path) -> anyhow::Result<Vec<String>> {
     let node = start_node(sanode, &dir.join("probe"))?;
-    let verdict = |line: &str| -> anyhow::Result<(bool, bool)> {
-        let reply = post(&node, line)?;
-        Ok((
-            reply["classified"].as_u64() == Some(1),
-            reply["alerts"].as_u64().is_some_and(|alerts| alerts > 0),
-        ))
-    };
-    let (mut alerting, mut templates) = (Vec::new(), Vec::new());
-    for line in json_samples(&["cloudtrail"])? {
-        match verdict(&line)? {
-            (true, true) => alerting.push(line),
-            (true, false) => templates.push(serde_json::from_str::<Value>(&line)?),
-            (false, _) => {}
-        }
-    }
-    if templates.is_empty() || alerting.is_empty() {
-        bail!(
-            "the CloudTrail samples need quiet and alerting records ({} quiet, {} alerting)",
-            templates.len(),
-            alerting.len()
-        );
-    }
-    let mut quiet = Vec::new();
-    for i in 0..99 {
-        let mut event = templates[i % templates.len()].clone();
-        event["eventID"] = Value::from(format!("{i:08x}-0000-4000-8000-{i:012x}"));
-        event["eventName"] = Value::from(QUIET_CALLS[i % QUIET_CALLS.len()]);
-        event["sourceIPAddress"] = Value::from(format!("10.{}.{}.{}", i % 7, i % 13, i % 251));
-        if event["userIdentity"]["userName"].is_string() {
-            event["userIdentity"]["userName"] = Value::from(format!("analyst{}", i % 17));
-        }
-        let line = event.to_string();
-        if verdict(&line)? == (true, false) {
-            quiet.push(line);
-        }
-    }
+    let lines = realistic_corpus(node.http_addr)?;
     node.terminate_cleanly(std::time::Duration::from_secs(30))?;
-    if quiet.len() < 50 {
-        bail!(
-            "only {} varied CloudTrail events classify quietly",
-            quiet.len()
-        );
-    }
-    let mut lines = quiet;
-    lines.truncate(99);
-    lines.push(alerting[0].clone());
     Ok(lines)
 }
 
@@ -218,14 +157,6 @@ fn start_node(sanode: &Path, data_dir: &Path) -> anyhow::Result<NodeProcess> {
     let mut options = NodeOptions::new(sanode.to_owned(), data_dir.to_owned());
     options.extra_args.push("--quiet-alerts".into());
     NodeProcess::start(&options)
-}
-
-fn post(node: &NodeProcess, body: &str) -> anyhow::Result<Value> {
-    let (status, reply) = http_post(node.http_addr, "/v1/ingest/json", body.as_bytes())?;
-    if status != 200 {
-        bail!("ingest refused: {status} {reply}");
-    }
-    serde_json::from_str(&reply).with_context(|| format!("ingest reply {reply}"))
 }
 
 struct EndToEnd {
