@@ -15,7 +15,7 @@
 //!    `LATENCY_BATCH` lines at a fixed rate, round robin over the nodes, each on its own
 //!    connection. Ingest -> commit is the time of each request (its reply comes after its commit);
 //!    record -> webhook is, for the probe records mixed into the batches (one per `PROBE_EVERY`
-//!    records, at least one a batch), the time from the probe's batch being sent to its alert
+//!    records), the time from the probe's batch being sent to its alert
 //!    arriving at a local webhook (a rule firing on every probe, output `webhook:probe`).
 //!
 //! The nodes run a copy of the shipped repository (conf/ and rules/) plus the probe's schema,
@@ -29,11 +29,12 @@
 //! columns show that work: alerts committed and delivery attempts of the leader per second.
 //!
 //! `cargo run --release -p sa-chaos-tests --bin cluster-bench -- --throughput
-//! [--corpus shipped|realistic] [--records 50000] [--batch 1000] [--clients 2] [--latency-batch 100] [--probe-every 100] [--seconds 20]
+//! [--corpus shipped|realistic] [--records 50000] [--batch 1000] [--clients 8] [--latency-batch 100] [--probe-every 500] [--seconds 20]
 //! [--runs 3]` (build sanode and sactl first, in the same profile). Prints one line per run,
 //! medians with ranges, and last
 //! `cluster-bench: corpus C, 1 node R rec/s, 3 nodes T rec/s (ratio X); at half load (H rec/s over 3
-//! nodes): ingest->commit p50/p99/max A/B/C ms, record->webhook p50/p99/max D/E/F ms` (medians).
+//! nodes): ingest->commit p50/p99/max A/B/C ms, record->webhook p50/p99/max D/E/F ms (p50 G ms
+//! in the first half, H ms in the second)` (medians).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -74,9 +75,9 @@ impl Throughput {
             corpus: "shipped".into(),
             records: 50_000,
             batch: 1_000,
-            clients: 2,
+            clients: 8,
             latency_batch: 100,
-            probe_every: 100,
+            probe_every: 500,
             seconds: 20.0,
             runs: 3,
         };
@@ -111,11 +112,11 @@ impl Throughput {
 }
 
 /// One run's figures, in the order of [`COLUMNS`].
-const COLUMNS: [&str; 15] = [
+const COLUMNS: [&str; 17] = [
     "1 node rec/s",
     "3 nodes rec/s",
     "ratio 3/1",
-    "half load rec/s",
+    "half load rec/s offered",
     "503 share %",
     "ingest->commit p50 ms",
     "ingest->commit p99 ms",
@@ -125,6 +126,8 @@ const COLUMNS: [&str; 15] = [
     "record->webhook p99 ms",
     "record->webhook max ms",
     "probes missing",
+    "record->webhook p50 ms, first half",
+    "record->webhook p50 ms, second half",
     "alerts committed/s",
     "leader delivery attempts/s",
 ];
@@ -218,7 +221,8 @@ fn throughput(options: &Throughput) -> anyhow::Result<()> {
     println!(
         "cluster-bench: corpus {}, 1 node {:.0} rec/s, 3 nodes {:.0} rec/s (ratio {:.2}); at half load \
          ({:.0} rec/s over 3 nodes): ingest->commit p50/p99/max {:.0}/{:.0}/{:.0} ms, \
-         record->webhook p50/p99/max {:.0}/{:.0}/{:.0} ms",
+         record->webhook p50/p99/max {:.0}/{:.0}/{:.0} ms (p50 {:.0} ms in the first half, {:.0} \
+         ms in the second)",
         options.corpus,
         m(0),
         m(1),
@@ -229,7 +233,9 @@ fn throughput(options: &Throughput) -> anyhow::Result<()> {
         m(7),
         m(9),
         m(10),
-        m(11)
+        m(11),
+        m(13),
+        m(14)
     );
     Ok(())
 }
@@ -254,8 +260,9 @@ impl Probes {
         (lines, seqs)
     }
 
-    /// The probes' sequence numbers and latencies among the webhook's requests.
-    fn arrivals(&self, receiver: &HttpReceiver) -> HashMap<u64, Duration> {
+    /// The probes among the webhook's requests: sequence number -> (sent, latency), sent from
+    /// `epoch`.
+    fn arrivals(&self, receiver: &HttpReceiver) -> HashMap<u64, (Duration, Duration)> {
         receiver
             .requests()
             .iter()
@@ -264,7 +271,13 @@ impl Probes {
                 let seq = record["bench_probe_seq"].as_u64()?;
                 let sent =
                     self.epoch + Duration::from_micros(record["bench_probe_sent_us"].as_u64()?);
-                Some((seq, request.received_at.saturating_duration_since(sent)))
+                Some((
+                    seq,
+                    (
+                        sent.duration_since(self.epoch),
+                        request.received_at.saturating_duration_since(sent),
+                    ),
+                ))
             })
             .collect()
     }
@@ -352,27 +365,29 @@ fn start_cluster(
     Ok(cluster)
 }
 
-/// Waits until every probe of `seqs` reached the webhook, or `timeout` passed; returns their
-/// latencies, sorted, and how many are missing.
+/// Waits until every probe of `seqs` reached the webhook, or `timeout` passed; returns when
+/// each that arrived was sent (from the probes' epoch) and its latency, in the order sent, and
+/// how many are missing.
 fn wait_for_probes(
     receiver: &HttpReceiver,
     probes: &Probes,
     seqs: &[u64],
     timeout: Duration,
-) -> anyhow::Result<(Vec<Duration>, usize)> {
+) -> anyhow::Result<(Vec<(Duration, Duration)>, usize)> {
     let deadline = Instant::now() + timeout;
     loop {
         let arrivals = probes.arrivals(receiver);
-        let mut latencies: Vec<Duration> = seqs
+        let mut found: Vec<(Duration, Duration)> = seqs
             .iter()
             .filter_map(|seq| arrivals.get(seq).copied())
             .collect();
-        if latencies.len() == seqs.len() || Instant::now() > deadline {
-            if latencies.is_empty() {
+        if found.len() == seqs.len() || Instant::now() > deadline {
+            if found.is_empty() {
                 bail!("none of {} probes reached the webhook", seqs.len());
             }
-            latencies.sort();
-            return Ok((latencies.clone(), seqs.len() - latencies.len()));
+            found.sort();
+            let missing = seqs.len() - found.len();
+            return Ok((found, missing));
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -397,7 +412,7 @@ fn all_accepted(load: &sa_chaos_tests::bench::Load, requests: usize) -> anyhow::
 }
 
 /// Half load on `cluster`: `rate` records/s in batches of `latency_batch` with probes, for
-/// `seconds`. Returns the columns from "half load rec/s" on.
+/// `seconds`. Returns the columns from "half load rec/s offered" on.
 fn half_load(
     cluster: &TestCluster,
     receiver: &HttpReceiver,
@@ -406,7 +421,9 @@ fn half_load(
     rate: f64,
     options: &Throughput,
 ) -> anyhow::Result<Vec<f64>> {
+    // One batch in `every` carries `per_batch` probes.
     let per_batch = (options.latency_batch / options.probe_every).max(1);
+    let every = (options.probe_every / options.latency_batch).max(1);
     let requests_per_second = rate / options.latency_batch as f64;
     let requests = (requests_per_second * options.seconds).ceil() as usize;
     let sent_probes = std::sync::Mutex::new(vec![Vec::new(); requests]);
@@ -422,7 +439,7 @@ fn half_load(
             let mut body: Vec<&str> = (first..first + options.latency_batch)
                 .map(|n| lines[n % lines.len()].as_str())
                 .collect();
-            let (probe_lines, seqs) = probes.make(per_batch);
+            let (probe_lines, seqs) = probes.make(if i % every == 0 { per_batch } else { 0 });
             body.extend(probe_lines.iter().map(String::as_str));
             sent_probes.lock().unwrap_or_else(|e| e.into_inner())[i] = seqs;
             (body.join("\n"), body.len())
@@ -434,11 +451,18 @@ fn half_load(
         .accepted()
         .flat_map(|s| sent_probes[s.index].iter().copied())
         .collect();
-    let (to_webhook, missing) =
-        wait_for_probes(receiver, probes, &expected, Duration::from_secs(60))?;
+    let (arrived, missing) = wait_for_probes(receiver, probes, &expected, Duration::from_secs(60))?;
+    let sorted = |probes: &[(Duration, Duration)]| {
+        let mut latencies: Vec<Duration> = probes.iter().map(|(_, latency)| *latency).collect();
+        latencies.sort();
+        latencies
+    };
+    let to_webhook = sorted(&arrived);
+    let (first_half, second_half) = arrived.split_at(arrived.len() / 2);
+    let (first_half, second_half) = (sorted(first_half), sorted(second_half));
     let commits = load.accepted_latencies();
     Ok(vec![
-        load.records_per_second(),
+        rate,
         100.0 * load.refused_share(),
         millis(quantile(&commits, 0.5)),
         millis(quantile(&commits, 0.99)),
@@ -448,6 +472,8 @@ fn half_load(
         millis(quantile(&to_webhook, 0.99)),
         millis(to_webhook.last().copied().unwrap_or_default()),
         missing as f64,
+        millis(quantile(&first_half, 0.5)),
+        millis(quantile(&second_half, 0.5)),
         load.counts()[2] as f64 / load.elapsed.as_secs_f64(),
         attempts / load.elapsed.as_secs_f64(),
     ])

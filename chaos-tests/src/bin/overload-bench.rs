@@ -14,7 +14,8 @@
 //! cluster (relative paths) read nothing.
 //!
 //! `cargo run --release -p sa-chaos-tests --bin overload-bench -- [--records 50000]
-//! [--batch 1000] [--clients 2] [--seconds 30] [--factor 2] [--runs 3]` (build sanode first,
+//! [--batch 1000] [--clients 8] [--seconds 30] [--factor 2] [--runs 3] [--node-arg ARG]...`
+//! (`--node-arg` passes a flag to every sanode, e.g. `--node-arg --ingest-max-held-mib=16`; build sanode first,
 //! in the same profile). Prints one line per run, then medians with ranges; the last line reads
 //! `overload-bench: offered O rec/s, achieved A rec/s (P% of max), 503 share S%, p99 accepted
 //! L ms, peak RSS M MB; max load M rec/s, peak RSS X MB; idle RSS I MB` (medians).
@@ -29,6 +30,8 @@ use sa_chaos_tests::bench::{
 use sa_chaos_tests::{NodeOptions, NodeProcess, workspace_binary};
 
 struct Options {
+    /// Extra sanode flags (`--node-arg`, repeatable).
+    node_args: Vec<String>,
     records: usize,
     batch: usize,
     clients: usize,
@@ -40,17 +43,23 @@ struct Options {
 impl Options {
     fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
         let mut options = Options {
+            node_args: Vec::new(),
             records: 50_000,
             batch: 1_000,
-            clients: 2,
+            clients: 8,
             seconds: 30.0,
             factor: 2.0,
             runs: 3,
         };
         while let Some(flag) = args.next() {
-            let value: f64 = args
+            let text = args
                 .next()
-                .with_context(|| format!("{flag} needs a value"))?
+                .with_context(|| format!("{flag} needs a value"))?;
+            if flag == "--node-arg" {
+                options.node_args.push(text);
+                continue;
+            }
+            let value: f64 = text
                 .parse()
                 .with_context(|| format!("{flag}: not a number"))?;
             let count = value.max(1.0) as usize;
@@ -109,13 +118,14 @@ fn main() -> anyhow::Result<()> {
     let medians: Vec<Figures> = columns.into_iter().map(Figures::of).collect();
     println!(
         "medians of {} runs (ranges), batches of {} shipped sample lines, max from {} clients \
-         and {} records, {} x max offered for {} s:",
+         and {} records, {} x max offered for {} s, node flags {:?}:",
         options.runs,
         options.batch,
         options.clients,
         options.records,
         options.factor,
-        options.seconds
+        options.seconds,
+        options.node_args
     );
     for (name, figures) in COLUMNS.iter().zip(&medians) {
         println!("  {name}: {}", figures.show(0));
@@ -138,10 +148,15 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn start_node(sanode: &Path, dir: &Path) -> anyhow::Result<(tempfile::TempDir, NodeProcess)> {
+fn start_node(
+    sanode: &Path,
+    dir: &Path,
+    node_args: &[String],
+) -> anyhow::Result<(tempfile::TempDir, NodeProcess)> {
     let data = tempfile::tempdir_in(dir)?;
     let mut options = NodeOptions::new(sanode.to_owned(), data.path().join("data"));
     options.extra_args.push("--quiet-alerts".into());
+    options.extra_args.extend(node_args.iter().cloned());
     let node = NodeProcess::start(&options)?;
     Ok((data, node))
 }
@@ -154,7 +169,7 @@ fn run_once(
 ) -> anyhow::Result<Vec<f64>> {
     let mb = |kib: u64| kib as f64 / 1024.0;
 
-    let (_data, node) = start_node(sanode, dir)?;
+    let (_data, node) = start_node(sanode, dir, &options.node_args)?;
     std::thread::sleep(Duration::from_secs(2));
     let idle = memory_kib(node.pid(), "VmRSS")?;
     let full = closed_loop(&[node.http_addr], "json", bodies, options.clients)?;
@@ -168,7 +183,7 @@ fn run_once(
     let peak_at_max = memory_kib(node.pid(), "VmHWM")?;
     node.terminate_cleanly(Duration::from_secs(60))?;
 
-    let (_data, node) = start_node(sanode, dir)?;
+    let (_data, node) = start_node(sanode, dir, &options.node_args)?;
     let offered = options.factor * max;
     let rate = offered / options.batch as f64;
     let requests = (rate * options.seconds).ceil() as usize;
