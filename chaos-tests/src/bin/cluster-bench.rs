@@ -7,34 +7,35 @@
 //! Prints medians and maxima.
 //!
 //! With `--throughput`, each of `RUNS` runs:
-//! 1. one node, then three: `CLIENTS` clients per node post the shipped JSON samples in batches
-//!    of `BATCH` lines to `/v1/ingest/json`, spread over all nodes, until `RECORDS` records are
-//!    committed (each reply comes after its batch's commit): end-to-end records/s of one and of
-//!    three nodes, and their ratio;
-//! 2. on three fresh nodes, half of the three nodes' maximum of step 1, open loop for `SECONDS` s: batches of
-//!    `LATENCY_BATCH` lines at a fixed rate, round robin over the nodes, each on its own
-//!    connection. Ingest -> commit is the time of each request (its reply comes after its commit);
-//!    record -> webhook is, for the probe records mixed into the batches (one per `PROBE_EVERY`
-//!    records), the time from the probe's batch being sent to its alert
-//!    arriving at a local webhook (a rule firing on every probe, output `webhook:probe`).
+//! 1. one node, then three: `CLIENTS` clients per node post the corpus in batches of `BATCH`
+//!    lines to `/v1/ingest/json`, spread over all nodes, until `RECORDS` records are committed
+//!    (each reply comes after its batch's commit): end-to-end records/s of one and of three
+//!    nodes, and their ratio;
+//! 2. on three fresh nodes, half of the three nodes' maximum of step 1, open loop for `SECONDS`
+//!    s: batches of `LATENCY_BATCH` lines at a fixed rate, round robin over the nodes, each on
+//!    its own connection. Ingest -> commit is the time of each request (its reply comes after
+//!    its commit); record -> webhook is, for the probe records mixed into the batches (one per
+//!    `PROBE_EVERY` records), the time from the probe's batch being sent to its alert arriving
+//!    at a local webhook (a rule firing on every probe, output `webhook:probe`).
 //!
 //! The nodes run a copy of the shipped repository (conf/ and rules/) plus the probe's schema,
 //! rule and output, with `--quiet-alerts`, in a temporary working directory (so the `file`
 //! sources of the shipped cluster read nothing). Clusters are fresh each run.
 //!
-//! Corpora (as node-bench's): `shipped`, every JSON sample of deploy/local/samples (about a third
-//! of records alert); `realistic`, CloudTrail where one record in a hundred alerts. The alerts of
-//! the shipped rules go to the shipped outputs, which have no settings here: the leader's
-//! dispatcher dead-letters or retries them, as a node with the shipped repository does. The last
-//! columns show that work: alerts committed and delivery attempts of the leader per second.
+//! Corpora (as node-bench's): `shipped`, every JSON sample of deploy/local/samples (about a
+//! third of records alert); `realistic`, CloudTrail where one record in a hundred alerts. The
+//! alerts of the shipped rules go to the shipped outputs, which have no settings here: the
+//! leader's dispatcher dead-letters or retries them, as a node with the shipped repository
+//! does. The last columns show that work: alerts committed and delivery attempts of the leader
+//! per second.
 //!
 //! `cargo run --release -p sa-chaos-tests --bin cluster-bench -- --throughput
-//! [--corpus shipped|realistic] [--records 50000] [--batch 1000] [--clients 8] [--latency-batch 100] [--probe-every 500] [--seconds 20]
-//! [--runs 3]` (build sanode and sactl first, in the same profile). Prints one line per run,
-//! medians with ranges, and last
-//! `cluster-bench: corpus C, 1 node R rec/s, 3 nodes T rec/s (ratio X); at half load (H rec/s over 3
-//! nodes): ingest->commit p50/p99/max A/B/C ms, record->webhook p50/p99/max D/E/F ms (p50 G ms
-//! in the first half, H ms in the second)` (medians).
+//! [--corpus shipped|realistic] [--records 50000] [--batch 1000] [--clients 8]
+//! [--latency-batch 100] [--probe-every 500] [--seconds 20] [--runs 3]` (build sanode and sactl
+//! first, in the same profile). Prints one line per run, medians with ranges, and last
+//! `cluster-bench: corpus C, 1 node R rec/s, 3 nodes T rec/s (ratio X); at half load (H rec/s
+//! over 3 nodes): ingest->commit p50/p99/max A/B/C ms, record->webhook p50/p99/max D/E/F ms
+//! (p50 G ms in the first half, H ms in the second)` (medians).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -219,8 +220,8 @@ fn throughput(options: &Throughput) -> anyhow::Result<()> {
     }
     let m = |i: usize| medians[i].median;
     println!(
-        "cluster-bench: corpus {}, 1 node {:.0} rec/s, 3 nodes {:.0} rec/s (ratio {:.2}); at half load \
-         ({:.0} rec/s over 3 nodes): ingest->commit p50/p99/max {:.0}/{:.0}/{:.0} ms, \
+        "cluster-bench: corpus {}, 1 node {:.0} rec/s, 3 nodes {:.0} rec/s (ratio {:.2}); at \
+         half load ({:.0} rec/s over 3 nodes): ingest->commit p50/p99/max {:.0}/{:.0}/{:.0} ms, \
          record->webhook p50/p99/max {:.0}/{:.0}/{:.0} ms (p50 {:.0} ms in the first half, {:.0} \
          ms in the second)",
         options.corpus,

@@ -15,10 +15,11 @@
 //!
 //! `cargo run --release -p sa-chaos-tests --bin overload-bench -- [--records 50000]
 //! [--batch 1000] [--clients 8] [--seconds 30] [--factor 2] [--runs 3] [--node-arg ARG]...`
-//! (`--node-arg` passes a flag to every sanode, e.g. `--node-arg --ingest-max-held-mib=16`; build sanode first,
-//! in the same profile). Prints one line per run, then medians with ranges; the last line reads
-//! `overload-bench: offered O rec/s, achieved A rec/s (P% of max), 503 share S%, p99 accepted
-//! L ms, peak RSS M MB; max load M rec/s, peak RSS X MB; idle RSS I MB` (medians).
+//! (`--node-arg` passes a flag to every sanode, e.g. `--node-arg --ingest-max-held-mib=16`;
+//! build sanode first, in the same profile). Prints one line per run, then medians with
+//! ranges; the last line reads `overload-bench: offered O rec/s, achieved A rec/s (P% of max),
+//! 503 share S%, p99 accepted L ms, peak RSS M MB; max load X rec/s, peak RSS Y MB; idle RSS I
+//! MB` (medians).
 
 use std::path::Path;
 use std::time::Duration;
