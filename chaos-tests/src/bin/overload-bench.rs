@@ -3,7 +3,9 @@
 //! 1. a fresh node, idle for 2 s: its resident memory (VmRSS) idle;
 //! 2. its maximum: `CLIENTS` clients post the shipped JSON samples in batches of `BATCH` lines to
 //!    `/v1/ingest/json` until `RECORDS` records are committed (as node-bench does), and the
-//!    node's peak resident memory (VmHWM) at that load;
+//!    node's peak resident memory (VmHWM) at that load. The default, 300,000 records, is about
+//!    what the overloaded node commits in 30 s: a node gets slower and bigger as its state
+//!    grows, so a short maximum run overstates what it sustains;
 //! 3. a second fresh node offered `FACTOR` times that maximum for `SECONDS` s, open loop: the
 //!    same batches at a fixed rate, each on its own connection whatever the replies before it
 //!    do, a 503 not sent again. Achieved records/s counts the records of the 200s answered
@@ -13,7 +15,7 @@
 //! The nodes run in a temporary working directory, so the `file` sources of the shipped
 //! cluster (relative paths) read nothing.
 //!
-//! `cargo run --release -p sa-chaos-tests --bin overload-bench -- [--records 50000]
+//! `cargo run --release -p sa-chaos-tests --bin overload-bench -- [--records 300000]
 //! [--batch 1000] [--clients 8] [--seconds 30] [--factor 2] [--runs 3] [--node-arg ARG]...`
 //! (`--node-arg` passes a flag to every sanode, e.g. `--node-arg --ingest-max-held-mib=16`;
 //! build sanode first, in the same profile). Prints one line per run, then medians with
@@ -45,7 +47,7 @@ impl Options {
     fn parse(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
         let mut options = Options {
             node_args: Vec::new(),
-            records: 50_000,
+            records: 300_000,
             batch: 1_000,
             clients: 8,
             seconds: 30.0,
