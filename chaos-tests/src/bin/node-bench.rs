@@ -88,6 +88,9 @@ fn main() -> anyhow::Result<()> {
     let sanode = workspace_binary("sanode")?;
     let sactl = workspace_binary("sactl")?;
     let dir = tempfile::tempdir()?;
+    // The shipped cluster's `file` sources are relative paths: from the repository root a node
+    // would read deploy/local/samples besides what the clients post.
+    std::env::set_current_dir(dir.path())?;
     let mut summaries = Vec::new();
     for &corpus in &options.corpora {
         let distinct = match corpus {
