@@ -34,8 +34,10 @@
 //! [--latency-batch 100] [--probe-every 500] [--seconds 20] [--runs 3]` (build sanode and sactl
 //! first, in the same profile). Prints one line per run, medians with ranges, and last
 //! `cluster-bench: corpus C, 1 node R rec/s, 3 nodes T rec/s (ratio X); at half load (H rec/s
-//! over 3 nodes): ingest->commit p50/p99/max A/B/C ms, record->webhook p50/p99/max D/E/F ms
-//! (p50 G ms in the first half, H ms in the second)` (medians).
+//! over 3 nodes): ingest->commit p50/p99/max A/B/C ms (P% within 100 ms; Q% by the nodes'
+//! histogram), record->webhook p50/p99/max D/E/F ms (p50 G ms in the first half, H ms in the
+//! second)` (medians). "By the nodes' histogram" is the share of batches that
+//! `sa_batch_latency_seconds` (receipt to commit, inside the node) puts within 100 ms.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -113,7 +115,7 @@ impl Throughput {
 }
 
 /// One run's figures, in the order of [`COLUMNS`].
-const COLUMNS: [&str; 17] = [
+const COLUMNS: [&str; 19] = [
     "1 node rec/s",
     "3 nodes rec/s",
     "ratio 3/1",
@@ -122,6 +124,8 @@ const COLUMNS: [&str; 17] = [
     "ingest->commit p50 ms",
     "ingest->commit p99 ms",
     "ingest->commit max ms",
+    "ingest->commit <= 100 ms %",
+    "receipt->commit <= 100 ms % (nodes' histogram)",
     "probes",
     "record->webhook p50 ms",
     "record->webhook p99 ms",
@@ -221,7 +225,8 @@ fn throughput(options: &Throughput) -> anyhow::Result<()> {
     let m = |i: usize| medians[i].median;
     println!(
         "cluster-bench: corpus {}, 1 node {:.0} rec/s, 3 nodes {:.0} rec/s (ratio {:.2}); at \
-         half load ({:.0} rec/s over 3 nodes): ingest->commit p50/p99/max {:.0}/{:.0}/{:.0} ms, \
+         half load ({:.0} rec/s over 3 nodes): ingest->commit p50/p99/max {:.0}/{:.0}/{:.0} ms \
+         ({:.0}% within 100 ms; {:.0}% by the nodes' histogram), \
          record->webhook p50/p99/max {:.0}/{:.0}/{:.0} ms (p50 {:.0} ms in the first half, {:.0} \
          ms in the second)",
         options.corpus,
@@ -232,11 +237,13 @@ fn throughput(options: &Throughput) -> anyhow::Result<()> {
         m(5),
         m(6),
         m(7),
+        m(8),
         m(9),
-        m(10),
         m(11),
+        m(12),
         m(13),
-        m(14)
+        m(15),
+        m(16)
     );
     Ok(())
 }
@@ -430,6 +437,7 @@ fn half_load(
     let sent_probes = std::sync::Mutex::new(vec![Vec::new(); requests]);
     let leader = cluster.leader().context("no leader")?;
     let attempts_before = delivery_attempts(cluster, leader)?;
+    let histogram_before = batch_latencies(cluster)?;
     let load = open_loop(
         &http_addrs(cluster),
         "json",
@@ -447,6 +455,11 @@ fn half_load(
         },
     )?;
     let attempts = delivery_attempts(cluster, leader)? - attempts_before;
+    let histogram = batch_latencies(cluster)?;
+    let (fast, batches) = (
+        histogram.0 - histogram_before.0,
+        histogram.1 - histogram_before.1,
+    );
     let sent_probes = sent_probes.into_inner().unwrap_or_else(|e| e.into_inner());
     let expected: Vec<u64> = load
         .accepted()
@@ -468,6 +481,13 @@ fn half_load(
         millis(quantile(&commits, 0.5)),
         millis(quantile(&commits, 0.99)),
         millis(commits.last().copied().unwrap_or_default()),
+        100.0
+            * commits
+                .iter()
+                .filter(|c| **c <= Duration::from_millis(100))
+                .count() as f64
+            / commits.len().max(1) as f64,
+        100.0 * fast / batches.max(1.0),
         expected.len() as f64,
         millis(quantile(&to_webhook, 0.5)),
         millis(quantile(&to_webhook, 0.99)),
@@ -478,6 +498,27 @@ fn half_load(
         load.counts()[2] as f64 / load.elapsed.as_secs_f64(),
         attempts / load.elapsed.as_secs_f64(),
     ])
+}
+
+/// Batches committed within 100 ms of their receipt, and all batches committed, over every node
+/// (`sa_batch_latency_seconds`, every service).
+fn batch_latencies(cluster: &TestCluster) -> anyhow::Result<(f64, f64)> {
+    let (mut fast, mut all) = (0.0, 0.0);
+    for i in 0..cluster.nodes.len() {
+        let (status, metrics) = http_get(cluster.node(i).http_addr, "/metrics")?;
+        if status != 200 {
+            bail!("GET /metrics answered {status}");
+        }
+        for line in metrics.lines() {
+            let value = || line.split_whitespace().last()?.parse::<f64>().ok();
+            if line.starts_with("sa_batch_latency_seconds_bucket") && line.contains("le=\"0.1\"") {
+                fast += value().unwrap_or(0.0);
+            } else if line.starts_with("sa_batch_latency_seconds_count") {
+                all += value().unwrap_or(0.0);
+            }
+        }
+    }
+    Ok((fast, all))
 }
 
 /// Delivery attempts node `i` has made (`sa_output_deliveries_total`, every output and result).
