@@ -1,6 +1,7 @@
 //! Test support for sa: real `sanode` processes on loopback, and the faults to throw at them.
 
 pub mod aws_sources;
+pub mod bench;
 mod binaries;
 mod cluster;
 mod http_receiver;

@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use sa_chaos_tests::bench::memory_kib;
 use sa_chaos_tests::{NodeOptions, NodeProcess, http_post, workspace_binary};
 use serde_json::Value;
 
@@ -46,7 +47,7 @@ fn main() -> anyhow::Result<()> {
         options.extra_args.push("--quiet-alerts".into());
         let node = NodeProcess::start(&options)?;
         std::thread::sleep(Duration::from_secs(2));
-        let idle = memory_kib(&node, "VmRSS")?;
+        let idle = memory_kib(node.pid(), "VmRSS")?;
         let started = Instant::now();
         let replies: Vec<anyhow::Result<(u16, String)>> = std::thread::scope(|scope| {
             let clients: Vec<_> = (0..requests)
@@ -75,7 +76,10 @@ fn main() -> anyhow::Result<()> {
         if dead_letters != accepted * lines {
             bail!("{accepted} accepted requests of {lines} lines, but {dead_letters} dead letters");
         }
-        let (peak, after) = (memory_kib(&node, "VmHWM")?, memory_kib(&node, "VmRSS")?);
+        let (peak, after) = (
+            memory_kib(node.pid(), "VmHWM")?,
+            memory_kib(node.pid(), "VmRSS")?,
+        );
         node.terminate_cleanly(Duration::from_secs(60))?;
         println!(
             "run {run}: {accepted} x 200, {refused} x 503, every line of every 200 dead-lettered \
@@ -121,14 +125,4 @@ fn main() -> anyhow::Result<()> {
         after.2
     );
     Ok(())
-}
-
-/// A `/proc/PID/status` memory line of the node, in KiB.
-fn memory_kib(node: &NodeProcess, field: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", node.pid()))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|value| value.split_whitespace().next()?.parse().ok())
-        .with_context(|| format!("no {field} in /proc/{}/status", node.pid()))
 }

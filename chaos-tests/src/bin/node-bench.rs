@@ -15,14 +15,12 @@
 //! same profile). The last lines, one per corpus, read
 //! `node-bench: corpus C, end-to-end E rec/s, engine G rec/s, ratio R` (medians).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
 
 use anyhow::{Context, bail};
-use sa_chaos_tests::{NodeOptions, NodeProcess, http_post, repository_root, workspace_binary};
-use serde_json::Value;
+use sa_chaos_tests::bench::{Figures, closed_loop, json_samples, realistic_corpus};
+use sa_chaos_tests::{NodeOptions, NodeProcess, repository_root, workspace_binary};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Corpus {
@@ -90,10 +88,13 @@ fn main() -> anyhow::Result<()> {
     let sanode = workspace_binary("sanode")?;
     let sactl = workspace_binary("sactl")?;
     let dir = tempfile::tempdir()?;
+    // The shipped cluster's `file` sources are relative paths: from the repository root a node
+    // would read deploy/local/samples besides what the clients post.
+    std::env::set_current_dir(dir.path())?;
     let mut summaries = Vec::new();
     for &corpus in &options.corpora {
         let distinct = match corpus {
-            Corpus::Shipped => samples(&[])?,
+            Corpus::Shipped => json_samples(&[])?,
             Corpus::Realistic => realistic(&sanode, dir.path())?,
         };
         let lines: Vec<&str> = distinct
@@ -147,118 +148,11 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Median and range of a few runs.
-struct Figures {
-    median: f64,
-    low: f64,
-    high: f64,
-}
-
-impl Figures {
-    fn of(mut runs: Vec<f64>) -> Figures {
-        runs.sort_by(f64::total_cmp);
-        Figures {
-            median: runs[runs.len() / 2],
-            low: runs[0],
-            high: runs[runs.len() - 1],
-        }
-    }
-}
-
-/// The one-object lines of the JSON samples (all of them when `files` is empty).
-fn samples(files: &[&str]) -> anyhow::Result<Vec<String>> {
-    let dir = repository_root().join("deploy/local/samples");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    paths.sort();
-    let mut lines = Vec::new();
-    for path in paths {
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        if path.extension().is_none_or(|e| e != "jsonl")
-            || !(files.is_empty() || files.contains(&stem))
-        {
-            continue;
-        }
-        // One object per line: a line holding a JSON array would make the body an array.
-        lines.extend(
-            std::fs::read_to_string(&path)?
-                .lines()
-                .filter(|l| l.trim_start().starts_with('{'))
-                .map(str::to_owned),
-        );
-    }
-    if lines.is_empty() {
-        bail!("no JSON samples in {}", dir.display());
-    }
-    Ok(lines)
-}
-
-/// Read-only API calls: CloudTrail events any account sees all day.
-const QUIET_CALLS: &[&str] = &[
-    "DescribeInstances",
-    "ListBuckets",
-    "GetObject",
-    "DescribeVolumes",
-    "ListUsers",
-    "GetCallerIdentity",
-    "DescribeSecurityGroups",
-    "ListRoles",
-    "GetBucketLocation",
-    "DescribeDBInstances",
-];
-
-/// CloudTrail events, 99 quiet ones for each one that alerts: the quiet ones are the samples
-/// that classify without an alert, varied in call, user, address and id; every record is asked
-/// of a node first, and only those that behave as intended are kept.
+/// The realistic corpus, checked against a node of its own.
 fn realistic(sanode: &Path, dir: &Path) -> anyhow::Result<Vec<String>> {
     let node = start_node(sanode, &dir.join("probe"))?;
-    let verdict = |line: &str| -> anyhow::Result<(bool, bool)> {
-        let reply = post(&node, line)?;
-        Ok((
-            reply["classified"].as_u64() == Some(1),
-            reply["alerts"].as_u64().is_some_and(|alerts| alerts > 0),
-        ))
-    };
-    let (mut alerting, mut templates) = (Vec::new(), Vec::new());
-    for line in samples(&["cloudtrail"])? {
-        match verdict(&line)? {
-            (true, true) => alerting.push(line),
-            (true, false) => templates.push(serde_json::from_str::<Value>(&line)?),
-            (false, _) => {}
-        }
-    }
-    if templates.is_empty() || alerting.is_empty() {
-        bail!(
-            "the CloudTrail samples need quiet and alerting records ({} quiet, {} alerting)",
-            templates.len(),
-            alerting.len()
-        );
-    }
-    let mut quiet = Vec::new();
-    for i in 0..99 {
-        let mut event = templates[i % templates.len()].clone();
-        event["eventID"] = Value::from(format!("{i:08x}-0000-4000-8000-{i:012x}"));
-        event["eventName"] = Value::from(QUIET_CALLS[i % QUIET_CALLS.len()]);
-        event["sourceIPAddress"] = Value::from(format!("10.{}.{}.{}", i % 7, i % 13, i % 251));
-        if event["userIdentity"]["userName"].is_string() {
-            event["userIdentity"]["userName"] = Value::from(format!("analyst{}", i % 17));
-        }
-        let line = event.to_string();
-        if verdict(&line)? == (true, false) {
-            quiet.push(line);
-        }
-    }
+    let lines = realistic_corpus(node.http_addr)?;
     node.terminate_cleanly(std::time::Duration::from_secs(30))?;
-    if quiet.len() < 50 {
-        bail!(
-            "only {} varied CloudTrail events classify quietly",
-            quiet.len()
-        );
-    }
-    let mut lines = quiet;
-    lines.truncate(99);
-    lines.push(alerting[0].clone());
     Ok(lines)
 }
 
@@ -266,14 +160,6 @@ fn start_node(sanode: &Path, data_dir: &Path) -> anyhow::Result<NodeProcess> {
     let mut options = NodeOptions::new(sanode.to_owned(), data_dir.to_owned());
     options.extra_args.push("--quiet-alerts".into());
     NodeProcess::start(&options)
-}
-
-fn post(node: &NodeProcess, body: &str) -> anyhow::Result<Value> {
-    let (status, reply) = http_post(node.http_addr, "/v1/ingest/json", body.as_bytes())?;
-    if status != 200 {
-        bail!("ingest refused: {status} {reply}");
-    }
-    serde_json::from_str(&reply).with_context(|| format!("ingest reply {reply}"))
 }
 
 struct EndToEnd {
@@ -288,44 +174,27 @@ fn end_to_end(
     lines: &[&str],
     options: &Options,
 ) -> anyhow::Result<EndToEnd> {
-    let bodies: Vec<String> = lines.chunks(options.batch).map(|c| c.join("\n")).collect();
+    let bodies: Vec<(String, usize)> = lines
+        .chunks(options.batch)
+        .map(|c| (c.join("\n"), c.len()))
+        .collect();
     let data = tempfile::tempdir_in(dir)?;
     let node = start_node(sanode, &data.path().join("data"))?;
-    let next = AtomicUsize::new(0);
-    let started = Instant::now();
-    let totals = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..options.clients)
-            .map(|_| {
-                scope.spawn(|| -> anyhow::Result<[u64; 3]> {
-                    let mut sums = [0; 3];
-                    while let Some(body) = bodies.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        let reply = post(&node, body)?;
-                        for (sum, key) in
-                            sums.iter_mut()
-                                .zip(["classified", "dead_letters", "alerts"])
-                        {
-                            *sum += reply[key].as_u64().unwrap_or(0);
-                        }
-                    }
-                    Ok(sums)
-                })
-            })
-            .collect();
-        workers.into_iter().try_fold([0; 3], |total, worker| {
-            let sums = worker
-                .join()
-                .map_err(|_| anyhow::anyhow!("a client panicked"))??;
-            Ok::<_, anyhow::Error>([total[0] + sums[0], total[1] + sums[1], total[2] + sums[2]])
-        })
-    })?;
-    let elapsed = started.elapsed();
+    let load = closed_loop(&[node.http_addr], "json", &bodies, options.clients)?;
     node.terminate_cleanly(std::time::Duration::from_secs(60))?;
-    let [classified, dead_letters, alerts] = totals;
+    if load.accepted().count() != bodies.len() {
+        bail!(
+            "{} of {} requests refused (503)",
+            bodies.len() - load.accepted().count(),
+            bodies.len()
+        );
+    }
+    let [classified, dead_letters, alerts] = load.counts();
     Ok(EndToEnd {
-        records_per_second: lines.len() as f64 / elapsed.as_secs_f64(),
+        records_per_second: load.records_per_second(),
         outcome: format!(
             "{classified} classified, {dead_letters} dead letters, {alerts} alerts, {:.1} s",
-            elapsed.as_secs_f64()
+            load.elapsed.as_secs_f64()
         ),
     })
 }
