@@ -94,6 +94,9 @@ fn decode_as<T>(
 
 /// Puts the alert in the dispatcher's work list, due at `at` (a time before the epoch as 0, as
 /// the key stores it).
+/// Makes `alert_id` due at `at`. A new alert is due from its creation, so that under a backlog
+/// the dispatcher (which reads the due index in key order) takes the oldest first; replays and
+/// resends are due at 0, ahead of them.
 fn schedule_ops(alert_id: &str, at: Micros) -> [WriteOp; 2] {
     let at = at.max(0);
     [
@@ -410,7 +413,7 @@ impl AlertStore {
                         },
                     ]
                     .into_iter()
-                    .chain(schedule_ops(&alert.alert_id, 0))
+                    .chain(schedule_ops(&alert.alert_id, alert.created))
                     .collect(),
                 });
             }
@@ -459,7 +462,7 @@ impl AlertStore {
             value: alert_rows::encode_alert(alert),
         }];
         if !deliverable_outputs(alert).is_empty() {
-            ops.extend(schedule_ops(&alert.alert_id, 0));
+            ops.extend(schedule_ops(&alert.alert_id, alert.created));
         }
         if alert.merge_enabled() {
             ops.push(WriteOp::Put {
@@ -1187,11 +1190,11 @@ mod tests {
         let expected: BTreeSet<String> = [
             format!("alert/{a}"),
             format!("pending/{a}"),
-            format!("due/00000000000000000000/{a}"),
+            format!("due/00001700000000000001/{a}"),
             format!("byrule/plain/00001700000000000001/{a}"),
             format!("alert/{b}"),
             format!("pending/{b}"),
-            format!("due/00000000000000000000/{b}"),
+            format!("due/00001700000000000002/{b}"),
             format!("merge/merging/00001700000000000002/{b}"),
             format!("byrule/merging/00001700000000000002/{b}"),
             dead_key.clone(),
@@ -1210,15 +1213,16 @@ mod tests {
             .record_outcomes(
                 &a,
                 &[(FIREHOSE_OUTPUT.into(), OutputOutcome::Sent(sent.clone()))],
-                0,
+                T0,
                 None,
             )
             .await
             .unwrap();
         assert_eq!(store.delivery(&a).unwrap().sent[FIREHOSE_OUTPUT], sent);
+        // New alerts are due from their creation: the oldest first.
         assert_eq!(
             store.due(Clock::System.now(), 10).unwrap(),
-            [(0, b.clone())]
+            [(T0 + 1, b.clone())]
         );
         assert_eq!(store.pending().unwrap(), std::slice::from_ref(&b));
 
@@ -1328,6 +1332,28 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("past the µs an i64 holds"), "{error}");
+    }
+
+    /// Under a backlog the dispatcher reads the due index in key order: new alerts come out
+    /// oldest first, whatever their (random) ids.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn new_alerts_are_due_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = crate::single_node_replica(dir.path()).await;
+        let store = AlertStore::new(replica.clone());
+        let alerts: Vec<Alert> = [5, 1, 4, 2, 3]
+            .into_iter()
+            .map(|offset| test_alert("rule", T0 + offset))
+            .collect();
+        store.commit(&alerts, &[]).await.unwrap();
+        let due: Vec<Micros> = store
+            .due(Clock::System.now(), 10)
+            .unwrap()
+            .into_iter()
+            .map(|(at, _)| at)
+            .collect();
+        assert_eq!(due, [1, 2, 3, 4, 5].map(|offset| T0 + offset));
+        replica.shutdown().await;
     }
 
     /// A batch's source position commits in the entry of its last write, with its own result:
