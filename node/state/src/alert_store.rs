@@ -686,27 +686,43 @@ impl AlertStore {
 
     /// Merge-enabled alerts waiting for their group, per rule, oldest first.
     pub fn merge_candidates(&self) -> anyhow::Result<BTreeMap<String, Vec<Alert>>> {
-        let mut by_rule: BTreeMap<String, Vec<Alert>> = BTreeMap::new();
+        let mut by_rule = BTreeMap::new();
+        for (rule, ids) in self.merge_waiting()? {
+            let alerts = self.alerts_by_id(&ids)?;
+            if !alerts.is_empty() {
+                by_rule.insert(rule, alerts);
+            }
+        }
+        Ok(by_rule)
+    }
+
+    /// The ids of the merge-enabled alerts waiting for their group, per rule, oldest first:
+    /// the merge index only, no alert read.
+    pub fn merge_waiting(&self) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+        let mut by_rule: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (index_key, _) in self
             .replica
             .scan_prefix(Keyspace::Alerts, RuleIndex::Merge.prefix())?
         {
-            let alert_id = decode_as(&index_key, |key| match key {
-                AlertKey::RuleIndex { alert_id, .. } => Ok(alert_id),
+            let (rule, alert_id) = decode_as(&index_key, |key| match key {
+                AlertKey::RuleIndex { rule, alert_id, .. } => Ok((rule, alert_id)),
                 other => Err(other),
             })?;
-            match self.get(&alert_id)? {
-                Some(alert) => by_rule
-                    .entry(alert.rule_name.clone())
-                    .or_default()
-                    .push(alert),
-                None => tracing::warn!(
-                    key = %index_key.escape_ascii(),
-                    "merge index entry without its alert"
-                ),
-            }
+            by_rule.entry(rule).or_default().push(alert_id);
         }
         Ok(by_rule)
+    }
+
+    /// The alerts of `ids` that are stored, in the order given.
+    pub fn alerts_by_id(&self, ids: &[String]) -> anyhow::Result<Vec<Alert>> {
+        let mut alerts = Vec::with_capacity(ids.len());
+        for alert_id in ids {
+            match self.get(alert_id)? {
+                Some(alert) => alerts.push(alert),
+                None => tracing::warn!(%alert_id, "merge index entry without its alert"),
+            }
+        }
+        Ok(alerts)
     }
 
     /// Replaces `members` (still waiting, as this replica saw them) by `merged` in one write.

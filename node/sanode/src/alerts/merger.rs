@@ -81,10 +81,10 @@ pub async fn merge_once(
     metrics: Option<&AlertMetrics>,
 ) -> anyhow::Result<MergePass> {
     let mut pass = MergePass::default();
-    for (rule_name, candidates) in store.merge_candidates()? {
-        let closed = closed_groups(&candidates, now, settings.minute_micros());
-        pass.open
-            .note(&candidates, &closed, settings.minute_micros());
+    let minute = settings.minute_micros();
+    for (rule_name, waiting) in store.merge_waiting()? {
+        let (candidates, closed) = read_until_open(store, &waiting, now, minute)?;
+        pass.open.note(&candidates, &closed, waiting.len(), minute);
         for group in closed {
             let members: Vec<_> = group.iter().map(|&i| candidates[i].clone()).collect();
             let threshold = members[0].policy.threshold.max(1) as usize;
@@ -123,9 +123,43 @@ pub async fn merge_once(
     Ok(pass)
 }
 
+/// Alerts of a rule's merge index read a page at a time.
+const MERGE_READ_PAGE: usize = 256;
+
+/// Reads one rule's waiting alerts (`waiting`, oldest first) a page at a time until the
+/// grouping stops at an alert whose window is still open (`closed_groups` looks no further),
+/// so a pass holds the alerts it can merge and a page more, not every alert of every open
+/// window (hundreds of thousands under load). Returns what it read and the closed groups.
+fn read_until_open(
+    store: &AlertStore,
+    waiting: &[String],
+    now: Micros,
+    minute: Micros,
+) -> anyhow::Result<(Vec<sa_rules::Alert>, Vec<Vec<usize>>)> {
+    let mut candidates = Vec::new();
+    for page in waiting.chunks(MERGE_READ_PAGE) {
+        candidates.extend(store.alerts_by_id(page)?);
+        let closed = closed_groups(&candidates, now, minute);
+        let grouped: usize = closed.iter().map(Vec::len).sum();
+        if grouped < candidates.len() {
+            return Ok((candidates, closed));
+        }
+    }
+    let closed = closed_groups(&candidates, now, minute);
+    Ok((candidates, closed))
+}
+
 impl OpenWindows {
-    /// Adds what one rule's pass leaves open: the candidates in no closed group.
-    fn note(&mut self, candidates: &[sa_rules::Alert], closed: &[Vec<usize>], minute: Micros) {
+    /// Adds what one rule's pass leaves open: of its `waiting` alerts, those in no closed
+    /// group. The next close is the earliest among the candidates read: the alerts not read
+    /// are newer.
+    fn note(
+        &mut self,
+        candidates: &[sa_rules::Alert],
+        closed: &[Vec<usize>],
+        waiting: usize,
+        minute: Micros,
+    ) {
         let mut done = vec![false; candidates.len()];
         for &index in closed.iter().flatten() {
             done[index] = true;
@@ -136,10 +170,12 @@ impl OpenWindows {
             .filter(|(_, done)| !done)
             .map(|(alert, _)| alert)
             .collect();
-        if open.is_empty() {
+        let grouped: usize = closed.iter().map(Vec::len).sum();
+        let left = waiting.saturating_sub(grouped);
+        if left == 0 {
             return;
         }
-        self.alerts += open.len();
+        self.alerts += left;
         self.rules += 1;
         let closes = open
             .iter()
@@ -271,5 +307,51 @@ impl LeaderTask for Merger {
             arbiter.stop();
             let _ = tokio::task::spawn_blocking(move || arbiter.join()).await;
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const MINUTE: Micros = 60_000_000;
+
+    /// Five old alerts of one user close a group; 595 newer ones, each of its own user, wait
+    /// in open windows. The pass reads the old ones and one page, not the 595, and counts
+    /// every waiting alert all the same.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pass_reads_up_to_the_first_open_window_and_a_page_no_further() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = sa_state::single_node_replica(dir.path()).await;
+        let store = AlertStore::new(replica.clone());
+        let t0 = 1_700_000_000_000_000;
+        let now = t0 + 10 * MINUTE;
+        let alert = |i: i64, created: Micros, user: String| {
+            let mut alert = sa_state::test_alert("failed_login", created);
+            alert.record = json!({"user": user, "n": i}).as_object().unwrap().clone();
+            alert.merge_by_keys = vec!["user".into()];
+            alert.merge_window_mins = 5;
+            alert
+        };
+        let mut alerts: Vec<_> = (0..5).map(|i| alert(i, t0 + i, "bob".into())).collect();
+        alerts.extend((5..600).map(|i| alert(i, now - MINUTE + i, format!("user{i}"))));
+        store.commit(&alerts, &[]).await.unwrap();
+
+        let waiting = store.merge_waiting().unwrap();
+        let (candidates, closed) =
+            read_until_open(&store, &waiting["failed_login"], now, MINUTE).unwrap();
+        assert_eq!(candidates.len(), MERGE_READ_PAGE);
+        assert_eq!(closed, [vec![0, 1, 2, 3, 4]]);
+
+        let settings = MergerSettings {
+            interval: std::time::Duration::from_secs(1),
+            minute: std::time::Duration::from_secs(60),
+        };
+        let pass = merge_once(&store, now, &settings, None).await.unwrap();
+        assert_eq!(pass.merged, 1);
+        assert_eq!(pass.open.alerts, 595);
+        assert_eq!(pass.open.next_close, Some(now - MINUTE + 5 + 5 * MINUTE));
+        replica.shutdown().await;
     }
 }
