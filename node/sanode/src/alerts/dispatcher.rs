@@ -57,7 +57,7 @@ impl Default for DispatcherSettings {
     fn default() -> Self {
         DispatcherSettings {
             poll: Duration::from_secs(1),
-            concurrency: 32,
+            concurrency: 256,
             dead_letter_after: Duration::from_secs(24 * 3600),
             backoff: Backoff {
                 base: Duration::from_secs(1),
