@@ -143,7 +143,21 @@ impl StateDb {
         below: &[u8],
         limit: usize,
     ) -> Result<Vec<KeyValue>, StateDbError> {
-        let mode = rocksdb::IteratorMode::From(prefix, rocksdb::Direction::Forward);
+        self.scan_prefix_between(keyspace, prefix, prefix, below, limit)
+    }
+
+    /// [`Self::scan_prefix_below`] from `from` on: the scan seeks there, without reading (or
+    /// stepping over the deletions of) what sorts before it.
+    pub fn scan_prefix_between(
+        &self,
+        keyspace: Keyspace,
+        prefix: &[u8],
+        from: &[u8],
+        below: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, StateDbError> {
+        let start = if from > prefix { from } else { prefix };
+        let mode = rocksdb::IteratorMode::From(start, rocksdb::Direction::Forward);
         let mut out = Vec::new();
         for item in self.db.iterator_cf(self.handle(keyspace.name()), mode) {
             let (key, value) = item.map_err(|e| self.error(e))?;

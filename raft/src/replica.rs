@@ -359,6 +359,21 @@ impl Replica {
             .scan_prefix_below(keyspace, prefix, below, limit)?)
     }
 
+    /// See [`StateDb::scan_prefix_between`].
+    pub fn scan_prefix_between(
+        &self,
+        keyspace: Keyspace,
+        prefix: &[u8],
+        from: &[u8],
+        below: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, ReplicaError> {
+        Ok(self
+            .inner
+            .db
+            .scan_prefix_between(keyspace, prefix, from, below, limit)?)
+    }
+
     /// See [`StateDb::scan_prefix_from`].
     pub fn scan_prefix_from(
         &self,

@@ -20,6 +20,7 @@ use serde_json::Value;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::due_cursor::{DueCursor, DueRange};
 use super::metrics::AlertMetrics;
 use crate::leader::LeaderTask;
 use crate::retry::Backoff;
@@ -188,6 +189,7 @@ pub struct Dispatcher {
     /// Alerts being dispatched by this node now.
     in_flight: Arc<Mutex<HashSet<String>>>,
     permits: Arc<Semaphore>,
+    cursor: Mutex<DueCursor>,
 }
 
 impl Dispatcher {
@@ -207,6 +209,7 @@ impl Dispatcher {
             node_id,
             in_flight: Arc::default(),
             permits,
+            cursor: Mutex::new(DueCursor::new()),
         }
     }
 
@@ -218,7 +221,21 @@ impl Dispatcher {
     /// returns how many started. Alerts due later are not read.
     pub async fn dispatch_due(self: Arc<Self>) -> anyhow::Result<usize> {
         let mut started = 0;
-        for (handled_at, alert_id) in self.store.due(Clock::System.now(), DUE_BATCH)? {
+        let now = Clock::System.now();
+        let range = self.cursor.lock().expect("due cursor lock").range();
+        let due = match range {
+            DueRange::Whole => self.store.due(now, DUE_BATCH)?,
+            DueRange::From(from) => {
+                let mut due = self.store.due_between(0, 0, DUE_BATCH)?;
+                due.extend(self.store.due_between(from, now, DUE_BATCH)?);
+                due
+            }
+        };
+        self.cursor
+            .lock()
+            .expect("due cursor lock")
+            .saw(range, due.iter().map(|(at, _)| *at), now);
+        for (handled_at, alert_id) in due {
             if !self
                 .in_flight
                 .lock()

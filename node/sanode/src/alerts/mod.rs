@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod dispatcher;
+mod due_cursor;
 pub mod merger;
 pub mod metrics;
 pub mod retention;
