@@ -104,7 +104,8 @@ impl Deliverer {
         &self.settings
     }
 
-    pub async fn deliver(&self, alert: &Alert, output: &str) -> DeliveryOutcome {
+    pub async fn deliver(&self, prepared: &PreparedAlert<'_>, output: &str) -> DeliveryOutcome {
+        let alert = prepared.alert;
         let outputs = self.outputs.lock().expect("outputs lock").clone();
         let name = match OutputName::parse(output) {
             Ok(name) => name,
@@ -143,17 +144,22 @@ impl Deliverer {
             .map(str::to_owned)
             .or_else(|| outputs.config().resource(&name).map(str::to_owned));
         let credentials = credentials_with_defaults(name.service(), &stored);
-        let dict = default_publication(alert);
-        // Without publishers the publication is the default one (docs/spec §13.3): no trip to Python.
+        let dict = prepared.default_publication();
+        // Without publishers the publication is the default one (docs/spec §13.3): no trip to
+        // Python, and no copy.
+        let composed;
         let publication = if alert.publishers.is_none() {
-            dict.clone()
+            dict
         } else {
             match self
                 .composer
                 .compose(alert.clone(), output.to_string())
                 .await
             {
-                Ok(publication) => publication,
+                Ok(publication) => {
+                    composed = publication;
+                    &composed
+                }
                 Err(reason) => {
                     return DeliveryOutcome::Retry {
                         after: None,
@@ -170,8 +176,8 @@ impl Deliverer {
             .deliver(
                 &name,
                 &Delivery {
-                    alert: &dict,
-                    publication: &publication,
+                    alert: dict,
+                    publication,
                     credentials: &credentials,
                     resource: resource.as_deref(),
                 },
@@ -284,10 +290,11 @@ impl Dispatcher {
                     .get(output)
                     .is_none_or(|attempt| attempt.next_at <= now)
             });
+        let prepared = PreparedAlert::new(&alert);
         let outcomes: Vec<(String, OutputOutcome)> =
             futures::future::join_all(due.into_iter().map(|output| async {
                 let previous = state.attempts.get(&output).cloned();
-                let outcome = self.attempt(&alert, &output, previous).await;
+                let outcome = self.attempt(&prepared, &output, previous).await;
                 (output, outcome)
             }))
             .await;
@@ -307,15 +314,16 @@ impl Dispatcher {
     /// One attempt to deliver `alert` to `output`, and what to record about it.
     async fn attempt(
         &self,
-        alert: &Alert,
+        prepared: &PreparedAlert<'_>,
         output: &str,
         previous: Option<AttemptRecord>,
     ) -> OutputOutcome {
+        let alert = prepared.alert;
         let attempts = previous.as_ref().map_or(0, |p| p.attempts) + 1;
         let first_at = previous
             .as_ref()
             .map_or_else(|| Clock::System.now(), |p| p.first_at);
-        let outcome = self.deliverer.deliver(alert, output).await;
+        let outcome = self.deliverer.deliver(prepared, output).await;
         let result = match &outcome {
             DeliveryOutcome::Delivered => "delivered",
             DeliveryOutcome::Retry { .. } => "retry",
@@ -385,14 +393,32 @@ impl Dispatcher {
     }
 }
 
-/// The alert's output_dict (StreamAlert's DefaultPublisher), without the normalization key the
-/// alert processor drops before any output sees the record.
-fn default_publication(alert: &Alert) -> Value {
-    let mut dict = alert.output_dict();
-    if let Some(record) = dict.get_mut("record").and_then(Value::as_object_mut) {
-        record.shift_remove("streamalert_normalization");
+/// An alert on its way to its outputs, with its default publication built once for all of
+/// them (the record is copied into it once per alert, not once per output).
+pub struct PreparedAlert<'a> {
+    pub alert: &'a Alert,
+    default: std::sync::OnceLock<Value>,
+}
+
+impl<'a> PreparedAlert<'a> {
+    pub fn new(alert: &'a Alert) -> Self {
+        PreparedAlert {
+            alert,
+            default: std::sync::OnceLock::new(),
+        }
     }
-    dict
+
+    /// The alert's output_dict (StreamAlert's DefaultPublisher), without the normalization key
+    /// the alert processor drops before any output sees the record.
+    fn default_publication(&self) -> &Value {
+        self.default.get_or_init(|| {
+            let mut dict = self.alert.output_dict();
+            if let Some(record) = dict.get_mut("record").and_then(Value::as_object_mut) {
+                record.shift_remove("streamalert_normalization");
+            }
+            dict
+        })
+    }
 }
 
 /// The leader's dispatcher: every commit (and every `poll`) looks at the pending alerts and

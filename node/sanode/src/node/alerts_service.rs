@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use tonic::{Request, Response, Status};
 
 use super::service_error::ServiceError;
-use crate::alerts::dispatcher::Deliverer;
+use crate::alerts::dispatcher::{Deliverer, PreparedAlert};
 use crate::alerts::view;
 use crate::node::NodeContext;
 use crate::pipeline::{Body, Payload, SourceBatch};
@@ -312,7 +312,11 @@ impl Alerts for AlertsService {
         OutputName::parse(&name)
             .map_err(|e| ServiceError::InvalidArgument(format!("{name}: {e}")))?;
         let alert = sample_alert(&name);
-        let (result, reason) = match self.deliverer.deliver(&alert, &name).await {
+        let (result, reason) = match self
+            .deliverer
+            .deliver(&PreparedAlert::new(&alert), &name)
+            .await
+        {
             DeliveryOutcome::Delivered => ("delivered", String::new()),
             DeliveryOutcome::Retry { reason, .. } => ("retry", reason),
             DeliveryOutcome::Failed { reason } => ("failed", reason),
