@@ -60,15 +60,13 @@ fn setup_with(
         .unwrap();
     runtime.block_on(async {
         for seq in before {
-            let data = json!({"kind": "hit", "seq": seq}).to_string();
-            put_record(
+            put_event(
                 &clients.kinesis,
                 stream,
-                &format!("key-{seq}"),
-                data.as_bytes(),
+                seq,
+                json!({"kind": "hit", "seq": seq}),
             )
-            .await
-            .unwrap();
+            .await;
         }
     });
     let dir = tempfile::tempdir().unwrap();
@@ -114,20 +112,26 @@ fn setup_with(
     }
 }
 
+/// Puts one event as JSON, under the partition key of its `seq`.
+async fn put_event(kinesis: &aws_sdk_kinesis::Client, stream: &str, seq: u64, event: Value) {
+    let data = event.to_string();
+    put_record(kinesis, stream, &format!("key-{seq}"), data.as_bytes())
+        .await
+        .unwrap();
+}
+
 /// Puts records `seqs` (even ones match the rule); a few rejected payloads go in between.
 fn put_events(s: &Setup, stream: &str, seqs: std::ops::Range<u64>, pause_every: u64) {
     s.runtime.block_on(async {
         for seq in seqs {
             let kind = if seq % 2 == 0 { "hit" } else { "miss" };
-            let data = json!({"kind": kind, "seq": seq}).to_string();
-            put_record(
+            put_event(
                 &s.clients.kinesis,
                 stream,
-                &format!("key-{seq}"),
-                data.as_bytes(),
+                seq,
+                json!({"kind": kind, "seq": seq}),
             )
-            .await
-            .unwrap();
+            .await;
             if seq % 25 == 0 {
                 // no schema takes it: dead-lettered, and the shard moves on
                 put_record(
@@ -564,15 +568,8 @@ fn a_10_mb_read_commits_on_three_nodes_and_every_alert_is_stored_once() {
         .collect();
     s.runtime.block_on(async {
         for seq in 0..10u64 {
-            let data = json!({"kind": "hit", "seq": seq, "pad": pad}).to_string();
-            put_record(
-                &s.clients.kinesis,
-                stream,
-                &format!("key-{seq}"),
-                data.as_bytes(),
-            )
-            .await
-            .unwrap();
+            let event = json!({"kind": "hit", "seq": seq, "pad": pad});
+            put_event(&s.clients.kinesis, stream, seq, event).await;
         }
     });
     let expected: BTreeMap<u64, usize> = (0..10).map(|seq| (seq, 1)).collect();
