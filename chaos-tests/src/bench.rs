@@ -2,7 +2,6 @@
 //! batches to `/v1/ingest/{source}` (closed loop, or open loop at a fixed rate), medians with
 //! ranges, percentiles, and a node's memory from `/proc`.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -12,7 +11,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 
 use crate::binaries::repository_root;
-use crate::node_process::http_post;
+use crate::node_process::NodeHttp;
 
 /// The median and range of a few runs.
 #[derive(Debug, Clone, Copy)]
@@ -115,9 +114,9 @@ const QUIET_CALLS: &[&str] = &[
 /// ones are the samples that classify without an alert, varied in call, user, address and id;
 /// every record is asked of the node at `node` (running the shipped repository) first, and only
 /// those that behave as intended are kept.
-pub fn realistic_corpus(node: SocketAddr) -> anyhow::Result<Vec<String>> {
+pub fn realistic_corpus(node: &NodeHttp) -> anyhow::Result<Vec<String>> {
     let verdict = |line: &str| -> anyhow::Result<(bool, bool)> {
-        let (status, reply) = http_post(node, "/v1/ingest/json", line.as_bytes())?;
+        let (status, reply) = node.post("/v1/ingest/json", line.as_bytes())?;
         if status != 200 {
             bail!("ingest refused: {status} {reply}");
         }
@@ -245,14 +244,16 @@ impl Load {
 /// Posts one batch and times it; a 200 or a 503 is an answer, anything else an error.
 fn send(
     index: usize,
-    addr: SocketAddr,
+    node: &NodeHttp,
     source: &str,
     body: &str,
     records: usize,
     start: Instant,
 ) -> anyhow::Result<Sent> {
     let sent_at = Instant::now();
-    let (status, reply) = http_post(addr, &format!("/v1/ingest/{source}"), body.as_bytes())
+    let addr = node.addr;
+    let (status, reply) = node
+        .post(&format!("/v1/ingest/{source}"), body.as_bytes())
         .with_context(|| format!("ingest to {addr}"))?;
     let latency = sent_at.elapsed();
     let mut counts = [0; 3];
@@ -284,7 +285,7 @@ fn send(
 /// and its record count) as soon as their previous reply came, until all are answered. Client
 /// `c` posts to `targets[c % targets.len()]`. A 503 is recorded, not sent again.
 pub fn closed_loop(
-    targets: &[SocketAddr],
+    targets: &[NodeHttp],
     source: &str,
     bodies: &[(String, usize)],
     clients_per_target: usize,
@@ -294,7 +295,7 @@ pub fn closed_loop(
     let mut sent = std::thread::scope(|scope| {
         let clients: Vec<_> = (0..targets.len() * clients_per_target)
             .map(|client| {
-                let (next, addr) = (&next, targets[client % targets.len()]);
+                let (next, node) = (&next, &targets[client % targets.len()]);
                 scope.spawn(move || -> anyhow::Result<Vec<Sent>> {
                     let mut sent = Vec::new();
                     loop {
@@ -302,7 +303,7 @@ pub fn closed_loop(
                         let Some((body, records)) = bodies.get(index) else {
                             break;
                         };
-                        sent.push(send(index, addr, source, body, *records, start)?);
+                        sent.push(send(index, node, source, body, *records, start)?);
                     }
                     Ok(sent)
                 })
@@ -330,7 +331,7 @@ pub fn closed_loop(
 /// body and record count `body(i)` gives at that moment. Waits for every reply. A 503 is
 /// recorded, not sent again.
 pub fn open_loop(
-    targets: &[SocketAddr],
+    targets: &[NodeHttp],
     source: &str,
     requests: usize,
     rate: f64,
@@ -344,10 +345,10 @@ pub fn open_loop(
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
-            let (tx, addr) = (tx.clone(), targets[i % targets.len()]);
+            let (tx, node) = (tx.clone(), &targets[i % targets.len()]);
             scope.spawn(move || {
                 let (body, records) = body(i);
-                let _ = tx.send(send(i, addr, source, &body, records, start));
+                let _ = tx.send(send(i, node, source, &body, records, start));
             });
         }
     });

@@ -1,7 +1,7 @@
 //! A cluster of real `sanode` processes on loopback, driven and observed through `sactl`.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -15,6 +15,9 @@ pub struct TestCluster {
     pub nodes: Vec<Option<NodeProcess>>,
     options: Vec<NodeOptions>,
     sactl: PathBuf,
+    /// The cluster CA, which signs each node's certificate before it starts (as an operator
+    /// with their own PKI would, `sactl certs create-node`).
+    authority: sa_tls::CertAuthority,
     // Dropped last: the nodes' data dirs live here.
     _dir: tempfile::TempDir,
 }
@@ -47,8 +50,20 @@ impl TestCluster {
             nodes: Vec::new(),
             options: Vec::new(),
             sactl: workspace_binary("sactl")?,
+            authority: sa_tls::CertFiles::new(dir.path().join("certs"))
+                .create_authority(sa_tls::Lifetime(Duration::from_secs(30 * 24 * 3600)))?,
             _dir: dir,
         };
+        sa_tls::CertFiles::new(cluster.ca_dir()).write_pair(
+            "admin",
+            &cluster.authority,
+            cluster.authority.issue_client(
+                "admin",
+                sa_tls::Role::Admin,
+                &[],
+                sa_tls::Lifetime(Duration::from_secs(7 * 24 * 3600)),
+            )?,
+        )?;
         for i in 0..size {
             let mut options =
                 NodeOptions::new(&sanode, cluster._dir.path().join(format!("node{i}")));
@@ -59,6 +74,7 @@ impl TestCluster {
                     .extra_args
                     .extend(["--join".to_string(), previous.grpc_addr.to_string()]);
             }
+            cluster.issue_certs(&options)?;
             let node = NodeProcess::start(&options)?;
             cluster.options.push(node.restart_options(&options));
             cluster.nodes.push(Some(node));
@@ -79,6 +95,35 @@ impl TestCluster {
         Ok(cluster)
     }
 
+    /// Writes a node certificate and the admin client certificate to the node's certificates
+    /// directory, unless it runs `--insecure`.
+    fn issue_certs(&self, options: &NodeOptions) -> anyhow::Result<()> {
+        let Some(dir) = options.certs_dir() else {
+            return Ok(());
+        };
+        let files = sa_tls::CertFiles::new(dir);
+        let lifetime = sa_tls::Lifetime(Duration::from_secs(7 * 24 * 3600));
+        let names = sa_tls::NodeNames::from_addresses(["127.0.0.1"]);
+        files.write_pair(
+            "node",
+            &self.authority,
+            self.authority.issue_node("node", &names, lifetime)?,
+        )?;
+        files.write_pair(
+            "admin",
+            &self.authority,
+            self.authority
+                .issue_client("admin", sa_tls::Role::Admin, &[], lifetime)?,
+        )?;
+        Ok(())
+    }
+
+    /// The directory holding the cluster CA (`ca.crt`, `ca.key`) and an `admin` client
+    /// certificate: what `sactl --certs-dir` needs.
+    pub fn ca_dir(&self) -> PathBuf {
+        self._dir.path().join("certs")
+    }
+
     pub fn node(&self, i: usize) -> &NodeProcess {
         self.nodes[i].as_ref().expect("node is running")
     }
@@ -89,11 +134,9 @@ impl TestCluster {
 
     /// Runs sactl with `--node` pointing at node `i`.
     pub fn sactl(&self, i: usize, args: &[&str]) -> Output {
-        Command::new(&self.sactl)
+        self.node(i)
+            .sactl_command(&self.sactl)
             .args(args)
-            .arg("--node")
-            .arg(self.grpc(i))
-            .env_remove("SA_NODE")
             .output()
             .expect("sactl runs")
     }
@@ -157,6 +200,7 @@ impl TestCluster {
         options
             .extra_args
             .extend(["--join".to_string(), self.grpc(via)]);
+        self.issue_certs(&options)?;
         self.nodes[i] = Some(NodeProcess::start(&options)?);
         Ok(())
     }

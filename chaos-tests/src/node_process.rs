@@ -4,6 +4,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -31,6 +32,20 @@ pub struct NodeOptions {
 }
 
 impl NodeOptions {
+    /// Where the node keeps its certificates: `--certs-dir` if given, else `<data-dir>/certs`;
+    /// none with `--insecure`.
+    pub fn certs_dir(&self) -> Option<PathBuf> {
+        if self.extra_args.iter().any(|a| a == "--insecure") {
+            return None;
+        }
+        let given = self
+            .extra_args
+            .iter()
+            .position(|a| a == "--certs-dir")
+            .and_then(|i| self.extra_args.get(i + 1));
+        Some(given.map_or_else(|| self.data_dir.join("certs"), PathBuf::from))
+    }
+
     pub fn new(sanode: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> Self {
         NodeOptions {
             sanode: sanode.into(),
@@ -52,19 +67,39 @@ pub struct NodeProcess {
     pub grpc_addr: SocketAddr,
     pub http_addr: SocketAddr,
     pub data_dir: PathBuf,
+    /// Where the node's `ca.crt` and an `admin` client certificate are (the node writes them
+    /// there on a first start on loopback); `None` for a node started with `--insecure`.
+    pub certs_dir: Option<PathBuf>,
     log_path: PathBuf,
 }
 
 impl NodeProcess {
     /// Runs `sactl` (the binary at that path) against this node, whatever `SA_NODE` says.
     pub fn sactl(&self, sactl: impl AsRef<Path>, args: &[&str]) -> std::process::Output {
-        Command::new(sactl.as_ref())
+        self.sactl_command(sactl)
             .args(args)
+            .output()
+            .expect("sactl runs")
+    }
+
+    /// `sactl --node` this node, with the credentials to call it; add the arguments.
+    pub fn sactl_command(&self, sactl: impl AsRef<Path>) -> Command {
+        let mut command = Command::new(sactl.as_ref());
+        command
             .arg("--node")
             .arg(self.grpc_addr.to_string())
             .env_remove("SA_NODE")
-            .output()
-            .expect("sactl runs")
+            .env_remove("SA_CERTS_DIR");
+        match &self.certs_dir {
+            Some(dir) => command.arg("--certs-dir").arg(dir),
+            None => command.arg("--insecure"),
+        };
+        command
+    }
+
+    /// The node's HTTP address, spoken to as the admin client.
+    pub fn http(&self) -> NodeHttp {
+        NodeHttp::new(self.http_addr, self.certs_dir.clone())
     }
 
     /// Starts a node on fresh loopback ports and waits until `/healthz` answers.
@@ -118,6 +153,7 @@ impl NodeProcess {
             grpc_addr,
             http_addr,
             data_dir: options.data_dir.clone(),
+            certs_dir: options.certs_dir(),
             log_path,
         };
         node.wait_healthy(options.ready_timeout)?;
@@ -134,7 +170,7 @@ impl NodeProcess {
                     self.log()
                 );
             }
-            if matches!(http_get(self.http_addr, "/healthz"), Ok((200, _))) {
+            if matches!(self.http().get("/healthz"), Ok((200, _))) {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -230,12 +266,73 @@ fn signal(pid: u32, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A minimal HTTP/1.0 GET, enough for health checks and metrics scrapes in tests.
+/// A node's HTTP address, over TLS with the `admin` client certificate of its certificates
+/// directory (or plaintext for an `--insecure` node). Cheap to clone into client threads.
+#[derive(Clone)]
+pub struct NodeHttp {
+    pub addr: SocketAddr,
+    certs_dir: Option<PathBuf>,
+    tls: Arc<OnceLock<Arc<rustls::ClientConfig>>>,
+}
+
+impl NodeHttp {
+    pub fn new(addr: SocketAddr, certs_dir: Option<PathBuf>) -> Self {
+        NodeHttp {
+            addr,
+            certs_dir,
+            tls: Default::default(),
+        }
+    }
+
+    /// A minimal HTTP/1.0 GET, enough for health checks and metrics scrapes in tests.
+    pub fn get(&self, path: &str) -> anyhow::Result<(u16, String)> {
+        self.request("GET", path, b"")
+    }
+
+    /// A minimal HTTP/1.0 POST of `body`.
+    pub fn post(&self, path: &str, body: &[u8]) -> anyhow::Result<(u16, String)> {
+        self.request("POST", path, body)
+    }
+
+    fn request(&self, method: &str, path: &str, body: &[u8]) -> anyhow::Result<(u16, String)> {
+        let Some(dir) = &self.certs_dir else {
+            return http_request(self.addr, method, path, body);
+        };
+        let config = match self.tls.get() {
+            Some(config) => config.clone(),
+            // Read once the node has written its certificates (a first start makes them).
+            None => {
+                let read = |name: &str| {
+                    std::fs::read_to_string(dir.join(name))
+                        .with_context(|| format!("{}", dir.join(name).display()))
+                };
+                let config = sa_tls::client_config(
+                    &read("ca.crt")?,
+                    Some((&read("admin.crt")?, &read("admin.key")?)),
+                )?;
+                self.tls.get_or_init(|| config).clone()
+            }
+        };
+        let tcp = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1))?;
+        tcp.set_read_timeout(Some(Duration::from_secs(120)))?;
+        let name = rustls::pki_types::ServerName::IpAddress(self.addr.ip().into());
+        let connection = rustls::ClientConnection::new(config, name)?;
+        exchange(
+            rustls::StreamOwned::new(connection, tcp),
+            self.addr,
+            method,
+            path,
+            body,
+        )
+    }
+}
+
+/// A minimal plaintext HTTP/1.0 GET (moto, receivers, `--insecure` nodes).
 pub fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
     http_request(addr, "GET", path, b"")
 }
 
-/// A minimal HTTP/1.0 POST of `body`.
+/// A minimal plaintext HTTP/1.0 POST of `body`.
 pub fn http_post(addr: SocketAddr, path: &str, body: &[u8]) -> anyhow::Result<(u16, String)> {
     http_request(addr, "POST", path, body)
 }
@@ -246,8 +343,18 @@ fn http_request(
     path: &str,
     body: &[u8],
 ) -> anyhow::Result<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
     stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+    exchange(stream, addr, method, path, body)
+}
+
+fn exchange(
+    mut stream: impl Read + Write,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> anyhow::Result<(u16, String)> {
     write!(
         stream,
         "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n",
@@ -255,13 +362,14 @@ fn http_request(
     )?;
     // A node may answer before it reads the body (503 at the door, 413): the answer counts,
     // not the write it cut short.
-    let sent = stream.write_all(body);
-    let mut response = String::new();
-    let read = stream.read_to_string(&mut response);
+    let sent = stream.write_all(body).and_then(|()| stream.flush());
+    let mut response = Vec::new();
+    let read = stream.read_to_end(&mut response);
     if response.is_empty() {
         sent?;
         read?;
     }
+    let response = String::from_utf8_lossy(&response).into_owned();
     let status = response
         .split_whitespace()
         .nth(1)

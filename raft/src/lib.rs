@@ -22,7 +22,7 @@ mod types;
 pub use command::{Command, CommandResult, CommandSplitter, Condition, WriteOp};
 pub use db::{KeyValue, Keyspace, StateDb, StateDbError};
 pub use membership::{JoinRequest, RemoveRequest};
-pub use network::peer_channel;
+pub use network::{PeerDialer, PeerTls};
 pub use replica::{RaftTiming, Replica, ReplicaConfig, ReplicaError};
 pub use service::RaftService;
 pub use types::{LogId, NodeId, TypeConfig};

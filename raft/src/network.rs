@@ -13,7 +13,11 @@ use sa_proto::raft::v1::RaftPayload;
 use sa_proto::raft::v1::raft_client::RaftClient;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tonic::transport::{Channel, Endpoint};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use crate::codec;
 use crate::types::{Node, NodeId, TypeConfig};
@@ -31,20 +35,80 @@ pub fn raft_client(channel: Channel) -> RaftClient<Channel> {
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
 }
 
-/// A lazily connected gRPC channel to `addr` (`HOST:PORT` or a URL).
-pub fn peer_channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
-    let uri = if addr.contains("://") {
-        addr.to_string()
-    } else {
-        format!("http://{addr}")
-    };
-    Ok(Endpoint::from_shared(uri)?
-        .connect_timeout(std::time::Duration::from_secs(2))
-        .tcp_nodelay(true)
-        .connect_lazy())
+/// Where a node's client TLS comes from: the cluster CA and the node's own certificate, read
+/// again when the files change so renewed certificates reach new connections.
+pub trait PeerTls: Send + Sync {
+    /// Changes whenever what [`PeerTls::config`] reads changes (a file's modification time).
+    fn stamp(&self) -> Option<SystemTime>;
+    fn config(&self) -> Result<ClientTlsConfig, String>;
 }
 
-pub struct NetworkFactory;
+/// How a node dials its peers: plaintext (`--insecure`) or mutual TLS. Channels are kept per
+/// address, so a forwarded write costs no new connection or handshake.
+#[derive(Clone, Default)]
+pub struct PeerDialer {
+    tls: Option<Arc<dyn PeerTls>>,
+    channels: Arc<Mutex<(Option<SystemTime>, HashMap<String, Channel>)>>,
+}
+
+impl std::fmt::Debug for PeerDialer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerDialer")
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PeerDialer {
+    pub fn plaintext() -> Self {
+        PeerDialer::default()
+    }
+
+    pub fn tls(tls: Arc<dyn PeerTls>) -> Self {
+        PeerDialer {
+            tls: Some(tls),
+            channels: Default::default(),
+        }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// A lazily connected gRPC channel to `addr` (`HOST:PORT` or a URL).
+    pub fn channel(&self, addr: &str) -> Result<Channel, String> {
+        let stamp = self.tls.as_ref().and_then(|tls| tls.stamp());
+        let mut channels = self.channels.lock().expect("channels lock");
+        if channels.0 != stamp {
+            *channels = (stamp, HashMap::new());
+        }
+        if let Some(channel) = channels.1.get(addr) {
+            return Ok(channel.clone());
+        }
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let uri = if addr.contains("://") {
+            addr.to_string()
+        } else {
+            format!("{scheme}://{addr}")
+        };
+        let mut endpoint = Endpoint::from_shared(uri)
+            .map_err(|e| format!("invalid peer address {addr}: {e}"))?
+            .connect_timeout(std::time::Duration::from_secs(2))
+            .tcp_nodelay(true);
+        if let Some(tls) = &self.tls {
+            endpoint = endpoint
+                .tls_config(tls.config()?)
+                .map_err(|e| format!("TLS to {addr}: {e}"))?;
+        }
+        let channel = endpoint.connect_lazy();
+        channels.1.insert(addr.to_string(), channel.clone());
+        Ok(channel)
+    }
+}
+
+pub struct NetworkFactory {
+    pub dialer: PeerDialer,
+}
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = PeerClient;
@@ -52,9 +116,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     async fn new_client(&mut self, target: NodeId, node: &Node) -> PeerClient {
         PeerClient {
             target,
-            client: peer_channel(&node.addr)
-                .map(raft_client)
-                .map_err(|e| e.to_string()),
+            client: self.dialer.channel(&node.addr).map(raft_client),
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::command::{Command, CommandResult};
 use crate::db::{KeyValue, Keyspace, StateDb, StateDbError};
 use crate::log_store::LogStore;
 use crate::membership::{JoinRequest, RemoveRequest};
-use crate::network::{NetworkFactory, peer_channel, raft_client};
+use crate::network::{NetworkFactory, PeerDialer, raft_client};
 use crate::proposer::Proposer;
 use crate::snapshot_file::SnapshotFiles;
 use crate::state_machine::StateMachine;
@@ -34,6 +34,8 @@ pub struct ReplicaConfig {
     /// Holds `state/` (RocksDB) and `snapshot/`.
     pub data_dir: PathBuf,
     pub timing: RaftTiming,
+    /// How this node reaches its peers.
+    pub dialer: PeerDialer,
 }
 
 /// Raft timers. openraft gives every AppendEntries one heartbeat interval to complete, so the
@@ -80,6 +82,7 @@ pub struct Replica {
 struct Inner {
     node_id: NodeId,
     advertise_addr: String,
+    dialer: PeerDialer,
     raft: Raft,
     proposer: Proposer,
     db: StateDb,
@@ -118,7 +121,9 @@ impl Replica {
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),
-            NetworkFactory,
+            NetworkFactory {
+                dialer: config.dialer.clone(),
+            },
             log_store,
             state_machine,
         )
@@ -128,6 +133,7 @@ impl Replica {
             inner: Arc::new(Inner {
                 node_id: config.node_id,
                 advertise_addr: config.advertise_addr,
+                dialer: config.dialer,
                 proposer: Proposer::start(raft.clone()),
                 raft,
                 db,
@@ -138,6 +144,11 @@ impl Replica {
 
     pub fn node_id(&self) -> NodeId {
         self.inner.node_id
+    }
+
+    /// How this node reaches its peers (for calls other than Raft's own).
+    pub fn dialer(&self) -> &PeerDialer {
+        &self.inner.dialer
     }
 
     pub fn raft(&self) -> &Raft {
@@ -171,7 +182,8 @@ impl Replica {
             node_id: self.node_id(),
             addr: self.inner.advertise_addr.clone(),
         };
-        let result: Result<(), String> = call(seed, Rpc::Join, &request).await?;
+        let result: Result<(), String> =
+            call(&self.inner.dialer, seed, Rpc::Join, &request).await?;
         result.map_err(|message| ReplicaError::Leader {
             addr: seed.to_string(),
             message,
@@ -213,8 +225,13 @@ impl Replica {
                 },
             };
             if let Some(addr) = leader_addr {
-                match call::<_, Result<Vec<CommandResult>, String>>(&addr, Rpc::Write, &commands)
-                    .await
+                match call::<_, Result<Vec<CommandResult>, String>>(
+                    &self.inner.dialer,
+                    &addr,
+                    Rpc::Write,
+                    &commands,
+                )
+                .await
                 {
                     Ok(result) => {
                         return result.map_err(|message| ReplicaError::Leader { addr, message });
@@ -240,7 +257,8 @@ impl Replica {
         match self.leader().await? {
             Some((leader, _)) if leader == self.node_id() => {}
             Some((_, addr)) => {
-                let result: Result<(), String> = call(&addr, Rpc::Join, &join).await?;
+                let result: Result<(), String> =
+                    call(&self.inner.dialer, &addr, Rpc::Join, &join).await?;
                 return result.map_err(|message| ReplicaError::Leader { addr, message });
             }
             None => return Err(ReplicaError::NoLeader(LEADER_WAIT)),
@@ -275,7 +293,8 @@ impl Replica {
         match self.leader().await? {
             Some((leader, _)) if leader == self.node_id() => {}
             Some((_, addr)) => {
-                let result: Result<(), String> = call(&addr, Rpc::Remove, &remove).await?;
+                let result: Result<(), String> =
+                    call(&self.inner.dialer, &addr, Rpc::Remove, &remove).await?;
                 return result.map_err(|message| ReplicaError::Leader { addr, message });
             }
             None => return Err(ReplicaError::NoLeader(LEADER_WAIT)),
@@ -422,6 +441,7 @@ enum Rpc {
 }
 
 async fn call<Req: Serialize, Resp: DeserializeOwned>(
+    dialer: &PeerDialer,
     addr: &str,
     rpc: Rpc,
     request: &Req,
@@ -430,7 +450,7 @@ async fn call<Req: Serialize, Resp: DeserializeOwned>(
         addr: addr.to_string(),
         message,
     };
-    let channel = peer_channel(addr).map_err(|e| unreachable(e.to_string()))?;
+    let channel = dialer.channel(addr).map_err(unreachable)?;
     let mut client = raft_client(channel);
     let data =
         codec::encode("forwarded request", request).map_err(|e| unreachable(e.to_string()))?;

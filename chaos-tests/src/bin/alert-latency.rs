@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use sa_chaos_tests::{HttpReceiver, TestCluster, http_post, write_repository};
+use sa_chaos_tests::{HttpReceiver, TestCluster, write_repository};
 use serde_json::json;
 
 const RULE: &str = r#"
@@ -67,7 +67,7 @@ fn main() -> anyhow::Result<()> {
         let node = cluster.node(seq % 3);
         let body = format!("{}\n", json!({"seq": seq}));
         let started = Instant::now();
-        let (status, reply) = http_post(node.http_addr, "/v1/ingest/events", body.as_bytes())?;
+        let (status, reply) = node.http().post("/v1/ingest/events", body.as_bytes())?;
         if status != 200 {
             bail!("ingest of record {seq} refused: {status} {reply}");
         }

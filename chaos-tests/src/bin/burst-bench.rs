@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use sa_chaos_tests::bench::memory_kib;
-use sa_chaos_tests::{NodeOptions, NodeProcess, http_post, workspace_binary};
+use sa_chaos_tests::{NodeOptions, NodeProcess, workspace_binary};
 use serde_json::Value;
 
 fn main() -> anyhow::Result<()> {
@@ -51,9 +51,7 @@ fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         let replies: Vec<anyhow::Result<(u16, String)>> = std::thread::scope(|scope| {
             let clients: Vec<_> = (0..requests)
-                .map(|_| {
-                    scope.spawn(|| http_post(node.http_addr, "/v1/ingest/json", body.as_bytes()))
-                })
+                .map(|_| scope.spawn(|| node.http().post("/v1/ingest/json", body.as_bytes())))
                 .collect();
             clients
                 .into_iter()

@@ -48,7 +48,7 @@ use anyhow::{Context, bail};
 use sa_chaos_tests::bench::{
     Figures, batches, closed_loop, json_samples, millis, open_loop, quantile, realistic_corpus,
 };
-use sa_chaos_tests::{HttpReceiver, TestCluster, http_get, http_post, repository_root};
+use sa_chaos_tests::{HttpReceiver, TestCluster, repository_root};
 use serde_json::{Value, json};
 
 fn main() -> anyhow::Result<()> {
@@ -158,7 +158,7 @@ fn throughput(options: &Throughput) -> anyhow::Result<()> {
     };
     let lines = if options.corpus == "realistic" {
         let node = start_cluster(1, &repo, &key, &receiver, &probes)?;
-        realistic_corpus(node.node(0).http_addr)?
+        realistic_corpus(&node.node(0).http())?
     } else {
         json_samples(&[])?
     };
@@ -357,11 +357,10 @@ fn start_cluster(
     let mut seqs = Vec::new();
     for i in 0..size {
         let (lines, mut seq) = probes.make(1);
-        let (status, reply) = http_post(
-            cluster.node(i).http_addr,
-            "/v1/ingest/json",
-            lines[0].as_bytes(),
-        )?;
+        let (status, reply) = cluster
+            .node(i)
+            .http()
+            .post("/v1/ingest/json", lines[0].as_bytes())?;
         let reply: Value =
             serde_json::from_str(&reply).with_context(|| format!("{status} {reply}"))?;
         if status != 200 || reply["alerts"].as_u64() != Some(1) {
@@ -401,9 +400,9 @@ fn wait_for_probes(
     }
 }
 
-fn http_addrs(cluster: &TestCluster) -> Vec<std::net::SocketAddr> {
+fn http_addrs(cluster: &TestCluster) -> Vec<sa_chaos_tests::NodeHttp> {
     (0..cluster.nodes.len())
-        .map(|i| cluster.node(i).http_addr)
+        .map(|i| cluster.node(i).http())
         .collect()
 }
 
@@ -505,7 +504,7 @@ fn half_load(
 fn batch_latencies(cluster: &TestCluster) -> anyhow::Result<(f64, f64)> {
     let (mut fast, mut all) = (0.0, 0.0);
     for i in 0..cluster.nodes.len() {
-        let (status, metrics) = http_get(cluster.node(i).http_addr, "/metrics")?;
+        let (status, metrics) = cluster.node(i).http().get("/metrics")?;
         if status != 200 {
             bail!("GET /metrics answered {status}");
         }
@@ -523,7 +522,7 @@ fn batch_latencies(cluster: &TestCluster) -> anyhow::Result<(f64, f64)> {
 
 /// Delivery attempts node `i` has made (`sa_output_deliveries_total`, every output and result).
 fn delivery_attempts(cluster: &TestCluster, i: usize) -> anyhow::Result<f64> {
-    let (status, metrics) = http_get(cluster.node(i).http_addr, "/metrics")?;
+    let (status, metrics) = cluster.node(i).http().get("/metrics")?;
     if status != 200 {
         bail!("GET /metrics answered {status}");
     }

@@ -151,7 +151,7 @@ fn main() -> anyhow::Result<()> {
 /// The realistic corpus, checked against a node of its own.
 fn realistic(sanode: &Path, dir: &Path) -> anyhow::Result<Vec<String>> {
     let node = start_node(sanode, &dir.join("probe"))?;
-    let lines = realistic_corpus(node.http_addr)?;
+    let lines = realistic_corpus(&node.http())?;
     node.terminate_cleanly(std::time::Duration::from_secs(30))?;
     Ok(lines)
 }
@@ -180,7 +180,7 @@ fn end_to_end(
         .collect();
     let data = tempfile::tempdir_in(dir)?;
     let node = start_node(sanode, &data.path().join("data"))?;
-    let load = closed_loop(&[node.http_addr], "json", &bodies, options.clients)?;
+    let load = closed_loop(&[node.http()], "json", &bodies, options.clients)?;
     node.terminate_cleanly(std::time::Duration::from_secs(60))?;
     if load.accepted().count() != bodies.len() {
         bail!(

@@ -175,7 +175,7 @@ fn run_once(
     let (_data, node) = start_node(sanode, dir, &options.node_args)?;
     std::thread::sleep(Duration::from_secs(2));
     let idle = memory_kib(node.pid(), "VmRSS")?;
-    let full = closed_loop(&[node.http_addr], "json", bodies, options.clients)?;
+    let full = closed_loop(&[node.http()], "json", bodies, options.clients)?;
     if full.accepted().count() != bodies.len() {
         bail!(
             "{} requests refused at the maximum",
@@ -190,7 +190,7 @@ fn run_once(
     let offered = options.factor * max;
     let rate = offered / options.batch as f64;
     let requests = (rate * options.seconds).ceil() as usize;
-    let over = open_loop(&[node.http_addr], "json", requests, rate, &|i| {
+    let over = open_loop(&[node.http()], "json", requests, rate, &|i| {
         bodies[i % bodies.len()].clone()
     })?;
     let achieved = over.records_per_second_within(Duration::from_secs_f64(options.seconds));

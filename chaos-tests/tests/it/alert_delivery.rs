@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use sa_chaos_tests::{
-    HttpReceiver, ReceivedRequest, Reply, TestCluster, http_post, wait_for, write_repository,
+    HttpReceiver, ReceivedRequest, Reply, TestCluster, wait_for, write_repository,
 };
 use serde_json::{Value, json};
 
@@ -89,12 +89,11 @@ fn setup(extra_args: &[&str]) -> Setup {
 
 fn ingest(cluster: &TestCluster, node: usize, records: &[Value]) {
     let body: String = records.iter().map(|r| format!("{r}\n")).collect();
-    let (status, reply) = http_post(
-        cluster.node(node).http_addr,
-        "/v1/ingest/events",
-        body.as_bytes(),
-    )
-    .unwrap();
+    let (status, reply) = cluster
+        .node(node)
+        .http()
+        .post("/v1/ingest/events", body.as_bytes())
+        .unwrap();
     assert_eq!(status, 200, "{reply}");
 }
 

@@ -38,6 +38,7 @@ struct Outcome {
 /// may be down at that moment: then the write is refused, as a real client would see it).
 fn write_until_stopped(
     sactl: PathBuf,
+    certs_dir: PathBuf,
     nodes: Vec<String>,
     seed: u64,
     stop: Arc<AtomicBool>,
@@ -58,6 +59,8 @@ fn write_until_stopped(
         let out = Command::new(&sactl)
             .args(["lookup-tables", "put", TABLE, &key, &value.to_string()])
             .args(["--node", &nodes[via]])
+            .arg("--certs-dir")
+            .arg(&certs_dir)
             .env_remove("SA_NODE")
             .output()
             .expect("sactl runs");
@@ -121,8 +124,9 @@ fn acknowledged_writes_survive_kill_9_of_a_minority_including_the_leader() {
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
         let sactl = workspace_binary("sactl").unwrap();
+        let certs_dir = cluster.ca_dir();
         let stop = stop.clone();
-        thread::spawn(move || write_until_stopped(sactl, nodes, seed, stop))
+        thread::spawn(move || write_until_stopped(sactl, certs_dir, nodes, seed, stop))
     };
 
     let mut rng = Rng(seed.rotate_left(17) | 1);

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sa_chaos_tests::{NodeOptions, NodeProcess, http_get, repository_root, workspace_binary};
+use sa_chaos_tests::{NodeOptions, NodeProcess, repository_root, workspace_binary};
 
 const ROOT_LOGIN: &str = "Nov 27 16:59:02 db-2 sshd[22140]: Accepted password for root from 203.0.113.45 port 61004 ssh2";
 const DEPLOY_LOGIN: &str = "Nov 27 16:55:09 bastion-1 sshd[21980]: Accepted publickey for deploy from 10.20.7.9 port 53002 ssh2";
@@ -55,7 +55,7 @@ fn alert_count(data_dir: &Path) -> usize {
 }
 
 fn metric(node: &NodeProcess, name: &str) -> u64 {
-    let (_, text) = http_get(node.http_addr, "/metrics").unwrap();
+    let (_, text) = node.http().get("/metrics").unwrap();
     text.lines()
         .find(|line| line.starts_with(name))
         .and_then(|line| line.rsplit(' ').next())

@@ -302,7 +302,10 @@ fn shards_spread_over_every_node_and_move_within_the_lease_timeout_after_a_kill9
     }
     // Each node exports the lag of the shards it reads.
     let exported = (0..3).any(|i| {
-        sa_chaos_tests::http_get(s.cluster.node(i).http_addr, "/metrics")
+        s.cluster
+            .node(i)
+            .http()
+            .get("/metrics")
             .is_ok_and(|(_, text)| text.contains("sa_kinesis_lag_milliseconds{shard=\"shardId-"))
     });
     assert!(exported, "no node exports sa_kinesis_lag_milliseconds");

@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
-use sa_chaos_tests::{TestCluster, http_get, http_post, probe_repository};
+use sa_chaos_tests::{TestCluster, probe_repository};
 use serde_json::{Value, json};
 
 /// `sa_raft_applied_index` of node `i`.
 fn applied_index(cluster: &TestCluster, i: usize) -> u64 {
-    let (_, metrics) = http_get(cluster.node(i).http_addr, "/metrics").unwrap_or_default();
+    let (_, metrics) = cluster.node(i).http().get("/metrics").unwrap_or_default();
     metrics
         .lines()
         .find_map(|line| line.strip_prefix("sa_raft_applied_index "))
@@ -42,12 +42,11 @@ fn a_16_mib_ingest_body_commits_on_three_nodes_and_every_node_applies_it() {
         body.push_str(&format!("line {lines} {}\n", noise(240, lines + 1)));
         lines += 1;
     }
-    let (status, reply) = http_post(
-        cluster.node(1).http_addr,
-        "/v1/ingest/json",
-        body.as_bytes(),
-    )
-    .unwrap();
+    let (status, reply) = cluster
+        .node(1)
+        .http()
+        .post("/v1/ingest/json", body.as_bytes())
+        .unwrap();
     assert_eq!(status, 200, "{reply}");
     let reply: Value = serde_json::from_str(&reply).unwrap();
     assert_eq!(reply["dead_letters"], lines, "{reply}");

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::{Cli, NodeUnreachable, exit};
+use cli::{Cli, ConnectError, NoCredentials, NodeUnreachable, exit};
 
 mod cli;
 
@@ -17,7 +17,13 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sactl: {e:#}");
-            if e.downcast_ref::<NodeUnreachable>().is_some() {
+            let unreachable = e.downcast_ref::<NodeUnreachable>().is_some()
+                || matches!(
+                    e.downcast_ref::<ConnectError>(),
+                    Some(ConnectError::Unreachable(_) | ConnectError::NoCredentials(_))
+                )
+                || e.downcast_ref::<NoCredentials>().is_some();
+            if unreachable {
                 ExitCode::from(exit::UNREACHABLE)
             } else {
                 ExitCode::from(exit::FAILED)

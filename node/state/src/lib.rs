@@ -43,6 +43,7 @@ pub async fn single_node_replica(dir: &std::path::Path) -> sa_raft::Replica {
         advertise_addr: "127.0.0.1:1".into(),
         data_dir: dir.to_path_buf(),
         timing: sa_raft::RaftTiming::default(),
+        dialer: sa_raft::PeerDialer::plaintext(),
     })
     .await
     .unwrap();

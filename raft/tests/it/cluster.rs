@@ -38,6 +38,7 @@ impl TestNode {
                 advertise_addr: addr.clone(),
                 data_dir: data_dir.to_path_buf(),
                 timing: timing.clone(),
+                dialer: sa_raft::PeerDialer::plaintext(),
             })
             .await;
             match opened {
@@ -508,6 +509,7 @@ async fn a_log_entry_in_an_unknown_format_version_stops_the_node_naming_both_ver
         advertise_addr: "127.0.0.1:1".into(),
         data_dir: dir.path().to_path_buf(),
         timing: RaftTiming::default(),
+        dialer: sa_raft::PeerDialer::plaintext(),
     })
     .await
     .err()

@@ -1,5 +1,6 @@
 //! `sactl alerts list|show|resend`: committed alerts and where their delivery stands.
 
+use super::Target;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use sa_proto::alerts::v1::{ListAlertsRequest, ResendAlertRequest, ShowAlertRequest};
@@ -61,7 +62,7 @@ pub fn parse_instant(text: &str) -> anyhow::Result<i64> {
     Ok(sa_rules::Clock::System.now() - i64::try_from(ago.as_micros()).unwrap_or(i64::MAX))
 }
 
-pub async fn run(node: &str, command: AlertsCommand) -> anyhow::Result<()> {
+pub async fn run(node: &Target, command: AlertsCommand) -> anyhow::Result<()> {
     let mut client = connect::alerts(node).await?;
     match command {
         AlertsCommand::List(args) => {

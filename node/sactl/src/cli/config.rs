@@ -1,5 +1,6 @@
 //! `sactl config validate|push|show|diff`: config bundles of a StreamAlert repository.
 
+use super::Target;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -74,7 +75,7 @@ pub struct DiffArgs {
 #[error("{0}")]
 pub struct Invalid(pub String);
 
-pub async fn run(node: &str, command: ConfigCommand) -> anyhow::Result<()> {
+pub async fn run(node: &Target, command: ConfigCommand) -> anyhow::Result<()> {
     match command {
         ConfigCommand::Validate(args) => {
             let rules = validate(&args.dir, args.run_tests)?;
@@ -184,11 +185,11 @@ fn validate(dir: &std::path::Path, run_tests: bool) -> anyhow::Result<usize> {
     Ok(rules)
 }
 
-async fn admin(node: &str) -> anyhow::Result<AdminClient<Channel>> {
+async fn admin(node: &Target) -> anyhow::Result<AdminClient<Channel>> {
     Ok(connect::admin(node).await?)
 }
 
-async fn fetch(node: &str, version: u64) -> anyhow::Result<Option<ConfigBundle>> {
+async fn fetch(node: &Target, version: u64) -> anyhow::Result<Option<ConfigBundle>> {
     let reply = admin(node)
         .await?
         .get_config(GetConfigRequest { version })

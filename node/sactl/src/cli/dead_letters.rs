@@ -1,5 +1,6 @@
 //! `sactl dead-letters list|replay`: what the cluster could not place or deliver.
 
+use super::Target;
 use clap::Subcommand;
 use sa_proto::alerts::v1::{ListDeadLettersRequest, ReplayDeadLettersRequest};
 use serde_json::{Value, json};
@@ -36,7 +37,7 @@ pub enum DeadLettersCommand {
     },
 }
 
-pub async fn run(node: &str, command: DeadLettersCommand) -> anyhow::Result<()> {
+pub async fn run(node: &Target, command: DeadLettersCommand) -> anyhow::Result<()> {
     let mut client = connect::alerts(node).await?;
     match command {
         DeadLettersCommand::List { kind, limit, json } => {

@@ -1,5 +1,6 @@
 //! `sactl lookup-tables list|get|put|load`: the cluster's replicated lookup tables (docs/spec §14).
 
+use super::Target;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -50,7 +51,7 @@ pub struct LoadArgs {
     pub replace: bool,
 }
 
-pub async fn run(node: &str, command: LookupTablesCommand) -> anyhow::Result<()> {
+pub async fn run(node: &Target, command: LookupTablesCommand) -> anyhow::Result<()> {
     let mut client = connect::admin(node).await?;
     match command {
         LookupTablesCommand::List(args) => {

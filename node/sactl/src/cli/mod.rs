@@ -5,7 +5,7 @@ mod connect;
 
 use clap::{Parser, Subcommand};
 
-pub use connect::NodeUnreachable;
+pub use connect::{ConnectError, NoCredentials, NodeUnreachable, Target};
 
 /// sa admin CLI: inspect and operate an sa cluster, and test a StreamAlert repository offline.
 #[derive(Debug, Parser)]
@@ -15,13 +15,30 @@ pub struct Cli {
     #[arg(long, global = true, env = "SA_NODE", default_value = "127.0.0.1:7710")]
     pub node: String,
 
+    /// Directory holding ca.crt and the client certificate (admin.crt/admin.key unless --cert
+    /// and --key say otherwise) [default: ./data/certs, then ~/.config/sa/certs].
+    #[arg(long, global = true, env = "SA_CERTS_DIR")]
+    pub certs_dir: Option<std::path::PathBuf>,
+
+    /// Client certificate to present instead of admin.crt.
+    #[arg(long, global = true, env = "SA_CERT", requires = "key")]
+    pub cert: Option<std::path::PathBuf>,
+
+    /// Key of --cert.
+    #[arg(long, global = true, env = "SA_KEY", requires = "cert")]
+    pub key: Option<std::path::PathBuf>,
+
+    /// Talk plaintext, to a node started with --insecure.
+    #[arg(long, global = true, env = "SA_INSECURE")]
+    pub insecure: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
 /// The command registry: a command is a module with its clap arguments and
-/// `pub async fn run(node: &str, args) -> anyhow::Result<()>` (`node` is `--node`; offline
-/// commands ignore it), and one entry here, whose doc comment is its help line.
+/// `pub async fn run(node: &Target, args) -> anyhow::Result<()>` (`node` is `--node` with the
+/// credentials to call it; offline commands ignore it), and one entry here, whose doc comment is its help line.
 macro_rules! commands {
     ($( $(#[$attr:meta])* $variant:ident($module:ident::$args:ident) ),+ $(,)?) => {
         $(mod $module;)+
@@ -32,7 +49,7 @@ macro_rules! commands {
         }
 
         impl Command {
-            async fn run(self, node: &str) -> anyhow::Result<()> {
+            async fn run(self, node: &Target) -> anyhow::Result<()> {
                 match self {
                     $( Command::$variant(args) => $module::run(node, args).await, )+
                 }
@@ -74,6 +91,9 @@ commands! {
     /// Alerts no output accepted and records no schema matched: list, replay.
     #[command(subcommand)]
     DeadLetters(dead_letters::DeadLettersCommand),
+    /// Make and inspect the cluster's certificates: CA, nodes, clients.
+    #[command(subcommand)]
+    Certs(certs::CertsCommand),
 }
 
 /// Exit codes scripts can rely on.
@@ -85,5 +105,14 @@ pub mod exit {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    cli.command.run(&cli.node).await
+    let credentials = if cli.insecure {
+        connect::Credentials::Plaintext
+    } else {
+        connect::Credentials::Tls {
+            certs_dir: cli.certs_dir,
+            cert: cli.cert,
+            key: cli.key,
+        }
+    };
+    cli.command.run(&Target::new(cli.node, credentials)).await
 }

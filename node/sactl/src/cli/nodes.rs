@@ -1,5 +1,6 @@
 //! `sactl nodes`: the members of the cluster, each asked directly.
 
+use super::Target;
 use clap::Args;
 use serde::Serialize;
 
@@ -26,7 +27,7 @@ pub struct NodeRow {
     error: Option<String>,
 }
 
-pub async fn run(addr: &str, args: NodesArgs) -> anyhow::Result<()> {
+pub async fn run(addr: &Target, args: NodesArgs) -> anyhow::Result<()> {
     let rows = member_rows(addr).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -37,11 +38,11 @@ pub async fn run(addr: &str, args: NodesArgs) -> anyhow::Result<()> {
 }
 
 /// Every member the node at `addr` knows, each asked for its own status.
-pub async fn member_rows(addr: &str) -> anyhow::Result<Vec<NodeRow>> {
+pub async fn member_rows(addr: &Target) -> anyhow::Result<Vec<NodeRow>> {
     let members = status::fetch(addr).await?.members;
     let mut rows = Vec::with_capacity(members.len());
     for member in members {
-        let row = match status::fetch(&member.addr)
+        let row = match status::fetch(&addr.at(&member.addr))
             .await
             .map_err(anyhow::Error::from)
             .and_then(status::report)

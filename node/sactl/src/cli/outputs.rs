@@ -1,6 +1,7 @@
 //! `sactl outputs list|set|test`: where alerts go, and the settings (credentials) each output
 //! needs, stored encrypted in the cluster.
 
+use super::Target;
 use std::io::IsTerminal;
 
 use clap::{Args, Subcommand};
@@ -34,7 +35,7 @@ pub struct SetArgs {
     pub settings: Vec<String>,
 }
 
-pub async fn run(node: &str, command: OutputsCommand) -> anyhow::Result<()> {
+pub async fn run(node: &Target, command: OutputsCommand) -> anyhow::Result<()> {
     let mut client = connect::alerts(node).await?;
     match command {
         OutputsCommand::List { json } => {

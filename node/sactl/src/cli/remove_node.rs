@@ -1,5 +1,6 @@
 //! `sactl remove-node`: takes a member out of the cluster.
 
+use super::Target;
 use clap::Args;
 use sa_proto::cluster::v1::RemoveNodeRequest;
 use sa_proto::cluster::v1::cluster_client::ClusterClient;
@@ -12,7 +13,7 @@ pub struct RemoveNodeArgs {
     pub id: u64,
 }
 
-pub async fn run(addr: &str, args: RemoveNodeArgs) -> anyhow::Result<()> {
+pub async fn run(addr: &Target, args: RemoveNodeArgs) -> anyhow::Result<()> {
     let mut client = ClusterClient::new(connect::channel(addr).await?);
     client
         .remove_node(RemoveNodeRequest { node_id: args.id })

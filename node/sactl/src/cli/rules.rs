@@ -1,6 +1,7 @@
 //! `sactl rules list|stage|unstage|promote|disable|enable`: the cluster's rule table (compat
 //! docs/spec §9.11, plus sa's switch to silence a rule without pushing new code).
 
+use super::Target;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -52,7 +53,7 @@ pub struct StageArgs {
     pub period: Duration,
 }
 
-pub async fn run(node: &str, command: RulesCommand) -> anyhow::Result<()> {
+pub async fn run(node: &Target, command: RulesCommand) -> anyhow::Result<()> {
     let mut client = connect::admin(node).await?;
     let (change, names, period, done) = match command {
         RulesCommand::List(args) => {

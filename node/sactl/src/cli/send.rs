@@ -3,6 +3,7 @@
 //! comes from (hash of the whole input, byte offset of the batch), so sending the same input
 //! again with the same `--batch` size yields the same alerts, not a second set.
 
+use super::Target;
 use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -66,7 +67,7 @@ async fn put_when_admitted(
     }
 }
 
-pub async fn run(node: &str, args: SendArgs) -> anyhow::Result<()> {
+pub async fn run(node: &Target, args: SendArgs) -> anyhow::Result<()> {
     let mut text = String::new();
     match args.file.as_deref().filter(|f| f.as_os_str() != "-") {
         Some(path) => {

@@ -1,5 +1,6 @@
 //! `sactl status`: the node answering, and how it sees the cluster.
 
+use super::Target;
 use std::time::Duration;
 
 use clap::Args;
@@ -7,7 +8,7 @@ use sa_proto::cluster::v1::cluster_client::ClusterClient;
 use sa_proto::cluster::v1::{StatusRequest, StatusResponse};
 use serde::Serialize;
 
-use super::connect::{self, NodeUnreachable};
+use super::connect::{self, ConnectError};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -25,6 +26,8 @@ pub struct StatusReport {
     pub uptime_ms: u64,
     pub data_dir: String,
     pub config_version: u64,
+    /// false for a node started with `--insecure`.
+    pub tls: bool,
     pub role: String,
     pub term: u64,
     pub leader_id: Option<u64>,
@@ -46,16 +49,13 @@ pub struct ShardRow {
 }
 
 /// Asks the node at `addr` for its status.
-pub async fn fetch(addr: &str) -> Result<StatusResponse, NodeUnreachable> {
+pub async fn fetch(addr: &Target) -> Result<StatusResponse, ConnectError> {
     let mut client = ClusterClient::new(connect::channel(addr).await?);
     client
         .status(StatusRequest {})
         .await
         .map(|reply| reply.into_inner())
-        .map_err(|status| NodeUnreachable {
-            addr: addr.to_string(),
-            reason: status.message().to_string(),
-        })
+        .map_err(|status| ConnectError::from_status(addr, status))
 }
 
 pub fn report(response: StatusResponse) -> anyhow::Result<StatusReport> {
@@ -71,6 +71,7 @@ pub fn report(response: StatusResponse) -> anyhow::Result<StatusReport> {
         uptime_ms: node.uptime_ms,
         data_dir: node.data_dir,
         config_version: node.config_version,
+        tls: node.tls,
         role: raft.role,
         term: raft.term,
         leader_id: raft.has_leader.then_some(raft.leader_id),
@@ -92,7 +93,7 @@ pub fn report(response: StatusResponse) -> anyhow::Result<StatusReport> {
     })
 }
 
-pub async fn run(addr: &str, args: StatusArgs) -> anyhow::Result<()> {
+pub async fn run(addr: &Target, args: StatusArgs) -> anyhow::Result<()> {
     let report = report(fetch(addr).await?)?;
     let nodes = super::nodes::member_rows(addr).await?;
     if args.json {
@@ -111,6 +112,11 @@ pub async fn run(addr: &str, args: StatusArgs) -> anyhow::Result<()> {
     println!("version    {}", report.version);
     println!("uptime     {uptime}");
     println!("data dir   {}", report.data_dir);
+    if report.tls {
+        println!("tls        mutual TLS, callers identified by certificate");
+    } else {
+        println!("tls        OFF (--insecure): plaintext, every caller may do anything");
+    }
     println!(
         "role       {} (term {}, leader {leader})",
         report.role, report.term

@@ -30,6 +30,22 @@ pub struct NodeArgs {
     #[arg(long, env = "SA_ADVERTISE_ADDR")]
     pub advertise_addr: Option<String>,
 
+    /// Directory with this node's certificates: ca.crt, node.crt, node.key (and ca.key where
+    /// certificates are issued) [default: <data-dir>/certs]. A first start on loopback with
+    /// none creates a CA, the node's certificate and an admin client certificate there.
+    #[arg(long, env = "SA_CERTS_DIR")]
+    pub certs_dir: Option<PathBuf>,
+
+    /// Serve gRPC and HTTP in plaintext, with no authentication: anyone who reaches the ports
+    /// can join the cluster, push rules (code) and read alerts. Loopback only, unless
+    /// --insecure-non-loopback is given too.
+    #[arg(long, env = "SA_INSECURE")]
+    pub insecure: bool,
+
+    /// Allow --insecure on addresses other than loopback.
+    #[arg(long, env = "SA_INSECURE_NON_LOOPBACK", requires = "insecure")]
+    pub insecure_non_loopback: bool,
+
     /// StreamAlert conf/ directory used until a config bundle is pushed to the cluster.
     #[arg(long, env = "SA_CONFIG_DIR", default_value = "conf")]
     pub config_dir: PathBuf,
@@ -96,6 +112,12 @@ pub struct NodeArgs {
 }
 
 impl NodeArgs {
+    pub fn certs_dir(&self) -> PathBuf {
+        self.certs_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("certs"))
+    }
+
     pub fn classifier_threads(&self) -> usize {
         self.classifier_threads.map_or_else(
             || {

@@ -15,6 +15,8 @@ use sa_state::{AlertStore, ConfigStore, LookupStore, RuleRow, RuleStore};
 pub struct NodeContext {
     pub advertise_addr: String,
     pub http_addr: String,
+    /// false on a node started with `--insecure`.
+    pub tls: bool,
     pub data_dir: PathBuf,
     pub metrics: Arc<NodeMetrics>,
     pub replica: Replica,

@@ -95,6 +95,7 @@ impl Cluster for ClusterService {
                     .unwrap_or(u64::MAX),
                 data_dir: self.node.data_dir.display().to_string(),
                 config_version: self.node.detection.version(),
+                tls: self.node.tls,
             }),
             raft: Some(raft),
             members,

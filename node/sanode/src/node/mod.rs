@@ -1,5 +1,6 @@
 //! `sanode`: one peer of an sa cluster.
 
+mod access;
 mod admin;
 mod alert_runtime;
 pub(crate) mod alerts_service;
@@ -15,7 +16,10 @@ mod request_metrics;
 mod rule_promotion;
 mod run;
 mod service_error;
+mod tls_listener;
+mod transport;
 
+pub(crate) use access::check_grpc_source;
 pub use args::NodeArgs;
 pub use context::NodeContext;
 pub use identity::NodeIdentity;

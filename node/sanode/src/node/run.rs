@@ -14,11 +14,14 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::access::{self, Enforcement, GrpcAccess};
 use super::admin::AdminService;
 use super::context::AlertStoreCommitter;
 use super::grpc::ClusterService;
 use super::identity::NodeIdentity;
 use super::request_metrics::CountRequests;
+use super::tls_listener::{self, Peer};
+use super::transport::{Transport, TransportMetrics};
 use super::{NodeArgs, NodeContext, config_watch, rule_promotion};
 use crate::leader;
 use crate::lookup_refresh;
@@ -31,6 +34,15 @@ use crate::sources::{SourceContext, Started};
 use sa_repository::LoadedRepository;
 use sa_repository::lookup_tables::refreshed_tables;
 use sa_state::{AlertStore, ConfigStore, LookupStore, RuleStore};
+
+/// A server running until its shutdown, whatever its transport.
+type BoxedServer = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>;
+
+fn boxed<E: std::error::Error + Send + Sync + 'static>(
+    server: impl std::future::Future<Output = Result<(), E>> + Send + 'static,
+) -> BoxedServer {
+    Box::pin(async move { Ok(server.await?) })
+}
 
 /// How long the node's tasks get to finish what they hold once the node stops.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
@@ -56,6 +68,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| grpc_addr.to_string());
 
+    let transport = Transport::prepare(&args, grpc_addr, http_addr, &advertise_addr)?;
     let replica = Replica::open(ReplicaConfig {
         node_id: identity.node_id,
         advertise_addr: advertise_addr.clone(),
@@ -64,6 +77,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
             snapshot_after_logs: args.snapshot_after_logs,
             ..RaftTiming::default()
         },
+        dialer: transport.dialer(),
     })
     .await
     .context("cannot open the replicated state")?;
@@ -101,6 +115,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let node = Arc::new(NodeContext {
         advertise_addr: advertise_addr.clone(),
         http_addr: http_addr.to_string(),
+        tls: transport.is_tls(),
         data_dir: args.data_dir.clone(),
         metrics,
         replica: replica.clone(),
@@ -145,30 +160,105 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         metrics: node.metrics.clone(),
         shutdown: shutdown.clone(),
     });
-    let grpc = tonic::transport::Server::builder()
-        .layer(CountRequests::grpc(
-            node.metrics.grpc_requests_total.clone(),
-        ))
-        .add_service(ClusterServer::new(ClusterService { node: node.clone() }))
-        .add_service(
-            AdminServer::new(AdminService { node: node.clone() })
-                .max_decoding_message_size(sa_proto::MAX_ADMIN_MESSAGE_BYTES)
-                .max_encoding_message_size(sa_proto::MAX_ADMIN_MESSAGE_BYTES),
-        )
-        .add_service(AlertsServer::new(alert_runtime.service))
-        .add_service(IngestServer::new(IngestService {
-            context: source.clone(),
-        }))
-        .add_service(RaftService::new(replica.clone()).into_server())
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
-            servers_stop.clone().cancelled_owned(),
-        );
-    let http = axum::serve(
-        http_listener,
-        super::http::router(node.clone(), source.clone()),
-    )
-    .with_graceful_shutdown(servers_stop.clone().cancelled_owned());
+    let transport_metrics = TransportMetrics::new();
+    for collector in transport_metrics.collectors() {
+        node.metrics.register(collector);
+    }
+    let enforcement = if transport.is_tls() {
+        Enforcement::Enforced
+    } else {
+        Enforcement::Open
+    };
+    let grpc_routes =
+        tonic::service::Routes::new(ClusterServer::new(ClusterService { node: node.clone() }))
+            .add_service(
+                AdminServer::new(AdminService { node: node.clone() })
+                    .max_decoding_message_size(sa_proto::MAX_ADMIN_MESSAGE_BYTES)
+                    .max_encoding_message_size(sa_proto::MAX_ADMIN_MESSAGE_BYTES),
+            )
+            .add_service(AlertsServer::new(alert_runtime.service))
+            .add_service(IngestServer::new(IngestService {
+                context: source.clone(),
+            }))
+            .add_service(RaftService::new(replica.clone()).into_server());
+    let grpc_server = || {
+        tonic::transport::Server::builder()
+            .layer(CountRequests::grpc(
+                node.metrics.grpc_requests_total.clone(),
+            ))
+            .layer(GrpcAccess {
+                enforcement,
+                denied: transport_metrics.access_denied.clone(),
+            })
+    };
+    let http_router =
+        super::http::router(node.clone(), source.clone()).route_layer(axum::middleware::from_fn({
+            let denied = transport_metrics.access_denied.clone();
+            move |peer, route, request, next| {
+                access::http_access(enforcement, denied.clone(), peer, route, request, next)
+            }
+        }));
+    let (grpc, http): (BoxedServer, BoxedServer) = match &transport {
+        Transport::Plaintext => {
+            transport_metrics.tls_enabled.set(0);
+            (
+                boxed(
+                    grpc_server()
+                        .add_routes(grpc_routes)
+                        .serve_with_incoming_shutdown(
+                            tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
+                            servers_stop.clone().cancelled_owned(),
+                        ),
+                ),
+                boxed(
+                    axum::serve(
+                        http_listener,
+                        http_router.into_make_service_with_connect_info::<Peer>(),
+                    )
+                    .with_graceful_shutdown(servers_stop.clone().cancelled_owned())
+                    .into_future(),
+                ),
+            )
+        }
+        Transport::Tls(tls) => {
+            transport_metrics.tls_enabled.set(1);
+            let grpc_incoming = tls_listener::accept(
+                grpc_listener,
+                tls.grpc.clone(),
+                transport_metrics.handshake_failures.clone(),
+                servers_stop.clone(),
+            )?;
+            let http_incoming = tls_listener::accept(
+                http_listener,
+                tls.http.clone(),
+                transport_metrics.handshake_failures.clone(),
+                servers_stop.clone(),
+            )?;
+            tokio::spawn(super::transport::watch_certificates(
+                tls.clone(),
+                transport_metrics.cert_expiry_seconds.clone(),
+                servers_stop.clone(),
+            ));
+            (
+                boxed(
+                    grpc_server()
+                        .add_routes(grpc_routes)
+                        .serve_with_incoming_shutdown(
+                            grpc_incoming.into_stream(),
+                            servers_stop.clone().cancelled_owned(),
+                        ),
+                ),
+                boxed(
+                    axum::serve(
+                        http_incoming,
+                        http_router.into_make_service_with_connect_info::<Peer>(),
+                    )
+                    .with_graceful_shutdown(servers_stop.clone().cancelled_owned())
+                    .into_future(),
+                ),
+            )
+        }
+    };
 
     tracing::info!(
         node_id = identity.node_id,
@@ -176,14 +266,15 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         %grpc_addr,
         %http_addr,
         advertise_addr = %advertise_addr,
+        tls = transport.is_tls(),
         data_dir = %args.data_dir.display(),
         config_version = version,
         version = env!("CARGO_PKG_VERSION"),
         "node started"
     );
 
-    let grpc_task = tokio::spawn(grpc);
-    let http_task = tokio::spawn(async move { http.await });
+    let grpc_task = tokio::spawn(async move { grpc.await.context("gRPC server failed") });
+    let http_task = tokio::spawn(async move { http.await.context("HTTP server failed") });
 
     let refresh_metrics = lookup_refresh::RefreshMetrics::new();
     node.metrics
@@ -245,8 +336,8 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     // The process-wide lookup source would keep the database open until exit.
     sa_rules::lookup::uninstall();
     replica.shutdown().await;
-    grpc_task.await?.context("gRPC server failed")?;
-    http_task.await?.context("HTTP server failed")?;
+    grpc_task.await??;
+    http_task.await??;
     tracing::info!("node stopped");
     Ok(())
 }

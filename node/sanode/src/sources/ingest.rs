@@ -181,6 +181,7 @@ impl Ingest for IngestService {
         &self,
         request: tonic::Request<PutRecordsRequest>,
     ) -> Result<tonic::Response<PutRecordsResponse>, tonic::Status> {
+        crate::node::check_grpc_source(&request, &request.get_ref().source)?;
         let request = request.into_inner();
         if request.records.is_empty() {
             return Err(tonic::Status::invalid_argument("no records in the request"));

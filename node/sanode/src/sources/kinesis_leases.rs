@@ -44,7 +44,6 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Last time each voter answered, as seen by the current leader.
 struct Liveness {
     last_ok: HashMap<u64, Instant>,
-    channels: HashMap<String, tonic::transport::Channel>,
     lease_timeout: Duration,
 }
 
@@ -52,7 +51,6 @@ impl Liveness {
     fn new(lease_timeout: Duration) -> Self {
         Liveness {
             last_ok: HashMap::new(),
-            channels: HashMap::new(),
             lease_timeout,
         }
     }
@@ -82,18 +80,12 @@ impl Liveness {
                 self.last_ok.insert(*id, now);
                 continue;
             }
-            let channel = match self.channels.get(addr) {
-                Some(channel) => channel.clone(),
-                None => match sa_raft::peer_channel(addr) {
-                    Ok(channel) => {
-                        self.channels.insert(addr.clone(), channel.clone());
-                        channel
-                    }
-                    Err(e) => {
-                        tracing::debug!(node = id, addr, error = %e, "bad peer address");
-                        continue;
-                    }
-                },
+            let channel = match replica.dialer().channel(addr) {
+                Ok(channel) => channel,
+                Err(e) => {
+                    tracing::debug!(node = id, addr, error = %e, "bad peer address");
+                    continue;
+                }
             };
             let id = *id;
             probes.push(async move {

@@ -34,6 +34,7 @@ async fn leader(dir: &Path) -> Replica {
         advertise_addr: "127.0.0.1:1".into(),
         data_dir: dir.to_path_buf(),
         timing: RaftTiming::default(),
+        dialer: sa_raft::PeerDialer::plaintext(),
     })
     .await
     .unwrap();

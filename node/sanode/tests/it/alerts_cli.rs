@@ -5,7 +5,7 @@
 use std::process::Output;
 use std::time::Duration;
 
-use sa_chaos_tests::{HttpReceiver, NodeOptions, NodeProcess, Reply, http_post};
+use sa_chaos_tests::{HttpReceiver, NodeOptions, NodeProcess, Reply};
 use serde_json::{Value, json};
 
 const RULES: &str = r#"
@@ -114,12 +114,13 @@ fn outputs_alerts_and_dead_letters_from_the_command_line() {
 
     // The receiver refuses the next alert: it is dead-lettered, then replayed once it accepts.
     receiver.queue_reply(Reply::status(400));
-    let (status, body) = http_post(
-        node.http_addr,
-        "/v1/ingest/events",
-        b"{\"kind\": \"bad\", \"seq\": 1}\n{\"kind\": \"good\", \"seq\": 2}\n",
-    )
-    .unwrap();
+    let (status, body) = node
+        .http()
+        .post(
+            "/v1/ingest/events",
+            b"{\"kind\": \"bad\", \"seq\": 1}\n{\"kind\": \"good\", \"seq\": 2}\n",
+        )
+        .unwrap();
     assert_eq!(status, 200, "{body}");
     wait_for("the dead letter", || {
         json_of(&sactl(
@@ -181,12 +182,10 @@ fn outputs_alerts_and_dead_letters_from_the_command_line() {
     );
 
     // A rule's publishers shape what its output receives (composed on the node's rules thread).
-    let (status, body) = http_post(
-        node.http_addr,
-        "/v1/ingest/events",
-        b"{\"kind\": \"tagged\", \"seq\": 3}\n",
-    )
-    .unwrap();
+    let (status, body) = node
+        .http()
+        .post("/v1/ingest/events", b"{\"kind\": \"tagged\", \"seq\": 3}\n")
+        .unwrap();
     assert_eq!(status, 200, "{body}");
     wait_for("the published alert", || {
         receiver
@@ -205,12 +204,10 @@ fn outputs_alerts_and_dead_letters_from_the_command_line() {
 
     // A record no schema matches is dead-lettered; once a pushed config accepts it, a replay
     // runs it through the pipeline again and it alerts.
-    let (status, body) = http_post(
-        node.http_addr,
-        "/v1/ingest/events",
-        b"{\"kind\": \"bad\"}\n",
-    )
-    .unwrap();
+    let (status, body) = node
+        .http()
+        .post("/v1/ingest/events", b"{\"kind\": \"bad\"}\n")
+        .unwrap();
     assert_eq!(status, 200, "{body}");
     let unplaced = json_of(&sactl(
         &node,

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use sa_chaos_tests::{NodeOptions, NodeProcess, http_post, repository_root};
+use sa_chaos_tests::{NodeOptions, NodeProcess, repository_root};
 use serde_json::Value;
 
 fn post_named(addr: SocketAddr, path: &str, batch_id: &str, body: &[u8]) -> (u16, Value) {
@@ -61,15 +61,9 @@ fn logged_alerts(data_dir: &Path, expected: usize) -> usize {
 }
 
 fn sactl_send(node: &NodeProcess, file: &Path, extra: &[&str]) -> Value {
-    let output = Command::new(crate::sactl())
-        .args([
-            "--node",
-            &node.grpc_addr.to_string(),
-            "send",
-            "--source",
-            "json",
-            "--json",
-        ])
+    let output = node
+        .sactl_command(crate::sactl())
+        .args(["send", "--source", "json", "--json"])
         .args(extra)
         .arg(file)
         .output()
@@ -118,8 +112,8 @@ fn a_batch_sent_twice_raises_its_alerts_once() {
     assert_eq!(status, 400, "{body}");
 
     // Unnamed: the same records twice are two events.
-    let (_, unnamed_1) = http_post(node.http_addr, "/v1/ingest/json", &samples).unwrap();
-    let (_, unnamed_2) = http_post(node.http_addr, "/v1/ingest/json", &samples).unwrap();
+    let (_, unnamed_1) = node.http().post("/v1/ingest/json", &samples).unwrap();
+    let (_, unnamed_2) = node.http().post("/v1/ingest/json", &samples).unwrap();
     let unnamed_1 = ids(&serde_json::from_str(&unnamed_1).unwrap());
     let unnamed_2 = ids(&serde_json::from_str(&unnamed_2).unwrap());
     assert!(unnamed_1.is_disjoint(&unnamed_2));

@@ -1,7 +1,7 @@
 //! HTTP ingest on a real node: records are classified, rules fire, and the reply (after commit)
 //! says what happened; malformed requests get a 4xx naming the problem.
 
-use sa_chaos_tests::{NodeOptions, NodeProcess, http_get, http_post, repository_root};
+use sa_chaos_tests::{NodeOptions, NodeProcess, repository_root};
 use serde_json::Value;
 
 #[test]
@@ -13,7 +13,7 @@ fn ingest_classifies_alerts_and_refuses_bad_requests() {
     let samples =
         std::fs::read(repository_root().join("deploy/local/samples/cloudtrail.jsonl")).unwrap();
 
-    let (status, body) = http_post(node.http_addr, "/v1/ingest/json", &samples).unwrap();
+    let (status, body) = node.http().post("/v1/ingest/json", &samples).unwrap();
     assert_eq!(status, 200, "{body}");
     let reply: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(reply["dead_letters"], 0, "{reply}");
@@ -47,12 +47,10 @@ fn ingest_classifies_alerts_and_refuses_bad_requests() {
         "every committed alert is in the local alert log, once"
     );
 
-    let (status, body) = http_post(
-        node.http_addr,
-        "/v1/ingest/json",
-        b"not a log line of any kind",
-    )
-    .unwrap();
+    let (status, body) = node
+        .http()
+        .post("/v1/ingest/json", b"not a log line of any kind")
+        .unwrap();
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         serde_json::from_str::<Value>(&body).unwrap()["dead_letters"],
@@ -60,20 +58,23 @@ fn ingest_classifies_alerts_and_refuses_bad_requests() {
         "{body}"
     );
 
-    let (status, body) = http_post(node.http_addr, "/v1/ingest/nowhere", b"{}").unwrap();
+    let (status, body) = node.http().post("/v1/ingest/nowhere", b"{}").unwrap();
     assert_eq!(status, 404);
     assert!(
         body.contains("no cluster lists nowhere under data_sources.http"),
         "{body}"
     );
-    let (status, body) = http_post(node.http_addr, "/v1/ingest/json", b"[{\"a\": 1},").unwrap();
+    let (status, body) = node
+        .http()
+        .post("/v1/ingest/json", b"[{\"a\": 1},")
+        .unwrap();
     assert_eq!(status, 400);
     assert!(body.contains("line 1 column"), "{body}");
-    let (status, body) = http_post(node.http_addr, "/v1/ingest/json", b"").unwrap();
+    let (status, body) = node.http().post("/v1/ingest/json", b"").unwrap();
     assert_eq!(status, 400);
     assert!(body.contains("empty body"), "{body}");
 
-    let (_, metrics) = http_get(node.http_addr, "/metrics").unwrap();
+    let (_, metrics) = node.http().get("/metrics").unwrap();
     assert!(
         metrics.contains("sa_records_failed_total{service=\"http\"} 1"),
         "{metrics}"
@@ -118,7 +119,7 @@ fn reply_head(addr: std::net::SocketAddr, body: &str) -> String {
 }
 
 fn metric(node: &NodeProcess, series: &str) -> u64 {
-    let (_, metrics) = http_get(node.http_addr, "/metrics").unwrap();
+    let (_, metrics) = node.http().get("/metrics").unwrap();
     metrics
         .lines()
         .find(|line| line.starts_with(series))
@@ -164,15 +165,8 @@ fn a_burst_of_large_requests_is_refused_at_the_door_and_admitted_again_once_they
     // gRPC is refused the same way; sactl send offers the batch again until it is admitted.
     let records = dir.path().join("records.txt");
     std::fs::write(&records, "a text line no schema takes\n").unwrap();
-    let mut send = std::process::Command::new(crate::sactl());
-    send.args([
-        "send",
-        "--node",
-        &node.grpc_addr.to_string(),
-        "--source",
-        "json",
-    ])
-    .arg(&records);
+    let mut send = node.sactl_command(crate::sactl());
+    send.args(["send", "--source", "json"]).arg(&records);
     let sender = std::thread::spawn(move || send.output());
     wait_for("sactl send refused", || {
         metric(&node, "sa_ingest_refused_total{transport=\"grpc\"}") >= 1
@@ -186,7 +180,7 @@ fn a_burst_of_large_requests_is_refused_at_the_door_and_admitted_again_once_they
     assert!(sent.status.success(), "{stderr}");
     assert!(stderr.contains("is overloaded"), "{stderr}");
 
-    let (status, body) = http_post(node.http_addr, "/v1/ingest/json", b"plain text").unwrap();
+    let (status, body) = node.http().post("/v1/ingest/json", b"plain text").unwrap();
     assert_eq!(status, 200, "{body}");
     node.terminate_cleanly(std::time::Duration::from_secs(30))
         .unwrap();

@@ -11,9 +11,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType,
 };
-use sa_chaos_tests::{
-    MotoServer, NodeOptions, NodeProcess, http_get, moto_sdk_config, repository_root,
-};
+use sa_chaos_tests::{MotoServer, NodeOptions, NodeProcess, moto_sdk_config, repository_root};
 use serde_json::{Value, json};
 
 const PROBE_RULES: &str = r#"
@@ -293,7 +291,7 @@ fn fired(node: &NodeProcess, record: &Value) -> Vec<String> {
 }
 
 fn metric(node: &NodeProcess, series: &str) -> u64 {
-    let (_, text) = http_get(node.http_addr, "/metrics").unwrap();
+    let (_, text) = node.http().get("/metrics").unwrap();
     text.lines()
         .find(|line| line.starts_with(series))
         .and_then(|line| line.rsplit(' ').next())

@@ -4,12 +4,15 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use sa_chaos_tests::{NodeOptions, NodeProcess, free_loopback_port, http_get, repository_root};
+use sa_chaos_tests::{NodeHttp, NodeOptions, NodeProcess, free_loopback_port, repository_root};
 
-fn sactl(args: &[&str]) -> Output {
+/// sactl with the certificates the node wrote on its first start, found through
+/// `SA_CERTS_DIR` as a script would.
+fn sactl(certs: &std::path::Path, args: &[&str]) -> Output {
     Command::new(crate::sactl())
         .args(args)
         .env_remove("SA_NODE")
+        .env("SA_CERTS_DIR", certs)
         .output()
         .expect("sactl runs")
 }
@@ -21,9 +24,9 @@ fn node_serves_health_metrics_and_status_then_stops_on_sigterm() {
     options.node_id = Some(4242);
     let node = NodeProcess::start(&options).unwrap();
 
-    let (code, body) = http_get(node.http_addr, "/healthz").unwrap();
+    let (code, body) = node.http().get("/healthz").unwrap();
     assert_eq!((code, body.trim()), (200, "ok"));
-    let (code, metrics) = http_get(node.http_addr, "/metrics").unwrap();
+    let (code, metrics) = node.http().get("/metrics").unwrap();
     assert_eq!(code, 200);
     assert!(
         metrics.contains("sa_build_info{node_id=\"4242\""),
@@ -35,7 +38,8 @@ fn node_serves_health_metrics_and_status_then_stops_on_sigterm() {
     );
 
     let grpc = node.grpc_addr.to_string();
-    let human = sactl(&["status", "--node", &grpc]);
+    let certs = node.certs_dir.clone().unwrap();
+    let human = sactl(&certs, &["status", "--node", &grpc]);
     assert!(human.status.success(), "{human:?}");
     let text = String::from_utf8(human.stdout).unwrap();
     assert!(text.contains("node id    4242"), "{text}");
@@ -46,7 +50,7 @@ fn node_serves_health_metrics_and_status_then_stops_on_sigterm() {
     );
 
     // --node is global: accepted before the subcommand too.
-    let json = sactl(&["--node", &grpc, "status", "--json"]);
+    let json = sactl(&certs, &["--node", &grpc, "status", "--json"]);
     assert!(json.status.success(), "{json:?}");
     let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(report["node_id"], 4242);
@@ -56,7 +60,7 @@ fn node_serves_health_metrics_and_status_then_stops_on_sigterm() {
 
     // One layer counts every request of both servers, by RPC and by route.
     let count = |series: &str| {
-        let (_, metrics) = http_get(node.http_addr, "/metrics").unwrap();
+        let (_, metrics) = node.http().get("/metrics").unwrap();
         metrics
             .lines()
             .find(|line| line.starts_with(series))
@@ -67,7 +71,7 @@ fn node_serves_health_metrics_and_status_then_stops_on_sigterm() {
     let rpc = "sa_grpc_requests_total{method=\"Cluster/Status\"}";
     let scrapes = "sa_http_requests_total{route=\"/metrics\"}";
     let (rpcs_before, scrapes_before) = (count(rpc), count(scrapes));
-    assert!(sactl(&["status", "--node", &grpc]).status.success());
+    assert!(sactl(&certs, &["status", "--node", &grpc]).status.success());
     assert!(count(rpc) > rpcs_before, "sactl status is counted");
     // Two scrapes since: this one, and the one that read the RPC count.
     assert_eq!(
@@ -113,14 +117,15 @@ fn flags_come_from_environment_variables() {
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while http_get(http.parse().unwrap(), "/healthz").is_err() {
+    let node_http = NodeHttp::new(http.parse().unwrap(), Some(data.join("certs")));
+    while node_http.get("/healthz").is_err() {
         assert!(
             std::time::Instant::now() < deadline,
             "node from env never became healthy"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = sactl(&["status", "--json", "--node", &grpc]);
+    let out = sactl(&data.join("certs"), &["status", "--json", "--node", &grpc]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["node_id"], 77);
     assert_eq!(std::fs::read_to_string(data.join("node_id")).unwrap(), "77");

@@ -7,9 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use sa_chaos_tests::{
-    HttpReceiver, NodeOptions, NodeProcess, enable_rule_staging, http_get, http_post,
-};
+use sa_chaos_tests::{HttpReceiver, NodeOptions, NodeProcess, enable_rule_staging};
 use serde_json::{Value, json};
 
 const FIRST_RULES: &str = r#"
@@ -93,7 +91,10 @@ fn rules(node: &NodeProcess) -> (Value, serde_json::Map<String, Value>) {
 
 fn send(node: &NodeProcess, records: &[Value]) {
     let body: String = records.iter().map(|r| format!("{r}\n")).collect();
-    let (status, reply) = http_post(node.http_addr, "/v1/ingest/events", body.as_bytes()).unwrap();
+    let (status, reply) = node
+        .http()
+        .post("/v1/ingest/events", body.as_bytes())
+        .unwrap();
     assert_eq!(status, 200, "{reply}");
 }
 
@@ -206,7 +207,7 @@ fn pushes_stage_new_rules_and_sactl_stages_promotes_disables_and_enables() {
     assert_eq!(staged[0]["Staged"], true);
     assert_eq!(staged[0]["Outputs"], json!(["aws-firehose:alerts"]));
     assert_eq!(rules(&node).1["probe_new"]["staged_alerts"], 1);
-    let (status, metrics) = http_get(node.http_addr, "/metrics").unwrap();
+    let (status, metrics) = node.http().get("/metrics").unwrap();
     assert_eq!(status, 200);
     assert!(
         metrics.lines().any(|l| l == "sa_rules_staged 1"),
@@ -267,9 +268,8 @@ fn pushes_stage_new_rules_and_sactl_stages_promotes_disables_and_enables() {
     assert_eq!(delivered_seqs(&receiver), [2, 4, 5]);
 
     // A reader that stops early (`sactl rules list | head`) ends sactl quietly, not in a panic.
-    let mut listing = Command::new(crate::sactl())
-        .arg("--node")
-        .arg(node.grpc_addr.to_string())
+    let mut listing = node
+        .sactl_command(crate::sactl())
         .args(["rules", "list"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -4,6 +4,7 @@
 //! embedded`): the parsing classification cannot skip. Build with `--release` for meaningful
 //! figures.
 
+use crate::cli::Target;
 mod rules;
 
 use std::path::PathBuf;
@@ -34,7 +35,7 @@ pub struct BenchClassifyArgs {
     pub records: usize,
 }
 
-pub async fn run(_node: &str, command: BenchCommand) -> anyhow::Result<()> {
+pub async fn run(_node: &Target, command: BenchCommand) -> anyhow::Result<()> {
     let args = match command {
         BenchCommand::Classify(args) => args,
         BenchCommand::Rules(args) => return rules::run(args),

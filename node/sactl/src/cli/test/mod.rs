@@ -1,5 +1,6 @@
 //! `sactl test`: a StreamAlert repository tested offline, without a cluster.
 
+use crate::cli::Target;
 mod classifier;
 mod rules;
 
@@ -13,7 +14,7 @@ pub enum TestCommand {
     Rules(rules::TestRulesArgs),
 }
 
-pub async fn run(_node: &str, command: TestCommand) -> anyhow::Result<()> {
+pub async fn run(_node: &Target, command: TestCommand) -> anyhow::Result<()> {
     match command {
         TestCommand::Classifier(args) => classifier::run(args),
         TestCommand::Rules(args) => rules::run(args),
