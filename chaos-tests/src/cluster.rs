@@ -1,6 +1,6 @@
 //! A cluster of real `sanode` processes on loopback, driven and observed through `sactl`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -9,6 +9,30 @@ use serde_json::Value;
 
 use crate::binaries::workspace_binary;
 use crate::node_process::{NodeOptions, NodeProcess};
+
+/// Writes a node certificate and an admin client certificate, signed by the CA in `ca_dir`, to
+/// `certs_dir`: what `sactl certs create-node` and `create-client` do for an operator.
+pub fn issue_node_certs(ca_dir: &Path, certs_dir: &Path) -> anyhow::Result<()> {
+    let authority = sa_tls::CertFiles::new(ca_dir).authority()?;
+    write_node_certs(&authority, certs_dir)
+}
+
+fn write_node_certs(authority: &sa_tls::CertAuthority, certs_dir: &Path) -> anyhow::Result<()> {
+    let files = sa_tls::CertFiles::new(certs_dir);
+    let lifetime = sa_tls::Lifetime(Duration::from_secs(7 * 24 * 3600));
+    let names = sa_tls::NodeNames::from_addresses(["127.0.0.1"]);
+    files.write_pair(
+        "node",
+        authority,
+        authority.issue_node("node", &names, lifetime)?,
+    )?;
+    files.write_pair(
+        "admin",
+        authority,
+        authority.issue_client("admin", sa_tls::Role::Admin, &[], lifetime)?,
+    )?;
+    Ok(())
+}
 
 pub struct TestCluster {
     /// `None` for a node that is currently down.
@@ -101,21 +125,7 @@ impl TestCluster {
         let Some(dir) = options.certs_dir() else {
             return Ok(());
         };
-        let files = sa_tls::CertFiles::new(dir);
-        let lifetime = sa_tls::Lifetime(Duration::from_secs(7 * 24 * 3600));
-        let names = sa_tls::NodeNames::from_addresses(["127.0.0.1"]);
-        files.write_pair(
-            "node",
-            &self.authority,
-            self.authority.issue_node("node", &names, lifetime)?,
-        )?;
-        files.write_pair(
-            "admin",
-            &self.authority,
-            self.authority
-                .issue_client("admin", sa_tls::Role::Admin, &[], lifetime)?,
-        )?;
-        Ok(())
+        write_node_certs(&self.authority, &dir)
     }
 
     /// The directory holding the cluster CA (`ca.crt`, `ca.key`) and an `admin` client

@@ -272,6 +272,8 @@ fn signal(pid: u32, name: &str) -> anyhow::Result<()> {
 pub struct NodeHttp {
     pub addr: SocketAddr,
     certs_dir: Option<PathBuf>,
+    /// The client certificate presented: `NAME.crt`/`NAME.key` of the certificates directory.
+    client: String,
     tls: Arc<OnceLock<Arc<rustls::ClientConfig>>>,
 }
 
@@ -280,6 +282,17 @@ impl NodeHttp {
         NodeHttp {
             addr,
             certs_dir,
+            client: "admin".to_string(),
+            tls: Default::default(),
+        }
+    }
+
+    /// The same address, presenting the certificate `NAME.crt` of `certs_dir` instead.
+    pub fn as_client(&self, certs_dir: &Path, name: &str) -> Self {
+        NodeHttp {
+            addr: self.addr,
+            certs_dir: Some(certs_dir.to_path_buf()),
+            client: name.to_string(),
             tls: Default::default(),
         }
     }
@@ -295,8 +308,15 @@ impl NodeHttp {
     }
 
     fn request(&self, method: &str, path: &str, body: &[u8]) -> anyhow::Result<(u16, String)> {
+        exchange(self.connect()?, self.addr, method, path, body)
+    }
+
+    /// A connection to the node, TLS unless it runs `--insecure`.
+    pub fn connect(&self) -> anyhow::Result<Box<dyn Connection>> {
         let Some(dir) = &self.certs_dir else {
-            return http_request(self.addr, method, path, body);
+            let stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1))?;
+            stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+            return Ok(Box::new(stream));
         };
         let config = match self.tls.get() {
             Some(config) => config.clone(),
@@ -306,10 +326,11 @@ impl NodeHttp {
                     std::fs::read_to_string(dir.join(name))
                         .with_context(|| format!("{}", dir.join(name).display()))
                 };
-                let config = sa_tls::client_config(
-                    &read("ca.crt")?,
-                    Some((&read("admin.crt")?, &read("admin.key")?)),
-                )?;
+                let (cert, key) = (
+                    read(&format!("{}.crt", self.client))?,
+                    read(&format!("{}.key", self.client))?,
+                );
+                let config = sa_tls::client_config(&read("ca.crt")?, Some((&cert, &key)))?;
                 self.tls.get_or_init(|| config).clone()
             }
         };
@@ -317,13 +338,37 @@ impl NodeHttp {
         tcp.set_read_timeout(Some(Duration::from_secs(120)))?;
         let name = rustls::pki_types::ServerName::IpAddress(self.addr.ip().into());
         let connection = rustls::ClientConnection::new(config, name)?;
-        exchange(
-            rustls::StreamOwned::new(connection, tcp),
-            self.addr,
-            method,
-            path,
-            body,
-        )
+        Ok(Box::new(TlsConnection(rustls::StreamOwned::new(
+            connection, tcp,
+        ))))
+    }
+}
+
+/// A connection to write raw HTTP into (tests of partial requests and odd headers).
+pub trait Connection: Read + Write + Send {}
+
+impl<T: Read + Write + Send> Connection for T {}
+
+/// A TLS client stream where a peer closing without `close_notify` ends the stream, as TCP's
+/// close does: the tests read replies to the end.
+struct TlsConnection(rustls::StreamOwned<rustls::ClientConnection, TcpStream>);
+
+impl Read for TlsConnection {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(0),
+            other => other,
+        }
+    }
+}
+
+impl Write for TlsConnection {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
     }
 }
 

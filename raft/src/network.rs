@@ -48,7 +48,14 @@ pub trait PeerTls: Send + Sync {
 #[derive(Clone, Default)]
 pub struct PeerDialer {
     tls: Option<Arc<dyn PeerTls>>,
-    channels: Arc<Mutex<(Option<SystemTime>, HashMap<String, Channel>)>>,
+    channels: Arc<Mutex<Channels>>,
+}
+
+/// Open channels by address, for the TLS files of one stamp.
+#[derive(Default)]
+struct Channels {
+    stamp: Option<SystemTime>,
+    by_addr: HashMap<String, Channel>,
 }
 
 impl std::fmt::Debug for PeerDialer {
@@ -79,10 +86,13 @@ impl PeerDialer {
     pub fn channel(&self, addr: &str) -> Result<Channel, String> {
         let stamp = self.tls.as_ref().and_then(|tls| tls.stamp());
         let mut channels = self.channels.lock().expect("channels lock");
-        if channels.0 != stamp {
-            *channels = (stamp, HashMap::new());
+        if channels.stamp != stamp {
+            *channels = Channels {
+                stamp,
+                by_addr: HashMap::new(),
+            };
         }
-        if let Some(channel) = channels.1.get(addr) {
+        if let Some(channel) = channels.by_addr.get(addr) {
             return Ok(channel.clone());
         }
         let scheme = if self.tls.is_some() { "https" } else { "http" };
@@ -101,7 +111,7 @@ impl PeerDialer {
                 .map_err(|e| format!("TLS to {addr}: {e}"))?;
         }
         let channel = endpoint.connect_lazy();
-        channels.1.insert(addr.to_string(), channel.clone());
+        channels.by_addr.insert(addr.to_string(), channel.clone());
         Ok(channel)
     }
 }

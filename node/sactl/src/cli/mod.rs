@@ -21,12 +21,24 @@ pub struct Cli {
     pub certs_dir: Option<std::path::PathBuf>,
 
     /// Client certificate to present instead of admin.crt.
-    #[arg(long, global = true, env = "SA_CERT", requires = "key")]
-    pub cert: Option<std::path::PathBuf>,
+    #[arg(
+        long = "cert",
+        id = "client_cert",
+        global = true,
+        env = "SA_CERT",
+        requires = "client_key"
+    )]
+    pub client_cert: Option<std::path::PathBuf>,
 
     /// Key of --cert.
-    #[arg(long, global = true, env = "SA_KEY", requires = "cert")]
-    pub key: Option<std::path::PathBuf>,
+    #[arg(
+        long = "key",
+        id = "client_key",
+        global = true,
+        env = "SA_KEY",
+        requires = "client_cert"
+    )]
+    pub client_key: Option<std::path::PathBuf>,
 
     /// Talk plaintext, to a node started with --insecure.
     #[arg(long, global = true, env = "SA_INSECURE")]
@@ -110,8 +122,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     } else {
         connect::Credentials::Tls {
             certs_dir: cli.certs_dir,
-            cert: cli.cert,
-            key: cli.key,
+            cert: cli.client_cert,
+            key: cli.client_key,
         }
     };
     cli.command.run(&Target::new(cli.node, credentials)).await

@@ -42,6 +42,11 @@ pub struct NodeArgs {
     #[arg(long, env = "SA_INSECURE")]
     pub insecure: bool,
 
+    /// How often the node looks for renewed certificate files (it swaps them in without a
+    /// restart).
+    #[arg(long, env = "SA_CERT_RELOAD_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub cert_reload_interval: std::time::Duration,
+
     /// Allow --insecure on addresses other than loopback.
     #[arg(long, env = "SA_INSECURE_NON_LOOPBACK", requires = "insecure")]
     pub insecure_non_loopback: bool,

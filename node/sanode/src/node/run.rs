@@ -55,6 +55,9 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let identity = NodeIdentity::load_or_create(&args.data_dir, args.node_id)?;
     let metrics = Arc::new(NodeMetrics::new(identity.node_id));
 
+    // Decided before binding: a node refusing to run plaintext on a public address must not
+    // have listened there, not even for a moment.
+    let transport = Transport::prepare(&args)?;
     let grpc_listener = TcpListener::bind(args.grpc_addr)
         .await
         .with_context(|| format!("cannot listen for gRPC on {}", args.grpc_addr))?;
@@ -68,7 +71,6 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| grpc_addr.to_string());
 
-    let transport = Transport::prepare(&args, grpc_addr, http_addr, &advertise_addr)?;
     let replica = Replica::open(ReplicaConfig {
         node_id: identity.node_id,
         advertise_addr: advertise_addr.clone(),
@@ -236,6 +238,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
             )?;
             tokio::spawn(super::transport::watch_certificates(
                 tls.clone(),
+                args.cert_reload_interval,
                 transport_metrics.cert_expiry_seconds.clone(),
                 servers_stop.clone(),
             ));

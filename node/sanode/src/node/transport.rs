@@ -1,7 +1,6 @@
 //! How a node's listeners and peer calls are secured: mutual TLS against the cluster CA by
 //! default, plaintext only when asked for (docs/security.md).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -14,8 +13,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::NodeArgs;
 
-/// How often the node looks for renewed certificate files.
-const RELOAD_INTERVAL: Duration = Duration::from_secs(30);
 /// Warn this long before the node certificate expires.
 const EXPIRY_WARNING: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -28,12 +25,8 @@ pub enum Transport {
 impl Transport {
     /// Decides from the flags and the certificates directory, creating the certificates of a
     /// first start on loopback.
-    pub fn prepare(
-        args: &NodeArgs,
-        grpc_addr: SocketAddr,
-        http_addr: SocketAddr,
-        advertise_addr: &str,
-    ) -> anyhow::Result<Transport> {
+    pub fn prepare(args: &NodeArgs) -> anyhow::Result<Transport> {
+        let (grpc_addr, http_addr) = (args.grpc_addr, args.http_addr);
         let addresses = [grpc_addr, http_addr];
         let loopback = addresses.iter().all(|addr| addr.ip().is_loopback());
         if args.insecure {
@@ -70,11 +63,12 @@ impl Transport {
                     files.dir.display()
                 );
             }
-            let names = NodeNames::from_addresses([
-                advertise_addr,
-                &grpc_addr.to_string(),
-                &http_addr.to_string(),
-            ]);
+            let (grpc, http) = (grpc_addr.to_string(), http_addr.to_string());
+            let names = NodeNames::from_addresses(
+                [args.advertise_addr.as_deref(), Some(&grpc), Some(&http)]
+                    .into_iter()
+                    .flatten(),
+            );
             files
                 .bootstrap(&names)
                 .context("cannot create the certificates of a first start")?;
@@ -128,6 +122,7 @@ impl PeerTls for NodeClientTls {
 /// from a month before the node certificate expires.
 pub async fn watch_certificates(
     tls: Arc<ServerTls>,
+    interval: Duration,
     expiry_seconds: IntGauge,
     stop: CancellationToken,
 ) {
@@ -148,7 +143,7 @@ pub async fn watch_certificates(
         }
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(RELOAD_INTERVAL) => {}
+            _ = tokio::time::sleep(interval) => {}
         }
     }
 }

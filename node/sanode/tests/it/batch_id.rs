@@ -3,19 +3,14 @@
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
 
 use sa_chaos_tests::{NodeOptions, NodeProcess, repository_root};
 use serde_json::Value;
 
-fn post_named(addr: SocketAddr, path: &str, batch_id: &str, body: &[u8]) -> (u16, Value) {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+fn post_named(node: &NodeProcess, path: &str, batch_id: &str, body: &[u8]) -> (u16, Value) {
+    let addr = node.http_addr;
+    let mut stream = node.http().connect().unwrap();
     write!(
         stream,
         "POST {path} HTTP/1.0\r\nHost: {addr}\r\nX-SA-Batch-Id: {batch_id}\r\nContent-Length: {}\r\n\r\n",
@@ -85,11 +80,11 @@ fn a_batch_sent_twice_raises_its_alerts_once() {
     let samples_path = repository_root().join("deploy/local/samples/cloudtrail.jsonl");
     let samples = std::fs::read(&samples_path).unwrap();
 
-    let (status, first) = post_named(node.http_addr, "/v1/ingest/json", "batch-1", &samples);
+    let (status, first) = post_named(&node, "/v1/ingest/json", "batch-1", &samples);
     assert_eq!(status, 200, "{first}");
     let alerts = ids(&first);
     assert!(!alerts.is_empty(), "{first}");
-    let (status, again) = post_named(node.http_addr, "/v1/ingest/json", "batch-1", &samples);
+    let (status, again) = post_named(&node, "/v1/ingest/json", "batch-1", &samples);
     assert_eq!(status, 200, "{again}");
     assert_eq!(
         ids(&again),
@@ -102,13 +97,13 @@ fn a_batch_sent_twice_raises_its_alerts_once() {
         "stored once"
     );
 
-    let (status, other) = post_named(node.http_addr, "/v1/ingest/json", "batch-2", &samples);
+    let (status, other) = post_named(&node, "/v1/ingest/json", "batch-2", &samples);
     assert_eq!(status, 200);
     assert!(
         ids(&other).is_disjoint(&alerts),
         "another batch is new data"
     );
-    let (status, body) = post_named(node.http_addr, "/v1/ingest/json", "bad id", &samples);
+    let (status, body) = post_named(&node, "/v1/ingest/json", "bad id", &samples);
     assert_eq!(status, 400, "{body}");
 
     // Unnamed: the same records twice are two events.

@@ -91,9 +91,9 @@ fn ingest_classifies_alerts_and_refuses_bad_requests() {
 
 /// A request opened on `addr` that declares a full-size body and sends only its headers: the
 /// node admits it at the door and holds its share until the connection goes.
-fn held_request(addr: std::net::SocketAddr) -> std::net::TcpStream {
+fn held_request(node: &NodeProcess) -> Box<dyn sa_chaos_tests::Connection> {
     use std::io::Write;
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let mut stream = node.http().connect().unwrap();
     write!(
         stream,
         "POST /v1/ingest/json HTTP/1.1\r\nHost: sa\r\nContent-Length: {}\r\n\r\nnot json",
@@ -104,9 +104,9 @@ fn held_request(addr: std::net::SocketAddr) -> std::net::TcpStream {
 }
 
 /// Status line and headers of a small request's reply, lower-cased.
-fn reply_head(addr: std::net::SocketAddr, body: &str) -> String {
+fn reply_head(node: &NodeProcess, body: &str) -> String {
     use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let mut stream = node.http().connect().unwrap();
     write!(
         stream,
         "POST /v1/ingest/json HTTP/1.1\r\nHost: sa\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
@@ -147,11 +147,11 @@ fn a_burst_of_large_requests_is_refused_at_the_door_and_admitted_again_once_they
     let node = NodeProcess::start(&options).unwrap();
     let full = 16 * 1024 * 1024;
 
-    let held: Vec<_> = (0..4).map(|_| held_request(node.http_addr)).collect();
+    let held: Vec<_> = (0..4).map(|_| held_request(&node)).collect();
     wait_for("four requests admitted", || {
         metric(&node, "sa_ingest_held_bytes") == 4 * full
     });
-    let refused = reply_head(node.http_addr, "plain text");
+    let refused = reply_head(&node, "plain text");
     assert!(
         refused.starts_with("http/1.1 503") && refused.contains("retry-after: 1"),
         "{refused}"
@@ -192,7 +192,7 @@ fn a_body_larger_than_a_node_takes_is_refused_with_413_before_it_is_read() {
     let node =
         NodeProcess::start(&NodeOptions::new(crate::SANODE, dir.path().join("data"))).unwrap();
     use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(node.http_addr).unwrap();
+    let mut stream = node.http().connect().unwrap();
     write!(
         stream,
         "POST /v1/ingest/json HTTP/1.1\r\nHost: sa\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",

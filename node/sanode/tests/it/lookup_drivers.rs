@@ -496,6 +496,13 @@ fn the_new_leader_takes_over_the_refresh_when_the_old_one_dies() {
         options.node_id = Some(i + 1);
         if let Some(previous) = nodes.last().and_then(Option::as_ref) {
             options.extra_args = vec!["--join".into(), previous.grpc_addr.to_string()];
+            // Signed by the CA node 0 made on its first start, as an operator would.
+            let first = nodes[0].as_ref().unwrap();
+            sa_chaos_tests::issue_node_certs(
+                first.certs_dir.as_ref().unwrap(),
+                &options.certs_dir().unwrap(),
+            )
+            .unwrap();
         }
         nodes.push(Some(NodeProcess::start(&options).unwrap()));
     }

@@ -9,6 +9,7 @@ mod ingest;
 mod lookup_drivers;
 mod node_lifecycle;
 mod rule_staging;
+mod secure_transport;
 
 /// The node binary of this package.
 const SANODE: &str = env!("CARGO_BIN_EXE_sanode");

@@ -4,7 +4,7 @@
 //! rule whose window ended without an alert, and wrong names are refused with the reason.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use sa_chaos_tests::{HttpReceiver, NodeOptions, NodeProcess, enable_rule_staging};

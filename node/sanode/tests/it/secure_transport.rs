@@ -1,0 +1,320 @@
+//! The default node as an attacker on the network meets it: only mutual TLS against the
+//! cluster CA, identities with roles, and plaintext only when asked for on loopback.
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use sa_chaos_tests::{NodeOptions, NodeProcess, free_loopback_port, http_get, probe_repository};
+use sa_proto::raft::v1::RaftPayload;
+use sa_proto::raft::v1::raft_client::RaftClient;
+
+fn sactl_in(node: &NodeProcess, args: &[&str]) -> Output {
+    node.sactl(crate::sactl(), args)
+}
+
+/// `sactl certs ...` run offline.
+fn certs(args: &[&str]) -> Output {
+    let out = std::process::Command::new(crate::sactl())
+        .arg("certs")
+        .args(args)
+        .output()
+        .expect("sactl runs");
+    assert!(out.status.success(), "sactl certs {args:?}: {out:?}");
+    out
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn start_default(dir: &Path) -> NodeProcess {
+    NodeProcess::start(&NodeOptions::new(crate::SANODE, dir.join("data"))).unwrap()
+}
+
+#[test]
+fn the_default_node_refuses_plaintext_foreign_and_expired_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_default(dir.path());
+    let node_certs = node.certs_dir.clone().unwrap();
+    let grpc = node.grpc_addr.to_string();
+
+    // The admin certificate the first start wrote works.
+    let status = sactl_in(&node, &["status", "--json"]);
+    assert!(status.status.success(), "{status:?}");
+    let report: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(report["tls"], true);
+
+    // Plaintext: neither HTTP nor gRPC answers.
+    assert!(
+        !matches!(http_get(node.http_addr, "/healthz"), Ok((200, _))),
+        "plaintext HTTP must not be served"
+    );
+    let plain = std::process::Command::new(crate::sactl())
+        .args(["status", "--insecure", "--node", &grpc])
+        .output()
+        .unwrap();
+    assert!(!plain.status.success(), "{plain:?}");
+
+    // A certificate from another CA, presented to a client that trusts this node.
+    let other = dir.path().join("other");
+    let other_dir = other.to_str().unwrap();
+    certs(&["create-ca", "--ca-dir", other_dir]);
+    certs(&[
+        "create-client",
+        "mallory",
+        "--role",
+        "admin",
+        "--ca-dir",
+        other_dir,
+        "--out",
+        other_dir,
+    ]);
+    let foreign = sactl_with_cert(&node, &node_certs, &other.join("mallory"));
+    assert!(!foreign.status.success(), "{foreign:?}");
+
+    // An expired certificate of the right CA.
+    let mine = dir.path().join("mine");
+    let mine_dir = mine.to_str().unwrap();
+    let ca_dir = node_certs.to_str().unwrap();
+    certs(&[
+        "create-client",
+        "brief",
+        "--role",
+        "admin",
+        "--lifetime",
+        "1s",
+        "--ca-dir",
+        ca_dir,
+        "--out",
+        mine_dir,
+    ]);
+    std::thread::sleep(Duration::from_secs(2));
+    let expired = sactl_with_cert(&node, &node_certs, &mine.join("brief"));
+    assert!(!expired.status.success(), "{expired:?}");
+
+    let (_, metrics) = node.http().get("/metrics").unwrap();
+    assert!(metrics.contains("sa_tls_enabled 1"), "{metrics}");
+    let failures = metric(&metrics, "sa_tls_handshake_failures_total");
+    assert!(
+        failures >= 3,
+        "plaintext, foreign and expired handshakes fail: {failures}"
+    );
+}
+
+fn sactl_with_cert(node: &NodeProcess, certs_dir: &Path, cert: &Path) -> Output {
+    node.sactl_command(crate::sactl())
+        .args(["status", "--certs-dir"])
+        .arg(certs_dir)
+        .arg("--cert")
+        .arg(cert.with_extension("crt"))
+        .arg("--key")
+        .arg(cert.with_extension("key"))
+        .output()
+        .unwrap()
+}
+
+fn metric(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find(|line| line.starts_with(name))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{metrics}"))
+}
+
+#[test]
+fn roles_limit_what_a_client_may_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_default(dir.path());
+    let node_certs = node.certs_dir.clone().unwrap();
+    let clients = dir.path().join("clients");
+    let (ca_dir, out_dir) = (node_certs.to_str().unwrap(), clients.to_str().unwrap());
+    certs(&[
+        "create-client",
+        "dashboard",
+        "--role",
+        "viewer",
+        "--ca-dir",
+        ca_dir,
+        "--out",
+        out_dir,
+    ]);
+    certs(&[
+        "create-client",
+        "shipper",
+        "--role",
+        "ingest",
+        "--source",
+        "json",
+        "--ca-dir",
+        ca_dir,
+        "--out",
+        out_dir,
+    ]);
+    let as_viewer = |args: &[&str]| {
+        node.sactl_command(crate::sactl())
+            .args(args)
+            .arg("--certs-dir")
+            .arg(&clients)
+            .args(["--cert", &format!("{out_dir}/dashboard.crt")])
+            .args(["--key", &format!("{out_dir}/dashboard.key")])
+            .output()
+            .unwrap()
+    };
+    let listed = as_viewer(&["rules", "list"]);
+    assert!(listed.status.success(), "a viewer lists rules: {listed:?}");
+    let repo = probe_repository(
+        &dir.path().join("repo"),
+        "events",
+        &[],
+        &serde_json::json!({}),
+    )
+    .unwrap();
+    let push = as_viewer(&["config", "push", repo.to_str().unwrap()]);
+    assert_eq!(push.status.code(), Some(1), "{push:?}");
+    let message = stderr(&push);
+    assert!(
+        message.contains("permission denied") && message.contains("admin"),
+        "{message}"
+    );
+    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+
+    // HTTP ingest: the shipper posts to its source, and to no other; the viewer to none.
+    let shipper = node.http().as_client(&clients, "shipper");
+    let (status, reply) = shipper.post("/v1/ingest/json", b"{\"a\": 1}").unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let (status, reply) = shipper.post("/v1/ingest/okta", b"{\"a\": 1}").unwrap();
+    assert_eq!(status, 403, "{reply}");
+    assert!(
+        reply.contains("permission denied") && reply.contains("ingest for source okta"),
+        "{reply}"
+    );
+    let viewer = node.http().as_client(&clients, "dashboard");
+    assert_eq!(viewer.post("/v1/ingest/json", b"{}").unwrap().0, 403);
+    assert_eq!(viewer.get("/metrics").unwrap().0, 200);
+    assert_eq!(shipper.get("/metrics").unwrap().0, 403);
+}
+
+#[test]
+fn a_client_certificate_cannot_call_raft() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_default(dir.path());
+    let certs_dir = node.certs_dir.clone().unwrap();
+    let read = |name: &str| std::fs::read_to_string(certs_dir.join(name)).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let call = |cert: &str, key: &str| {
+        let tls = sa_tls::tonic_client(&read("ca.crt"), Some((&read(cert), &read(key))));
+        runtime.block_on(async {
+            let channel =
+                tonic::transport::Endpoint::from_shared(format!("https://{}", node.grpc_addr))
+                    .unwrap()
+                    .tls_config(tls)
+                    .unwrap()
+                    .connect()
+                    .await
+                    .unwrap();
+            RaftClient::new(channel)
+                .vote(RaftPayload { data: Vec::new() })
+                .await
+        })
+    };
+    let refused = call("admin.crt", "admin.key").unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+    assert!(refused.message().contains("needs role node"), "{refused:?}");
+    // The node's own certificate passes the role check (and then fails on the empty payload).
+    let as_node = call("node.crt", "node.key").unwrap_err();
+    assert_ne!(as_node.code(), tonic::Code::PermissionDenied, "{as_node:?}");
+}
+
+#[test]
+fn insecure_runs_plaintext_on_loopback_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = NodeOptions::new(crate::SANODE, dir.path().join("data"));
+    options.extra_args.push("--insecure".into());
+    let node = NodeProcess::start(&options).unwrap();
+    let status = sactl_in(&node, &["status"]);
+    assert!(status.status.success(), "{status:?}");
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("tls        OFF (--insecure)"), "{text}");
+    let (_, metrics) = http_get(node.http_addr, "/metrics").unwrap();
+    assert!(metrics.contains("sa_tls_enabled 0"), "{metrics}");
+    assert!(
+        !dir.path().join("data/certs").exists(),
+        "no certificates made"
+    );
+
+    // A non-loopback address is refused before anything listens on it. 192.0.2.1 is
+    // TEST-NET-1: never this machine's, and the node must stop before it tries to bind.
+    let refused = std::process::Command::new(crate::SANODE)
+        .args(["--insecure", "--grpc-addr", "192.0.2.1:7710", "--data-dir"])
+        .arg(dir.path().join("refused"))
+        .args([
+            "--http-addr",
+            &format!("127.0.0.1:{}", free_loopback_port()),
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let message = stderr(&refused);
+    assert!(
+        message.contains("refusing to serve without TLS")
+            && message.contains("--insecure-non-loopback"),
+        "{message}"
+    );
+}
+
+#[test]
+fn renewed_certificates_are_served_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = NodeOptions::new(crate::SANODE, dir.path().join("data"));
+    options
+        .extra_args
+        .extend(["--cert-reload-interval".into(), "200ms".into()]);
+    let node = NodeProcess::start(&options).unwrap();
+    let certs_dir = node.certs_dir.clone().unwrap();
+    let expiry = || {
+        metric(
+            &node.http().get("/metrics").unwrap().1,
+            "sa_tls_cert_expiry_seconds",
+        )
+    };
+    assert!(
+        expiry() > 300 * 24 * 3600,
+        "the first start's certificate lasts years"
+    );
+    let out = certs_dir.to_str().unwrap();
+    certs(&[
+        "create-node",
+        "127.0.0.1",
+        "--lifetime",
+        "10d",
+        "--overwrite",
+        "--ca-dir",
+        out,
+        "--out",
+        out,
+    ]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while expiry() > 11 * 24 * 3600 {
+        assert!(std::time::Instant::now() < deadline, "never reloaded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let listing = std::process::Command::new(crate::sactl())
+        .args(["certs", "list", out])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&listing.stdout);
+    let node_line = text.lines().find(|l| l.starts_with("node.crt")).unwrap();
+    assert!(node_line.contains(" node "), "{text}");
+    assert!(
+        node_line
+            .split_whitespace()
+            .any(|field| field == "9" || field == "10"),
+        "{text}"
+    );
+    assert!(sactl_in(&node, &["status"]).status.success());
+}
