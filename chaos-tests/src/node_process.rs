@@ -272,8 +272,9 @@ fn signal(pid: u32, name: &str) -> anyhow::Result<()> {
 pub struct NodeHttp {
     pub addr: SocketAddr,
     certs_dir: Option<PathBuf>,
-    /// The client certificate presented: `NAME.crt`/`NAME.key` of the certificates directory.
-    client: String,
+    /// The client certificate presented: `NAME.crt`/`NAME.key` of the certificates directory;
+    /// none when `None`.
+    client: Option<String>,
     tls: Arc<OnceLock<Arc<rustls::ClientConfig>>>,
 }
 
@@ -282,7 +283,7 @@ impl NodeHttp {
         NodeHttp {
             addr,
             certs_dir,
-            client: "admin".to_string(),
+            client: Some("admin".to_string()),
             tls: Default::default(),
         }
     }
@@ -292,7 +293,17 @@ impl NodeHttp {
         NodeHttp {
             addr: self.addr,
             certs_dir: Some(certs_dir.to_path_buf()),
-            client: name.to_string(),
+            client: Some(name.to_string()),
+            tls: Default::default(),
+        }
+    }
+
+    /// The same address over TLS, trusting `certs_dir`'s `ca.crt`, presenting no certificate.
+    pub fn anonymous(&self, certs_dir: &Path) -> Self {
+        NodeHttp {
+            addr: self.addr,
+            certs_dir: Some(certs_dir.to_path_buf()),
+            client: None,
             tls: Default::default(),
         }
     }
@@ -326,11 +337,16 @@ impl NodeHttp {
                     std::fs::read_to_string(dir.join(name))
                         .with_context(|| format!("{}", dir.join(name).display()))
                 };
-                let (cert, key) = (
-                    read(&format!("{}.crt", self.client))?,
-                    read(&format!("{}.key", self.client))?,
-                );
-                let config = sa_tls::client_config(&read("ca.crt")?, Some((&cert, &key)))?;
+                let identity = match &self.client {
+                    Some(name) => {
+                        Some((read(&format!("{name}.crt"))?, read(&format!("{name}.key"))?))
+                    }
+                    None => None,
+                };
+                let config = sa_tls::client_config(
+                    &read("ca.crt")?,
+                    identity.as_ref().map(|(c, k)| (c.as_str(), k.as_str())),
+                )?;
                 self.tls.get_or_init(|| config).clone()
             }
         };

@@ -66,12 +66,22 @@ impl RaftRpc for RaftService {
 
     async fn write(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
         let commands: Vec<Command> = decode(request)?;
-        let result = self
-            .replica
-            .write_together(commands)
-            .await
-            .map_err(|e| e.to_string());
-        encode(&result)
+        let result = self.replica.write_together(commands).await;
+        // A node whose Raft has stopped (it is shutting down) is no leader to write through:
+        // a transport-level error makes the forwarding node look for the next one, where an
+        // answer would end the write with this node's error.
+        if result.is_err()
+            && self
+                .replica
+                .raft()
+                .metrics()
+                .borrow()
+                .running_state
+                .is_err()
+        {
+            return Err(Status::unavailable("this node's Raft has stopped"));
+        }
+        encode(&result.map_err(|e| e.to_string()))
     }
 
     async fn join(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {

@@ -10,9 +10,12 @@
 //! samples varied in call, user and address, and one alerting sample; each record is checked
 //! against a node first).
 //!
+//! The node runs as the README starts it, with mutual TLS; `--tls-cost` also runs it with
+//! `--insecure` in each run, alternating, and prints what TLS costs end to end.
+//!
 //! `cargo run --release -p sa-chaos-tests --bin node-bench -- [--corpus shipped|realistic]
-//! [--records N] [--batch N] [--clients N] [--runs N]` (build sanode and sactl first, in the
-//! same profile). The last lines, one per corpus, read
+//! [--records N] [--batch N] [--clients N] [--runs N] [--tls-cost]` (build sanode and sactl
+//! first, in the same profile). The last lines, one per corpus, read
 //! `node-bench: corpus C, end-to-end E rec/s, engine G rec/s, ratio R` (medians).
 
 use std::path::Path;
@@ -43,6 +46,7 @@ struct Options {
     batch: usize,
     clients: usize,
     runs: usize,
+    tls_cost: bool,
 }
 
 impl Options {
@@ -53,8 +57,13 @@ impl Options {
             batch: 1_000,
             clients: 2,
             runs: 3,
+            tls_cost: false,
         };
         while let Some(flag) = args.next() {
+            if flag == "--tls-cost" {
+                options.tls_cost = true;
+                continue;
+            }
             let value = args
                 .next()
                 .with_context(|| format!("{flag} needs a value"))?;
@@ -92,6 +101,7 @@ fn main() -> anyhow::Result<()> {
     // would read deploy/local/samples besides what the clients post.
     std::env::set_current_dir(dir.path())?;
     let mut summaries = Vec::new();
+    let mut tls_costs = Vec::new();
     for &corpus in &options.corpora {
         let distinct = match corpus {
             Corpus::Shipped => json_samples(&[])?,
@@ -105,9 +115,9 @@ fn main() -> anyhow::Result<()> {
             .collect();
         let payloads = dir.path().join(format!("{}.jsonl", corpus.name()));
         std::fs::write(&payloads, lines.join("\n"))?;
-        let (mut ends, mut engines) = (Vec::new(), Vec::new());
+        let (mut ends, mut engines, mut plains) = (Vec::new(), Vec::new(), Vec::new());
         for run in 1..=options.runs {
-            let end = end_to_end(&sanode, dir.path(), &lines, &options)?;
+            let end = end_to_end(&sanode, dir.path(), &lines, &options, Transport::Tls)?;
             let engine = engine(&sactl, &payloads, options.records)?;
             println!(
                 "corpus {} run {run}: end-to-end {:.0} rec/s ({}), engine {engine:.0} rec/s",
@@ -117,6 +127,29 @@ fn main() -> anyhow::Result<()> {
             );
             ends.push(end.records_per_second);
             engines.push(engine);
+            if options.tls_cost {
+                let plain =
+                    end_to_end(&sanode, dir.path(), &lines, &options, Transport::Plaintext)?;
+                println!(
+                    "corpus {} run {run}: end-to-end without TLS {:.0} rec/s ({})",
+                    corpus.name(),
+                    plain.records_per_second,
+                    plain.outcome
+                );
+                plains.push(plain.records_per_second);
+            }
+        }
+        if options.tls_cost {
+            let (tls, plain) = (Figures::of(ends.clone()), Figures::of(plains));
+            tls_costs.push(format!(
+                "node-bench: corpus {}, TLS cost {:.1}% (with TLS {} rec/s, without {} rec/s, \
+                 medians of {} runs with ranges)",
+                corpus.name(),
+                100.0 * (1.0 - tls.median / plain.median),
+                tls.show(0),
+                plain.show(0),
+                options.runs
+            ));
         }
         let (end, engine) = (Figures::of(ends), Figures::of(engines));
         println!(
@@ -142,23 +175,33 @@ fn main() -> anyhow::Result<()> {
             end.median / engine.median
         ));
     }
-    for summary in summaries {
-        println!("{summary}");
+    for line in tls_costs.into_iter().chain(summaries) {
+        println!("{line}");
     }
     Ok(())
 }
 
 /// The realistic corpus, checked against a node of its own.
 fn realistic(sanode: &Path, dir: &Path) -> anyhow::Result<Vec<String>> {
-    let node = start_node(sanode, &dir.join("probe"))?;
+    let node = start_node(sanode, &dir.join("probe"), Transport::Tls)?;
     let lines = realistic_corpus(&node.http())?;
     node.terminate_cleanly(std::time::Duration::from_secs(30))?;
     Ok(lines)
 }
 
-fn start_node(sanode: &Path, data_dir: &Path) -> anyhow::Result<NodeProcess> {
+#[derive(Clone, Copy, PartialEq)]
+enum Transport {
+    /// The default: mutual TLS with the certificates of a first start.
+    Tls,
+    Plaintext,
+}
+
+fn start_node(sanode: &Path, data_dir: &Path, transport: Transport) -> anyhow::Result<NodeProcess> {
     let mut options = NodeOptions::new(sanode.to_owned(), data_dir.to_owned());
     options.extra_args.push("--quiet-alerts".into());
+    if transport == Transport::Plaintext {
+        options.extra_args.push("--insecure".into());
+    }
     NodeProcess::start(&options)
 }
 
@@ -173,13 +216,14 @@ fn end_to_end(
     dir: &Path,
     lines: &[&str],
     options: &Options,
+    transport: Transport,
 ) -> anyhow::Result<EndToEnd> {
     let bodies: Vec<(String, usize)> = lines
         .chunks(options.batch)
         .map(|c| (c.join("\n"), c.len()))
         .collect();
     let data = tempfile::tempdir_in(dir)?;
-    let node = start_node(sanode, &data.path().join("data"))?;
+    let node = start_node(sanode, &data.path().join("data"), transport)?;
     let load = closed_loop(&[node.http()], "json", &bodies, options.clients)?;
     node.terminate_cleanly(std::time::Duration::from_secs(60))?;
     if load.accepted().count() != bodies.len() {

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 struct TestNode {
     replica: Replica,
     server: JoinHandle<()>,
+    stop_server: tokio::sync::oneshot::Sender<()>,
     addr: String,
 }
 
@@ -51,24 +52,41 @@ impl TestNode {
             }
         };
         let service = RaftService::new(replica.clone()).into_server();
+        let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             tonic::transport::Server::builder()
                 .add_service(service)
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    async {
+                        let _ = stopped.await;
+                    },
+                )
                 .await
                 .unwrap();
         });
         TestNode {
             replica,
             server,
+            stop_server,
             addr,
         }
     }
 
+    /// Stops Raft, then the server with its connections: the other nodes keep channels to
+    /// this one open, and a connection left serving would keep the replica (and its database
+    /// lock) alive, as no process exit would in a real node.
     async fn stop(self) {
         self.replica.shutdown().await;
-        self.server.abort();
-        let _ = self.server.await;
+        let _ = self.stop_server.send(());
+        let server = self.server;
+        tokio::pin!(server);
+        if tokio::time::timeout(Duration::from_secs(10), &mut server)
+            .await
+            .is_err()
+        {
+            server.abort();
+        }
     }
 }
 

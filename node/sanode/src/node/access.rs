@@ -316,6 +316,47 @@ mod tests {
         assert!(check_grpc("/sa.admin.v1.Admin/Unknown", Some(&admin)).is_err());
     }
 
+    /// Every `rpc` of every service in proto/: a new RPC must get a line in the table.
+    #[test]
+    fn every_rpc_of_the_protos_is_in_the_table() {
+        let protos = [
+            include_str!("../../../../proto/proto/admin.proto"),
+            include_str!("../../../../proto/proto/alerts.proto"),
+            include_str!("../../../../proto/proto/cluster.proto"),
+            include_str!("../../../../proto/proto/ingest.proto"),
+            include_str!("../../../../proto/proto/raft.proto"),
+        ];
+        let mut methods = Vec::new();
+        for proto in protos {
+            let package = proto
+                .lines()
+                .find_map(|line| line.strip_prefix("package "))
+                .unwrap()
+                .trim_end_matches(';');
+            let mut service = "";
+            for line in proto.lines().map(str::trim) {
+                if let Some(name) = line.strip_prefix("service ") {
+                    service = name.trim_end_matches(" {");
+                } else if let Some(rpc) = line.strip_prefix("rpc ") {
+                    let name = rpc.split('(').next().unwrap();
+                    methods.push(format!("/{package}.{service}/{name}"));
+                }
+            }
+        }
+        let listed: Vec<&str> = GRPC_METHODS.iter().map(|(path, _)| *path).collect();
+        for method in &methods {
+            assert!(
+                listed.contains(&method.as_str()),
+                "{method} is not in GRPC_METHODS"
+            );
+        }
+        assert_eq!(
+            methods.len(),
+            listed.len(),
+            "the table lists RPCs no proto has"
+        );
+    }
+
     #[test]
     fn ingest_identities_post_only_to_their_sources() {
         let shipper = identity(Role::Ingest, &["okta"]);

@@ -20,6 +20,7 @@ mod tls_listener;
 mod transport;
 
 pub(crate) use access::check_grpc_source;
+pub use access::{GRPC_METHODS, HTTP_ROUTES};
 pub use args::NodeArgs;
 pub use context::NodeContext;
 pub use identity::NodeIdentity;
