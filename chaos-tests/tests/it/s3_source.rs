@@ -1,6 +1,7 @@
 //! The S3 source on a real 3-node cluster against moto_server: objects announced by bucket
 //! notifications through SQS yield every alert once, and every message is deleted, including
-//! those that cannot be read (dead-lettered: a body that is no notification, a missing object).
+//! those that cannot be read (dead-lettered: a body that is no notification, a missing object, a
+//! gzip bomb, which no node inflates past its limit).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -176,6 +177,23 @@ fn objects_announced_through_sqs_yield_every_alert_once_and_every_message_is_del
             .await
             .unwrap();
         }
+        // 256 MiB of zeros in lines of 1 MiB, gzipped to about 256 KiB: dead-lettered at its
+        // first steps, never inflated whole
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let line = [vec![0u8; 1 << 20], b"\n".to_vec()].concat();
+        for _ in 0..256 {
+            std::io::Write::write_all(&mut encoder, &line).unwrap();
+        }
+        let bomb = encoder.finish().unwrap();
+        clients
+            .s3
+            .put_object()
+            .bucket("logs")
+            .key("d/bomb.json.gz")
+            .body(ByteStream::from(bomb))
+            .send()
+            .await
+            .unwrap();
         // a body that is no S3 notification, and an object deleted before it is read
         clients
             .sqs
@@ -227,4 +245,13 @@ fn objects_announced_through_sqs_yield_every_alert_once_and_every_message_is_del
     assert!(letters.contains("hello, not an event"), "{letters}");
     assert!(letters.contains("s3://logs/gone.json"), "{letters}");
     assert!(letters.contains("not json"), "{letters}");
+    assert!(
+        letters.contains("s3://logs/d/bomb.json.gz: decompression stopped at")
+            && letters.contains("a ratio above the 200:1 limit"),
+        "{letters}"
+    );
+    for i in 0..3 {
+        let peak = sa_chaos_tests::bench::memory_kib(cluster.node(i).pid(), "VmHWM").unwrap();
+        assert!(peak < 512 * 1024, "node {i} peaked at {peak} KiB");
+    }
 }

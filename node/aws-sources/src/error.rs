@@ -38,6 +38,14 @@ pub enum SourceError {
         key: String,
         limit: usize,
     },
+    /// A gzip object inflated past its size or ratio limit: a decompression bomb, or an object
+    /// bigger than the node is configured to take.
+    #[error("s3://{bucket}/{key}: {reason}")]
+    DecompressionLimit {
+        bucket: String,
+        key: String,
+        reason: String,
+    },
     /// One line of a line-oriented object exceeds the configured limit.
     #[error("s3://{bucket}/{key} line {line}: longer than the {limit}-byte line limit")]
     LineTooLong {

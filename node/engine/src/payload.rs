@@ -34,20 +34,33 @@ pub fn kinesis_bytes(bytes: &[u8]) -> Root {
     }
 }
 
+/// The most a compressed record may inflate to. A Kinesis record holds at most 1 MiB, so this
+/// is a ratio of 64:1 for the largest; a record past it (a decompression bomb) is kept as the
+/// bytes it came as, which no schema takes: it is dead-lettered, not inflated.
+pub const MAX_INFLATED_BYTES: u64 = 64 << 20;
+
 fn decompress(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
     let is_gzip = bytes.starts_with(&[0x1f, 0x8b]);
     let is_zlib = bytes.len() >= 2
         && bytes[0] & 0x0f == 8
         && (u16::from(bytes[0]) << 8 | u16::from(bytes[1])) % 31 == 0;
-    let ok = if is_gzip {
-        GzDecoder::new(bytes).read_to_end(&mut out).is_ok()
+    if is_gzip {
+        inflate_bounded(GzDecoder::new(bytes))
     } else if is_zlib {
-        ZlibDecoder::new(bytes).read_to_end(&mut out).is_ok()
+        inflate_bounded(ZlibDecoder::new(bytes))
     } else {
-        false
-    };
-    ok.then_some(out)
+        None
+    }
+}
+
+/// Everything `decoder` gives, unless it fails or gives more than [`MAX_INFLATED_BYTES`].
+fn inflate_bounded(decoder: impl Read) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let read = decoder
+        .take(MAX_INFLATED_BYTES + 1)
+        .read_to_end(&mut out)
+        .ok()?;
+    (read as u64 <= MAX_INFLATED_BYTES).then_some(out)
 }
 
 /// The payload records of one S3 object, plus JSON-lines lines that did not decode (StreamAlert
@@ -260,6 +273,15 @@ mod tests {
         let mut e = GzEncoder::new(Vec::new(), Compression::default());
         e.write_all(data).unwrap();
         e.finish().unwrap()
+    }
+
+    #[test]
+    fn a_record_inflating_past_the_limit_stays_compressed() {
+        let bomb = gzip(&vec![b'{'; MAX_INFLATED_BYTES as usize + 1]);
+        assert!(bomb.len() < 1 << 20, "fits a Kinesis record");
+        assert!(decompress(&bomb).is_none());
+        let fits = gzip(&vec![b' '; 1 << 20]);
+        assert_eq!(decompress(&fits).unwrap().len(), 1 << 20);
     }
 
     #[test]

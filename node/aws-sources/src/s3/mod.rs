@@ -7,7 +7,7 @@ mod notification;
 mod object;
 mod queue;
 
-pub use decompress::BodyDecoder;
+pub use decompress::{BodyDecoder, DecodeError, DecompressionLimits};
 pub use framing::{FramedPayload, FramingError, ObjectFramer, PayloadBody};
 pub use notification::{Notification, S3Object, parse_notification};
 pub use object::{ObjectId, ObjectReadOptions, ObjectReader, PayloadChunk, open_object};

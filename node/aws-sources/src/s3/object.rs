@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::primitives::ByteStream;
 
-use super::decompress::BodyDecoder;
+use super::decompress::{BodyDecoder, DecodeError, DecompressionLimits};
 use super::framing::{FramedPayload, FramingError, ObjectFramer};
 use super::notification::S3Object;
 use crate::error::SourceError;
@@ -22,6 +22,8 @@ pub struct ObjectReadOptions {
     /// A JSON document spanning several lines is read whole up to this size.
     pub max_document_bytes: usize,
     pub max_line_bytes: usize,
+    /// How far a gzip object may inflate before it is dead-lettered.
+    pub decompression: DecompressionLimits,
 }
 
 impl Default for ObjectReadOptions {
@@ -32,6 +34,7 @@ impl Default for ObjectReadOptions {
             // StreamAlert refuses objects over 128 MiB; here only a multi-line document is bound
             max_document_bytes: 128 << 20,
             max_line_bytes: 16 << 20,
+            decompression: DecompressionLimits::default(),
         }
     }
 }
@@ -113,7 +116,7 @@ pub async fn open_object(
             etag,
         }),
         body: response.body,
-        decoder: Some(BodyDecoder::new()),
+        decoder: Some(BodyDecoder::new(options.decompression)),
         framer: Some(ObjectFramer::new(
             options.max_document_bytes,
             options.max_line_bytes,
@@ -168,7 +171,7 @@ impl ObjectReader {
                     .as_mut()
                     .map(|d| d.push(&bytes))
                     .transpose()
-                    .map_err(|e| self.object_error(format!("gzip: {e}")))?
+                    .map_err(|e| self.decode_error(e))?
                     .unwrap_or_default();
                 if let Some(framer) = self.framer.as_mut() {
                     framer
@@ -181,9 +184,7 @@ impl ObjectReader {
             }
             None => {
                 let rest = match self.decoder.take() {
-                    Some(decoder) => decoder
-                        .finish()
-                        .map_err(|e| self.object_error(format!("gzip: {e}")))?,
+                    Some(decoder) => decoder.finish().map_err(|e| self.decode_error(e))?,
                     None => Vec::new(),
                 };
                 if let Some(mut framer) = self.framer.take() {
@@ -204,6 +205,17 @@ impl ObjectReader {
             bucket: self.id.bucket.clone(),
             key: self.id.key.clone(),
             message,
+        }
+    }
+
+    fn decode_error(&self, error: DecodeError) -> SourceError {
+        match error {
+            DecodeError::Gzip(_) => self.object_error(error.to_string()),
+            DecodeError::Limit { .. } => SourceError::DecompressionLimit {
+                bucket: self.id.bucket.clone(),
+                key: self.id.key.clone(),
+                reason: error.to_string(),
+            },
         }
     }
 

@@ -30,4 +30,25 @@ pub struct SourceArgs {
     #[arg(long, env = "SA_INGEST_MAX_HELD_MIB", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(16..))]
     pub ingest_max_held_mib: u32,
+
+    /// MiB a gzip S3 object may inflate to; past it the object is dead-lettered with the
+    /// reason (docs/security.md).
+    #[arg(long, env = "SA_MAX_DECOMPRESSED_MIB", default_value_t = 4096)]
+    pub max_decompressed_mib: u64,
+
+    /// Decompressed-to-compressed ratio past which a gzip object is taken for a decompression
+    /// bomb and dead-lettered (checked once 1 MiB came out).
+    #[arg(long, env = "SA_MAX_COMPRESSION_RATIO", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(2..))]
+    pub max_compression_ratio: u64,
+}
+
+impl SourceArgs {
+    pub fn decompression_limits(&self) -> sa_aws_sources::s3::DecompressionLimits {
+        sa_aws_sources::s3::DecompressionLimits {
+            max_bytes: self.max_decompressed_mib.saturating_mul(1 << 20),
+            max_ratio: self.max_compression_ratio,
+            ..Default::default()
+        }
+    }
 }

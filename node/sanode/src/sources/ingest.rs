@@ -149,6 +149,8 @@ async fn http_ingest(
 ) -> Response {
     let result = async {
         let (_admitted, body) = admitted_body(&context, &headers, body).await?;
+        let (body, _inflated) =
+            super::ingest_encoding::decoded_body(&context, &source, &headers, body).await?;
         let (id, roots) = header_batch_id(&headers)
             .and_then(|id| Ok((id, split_body(&body)?)))
             .map_err(ServiceError::InvalidArgument)?;

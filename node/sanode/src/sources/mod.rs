@@ -7,6 +7,7 @@ mod args;
 mod context;
 pub mod file_tail;
 pub mod ingest;
+mod ingest_encoding;
 pub mod kinesis;
 pub mod kinesis_leases;
 mod kinesis_reader;

@@ -71,11 +71,11 @@ enum MessageFailure {
 /// One poller per `--s3-queue`.
 pub fn start(context: &Arc<SourceContext>, started: &mut Started) {
     for queue in &context.args.s3_queues {
-        started.tasks.spawn(run(
-            context.clone(),
-            queue.clone(),
-            S3QueueSettings::default(),
-        ));
+        let mut settings = S3QueueSettings::default();
+        settings.objects.decompression = context.args.decompression_limits();
+        started
+            .tasks
+            .spawn(run(context.clone(), queue.clone(), settings));
     }
 }
 
@@ -250,6 +250,7 @@ fn classify(error: SourceError) -> MessageFailure {
     match error {
         SourceError::ObjectMissing { .. }
         | SourceError::DocumentTooLarge { .. }
+        | SourceError::DecompressionLimit { .. }
         | SourceError::LineTooLong { .. } => MessageFailure::Permanent(error.to_string()),
         other => MessageFailure::Transient(other.to_string()),
     }

@@ -205,3 +205,70 @@ fn a_body_larger_than_a_node_takes_is_refused_with_413_before_it_is_read() {
     assert!(reply.contains("split it into several requests"), "{reply}");
     assert_eq!(metric(&node, "sa_ingest_held_bytes"), 0);
 }
+
+/// POSTs `body` with `Content-Encoding: encoding`; the status and body of the reply.
+fn post_encoded(node: &NodeProcess, encoding: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = node.http().connect().unwrap();
+    write!(
+        stream,
+        "POST /v1/ingest/json HTTP/1.1\r\nHost: sa\r\nConnection: close\r\nContent-Encoding: \
+         {encoding}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).unwrap();
+    let reply = String::from_utf8_lossy(&reply).into_owned();
+    let status = reply.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, reply.split_once("\r\n\r\n").unwrap().1.to_string())
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut encoder, data).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn gzip_bodies_are_inflated_and_a_gzip_bomb_is_dead_lettered_at_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let node =
+        NodeProcess::start(&NodeOptions::new(crate::SANODE, dir.path().join("data"))).unwrap();
+    let samples =
+        std::fs::read(repository_root().join("deploy/local/samples/cloudtrail.jsonl")).unwrap();
+    let (status, reply) = post_encoded(&node, "gzip", &gzip(&samples));
+    assert_eq!(status, 200, "{reply}");
+    let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    assert!(reply["classified"].as_u64().unwrap() > 0, "{reply}");
+
+    // 256 MiB of newlines gzipped to about 256 KiB: stopped in its first steps.
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let block = vec![b'\n'; 1 << 20];
+    for _ in 0..256 {
+        std::io::Write::write_all(&mut encoder, &block).unwrap();
+    }
+    let bomb = encoder.finish().unwrap();
+    let (status, reply) = post_encoded(&node, "gzip", &bomb);
+    assert_eq!(status, 413, "{reply}");
+    assert!(reply.contains("a ratio above the 200:1 limit"), "{reply}");
+    let letters = node.sactl(crate::sactl(), &["dead-letters", "list", "--json"]);
+    let letters = String::from_utf8_lossy(&letters.stdout);
+    assert!(
+        letters.contains("HTTP ingest to json: decompression stopped at")
+            && letters.contains(&format!("gzip body of {} bytes", bomb.len())),
+        "{letters}"
+    );
+    let peak = sa_chaos_tests::bench::memory_kib(node.pid(), "VmHWM").unwrap();
+    assert!(peak < 512 * 1024, "the node peaked at {peak} KiB");
+
+    let (status, reply) = post_encoded(&node, "br", b"whatever");
+    assert_eq!(status, 400, "{reply}");
+    assert!(
+        reply.contains("Content-Encoding br is not supported"),
+        "{reply}"
+    );
+    let (status, reply) = post_encoded(&node, "gzip", b"{\"plain\": true}");
+    assert_eq!(status, 400, "{reply}");
+}
