@@ -77,7 +77,7 @@ impl Admin for AdminService {
         let bundle: ConfigBundle = serde_json::from_slice(&request.bundle).map_err(|e| {
             ServiceError::InvalidArgument(format!("undecodable config bundle: {e}"))
         })?;
-        let summary = bundle_check::validate(&self.node.data_dir, &bundle)
+        let summary = bundle_check::validate(&self.node.data_dir, &bundle, self.node.bundle_check)
             .await
             .map_err(|e| ServiceError::InvalidArgument(format!("config bundle refused:\n{e:#}")))?;
         let rules: BTreeSet<String> = summary.rules.into_iter().collect();

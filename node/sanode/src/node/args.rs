@@ -110,6 +110,19 @@ pub struct NodeArgs {
     #[arg(long, env = "SA_RULES_WHOLE_RECORDS")]
     pub rules_whole_records: bool,
 
+    /// CPU time a pushed bundle's check (importing every rule) may use.
+    #[arg(long, env = "SA_BUNDLE_CHECK_CPU", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub bundle_check_cpu: std::time::Duration,
+
+    /// Memory (heap) a pushed bundle's check may use, in MiB.
+    #[arg(long, env = "SA_BUNDLE_CHECK_MEMORY_MIB", default_value_t = 2048,
+          value_parser = clap::value_parser!(u64).range(256..))]
+    pub bundle_check_memory_mib: u64,
+
+    /// Wall-clock time a pushed bundle's check may take.
+    #[arg(long, env = "SA_BUNDLE_CHECK_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub bundle_check_timeout: std::time::Duration,
+
     /// Internal: load the repository at DIR (config and rules), report problems, and exit.
     /// The node runs this in a child process to validate a pushed config bundle.
     #[arg(long, hide = true, value_name = "DIR")]
@@ -117,6 +130,14 @@ pub struct NodeArgs {
 }
 
 impl NodeArgs {
+    pub fn bundle_check_limits(&self) -> super::bundle_check::CheckLimits {
+        super::bundle_check::CheckLimits {
+            cpu: self.bundle_check_cpu,
+            memory_bytes: self.bundle_check_memory_mib << 20,
+            wall: self.bundle_check_timeout,
+        }
+    }
+
     pub fn certs_dir(&self) -> PathBuf {
         self.certs_dir
             .clone()

@@ -17,6 +17,8 @@ pub struct NodeContext {
     pub http_addr: String,
     /// false on a node started with `--insecure`.
     pub tls: bool,
+    /// What validating a pushed bundle may use.
+    pub bundle_check: super::bundle_check::CheckLimits,
     pub data_dir: PathBuf,
     pub metrics: Arc<NodeMetrics>,
     pub replica: Replica,

@@ -118,6 +118,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         advertise_addr: advertise_addr.clone(),
         http_addr: http_addr.to_string(),
         tls: transport.is_tls(),
+        bundle_check: args.bundle_check_limits(),
         data_dir: args.data_dir.clone(),
         metrics,
         replica: replica.clone(),
