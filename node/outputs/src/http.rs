@@ -28,6 +28,18 @@ impl HttpReply {
     }
 }
 
+/// Separates a failed delivery's status from the excerpt of the response body in its reason.
+const BODY_MARKER: &str = ": response body: ";
+
+/// A delivery reason without the excerpt of the response body: what `sactl outputs test`
+/// returns, so an admin cannot use a test delivery to read what an arbitrary URL answers
+/// (docs/security.md). Dead letters keep the excerpt (Slack's `invalid_payload` is in it).
+pub fn without_response_body(reason: &str) -> &str {
+    reason
+        .split_once(BODY_MARKER)
+        .map_or(reason, |(status, _)| status)
+}
+
 /// Sends the request; a 2xx response, or one with a status in `accept`, comes back as `Ok`.
 pub(crate) async fn send(
     client: &reqwest::Client,
@@ -55,7 +67,7 @@ pub(crate) async fn send(
         return Ok(HttpReply { status, body });
     }
     let snippet: String = String::from_utf8_lossy(&body).chars().take(200).collect();
-    let reason = format!("{what}: HTTP {status}: {snippet}");
+    let reason = format!("{what}: HTTP {status}{BODY_MARKER}{snippet}");
     if status == 408 || status == 429 || status >= 500 {
         Err(DeliveryOutcome::Retry {
             after: retry_after,
@@ -96,6 +108,19 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
         headers
+    }
+
+    #[test]
+    fn the_response_body_is_cut_from_a_reason() {
+        let reason = format!("webhook: POST 10.0.0.1: HTTP 403{BODY_MARKER}secret internal page");
+        assert_eq!(
+            without_response_body(&reason),
+            "webhook: POST 10.0.0.1: HTTP 403"
+        );
+        assert_eq!(
+            without_response_body("slack: timed out"),
+            "slack: timed out"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod services;
 
 pub use config::{OutputsConfig, OutputsConfigError};
 pub use delivery::{Delivery, DeliveryOutcome};
+pub use http::without_response_body;
 pub use outputs::Outputs;
 pub use sa_rules::{OutputName, OutputNameError};
 pub use secrets::{SecretsCipher, SecretsError};

@@ -321,6 +321,7 @@ impl Alerts for AlertsService {
             DeliveryOutcome::Retry { reason, .. } => ("retry", reason),
             DeliveryOutcome::Failed { reason } => ("failed", reason),
         };
+        let reason = sa_outputs::without_response_body(&reason).to_string();
         Ok(Response::new(TestOutputResponse {
             result: result.into(),
             reason,

@@ -112,6 +112,17 @@ fn outputs_alerts_and_dead_letters_from_the_command_line() {
     assert_eq!(probe[0].json()["rule_name"], "sa_output_test");
     assert!(probe[0].header("x-sa-signature").is_some());
 
+    // A failing test delivery says how it failed, never what the URL answered (no SSRF oracle).
+    receiver.queue_reply(Reply::text(403, "internal page: db password hunter2"));
+    let refused = sactl(&node, &["outputs", "test", "webhook:soc"]);
+    let told = format!(
+        "{}{}",
+        String::from_utf8_lossy(&refused.stdout),
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(told.contains("HTTP 403"), "{told}");
+    assert!(!told.contains("hunter2"), "{told}");
+
     // The receiver refuses the next alert: it is dead-lettered, then replayed once it accepts.
     receiver.queue_reply(Reply::status(400));
     let (status, body) = node
