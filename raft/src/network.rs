@@ -78,10 +78,6 @@ impl PeerDialer {
         }
     }
 
-    pub fn is_tls(&self) -> bool {
-        self.tls.is_some()
-    }
-
     /// A lazily connected gRPC channel to `addr` (`HOST:PORT` or a URL).
     pub fn channel(&self, addr: &str) -> Result<Channel, String> {
         let stamp = self.tls.as_ref().and_then(|tls| tls.stamp());

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
-    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
 };
 use time::OffsetDateTime;
 
@@ -101,33 +101,11 @@ impl CertAuthority {
         lifetime: Lifetime,
     ) -> Result<(String, String), rcgen::Error> {
         let key = KeyPair::generate()?;
-        let cert = self.sign_node_key(&key, node_name, names, lifetime)?;
-        Ok((cert, key.serialize_pem()))
-    }
-
-    /// Signs a node's certificate signing request: the node keeps its key; only the public key
-    /// is taken from the request, names and role come from the cluster.
-    pub fn sign_node_request(
-        &self,
-        request_pem: &str,
-        node_name: &str,
-        names: &NodeNames,
-        lifetime: Lifetime,
-    ) -> Result<String, rcgen::Error> {
-        let request = CertificateSigningRequestParams::from_pem(request_pem)?;
         let params = leaf_params(node_name, Role::Node, &[], names, lifetime)?;
-        Ok(params.signed_by(&request.public_key, &self.issuer)?.pem())
-    }
-
-    fn sign_node_key(
-        &self,
-        key: &KeyPair,
-        node_name: &str,
-        names: &NodeNames,
-        lifetime: Lifetime,
-    ) -> Result<String, rcgen::Error> {
-        let params = leaf_params(node_name, Role::Node, &[], names, lifetime)?;
-        Ok(params.signed_by(key, &self.issuer)?.pem())
+        Ok((
+            params.signed_by(&key, &self.issuer)?.pem(),
+            key.serialize_pem(),
+        ))
     }
 
     /// A client certificate and new key for a person or a tool holding `role`.
@@ -145,17 +123,6 @@ impl CertAuthority {
             key.serialize_pem(),
         ))
     }
-}
-
-/// A new key and a signing request for it, as a joining node sends it.
-pub fn node_request(node_name: &str) -> Result<(String, String), rcgen::Error> {
-    let key = KeyPair::generate()?;
-    let mut params = CertificateParams::default();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, node_name);
-    let request = params.serialize_request(&key)?;
-    Ok((request.pem()?, key.serialize_pem()))
 }
 
 fn leaf_params(

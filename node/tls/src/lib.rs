@@ -11,7 +11,7 @@ mod identity;
 mod role;
 mod server;
 
-pub use authority::{CertAuthority, Lifetime, NodeNames, node_request};
+pub use authority::{CertAuthority, Lifetime, NodeNames};
 pub use client::{client_config, tonic_client};
 pub use files::{CertFiles, CertsDirError, write_private};
 pub use identity::{CertSummary, Identity, IdentityError, ca_fingerprint, certs_in_dir};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use sa_tls::{CertFiles, Lifetime, NodeNames, Role, certs_in_dir};
+use sa_tls::{CertFiles, Lifetime, NodeNames, Role, ca_fingerprint, certs_in_dir};
 
 use super::Target;
 
@@ -172,6 +172,12 @@ fn list(dir: &std::path::Path, json: bool) -> anyhow::Result<()> {
                 ).to_string(),
                 "expires_in_days": (cert.not_after - now).div_euclid(86_400),
                 "expired": cert.not_after < now,
+                // What an operator compares before trusting a CA handed to them.
+                "sha256": if cert.is_ca {
+                    std::fs::read_to_string(&path).ok().and_then(|pem| ca_fingerprint(&pem).ok())
+                } else {
+                    None
+                },
             }),
             Err(e) => serde_json::json!({ "file": file, "error": e.to_string() }),
         });

@@ -147,6 +147,8 @@ fn certs_commands_write_private_files_and_list_their_roles() {
             .clone()
     };
     assert_eq!(row("ca.crt")["role"], "ca");
+    assert_eq!(row("ca.crt")["sha256"].as_str().map(str::len), Some(64));
+    assert!(row("node.crt")["sha256"].is_null());
     assert_eq!(row("node.crt")["role"], "node");
     assert_eq!(
         row("node.crt")["names"],
