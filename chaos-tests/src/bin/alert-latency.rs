@@ -40,13 +40,9 @@ fn main() -> anyhow::Result<()> {
         &[("latency_rules.py", RULE)],
         Some(&json!({"webhook": ["probe"]})),
     )?;
-    let key = dir.path().join("secrets.key");
     let cluster = TestCluster::start_configured(3, |options| {
         options.repo = repo.clone();
         options.extra_args.push("--quiet-alerts".into());
-        options
-            .env
-            .push(("SA_SECRETS_KEY".into(), key.display().to_string()));
     })?;
     let receiver = HttpReceiver::start()?;
     let set = cluster.sactl(

@@ -150,14 +150,13 @@ fn throughput(options: &Throughput) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     std::env::set_current_dir(dir.path())?;
     let repo = probe_repository(dir.path())?;
-    let key = dir.path().join("secrets.key");
     let receiver = HttpReceiver::start()?;
     let probes = Probes {
         epoch: Instant::now(),
         next: AtomicU64::new(0),
     };
     let lines = if options.corpus == "realistic" {
-        let node = start_cluster(1, &repo, &key, &receiver, &probes)?;
+        let node = start_cluster(1, &repo, &receiver, &probes)?;
         realistic_corpus(&node.node(0).http())?
     } else {
         json_samples(&[])?
@@ -166,19 +165,19 @@ fn throughput(options: &Throughput) -> anyhow::Result<()> {
     let mut columns: Vec<Vec<f64>> = vec![Vec::new(); COLUMNS.len()];
     for run in 1..=options.runs {
         let mut figures = Vec::new();
-        let one = start_cluster(1, &repo, &key, &receiver, &probes)?;
+        let one = start_cluster(1, &repo, &receiver, &probes)?;
         let load = closed_loop(&http_addrs(&one), "json", &bodies, options.clients)?;
         figures.push(all_accepted(&load, bodies.len())?);
         drop(one);
 
-        let three = start_cluster(3, &repo, &key, &receiver, &probes)?;
+        let three = start_cluster(3, &repo, &receiver, &probes)?;
         let load = closed_loop(&http_addrs(&three), "json", &bodies, options.clients)?;
         let max = all_accepted(&load, bodies.len())?;
         figures.extend([max, max / figures[0]]);
         drop(three);
 
         // A fresh cluster: the alerts of the maximum run are still being delivered.
-        let three = start_cluster(3, &repo, &key, &receiver, &probes)?;
+        let three = start_cluster(3, &repo, &receiver, &probes)?;
         figures.extend(half_load(
             &three,
             &receiver,
@@ -338,16 +337,12 @@ fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
 fn start_cluster(
     size: usize,
     repo: &Path,
-    key: &Path,
     receiver: &HttpReceiver,
     probes: &Probes,
 ) -> anyhow::Result<TestCluster> {
     let cluster = TestCluster::start_configured(size, |options| {
         options.repo = repo.to_owned();
         options.extra_args.push("--quiet-alerts".into());
-        options
-            .env
-            .push(("SA_SECRETS_KEY".into(), key.display().to_string()));
     })?;
     let url = format!("url={}", receiver.url());
     let set = cluster.sactl(0, &["outputs", "set", "webhook:probe", &url]);

@@ -1,10 +1,13 @@
-//! Output credentials at rest: AES-256-GCM under a local key file, or AWS KMS. Blobs describe
-//! themselves (magic, format version, cipher, and for local keys the key's fingerprint), so a
-//! node with the wrong key says so instead of returning garbage.
+//! Output credentials at rest: AES-256-GCM under a local key file or under the cluster's data
+//! key ([`DataKey`](crate::DataKey)), or AWS KMS. Blobs describe themselves (magic, format
+//! version, cipher, and for AES keys the key's fingerprint), so a node with the wrong key says
+//! so instead of returning garbage.
 //!
-//! Layout: `b"SAS"`, version (1), cipher (1 = local AES-256-GCM, 2 = KMS), then
-//! local: key fingerprint (8 bytes: SHA-256 of the key), nonce (12), ciphertext + tag;
-//! KMS:   the KMS ciphertext blob (which names its key).
+//! Layout: `b"SAS"`, version (1), cipher (1 = local AES-256-GCM, 2 = KMS, 3 = cluster data
+//! key), then
+//! local and data key: key fingerprint (8 bytes: SHA-256 of the key), nonce (12),
+//!                     ciphertext + tag;
+//! KMS:                the KMS ciphertext blob (which names its key).
 //! The header is authenticated as associated data.
 
 use std::io::Write;
@@ -21,10 +24,11 @@ const MAGIC: &[u8; 3] = b"SAS";
 const VERSION: u8 = 1;
 const CIPHER_LOCAL: u8 = 1;
 const CIPHER_KMS: u8 = 2;
+pub(crate) const CIPHER_DATA_KEY: u8 = 3;
 const HEADER: usize = 5;
 const FINGERPRINT: usize = 8;
 const NONCE: usize = 12;
-const KEY_LEN: usize = 32;
+pub(crate) const KEY_LEN: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
@@ -47,6 +51,10 @@ pub enum SecretsError {
         expected: String,
         path: PathBuf,
     },
+    #[error("{0}")]
+    DataKey(String),
+    #[error("secret names cipher {0}, which this build does not know")]
+    UnknownCipher(u8),
     #[error("secret does not decrypt: corrupted or tampered with")]
     Corrupt,
     #[error("KMS {operation} with key {key_id}: {reason}")]
@@ -63,8 +71,7 @@ pub struct SecretsCipher {
 
 enum Kind {
     Local {
-        cipher: Box<Aes256Gcm>,
-        fingerprint: [u8; FINGERPRINT],
+        key: AesKey,
         path: PathBuf,
     },
     Kms {
@@ -79,14 +86,9 @@ impl SecretsCipher {
     /// random key when missing.
     pub fn local(key_file: impl AsRef<Path>) -> Result<SecretsCipher, SecretsError> {
         let path = key_file.as_ref().to_path_buf();
-        let key = read_or_create_key(&path)?;
-        let fingerprint = fingerprint(&key);
+        let key = AesKey::new(&read_or_create_key(&path)?);
         Ok(SecretsCipher {
-            kind: Kind::Local {
-                cipher: Box::new(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key))),
-                fingerprint,
-                path,
-            },
+            kind: Kind::Local { key, path },
         })
     }
 
@@ -120,14 +122,8 @@ impl SecretsCipher {
     /// `KMS key <id>`.
     pub fn describe(&self) -> String {
         match &self.kind {
-            Kind::Local {
-                fingerprint, path, ..
-            } => {
-                format!(
-                    "local key {} ({})",
-                    hex::encode(fingerprint),
-                    path.display()
-                )
+            Kind::Local { key, path } => {
+                format!("local key {} ({})", key.id(), path.display())
             }
             Kind::Kms { key_id, .. } => format!("KMS key {key_id}"),
         }
@@ -135,27 +131,7 @@ impl SecretsCipher {
 
     pub async fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>, SecretsError> {
         match &self.kind {
-            Kind::Local {
-                cipher,
-                fingerprint,
-                ..
-            } => {
-                let mut blob = header(CIPHER_LOCAL);
-                blob.extend_from_slice(fingerprint);
-                let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-                blob.extend_from_slice(&nonce);
-                let sealed = cipher
-                    .encrypt(
-                        &nonce,
-                        Payload {
-                            msg: plaintext,
-                            aad: &blob[..HEADER + FINGERPRINT],
-                        },
-                    )
-                    .map_err(|_| SecretsError::Corrupt)?;
-                blob.extend_from_slice(&sealed);
-                Ok(blob)
-            }
+            Kind::Local { key, .. } => key.seal(CIPHER_LOCAL, plaintext),
             Kind::Kms {
                 key_id,
                 target,
@@ -183,44 +159,17 @@ impl SecretsCipher {
     }
 
     pub async fn decrypt(&self, blob: &[u8]) -> Result<Vec<u8>, SecretsError> {
-        if blob.len() < HEADER || &blob[..3] != MAGIC {
-            return Err(SecretsError::NotASecret);
-        }
-        if blob[3] != VERSION {
-            return Err(SecretsError::Version(blob[3]));
-        }
-        let found = blob[4];
+        let found = sealed_with(blob)?;
         match (&self.kind, found) {
-            (
-                Kind::Local {
-                    cipher,
-                    fingerprint,
-                    path,
-                },
-                CIPHER_LOCAL,
-            ) => {
-                if blob.len() < HEADER + FINGERPRINT + NONCE {
-                    return Err(SecretsError::Corrupt);
-                }
-                let (authenticated, rest) = blob.split_at(HEADER + FINGERPRINT);
-                let blob_key = &authenticated[HEADER..];
-                if blob_key != fingerprint {
+            (Kind::Local { key, path }, SealedWith::LocalKey(id)) => {
+                if id != key.id() {
                     return Err(SecretsError::WrongKey {
-                        found: hex::encode(blob_key),
-                        expected: hex::encode(fingerprint),
+                        found: id,
+                        expected: key.id(),
                         path: path.clone(),
                     });
                 }
-                let (nonce, sealed) = rest.split_at(NONCE);
-                cipher
-                    .decrypt(
-                        Nonce::from_slice(nonce),
-                        Payload {
-                            msg: sealed,
-                            aad: authenticated,
-                        },
-                    )
-                    .map_err(|_| SecretsError::Corrupt)
+                key.open(blob)
             }
             (
                 Kind::Kms {
@@ -228,7 +177,7 @@ impl SecretsCipher {
                     target,
                     client,
                 },
-                CIPHER_KMS,
+                SealedWith::Kms,
             ) => {
                 let client = kms_client(target, client).await;
                 let answer = client
@@ -245,13 +194,111 @@ impl SecretsCipher {
                     .ok_or(SecretsError::Corrupt)
             }
             (kind, found) => Err(SecretsError::WrongCipher {
-                found: cipher_name(found),
+                found: cipher_name(found.cipher()),
                 expected: match kind {
                     Kind::Local { .. } => cipher_name(CIPHER_LOCAL),
                     Kind::Kms { .. } => cipher_name(CIPHER_KMS),
                 },
             }),
         }
+    }
+}
+
+/// Which key sealed a blob, read from its header (nothing is decrypted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SealedWith {
+    /// A node's local key file, by fingerprint.
+    LocalKey(String),
+    Kms,
+    /// The cluster's data key, by fingerprint.
+    DataKey(String),
+}
+
+impl SealedWith {
+    fn cipher(&self) -> u8 {
+        match self {
+            SealedWith::LocalKey(_) => CIPHER_LOCAL,
+            SealedWith::Kms => CIPHER_KMS,
+            SealedWith::DataKey(_) => CIPHER_DATA_KEY,
+        }
+    }
+}
+
+/// Reads a blob's header: which key sealed it.
+pub fn sealed_with(blob: &[u8]) -> Result<SealedWith, SecretsError> {
+    if blob.len() < HEADER || &blob[..3] != MAGIC {
+        return Err(SecretsError::NotASecret);
+    }
+    if blob[3] != VERSION {
+        return Err(SecretsError::Version(blob[3]));
+    }
+    let fingerprint = || {
+        blob.get(HEADER..HEADER + FINGERPRINT)
+            .map(hex::encode)
+            .ok_or(SecretsError::Corrupt)
+    };
+    match blob[4] {
+        CIPHER_LOCAL => Ok(SealedWith::LocalKey(fingerprint()?)),
+        CIPHER_KMS => Ok(SealedWith::Kms),
+        CIPHER_DATA_KEY => Ok(SealedWith::DataKey(fingerprint()?)),
+        _ => Err(SecretsError::UnknownCipher(blob[4])),
+    }
+}
+
+/// An AES-256-GCM key known by its fingerprint, sealing blobs of the layout above.
+pub(crate) struct AesKey {
+    cipher: Box<Aes256Gcm>,
+    fingerprint: [u8; FINGERPRINT],
+}
+
+impl AesKey {
+    pub(crate) fn new(key: &[u8]) -> AesKey {
+        AesKey {
+            cipher: Box::new(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key))),
+            fingerprint: fingerprint(key),
+        }
+    }
+
+    /// The fingerprint in hex: what blobs and messages name the key by.
+    pub(crate) fn id(&self) -> String {
+        hex::encode(self.fingerprint)
+    }
+
+    pub(crate) fn seal(&self, cipher: u8, plaintext: &[u8]) -> Result<Vec<u8>, SecretsError> {
+        let mut blob = header(cipher);
+        blob.extend_from_slice(&self.fingerprint);
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        blob.extend_from_slice(&nonce);
+        let sealed = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: &blob[..HEADER + FINGERPRINT],
+                },
+            )
+            .map_err(|_| SecretsError::Corrupt)?;
+        blob.extend_from_slice(&sealed);
+        Ok(blob)
+    }
+
+    /// Opens a blob whose header names this key (the caller has checked).
+    pub(crate) fn open(&self, blob: &[u8]) -> Result<Vec<u8>, SecretsError> {
+        if blob.len() < HEADER + FINGERPRINT + NONCE {
+            return Err(SecretsError::Corrupt);
+        }
+        let (authenticated, rest) = blob.split_at(HEADER + FINGERPRINT);
+        let (nonce, sealed) = rest.split_at(NONCE);
+        self.cipher
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: authenticated,
+                },
+            )
+            .map_err(|_| SecretsError::Corrupt)
     }
 }
 
@@ -275,6 +322,7 @@ fn cipher_name(cipher: u8) -> &'static str {
     match cipher {
         CIPHER_LOCAL => "a local key file",
         CIPHER_KMS => "AWS KMS",
+        CIPHER_DATA_KEY => "the cluster's data key",
         _ => "an unknown cipher",
     }
 }

@@ -1,11 +1,13 @@
 //! The replicated stores of an sa cluster: how config bundles, lookup tables, alerts, dead
-//! letters, leases and checkpoints, output settings and the rule table are laid out in sa-raft's
+//! letters, leases and checkpoints, output settings (and the id of the data key sealing them) and the rule
+//! table are laid out in sa-raft's
 //! keyspaces, each key typed in [`keys`]. Depends on sa-raft and pure crates only; the node
 //! drives these stores.
 
 mod alert_rows;
 mod alert_store;
 mod config_store;
+mod data_key_id;
 pub mod keys;
 mod leases;
 mod lookup_store;
@@ -17,6 +19,7 @@ pub use alert_store::{
     StoredDeadLetter,
 };
 pub use config_store::ConfigStore;
+pub use data_key_id::{Adoption, DataKeyId};
 pub use leases::{Fenced, HeldLease, Lease, LeaseStore, ShardProgress, ShardState};
 pub use lookup_store::{LookupStore, ReplaceLoad};
 pub use output_settings::{OutputSettings, SettingsCipher};

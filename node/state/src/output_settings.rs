@@ -12,13 +12,16 @@ use serde_json::{Map, Value};
 
 use crate::keys::config::{ConfigKey, OUTPUT_SETTINGS_PREFIX};
 
-/// Encrypts output settings at rest. The node provides it (a key file, or AWS KMS); the store
-/// keeps only what it returns.
+/// Encrypts output settings at rest. The node provides it (the cluster's data key, or AWS KMS);
+/// the store keeps only what it returns.
 pub trait SettingsCipher: Send + Sync + 'static {
     /// Which key protects the settings, for `sactl outputs list`.
     fn describe(&self) -> String;
     fn encrypt<'a>(&'a self, plaintext: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>>;
     fn decrypt<'a>(&'a self, blob: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>>;
+    /// Puts a new key in use for what `encrypt` seals from now on (a cipher whose keys rotate
+    /// elsewhere, like KMS, has nothing to do).
+    fn rotate(&self) -> BoxFuture<'_, anyhow::Result<()>>;
 }
 
 #[derive(Clone)]
@@ -77,6 +80,23 @@ impl OutputSettings {
         Ok(Some(settings))
     }
 
+    /// Seals every output's settings again under a new key (`sactl secrets rotate`); returns
+    /// how many. Each output is rewritten on its own: one that fails leaves the others done and
+    /// its old blob readable by the key that sealed it.
+    pub async fn rotate(&self) -> anyhow::Result<usize> {
+        self.cipher
+            .rotate()
+            .await
+            .context("cannot make a new key")?;
+        let names = self.names()?;
+        for name in &names {
+            if let Some(settings) = self.get(name).await? {
+                self.set(name, &settings).await?;
+            }
+        }
+        Ok(names.len())
+    }
+
     /// Outputs with stored settings.
     pub fn names(&self) -> anyhow::Result<Vec<OutputName>> {
         self.replica
@@ -113,6 +133,10 @@ mod tests {
         fn decrypt<'a>(&'a self, blob: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
             self.encrypt(blob)
         }
+
+        fn rotate(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+            Box::pin(async { Ok(()) })
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,6 +154,12 @@ mod tests {
             .expect("stored under output/{name}");
         assert!(!stored.windows(5).any(|w| w == b"hooks"), "encrypted");
         assert_eq!(settings.names().unwrap(), std::slice::from_ref(&name));
+        assert_eq!(settings.get(&name).await.unwrap(), Some(url.clone()));
+        assert_eq!(
+            settings.rotate().await.unwrap(),
+            1,
+            "one output sealed again"
+        );
         assert_eq!(settings.get(&name).await.unwrap(), Some(url));
         replica.shutdown().await;
     }

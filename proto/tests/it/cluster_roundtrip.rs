@@ -3,7 +3,8 @@
 use sa_proto::cluster::v1::cluster_client::ClusterClient;
 use sa_proto::cluster::v1::cluster_server::{Cluster, ClusterServer};
 use sa_proto::cluster::v1::{
-    NodeStatus, RemoveNodeRequest, RemoveNodeResponse, StatusRequest, StatusResponse,
+    NodeStatus, RemoveNodeRequest, RemoveNodeResponse, ShareDataKeyRequest, ShareDataKeyResponse,
+    StatusRequest, StatusResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -30,6 +31,16 @@ impl Cluster for FixedNode {
         Err(Status::not_found(format!(
             "no node {}",
             request.into_inner().node_id
+        )))
+    }
+
+    async fn share_data_key(
+        &self,
+        request: Request<ShareDataKeyRequest>,
+    ) -> Result<Response<ShareDataKeyResponse>, Status> {
+        Err(Status::not_found(format!(
+            "no data key {}",
+            request.into_inner().id
         )))
     }
 }

@@ -103,6 +103,9 @@ commands! {
     /// Alerts no output accepted and records no schema matched: list, replay.
     #[command(subcommand)]
     DeadLetters(dead_letters::DeadLettersCommand),
+    /// Output credentials at rest: rotate the cluster's data key.
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCommand),
     /// Make and inspect the cluster's certificates: CA, nodes, clients.
     #[command(subcommand)]
     Certs(certs::CertsCommand),

@@ -12,13 +12,14 @@ use crate::retry::Backoff;
 
 #[derive(Debug, Clone, Args)]
 pub struct AlertArgs {
-    /// Key file that encrypts output settings at rest (created when missing). Every node of a
-    /// cluster must use the same key: copy it to each, or use --kms-key-id
+    /// This node's own key file (created when missing): it seals the cluster's data key, which
+    /// encrypts output settings, on this node's disk. Nodes never share it
     /// [default: <data-dir>/secrets.key].
     #[arg(long, env = "SA_SECRETS_KEY")]
     pub secrets_key: Option<PathBuf>,
 
-    /// AWS KMS key (id, ARN or alias/NAME) that encrypts output settings instead of a key file.
+    /// AWS KMS key (id, ARN or alias/NAME) that encrypts output settings instead of the
+    /// cluster's data key.
     #[arg(long, env = "SA_KMS_KEY_ID")]
     pub kms_key_id: Option<String>,
 

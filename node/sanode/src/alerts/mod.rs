@@ -2,10 +2,11 @@
 //! driven by the leader over the alerts table in the replicated state.
 
 pub mod args;
+pub mod cluster_keys;
 pub mod dispatcher;
 mod due_cursor;
+pub mod kms_cipher;
 pub mod merger;
 pub mod metrics;
 pub mod retention;
-pub mod settings_cipher;
 pub mod view;

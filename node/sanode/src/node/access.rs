@@ -26,6 +26,7 @@ pub const GRPC_METHODS: &[(&str, &[Role])] = &[
     // Peers probe each other's liveness with it.
     ("/sa.cluster.v1.Cluster/Status", &[Role::Viewer, Role::Node]),
     ("/sa.cluster.v1.Cluster/RemoveNode", &[Role::Admin]),
+    ("/sa.cluster.v1.Cluster/ShareDataKey", &[Role::Node]),
     ("/sa.admin.v1.Admin/PushConfig", &[Role::Admin]),
     ("/sa.admin.v1.Admin/GetConfig", &[Role::Viewer]),
     ("/sa.admin.v1.Admin/ListLookupTables", &[Role::Viewer]),
@@ -41,6 +42,7 @@ pub const GRPC_METHODS: &[(&str, &[Role])] = &[
     ("/sa.alerts.v1.Alerts/ListOutputs", &[Role::Viewer]),
     ("/sa.alerts.v1.Alerts/SetOutput", &[Role::Admin]),
     ("/sa.alerts.v1.Alerts/TestOutput", &[Role::Admin]),
+    ("/sa.alerts.v1.Alerts/RotateSecrets", &[Role::Admin]),
     // The source is in the request: the Ingest service checks it (Identity::may_ingest).
     ("/sa.ingest.v1.Ingest/Put", &[Role::Ingest]),
 ];

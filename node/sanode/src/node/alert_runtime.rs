@@ -15,16 +15,17 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use sa_state::OutputSettings;
+use sa_state::{OutputSettings, SettingsCipher};
 
 use super::NodeContext;
 use super::alerts_service::AlertsService;
 use crate::alerts::args::AlertArgs;
+use crate::alerts::cluster_keys::ClusterKeys;
 use crate::alerts::dispatcher::{Compose, Deliverer, Dispatch, Dispatcher};
+use crate::alerts::kms_cipher::KmsCipher;
 use crate::alerts::merger::Merger;
 use crate::alerts::metrics::AlertMetrics;
 use crate::alerts::retention::Retention;
-use crate::alerts::settings_cipher::OutputsCipher;
 use crate::leader::LeaderTask;
 
 /// How often a node looks for a new config version to pick up its conf/outputs.json.
@@ -36,6 +37,8 @@ pub struct AlertRuntime {
     pub leader_tasks: Vec<Arc<dyn LeaderTask>>,
     /// Follows conf/outputs.json of each config version on every node, until shutdown.
     pub outputs_reload: JoinHandle<()>,
+    /// The cluster's data key as this member holds it; none when AWS KMS seals the settings.
+    pub cluster_keys: Option<Arc<ClusterKeys>>,
 }
 
 /// Publications composed by the node's rules thread, which has the rules' publishers loaded.
@@ -68,15 +71,25 @@ pub fn start(
     shutdown: CancellationToken,
 ) -> anyhow::Result<AlertRuntime> {
     let aws = AwsTarget::from_env();
-    let cipher = match &args.kms_key_id {
-        Some(key_id) => SecretsCipher::kms(key_id.clone(), aws.clone()),
+    let (cipher, cluster_keys): (Arc<dyn SettingsCipher>, _) = match &args.kms_key_id {
+        Some(key_id) => (
+            Arc::new(KmsCipher(SecretsCipher::kms(key_id.clone(), aws.clone()))),
+            None,
+        ),
         None => {
             let key_file = args.secrets_key(data_dir);
-            SecretsCipher::local(&key_file)
-                .with_context(|| format!("cannot use the secrets key {}", key_file.display()))?
+            let member = SecretsCipher::local(&key_file)
+                .with_context(|| format!("cannot use the secrets key {}", key_file.display()))?;
+            let keys = Arc::new(ClusterKeys::new(
+                member,
+                data_dir.join("data-keys"),
+                node.replica.clone(),
+            ));
+            tokio::spawn(keys.clone().follow(shutdown.clone()));
+            (keys.clone() as Arc<dyn SettingsCipher>, Some(keys))
         }
     };
-    let settings = OutputSettings::new(node.replica.clone(), Arc::new(OutputsCipher(cipher)));
+    let settings = OutputSettings::new(node.replica.clone(), cipher);
     let deliverer = Arc::new(Deliverer::new(
         Outputs::new(outputs_config(node)?, aws.clone()),
         settings,
@@ -126,6 +139,7 @@ pub fn start(
         },
         leader_tasks,
         outputs_reload,
+        cluster_keys,
     })
 }
 

@@ -10,8 +10,8 @@ use sa_proto::alerts::v1::{
     AlertSummary, DeadLetter, ListAlertsRequest, ListAlertsResponse, ListDeadLettersRequest,
     ListDeadLettersResponse, ListOutputsRequest, ListOutputsResponse, OutputInfo,
     ReplayDeadLettersRequest, ReplayDeadLettersResponse, ResendAlertRequest, ResendAlertResponse,
-    SetOutputRequest, SetOutputResponse, ShowAlertRequest, ShowAlertResponse, TestOutputRequest,
-    TestOutputResponse,
+    RotateSecretsRequest, RotateSecretsResponse, SetOutputRequest, SetOutputResponse,
+    ShowAlertRequest, ShowAlertResponse, TestOutputRequest, TestOutputResponse,
 };
 use sa_rules::{Alert, Clock};
 use serde_json::{Map, Value, json};
@@ -325,6 +325,20 @@ impl Alerts for AlertsService {
         Ok(Response::new(TestOutputResponse {
             result: result.into(),
             reason,
+        }))
+    }
+
+    async fn rotate_secrets(
+        &self,
+        _request: Request<RotateSecretsRequest>,
+    ) -> Result<Response<RotateSecretsResponse>, Status> {
+        let settings = self.deliverer.output_settings();
+        let resealed = settings.rotate().await.map_err(ServiceError::unavailable)?;
+        let cipher = settings.cipher_description();
+        tracing::info!(resealed, cipher, "output settings sealed under a new key");
+        Ok(Response::new(RotateSecretsResponse {
+            resealed: u32::try_from(resealed).unwrap_or(u32::MAX),
+            cipher,
         }))
     }
 }

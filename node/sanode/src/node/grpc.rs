@@ -5,17 +5,20 @@ use std::sync::Arc;
 use sa_proto::cluster::v1::cluster_server::Cluster;
 use sa_proto::cluster::v1::{
     Member, NodeStatus, RaftStatus, RemoveNodeRequest, RemoveNodeResponse, ShardStatus,
-    StatusRequest, StatusResponse,
+    ShareDataKeyRequest, ShareDataKeyResponse, StatusRequest, StatusResponse,
 };
 use sa_raft::RemoveRequest;
 use tonic::{Request, Response, Status};
 
 use super::NodeContext;
 use super::service_error::ServiceError;
+use crate::alerts::cluster_keys::ClusterKeys;
 use sa_state::LeaseStore;
 
 pub struct ClusterService {
     pub node: Arc<NodeContext>,
+    /// None on a node whose output settings AWS KMS seals: it has no data key to share.
+    pub cluster_keys: Option<Arc<ClusterKeys>>,
 }
 
 impl ClusterService {
@@ -116,5 +119,26 @@ impl Cluster for ClusterService {
                 ServiceError::FailedPrecondition(format!("cannot remove node {node_id}: {e}"))
             })?;
         Ok(Response::new(RemoveNodeResponse {}))
+    }
+
+    async fn share_data_key(
+        &self,
+        request: Request<ShareDataKeyRequest>,
+    ) -> Result<Response<ShareDataKeyResponse>, Status> {
+        let id = request.into_inner().id;
+        let Some(keys) = &self.cluster_keys else {
+            return Err(ServiceError::FailedPrecondition(
+                "this node's output settings are sealed with AWS KMS (--kms-key-id): it holds no data key"
+                    .into(),
+            )
+            .into());
+        };
+        match keys.share(&id).await {
+            Ok(Some(key)) => Ok(Response::new(ShareDataKeyResponse { key })),
+            Ok(None) => Err(Status::not_found(format!(
+                "this node does not hold data key {id}"
+            ))),
+            Err(e) => Err(ServiceError::Internal(format!("data key {id}: {e:#}")).into()),
+        }
     }
 }

@@ -172,18 +172,20 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     } else {
         Enforcement::Open
     };
-    let grpc_routes =
-        tonic::service::Routes::new(ClusterServer::new(ClusterService { node: node.clone() }))
-            .add_service(
-                AdminServer::new(AdminService { node: node.clone() })
-                    .max_decoding_message_size(sa_proto::MAX_ADMIN_MESSAGE_BYTES)
-                    .max_encoding_message_size(sa_proto::MAX_ADMIN_MESSAGE_BYTES),
-            )
-            .add_service(AlertsServer::new(alert_runtime.service))
-            .add_service(IngestServer::new(IngestService {
-                context: source.clone(),
-            }))
-            .add_service(RaftService::new(replica.clone()).into_server());
+    let grpc_routes = tonic::service::Routes::new(ClusterServer::new(ClusterService {
+        node: node.clone(),
+        cluster_keys: alert_runtime.cluster_keys.clone(),
+    }))
+    .add_service(
+        AdminServer::new(AdminService { node: node.clone() })
+            .max_decoding_message_size(sa_proto::MAX_ADMIN_MESSAGE_BYTES)
+            .max_encoding_message_size(sa_proto::MAX_ADMIN_MESSAGE_BYTES),
+    )
+    .add_service(AlertsServer::new(alert_runtime.service))
+    .add_service(IngestServer::new(IngestService {
+        context: source.clone(),
+    }))
+    .add_service(RaftService::new(replica.clone()).into_server());
     let grpc_server = || {
         tonic::transport::Server::builder()
             .layer(CountRequests::grpc(

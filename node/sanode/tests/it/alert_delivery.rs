@@ -10,13 +10,13 @@ use sa_chaos_tests::{HttpReceiver, Reply};
 use sa_engine::DeadLetter;
 use sa_engine::classifier::CandidateFailure;
 use sa_node::actors::ActorSystem;
+use sa_node::alerts::cluster_keys::ClusterKeys;
 use sa_node::alerts::dispatcher::{Compose, Deliverer, Dispatcher, DispatcherSettings};
 use sa_node::alerts::merger::{
     Merger, MergerSettings, Observe, OpenWindows, merge_once, merged_alert_id,
 };
 use sa_node::alerts::metrics::AlertMetrics;
 use sa_node::alerts::retention::{purge_dead_letters_once, purge_once};
-use sa_node::alerts::settings_cipher::OutputsCipher;
 use sa_node::metrics::NodeMetrics;
 use sa_node::retry::Backoff;
 use sa_node::sinks::AlertLog;
@@ -350,7 +350,8 @@ async fn harness(outputs_json: Value, settings: DispatcherSettings) -> Harness {
     let replica = leader(&dir.path().join("raft")).await;
     let store = AlertStore::new(replica.clone());
     let cipher = SecretsCipher::local(dir.path().join("secrets.key")).unwrap();
-    let output_settings = OutputSettings::new(replica.clone(), Arc::new(OutputsCipher(cipher)));
+    let keys = ClusterKeys::new(cipher, dir.path().join("data-keys"), replica.clone());
+    let output_settings = OutputSettings::new(replica.clone(), Arc::new(keys));
     let config = OutputsConfig::from_value(&outputs_json, "conf/outputs.json").unwrap();
     let alert_log = dir.path().join("alerts.jsonl");
     let deliverer = Arc::new(Deliverer::new(

@@ -1,8 +1,10 @@
-//! Keys of the `config` keyspace: the config bundles and the output settings.
+//! Keys of the `config` keyspace: the config bundles, the output settings and the data key
+//! that seals them.
 //!
 //! | key | layout |
 //! |---|---|
 //! | [`ConfigKey::Active`] | `active` |
+//! | [`ConfigKey::DataKey`] | `data-key` |
 //! | [`ConfigKey::Bundle`] | `bundle/{version, 20 digits}` |
 //! | [`ConfigKey::OutputSettings`] | `output/{service}:{descriptor}` |
 
@@ -12,6 +14,7 @@ use sa_rules::OutputName;
 use super::{Decoding, KeyBytes, KeyError, KeyProblem};
 
 const ACTIVE: &str = "active";
+const DATA_KEY: &str = "data-key";
 const BUNDLE: &str = "bundle/";
 const OUTPUT: &str = "output/";
 
@@ -27,6 +30,8 @@ pub enum ConfigKey {
     Bundle { version: u64 },
     /// An output's encrypted settings.
     OutputSettings(OutputName),
+    /// Which data key seals new output settings: its id, never the key.
+    DataKey,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -34,16 +39,23 @@ enum Family {
     Active,
     Bundle,
     OutputSettings,
+    DataKey,
 }
 
 impl Family {
-    const ALL: [Family; 3] = [Family::Active, Family::Bundle, Family::OutputSettings];
+    const ALL: [Family; 4] = [
+        Family::Active,
+        Family::Bundle,
+        Family::OutputSettings,
+        Family::DataKey,
+    ];
 
     fn text(self) -> &'static str {
         match self {
             Family::Active => ACTIVE,
             Family::Bundle => BUNDLE,
             Family::OutputSettings => OUTPUT,
+            Family::DataKey => DATA_KEY,
         }
     }
 }
@@ -54,6 +66,7 @@ impl ConfigKey {
             ConfigKey::Active => KeyBytes::new(ACTIVE).done(),
             ConfigKey::Bundle { version } => KeyBytes::new(BUNDLE).number(*version).done(),
             ConfigKey::OutputSettings(name) => KeyBytes::new(OUTPUT).text(&name.to_string()).done(),
+            ConfigKey::DataKey => KeyBytes::new(DATA_KEY).done(),
         }
     }
 
@@ -63,6 +76,8 @@ impl ConfigKey {
         match family {
             Family::Active if rest.is_empty() => Ok(ConfigKey::Active),
             Family::Active => Err(d.error(KeyProblem::UnknownFamily)),
+            Family::DataKey if rest.is_empty() => Ok(ConfigKey::DataKey),
+            Family::DataKey => Err(d.error(KeyProblem::UnknownFamily)),
             Family::Bundle => Ok(ConfigKey::Bundle {
                 version: d.number(rest, "version")?,
             }),
@@ -93,6 +108,7 @@ mod tests {
             ConfigKey::OutputSettings(slack()).encode(),
             b"output/slack:security"
         );
+        assert_eq!(ConfigKey::DataKey.encode(), b"data-key");
     }
 
     #[test]
@@ -103,6 +119,7 @@ mod tests {
             ConfigKey::Bundle { version: u64::MAX },
             ConfigKey::OutputSettings(slack()),
             ConfigKey::OutputSettings(OutputName::parse("aws-s3:bucket/path").unwrap()),
+            ConfigKey::DataKey,
         ];
         assert_round_trips(keys, ConfigKey::encode, ConfigKey::decode);
     }
@@ -114,6 +131,7 @@ mod tests {
             ConfigKey::decode,
             &[
                 (b"activex", KeyProblem::UnknownFamily),
+                (b"data-key/1", KeyProblem::UnknownFamily),
                 (b"bundle/12", KeyProblem::BadNumber("version")),
                 (b"version", KeyProblem::UnknownFamily),
             ],
@@ -137,6 +155,7 @@ mod tests {
             ConfigKey::Active,
             ConfigKey::Bundle { version: 3 },
             ConfigKey::OutputSettings(slack()),
+            ConfigKey::DataKey,
         ];
         let settings: Vec<&ConfigKey> = keys
             .iter()

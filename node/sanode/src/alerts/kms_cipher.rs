@@ -1,13 +1,13 @@
-//! Output settings are encrypted with sa-outputs' cipher: a key file every node shares, or AWS
-//! KMS (`--secrets-key`, `--kms-key-id`).
+//! Output settings under AWS KMS (`--kms-key-id`): every member with access to the key decrypts
+//! them, so no key travels between members.
 
 use futures::future::BoxFuture;
 use sa_outputs::SecretsCipher;
 use sa_state::SettingsCipher;
 
-pub struct OutputsCipher(pub SecretsCipher);
+pub struct KmsCipher(pub SecretsCipher);
 
-impl SettingsCipher for OutputsCipher {
+impl SettingsCipher for KmsCipher {
     fn describe(&self) -> String {
         self.0.describe()
     }
@@ -18,5 +18,10 @@ impl SettingsCipher for OutputsCipher {
 
     fn decrypt<'a>(&'a self, blob: &'a [u8]) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
         Box::pin(async move { Ok(self.0.decrypt(blob).await?) })
+    }
+
+    /// KMS rotates its own key material; sealing the settings again refreshes their blobs.
+    fn rotate(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
     }
 }
