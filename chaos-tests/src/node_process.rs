@@ -22,6 +22,9 @@ pub struct NodeOptions {
     /// fresh free ports when unset.
     pub grpc_port: Option<u16>,
     pub http_port: Option<u16>,
+    /// The loopback address both listeners bind (127.0.0.1; others of 127.0.0.0/8 stand for
+    /// other hosts).
+    pub host: std::net::Ipv4Addr,
     /// The repository whose conf/ and rules/ the node runs until a bundle is pushed.
     pub repo: PathBuf,
     /// Extra `--flag value` pairs or bare flags for sanode.
@@ -53,6 +56,7 @@ impl NodeOptions {
             node_id: None,
             grpc_port: None,
             http_port: None,
+            host: std::net::Ipv4Addr::LOCALHOST,
             repo: crate::binaries::repository_root(),
             extra_args: Vec::new(),
             env: Vec::new(),
@@ -118,8 +122,8 @@ impl NodeProcess {
     fn start_once(options: &NodeOptions) -> anyhow::Result<Self> {
         let grpc_port = options.grpc_port.unwrap_or_else(free_loopback_port);
         let http_port = options.http_port.unwrap_or_else(free_loopback_port);
-        let grpc_addr: SocketAddr = ([127, 0, 0, 1], grpc_port).into();
-        let http_addr: SocketAddr = ([127, 0, 0, 1], http_port).into();
+        let grpc_addr: SocketAddr = (options.host, grpc_port).into();
+        let http_addr: SocketAddr = (options.host, http_port).into();
         std::fs::create_dir_all(&options.data_dir)?;
         let log_path = options
             .data_dir
@@ -170,7 +174,12 @@ impl NodeProcess {
                     self.log()
                 );
             }
-            if matches!(self.http().get("/healthz"), Ok((200, _))) {
+            // Anonymous: a node that joined with a token holds no admin certificate.
+            let http = match &self.certs_dir {
+                Some(dir) => self.http().anonymous(dir),
+                None => self.http(),
+            };
+            if matches!(http.get("/healthz"), Ok((200, _))) {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -276,6 +285,8 @@ pub struct NodeHttp {
     /// none when `None`.
     client: Option<String>,
     tls: Arc<OnceLock<Arc<rustls::ClientConfig>>>,
+    /// `Authorization: Bearer` sent with every request, if set.
+    bearer: Option<String>,
 }
 
 impl NodeHttp {
@@ -285,6 +296,7 @@ impl NodeHttp {
             certs_dir,
             client: Some("admin".to_string()),
             tls: Default::default(),
+            bearer: None,
         }
     }
 
@@ -295,6 +307,7 @@ impl NodeHttp {
             certs_dir: Some(certs_dir.to_path_buf()),
             client: Some(name.to_string()),
             tls: Default::default(),
+            bearer: None,
         }
     }
 
@@ -305,6 +318,18 @@ impl NodeHttp {
             certs_dir: Some(certs_dir.to_path_buf()),
             client: None,
             tls: Default::default(),
+            bearer: None,
+        }
+    }
+
+    /// The same connection, sending `Authorization: Bearer TOKEN` with every request.
+    pub fn with_bearer(&self, token: &str) -> Self {
+        NodeHttp {
+            addr: self.addr,
+            certs_dir: self.certs_dir.clone(),
+            client: self.client.clone(),
+            tls: Default::default(),
+            bearer: Some(token.to_string()),
         }
     }
 
@@ -319,7 +344,11 @@ impl NodeHttp {
     }
 
     fn request(&self, method: &str, path: &str, body: &[u8]) -> anyhow::Result<(u16, String)> {
-        exchange(self.connect()?, self.addr, method, path, body)
+        let headers = match &self.bearer {
+            Some(token) => format!("Authorization: Bearer {token}\r\n"),
+            None => String::new(),
+        };
+        exchange(self.connect()?, self.addr, method, path, &headers, body)
     }
 
     /// A connection to the node, TLS unless it runs `--insecure`.
@@ -406,7 +435,7 @@ fn http_request(
 ) -> anyhow::Result<(u16, String)> {
     let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
     stream.set_read_timeout(Some(Duration::from_secs(120)))?;
-    exchange(stream, addr, method, path, body)
+    exchange(stream, addr, method, path, "", body)
 }
 
 fn exchange(
@@ -414,11 +443,12 @@ fn exchange(
     addr: SocketAddr,
     method: &str,
     path: &str,
+    headers: &str,
     body: &[u8],
 ) -> anyhow::Result<(u16, String)> {
     write!(
         stream,
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\n\r\n",
         body.len()
     )?;
     // A node may answer before it reads the body (503 at the door, 413): the answer counts,

@@ -9,6 +9,7 @@ mod cluster_state;
 mod crash_recovery;
 mod durability;
 mod file_source;
+mod join_tokens;
 mod kinesis_source;
 mod large_entries;
 mod rule_staging;

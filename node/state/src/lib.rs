@@ -12,7 +12,9 @@ pub mod keys;
 mod leases;
 mod lookup_store;
 mod output_settings;
+mod revocations;
 mod rule_table;
+mod tokens;
 
 pub use alert_store::{
     AlertStore, AttemptRecord, Committed, OutputDeadLetter, OutputOutcome, SentRecord,
@@ -23,10 +25,12 @@ pub use data_key_id::{Adoption, DataKeyId};
 pub use leases::{Fenced, HeldLease, Lease, LeaseStore, ShardProgress, ShardState};
 pub use lookup_store::{LookupStore, ReplaceLoad};
 pub use output_settings::{OutputSettings, SettingsCipher};
+pub use revocations::{Revocation, Revocations};
 pub use rule_table::{
     DEFAULT_STAGING, RuleChange, RuleRow, RuleStore, RuleTableRefusal, StoredRow, SyncRequest,
     SyncWrite, TableState,
 };
+pub use tokens::{StoredToken, TokenRefusal, Tokens, expiry};
 
 /// Milliseconds since the epoch, as the `leases` keyspace counts them (lease epochs, a
 /// checkpoint's `updated_ms`, which `sactl status` shows). The alerts table counts

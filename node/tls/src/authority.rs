@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
 };
 use time::OffsetDateTime;
 
@@ -108,6 +108,20 @@ impl CertAuthority {
         ))
     }
 
+    /// Signs a joining node's certificate signing request: the node keeps its key; only the
+    /// public key comes from the request, the names and the role from the cluster.
+    pub fn sign_node_request(
+        &self,
+        request_pem: &str,
+        node_name: &str,
+        names: &NodeNames,
+        lifetime: Lifetime,
+    ) -> Result<String, rcgen::Error> {
+        let request = CertificateSigningRequestParams::from_pem(request_pem)?;
+        let params = leaf_params(node_name, Role::Node, &[], names, lifetime)?;
+        Ok(params.signed_by(&request.public_key, &self.issuer)?.pem())
+    }
+
     /// A client certificate and new key for a person or a tool holding `role`.
     pub fn issue_client(
         &self,
@@ -123,6 +137,17 @@ impl CertAuthority {
             key.serialize_pem(),
         ))
     }
+}
+
+/// A new key and a signing request for it, as a joining node sends it: (request, key) PEM.
+pub fn node_request(node_name: &str) -> Result<(String, String), rcgen::Error> {
+    let key = KeyPair::generate()?;
+    let mut params = CertificateParams::default();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, node_name);
+    let request = params.serialize_request(&key)?;
+    Ok((request.pem()?, key.serialize_pem()))
 }
 
 fn leaf_params(
@@ -166,18 +191,9 @@ fn set_validity(params: &mut CertificateParams, lifetime: Lifetime) {
     // A minute of slack for clocks a little behind the issuer's.
     params.not_before = now - time::Duration::minutes(1);
     params.not_after = now + lifetime.0;
-    let mut serial: [u8; 16] = rand_bytes();
+    let mut serial: [u8; 16] = crate::random_bytes();
     serial[0] &= 0x7f;
     params.serial_number = Some(SerialNumber::from_slice(&serial));
-}
-
-fn rand_bytes() -> [u8; 16] {
-    let mut bytes = [0u8; 16];
-    rustls::crypto::aws_lc_rs::default_provider()
-        .secure_random
-        .fill(&mut bytes)
-        .expect("the system random source works");
-    bytes
 }
 
 #[cfg(test)]
@@ -190,5 +206,46 @@ mod tests {
         assert_eq!(names.0, ["localhost", "127.0.0.1", "10.0.0.5", "::1"]);
         let names = NodeNames::from_addresses(["node-a.internal:7710", "http://10.1.2.3:80"]);
         assert_eq!(names.0[2..], ["node-a.internal", "10.1.2.3"]);
+    }
+
+    #[test]
+    fn a_signed_request_is_a_node_certificate_for_the_requesters_key() {
+        let ca = CertAuthority::create(Lifetime(Duration::from_secs(3600))).unwrap();
+        let (request, key) = node_request("node 10.0.0.7:7710").unwrap();
+        let names = NodeNames::from_addresses(["10.0.0.7:7710"]);
+        let cert = ca
+            .sign_node_request(
+                &request,
+                "node 10.0.0.7:7710",
+                &names,
+                Lifetime(Duration::from_secs(60)),
+            )
+            .unwrap();
+        use rustls_pki_types::pem::PemObject;
+        let der = rustls_pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
+        let summary = crate::CertSummary::from_der(der.as_ref()).unwrap();
+        assert_eq!(summary.role.as_deref(), Some("node"));
+        assert!(
+            summary.names.iter().any(|n| n == "10.0.0.7"),
+            "{:?}",
+            summary.names
+        );
+        use rcgen::PublicKeyData;
+        let requester = KeyPair::from_pem(&key).unwrap();
+        let parsed = x509_parser::parse_x509_certificate(der.as_ref()).unwrap().1;
+        assert_eq!(
+            parsed.public_key().subject_public_key.data.as_ref(),
+            requester.der_bytes(),
+            "the requester's key"
+        );
+        assert!(
+            ca.sign_node_request(
+                "not a request",
+                "x",
+                &names,
+                Lifetime(Duration::from_secs(60))
+            )
+            .is_err()
+        );
     }
 }

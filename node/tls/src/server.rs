@@ -126,10 +126,18 @@ fn load_node_cert(files: &CertFiles) -> Result<Loaded, TlsError> {
     // Read before the certificate: a renewal writes the key first, so a key older than the
     // certificate it is read with is never paired with it.
     let modified = modified(&cert_path);
-    let chain = CertificateDer::pem_file_iter(&cert_path)
+    let mut chain = CertificateDer::pem_file_iter(&cert_path)
         .map_err(|e| file_error(&cert_path, e))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| file_error(&cert_path, e))?;
+    // The CA goes along with the node's certificate: a node joining with a token has no
+    // ca.crt yet and recognises the cluster by the CA's fingerprint (pinned.rs).
+    if chain.len() == 1 {
+        let ca_path = files.ca_cert();
+        for cert in CertificateDer::pem_file_iter(&ca_path).map_err(|e| file_error(&ca_path, e))? {
+            chain.push(cert.map_err(|e| file_error(&ca_path, e))?);
+        }
+    }
     let first = chain
         .first()
         .ok_or_else(|| file_error(&cert_path, "holds no certificate"))?;

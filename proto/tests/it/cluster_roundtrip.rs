@@ -3,8 +3,10 @@
 use sa_proto::cluster::v1::cluster_client::ClusterClient;
 use sa_proto::cluster::v1::cluster_server::{Cluster, ClusterServer};
 use sa_proto::cluster::v1::{
-    NodeStatus, RemoveNodeRequest, RemoveNodeResponse, ShareDataKeyRequest, ShareDataKeyResponse,
-    StatusRequest, StatusResponse,
+    CreateJoinTokenRequest, CreateJoinTokenResponse, CreateTokenRequest, CreateTokenResponse,
+    JoinWithTokenRequest, JoinWithTokenResponse, NodeStatus, RemoveNodeRequest, RemoveNodeResponse,
+    RevokeCertificateRequest, RevokeCertificateResponse, RevokeTokenRequest, RevokeTokenResponse,
+    ShareDataKeyRequest, ShareDataKeyResponse, StatusRequest, StatusResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -42,6 +44,41 @@ impl Cluster for FixedNode {
             "no data key {}",
             request.into_inner().id
         )))
+    }
+
+    async fn create_join_token(
+        &self,
+        _: Request<CreateJoinTokenRequest>,
+    ) -> Result<Response<CreateJoinTokenResponse>, Status> {
+        Err(Status::unimplemented("not this test's"))
+    }
+
+    async fn join_with_token(
+        &self,
+        _: Request<JoinWithTokenRequest>,
+    ) -> Result<Response<JoinWithTokenResponse>, Status> {
+        Err(Status::unimplemented("not this test's"))
+    }
+
+    async fn create_token(
+        &self,
+        _: Request<CreateTokenRequest>,
+    ) -> Result<Response<CreateTokenResponse>, Status> {
+        Err(Status::unimplemented("not this test's"))
+    }
+
+    async fn revoke_token(
+        &self,
+        _: Request<RevokeTokenRequest>,
+    ) -> Result<Response<RevokeTokenResponse>, Status> {
+        Err(Status::unimplemented("not this test's"))
+    }
+
+    async fn revoke_certificate(
+        &self,
+        _: Request<RevokeCertificateRequest>,
+    ) -> Result<Response<RevokeCertificateResponse>, Status> {
+        Err(Status::unimplemented("not this test's"))
     }
 }
 

@@ -1,14 +1,19 @@
 //! `sactl certs`: the cluster's CA and the certificates it signs, made in-process (no OpenSSL
-//! commands), in the manner of `cockroach cert`. Every file is written with mode 0600.
+//! commands), in the manner of `cockroach cert`. Every file is written with mode 0600. `revoke`
+//! is the one that talks to the cluster: it adds a serial to the deny list.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use sa_proto::cluster::v1::RevokeCertificateRequest;
+use sa_proto::cluster::v1::cluster_client::ClusterClient;
 use sa_tls::{CertFiles, Lifetime, NodeNames, Role, ca_fingerprint, certs_in_dir};
 
 use super::Target;
+use super::config::refused;
+use super::connect;
 
 #[derive(Debug, Subcommand)]
 pub enum CertsCommand {
@@ -22,6 +27,9 @@ pub enum CertsCommand {
     CreateClient(CreateClientArgs),
     /// List the certificates of a directory with their role and expiry.
     List(ListArgs),
+    /// Revoke a certificate by its serial (as `list` shows it): every node refuses it from
+    /// then on, whatever its expiry.
+    Revoke { serial: String },
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +93,20 @@ pub struct ListArgs {
 
 pub async fn run(node: &Target, command: CertsCommand) -> anyhow::Result<()> {
     match command {
+        CertsCommand::Revoke { serial } => {
+            let reply = ClusterClient::new(connect::channel(node).await?)
+                .revoke_certificate(RevokeCertificateRequest {
+                    serial: serial.clone(),
+                })
+                .await
+                .map_err(|s| refused(node, s))?
+                .into_inner();
+            if reply.revoked {
+                println!("revoked certificate {serial}");
+            } else {
+                println!("certificate {serial} was revoked already");
+            }
+        }
         CertsCommand::CreateCa(args) => {
             let files = CertFiles::new(&args.ca_dir);
             files.create_authority(Lifetime(args.lifetime))?;

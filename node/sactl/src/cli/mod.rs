@@ -106,6 +106,12 @@ commands! {
     /// Output credentials at rest: rotate the cluster's data key.
     #[command(subcommand)]
     Secrets(secrets::SecretsCommand),
+    /// Make join tokens, with which new nodes get their certificates from the cluster.
+    #[command(subcommand)]
+    JoinToken(join_token::JoinTokenCommand),
+    /// Bearer tokens for automation: make and revoke them.
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
     /// Make and inspect the cluster's certificates: CA, nodes, clients.
     #[command(subcommand)]
     Certs(certs::CertsCommand),

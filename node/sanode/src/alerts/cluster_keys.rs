@@ -5,7 +5,7 @@
 //! another member rotated) asks the others over mutual TLS; only node certificates may ask.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,7 +79,16 @@ impl ClusterKeys {
     }
 
     fn path(&self, id: &str) -> PathBuf {
-        self.dir.join(format!("{id}.key"))
+        key_path(&self.dir, id)
+    }
+
+    /// The key in use, if any, for a node joining with a token: it gets the key with its
+    /// certificate, so it can deliver as soon as it is a member.
+    pub async fn current_to_share(&self) -> anyhow::Result<Option<(String, Vec<u8>)>> {
+        let Some(id) = self.ids.current()? else {
+            return Ok(None);
+        };
+        Ok(self.share(&id).await?.map(|key| (id, key)))
     }
 
     async fn held(&self, id: &str) -> anyhow::Result<Option<Arc<DataKey>>> {
@@ -107,9 +116,7 @@ impl ClusterKeys {
 
     /// Seals `key` under this member's key on disk, then holds it.
     async fn keep(&self, key: DataKey) -> anyhow::Result<Arc<DataKey>> {
-        let sealed = self.member.encrypt(key.expose()).await?;
-        let path = self.path(&key.id());
-        sa_tls::write_private(&path, &sealed)?;
+        seal_to_disk(&self.member, &self.dir, &key).await?;
         let key = Arc::new(key);
         self.held.lock().unwrap().insert(key.id(), key.clone());
         Ok(key)
@@ -201,6 +208,22 @@ impl ClusterKeys {
             }
         }
     }
+}
+
+/// Where a member keeps its data keys.
+pub fn keys_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("data-keys")
+}
+
+fn key_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!("{id}.key"))
+}
+
+/// Writes `key` to `dir` sealed under this member's own key.
+pub async fn seal_to_disk(member: &SecretsCipher, dir: &Path, key: &DataKey) -> anyhow::Result<()> {
+    let sealed = member.encrypt(key.expose()).await?;
+    sa_tls::write_private(&key_path(dir, &key.id()), &sealed)?;
+    Ok(())
 }
 
 impl SettingsCipher for ClusterKeys {

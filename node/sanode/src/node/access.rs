@@ -13,38 +13,65 @@ use sa_tls::{Identity, Role};
 use tower::{Layer, Service};
 
 use super::tls_listener::Peer;
+use super::tokens::{self, BearerToken};
+use sa_state::keys::config::TokenKind;
+use sa_state::{Revocations, Tokens};
 
 /// Every gRPC method and the roles that may call it (any one of them suffices; `admin` also
-/// holds `operator`, `viewer` and `ingest`, see [`Role::grants`]).
-pub const GRPC_METHODS: &[(&str, &[Role])] = &[
-    ("/sa.raft.v1.Raft/AppendEntries", &[Role::Node]),
-    ("/sa.raft.v1.Raft/Vote", &[Role::Node]),
-    ("/sa.raft.v1.Raft/InstallSnapshot", &[Role::Node]),
-    ("/sa.raft.v1.Raft/Write", &[Role::Node]),
-    ("/sa.raft.v1.Raft/Join", &[Role::Node]),
-    ("/sa.raft.v1.Raft/Remove", &[Role::Node]),
+/// holds `operator`, `viewer` and `ingest`, see [`Role::grants`]); `None`: anyone.
+pub const GRPC_METHODS: &[(&str, Option<&[Role]>)] = &[
+    ("/sa.raft.v1.Raft/AppendEntries", Some(&[Role::Node])),
+    ("/sa.raft.v1.Raft/Vote", Some(&[Role::Node])),
+    ("/sa.raft.v1.Raft/InstallSnapshot", Some(&[Role::Node])),
+    ("/sa.raft.v1.Raft/Write", Some(&[Role::Node])),
+    ("/sa.raft.v1.Raft/Join", Some(&[Role::Node])),
+    ("/sa.raft.v1.Raft/Remove", Some(&[Role::Node])),
     // Peers probe each other's liveness with it.
-    ("/sa.cluster.v1.Cluster/Status", &[Role::Viewer, Role::Node]),
-    ("/sa.cluster.v1.Cluster/RemoveNode", &[Role::Admin]),
-    ("/sa.cluster.v1.Cluster/ShareDataKey", &[Role::Node]),
-    ("/sa.admin.v1.Admin/PushConfig", &[Role::Admin]),
-    ("/sa.admin.v1.Admin/GetConfig", &[Role::Viewer]),
-    ("/sa.admin.v1.Admin/ListLookupTables", &[Role::Viewer]),
-    ("/sa.admin.v1.Admin/GetLookupValue", &[Role::Viewer]),
-    ("/sa.admin.v1.Admin/PutLookupValues", &[Role::Operator]),
-    ("/sa.admin.v1.Admin/ListRules", &[Role::Viewer]),
-    ("/sa.admin.v1.Admin/ChangeRules", &[Role::Operator]),
-    ("/sa.alerts.v1.Alerts/ListAlerts", &[Role::Viewer]),
-    ("/sa.alerts.v1.Alerts/ShowAlert", &[Role::Viewer]),
-    ("/sa.alerts.v1.Alerts/ResendAlert", &[Role::Operator]),
-    ("/sa.alerts.v1.Alerts/ListDeadLetters", &[Role::Viewer]),
-    ("/sa.alerts.v1.Alerts/ReplayDeadLetters", &[Role::Operator]),
-    ("/sa.alerts.v1.Alerts/ListOutputs", &[Role::Viewer]),
-    ("/sa.alerts.v1.Alerts/SetOutput", &[Role::Admin]),
-    ("/sa.alerts.v1.Alerts/TestOutput", &[Role::Admin]),
-    ("/sa.alerts.v1.Alerts/RotateSecrets", &[Role::Admin]),
+    (
+        "/sa.cluster.v1.Cluster/Status",
+        Some(&[Role::Viewer, Role::Node]),
+    ),
+    ("/sa.cluster.v1.Cluster/RemoveNode", Some(&[Role::Admin])),
+    ("/sa.cluster.v1.Cluster/ShareDataKey", Some(&[Role::Node])),
+    (
+        "/sa.cluster.v1.Cluster/CreateJoinToken",
+        Some(&[Role::Admin]),
+    ),
+    // A joining node has no certificate yet: its join token is the credential.
+    ("/sa.cluster.v1.Cluster/JoinWithToken", None),
+    ("/sa.cluster.v1.Cluster/CreateToken", Some(&[Role::Admin])),
+    ("/sa.cluster.v1.Cluster/RevokeToken", Some(&[Role::Admin])),
+    (
+        "/sa.cluster.v1.Cluster/RevokeCertificate",
+        Some(&[Role::Admin]),
+    ),
+    ("/sa.admin.v1.Admin/PushConfig", Some(&[Role::Admin])),
+    ("/sa.admin.v1.Admin/GetConfig", Some(&[Role::Viewer])),
+    ("/sa.admin.v1.Admin/ListLookupTables", Some(&[Role::Viewer])),
+    ("/sa.admin.v1.Admin/GetLookupValue", Some(&[Role::Viewer])),
+    (
+        "/sa.admin.v1.Admin/PutLookupValues",
+        Some(&[Role::Operator]),
+    ),
+    ("/sa.admin.v1.Admin/ListRules", Some(&[Role::Viewer])),
+    ("/sa.admin.v1.Admin/ChangeRules", Some(&[Role::Operator])),
+    ("/sa.alerts.v1.Alerts/ListAlerts", Some(&[Role::Viewer])),
+    ("/sa.alerts.v1.Alerts/ShowAlert", Some(&[Role::Viewer])),
+    ("/sa.alerts.v1.Alerts/ResendAlert", Some(&[Role::Operator])),
+    (
+        "/sa.alerts.v1.Alerts/ListDeadLetters",
+        Some(&[Role::Viewer]),
+    ),
+    (
+        "/sa.alerts.v1.Alerts/ReplayDeadLetters",
+        Some(&[Role::Operator]),
+    ),
+    ("/sa.alerts.v1.Alerts/ListOutputs", Some(&[Role::Viewer])),
+    ("/sa.alerts.v1.Alerts/SetOutput", Some(&[Role::Admin])),
+    ("/sa.alerts.v1.Alerts/TestOutput", Some(&[Role::Admin])),
+    ("/sa.alerts.v1.Alerts/RotateSecrets", Some(&[Role::Admin])),
     // The source is in the request: the Ingest service checks it (Identity::may_ingest).
-    ("/sa.ingest.v1.Ingest/Put", &[Role::Ingest]),
+    ("/sa.ingest.v1.Ingest/Put", Some(&[Role::Ingest])),
 ];
 
 /// Every HTTP route and the roles that may call it; `None`: anyone (a load balancer's probe).
@@ -136,7 +163,8 @@ pub fn check(what: &str, roles: &[Role], identity: Option<&Identity>) -> Result<
 /// What a gRPC call at `path` may do for `identity`.
 pub fn check_grpc(path: &str, identity: Option<&Identity>) -> Result<(), Denial> {
     match GRPC_METHODS.iter().find(|(method, _)| *method == path) {
-        Some((_, roles)) => check(path, roles, identity),
+        Some((_, Some(roles))) => check(path, roles, identity),
+        Some((_, None)) => Ok(()),
         None => Err(Denial::Unlisted {
             what: path.to_string(),
         }),
@@ -158,6 +186,70 @@ pub fn check_source(source: &str, identity: Option<&Identity>) -> Result<(), Den
             what,
             needs: format!("ingest for source {source}"),
         }),
+    }
+}
+
+/// Who calls: the identity a client certificate proved, unless its serial is on the deny list
+/// (docs/security.md, "Revocation"), or else the one a bearer token proves (`sactl tokens
+/// create`), sent as `Authorization: Bearer sat1...` over HTTP or `authorization` metadata over
+/// gRPC. A certificate wins when both are present.
+#[derive(Clone)]
+pub struct Callers {
+    pub tokens: Tokens,
+    pub revocations: Revocations,
+}
+
+impl Callers {
+    /// The caller's identity (`None`: anonymous), or why the credentials it presented are
+    /// refused.
+    pub fn identify(
+        &self,
+        certificate: Option<&Arc<Identity>>,
+        authorization: Option<&str>,
+    ) -> Result<Option<Arc<Identity>>, String> {
+        if let Some(identity) = certificate {
+            return match self.revocations.is_revoked(&identity.serial) {
+                Ok(false) => Ok(Some(identity.clone())),
+                Ok(true) => Err(format!(
+                    "permission denied: certificate {} ({:?}) is revoked",
+                    identity.serial, identity.subject
+                )),
+                Err(e) => Err(format!(
+                    "permission denied: cannot read the revocation list: {e:#}"
+                )),
+            };
+        }
+        authorization
+            .map(|value| self.bearer(value).map(Arc::new))
+            .transpose()
+    }
+
+    fn bearer(&self, authorization: &str) -> Result<Identity, String> {
+        let refused = |why: &str| format!("permission denied: bearer token refused: {why}");
+        let value = authorization.trim();
+        let token = value
+            .get(..7)
+            .filter(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+            .and_then(|_| BearerToken::parse(&value[7..]))
+            .ok_or_else(|| refused("not `Bearer sat1.<id>.<secret>`"))?;
+        let stored = self
+            .tokens
+            .check(TokenKind::Bearer, &token.id, &tokens::digest(&token.secret))
+            .map_err(|e| refused(&format!("cannot read the token store: {e:#}")))?
+            .map_err(|refusal| format!("permission denied: {refusal}"))?;
+        let role = stored
+            .role
+            .as_deref()
+            .unwrap_or_default()
+            .parse::<Role>()
+            .map_err(|e| refused(&e.to_string()))?;
+        Ok(Identity {
+            subject: format!("token {}", token.id),
+            role,
+            sources: stored.sources,
+            serial: token.id,
+            not_after: i64::try_from(stored.expires_ms / 1000).unwrap_or(i64::MAX),
+        })
     }
 }
 
@@ -187,6 +279,7 @@ pub fn check_grpc_source<T>(
 pub struct GrpcAccess {
     pub enforcement: Enforcement,
     pub denied: IntCounterVec,
+    pub callers: Callers,
 }
 
 impl<S> Layer<S> for GrpcAccess {
@@ -225,10 +318,34 @@ where
         if self.access.enforcement == Enforcement::Open {
             return Either::Left(self.inner.call(request));
         }
-        let identity = request
-            .extensions()
-            .get::<Peer>()
-            .and_then(|peer| peer.identity.clone());
+        let peer = request.extensions().get::<Peer>().cloned();
+        let authorization = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .map(|value| value.to_str().unwrap_or_default().to_string());
+        let certificate = peer.as_ref().and_then(|peer| peer.identity.as_ref());
+        let identity = match self
+            .access
+            .callers
+            .identify(certificate, authorization.as_deref())
+        {
+            Ok(identity) => identity,
+            Err(refusal) => {
+                self.access
+                    .denied
+                    .with_label_values(&[request.uri().path()])
+                    .inc();
+                let status = tonic::Status::unauthenticated(refusal);
+                return Either::Right(ready(Ok(status.into_http())));
+            }
+        };
+        if let Some(peer) = peer.filter(|peer| peer.identity.is_none()) {
+            // What the services read the caller from (`caller`): the token's identity.
+            request.extensions_mut().insert(Peer {
+                addr: peer.addr,
+                identity: identity.clone(),
+            });
+        }
         match check_grpc(request.uri().path(), identity.as_deref()) {
             Ok(()) => Either::Left(self.inner.call(request)),
             Err(denial) => {
@@ -250,6 +367,7 @@ where
 pub async fn http_access(
     enforcement: Enforcement,
     denied: IntCounterVec,
+    callers: Callers,
     ConnectInfo(peer): ConnectInfo<Peer>,
     route: Option<MatchedPath>,
     request: Request,
@@ -258,7 +376,19 @@ pub async fn http_access(
     if enforcement == Enforcement::Open {
         return next.run(request).await;
     }
-    let identity = peer.identity.as_deref();
+    let authorization = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .map(|value| value.to_str().unwrap_or_default().to_string());
+    let identity = match callers.identify(peer.identity.as_ref(), authorization.as_deref()) {
+        Ok(identity) => identity,
+        Err(refusal) => {
+            let label = route.as_ref().map_or("unmatched", |r| r.as_str());
+            denied.with_label_values(&[label]).inc();
+            return (http::StatusCode::UNAUTHORIZED, format!("{refusal}\n")).into_response();
+        }
+    };
+    let identity = identity.as_deref();
     let path = request.uri().path().to_string();
     let verdict = match route
         .as_ref()

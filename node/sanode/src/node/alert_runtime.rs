@@ -82,7 +82,7 @@ pub fn start(
                 .with_context(|| format!("cannot use the secrets key {}", key_file.display()))?;
             let keys = Arc::new(ClusterKeys::new(
                 member,
-                data_dir.join("data-keys"),
+                crate::alerts::cluster_keys::keys_dir(data_dir),
                 node.replica.clone(),
             ));
             tokio::spawn(keys.clone().follow(shutdown.clone()));

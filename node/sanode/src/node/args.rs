@@ -63,6 +63,17 @@ pub struct NodeArgs {
     #[arg(long, env = "SA_JOIN")]
     pub join: Option<String>,
 
+    /// Join token from `sactl join-token create`: with no node certificate in --certs-dir, the
+    /// node makes its key, checks that the --join member belongs to the cluster the token
+    /// names (its CA fingerprint) and has its certificate signed there.
+    #[arg(
+        long,
+        env = "SA_JOIN_TOKEN",
+        requires = "join",
+        conflicts_with = "insecure"
+    )]
+    pub join_token: Option<String>,
+
     /// Raft node id to use on first start [default: random]; must match the data dir afterwards.
     #[arg(long, env = "SA_NODE_ID")]
     pub node_id: Option<u64>,

@@ -1,25 +1,39 @@
-//! The node's Cluster gRPC service.
+//! The node's Cluster gRPC service: status and membership, the data key members share, join
+//! and bearer tokens, and certificate revocation.
 
 use std::sync::Arc;
 
 use sa_proto::cluster::v1::cluster_server::Cluster;
 use sa_proto::cluster::v1::{
-    Member, NodeStatus, RaftStatus, RemoveNodeRequest, RemoveNodeResponse, ShardStatus,
-    ShareDataKeyRequest, ShareDataKeyResponse, StatusRequest, StatusResponse,
+    CreateJoinTokenRequest, CreateJoinTokenResponse, CreateTokenRequest, CreateTokenResponse,
+    JoinWithTokenRequest, JoinWithTokenResponse, Member, NodeStatus, RaftStatus, RemoveNodeRequest,
+    RemoveNodeResponse, RevokeCertificateRequest, RevokeCertificateResponse, RevokeTokenRequest,
+    RevokeTokenResponse, ShardStatus, ShareDataKeyRequest, ShareDataKeyResponse, StatusRequest,
+    StatusResponse,
 };
 use sa_raft::RemoveRequest;
 use tonic::{Request, Response, Status};
 
 use super::NodeContext;
+use super::access::caller;
 use super::service_error::ServiceError;
+use super::tokens::{self, BearerToken, JoinToken};
 use crate::alerts::cluster_keys::ClusterKeys;
-use sa_state::LeaseStore;
+use sa_state::keys::config::TokenKind;
+use sa_state::{LeaseStore, Revocations, StoredToken, Tokens};
+use sa_tls::{CertAuthority, CertFiles, Lifetime, NodeNames, Role};
 
 pub struct ClusterService {
     pub node: Arc<NodeContext>,
     /// None on a node whose output settings AWS KMS seals: it has no data key to share.
     pub cluster_keys: Option<Arc<ClusterKeys>>,
+    /// The node's certificates directory; none with --insecure.
+    pub certs: Option<CertFiles>,
 }
+
+/// A join request names at most this many addresses, each at most this long.
+const MAX_JOIN_ADDRESSES: usize = 16;
+const MAX_ADDRESS_LEN: usize = 255;
 
 impl ClusterService {
     fn raft_status(&self) -> (RaftStatus, Vec<Member>) {
@@ -140,5 +154,226 @@ impl Cluster for ClusterService {
             ))),
             Err(e) => Err(ServiceError::Internal(format!("data key {id}: {e:#}")).into()),
         }
+    }
+
+    async fn create_join_token(
+        &self,
+        request: Request<CreateJoinTokenRequest>,
+    ) -> Result<Response<CreateJoinTokenResponse>, Status> {
+        let who = caller(&request).map_or_else(|| "anonymous".to_string(), |c| c.subject.clone());
+        let request = request.into_inner();
+        let files = self.tls_files()?;
+        let ca_pem = std::fs::read_to_string(files.ca_cert())
+            .map_err(|e| ServiceError::Internal(format!("{}: {e}", files.ca_cert().display())))?;
+        let ca_sha256 = sa_tls::ca_fingerprint(&ca_pem)
+            .map_err(|e| ServiceError::Internal(format!("{}: {e}", files.ca_cert().display())))?;
+        let token = JoinToken::generate(&ca_sha256);
+        let ttl = std::time::Duration::from_secs(request.ttl_seconds.max(1));
+        let stored = StoredToken {
+            digest: tokens::digest(&token.secret),
+            expires_ms: sa_state::expiry(ttl),
+            uses_left: Some(request.uses.max(1)),
+            role: None,
+            sources: Vec::new(),
+            created_ms: sa_state::now_ms(),
+            created_by: who.clone(),
+        };
+        Tokens::new(self.node.replica.clone())
+            .create(TokenKind::Join, &token.id, &stored)
+            .await
+            .map_err(ServiceError::unavailable)?;
+        tracing::info!(token = %token.id, uses = request.uses.max(1), ?ttl, by = who, "join token created");
+        Ok(Response::new(CreateJoinTokenResponse {
+            token: token.text(),
+            id: token.id,
+            expires_ms: stored.expires_ms,
+            ca_sha256,
+        }))
+    }
+
+    async fn join_with_token(
+        &self,
+        request: Request<JoinWithTokenRequest>,
+    ) -> Result<Response<JoinWithTokenResponse>, Status> {
+        let from = request
+            .extensions()
+            .get::<super::tls_listener::Peer>()
+            .map(|peer| peer.addr.to_string())
+            .unwrap_or_default();
+        let request = request.into_inner();
+        if request.addresses.is_empty()
+            || request.addresses.len() > MAX_JOIN_ADDRESSES
+            || request
+                .addresses
+                .iter()
+                .any(|a| a.is_empty() || a.len() > MAX_ADDRESS_LEN)
+        {
+            return Err(ServiceError::InvalidArgument(format!(
+                "a join request names 1 to {MAX_JOIN_ADDRESSES} addresses of at most \
+                 {MAX_ADDRESS_LEN} bytes"
+            ))
+            .into());
+        }
+        // Checked before the token is used: a member that cannot sign must not spend it.
+        let authority = self.authority()?;
+        let used = Tokens::new(self.node.replica.clone())
+            .redeem(
+                TokenKind::Join,
+                &request.token_id,
+                &tokens::digest(&request.secret),
+            )
+            .await
+            .map_err(ServiceError::unavailable)?;
+        if let Err(refusal) = used {
+            tracing::warn!(from, %refusal, "refused a join request");
+            return Err(Status::permission_denied(refusal.to_string()));
+        }
+        let names = NodeNames::from_addresses(request.addresses.iter().map(String::as_str));
+        let certificate_pem = authority
+            .sign_node_request(
+                &request.request_pem,
+                &format!("node {}", request.addresses[0]),
+                &names,
+                Lifetime(sa_tls::LEAF_LIFETIME),
+            )
+            .map_err(|e| {
+                ServiceError::InvalidArgument(format!("cannot sign the certificate request: {e}"))
+            })?;
+        tracing::info!(
+            token = %request.token_id,
+            from,
+            names = ?names.0,
+            "signed the certificate of a node joining with a token"
+        );
+        let (data_key_id, data_key) = match &self.cluster_keys {
+            Some(keys) => keys
+                .current_to_share()
+                .await
+                .map_err(|e| ServiceError::Internal(format!("the data key: {e:#}")))?
+                .unwrap_or_default(),
+            None => Default::default(),
+        };
+        Ok(Response::new(JoinWithTokenResponse {
+            certificate_pem,
+            ca_pem: authority.cert_pem().to_string(),
+            data_key_id,
+            data_key,
+        }))
+    }
+    async fn create_token(
+        &self,
+        request: Request<CreateTokenRequest>,
+    ) -> Result<Response<CreateTokenResponse>, Status> {
+        let who = caller(&request).map_or_else(|| "anonymous".to_string(), |c| c.subject.clone());
+        let request = request.into_inner();
+        let role: Role = request
+            .role
+            .parse()
+            .map_err(|e| ServiceError::InvalidArgument(format!("{e}")))?;
+        if role == Role::Node {
+            return Err(ServiceError::InvalidArgument(
+                "a token cannot act as a node: nodes prove themselves with certificates".into(),
+            )
+            .into());
+        }
+        if role == Role::Ingest && request.sources.is_empty() {
+            return Err(ServiceError::InvalidArgument(
+                "an ingest token names the sources it may post to (--source)".into(),
+            )
+            .into());
+        }
+        let token = BearerToken::generate();
+        let ttl = std::time::Duration::from_secs(request.ttl_seconds.max(1));
+        let stored = StoredToken {
+            digest: tokens::digest(&token.secret),
+            expires_ms: sa_state::expiry(ttl),
+            uses_left: None,
+            role: Some(role.to_string()),
+            sources: request.sources.clone(),
+            created_ms: sa_state::now_ms(),
+            created_by: who.clone(),
+        };
+        Tokens::new(self.node.replica.clone())
+            .create(TokenKind::Bearer, &token.id, &stored)
+            .await
+            .map_err(ServiceError::unavailable)?;
+        tracing::info!(token = %token.id, %role, sources = ?request.sources, ?ttl, by = who, "bearer token created");
+        Ok(Response::new(CreateTokenResponse {
+            token: token.text(),
+            id: token.id,
+            expires_ms: stored.expires_ms,
+        }))
+    }
+
+    async fn revoke_token(
+        &self,
+        request: Request<RevokeTokenRequest>,
+    ) -> Result<Response<RevokeTokenResponse>, Status> {
+        let who = caller(&request).map_or_else(|| "anonymous".to_string(), |c| c.subject.clone());
+        let request = request.into_inner();
+        let kind = match request.kind.as_str() {
+            "join" => TokenKind::Join,
+            "bearer" => TokenKind::Bearer,
+            other => {
+                return Err(ServiceError::InvalidArgument(format!(
+                    "token kind {other:?}: join or bearer"
+                ))
+                .into());
+            }
+        };
+        let revoked = Tokens::new(self.node.replica.clone())
+            .revoke(kind, &request.id)
+            .await
+            .map_err(ServiceError::unavailable)?;
+        tracing::info!(token = %request.id, kind = kind.as_str(), revoked, by = who, "token revoked");
+        Ok(Response::new(RevokeTokenResponse { revoked }))
+    }
+    async fn revoke_certificate(
+        &self,
+        request: Request<RevokeCertificateRequest>,
+    ) -> Result<Response<RevokeCertificateResponse>, Status> {
+        let who = caller(&request).map_or_else(|| "anonymous".to_string(), |c| c.subject.clone());
+        let serial = request.into_inner().serial.replace(':', "");
+        if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ServiceError::InvalidArgument(format!(
+                "certificate serial {serial:?}: hex digits, as `sactl certs list` shows it"
+            ))
+            .into());
+        }
+        let revoked = Revocations::new(self.node.replica.clone())
+            .revoke(&serial, &who)
+            .await
+            .map_err(ServiceError::unavailable)?;
+        tracing::info!(serial, revoked, by = who, "certificate revoked");
+        Ok(Response::new(RevokeCertificateResponse { revoked }))
+    }
+}
+
+impl ClusterService {
+    fn tls_files(&self) -> Result<&CertFiles, Status> {
+        self.certs.as_ref().ok_or_else(|| {
+            ServiceError::FailedPrecondition(
+                "this node runs without TLS (--insecure): it has no CA to join nodes to".into(),
+            )
+            .into()
+        })
+    }
+
+    /// The cluster CA, if this member holds its key.
+    fn authority(&self) -> Result<CertAuthority, Status> {
+        let files = self.tls_files()?;
+        let (cert, key) = (files.ca_cert(), files.ca_key());
+        let key_pem = std::fs::read_to_string(&key).map_err(|_| {
+            ServiceError::FailedPrecondition(format!(
+                "this member holds no CA key ({}): join through the member that holds it, or \
+                 issue the certificate with `sactl certs create-node`",
+                key.display()
+            ))
+        })?;
+        let cert_pem = std::fs::read_to_string(&cert)
+            .map_err(|e| ServiceError::Internal(format!("{}: {e}", cert.display())))?;
+        CertAuthority::from_pem(&cert_pem, &key_pem).map_err(|e| {
+            ServiceError::Internal(format!("{} and {}: {e}", cert.display(), key.display())).into()
+        })
     }
 }

@@ -8,6 +8,7 @@ mod args;
 mod bundle_check;
 mod config_watch;
 mod context;
+mod enrollment;
 mod grpc;
 mod http;
 mod identity;
@@ -17,6 +18,7 @@ mod rule_promotion;
 mod run;
 mod service_error;
 mod tls_listener;
+mod tokens;
 mod transport;
 
 pub(crate) use access::check_grpc_source;

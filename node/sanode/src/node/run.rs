@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::access::{self, Enforcement, GrpcAccess};
+use super::access::{self, Callers, Enforcement, GrpcAccess};
 use super::admin::AdminService;
 use super::context::AlertStoreCommitter;
 use super::grpc::ClusterService;
@@ -33,7 +33,7 @@ use crate::sources::ingest::{self, IngestService};
 use crate::sources::{SourceContext, Started};
 use sa_repository::LoadedRepository;
 use sa_repository::lookup_tables::refreshed_tables;
-use sa_state::{AlertStore, ConfigStore, LookupStore, RuleStore};
+use sa_state::{AlertStore, ConfigStore, LookupStore, Revocations, RuleStore, Tokens};
 
 /// A server running until its shutdown, whatever its transport.
 type BoxedServer = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>;
@@ -57,6 +57,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
 
     // Decided before binding: a node refusing to run plaintext on a public address must not
     // have listened there, not even for a moment.
+    super::enrollment::enroll_if_needed(&args).await?;
     let transport = Transport::prepare(&args)?;
     let grpc_listener = TcpListener::bind(args.grpc_addr)
         .await
@@ -175,6 +176,10 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let grpc_routes = tonic::service::Routes::new(ClusterServer::new(ClusterService {
         node: node.clone(),
         cluster_keys: alert_runtime.cluster_keys.clone(),
+        certs: match &transport {
+            Transport::Tls(tls) => Some(tls.files().clone()),
+            Transport::Plaintext => None,
+        },
     }))
     .add_service(
         AdminServer::new(AdminService { node: node.clone() })
@@ -186,6 +191,10 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         context: source.clone(),
     }))
     .add_service(RaftService::new(replica.clone()).into_server());
+    let callers = Callers {
+        tokens: Tokens::new(replica.clone()),
+        revocations: Revocations::new(replica.clone()),
+    };
     let grpc_server = || {
         tonic::transport::Server::builder()
             .layer(CountRequests::grpc(
@@ -194,13 +203,23 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
             .layer(GrpcAccess {
                 enforcement,
                 denied: transport_metrics.access_denied.clone(),
+                callers: callers.clone(),
             })
     };
     let http_router =
         super::http::router(node.clone(), source.clone()).route_layer(axum::middleware::from_fn({
             let denied = transport_metrics.access_denied.clone();
+            let callers = callers.clone();
             move |peer, route, request, next| {
-                access::http_access(enforcement, denied.clone(), peer, route, request, next)
+                access::http_access(
+                    enforcement,
+                    denied.clone(),
+                    callers.clone(),
+                    peer,
+                    route,
+                    request,
+                    next,
+                )
             }
         }));
     let (grpc, http): (BoxedServer, BoxedServer) = match &transport {

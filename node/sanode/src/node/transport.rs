@@ -50,8 +50,9 @@ impl Transport {
             if args.join.is_some() {
                 bail!(
                     "no node certificate in {}: a joining node needs one signed by the \
-                     cluster's CA (`sactl certs create-node` on a machine holding ca.key, then \
-                     copy ca.crt, node.crt and node.key here)",
+                     cluster's CA: pass --join-token (from `sactl join-token create`), or run \
+                     `sactl certs create-node` where ca.key is and copy ca.crt, node.crt and \
+                     node.key here",
                     files.dir.display()
                 );
             }

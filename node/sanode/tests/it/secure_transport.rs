@@ -93,6 +93,41 @@ fn the_default_node_refuses_plaintext_foreign_and_expired_clients() {
     let expired = sactl_with_cert(&node, &node_certs, &mine.join("brief"));
     assert!(!expired.status.success(), "{expired:?}");
 
+    // A revoked certificate of the right CA, still valid: refused by gRPC and HTTP alike.
+    certs(&[
+        "create-client",
+        "carol",
+        "--role",
+        "admin",
+        "--ca-dir",
+        ca_dir,
+        "--out",
+        mine_dir,
+    ]);
+    let before = sactl_with_cert(&node, &node_certs, &mine.join("carol"));
+    assert!(before.status.success(), "{before:?}");
+    let list = certs(&["list", mine_dir, "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let serial = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["file"].as_str().is_some_and(|f| f.ends_with("carol.crt")))
+        .and_then(|c| c["serial"].as_str())
+        .unwrap_or_else(|| panic!("carol's serial in {listed}"))
+        .to_string();
+    let revoke = sactl_in(&node, &["certs", "revoke", &serial]);
+    assert!(revoke.status.success(), "{revoke:?}");
+    let revoked = sactl_with_cert(&node, &node_certs, &mine.join("carol"));
+    assert_eq!(revoked.status.code(), Some(1), "{revoked:?}");
+    assert!(stderr(&revoked).contains("is revoked"), "{revoked:?}");
+    let (status, reply) = node
+        .http()
+        .as_client(&mine, "carol")
+        .get("/metrics")
+        .unwrap();
+    assert_eq!(status, 401, "{reply}");
+
     let (_, metrics) = node.http().get("/metrics").unwrap();
     assert!(metrics.contains("sa_tls_enabled 1"), "{metrics}");
     let failures = metric(&metrics, "sa_tls_handshake_failures_total");
@@ -401,8 +436,9 @@ fn every_rpc_and_route_admits_exactly_the_roles_of_the_access_table() {
                 .await
                 .err()
             });
-            let expected =
-                role.is_some_and(|held| allowed.iter().any(|needed| held.grants(*needed)));
+            let expected = allowed.is_none_or(|allowed| {
+                role.is_some_and(|held| allowed.iter().any(|needed| held.grants(*needed)))
+            });
             // A refusal by the table names the method; Ingest/Put's own check of the (here
             // empty) source comes after the table let the call through.
             let denied = status.as_ref().is_some_and(|s| {
@@ -418,7 +454,7 @@ fn every_rpc_and_route_admits_exactly_the_roles_of_the_access_table() {
                 "{method} as {role:?}: {status:?} (table: {allowed:?})"
             );
             if denied {
-                let needs = allowed[0].as_str();
+                let needs = allowed.expect("only a listed role is refused")[0].as_str();
                 assert!(status.unwrap().message().contains(needs), "{method}");
             }
         }
@@ -444,5 +480,127 @@ fn every_rpc_and_route_admits_exactly_the_roles_of_the_access_table() {
                 assert!(reply.starts_with("permission denied"), "{reply}");
             }
         }
+    }
+}
+
+/// Bearer tokens (`sactl tokens create`) act as their role over HTTP and gRPC without a client
+/// certificate, only for the sources they name, until they expire or are revoked.
+#[test]
+fn bearer_tokens_act_as_their_role_until_revoked_or_expired() {
+    use sa_proto::cluster::v1::StatusRequest;
+    use sa_proto::cluster::v1::cluster_client::ClusterClient;
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_default(dir.path());
+    let certs_dir = node.certs_dir.clone().unwrap();
+    let token = |args: &[&str]| -> String {
+        let mut all = vec!["tokens", "create"];
+        all.extend(args);
+        let out = sactl_in(&node, &all);
+        assert!(out.status.success(), "{out:?}");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        stdout.lines().last().unwrap().to_string()
+    };
+    let shipper = token(&["--role", "ingest", "--source", "json", "--ttl", "1h"]);
+    let viewer = token(&["--role", "viewer"]);
+    let anonymous = node.http().anonymous(&certs_dir);
+    let record = br#"{"key": "value"}"#;
+
+    let (status, reply) = anonymous
+        .with_bearer(&shipper)
+        .post("/v1/ingest/json", record)
+        .unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let (status, reply) = anonymous
+        .with_bearer(&shipper)
+        .post("/v1/ingest/other", record)
+        .unwrap();
+    assert_eq!(status, 403, "{reply}");
+    assert!(
+        reply.contains("needs role ingest for source other"),
+        "{reply}"
+    );
+    let (status, _) = anonymous.with_bearer(&shipper).get("/metrics").unwrap();
+    assert_eq!(status, 403, "an ingest token reads no metrics");
+    let (status, _) = anonymous.with_bearer(&viewer).get("/metrics").unwrap();
+    assert_eq!(status, 200);
+    let (status, reply) = anonymous
+        .with_bearer(&viewer)
+        .post("/v1/ingest/json", record)
+        .unwrap();
+    assert_eq!(status, 403, "{reply}");
+
+    let forged = format!("{}{}", &shipper[..shipper.len() - 4], "0000");
+    let (status, reply) = anonymous
+        .with_bearer(&forged)
+        .post("/v1/ingest/json", record)
+        .unwrap();
+    assert_eq!(status, 401, "{reply}");
+    assert!(
+        reply.contains("bearer token refused: unknown, revoked or forged"),
+        "{reply}"
+    );
+    let (status, reply) = anonymous
+        .with_bearer("not-a-token")
+        .get("/metrics")
+        .unwrap();
+    assert_eq!(status, 401, "{reply}");
+
+    // gRPC: the same token in `authorization` metadata.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ca = std::fs::read_to_string(certs_dir.join("ca.crt")).unwrap();
+    let status_with = |token: &str| {
+        runtime.block_on(async {
+            let channel =
+                tonic::transport::Endpoint::from_shared(format!("https://{}", node.grpc_addr))
+                    .unwrap()
+                    .tls_config(sa_tls::tonic_client(&ca, None))
+                    .unwrap()
+                    .connect()
+                    .await
+                    .unwrap();
+            let mut request = tonic::Request::new(StatusRequest {});
+            request
+                .metadata_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+            ClusterClient::new(channel).status(request).await
+        })
+    };
+    assert!(status_with(&viewer).is_ok());
+    let refused = status_with(&shipper).unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+    assert!(
+        refused.message().contains("token "),
+        "names the token: {refused:?}"
+    );
+
+    // Revoked: refused from then on.
+    let id = shipper.split('.').nth(1).unwrap();
+    let revoke = sactl_in(&node, &["tokens", "revoke", id]);
+    assert!(revoke.status.success(), "{revoke:?}");
+    let (status, _) = anonymous
+        .with_bearer(&shipper)
+        .post("/v1/ingest/json", record)
+        .unwrap();
+    assert_eq!(status, 401);
+    let again = sactl_in(&node, &["tokens", "revoke", id]);
+    assert_eq!(again.status.code(), Some(1), "{again:?}");
+
+    // Expired.
+    let brief = token(&["--role", "viewer", "--ttl", "1s"]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (status, reply) = anonymous.with_bearer(&brief).get("/metrics").unwrap();
+    assert_eq!(status, 401, "{reply}");
+    assert!(reply.contains("expired"), "{reply}");
+
+    // Tokens cannot be nodes, and ingest tokens name their sources.
+    for args in [&["--role", "node"][..], &["--role", "ingest"][..]] {
+        let mut all = vec!["tokens", "create"];
+        all.extend(args);
+        let out = sactl_in(&node, &all);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
     }
 }

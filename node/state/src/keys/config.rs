@@ -5,6 +5,8 @@
 //! |---|---|
 //! | [`ConfigKey::Active`] | `active` |
 //! | [`ConfigKey::DataKey`] | `data-key` |
+//! | [`ConfigKey::Token`] | `token/{join\|bearer}/{id}` |
+//! | [`ConfigKey::RevokedCertificate`] | `revoked-cert/{serial}` |
 //! | [`ConfigKey::Bundle`] | `bundle/{version, 20 digits}` |
 //! | [`ConfigKey::OutputSettings`] | `output/{service}:{descriptor}` |
 
@@ -15,6 +17,8 @@ use super::{Decoding, KeyBytes, KeyError, KeyProblem};
 
 const ACTIVE: &str = "active";
 const DATA_KEY: &str = "data-key";
+const TOKEN: &str = "token/";
+const REVOKED_CERT: &str = "revoked-cert/";
 const BUNDLE: &str = "bundle/";
 const OUTPUT: &str = "output/";
 
@@ -32,6 +36,33 @@ pub enum ConfigKey {
     OutputSettings(OutputName),
     /// Which data key seals new output settings: its id, never the key.
     DataKey,
+    /// A join or bearer token: a digest of its secret, its expiry, uses and role.
+    Token { kind: TokenKind, id: String },
+    /// A certificate refused whatever its validity (the deny list), by serial (hex).
+    RevokedCertificate(String),
+}
+
+/// What a token lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TokenKind {
+    /// Get a node certificate signed (`sanode --join-token`).
+    Join,
+    /// Call as a role (`Authorization: Bearer`).
+    Bearer,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Join => "join",
+            TokenKind::Bearer => "bearer",
+        }
+    }
+
+    /// What every key of this kind starts with.
+    pub fn prefix(self) -> Vec<u8> {
+        KeyBytes::new(TOKEN).text(self.as_str()).byte(b'/').done()
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -40,14 +71,18 @@ enum Family {
     Bundle,
     OutputSettings,
     DataKey,
+    Token,
+    RevokedCertificate,
 }
 
 impl Family {
-    const ALL: [Family; 4] = [
+    const ALL: [Family; 6] = [
         Family::Active,
         Family::Bundle,
         Family::OutputSettings,
         Family::DataKey,
+        Family::Token,
+        Family::RevokedCertificate,
     ];
 
     fn text(self) -> &'static str {
@@ -56,6 +91,8 @@ impl Family {
             Family::Bundle => BUNDLE,
             Family::OutputSettings => OUTPUT,
             Family::DataKey => DATA_KEY,
+            Family::Token => TOKEN,
+            Family::RevokedCertificate => REVOKED_CERT,
         }
     }
 }
@@ -67,6 +104,14 @@ impl ConfigKey {
             ConfigKey::Bundle { version } => KeyBytes::new(BUNDLE).number(*version).done(),
             ConfigKey::OutputSettings(name) => KeyBytes::new(OUTPUT).text(&name.to_string()).done(),
             ConfigKey::DataKey => KeyBytes::new(DATA_KEY).done(),
+            ConfigKey::Token { kind, id } => {
+                let mut key = kind.prefix();
+                key.extend_from_slice(id.as_bytes());
+                key
+            }
+            ConfigKey::RevokedCertificate(serial) => {
+                KeyBytes::new(REVOKED_CERT).text(serial).done()
+            }
         }
     }
 
@@ -78,6 +123,27 @@ impl ConfigKey {
             Family::Active => Err(d.error(KeyProblem::UnknownFamily)),
             Family::DataKey if rest.is_empty() => Ok(ConfigKey::DataKey),
             Family::DataKey => Err(d.error(KeyProblem::UnknownFamily)),
+            Family::Token => {
+                let (kind, id) = rest
+                    .split_once('/')
+                    .ok_or_else(|| d.error(KeyProblem::Missing("token id")))?;
+                let kind = match kind {
+                    "join" => TokenKind::Join,
+                    "bearer" => TokenKind::Bearer,
+                    _ => return Err(d.error(KeyProblem::UnknownFamily)),
+                };
+                if id.is_empty() {
+                    return Err(d.error(KeyProblem::Empty("token id")));
+                }
+                Ok(ConfigKey::Token {
+                    kind,
+                    id: id.to_string(),
+                })
+            }
+            Family::RevokedCertificate if rest.is_empty() => {
+                Err(d.error(KeyProblem::Empty("certificate serial")))
+            }
+            Family::RevokedCertificate => Ok(ConfigKey::RevokedCertificate(rest.to_string())),
             Family::Bundle => Ok(ConfigKey::Bundle {
                 version: d.number(rest, "version")?,
             }),
@@ -109,6 +175,12 @@ mod tests {
             b"output/slack:security"
         );
         assert_eq!(ConfigKey::DataKey.encode(), b"data-key");
+        let token = ConfigKey::Token {
+            kind: TokenKind::Join,
+            id: "0a1b".into(),
+        };
+        assert_eq!(token.encode(), b"token/join/0a1b");
+        assert!(token.encode().starts_with(&TokenKind::Join.prefix()));
     }
 
     #[test]
@@ -120,6 +192,15 @@ mod tests {
             ConfigKey::OutputSettings(slack()),
             ConfigKey::OutputSettings(OutputName::parse("aws-s3:bucket/path").unwrap()),
             ConfigKey::DataKey,
+            ConfigKey::Token {
+                kind: TokenKind::Join,
+                id: "0a1b2c".into(),
+            },
+            ConfigKey::Token {
+                kind: TokenKind::Bearer,
+                id: "ffee".into(),
+            },
+            ConfigKey::RevokedCertificate("7f3a01".into()),
         ];
         assert_round_trips(keys, ConfigKey::encode, ConfigKey::decode);
     }
@@ -132,6 +213,10 @@ mod tests {
             &[
                 (b"activex", KeyProblem::UnknownFamily),
                 (b"data-key/1", KeyProblem::UnknownFamily),
+                (b"token/join", KeyProblem::Missing("token id")),
+                (b"token/join/", KeyProblem::Empty("token id")),
+                (b"token/other/1", KeyProblem::UnknownFamily),
+                (b"revoked-cert/", KeyProblem::Empty("certificate serial")),
                 (b"bundle/12", KeyProblem::BadNumber("version")),
                 (b"version", KeyProblem::UnknownFamily),
             ],
