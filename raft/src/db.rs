@@ -22,16 +22,19 @@ pub enum Keyspace {
     Rules,
     /// Per-node metadata (addresses, versions) beside Raft's own membership.
     Nodes,
+    /// Who changed what: one entry per write by a person or a token, committed with it.
+    Audit,
 }
 
 impl Keyspace {
-    pub const ALL: [Keyspace; 6] = [
+    pub const ALL: [Keyspace; 7] = [
         Keyspace::Config,
         Keyspace::LookupTables,
         Keyspace::Leases,
         Keyspace::Alerts,
         Keyspace::Rules,
         Keyspace::Nodes,
+        Keyspace::Audit,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +45,7 @@ impl Keyspace {
             Keyspace::Alerts => "alerts",
             Keyspace::Rules => "rules",
             Keyspace::Nodes => "nodes",
+            Keyspace::Audit => "audit",
         }
     }
 

@@ -207,6 +207,18 @@ impl Replica {
     /// [`Replica::write`] otherwise.
     pub async fn write_together(
         &self,
+        mut commands: Vec<Command>,
+    ) -> Result<Vec<CommandResult>, ReplicaError> {
+        let boarded = crate::rider::board(&mut commands);
+        let results = self.commit_together(commands).await;
+        if let (true, Ok(results)) = (boarded, &results) {
+            crate::rider::settle(results);
+        }
+        results
+    }
+
+    async fn commit_together(
+        &self,
         commands: Vec<Command>,
     ) -> Result<Vec<CommandResult>, ReplicaError> {
         fail::fail_point!("raft::replica::before_write", |_| Err(ReplicaError::Raft(

@@ -4,6 +4,7 @@
 //! lost, no alert is delivered twice after its success was recorded.
 
 mod alert_delivery;
+mod audit_trail;
 mod cluster_membership;
 mod cluster_state;
 mod crash_recovery;

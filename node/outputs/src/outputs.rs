@@ -33,6 +33,8 @@ pub struct Outputs {
     incident_poll_interval: Duration,
     /// Serializes appends so two alerts never interleave within a line.
     file_append: Mutex<()>,
+    /// The directory `file` outputs must write under (a node's `--file-output-dir`).
+    file_root: Option<std::path::PathBuf>,
 }
 
 impl Outputs {
@@ -45,6 +47,7 @@ impl Outputs {
             request_timeout: None,
             incident_poll_interval: INCIDENT_POLL_INTERVAL,
             file_append: Mutex::new(()),
+            file_root: None,
         }
     }
 
@@ -68,6 +71,17 @@ impl Outputs {
     pub fn with_incident_poll_interval(mut self, interval: Duration) -> Outputs {
         self.incident_poll_interval = interval;
         self
+    }
+
+    /// Confines `file` outputs to `root`: relative paths are taken under it, and a path that
+    /// leaves it (`..`, an absolute path elsewhere, a symbolic link) fails the delivery.
+    pub fn with_file_root(mut self, root: impl Into<std::path::PathBuf>) -> Outputs {
+        self.file_root = Some(root.into());
+        self
+    }
+
+    pub(crate) fn file_root(&self) -> Option<&std::path::Path> {
+        self.file_root.as_deref()
     }
 
     pub fn config(&self) -> &OutputsConfig {

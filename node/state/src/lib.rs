@@ -6,6 +6,7 @@
 
 mod alert_rows;
 mod alert_store;
+mod audit_log;
 mod config_store;
 mod data_key_id;
 pub mod keys;
@@ -20,6 +21,7 @@ pub use alert_store::{
     AlertStore, AttemptRecord, Committed, OutputDeadLetter, OutputOutcome, SentRecord,
     StoredDeadLetter,
 };
+pub use audit_log::{AuditEntry, AuditLog};
 pub use config_store::ConfigStore;
 pub use data_key_id::{Adoption, DataKeyId};
 pub use leases::{Fenced, HeldLease, Lease, LeaseStore, ShardProgress, ShardState};

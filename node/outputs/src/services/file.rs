@@ -1,7 +1,9 @@
-//! `file` appends each publication as one JSON line to the path in outputs.json; `stdout`
-//! prints it. Both serve local runs and tests.
+//! `file` appends each publication as one JSON line to the path in outputs.json, under the
+//! directory the node allows (`--file-output-dir`); `stdout` prints it. Both serve local runs
+//! and tests.
 
 use std::io::Write;
+use std::path::{Component, Path, PathBuf};
 
 use tokio::io::AsyncWriteExt;
 
@@ -35,13 +37,18 @@ fn line(d: &Delivery<'_>) -> Step<Vec<u8>> {
 }
 
 async fn deliver_file(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
-    let path = d.require_resource(FILE_SERVICE)?;
+    let resource = d.require_resource(FILE_SERVICE)?;
+    let path = match out.file_root() {
+        Some(root) => confined(root, resource).map_err(DeliveryOutcome::failed)?,
+        None => PathBuf::from(resource),
+    };
+    let path = path.display().to_string();
     let line = line(d)?;
     let _one_writer = out.lock_file_appends().await;
     let mut file = tokio::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(path)
+        .open(&path)
         .await
         .map_err(|e| DeliveryOutcome::retry(format!("file: cannot open {path}: {e}")))?;
     file.write_all(&line)
@@ -53,6 +60,44 @@ async fn deliver_file(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     Ok(())
 }
 
+/// `requested` (relative to `root`, or absolute) if it stays under `root` once directories and
+/// links are resolved; its directories are made as needed.
+fn confined(root: &Path, requested: &str) -> Result<PathBuf, String> {
+    let outside = |why: &str| {
+        format!(
+            "file: {requested} {why}: file outputs write only under {} (--file-output-dir)",
+            root.display()
+        )
+    };
+    let path = Path::new(requested);
+    if path.components().any(|c| c == Component::ParentDir) {
+        return Err(outside("climbs out with `..`"));
+    }
+    let full = root.join(path);
+    if !full.starts_with(root) {
+        return Err(outside("is outside"));
+    }
+    let (Some(parent), Some(name)) = (full.parent(), full.file_name()) else {
+        return Err(outside("names no file"));
+    };
+    std::fs::create_dir_all(parent)
+        .map_err(|e| format!("file: cannot create {}: {e}", parent.display()))?;
+    let real_root = root
+        .canonicalize()
+        .map_err(|e| format!("file: {}: {e}", root.display()))?;
+    let real_parent = parent
+        .canonicalize()
+        .map_err(|e| format!("file: {}: {e}", parent.display()))?;
+    if !real_parent.starts_with(&real_root) {
+        return Err(outside("leads elsewhere through a symbolic link"));
+    }
+    let target = real_parent.join(name);
+    if std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(outside("is a symbolic link"));
+    }
+    Ok(target)
+}
+
 fn deliver_stdout(d: &Delivery<'_>) -> Step<()> {
     let line = line(d)?;
     let mut stdout = std::io::stdout().lock();
@@ -60,4 +105,41 @@ fn deliver_stdout(d: &Delivery<'_>) -> Step<()> {
         .write_all(&line)
         .and_then(|()| stdout.flush())
         .map_err(|e| DeliveryOutcome::retry(format!("stdout: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_stay_under_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("outputs");
+        let inside = confined(&root, "alerts/soc.jsonl").unwrap();
+        assert!(inside.ends_with("outputs/alerts/soc.jsonl"), "{inside:?}");
+        assert!(root.join("alerts").is_dir(), "directories are made");
+        let absolute = root.join("abs.jsonl");
+        assert!(confined(&root, absolute.to_str().unwrap()).is_ok());
+
+        for (path, why) in [
+            ("../escape.jsonl", "climbs out"),
+            ("/etc/cron.d/x", "is outside"),
+            ("a/../../b", "climbs out"),
+        ] {
+            let error = confined(&root, path).unwrap_err();
+            assert!(
+                error.contains(why) && error.contains("--file-output-dir"),
+                "{path}: {error}"
+            );
+        }
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(dir.path(), root.join("link")).unwrap();
+            let error = confined(&root, "link/x.jsonl").unwrap_err();
+            assert!(error.contains("symbolic link"), "{error}");
+            std::os::unix::fs::symlink("/etc/passwd", root.join("passwd.jsonl")).unwrap();
+            let error = confined(&root, "passwd.jsonl").unwrap_err();
+            assert!(error.contains("symbolic link"), "{error}");
+        }
+    }
 }

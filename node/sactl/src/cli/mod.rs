@@ -109,6 +109,9 @@ commands! {
     /// Make join tokens, with which new nodes get their certificates from the cluster.
     #[command(subcommand)]
     JoinToken(join_token::JoinTokenCommand),
+    /// The audit trail: who changed what, when, and how it went.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Bearer tokens for automation: make and revoke them.
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),

@@ -23,6 +23,11 @@ pub struct AlertArgs {
     #[arg(long, env = "SA_KMS_KEY_ID")]
     pub kms_key_id: Option<String>,
 
+    /// The directory `file` outputs write under: their paths are taken relative to it, and one
+    /// that leaves it is refused [default: <data-dir>/outputs].
+    #[arg(long, env = "SA_FILE_OUTPUT_DIR")]
+    pub file_output_dir: Option<PathBuf>,
+
     /// How often the leader closes merge windows that have elapsed.
     #[arg(long, env = "SA_MERGE_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
     pub merge_interval: Duration,
@@ -67,6 +72,12 @@ impl AlertArgs {
         self.secrets_key
             .clone()
             .unwrap_or_else(|| data_dir.join("secrets.key"))
+    }
+
+    pub fn file_output_dir(&self, data_dir: &Path) -> PathBuf {
+        self.file_output_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("outputs"))
     }
 
     pub fn merger(&self) -> MergerSettings {

@@ -55,6 +55,7 @@ pub const GRPC_METHODS: &[(&str, Option<&[Role]>)] = &[
     ),
     ("/sa.admin.v1.Admin/ListRules", Some(&[Role::Viewer])),
     ("/sa.admin.v1.Admin/ChangeRules", Some(&[Role::Operator])),
+    ("/sa.admin.v1.Admin/ListAudit", Some(&[Role::Admin])),
     ("/sa.alerts.v1.Alerts/ListAlerts", Some(&[Role::Viewer])),
     ("/sa.alerts.v1.Alerts/ShowAlert", Some(&[Role::Viewer])),
     ("/sa.alerts.v1.Alerts/ResendAlert", Some(&[Role::Operator])),
@@ -259,6 +260,11 @@ pub fn caller<T>(request: &tonic::Request<T>) -> Option<Arc<Identity>> {
         .extensions()
         .get::<Peer>()
         .and_then(|peer| peer.identity.clone())
+}
+
+/// Who calls, for logs and records: a certificate's subject, `token ID`, or `anonymous`.
+pub fn caller_name<T>(request: &tonic::Request<T>) -> String {
+    caller(request).map_or_else(|| "anonymous".to_string(), |c| c.subject.clone())
 }
 
 /// Whether the caller of an Ingest request may post to `source` (the layer checked the role,

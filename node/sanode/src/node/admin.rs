@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use sa_proto::admin::v1::admin_server::Admin;
 use sa_proto::admin::v1::{
-    ChangeRulesRequest, ChangeRulesResponse, ListRulesRequest, ListRulesResponse,
-    RuleChange as ProtoRuleChange, RuleState,
+    AuditRecord, ChangeRulesRequest, ChangeRulesResponse, ListAuditRequest, ListAuditResponse,
+    ListRulesRequest, ListRulesResponse, RuleChange as ProtoRuleChange, RuleState,
 };
 use sa_proto::admin::v1::{
     GetConfigRequest, GetConfigResponse, GetLookupValueRequest, GetLookupValueResponse,
@@ -19,11 +19,13 @@ use serde_json::Value;
 use tonic::{Request, Response, Status};
 
 use super::NodeContext;
+use super::audit;
 use super::bundle_check;
 use super::service_error::ServiceError;
 use sa_repository::bundle::ConfigBundle;
 use sa_state::{
-    AlertStore, DEFAULT_STAGING, ReplaceLoad, RuleChange, RuleRow, RuleTableRefusal, SyncRequest,
+    AlertStore, AuditLog, DEFAULT_STAGING, ReplaceLoad, RuleChange, RuleRow, RuleTableRefusal,
+    SyncRequest,
 };
 
 /// A refusal of the caller's request is an invalid argument; anything else (no leader, the
@@ -93,6 +95,7 @@ impl Admin for AdminService {
             .map_err(refused_or_unavailable)?;
         let staged = Mutex::new(Vec::new());
         let checksum = bundle.checksum();
+        audit::note(format!("bundle {checksum}, {} rules", rules.len()));
         let version = self
             .node
             .configs
@@ -168,6 +171,12 @@ impl Admin for AdminService {
         request: Request<PutLookupValuesRequest>,
     ) -> Result<Response<PutLookupValuesResponse>, Status> {
         let request = request.into_inner();
+        audit::note(format!(
+            "table {}: {} entries{}",
+            request.table,
+            request.entries.len(),
+            if request.replace { ", replacing" } else { "" }
+        ));
         let entries = request
             .entries
             .into_iter()
@@ -266,6 +275,7 @@ impl Admin for AdminService {
                 .into());
             }
         };
+        audit::note(format!("{change:?}: {}", request.rules.join(", ")));
         let running = self.node.detection.rule_names();
         if let RuleChange::Stage(period) = change
             && period > self.node.alert_retention
@@ -300,5 +310,29 @@ impl Admin for AdminService {
             rules,
             staging_enabled: self.node.detection.rule_staging(),
         }))
+    }
+
+    async fn list_audit(
+        &self,
+        request: Request<ListAuditRequest>,
+    ) -> Result<Response<ListAuditResponse>, Status> {
+        let request = request.into_inner();
+        let who = Some(request.who.as_str()).filter(|who| !who.is_empty());
+        let entries = AuditLog::new(self.node.replica.clone())
+            .list(request.since_micros, who)
+            .map_err(ServiceError::internal)?
+            .into_iter()
+            .map(|entry| AuditRecord {
+                who: entry.who,
+                role: entry.role,
+                from: entry.from,
+                action: entry.action,
+                summary: entry.summary,
+                result: entry.result,
+                at_micros: entry.at,
+                node: entry.node,
+            })
+            .collect();
+        Ok(Response::new(ListAuditResponse { entries }))
     }
 }

@@ -91,7 +91,8 @@ pub fn start(
     };
     let settings = OutputSettings::new(node.replica.clone(), cipher);
     let deliverer = Arc::new(Deliverer::new(
-        Outputs::new(outputs_config(node)?, aws.clone()),
+        Outputs::new(outputs_config(node)?, aws.clone())
+            .with_file_root(args.file_output_dir(data_dir)),
         settings,
         Arc::new(RulesComposer(Arc::downgrade(node))),
         node.alert_log.clone(),
@@ -129,6 +130,7 @@ pub fn start(
         Arc::downgrade(node),
         deliverer.clone(),
         aws,
+        args.file_output_dir(data_dir),
         shutdown,
     ));
     Ok(AlertRuntime {
@@ -149,6 +151,7 @@ async fn follow_outputs_config(
     node: Weak<NodeContext>,
     deliverer: Arc<Deliverer>,
     aws: AwsTarget,
+    file_root: std::path::PathBuf,
     shutdown: CancellationToken,
 ) {
     let mut running = node.upgrade().map(|n| n.detection.version());
@@ -164,7 +167,9 @@ async fn follow_outputs_config(
         }
         match outputs_config(&node) {
             Ok(config) => {
-                deliverer.replace_outputs(Outputs::new(config, aws.clone()));
+                deliverer.replace_outputs(
+                    Outputs::new(config, aws.clone()).with_file_root(file_root.clone()),
+                );
                 tracing::info!(version, "outputs reloaded");
             }
             Err(e) => {

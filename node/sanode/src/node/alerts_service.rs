@@ -115,6 +115,15 @@ impl Alerts for AlertsService {
         request: Request<ResendAlertRequest>,
     ) -> Result<Response<ResendAlertResponse>, Status> {
         let request = request.into_inner();
+        super::audit::note(format!(
+            "alert {} to {}",
+            request.alert_id,
+            if request.outputs.is_empty() {
+                "its outputs".to_string()
+            } else {
+                request.outputs.join(", ")
+            }
+        ));
         if self
             .store
             .get(&request.alert_id)
@@ -186,6 +195,10 @@ impl Alerts for AlertsService {
         request: Request<ReplayDeadLettersRequest>,
     ) -> Result<Response<ReplayDeadLettersResponse>, Status> {
         let request = request.into_inner();
+        super::audit::note(format!(
+            "kind {:?}, alert {:?}, output {:?}, id {:?}",
+            request.kind, request.alert_id, request.output, request.id
+        ));
         if !matches!(request.kind.as_str(), "" | "output" | "classify") {
             return Err(ServiceError::InvalidArgument(format!(
                 "unknown dead-letter kind {:?} (output or classify)",
@@ -295,6 +308,10 @@ impl Alerts for AlertsService {
             })?;
         sa_outputs::validate_settings(&name, &values)
             .map_err(|e| ServiceError::InvalidArgument(format!("{e:#}")))?;
+        super::audit::note(format!(
+            "{name} ({})",
+            values.keys().cloned().collect::<Vec<_>>().join(", ")
+        ));
         self.deliverer
             .output_settings()
             .set(&name, &values)

@@ -15,7 +15,7 @@ use sa_raft::RemoveRequest;
 use tonic::{Request, Response, Status};
 
 use super::NodeContext;
-use super::access::caller;
+use super::access::caller_name;
 use super::service_error::ServiceError;
 use super::tokens::{self, BearerToken, JoinToken};
 use crate::alerts::cluster_keys::ClusterKeys;
@@ -125,6 +125,7 @@ impl Cluster for ClusterService {
         request: Request<RemoveNodeRequest>,
     ) -> Result<Response<RemoveNodeResponse>, Status> {
         let node_id = request.into_inner().node_id;
+        super::audit::note(format!("node {node_id}"));
         self.node
             .replica
             .remove_member(RemoveRequest { node_id })
@@ -160,7 +161,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<CreateJoinTokenRequest>,
     ) -> Result<Response<CreateJoinTokenResponse>, Status> {
-        let who = caller(&request).map_or_else(|| "anonymous".to_string(), |c| c.subject.clone());
+        let who = caller_name(&request);
         let request = request.into_inner();
         let files = self.tls_files()?;
         let ca_pem = std::fs::read_to_string(files.ca_cert())
@@ -168,6 +169,12 @@ impl Cluster for ClusterService {
         let ca_sha256 = sa_tls::ca_fingerprint(&ca_pem)
             .map_err(|e| ServiceError::Internal(format!("{}: {e}", files.ca_cert().display())))?;
         let token = JoinToken::generate(&ca_sha256);
+        super::audit::note(format!(
+            "token {}, {} uses, ttl {} s",
+            token.id,
+            request.uses.max(1),
+            request.ttl_seconds
+        ));
         let ttl = std::time::Duration::from_secs(request.ttl_seconds.max(1));
         let stored = StoredToken {
             digest: tokens::digest(&token.secret),
@@ -214,6 +221,11 @@ impl Cluster for ClusterService {
             ))
             .into());
         }
+        super::audit::note(format!(
+            "token {}, addresses {}",
+            request.token_id,
+            request.addresses.join(", ")
+        ));
         // Checked before the token is used: a member that cannot sign must not spend it.
         let authority = self.authority()?;
         let used = Tokens::new(self.node.replica.clone())
@@ -264,7 +276,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<CreateTokenRequest>,
     ) -> Result<Response<CreateTokenResponse>, Status> {
-        let who = caller(&request).map_or_else(|| "anonymous".to_string(), |c| c.subject.clone());
+        let who = caller_name(&request);
         let request = request.into_inner();
         let role: Role = request
             .role
@@ -283,6 +295,12 @@ impl Cluster for ClusterService {
             .into());
         }
         let token = BearerToken::generate();
+        super::audit::note(format!(
+            "token {}, role {role}, sources [{}], ttl {} s",
+            token.id,
+            request.sources.join(", "),
+            request.ttl_seconds
+        ));
         let ttl = std::time::Duration::from_secs(request.ttl_seconds.max(1));
         let stored = StoredToken {
             digest: tokens::digest(&token.secret),
@@ -309,7 +327,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<RevokeTokenRequest>,
     ) -> Result<Response<RevokeTokenResponse>, Status> {
-        let who = caller(&request).map_or_else(|| "anonymous".to_string(), |c| c.subject.clone());
+        let who = caller_name(&request);
         let request = request.into_inner();
         let kind = match request.kind.as_str() {
             "join" => TokenKind::Join,
@@ -321,6 +339,7 @@ impl Cluster for ClusterService {
                 .into());
             }
         };
+        super::audit::note(format!("{} token {}", kind.as_str(), request.id));
         let revoked = Tokens::new(self.node.replica.clone())
             .revoke(kind, &request.id)
             .await
@@ -332,7 +351,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<RevokeCertificateRequest>,
     ) -> Result<Response<RevokeCertificateResponse>, Status> {
-        let who = caller(&request).map_or_else(|| "anonymous".to_string(), |c| c.subject.clone());
+        let who = caller_name(&request);
         let serial = request.into_inner().serial.replace(':', "");
         if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ServiceError::InvalidArgument(format!(
@@ -340,6 +359,7 @@ impl Cluster for ClusterService {
             ))
             .into());
         }
+        super::audit::note(format!("certificate {serial}"));
         let revoked = Revocations::new(self.node.replica.clone())
             .revoke(&serial, &who)
             .await

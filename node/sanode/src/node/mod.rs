@@ -5,6 +5,7 @@ mod admin;
 mod alert_runtime;
 pub(crate) mod alerts_service;
 mod args;
+mod audit;
 mod bundle_check;
 mod config_watch;
 mod context;

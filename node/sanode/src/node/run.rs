@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::access::{self, Callers, Enforcement, GrpcAccess};
 use super::admin::AdminService;
+use super::audit::GrpcAudit;
 use super::context::AlertStoreCommitter;
 use super::grpc::ClusterService;
 use super::identity::NodeIdentity;
@@ -33,7 +34,7 @@ use crate::sources::ingest::{self, IngestService};
 use crate::sources::{SourceContext, Started};
 use sa_repository::LoadedRepository;
 use sa_repository::lookup_tables::refreshed_tables;
-use sa_state::{AlertStore, ConfigStore, LookupStore, Revocations, RuleStore, Tokens};
+use sa_state::{AlertStore, AuditLog, ConfigStore, LookupStore, Revocations, RuleStore, Tokens};
 
 /// A server running until its shutdown, whatever its transport.
 type BoxedServer = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>;
@@ -204,6 +205,10 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
                 enforcement,
                 denied: transport_metrics.access_denied.clone(),
                 callers: callers.clone(),
+            })
+            .layer(GrpcAudit {
+                log: AuditLog::new(replica.clone()),
+                node: replica.node_id(),
             })
     };
     let http_router =

@@ -8,6 +8,7 @@
 //! The `nodes` keyspace is reserved and has no keys yet.
 
 pub mod alerts;
+pub mod audit;
 pub mod config;
 pub mod leases;
 pub mod lookups;

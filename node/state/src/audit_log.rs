@@ -1,0 +1,160 @@
+//! The audit trail (`audit` keyspace): who changed what, when, from where, and how it went.
+//! The node commits an entry in the same Raft command as the change it describes (sa-raft's
+//! rider), so an entry exists exactly when its change applied; refusals and failures get an
+//! entry of their own.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sa_raft::{Command, CommandResult, Keyspace, Replica, WriteOp};
+use sa_rules::Micros;
+use serde::{Deserialize, Serialize};
+
+use crate::keys::audit::{AuditKey, ENTRY_PREFIX};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// A certificate's subject or `token ID`; `anonymous` without either.
+    pub who: String,
+    pub role: String,
+    /// The caller's address.
+    pub from: String,
+    /// What was called, e.g. `outputs set` (see the node's table of audited methods).
+    pub action: String,
+    /// The arguments that matter, never secret values.
+    pub summary: String,
+    /// `ok`, or why the call failed or was refused.
+    pub result: String,
+    pub at: Micros,
+    /// The member that took the call.
+    pub node: u64,
+}
+
+#[derive(Clone)]
+pub struct AuditLog {
+    replica: Replica,
+    seq: Arc<AtomicU64>,
+}
+
+/// At most this many entries per listing.
+pub const MAX_LISTED: usize = 10_000;
+
+impl AuditLog {
+    pub fn new(replica: Replica) -> Self {
+        AuditLog {
+            replica,
+            seq: Arc::default(),
+        }
+    }
+
+    /// The op that stores `entry` under a key of its own.
+    pub fn op(&self, entry: &AuditEntry) -> WriteOp {
+        let key = AuditKey {
+            at: entry.at,
+            node: entry.node,
+            seq: self.seq.fetch_add(1, Ordering::Relaxed),
+        };
+        WriteOp::Put {
+            keyspace: Keyspace::Audit,
+            key: key.encode(),
+            value: serde_json::to_vec(entry).expect("an audit entry serializes"),
+        }
+    }
+
+    /// Stores `entry` on its own (a call that changed nothing, or not through a command).
+    pub async fn append(&self, entry: &AuditEntry) -> anyhow::Result<()> {
+        let command = Command {
+            conditions: Vec::new(),
+            ops: vec![self.op(entry)],
+        };
+        match self.replica.write(command).await? {
+            CommandResult::Applied => Ok(()),
+            other => anyhow::bail!("audit entry not stored: {other:?}"),
+        }
+    }
+
+    /// Entries at or after `since`, oldest first, of `who` only when given (at most
+    /// [`MAX_LISTED`], the newest ones when there are more).
+    pub fn list(&self, since: Micros, who: Option<&str>) -> anyhow::Result<Vec<AuditEntry>> {
+        let rows = self.replica.scan_prefix_from(
+            Keyspace::Audit,
+            ENTRY_PREFIX,
+            &AuditKey::first_at(since),
+            usize::MAX,
+        )?;
+        let mut entries = Vec::new();
+        for (key, value) in rows {
+            AuditKey::decode(&key)?;
+            let entry: AuditEntry = serde_json::from_slice(&value)?;
+            if who.is_none_or(|who| entry.who == who) {
+                entries.push(entry);
+            }
+        }
+        let excess = entries.len().saturating_sub(MAX_LISTED);
+        entries.drain(..excess);
+        Ok(entries)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(who: &str, at: Micros) -> AuditEntry {
+        AuditEntry {
+            who: who.into(),
+            role: "admin".into(),
+            from: "127.0.0.1:5000".into(),
+            action: "outputs set".into(),
+            summary: "webhook:soc (url)".into(),
+            result: "ok".into(),
+            at,
+            node: 1,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_entry_rides_with_the_change_it_describes_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = crate::single_node_replica(&dir.path().join("state")).await;
+        let log = AuditLog::new(replica.clone());
+        let change = || Command::put(Keyspace::Config, b"k".to_vec(), b"v".to_vec());
+
+        let rider = log.op(&entry("alice", 10));
+        let ((), applied) = sa_raft::with_rider(move || vec![rider.clone()], async {
+            replica.write(change()).await.unwrap();
+            // A second write in the same call carries no second entry.
+            replica.write(change()).await.unwrap();
+        })
+        .await;
+        assert!(applied);
+
+        // A change whose condition fails takes its entry down with it.
+        let refused = change().with_condition(sa_raft::Condition::Absent {
+            keyspace: Keyspace::Config,
+            key: b"k".to_vec(),
+        });
+        let rider = log.op(&entry("bob", 20));
+        let (_, applied) = sa_raft::with_rider(move || vec![rider.clone()], async {
+            replica.write(refused).await.unwrap()
+        })
+        .await;
+        assert!(!applied);
+        log.append(&AuditEntry {
+            result: "refused".into(),
+            ..entry("bob", 30)
+        })
+        .await
+        .unwrap();
+
+        let all = log.list(0, None).unwrap();
+        let who: Vec<(&str, &str)> = all
+            .iter()
+            .map(|e| (e.who.as_str(), e.result.as_str()))
+            .collect();
+        assert_eq!(who, [("alice", "ok"), ("bob", "refused")]);
+        assert_eq!(log.list(15, None).unwrap().len(), 1, "since");
+        assert_eq!(log.list(0, Some("alice")).unwrap().len(), 1, "who");
+        replica.shutdown().await;
+    }
+}
