@@ -35,6 +35,10 @@ struct Seed {
 
 impl Seed {
     fn start() -> Seed {
+        Seed::start_with(&[])
+    }
+
+    fn start_with(extra_args: &[String]) -> Seed {
         let dir = tempfile::tempdir().unwrap();
         let repo = write_repository(
             dir.path(),
@@ -54,6 +58,7 @@ impl Seed {
         let mut options = NodeOptions::new(&sanode, dir.path().join("first"));
         options.repo = repo.clone();
         options.extra_args.push("--quiet-alerts".into());
+        options.extra_args.extend(extra_args.iter().cloned());
         let first = NodeProcess::start(&options).unwrap();
         Seed {
             admin_certs: first.certs_dir.clone().unwrap(),
@@ -91,6 +96,17 @@ impl Seed {
 
     /// A node with an empty data dir on 127.0.0.`last_octet`, joining with `token`.
     fn join(&self, last_octet: u8, token: &str) -> anyhow::Result<NodeProcess> {
+        self.join_through(last_octet, token, self.first_grpc, &[])
+    }
+
+    /// As `join`, through `seed`, with more flags.
+    fn join_through(
+        &self,
+        last_octet: u8,
+        token: &str,
+        seed: std::net::SocketAddr,
+        extra_args: &[String],
+    ) -> anyhow::Result<NodeProcess> {
         let mut options = NodeOptions::new(
             &self.sanode,
             self.dir.path().join(format!("host{last_octet}")),
@@ -101,10 +117,11 @@ impl Seed {
         options.extra_args.extend([
             "--quiet-alerts".to_string(),
             "--join".to_string(),
-            self.first_grpc.to_string(),
+            seed.to_string(),
             "--join-token".to_string(),
             token.to_string(),
         ]);
+        options.extra_args.extend(extra_args.iter().cloned());
         NodeProcess::start(&options)
     }
 }
@@ -262,5 +279,61 @@ fn check_viewer_is_refused(seed: &Seed, ca_dir: &Path) {
     assert!(
         stderr.contains("permission denied") && stderr.contains("admin"),
         "{stderr}"
+    );
+}
+
+/// Nodes with `--peer-addr` join through the first node's peer listener, and the cluster runs
+/// over those listeners: members are known by their peer addresses, writes through any node's
+/// operators' address are forwarded over them.
+#[test]
+fn nodes_with_peer_listeners_join_and_replicate_over_them() {
+    let peer = |octet: u8| {
+        std::net::SocketAddr::from(([127, 0, 0, octet], sa_chaos_tests::free_loopback_port()))
+    };
+    let first_peer = peer(1);
+    let seed = Seed::start_with(&["--peer-addr".to_string(), first_peer.to_string()]);
+    let token = seed.join_token(&["--uses", "2"]);
+    let peers = [peer(2), peer(3)];
+    let joined: Vec<NodeProcess> = [2u8, 3]
+        .iter()
+        .zip(peers)
+        .map(|(&octet, addr)| {
+            seed.join_through(
+                octet,
+                &token,
+                first_peer,
+                &["--peer-addr".to_string(), addr.to_string()],
+            )
+            .unwrap()
+        })
+        .collect();
+    wait_for("three healthy voters", Duration::from_secs(60), || {
+        let members = members(&seed);
+        members.len() == 3 && members.iter().all(|m| m["healthy"] == true)
+    });
+    let mut addrs: Vec<String> = members(&seed)
+        .iter()
+        .map(|m| m["addr"].as_str().unwrap().to_string())
+        .collect();
+    addrs.sort();
+    let mut expected: Vec<String> = [first_peer, peers[0], peers[1]]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    expected.sort();
+    assert_eq!(addrs, expected, "members are known by their peer addresses");
+
+    let put = seed.sactl(
+        joined[0].grpc_addr,
+        &["lookup-tables", "put", "peers", "k", "v"],
+    );
+    assert!(put.status.success(), "{put:?}");
+    wait_for(
+        "the value on the third node",
+        Duration::from_secs(30),
+        || {
+            let get = seed.sactl(joined[1].grpc_addr, &["lookup-tables", "get", "peers", "k"]);
+            get.status.success() && String::from_utf8_lossy(&get.stdout).contains("\"v\"")
+        },
     );
 }

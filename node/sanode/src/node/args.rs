@@ -17,7 +17,8 @@ pub struct NodeArgs {
     #[arg(long, env = "SA_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
-    /// Address the gRPC services (cluster, raft, admin, ingest) listen on.
+    /// Address the gRPC services (cluster, admin, alerts, ingest, and raft unless --peer-addr
+    /// gives peers their own) listen on.
     #[arg(long, env = "SA_GRPC_ADDR", default_value = "127.0.0.1:7710")]
     pub grpc_addr: SocketAddr,
 
@@ -29,6 +30,16 @@ pub struct NodeArgs {
     /// [default: the bound --grpc-addr].
     #[arg(long, env = "SA_ADVERTISE_ADDR")]
     pub advertise_addr: Option<String>,
+
+    /// A listener of its own for traffic between nodes (Raft, joins, the data key), so the
+    /// operators' --grpc-addr can be firewalled apart; Raft is then served only here, and other
+    /// nodes --join this address.
+    #[arg(long, env = "SA_PEER_ADDR")]
+    pub peer_addr: Option<SocketAddr>,
+
+    /// Address other nodes should use to reach --peer-addr [default: the bound --peer-addr].
+    #[arg(long, env = "SA_ADVERTISE_PEER_ADDR", requires = "peer_addr")]
+    pub advertise_peer_addr: Option<String>,
 
     /// Directory with this node's certificates: ca.crt, node.crt, node.key (and ca.key where
     /// certificates are issued) [default: <data-dir>/certs]. A first start on loopback with
@@ -147,6 +158,20 @@ impl NodeArgs {
             memory_bytes: self.bundle_check_memory_mib << 20,
             wall: self.bundle_check_timeout,
         }
+    }
+
+    /// Every address the node listens on or advertises (HOST:PORT), for its certificate's names.
+    pub fn served_addresses(&self) -> Vec<String> {
+        [
+            self.advertise_addr.clone(),
+            Some(self.grpc_addr.to_string()),
+            Some(self.http_addr.to_string()),
+            self.peer_addr.map(|addr| addr.to_string()),
+            self.advertise_peer_addr.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     pub fn certs_dir(&self) -> PathBuf {

@@ -35,9 +35,11 @@ pub async fn enroll_if_needed(args: &NodeArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let token = JoinToken::parse(text)?;
-    let (grpc, http) = (args.grpc_addr.to_string(), args.http_addr.to_string());
-    let advertised = args.advertise_addr.clone().unwrap_or_else(|| grpc.clone());
-    let addresses: Vec<String> = [advertised.clone(), grpc, http].into_iter().collect();
+    let advertised = args
+        .advertise_addr
+        .clone()
+        .unwrap_or_else(|| args.grpc_addr.to_string());
+    let addresses = args.served_addresses();
     let (request_pem, key_pem) = sa_tls::node_request(&format!("node {advertised}"))
         .context("cannot make this node's key")?;
     let channel = pinned_channel(seed, &token.ca_sha256).await?;

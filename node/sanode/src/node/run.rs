@@ -66,16 +66,32 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     let http_listener = TcpListener::bind(args.http_addr)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", args.http_addr))?;
+    let peer_listener = match args.peer_addr {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for peers on {addr}"))?,
+        ),
+        None => None,
+    };
     let grpc_addr = grpc_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
     let advertise_addr = args
         .advertise_addr
         .clone()
         .unwrap_or_else(|| grpc_addr.to_string());
+    // What the other members dial: the peer listener when there is one.
+    let member_addr = match &peer_listener {
+        Some(listener) => args
+            .advertise_peer_addr
+            .clone()
+            .unwrap_or(listener.local_addr()?.to_string()),
+        None => advertise_addr.clone(),
+    };
 
     let replica = Replica::open(ReplicaConfig {
         node_id: identity.node_id,
-        advertise_addr: advertise_addr.clone(),
+        advertise_addr: member_addr.clone(),
         data_dir: args.data_dir.clone(),
         timing: RaftTiming {
             snapshot_after_logs: args.snapshot_after_logs,
@@ -174,24 +190,35 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     } else {
         Enforcement::Open
     };
-    let grpc_routes = tonic::service::Routes::new(ClusterServer::new(ClusterService {
-        node: node.clone(),
-        cluster_keys: alert_runtime.cluster_keys.clone(),
-        certs: match &transport {
-            Transport::Tls(tls) => Some(tls.files().clone()),
-            Transport::Plaintext => None,
-        },
-    }))
-    .add_service(
-        AdminServer::new(AdminService { node: node.clone() })
-            .max_decoding_message_size(sa_proto::MAX_ADMIN_MESSAGE_BYTES)
-            .max_encoding_message_size(sa_proto::MAX_ADMIN_MESSAGE_BYTES),
-    )
-    .add_service(AlertsServer::new(alert_runtime.service))
-    .add_service(IngestServer::new(IngestService {
-        context: source.clone(),
-    }))
-    .add_service(RaftService::new(replica.clone()).into_server());
+    let cluster_service = || {
+        ClusterServer::new(ClusterService {
+            node: node.clone(),
+            cluster_keys: alert_runtime.cluster_keys.clone(),
+            certs: match &transport {
+                Transport::Tls(tls) => Some(tls.files().clone()),
+                Transport::Plaintext => None,
+            },
+        })
+    };
+    let raft_service = || RaftService::new(replica.clone()).into_server();
+    let mut grpc_routes = tonic::service::Routes::new(cluster_service())
+        .add_service(
+            AdminServer::new(AdminService { node: node.clone() })
+                .max_decoding_message_size(sa_proto::MAX_ADMIN_MESSAGE_BYTES)
+                .max_encoding_message_size(sa_proto::MAX_ADMIN_MESSAGE_BYTES),
+        )
+        .add_service(IngestServer::new(IngestService {
+            context: source.clone(),
+        }));
+    // With a peer listener, Raft is served there only: firewalling it keeps everyone else out.
+    let peer_routes = match &peer_listener {
+        Some(_) => Some(tonic::service::Routes::new(cluster_service()).add_service(raft_service())),
+        None => {
+            grpc_routes = grpc_routes.add_service(raft_service());
+            None
+        }
+    };
+    let grpc_routes = grpc_routes.add_service(AlertsServer::new(alert_runtime.service));
     let callers = Callers {
         tokens: Tokens::new(replica.clone()),
         revocations: Revocations::new(replica.clone()),
@@ -227,68 +254,72 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
                 )
             }
         }));
-    let (grpc, http): (BoxedServer, BoxedServer) = match &transport {
+    macro_rules! serve_grpc {
+        ($routes:expr, $incoming:expr) => {
+            boxed(
+                grpc_server()
+                    .add_routes($routes)
+                    .serve_with_incoming_shutdown(
+                        $incoming,
+                        servers_stop.clone().cancelled_owned(),
+                    ),
+            )
+        };
+    }
+    macro_rules! serve_http {
+        ($incoming:expr) => {
+            boxed(
+                axum::serve(
+                    $incoming,
+                    http_router.into_make_service_with_connect_info::<Peer>(),
+                )
+                .with_graceful_shutdown(servers_stop.clone().cancelled_owned())
+                .into_future(),
+            )
+        };
+    }
+    let mut servers: Vec<(&str, BoxedServer)> = Vec::new();
+    match &transport {
         Transport::Plaintext => {
             transport_metrics.tls_enabled.set(0);
-            (
-                boxed(
-                    grpc_server()
-                        .add_routes(grpc_routes)
-                        .serve_with_incoming_shutdown(
-                            tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
-                            servers_stop.clone().cancelled_owned(),
-                        ),
-                ),
-                boxed(
-                    axum::serve(
-                        http_listener,
-                        http_router.into_make_service_with_connect_info::<Peer>(),
-                    )
-                    .with_graceful_shutdown(servers_stop.clone().cancelled_owned())
-                    .into_future(),
-                ),
-            )
+            let plain = tokio_stream::wrappers::TcpListenerStream::new;
+            servers.push(("gRPC", serve_grpc!(grpc_routes, plain(grpc_listener))));
+            if let (Some(listener), Some(routes)) = (peer_listener, peer_routes) {
+                servers.push(("peer gRPC", serve_grpc!(routes, plain(listener))));
+            }
+            servers.push(("HTTP", serve_http!(http_listener)));
         }
         Transport::Tls(tls) => {
             transport_metrics.tls_enabled.set(1);
-            let grpc_incoming = tls_listener::accept(
-                grpc_listener,
-                tls.grpc.clone(),
-                transport_metrics.handshake_failures.clone(),
-                servers_stop.clone(),
-            )?;
-            let http_incoming = tls_listener::accept(
-                http_listener,
-                tls.http.clone(),
-                transport_metrics.handshake_failures.clone(),
-                servers_stop.clone(),
-            )?;
+            let accept = |listener, config| {
+                tls_listener::accept(
+                    listener,
+                    config,
+                    transport_metrics.handshake_failures.clone(),
+                    servers_stop.clone(),
+                )
+            };
+            let grpc_incoming = accept(grpc_listener, tls.grpc.clone())?;
+            servers.push((
+                "gRPC",
+                serve_grpc!(grpc_routes, grpc_incoming.into_stream()),
+            ));
+            if let (Some(listener), Some(routes)) = (peer_listener, peer_routes) {
+                let incoming = accept(listener, tls.grpc.clone())?;
+                servers.push(("peer gRPC", serve_grpc!(routes, incoming.into_stream())));
+            }
+            servers.push((
+                "HTTP",
+                serve_http!(accept(http_listener, tls.http.clone())?),
+            ));
             tokio::spawn(super::transport::watch_certificates(
                 tls.clone(),
                 args.cert_reload_interval,
                 transport_metrics.cert_expiry_seconds.clone(),
                 servers_stop.clone(),
             ));
-            (
-                boxed(
-                    grpc_server()
-                        .add_routes(grpc_routes)
-                        .serve_with_incoming_shutdown(
-                            grpc_incoming.into_stream(),
-                            servers_stop.clone().cancelled_owned(),
-                        ),
-                ),
-                boxed(
-                    axum::serve(
-                        http_incoming,
-                        http_router.into_make_service_with_connect_info::<Peer>(),
-                    )
-                    .with_graceful_shutdown(servers_stop.clone().cancelled_owned())
-                    .into_future(),
-                ),
-            )
         }
-    };
+    }
 
     tracing::info!(
         node_id = identity.node_id,
@@ -296,6 +327,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         %grpc_addr,
         %http_addr,
         advertise_addr = %advertise_addr,
+        member_addr = %member_addr,
         tls = transport.is_tls(),
         data_dir = %args.data_dir.display(),
         config_version = version,
@@ -303,8 +335,16 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         "node started"
     );
 
-    let grpc_task = tokio::spawn(async move { grpc.await.context("gRPC server failed") });
-    let http_task = tokio::spawn(async move { http.await.context("HTTP server failed") });
+    let server_tasks: Vec<_> = servers
+        .into_iter()
+        .map(|(name, server)| {
+            tokio::spawn(async move {
+                server
+                    .await
+                    .with_context(|| format!("{name} server failed"))
+            })
+        })
+        .collect();
 
     let refresh_metrics = lookup_refresh::RefreshMetrics::new();
     node.metrics
@@ -366,8 +406,9 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     // The process-wide lookup source would keep the database open until exit.
     sa_rules::lookup::uninstall();
     replica.shutdown().await;
-    grpc_task.await??;
-    http_task.await??;
+    for task in server_tasks {
+        task.await??;
+    }
     tracing::info!("node stopped");
     Ok(())
 }

@@ -27,8 +27,10 @@ impl Transport {
     /// first start on loopback.
     pub fn prepare(args: &NodeArgs) -> anyhow::Result<Transport> {
         let (grpc_addr, http_addr) = (args.grpc_addr, args.http_addr);
-        let addresses = [grpc_addr, http_addr];
-        let loopback = addresses.iter().all(|addr| addr.ip().is_loopback());
+        let loopback = [Some(grpc_addr), Some(http_addr), args.peer_addr]
+            .iter()
+            .flatten()
+            .all(|addr| addr.ip().is_loopback());
         if args.insecure {
             if !loopback && !args.insecure_non_loopback {
                 bail!(
@@ -64,12 +66,8 @@ impl Transport {
                     files.dir.display()
                 );
             }
-            let (grpc, http) = (grpc_addr.to_string(), http_addr.to_string());
-            let names = NodeNames::from_addresses(
-                [args.advertise_addr.as_deref(), Some(&grpc), Some(&http)]
-                    .into_iter()
-                    .flatten(),
-            );
+            let addresses = args.served_addresses();
+            let names = NodeNames::from_addresses(addresses.iter().map(String::as_str));
             files
                 .bootstrap(&names)
                 .context("cannot create the certificates of a first start")?;

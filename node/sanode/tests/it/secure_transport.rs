@@ -604,3 +604,65 @@ fn bearer_tokens_act_as_their_role_until_revoked_or_expired() {
         assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
     }
 }
+
+/// `--peer-addr`: Raft is served on the peer listener only, administration on the gRPC address
+/// only, so each can be firewalled apart.
+#[test]
+fn a_peer_listener_takes_raft_away_from_the_operators_address() {
+    use sa_proto::admin::v1::GetConfigRequest;
+    use sa_proto::admin::v1::admin_client::AdminClient;
+
+    let dir = tempfile::tempdir().unwrap();
+    let peer = std::net::SocketAddr::from(([127, 0, 0, 1], free_loopback_port()));
+    let mut options = NodeOptions::new(crate::SANODE, dir.path().join("data"));
+    options
+        .extra_args
+        .extend(["--peer-addr".to_string(), peer.to_string()]);
+    let node = NodeProcess::start(&options).unwrap();
+    let certs_dir = node.certs_dir.clone().unwrap();
+    let read = |name: &str| std::fs::read_to_string(certs_dir.join(name)).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let channel = |addr: std::net::SocketAddr, cert: &str, key: &str| {
+        let tls = sa_tls::tonic_client(&read("ca.crt"), Some((&read(cert), &read(key))));
+        runtime.block_on(async {
+            tonic::transport::Endpoint::from_shared(format!("https://{addr}"))
+                .unwrap()
+                .tls_config(tls)
+                .unwrap()
+                .connect()
+                .await
+                .unwrap()
+        })
+    };
+    let vote = |addr| {
+        let channel = channel(addr, "node.crt", "node.key");
+        runtime
+            .block_on(RaftClient::new(channel).vote(RaftPayload { data: Vec::new() }))
+            .unwrap_err()
+    };
+    assert_eq!(vote(node.grpc_addr).code(), tonic::Code::Unimplemented);
+    let on_peer = vote(peer);
+    assert_ne!(on_peer.code(), tonic::Code::Unimplemented, "{on_peer:?}");
+    assert_ne!(on_peer.code(), tonic::Code::PermissionDenied, "{on_peer:?}");
+
+    let get_config = |addr| {
+        let channel = channel(addr, "admin.crt", "admin.key");
+        runtime.block_on(AdminClient::new(channel).get_config(GetConfigRequest::default()))
+    };
+    assert!(get_config(node.grpc_addr).is_ok());
+    assert_eq!(
+        get_config(peer).unwrap_err().code(),
+        tonic::Code::Unimplemented
+    );
+
+    // The member address is the peer listener's; the node's certificate names it.
+    let status = sactl_in(&node, &["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let nodes = sactl_in(&node, &["nodes", "--json"]);
+    let nodes: serde_json::Value = serde_json::from_slice(&nodes.stdout).unwrap();
+    assert_eq!(nodes[0]["addr"], peer.to_string(), "{nodes} {status}");
+    assert_eq!(nodes[0]["healthy"], true, "{nodes}");
+}
