@@ -115,9 +115,17 @@ fn every_kind_of_write_leaves_one_entry_that_survives_a_leader_kill() {
         set["summary"], "webhook:audit (url)",
         "names, never values: {set}"
     );
+    let failed = entries
+        .iter()
+        .find(|e| e["action"] == "rules change" && e["result"] != "ok")
+        .unwrap();
+    assert!(
+        failed["result"].as_str().unwrap().contains("no_such_rule"),
+        "the reason: {failed}"
+    );
     let rules_entry = entries
         .iter()
-        .find(|e| e["action"] == "rules change")
+        .find(|e| e["action"] == "rules change" && e["result"] == "ok")
         .unwrap();
     assert!(
         rules_entry["summary"].as_str().unwrap().contains(&rule),
@@ -138,4 +146,36 @@ fn every_kind_of_write_leaves_one_entry_that_survives_a_leader_kill() {
         serde_json::from_str::<Value>(&mine).unwrap(),
         serde_json::json!([])
     );
+
+    // Membership, token revocation and replays, through a survivor: one entry each.
+    let killed_id = (leader + 1).to_string();
+    cluster
+        .wait_until(Duration::from_secs(30), "a new leader", |c| {
+            c.leader().is_some()
+        })
+        .unwrap();
+    succeeded(&cluster, survivor, &["remove-node", &killed_id]);
+    let token = succeeded(
+        &cluster,
+        survivor,
+        &["tokens", "create", "--role", "viewer"],
+    );
+    let id = token
+        .lines()
+        .last()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    succeeded(&cluster, survivor, &["tokens", "revoke", &id]);
+    succeeded(&cluster, survivor, &["dead-letters", "replay"]);
+    let after = audit(&cluster, survivor);
+    for action in ["remove-node", "tokens revoke", "dead-letters replay"] {
+        let found: Vec<&Value> = after.iter().filter(|e| e["action"] == action).collect();
+        assert_eq!(found.len(), 1, "{action}: {found:?}");
+        assert_eq!(found[0]["result"], "ok", "{action}: {found:?}");
+    }
+    let removal = after.iter().find(|e| e["action"] == "remove-node").unwrap();
+    assert_eq!(removal["summary"], format!("node {killed_id}"), "{removal}");
 }
