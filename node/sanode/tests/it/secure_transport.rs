@@ -28,6 +28,23 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// A gRPC channel to `addr` over TLS as `tls` says (the CA, and a client certificate or none).
+fn tls_channel(
+    runtime: &tokio::runtime::Runtime,
+    addr: std::net::SocketAddr,
+    tls: tonic::transport::ClientTlsConfig,
+) -> tonic::transport::Channel {
+    runtime.block_on(async {
+        tonic::transport::Endpoint::from_shared(format!("https://{addr}"))
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    })
+}
+
 fn start_default(dir: &Path) -> NodeProcess {
     NodeProcess::start(&NodeOptions::new(crate::SANODE, dir.join("data"))).unwrap()
 }
@@ -243,15 +260,8 @@ fn a_client_certificate_cannot_call_raft() {
         .unwrap();
     let call = |cert: &str, key: &str| {
         let tls = sa_tls::tonic_client(&read("ca.crt"), Some((&read(cert), &read(key))));
+        let channel = tls_channel(&runtime, node.grpc_addr, tls);
         runtime.block_on(async {
-            let channel =
-                tonic::transport::Endpoint::from_shared(format!("https://{}", node.grpc_addr))
-                    .unwrap()
-                    .tls_config(tls)
-                    .unwrap()
-                    .connect()
-                    .await
-                    .unwrap();
             RaftClient::new(channel)
                 .vote(RaftPayload { data: Vec::new() })
                 .await
@@ -415,15 +425,7 @@ fn every_rpc_and_route_admits_exactly_the_roles_of_the_access_table() {
     for role in roles {
         let id = identity(role);
         let tls = sa_tls::tonic_client(&ca, id.as_ref().map(|(c, k)| (c.as_str(), k.as_str())));
-        let channel = runtime.block_on(async {
-            tonic::transport::Endpoint::from_shared(format!("https://{}", node.grpc_addr))
-                .unwrap()
-                .tls_config(tls)
-                .unwrap()
-                .connect()
-                .await
-                .unwrap()
-        });
+        let channel = tls_channel(&runtime, node.grpc_addr, tls);
         for (method, allowed) in GRPC_METHODS {
             let status = runtime.block_on(async {
                 let mut grpc = tonic::client::Grpc::new(channel.clone());
@@ -553,15 +555,8 @@ fn bearer_tokens_act_as_their_role_until_revoked_or_expired() {
         .unwrap();
     let ca = std::fs::read_to_string(certs_dir.join("ca.crt")).unwrap();
     let status_with = |token: &str| {
+        let channel = tls_channel(&runtime, node.grpc_addr, sa_tls::tonic_client(&ca, None));
         runtime.block_on(async {
-            let channel =
-                tonic::transport::Endpoint::from_shared(format!("https://{}", node.grpc_addr))
-                    .unwrap()
-                    .tls_config(sa_tls::tonic_client(&ca, None))
-                    .unwrap()
-                    .connect()
-                    .await
-                    .unwrap();
             let mut request = tonic::Request::new(StatusRequest {});
             request
                 .metadata_mut()
@@ -627,15 +622,7 @@ fn a_peer_listener_takes_raft_away_from_the_operators_address() {
         .unwrap();
     let channel = |addr: std::net::SocketAddr, cert: &str, key: &str| {
         let tls = sa_tls::tonic_client(&read("ca.crt"), Some((&read(cert), &read(key))));
-        runtime.block_on(async {
-            tonic::transport::Endpoint::from_shared(format!("https://{addr}"))
-                .unwrap()
-                .tls_config(tls)
-                .unwrap()
-                .connect()
-                .await
-                .unwrap()
-        })
+        tls_channel(&runtime, addr, tls)
     };
     let vote = |addr| {
         let channel = channel(addr, "node.crt", "node.key");
