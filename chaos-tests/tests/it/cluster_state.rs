@@ -1,10 +1,11 @@
 //! Replicated state with real processes: config bundles reach every node (also across a leader
-//! kill and a restart), lookup values written on one node are read by rules on another, and a
-//! node re-added with a wiped disk catches up by snapshot.
+//! kill and a restart, and when their rules import a package only the nodes' Python environment
+//! has), lookup values written on one node are read by rules on another, and a node re-added
+//! with a wiped disk catches up by snapshot.
 
 use std::time::Duration;
 
-use sa_chaos_tests::{TestCluster, repository_root};
+use sa_chaos_tests::{TestCluster, repository_root, workspace_binary, write_repository};
 use serde_json::Value;
 
 fn config_versions(cluster: &TestCluster, via: usize) -> Vec<Option<u64>> {
@@ -225,4 +226,102 @@ fn a_node_readded_with_a_wiped_disk_catches_up_by_snapshot() {
         log.contains("installed snapshot"),
         "the wiped node caught up from a snapshot:\n{log}"
     );
+}
+
+/// A virtualenv-shaped directory for the system's Python whose site-packages alone hold the
+/// package `sa_only_here`, as `pip install` into a venv would leave it.
+fn environment_with_a_package(dir: &std::path::Path) -> std::path::PathBuf {
+    let version = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')",
+        ])
+        .output()
+        .unwrap();
+    let version = String::from_utf8(version.stdout).unwrap();
+    let env = dir.join("venv");
+    let package = env.join(format!(
+        "lib/python{}/site-packages/sa_only_here",
+        version.trim()
+    ));
+    std::fs::create_dir_all(&package).unwrap();
+    std::fs::write(
+        package.join("__init__.py"),
+        "def is_bad(kind):\n    return kind == 'bad'\n",
+    )
+    .unwrap();
+    env
+}
+
+#[test]
+fn a_repository_whose_rules_import_a_package_of_the_python_env_validates_and_pushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = environment_with_a_package(dir.path());
+    let repo = write_repository(
+        dir.path(),
+        &[(
+            "pyenv",
+            serde_json::json!({"id": "pyenv", "classifier_config": {}, "data_sources": {"http": {"events": ["pyenv"]}}}),
+        )],
+        &[(
+            "pyenv",
+            serde_json::json!({"pyenv:event": {"parser": "json", "schema": {"kind": "string"}}}),
+        )],
+        &[(
+            "pyenv_rules.py",
+            "from sa_only_here import is_bad\nfrom streamalert.shared.rule import rule\n\n\n@rule(logs=['pyenv:event'])\ndef pyenv_bad(rec):\n    return is_bad(rec['kind'])\n",
+        )],
+        None,
+    )
+    .unwrap();
+    let repo = repo.to_str().unwrap();
+    let sactl = |args: &[&str]| {
+        std::process::Command::new(workspace_binary("sactl").unwrap())
+            .env_remove("VIRTUAL_ENV")
+            .env_remove("SA_PYTHON_ENV")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let without = sactl(&["config", "validate", repo]);
+    assert_eq!(without.status.code(), Some(1), "{without:?}");
+    let stderr = String::from_utf8_lossy(&without.stderr);
+    assert!(
+        stderr.contains("No module named 'sa_only_here'"),
+        "{stderr}"
+    );
+    let env_arg = env.to_str().unwrap();
+    let with = sactl(&["config", "validate", "--python-env", env_arg, repo]);
+    assert!(with.status.success(), "{with:?}");
+
+    let mut cluster = TestCluster::start_configured(3, |options| {
+        options.repo = repository_root();
+        options
+            .extra_args
+            .extend(["--python-env".to_string(), env_arg.to_string()]);
+    })
+    .unwrap();
+    // Each node checks the pushed bundle in a child with the node's own --python-env.
+    let push = cluster.sactl(0, &["config", "push", "--python-env", env_arg, repo]);
+    assert!(push.status.success(), "{push:?}");
+    cluster
+        .wait_until(Duration::from_secs(60), "every node runs config v1", |c| {
+            all_run(c, 0, 3, 1)
+        })
+        .unwrap();
+    let rules = cluster.sactl(1, &["rules", "list", "--json"]);
+    assert!(
+        String::from_utf8_lossy(&rules.stdout).contains("pyenv_bad"),
+        "{rules:?}"
+    );
+    // A node restarted from the data dir loads them again with its environment.
+    cluster.kill9(2).unwrap();
+    cluster.restart(2).unwrap();
+    cluster
+        .wait_until(
+            Duration::from_secs(60),
+            "the restarted node runs config v1",
+            |c| all_run(c, 0, 3, 1),
+        )
+        .unwrap();
 }

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use sa_rules::{EngineOptions, RulesEngine};
+use sa_rules::{EngineOptions, PythonEnv, RulesEngine};
 
 use crate::LoadedRepository;
 
@@ -21,7 +21,7 @@ pub struct RepositorySummary {
 /// Full validation of a repository in this process: config loads and every rule, matcher and
 /// publisher imports. A process holds one interpreter, so this is for `sactl` and for the node's
 /// `--check-repository` child process, never for a running node.
-pub fn check_repository(root: &Path) -> anyhow::Result<RepositorySummary> {
+pub fn check_repository(root: &Path, env: &PythonEnv) -> anyhow::Result<RepositorySummary> {
     let repository = LoadedRepository::load(root, &root.join("conf"), None)
         .with_context(|| format!("{}: invalid configuration", root.display()))?;
     let files = &repository.classifier.config().files;
@@ -36,7 +36,11 @@ pub fn check_repository(root: &Path) -> anyhow::Result<RepositorySummary> {
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    let engine = RulesEngine::load(&repository.layout, &EngineOptions::default())
+    let options = EngineOptions {
+        env: env.clone(),
+        ..EngineOptions::default()
+    };
+    let engine = RulesEngine::load(&repository.layout, &options)
         .with_context(|| format!("{}: rules do not load", root.display()))?;
     Ok(RepositorySummary {
         rules: engine

@@ -32,6 +32,9 @@ pub struct ValidateArgs {
     /// Also run the repository's rule tests (`sactl test rules`).
     #[arg(long)]
     pub run_tests: bool,
+    /// Python environment (a virtualenv) whose packages rules import (default: $VIRTUAL_ENV).
+    #[arg(long, env = "SA_PYTHON_ENV")]
+    pub python_env: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -49,6 +52,10 @@ pub struct PushArgs {
     /// Unstage these rules: their alerts go to their outputs again.
     #[arg(long, num_args = 1.., value_name = "RULE")]
     pub unstage_rules: Vec<String>,
+    /// Python environment (a virtualenv) whose packages rules import (default: $VIRTUAL_ENV);
+    /// the nodes check the bundle with their own `--python-env`.
+    #[arg(long, env = "SA_PYTHON_ENV")]
+    pub python_env: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -78,12 +85,12 @@ pub struct Invalid(pub String);
 pub async fn run(node: &Target, command: ConfigCommand) -> anyhow::Result<()> {
     match command {
         ConfigCommand::Validate(args) => {
-            let rules = validate(&args.dir, args.run_tests)?;
+            let rules = validate(&args.dir, args.run_tests, args.python_env.clone())?;
             println!("{}: valid ({rules} rules)", args.dir.display());
             Ok(())
         }
         ConfigCommand::Push(args) => {
-            validate(&args.dir, args.run_tests)?;
+            validate(&args.dir, args.run_tests, args.python_env.clone())?;
             let bundle = ConfigBundle::collect(&args.dir)?;
             let files = bundle.files.len();
             let mut client = admin(node).await?;
@@ -164,15 +171,22 @@ pub async fn run(node: &Target, command: ConfigCommand) -> anyhow::Result<()> {
     }
 }
 
-/// Loads the repository in this process (config, then every rule) and optionally runs its tests.
-fn validate(dir: &std::path::Path, run_tests: bool) -> anyhow::Result<usize> {
-    let rules = sa_repository::check_repository(dir)
+/// Loads the repository in this process (config, then every rule, importing packages from
+/// `python_env`) and optionally runs its tests.
+fn validate(
+    dir: &std::path::Path,
+    run_tests: bool,
+    python_env: Option<PathBuf>,
+) -> anyhow::Result<usize> {
+    let env = sa_rules::PythonEnv::resolve(python_env.clone());
+    let rules = sa_repository::check_repository(dir, &env)
         .map_err(|e| Invalid(format!("{e:#}")))?
         .rules
         .len();
     if run_tests {
         let request = sa_rules::test_runner::TestRulesRequest {
             repo: Some(dir.to_path_buf()),
+            python_env,
             ..Default::default()
         };
         let (report, failed) =

@@ -14,7 +14,8 @@ fn main() -> ExitCode {
         // Runs before any runtime or interpreter of the node exists: this process is the check.
         // The summary goes to stdout as JSON for the node that asked, on a line of its own
         // whatever the rules printed while imported.
-        return match sa_repository::check_repository(dir) {
+        let env = sa_rules::PythonEnv::resolve(args.python_env.clone());
+        return match sa_repository::check_repository(dir, &env) {
             Ok(summary) => match serde_json::to_string(&summary) {
                 Ok(json) => {
                     println!("\n{}{json}", sa_repository::SUMMARY_MARKER);

@@ -79,9 +79,14 @@ impl Admin for AdminService {
         let bundle: ConfigBundle = serde_json::from_slice(&request.bundle).map_err(|e| {
             ServiceError::InvalidArgument(format!("undecodable config bundle: {e}"))
         })?;
-        let summary = bundle_check::validate(&self.node.data_dir, &bundle, self.node.bundle_check)
-            .await
-            .map_err(|e| ServiceError::InvalidArgument(format!("config bundle refused:\n{e:#}")))?;
+        let summary = bundle_check::validate(
+            &self.node.data_dir,
+            &bundle,
+            self.node.bundle_check,
+            &self.node.python_env,
+        )
+        .await
+        .map_err(|e| ServiceError::InvalidArgument(format!("config bundle refused:\n{e:#}")))?;
         let rules: BTreeSet<String> = summary.rules.into_iter().collect();
         let sync = SyncRequest {
             stage_new: summary.rule_staging && !request.skip_rule_staging,

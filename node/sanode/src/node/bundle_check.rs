@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 
 use sa_repository::bundle::ConfigBundle;
 use sa_repository::{RepositorySummary, SUMMARY_MARKER};
+use sa_rules::PythonEnv;
 
 /// What one bundle check may use.
 #[derive(Debug, Clone, Copy)]
@@ -21,10 +22,13 @@ pub struct CheckLimits {
     pub wall: Duration,
 }
 
+/// Checks `bundle` in a child process that imports its rules with `python_env`, the
+/// environment this node runs rules with.
 pub async fn validate(
     data_dir: &Path,
     bundle: &ConfigBundle,
     limits: CheckLimits,
+    python_env: &PythonEnv,
 ) -> anyhow::Result<RepositorySummary> {
     let scratch = data_dir.join("tmp");
     std::fs::create_dir_all(&scratch)
@@ -39,6 +43,13 @@ pub async fn validate(
         .arg("--check-repository")
         .arg(dir.path())
         .kill_on_drop(true);
+    match &python_env.dir {
+        Some(env) => command.arg("--python-env").arg(env),
+        // Not the node's $VIRTUAL_ENV either: the node resolved it already, to nothing.
+        None => command
+            .env_remove("VIRTUAL_ENV")
+            .env_remove("SA_PYTHON_ENV"),
+    };
     let (cpu_seconds, memory_bytes) = (limits.cpu.as_secs().max(1), limits.memory_bytes);
     // SAFETY: between fork and exec the closure only calls setrlimit, which is async-signal-safe,
     // on values computed before the fork.

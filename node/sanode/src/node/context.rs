@@ -19,6 +19,9 @@ pub struct NodeContext {
     pub tls: bool,
     /// What validating a pushed bundle may use.
     pub bundle_check: super::bundle_check::CheckLimits,
+    /// The Python environment rules import packages from (`--python-env`): pushed bundles
+    /// are checked with it too.
+    pub python_env: sa_rules::PythonEnv,
     pub data_dir: PathBuf,
     pub metrics: Arc<NodeMetrics>,
     pub replica: Replica,

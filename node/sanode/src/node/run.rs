@@ -110,9 +110,10 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         threat_intel: None,
     };
     sa_rules::lookup::install(Arc::new(lookups.clone()));
+    let python_env = PythonEnv::resolve(args.python_env.clone());
     let options = EngineOptions {
         whole_records: args.rules_whole_records,
-        env: PythonEnv::resolve(args.python_env.clone()),
+        env: python_env.clone(),
         ..EngineOptions::default()
     };
     let (repository, version) = initial_repository(&args, &configs)?;
@@ -137,6 +138,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         http_addr: http_addr.to_string(),
         tls: transport.is_tls(),
         bundle_check: args.bundle_check_limits(),
+        python_env,
         data_dir: args.data_dir.clone(),
         metrics,
         replica: replica.clone(),
