@@ -482,6 +482,36 @@ fn a_split_and_a_merge_during_consumption_lose_nothing_and_read_children_after_p
             .all(|n| expected.contains_key(&n))
     );
     assert_alerts_exactly(&s.cluster, &expected, Duration::from_secs(90));
+
+    // Parents whose children are being read are done: `sactl status` leaves them out unless
+    // --all, and says how many it left out.
+    let parents_done = [&ids[0], &ids[2], &ids[3]];
+    s.cluster
+        .wait_until(
+            Duration::from_secs(30),
+            "every parent's child checkpointed",
+            |c| {
+                shards(c, 0)
+                    .iter()
+                    .filter(|shard| shard["children_reading"] == true)
+                    .count()
+                    == parents_done.len()
+            },
+        )
+        .unwrap();
+    let table = String::from_utf8(s.cluster.sactl(0, &["status"]).stdout).unwrap();
+    let all = String::from_utf8(s.cluster.sactl(0, &["status", "--all"]).stdout).unwrap();
+    for parent in parents_done {
+        assert!(!table.contains(parent.as_str()), "{parent} shown:\n{table}");
+        assert!(
+            all.contains(parent.as_str()),
+            "{parent} missing from --all:\n{all}"
+        );
+    }
+    assert!(
+        table.contains("(3 finished shards whose children are being read not shown"),
+        "{table}"
+    );
 }
 
 #[test]

@@ -48,6 +48,9 @@ pub struct ShardProgress {
     /// The node that wrote it.
     pub node: u64,
     pub updated_ms: u64,
+    /// The shards this one was split or merged from (read to their end before it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<String>,
 }
 
 /// One shard as `sactl status` shows it.
@@ -295,6 +298,7 @@ mod tests {
             millis_behind_latest: 0,
             node: 1,
             updated_ms: now_ms(),
+            parents: Vec::new(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! `sactl alerts list|show|resend`: committed alerts and where their delivery stands.
 
 use super::Target;
+use super::table::Table;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use sa_proto::alerts::v1::{ListAlertsRequest, ResendAlertRequest, ShowAlertRequest};
@@ -97,10 +98,7 @@ pub async fn run(node: &Target, command: AlertsCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&summaries)?);
                 return Ok(());
             }
-            println!(
-                "{:<36}  {:<27}  {:<32}  {:<9}  OUTPUTS",
-                "ALERT ID", "CREATED", "RULE", "STATUS"
-            );
+            let mut table = Table::new(&["ALERT ID", "CREATED", "RULE", "STATUS", "OUTPUTS"]);
             for summary in &summaries {
                 let alert = &summary["alert"];
                 let outputs: Vec<String> = summary["outputs"]
@@ -114,15 +112,16 @@ pub async fn run(node: &Target, command: AlertsCommand) -> anyhow::Result<()> {
                             .collect()
                     })
                     .unwrap_or_default();
-                println!(
-                    "{:<36}  {:<27}  {:<32}  {:<9}  {}",
-                    alert["AlertID"].as_str().unwrap_or(""),
-                    alert["Created"].as_str().unwrap_or(""),
-                    alert["RuleName"].as_str().unwrap_or(""),
-                    summary["status"].as_str().unwrap_or(""),
-                    outputs.join(" ")
-                );
+                let text = |value: &Value| value.as_str().unwrap_or("").to_string();
+                table.row(vec![
+                    text(&alert["AlertID"]),
+                    text(&alert["Created"]),
+                    text(&alert["RuleName"]),
+                    text(&summary["status"]),
+                    outputs.join(" "),
+                ]);
             }
+            table.print();
             eprintln!("{} alerts", summaries.len());
         }
         AlertsCommand::Show { alert_id, json } => {

@@ -6,6 +6,7 @@ use sa_proto::admin::v1::ListAuditRequest;
 use serde_json::json;
 
 use super::Target;
+use super::table::Table;
 use super::alerts::parse_instant;
 use super::config::refused;
 use super::connect;
@@ -62,20 +63,17 @@ pub async fn run(node: &Target, command: AuditCommand) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    println!(
-        "{:<27}  {:<20}  {:<8}  {:<22}  {:<6}  WHAT",
-        "AT", "WHO", "ROLE", "ACTION", "RESULT"
-    );
+    let mut table = Table::new(&["AT", "WHO", "ROLE", "ACTION", "RESULT", "WHAT"]);
     for e in &reply.entries {
-        println!(
-            "{:<27}  {:<20}  {:<8}  {:<22}  {:<6}  {}",
+        table.row(vec![
             at(e.at_micros),
-            e.who,
-            e.role,
-            e.action,
-            e.result,
-            e.summary
-        );
+            e.who.clone(),
+            e.role.clone(),
+            e.action.clone(),
+            e.result.clone(),
+            e.summary.clone(),
+        ]);
     }
+    table.print();
     Ok(())
 }

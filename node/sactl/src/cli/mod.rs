@@ -51,6 +51,8 @@ pub struct Cli {
 /// The command registry: a command is a module with its clap arguments and
 /// `pub async fn run(node: &Target, args) -> anyhow::Result<()>` (`node` is `--node` with the
 /// credentials to call it; offline commands ignore it), and one entry here, whose doc comment is its help line.
+mod table;
+
 macro_rules! commands {
     ($( $(#[$attr:meta])* $variant:ident($module:ident::$args:ident) ),+ $(,)?) => {
         $(mod $module;)+

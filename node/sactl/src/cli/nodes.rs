@@ -1,6 +1,7 @@
 //! `sactl nodes`: the members of the cluster, each asked directly.
 
 use super::Target;
+use super::table::Table;
 use clap::Args;
 use serde::Serialize;
 
@@ -79,24 +80,21 @@ pub async fn member_rows(addr: &Target) -> anyhow::Result<Vec<NodeRow>> {
 }
 
 pub fn print_table(rows: &[NodeRow]) {
-    println!(
-        "{:<18} {:<22} {:<9} {:>5} {:>8} {:>7}  health",
-        "ID", "ADDRESS", "ROLE", "TERM", "APPLIED", "CONFIG"
-    );
+    let mut table = Table::new(&["ID", "ADDRESS", "ROLE", "TERM", "APPLIED", "CONFIG", "HEALTH"]);
     let dash = || "-".to_string();
     for row in rows {
-        println!(
-            "{:<18} {:<22} {:<9} {:>5} {:>8} {:>7}  {}",
-            row.id,
-            row.addr,
-            row.role,
+        table.row(vec![
+            row.id.to_string(),
+            row.addr.clone(),
+            row.role.clone(),
             row.term.map_or_else(dash, |t| t.to_string()),
             row.applied_index.map_or_else(dash, |i| i.to_string()),
             row.config_version.map_or_else(dash, |v| format!("v{v}")),
             match &row.error {
                 None => "ok".to_string(),
                 Some(e) => format!("DOWN: {e}"),
-            }
-        );
+            },
+        ]);
     }
+    table.print();
 }

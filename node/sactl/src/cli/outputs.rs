@@ -2,6 +2,7 @@
 //! needs, stored encrypted in the cluster.
 
 use super::Target;
+use super::table::Table;
 use std::io::IsTerminal;
 
 use clap::{Args, Subcommand};
@@ -60,19 +61,16 @@ pub async fn run(node: &Target, command: OutputsCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
                 return Ok(());
             }
-            println!(
-                "{:<40}  {:<20}  {:<28}  MISSING",
-                "OUTPUT", "DECLARED IN", "SETTINGS"
-            );
+            let mut table = Table::new(&["OUTPUT", "DECLARED IN", "SETTINGS", "MISSING"]);
             for output in &reply.outputs {
-                println!(
-                    "{:<40}  {:<20}  {:<28}  {}",
-                    output.name,
-                    output.declared_in,
+                table.row(vec![
+                    output.name.clone(),
+                    output.declared_in.clone(),
                     output.settings.join(","),
-                    output.missing.join(",")
-                );
+                    output.missing.join(","),
+                ]);
             }
+            table.print();
             eprintln!("settings encrypted with {}", reply.cipher);
         }
         OutputsCommand::Set(args) => {

@@ -1,6 +1,7 @@
 //! `sactl status`: the node answering, and how it sees the cluster.
 
 use super::Target;
+use super::table::Table;
 use std::time::Duration;
 
 use clap::Args;
@@ -15,6 +16,9 @@ pub struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Also list finished Kinesis shards whose children are being read.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -46,6 +50,8 @@ pub struct ShardRow {
     pub millis_behind_latest: i64,
     pub checkpoint_ms: Option<u64>,
     pub finished: bool,
+    /// Finished, and a child of it is being read: nothing left to watch.
+    pub children_reading: bool,
 }
 
 /// Asks the node at `addr` for its status.
@@ -88,6 +94,7 @@ pub fn report(response: StatusResponse) -> anyhow::Result<StatusReport> {
                 millis_behind_latest: shard.millis_behind_latest,
                 checkpoint_ms: (shard.checkpoint_ms > 0).then_some(shard.checkpoint_ms),
                 finished: shard.finished,
+                children_reading: shard.children_reading,
             })
             .collect(),
     })
@@ -126,31 +133,38 @@ pub async fn run(addr: &Target, args: StatusArgs) -> anyhow::Result<()> {
     println!("members    {}", report.members);
     println!();
     super::nodes::print_table(&nodes);
-    if !report.shards.is_empty() {
+    let (done, shown): (Vec<&ShardRow>, Vec<&ShardRow>) = report
+        .shards
+        .iter()
+        .partition(|shard| shard.children_reading && !args.all);
+    if !shown.is_empty() {
         println!();
-        print_shards(&report.shards);
+        print_shards(&shown);
+    }
+    if !done.is_empty() {
+        println!(
+            "({} finished shards whose children are being read not shown; --all shows them)",
+            done.len()
+        );
     }
     Ok(())
 }
 
-fn print_shards(shards: &[ShardRow]) {
-    println!(
-        "{:<24} {:<22} {:<18} {:>10}  CHECKPOINT",
-        "STREAM", "SHARD", "OWNER", "LAG MS"
-    );
+fn print_shards(shards: &[&ShardRow]) {
+    let mut table = Table::new(&["STREAM", "SHARD", "OWNER", "LAG MS", "CHECKPOINT"]);
     for shard in shards {
         let owner = match (shard.owner, shard.finished) {
             (Some(owner), _) => owner.to_string(),
             (None, true) => "finished".to_string(),
             (None, false) => "unassigned".to_string(),
         };
-        println!(
-            "{:<24} {:<22} {:<18} {:>10}  {}",
-            shard.stream,
-            shard.shard,
+        table.row(vec![
+            shard.stream.clone(),
+            shard.shard.clone(),
             owner,
-            shard.millis_behind_latest,
-            shard.checkpoint.as_deref().unwrap_or("-")
-        );
+            shard.millis_behind_latest.to_string(),
+            shard.checkpoint.clone().unwrap_or_else(|| "-".to_string()),
+        ]);
     }
+    table.print();
 }

@@ -72,9 +72,27 @@ impl ClusterService {
         let states = LeaseStore::new(self.node.replica.clone())
             .shard_states()
             .map_err(|e| ServiceError::Internal(format!("cannot read the shard leases: {e:#}")))?;
+        let reading_children: std::collections::BTreeSet<(&str, &str)> = states
+            .iter()
+            .flat_map(|state| {
+                let parents = state.progress.as_ref().map(|p| p.parents.as_slice());
+                parents
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|parent| (state.stream.as_str(), parent.as_str()))
+            })
+            .collect();
+        let children_reading: Vec<bool> = states
+            .iter()
+            .map(|state| {
+                state.finished
+                    && reading_children.contains(&(state.stream.as_str(), state.shard.as_str()))
+            })
+            .collect();
         Ok(states
             .into_iter()
-            .map(|state| {
+            .zip(children_reading)
+            .map(|(state, children_reading)| {
                 let progress = state.progress.as_ref();
                 ShardStatus {
                     stream: state.stream,
@@ -92,6 +110,7 @@ impl ClusterService {
                     checkpoint_ms: progress.map_or(0, |p| p.updated_ms),
                     checkpoint_node: progress.map_or(0, |p| p.node),
                     finished: state.finished,
+                    children_reading,
                 }
             })
             .collect())

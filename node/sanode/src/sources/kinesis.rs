@@ -291,6 +291,14 @@ impl ShardConsumer {
                 millis_behind_latest: batch.millis_behind_latest,
                 node: self.source.replica.node_id(),
                 updated_ms: now_ms(),
+                parents: [
+                    &self.info.parent_shard_id,
+                    &self.info.adjacent_parent_shard_id,
+                ]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
             };
             let checkpointed = if batch.records.is_empty() {
                 self.lag.set(batch.millis_behind_latest);
