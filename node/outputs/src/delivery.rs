@@ -30,8 +30,15 @@ pub enum DeliveryOutcome {
         after: Option<Duration>,
         reason: String,
     },
-    /// The service refused the alert or the output is misconfigured; retrying will not help.
+    /// The service refused the alert; retrying will not help.
     Failed {
+        reason: String,
+    },
+    /// The output cannot work until its configuration is fixed (no AWS credentials or region,
+    /// settings missing or undecryptable): every alert to it fails the same way, so the alert
+    /// is dead-lettered at once and the node says so once per output. `reason` ends with what
+    /// fixes it.
+    Misconfigured {
         reason: String,
     },
 }
@@ -46,6 +53,12 @@ impl DeliveryOutcome {
 
     pub(crate) fn failed(reason: impl Into<String>) -> DeliveryOutcome {
         DeliveryOutcome::Failed {
+            reason: reason.into(),
+        }
+    }
+
+    pub fn misconfigured(reason: impl Into<String>) -> DeliveryOutcome {
+        DeliveryOutcome::Misconfigured {
             reason: reason.into(),
         }
     }
@@ -123,7 +136,7 @@ impl<'a> Delivery<'a> {
     /// A required credential; its absence fails the attempt with the property's name.
     pub(crate) fn credential(&self, service: &str, name: &str) -> Step<&'a str> {
         self.optional_credential(name).ok_or_else(|| {
-            DeliveryOutcome::failed(format!(
+            DeliveryOutcome::misconfigured(format!(
                 "{service}: credential {name:?} is not set (sactl outputs set {service}:DESCRIPTOR {name}=...)"
             ))
         })

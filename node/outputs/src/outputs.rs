@@ -35,6 +35,9 @@ pub struct Outputs {
     file_append: Mutex<()>,
     /// The directory `file` outputs must write under (a node's `--file-output-dir`).
     file_root: Option<std::path::PathBuf>,
+    /// AWS credentials were found once: a provider failing after that is a hiccup to retry,
+    /// not a node without credentials.
+    aws_credentials_found: std::sync::atomic::AtomicBool,
 }
 
 impl Outputs {
@@ -48,6 +51,7 @@ impl Outputs {
             incident_poll_interval: INCIDENT_POLL_INTERVAL,
             file_append: Mutex::new(()),
             file_root: None,
+            aws_credentials_found: Default::default(),
         }
     }
 
@@ -110,7 +114,40 @@ impl Outputs {
         if let Err(failure) = &result {
             tracing::debug!(output = %output, alert = delivery.alert_id(), ?failure, "delivery attempt failed");
         }
-        outcome(result)
+        self.judge_aws(output, outcome(result))
+    }
+
+    /// AWS's SDK reports a node with no region, or with no credentials anywhere in its provider
+    /// chain, as a dispatch failure like any network error; no retry can fix either.
+    fn judge_aws(&self, output: &OutputName, outcome: DeliveryOutcome) -> DeliveryOutcome {
+        use std::sync::atomic::Ordering;
+        if !output.service().starts_with("aws-") {
+            return outcome;
+        }
+        let replay = format!("then `sactl dead-letters replay --output {output}`");
+        match outcome {
+            DeliveryOutcome::Delivered => {
+                self.aws_credentials_found.store(true, Ordering::Relaxed);
+                outcome
+            }
+            DeliveryOutcome::Retry { reason, .. } if reason.contains("Missing Region") => {
+                DeliveryOutcome::misconfigured(format!(
+                    "{reason}: no AWS region is configured for this node; set AWS_REGION (or a \
+                     region in its AWS profile) in its environment and restart it, {replay}"
+                ))
+            }
+            DeliveryOutcome::Retry { reason, .. }
+                if (reason.contains("no credentials found in chain")
+                    || reason.contains("no identity resolver"))
+                    && !self.aws_credentials_found.load(Ordering::Relaxed) =>
+            {
+                DeliveryOutcome::misconfigured(format!(
+                    "{reason}: this node has no AWS credentials; give it some (environment, \
+                     profile, web identity, ECS task or EC2 instance role), {replay}"
+                ))
+            }
+            other => other,
+        }
     }
 
     pub(crate) fn client(&self) -> Step<&reqwest::Client> {

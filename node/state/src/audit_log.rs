@@ -47,13 +47,18 @@ impl AuditLog {
         }
     }
 
-    /// The op that stores `entry` under a key of its own.
-    pub fn op(&self, entry: &AuditEntry) -> WriteOp {
-        let key = AuditKey {
+    /// A key no other entry has: one per call, so writing its entry again (a write whose
+    /// answer was lost is sent twice) overwrites it rather than adding a second.
+    pub fn key(&self, entry: &AuditEntry) -> AuditKey {
+        AuditKey {
             at: entry.at,
             node: entry.node,
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
-        };
+        }
+    }
+
+    /// The op that stores `entry` under `key`.
+    pub fn op(key: &AuditKey, entry: &AuditEntry) -> WriteOp {
         WriteOp::Put {
             keyspace: Keyspace::Audit,
             key: key.encode(),
@@ -62,10 +67,10 @@ impl AuditLog {
     }
 
     /// Stores `entry` on its own (a call that changed nothing, or not through a command).
-    pub async fn append(&self, entry: &AuditEntry) -> anyhow::Result<()> {
+    pub async fn append(&self, key: &AuditKey, entry: &AuditEntry) -> anyhow::Result<()> {
         let command = Command {
             conditions: Vec::new(),
-            ops: vec![self.op(entry)],
+            ops: vec![AuditLog::op(key, entry)],
         };
         match self.replica.write(command).await? {
             CommandResult::Applied => Ok(()),
@@ -120,7 +125,8 @@ mod tests {
         let log = AuditLog::new(replica.clone());
         let change = || Command::put(Keyspace::Config, b"k".to_vec(), b"v".to_vec());
 
-        let rider = log.op(&entry("alice", 10));
+        let alice = entry("alice", 10);
+        let rider = AuditLog::op(&log.key(&alice), &alice);
         let ((), applied) = sa_raft::with_rider(move || vec![rider.clone()], async {
             replica.write(change()).await.unwrap();
             // A second write in the same call carries no second entry.
@@ -134,18 +140,18 @@ mod tests {
             keyspace: Keyspace::Config,
             key: b"k".to_vec(),
         });
-        let rider = log.op(&entry("bob", 20));
+        let bob = entry("bob", 20);
+        let rider = AuditLog::op(&log.key(&bob), &bob);
         let (_, applied) = sa_raft::with_rider(move || vec![rider.clone()], async {
             replica.write(refused).await.unwrap()
         })
         .await;
         assert!(!applied);
-        log.append(&AuditEntry {
+        let refused = AuditEntry {
             result: "refused".into(),
             ..entry("bob", 30)
-        })
-        .await
-        .unwrap();
+        };
+        log.append(&log.key(&refused), &refused).await.unwrap();
 
         let all = log.list(0, None).unwrap();
         let who: Vec<(&str, &str)> = all

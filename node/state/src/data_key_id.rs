@@ -53,6 +53,11 @@ impl DataKeyId {
             Command::put(Keyspace::Config, key, id.as_bytes().to_vec()).with_condition(condition);
         match self.replica.write(command).await? {
             CommandResult::Applied => Ok(Adoption::Adopted),
+            // Our own id: the write applied and its answer was lost (the replica sent it again).
+            CommandResult::ConditionFailed {
+                current: Some(current),
+                ..
+            } if current == id.as_bytes() => Ok(Adoption::Adopted),
             CommandResult::ConditionFailed {
                 current: Some(current),
                 ..

@@ -26,6 +26,10 @@ pub struct StoredToken {
     pub created_ms: u64,
     /// Who made it: a certificate subject or a token id.
     pub created_by: String,
+    /// Names the write that took the last use (node, time, count), so a writer whose answer
+    /// was lost recognises its own use rather than someone else's.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub last_use: String,
 }
 
 /// Why a token is refused. The texts are what the refused caller reads.
@@ -48,6 +52,9 @@ pub enum TokenRefusal {
 pub struct Tokens {
     replica: Replica,
 }
+
+/// Uses this process took, for [`StoredToken::last_use`].
+static USES_TAKEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// How many times a use races another before giving up.
 const USE_ATTEMPTS: usize = 8;
@@ -120,10 +127,17 @@ impl Tokens {
             .encode();
             // A used-up token stays, so its holder learns it was used rather than forged.
             token.uses_left = Some(uses - 1);
+            token.last_use = format!(
+                "{}-{}-{}",
+                self.replica.node_id(),
+                now_ms(),
+                USES_TAKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            let written = serde_json::to_vec(&token)?;
             let op = WriteOp::Put {
                 keyspace: Keyspace::Config,
                 key: key.clone(),
-                value: serde_json::to_vec(&token)?,
+                value: written.clone(),
             };
             let command = Command {
                 conditions: vec![Condition::Equals {
@@ -135,6 +149,12 @@ impl Tokens {
             };
             match self.replica.write(command).await? {
                 CommandResult::Applied => return Ok(Ok(token)),
+                // What we wrote: the use was taken and its answer lost (the replica sent the
+                // write again), not a second use.
+                CommandResult::ConditionFailed {
+                    current: Some(current),
+                    ..
+                } if current == written => return Ok(Ok(token)),
                 // Revoked meanwhile.
                 CommandResult::ConditionFailed { current: None, .. } => {
                     return Ok(Err(unknown(kind)));
@@ -231,6 +251,7 @@ mod tests {
             sources: Vec::new(),
             created_ms: now_ms(),
             created_by: "admin".into(),
+            last_use: String::new(),
         }
     }
 

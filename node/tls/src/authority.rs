@@ -139,6 +139,11 @@ impl CertAuthority {
     }
 }
 
+/// Whether `request_pem` is a signing request this CA can sign (its signature holds).
+pub fn check_node_request(request_pem: &str) -> Result<(), rcgen::Error> {
+    CertificateSigningRequestParams::from_pem(request_pem).map(drop)
+}
+
 /// A new key and a signing request for it, as a joining node sends it: (request, key) PEM.
 pub fn node_request(node_name: &str) -> Result<(String, String), rcgen::Error> {
     let key = KeyPair::generate()?;

@@ -12,7 +12,7 @@ mod pinned;
 mod role;
 mod server;
 
-pub use authority::{CertAuthority, Lifetime, NodeNames, node_request};
+pub use authority::{CertAuthority, Lifetime, NodeNames, check_node_request, node_request};
 pub use client::{client_config, tonic_client};
 pub use files::{CA_LIFETIME, CertFiles, CertsDirError, LEAF_LIFETIME, write_private};
 pub use identity::{CertSummary, Identity, IdentityError, ca_fingerprint, certs_in_dir};

@@ -45,12 +45,27 @@ async fn deliver_file(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let path = path.display().to_string();
     let line = line(d)?;
     let _one_writer = out.lock_file_appends().await;
-    let mut file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
+    let mut options = tokio::fs::OpenOptions::new();
+    options.create(true).append(true);
+    // A link swapped in after the checks is not followed.
+    #[cfg(unix)]
+    if out.file_root().is_some() {
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    let mut file = options
         .open(&path)
         .await
         .map_err(|e| DeliveryOutcome::retry(format!("file: cannot open {path}: {e}")))?;
+    #[cfg(unix)]
+    if out.file_root().is_some() {
+        use std::os::unix::fs::MetadataExt;
+        let links = file.metadata().await.map(|m| m.nlink()).unwrap_or(1);
+        if links > 1 {
+            return Err(DeliveryOutcome::failed(format!(
+                "file: {path} has {links} hard links: file outputs write only to files of their own"
+            )));
+        }
+    }
     file.write_all(&line)
         .await
         .map_err(|e| DeliveryOutcome::retry(format!("file: cannot append to {path}: {e}")))?;
@@ -80,11 +95,25 @@ fn confined(root: &Path, requested: &str) -> Result<PathBuf, String> {
     let (Some(parent), Some(name)) = (full.parent(), full.file_name()) else {
         return Err(outside("names no file"));
     };
-    std::fs::create_dir_all(parent)
-        .map_err(|e| format!("file: cannot create {}: {e}", parent.display()))?;
+    std::fs::create_dir_all(root)
+        .map_err(|e| format!("file: cannot create {}: {e}", root.display()))?;
     let real_root = root
         .canonicalize()
         .map_err(|e| format!("file: {}: {e}", root.display()))?;
+    // No directory is made through a link that leads out: the deepest one that exists already
+    // must be inside first.
+    let mut existing = parent;
+    while !existing.exists() {
+        existing = existing.parent().unwrap_or(root);
+    }
+    if !existing
+        .canonicalize()
+        .is_ok_and(|real| real.starts_with(&real_root))
+    {
+        return Err(outside("leads elsewhere through a symbolic link"));
+    }
+    std::fs::create_dir_all(parent)
+        .map_err(|e| format!("file: cannot create {}: {e}", parent.display()))?;
     let real_parent = parent
         .canonicalize()
         .map_err(|e| format!("file: {}: {e}", parent.display()))?;
@@ -137,6 +166,9 @@ mod tests {
             std::os::unix::fs::symlink(dir.path(), root.join("link")).unwrap();
             let error = confined(&root, "link/x.jsonl").unwrap_err();
             assert!(error.contains("symbolic link"), "{error}");
+            let error = confined(&root, "link/made/x.jsonl").unwrap_err();
+            assert!(error.contains("symbolic link"), "{error}");
+            assert!(!dir.path().join("made").exists(), "nothing is made outside");
             std::os::unix::fs::symlink("/etc/passwd", root.join("passwd.jsonl")).unwrap();
             let error = confined(&root, "passwd.jsonl").unwrap_err();
             assert!(error.contains("symbolic link"), "{error}");

@@ -311,6 +311,8 @@ async fn add_note(api: &Api<'_>, incident_id: &str, content: &str) -> Step<()> {
 fn reason(outcome: &DeliveryOutcome) -> &str {
     match outcome {
         DeliveryOutcome::Delivered => "",
-        DeliveryOutcome::Retry { reason, .. } | DeliveryOutcome::Failed { reason } => reason,
+        DeliveryOutcome::Retry { reason, .. }
+        | DeliveryOutcome::Failed { reason }
+        | DeliveryOutcome::Misconfigured { reason } => reason,
     }
 }

@@ -11,7 +11,7 @@ use sa_outputs::{Delivery, DeliveryOutcome, OutputName, Outputs, SecretsCipher, 
 use serde_json::{Map, Value, json};
 
 use crate::common::{ALERT_ID, alert, config, credentials};
-use crate::outcome::{assert_delivered, assert_failed, assert_retry};
+use crate::outcome::{assert_delivered, assert_failed, assert_misconfigured, assert_retry};
 
 fn moto() -> (MotoServer, SdkConfig) {
     let server = MotoServer::start().expect("moto_server starts (deploy/local/bootstrap.sh)");
@@ -516,4 +516,57 @@ async fn kms_cipher_roundtrip() {
     let middle = tampered.len() / 2;
     tampered[middle] ^= 0x55;
     assert!(cipher.decrypt(&tampered).await.is_err());
+}
+
+/// An AWS output with no credentials, or no region, anywhere is a configuration error: the
+/// alert is dead-lettered at once (no day of retries) with what is missing and how to fix it.
+#[tokio::test]
+async fn an_aws_output_without_credentials_or_region_is_a_configuration_error() {
+    let alert = alert();
+    let none = credentials(json!({}));
+    let configured = config(&[("aws-sqs:queue", Some("alerts"))]);
+
+    let no_region = SdkConfig::builder()
+        .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
+            aws_sdk_sqs::config::Credentials::new("a", "b", None, None, "test"),
+        ))
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let outputs = Outputs::from_sdk_config(configured.clone(), no_region);
+    let outcome = crate::common::deliver(&outputs, "aws-sqs:queue", &alert, &alert, &none).await;
+    assert_misconfigured(
+        &outcome,
+        &[
+            "Missing Region",
+            "AWS_REGION",
+            "sactl dead-letters replay --output aws-sqs:queue",
+        ],
+    );
+
+    // The provider chain as a node without credentials meets it.
+    // SAFETY: nextest runs each test in a process of its own; nothing else reads the
+    // environment meanwhile.
+    unsafe {
+        for (key, _) in std::env::vars() {
+            if key.starts_with("AWS_") {
+                std::env::remove_var(key);
+            }
+        }
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        std::env::set_var("HOME", "/nonexistent");
+    }
+    let chain = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(MOTO_REGION))
+        .load()
+        .await;
+    let outputs = Outputs::from_sdk_config(configured, chain);
+    let outcome = crate::common::deliver(&outputs, "aws-sqs:queue", &alert, &alert, &none).await;
+    assert_misconfigured(
+        &outcome,
+        &[
+            "no credentials found in chain",
+            "no AWS credentials",
+            "dead-letters replay",
+        ],
+    );
 }

@@ -28,6 +28,16 @@ pub fn assert_failed<'a>(outcome: &'a DeliveryOutcome, words: &[&str]) -> &'a st
     }
 }
 
+/// Asserts the output cannot work until its configuration is fixed, for a reason that contains
+/// every one of `words`; returns the reason.
+#[track_caller]
+pub fn assert_misconfigured<'a>(outcome: &'a DeliveryOutcome, words: &[&str]) -> &'a str {
+    match outcome {
+        DeliveryOutcome::Misconfigured { reason } if contains_all(reason, words) => reason,
+        other => panic!("expected Misconfigured naming {words:?}: {other:?}"),
+    }
+}
+
 fn contains_all(reason: &str, words: &[&str]) -> bool {
     words.iter().all(|word| reason.contains(word))
 }

@@ -55,19 +55,25 @@ pub async fn run(node: &Target, command: OutputsCommand) -> anyhow::Result<()> {
                             "declared_in": o.declared_in,
                             "settings": o.settings,
                             "missing": o.missing,
+                            "not_deliverable": (!o.not_deliverable.is_empty())
+                                .then_some(&o.not_deliverable),
                         })
                     })
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&rows)?);
                 return Ok(());
             }
-            let mut table = Table::new(&["OUTPUT", "DECLARED IN", "SETTINGS", "MISSING"]);
+            let mut table = Table::new(&["OUTPUT", "DECLARED IN", "SETTINGS", "DELIVERS"]);
             for output in &reply.outputs {
                 table.row(vec![
                     output.name.clone(),
                     output.declared_in.clone(),
                     output.settings.join(","),
-                    output.missing.join(","),
+                    if output.not_deliverable.is_empty() {
+                        "yes".to_string()
+                    } else {
+                        format!("NO: {}", output.not_deliverable)
+                    },
                 ]);
             }
             table.print();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use futures::future::BoxFuture;
 use sa_outputs::{DataKey, SealedWith, SecretsCipher, sealed_with};
 use sa_proto::cluster::v1::ShareDataKeyRequest;
@@ -161,10 +161,11 @@ impl ClusterKeys {
         if failures.is_empty() {
             failures.push("there is no other member".into());
         }
-        bail!(
+        Err(DataKeyUnavailable(format!(
             "data key {id} is not on this node and no member handed it over: {}",
             failures.join("; ")
-        )
+        ))
+        .into())
     }
 
     async fn ask(&self, addr: &str, id: &str) -> anyhow::Result<DataKey> {
@@ -209,6 +210,12 @@ impl ClusterKeys {
         }
     }
 }
+
+/// This member lacks the data key and no other member could hand it over just now: a
+/// condition that passes (members come back), unlike a key that does not open.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DataKeyUnavailable(String);
 
 /// Where a member keeps its data keys.
 pub fn keys_dir(data_dir: &Path) -> PathBuf {

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::alerts::cluster_keys::DataKeyUnavailable;
 use futures::future::BoxFuture;
 use sa_outputs::{
     Delivery, DeliveryOutcome, OutputName, Outputs, OutputsConfig, RESOURCE_SETTING,
@@ -74,6 +75,9 @@ pub struct Deliverer {
     settings: OutputSettings,
     composer: Arc<dyn Compose>,
     alert_log: Arc<AlertLog>,
+    /// Outputs that cannot work until their configuration is fixed, with why, as this node
+    /// last found them (`sactl outputs list` shows it; a delivery that works clears it).
+    misconfigured: Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 impl Deliverer {
@@ -88,6 +92,36 @@ impl Deliverer {
             settings,
             composer,
             alert_log,
+            misconfigured: Mutex::default(),
+        }
+    }
+
+    /// Why `output` cannot work, if this node found it misconfigured.
+    pub fn misconfiguration(&self, output: &str) -> Option<String> {
+        self.misconfigured
+            .lock()
+            .expect("misconfigured lock")
+            .get(output)
+            .cloned()
+    }
+
+    /// Says once per output (not per alert, not per attempt) that it cannot work, and
+    /// forgets it once a delivery works.
+    fn remember(&self, output: &str, outcome: &DeliveryOutcome) {
+        let mut misconfigured = self.misconfigured.lock().expect("misconfigured lock");
+        match outcome {
+            DeliveryOutcome::Misconfigured { reason } => {
+                // Said when the output goes wrong; later alerts (each reason names its own
+                // object or message) only keep the latest reason for `sactl outputs list`.
+                if !misconfigured.contains_key(output) {
+                    tracing::error!(%output, %reason, "this output cannot deliver until its configuration is fixed; its alerts are dead-lettered");
+                }
+                misconfigured.insert(output.to_string(), reason.clone());
+            }
+            DeliveryOutcome::Delivered if misconfigured.remove(output).is_some() => {
+                tracing::info!(%output, "output delivers again");
+            }
+            _ => {}
         }
     }
 
@@ -105,6 +139,12 @@ impl Deliverer {
     }
 
     pub async fn deliver(&self, prepared: &PreparedAlert<'_>, output: &str) -> DeliveryOutcome {
+        let outcome = self.attempt(prepared, output).await;
+        self.remember(output, &outcome);
+        outcome
+    }
+
+    async fn attempt(&self, prepared: &PreparedAlert<'_>, output: &str) -> DeliveryOutcome {
         let alert = prepared.alert;
         let outputs = self.outputs.lock().expect("outputs lock").clone();
         let name = match OutputName::parse(output) {
@@ -117,11 +157,17 @@ impl Deliverer {
         };
         let stored = match self.settings.get(&name).await {
             Ok(stored) => stored,
-            Err(e) => {
+            Err(e) if e.chain().any(|cause| cause.is::<DataKeyUnavailable>()) => {
                 return DeliveryOutcome::Retry {
                     after: None,
                     reason: format!("{e:#}"),
                 };
+            }
+            Err(e) => {
+                return DeliveryOutcome::misconfigured(format!(
+                    "{e:#}; set the output's settings again with `sactl outputs set {output} \
+                     ...`, then `sactl dead-letters replay --output {output}`"
+                ));
             }
         };
         // The alerts Firehose every alert goes to (docs/spec §10.2) is the node's alert log unless
@@ -328,6 +374,7 @@ impl Dispatcher {
             DeliveryOutcome::Delivered => "delivered",
             DeliveryOutcome::Retry { .. } => "retry",
             DeliveryOutcome::Failed { .. } => "failed",
+            DeliveryOutcome::Misconfigured { .. } => "misconfigured",
         };
         self.metrics
             .deliveries_total
@@ -367,6 +414,10 @@ impl Dispatcher {
                 })
             }
             DeliveryOutcome::Failed { reason } => self.dead_letter(alert, output, attempts, reason),
+            // Said once for the output by the deliverer, not once per alert.
+            DeliveryOutcome::Misconfigured { reason } => {
+                self.dead_letter_quietly(alert, output, attempts, reason)
+            }
         }
     }
 
@@ -378,6 +429,17 @@ impl Dispatcher {
         reason: String,
     ) -> OutputOutcome {
         tracing::warn!(alert_id = %alert.alert_id, rule = %alert.rule_name, %output, %reason, "alert dead-lettered for this output");
+        self.dead_letter_quietly(alert, output, attempts, reason)
+    }
+
+    fn dead_letter_quietly(
+        &self,
+        alert: &Alert,
+        output: &str,
+        attempts: u32,
+        reason: String,
+    ) -> OutputOutcome {
+        tracing::debug!(alert_id = %alert.alert_id, %output, "alert dead-lettered for this output");
         self.metrics
             .output_dead_letters_total
             .with_label_values(&[output])

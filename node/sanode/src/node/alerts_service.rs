@@ -255,13 +255,17 @@ impl Alerts for AlertsService {
             .map(ToString::to_string)
             .collect();
         let mut stored: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+        let mut unreadable: BTreeMap<String, String> = BTreeMap::new();
         for name in settings.names().map_err(ServiceError::internal)? {
-            let values = settings
-                .get(&name)
-                .await
-                .map_err(ServiceError::internal)?
-                .unwrap_or_default();
-            stored.insert(name.to_string(), values);
+            match settings.get(&name).await {
+                Ok(values) => {
+                    stored.insert(name.to_string(), values.unwrap_or_default());
+                }
+                Err(e) => {
+                    stored.insert(name.to_string(), Map::new());
+                    unreadable.insert(name.to_string(), format!("{e:#}"));
+                }
+            }
         }
         let names: BTreeSet<&String> = configured.iter().chain(stored.keys()).collect();
         let outputs = names
@@ -274,11 +278,19 @@ impl Alerts for AlertsService {
                 };
                 let values = stored.get(name);
                 let service = name.split(':').next().unwrap_or_default();
-                let missing = credential_properties(service)
+                let missing: Vec<String> = credential_properties(service)
                     .iter()
                     .filter(|p| p.required && values.is_none_or(|v| !v.contains_key(p.name)))
                     .map(|p| p.name.to_string())
                     .collect();
+                let not_deliverable = match (unreadable.get(name), &missing) {
+                    (Some(why), _) => why.clone(),
+                    (None, missing) if !missing.is_empty() => format!(
+                        "missing {} (sactl outputs set {name} ...)",
+                        missing.join(", ")
+                    ),
+                    _ => self.deliverer.misconfiguration(name).unwrap_or_default(),
+                };
                 OutputInfo {
                     name: name.clone(),
                     declared_in: declared_in.into(),
@@ -286,6 +298,7 @@ impl Alerts for AlertsService {
                         .map(|v| v.keys().cloned().collect())
                         .unwrap_or_default(),
                     missing,
+                    not_deliverable,
                 }
             })
             .collect();
@@ -337,6 +350,7 @@ impl Alerts for AlertsService {
             DeliveryOutcome::Delivered => ("delivered", String::new()),
             DeliveryOutcome::Retry { reason, .. } => ("retry", reason),
             DeliveryOutcome::Failed { reason } => ("failed", reason),
+            DeliveryOutcome::Misconfigured { reason } => ("misconfigured", reason),
         };
         let reason = sa_outputs::without_response_body(&reason).to_string();
         Ok(Response::new(TestOutputResponse {

@@ -124,13 +124,16 @@ where
         let log = self.audit.log.clone();
         let call = self.inner.call(request);
         Either::Right(Box::pin(NOTE.scope(RefCell::new(String::new()), async move {
-            let (rider_log, rider_entry) = (log.clone(), entry.clone());
+            let (key, rider_entry) = (log.key(&entry), entry.clone());
             let make = move || {
                 let summary = NOTE.try_with(|note| note.borrow().clone()).unwrap_or_default();
-                vec![rider_log.op(&AuditEntry {
-                    summary,
-                    ..rider_entry.clone()
-                })]
+                vec![AuditLog::op(
+                    &key,
+                    &AuditEntry {
+                        summary,
+                        ..rider_entry.clone()
+                    },
+                )]
             };
             let (response, applied) = sa_raft::with_rider(make, call).await;
             let failure = match &response {
@@ -153,7 +156,7 @@ where
                     at: sa_rules::Clock::System.now(),
                     ..entry
                 };
-                if let Err(e) = log.append(&alone).await {
+                if let Err(e) = log.append(&log.key(&alone), &alone).await {
                     tracing::warn!(action = alone.action, error = %format!("{e:#}"), "audit entry not stored");
                 }
             }

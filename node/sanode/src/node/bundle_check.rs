@@ -43,12 +43,18 @@ pub async fn validate(
         .arg("--check-repository")
         .arg(dir.path())
         .kill_on_drop(true);
+    // The child takes nothing of the node's configuration from the environment: its flags
+    // would be parsed with them (and fail on ones that need others), and the rules it imports
+    // must not read the node's secrets (a join token).
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("SA_") {
+            command.env_remove(key);
+        }
+    }
     match &python_env.dir {
         Some(env) => command.arg("--python-env").arg(env),
         // Not the node's $VIRTUAL_ENV either: the node resolved it already, to nothing.
-        None => command
-            .env_remove("VIRTUAL_ENV")
-            .env_remove("SA_PYTHON_ENV"),
+        None => command.env_remove("VIRTUAL_ENV"),
     };
     let (cpu_seconds, memory_bytes) = (limits.cpu.as_secs().max(1), limits.memory_bytes);
     // SAFETY: between fork and exec the closure only calls setrlimit, which is async-signal-safe,

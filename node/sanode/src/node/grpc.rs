@@ -160,6 +160,13 @@ impl Cluster for ClusterService {
         request: Request<ShareDataKeyRequest>,
     ) -> Result<Response<ShareDataKeyResponse>, Status> {
         let id = request.into_inner().id;
+        // An id names a file under data-keys/: nothing but the fingerprint's hex digits.
+        if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ServiceError::InvalidArgument(format!(
+                "data key id {id:?}: 16 hex digits"
+            ))
+            .into());
+        }
         let Some(keys) = &self.cluster_keys else {
             return Err(ServiceError::FailedPrecondition(
                 "this node's output settings are sealed with AWS KMS (--kms-key-id): it holds no data key"
@@ -203,6 +210,7 @@ impl Cluster for ClusterService {
             sources: Vec::new(),
             created_ms: sa_state::now_ms(),
             created_by: who.clone(),
+            last_use: String::new(),
         };
         Tokens::new(self.node.replica.clone())
             .create(TokenKind::Join, &token.id, &stored)
@@ -245,7 +253,10 @@ impl Cluster for ClusterService {
             request.token_id,
             request.addresses.join(", ")
         ));
-        // Checked before the token is used: a member that cannot sign must not spend it.
+        // Checked before the token is used: a request this member cannot sign must not spend it.
+        sa_tls::check_node_request(&request.request_pem).map_err(|e| {
+            ServiceError::InvalidArgument(format!("not a certificate signing request: {e}"))
+        })?;
         let authority = self.authority()?;
         let used = Tokens::new(self.node.replica.clone())
             .redeem(
@@ -329,6 +340,7 @@ impl Cluster for ClusterService {
             sources: request.sources.clone(),
             created_ms: sa_state::now_ms(),
             created_by: who.clone(),
+            last_use: String::new(),
         };
         Tokens::new(self.node.replica.clone())
             .create(TokenKind::Bearer, &token.id, &stored)

@@ -277,3 +277,134 @@ fn outputs_alerts_and_dead_letters_from_the_command_line() {
     assert_eq!(bad_status.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad_status.stderr).contains("unknown status"));
 }
+
+/// An output that cannot work (here: a node with no AWS credentials anywhere) dead-letters its
+/// alerts at once, not after a day of retries; the node says so once, not once per alert;
+/// `sactl outputs list` shows why; and replaying the dead letters after the fix delivers them.
+#[test]
+fn an_output_that_cannot_work_says_so_once_and_delivers_after_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = [(
+        "archive_rules.py",
+        "from streamalert.shared.rule import rule\n\n\n@rule(logs=['probe:event'], outputs=['aws-s3:archive'])\ndef probe_archived(rec):\n    return rec['kind'] == 'bad'\n",
+    )];
+    let repo = sa_chaos_tests::probe_repository(
+        dir.path(),
+        "events",
+        &rules,
+        &json!({"aws-s3": {"archive": "sa-archive"}}),
+    )
+    .unwrap();
+    let moto = sa_chaos_tests::MotoServer::start().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let sdk = sa_chaos_tests::moto_sdk_config(&moto);
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    runtime
+        .block_on(s3.create_bucket().bucket("sa-archive").send())
+        .unwrap();
+
+    let mut options = NodeOptions::new(crate::SANODE, dir.path().join("node"));
+    options.repo = repo;
+    options.extra_args = vec!["--quiet-alerts".into()];
+    let no_credentials = dir.path().join("nothing");
+    for (key, value) in [
+        ("AWS_REGION", sa_chaos_tests::MOTO_REGION.to_string()),
+        ("SA_AWS_ENDPOINT", moto.endpoint()),
+        ("AWS_ACCESS_KEY_ID", String::new()),
+        ("AWS_SECRET_ACCESS_KEY", String::new()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ("AWS_CONFIG_FILE", no_credentials.display().to_string()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            no_credentials.display().to_string(),
+        ),
+        ("HOME", no_credentials.display().to_string()),
+    ] {
+        options.env.push((key.to_string(), value));
+    }
+    let node = NodeProcess::start(&options).unwrap();
+    let records: String = (0..3)
+        .map(|seq| format!("{}\n", json!({"kind": "bad", "seq": seq})))
+        .collect();
+    let (status, body) = node
+        .http()
+        .post("/v1/ingest/events", records.as_bytes())
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+
+    let dead = || {
+        let list = json_of(&sactl(
+            &node,
+            &["dead-letters", "list", "--kind", "output", "--json"],
+        ));
+        list.as_array().cloned().unwrap_or_default()
+    };
+    wait_for("three alerts dead-lettered at once", || dead().len() == 3);
+    for letter in dead() {
+        let reason = letter["dead_letter"]["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("no AWS credentials")
+                && reason.contains("sactl dead-letters replay --output aws-s3:archive"),
+            "{letter}"
+        );
+    }
+    let said = node
+        .log()
+        .matches("cannot deliver until its configuration is fixed")
+        .count();
+    assert_eq!(
+        said,
+        1,
+        "said once for the output, not per alert:\n{}",
+        node.log()
+    );
+    let outputs = json_of(&sactl(&node, &["outputs", "list", "--json"]));
+    let archive = outputs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "aws-s3:archive")
+        .unwrap();
+    assert!(
+        archive["not_deliverable"]
+            .as_str()
+            .is_some_and(|why| why.contains("no AWS credentials")),
+        "{archive}"
+    );
+
+    // The fix: the node gets credentials. The replay delivers every dead letter.
+    let mut fixed = node.restart_options(&options);
+    node.terminate_cleanly(Duration::from_secs(20)).unwrap();
+    fixed
+        .env
+        .retain(|(key, _)| !key.starts_with("AWS_ACCESS") && !key.starts_with("AWS_SECRET"));
+    fixed.env.extend(moto.env());
+    let node = NodeProcess::start(&fixed).unwrap();
+    let replay = sactl(
+        &node,
+        &["dead-letters", "replay", "--output", "aws-s3:archive"],
+    );
+    assert!(replay.status.success(), "{replay:?}");
+    let objects = || {
+        runtime
+            .block_on(s3.list_objects_v2().bucket("sa-archive").send())
+            .map(|listing| listing.contents().len())
+            .unwrap_or(0)
+    };
+    wait_for("three alerts in the bucket", || objects() == 3);
+    let outputs = json_of(&sactl(&node, &["outputs", "list", "--json"]));
+    let archive = outputs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "aws-s3:archive")
+        .unwrap();
+    assert!(archive["not_deliverable"].is_null(), "{archive}");
+}
