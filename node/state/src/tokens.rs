@@ -97,23 +97,24 @@ impl Tokens {
         Ok(self
             .read(kind, id)?
             .map_or(Err(unknown(kind)), |(_, token)| {
-                valid(kind, id, digest, token)
+                valid(kind, id, |stored| stored == digest, token)
             }))
     }
 
-    /// As `check`, and takes one of its uses: a use counted once, however many redeem it at
-    /// once (join tokens).
+    /// As `check`, with the caller's proof checked against the stored digest by `proves`
+    /// (the secret itself need not travel), and takes one of the token's uses: a use counted
+    /// once, however many redeem it at once (join tokens).
     pub async fn redeem(
         &self,
         kind: TokenKind,
         id: &str,
-        digest: &str,
+        proves: impl Fn(&str) -> bool,
     ) -> anyhow::Result<Result<StoredToken, TokenRefusal>> {
         for _ in 0..USE_ATTEMPTS {
             let Some((stored, token)) = self.read(kind, id)? else {
                 return Ok(Err(unknown(kind)));
             };
-            let mut token = match valid(kind, id, digest, token) {
+            let mut token = match valid(kind, id, &proves, token) {
                 Ok(token) => token,
                 refused => return Ok(refused),
             };
@@ -215,10 +216,10 @@ fn unknown(kind: TokenKind) -> TokenRefusal {
 fn valid(
     kind: TokenKind,
     id: &str,
-    digest: &str,
+    proves: impl Fn(&str) -> bool,
     token: StoredToken,
 ) -> Result<StoredToken, TokenRefusal> {
-    if token.digest != digest {
+    if !proves(&token.digest) {
         return Err(unknown(kind));
     }
     let now = now_ms();
@@ -265,21 +266,30 @@ mod tests {
             .create(TokenKind::Join, "t1", &token(hour, Some(2)))
             .await
             .unwrap();
-        let forged = tokens.redeem(TokenKind::Join, "t1", "other").await.unwrap();
+        let forged = tokens
+            .redeem(TokenKind::Join, "t1", |d| d == "other")
+            .await
+            .unwrap();
         assert_eq!(
             forged.unwrap_err().to_string(),
             "join token refused: unknown, revoked or forged"
         );
-        let first = tokens.redeem(TokenKind::Join, "t1", "d1").await.unwrap();
+        let first = tokens
+            .redeem(TokenKind::Join, "t1", |d| d == "d1")
+            .await
+            .unwrap();
         assert_eq!(first.unwrap().uses_left, Some(1));
         assert!(
             tokens
-                .redeem(TokenKind::Join, "t1", "d1")
+                .redeem(TokenKind::Join, "t1", |d| d == "d1")
                 .await
                 .unwrap()
                 .is_ok()
         );
-        let third = tokens.redeem(TokenKind::Join, "t1", "d1").await.unwrap();
+        let third = tokens
+            .redeem(TokenKind::Join, "t1", |d| d == "d1")
+            .await
+            .unwrap();
         assert_eq!(
             third.unwrap_err().to_string(),
             "join token t1 has been used as many times as it allowed"
@@ -298,7 +308,10 @@ mod tests {
             .create(TokenKind::Join, "old", &token(Duration::ZERO, Some(1)))
             .await
             .unwrap();
-        let expired = tokens.redeem(TokenKind::Join, "old", "d1").await.unwrap();
+        let expired = tokens
+            .redeem(TokenKind::Join, "old", |d| d == "d1")
+            .await
+            .unwrap();
         let text = expired.unwrap_err().to_string();
         assert!(text.starts_with("join token old expired"), "{text}");
         tokens
@@ -312,7 +325,7 @@ mod tests {
         assert!(tokens.check(TokenKind::Bearer, "ci", "d1").unwrap().is_ok());
         assert!(
             tokens
-                .redeem(TokenKind::Bearer, "ci", "d1")
+                .redeem(TokenKind::Bearer, "ci", |d| d == "d1")
                 .await
                 .unwrap()
                 .is_ok()

@@ -16,7 +16,7 @@ pub use authority::{CertAuthority, Lifetime, NodeNames, check_node_request, node
 pub use client::{client_config, tonic_client};
 pub use files::{CA_LIFETIME, CertFiles, CertsDirError, LEAF_LIFETIME, write_private};
 pub use identity::{CertSummary, Identity, IdentityError, ca_fingerprint, certs_in_dir};
-pub use pinned::pinned_client_config;
+pub use pinned::PinnedServer;
 pub use role::{Role, UnknownRole};
 pub use server::{ServerTls, TlsError};
 

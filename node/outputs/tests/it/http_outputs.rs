@@ -9,7 +9,7 @@ use sa_outputs::{DeliveryOutcome, webhook_signature};
 use serde_json::{Value, json};
 
 use crate::common::{ALERT_ID, alert, credentials, deliver, outputs};
-use crate::outcome::{assert_delivered, assert_failed, assert_retry};
+use crate::outcome::{assert_delivered, assert_failed, assert_misconfigured, assert_retry};
 
 fn receiver() -> HttpReceiver {
     HttpReceiver::start().expect("receiver starts")
@@ -727,7 +727,7 @@ async fn misconfiguration_fails_without_a_request() {
     let outputs = outputs(&[("slack:s", None)]);
     let alert = alert();
     let outcome = deliver(&outputs, "slack:s", &alert, &alert, &credentials(json!({}))).await;
-    assert_failed(&outcome, &["\"url\""]);
+    assert_misconfigured(&outcome, &["\"url\""]);
     let creds = credentials(json!({"url": rx.url()}));
     let outcome = deliver(&outputs, "slack:other", &alert, &alert, &creds).await;
     assert_failed(&outcome, &["not configured"]);

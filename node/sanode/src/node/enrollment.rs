@@ -13,9 +13,10 @@ use sa_tls::CertFiles;
 use tonic::transport::{Channel, Endpoint};
 
 use super::NodeArgs;
-use super::tokens::JoinToken;
+use super::tokens::{self, JoinToken};
 use crate::alerts::cluster_keys;
 use sa_outputs::{DataKey, SecretsCipher};
+use sa_tls::PinnedServer;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -42,12 +43,23 @@ pub async fn enroll_if_needed(args: &NodeArgs) -> anyhow::Result<()> {
     let addresses = args.served_addresses();
     let (request_pem, key_pem) = sa_tls::node_request(&format!("node {advertised}"))
         .context("cannot make this node's key")?;
-    let channel = pinned_channel(seed, &token.ca_sha256).await?;
+    let pinned = PinnedServer::new(&token.ca_sha256)?;
+    let channel = pinned_channel(seed, pinned.config.clone()).await?;
+    let member_certificate = pinned
+        .certificate_sha256()
+        .with_context(|| format!("{seed} proved no certificate"))?;
+    // The secret stays here: what travels is good only for this member, request and names.
+    let proof = tokens::join_proof(
+        &tokens::digest(&token.secret),
+        &member_certificate,
+        &request_pem,
+        &addresses,
+    );
     let reply = tokio::time::timeout(
         REQUEST_TIMEOUT,
         ClusterClient::new(channel).join_with_token(JoinWithTokenRequest {
             token_id: token.id.clone(),
-            secret: token.secret.clone(),
+            proof,
             request_pem,
             addresses,
         }),
@@ -89,9 +101,11 @@ async fn keep_data_key(args: &NodeArgs, id: &str, key: Vec<u8>) -> anyhow::Resul
     cluster_keys::seal_to_disk(&member, &cluster_keys::keys_dir(&args.data_dir), &key).await
 }
 
-/// A gRPC channel to `seed` over TLS that trusts only the CA with this fingerprint.
-async fn pinned_channel(seed: &str, ca_sha256: &str) -> anyhow::Result<Channel> {
-    let config = sa_tls::pinned_client_config(ca_sha256)?;
+/// A gRPC channel to `seed` over TLS with `config` (a [`PinnedServer`]'s).
+async fn pinned_channel(
+    seed: &str,
+    config: Arc<tokio_rustls::rustls::ClientConfig>,
+) -> anyhow::Result<Channel> {
     let host = seed
         .rsplit_once(':')
         .map_or(seed, |(host, _)| host)

@@ -258,12 +258,24 @@ impl Cluster for ClusterService {
             ServiceError::InvalidArgument(format!("not a certificate signing request: {e}"))
         })?;
         let authority = self.authority()?;
+        let member_certificate = self.certificate_sha256()?;
+        let proves = |digest: &str| {
+            let expected = tokens::join_proof(
+                digest,
+                &member_certificate,
+                &request.request_pem,
+                &request.addresses,
+            );
+            // Every byte compared whatever the first difference: no timing to learn from.
+            expected.len() == request.proof.len()
+                && expected
+                    .bytes()
+                    .zip(request.proof.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        };
         let used = Tokens::new(self.node.replica.clone())
-            .redeem(
-                TokenKind::Join,
-                &request.token_id,
-                &tokens::digest(&request.secret),
-            )
+            .redeem(TokenKind::Join, &request.token_id, proves)
             .await
             .map_err(ServiceError::unavailable)?;
         if let Err(refusal) = used {
@@ -408,6 +420,18 @@ impl ClusterService {
             )
             .into()
         })
+    }
+
+    /// The SHA-256 (hex, of the DER) of the certificate this member presents: what a joining
+    /// node's proof is bound to.
+    fn certificate_sha256(&self) -> Result<String, Status> {
+        use rustls_pki_types::pem::PemObject;
+        let path = self.tls_files()?.cert("node");
+        let der = rustls_pki_types::CertificateDer::from_pem_file(&path)
+            .map_err(|e| ServiceError::Internal(format!("{}: {e}", path.display())))?;
+        Ok(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            der.as_ref(),
+        )))
     }
 
     /// The cluster CA, if this member holds its key.

@@ -101,6 +101,27 @@ impl BearerToken {
     }
 }
 
+/// What a joining node sends instead of its token's secret: proof that it holds the secret,
+/// good only for the member whose certificate it saw and for this request and these addresses.
+pub fn join_proof(
+    secret_digest: &str,
+    member_certificate_sha256: &str,
+    request_pem: &str,
+    addresses: &[String],
+) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret_digest.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(member_certificate_sha256.as_bytes());
+    mac.update(b"\n");
+    mac.update(request_pem.as_bytes());
+    for address in addresses {
+        mac.update(b"\n");
+        mac.update(address.as_bytes());
+    }
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// What the cluster stores of a secret.
 pub fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
@@ -132,6 +153,25 @@ mod tests {
         assert_eq!(BearerToken::parse(&token.text()), None);
         assert_eq!(BearerToken::parse(&format!("{}.x", bearer.text())), None);
         assert_eq!(digest("s").len(), 64);
+        let addresses = vec!["10.0.0.7:7710".to_string()];
+        let proof = join_proof(&digest("s"), "leaf", "request", &addresses);
+        assert_eq!(
+            proof,
+            join_proof(&digest("s"), "leaf", "request", &addresses)
+        );
+        for other in [
+            join_proof(&digest("t"), "leaf", "request", &addresses),
+            join_proof(&digest("s"), "other leaf", "request", &addresses),
+            join_proof(&digest("s"), "leaf", "other request", &addresses),
+            join_proof(
+                &digest("s"),
+                "leaf",
+                "request",
+                &["10.0.0.8:7710".to_string()],
+            ),
+        ] {
+            assert_ne!(proof, other);
+        }
         assert_ne!(digest("s"), digest("t"));
     }
 }
