@@ -78,28 +78,49 @@ impl AuditLog {
         }
     }
 
-    /// Entries at or after `since`, oldest first, of `who` only when given (at most
-    /// [`MAX_LISTED`], the newest ones when there are more).
+    /// Entries at or after `since`, oldest first, of `who` only when given: the newest
+    /// [`MAX_LISTED`] when there are more. Read a page at a time, holding at most that many.
     pub fn list(&self, since: Micros, who: Option<&str>) -> anyhow::Result<Vec<AuditEntry>> {
-        let rows = self.replica.scan_prefix_from(
-            Keyspace::Audit,
-            ENTRY_PREFIX,
-            &AuditKey::first_at(since),
-            usize::MAX,
-        )?;
-        let mut entries = Vec::new();
-        for (key, value) in rows {
-            AuditKey::decode(&key)?;
-            let entry: AuditEntry = serde_json::from_slice(&value)?;
-            if who.is_none_or(|who| entry.who == who) {
-                entries.push(entry);
+        self.newest(since, who, MAX_LISTED)
+    }
+
+    fn newest(
+        &self,
+        since: Micros,
+        who: Option<&str>,
+        at_most: usize,
+    ) -> anyhow::Result<Vec<AuditEntry>> {
+        let mut kept = std::collections::VecDeque::with_capacity(at_most.min(LIST_PAGE));
+        let mut from = AuditKey::first_at(since);
+        loop {
+            let page =
+                self.replica
+                    .scan_prefix_from(Keyspace::Audit, ENTRY_PREFIX, &from, LIST_PAGE)?;
+            let Some((last, _)) = page.last() else { break };
+            // The next page starts just after this one's last key.
+            from = last.clone();
+            from.push(0);
+            let full = page.len() == LIST_PAGE;
+            for (key, value) in page {
+                AuditKey::decode(&key)?;
+                let entry: AuditEntry = serde_json::from_slice(&value)?;
+                if who.is_none_or(|who| entry.who == who) {
+                    if kept.len() == at_most {
+                        kept.pop_front();
+                    }
+                    kept.push_back(entry);
+                }
+            }
+            if !full {
+                break;
             }
         }
-        let excess = entries.len().saturating_sub(MAX_LISTED);
-        entries.drain(..excess);
-        Ok(entries)
+        Ok(kept.into())
     }
 }
+
+/// Entries read from the state at a time by [`AuditLog::list`].
+const LIST_PAGE: usize = 1024;
 
 #[cfg(test)]
 mod tests {
@@ -161,6 +182,39 @@ mod tests {
         assert_eq!(who, [("alice", "ok"), ("bob", "refused")]);
         assert_eq!(log.list(15, None).unwrap().len(), 1, "since");
         assert_eq!(log.list(0, Some("alice")).unwrap().len(), 1, "who");
+        replica.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn listings_page_through_the_trail_and_keep_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = crate::single_node_replica(&dir.path().join("state")).await;
+        let log = AuditLog::new(replica.clone());
+        let total = LIST_PAGE * 2 + 7;
+        let ops = (0..total)
+            .map(|i| {
+                let e = entry(if i % 2 == 0 { "alice" } else { "bob" }, i as Micros);
+                AuditLog::op(&log.key(&e), &e)
+            })
+            .collect();
+        replica
+            .write(Command {
+                conditions: Vec::new(),
+                ops,
+            })
+            .await
+            .unwrap();
+        let all = log.list(0, None).unwrap();
+        assert_eq!(all.len(), total, "every page read");
+        assert!(
+            all.windows(2).all(|pair| pair[0].at < pair[1].at),
+            "oldest first"
+        );
+        let newest = log.newest(0, Some("bob"), 10).unwrap();
+        let ats: Vec<Micros> = newest.iter().map(|e| e.at).collect();
+        let bobs: Vec<Micros> = (0..total as Micros).filter(|i| i % 2 == 1).collect();
+        let expected = bobs[bobs.len() - 10..].to_vec();
+        assert_eq!(ats, expected, "the newest of bob's, in order");
         replica.shutdown().await;
     }
 }

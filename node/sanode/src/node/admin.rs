@@ -322,22 +322,27 @@ impl Admin for AdminService {
         request: Request<ListAuditRequest>,
     ) -> Result<Response<ListAuditResponse>, Status> {
         let request = request.into_inner();
-        let who = Some(request.who.as_str()).filter(|who| !who.is_empty());
-        let entries = AuditLog::new(self.node.replica.clone())
-            .list(request.since_micros, who)
-            .map_err(ServiceError::internal)?
-            .into_iter()
-            .map(|entry| AuditRecord {
-                who: entry.who,
-                role: entry.role,
-                from: entry.from,
-                action: entry.action,
-                summary: entry.summary,
-                result: entry.result,
-                at_micros: entry.at,
-                node: entry.node,
-            })
-            .collect();
+        let log = AuditLog::new(self.node.replica.clone());
+        // Reading the trail is RocksDB work: off the async runtime.
+        let entries = tokio::task::spawn_blocking(move || {
+            let who = Some(request.who.as_str()).filter(|who| !who.is_empty());
+            log.list(request.since_micros, who)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("audit listing: {e}")))?
+        .map_err(ServiceError::internal)?
+        .into_iter()
+        .map(|entry| AuditRecord {
+            who: entry.who,
+            role: entry.role,
+            from: entry.from,
+            action: entry.action,
+            summary: entry.summary,
+            result: entry.result,
+            at_micros: entry.at,
+            node: entry.node,
+        })
+        .collect();
         Ok(Response::new(ListAuditResponse { entries }))
     }
 }
