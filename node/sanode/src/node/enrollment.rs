@@ -129,22 +129,11 @@ async fn pinned_channel(
         .connect_timeout(CONNECT_TIMEOUT)
         .connect_with_connector(connector)
         .await
+        // `{:#}` of the anyhow error prints its causes: a TLS refusal hides two levels down.
         .map_err(|e| {
             anyhow::anyhow!(
-                "cannot reach {seed} as a member of the cluster the join token names: {}",
-                error_chain(&e)
+                "cannot reach {seed} as a member of the cluster the join token names: {:#}",
+                anyhow::Error::new(e)
             )
         })
-}
-
-/// An error and its sources on one line (a TLS refusal hides two levels down).
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

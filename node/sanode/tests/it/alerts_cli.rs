@@ -54,6 +54,18 @@ fn json_of(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// `name`'s row of `sactl outputs list --json`.
+fn listed_output(node: &NodeProcess, name: &str) -> Value {
+    let outputs = json_of(&sactl(node, &["outputs", "list", "--json"]));
+    outputs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not listed: {outputs}"))
+        .clone()
+}
+
 fn wait_for(what: &str, check: impl FnMut() -> bool) {
     sa_chaos_tests::wait_for(what, Duration::from_secs(30), check);
 }
@@ -365,13 +377,7 @@ fn an_output_that_cannot_work_says_so_once_and_delivers_after_the_fix() {
         "said once for the output, not per alert:\n{}",
         node.log()
     );
-    let outputs = json_of(&sactl(&node, &["outputs", "list", "--json"]));
-    let archive = outputs
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["name"] == "aws-s3:archive")
-        .unwrap();
+    let archive = listed_output(&node, "aws-s3:archive");
     assert!(
         archive["not_deliverable"]
             .as_str()
@@ -399,12 +405,6 @@ fn an_output_that_cannot_work_says_so_once_and_delivers_after_the_fix() {
             .unwrap_or(0)
     };
     wait_for("three alerts in the bucket", || objects() == 3);
-    let outputs = json_of(&sactl(&node, &["outputs", "list", "--json"]));
-    let archive = outputs
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["name"] == "aws-s3:archive")
-        .unwrap();
+    let archive = listed_output(&node, "aws-s3:archive");
     assert!(archive["not_deliverable"].is_null(), "{archive}");
 }
