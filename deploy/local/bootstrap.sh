@@ -35,3 +35,10 @@ if [ ! -x "$SA_TOOLS_VENV/bin/moto_server" ]; then
     /usr/bin/python3 -m venv "$SA_TOOLS_VENV"
     "$SA_TOOLS_VENV/bin/pip" install -q --disable-pip-version-check 'moto[server]>=5.1,<6'
 fi
+
+# Python jmespath 0.10, the version StreamAlert's JMESPath semantics follow (docs/spec §5.2): the
+# oracle of sa-engine's differential JMESPath test. Its own directory, so moto's pin never moves it.
+if [ ! -f "$SA_PY_JMESPATH/jmespath/__init__.py" ]; then
+    say "installing jmespath 0.10.0 into $SA_PY_JMESPATH"
+    "$SA_TOOLS_VENV/bin/pip" install -q --disable-pip-version-check --target "$SA_PY_JMESPATH" 'jmespath==0.10.0'
+fi

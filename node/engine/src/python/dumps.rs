@@ -1,19 +1,28 @@
-//! CPython `json.dumps(value)` with default settings: separators `", "` and `": "`,
-//! `ensure_ascii=True`. Test events serialize their `data` object this way (docs/spec §15.3).
+//! CPython `json.dumps(value)` with `ensure_ascii=True`, with the default separators (test events
+//! serialize their `data` object this way, docs/spec §15.3) or the compact ones (JMESPath's
+//! `to_string()`).
 
 use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::repr::{float_repr, write_dict, write_list};
+use super::repr::{DEFAULT_SEPARATORS, float_repr, write_dict, write_list};
 
+/// `json.dumps(value)`.
 pub fn dumps(value: &Value) -> String {
     let mut out = String::new();
-    write_value(&mut out, value);
+    write_value(&mut out, value, DEFAULT_SEPARATORS);
     out
 }
 
-fn write_value(out: &mut String, value: &Value) {
+/// `json.dumps(value, separators=(',', ':'))`.
+pub fn dumps_compact(value: &Value) -> String {
+    let mut out = String::new();
+    write_value(&mut out, value, (",", ":"));
+    out
+}
+
+fn write_value(out: &mut String, value: &Value, separators: (&str, &str)) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -25,8 +34,12 @@ fn write_value(out: &mut String, value: &Value) {
             }
         }
         Value::String(s) => write_string(out, s),
-        Value::Array(items) => write_list(out, items, write_value),
-        Value::Object(map) => write_dict(out, map, write_string, write_value),
+        Value::Array(items) => write_list(out, items, separators, |out, item| {
+            write_value(out, item, separators)
+        }),
+        Value::Object(map) => write_dict(out, map, separators, write_string, |out, item| {
+            write_value(out, item, separators)
+        }),
     }
 }
 
@@ -64,6 +77,10 @@ mod tests {
         assert_eq!(
             dumps(&v),
             r#"{"a": 1, "b": [true, null, 1.0], "c": "\u00e9\ud83d\ude00\"\n"}"#
+        );
+        assert_eq!(
+            dumps_compact(&json!({"z": [1e16, -0.0], "a": {}})),
+            r#"{"z":[1e+16,-0.0],"a":{}}"#
         );
     }
 }

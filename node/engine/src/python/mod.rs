@@ -1,12 +1,14 @@
 //! CPython behaviour that StreamAlert's output depends on: `str()`/`repr()` of JSON values,
-//! `int()`/`float()` conversions, truthiness and `json.dumps` with default settings.
+//! `int()`/`float()` conversions, truthiness, `==` and `<`, and `json.dumps`.
 
 mod convert;
 mod dumps;
+mod equality;
 mod repr;
 
 pub use convert::{py_float, py_int};
-pub use dumps::dumps;
+pub use dumps::{dumps, dumps_compact};
+pub use equality::{py_eq, py_order};
 pub use repr::{float_repr, py_repr, py_str};
 
 use serde_json::Value;

@@ -6,5 +6,6 @@ mod common;
 mod classify;
 mod config_errors;
 mod fuzz_regressions;
+mod jmespath_python;
 mod shipped_repo;
 mod test_events;

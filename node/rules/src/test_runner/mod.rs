@@ -12,6 +12,6 @@ mod runner;
 
 pub use command::{NowError, TestRulesError, TestRulesRequest, execute, parse_now};
 pub use coverage::{Coverage, RuleCoverage};
-pub use publisher_tests::{PublisherCheck, python_equal};
+pub use publisher_tests::PublisherCheck;
 pub use report::{RenderOptions, render};
 pub use runner::{EventResult, RunOptions, RunReport, run};

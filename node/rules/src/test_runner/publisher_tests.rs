@@ -2,6 +2,7 @@
 //! `is`, `in` or `contains` under Python's equality.
 
 use sa_engine::jmes::JmesPath;
+use sa_engine::python::py_eq;
 use serde_json::{Map, Value};
 
 /// One publisher test's outcome, with the reason when it failed.
@@ -71,11 +72,13 @@ fn check(test: &Value, publication: &Value) -> Result<(), String> {
     };
     let path = JmesPath::compile(expression)
         .map_err(|e| format!("invalid JMESPath {expression:?}: {e}"))?;
-    let subject = path.search(publication);
+    let subject = path
+        .search(publication)
+        .map_err(|e| format!("{expression}: {e}"))?;
     let passed = match condition.as_str() {
-        "is" => python_equal(&subject, expected),
+        "is" => py_eq(&subject, expected),
         "in" => match expected {
-            Value::Array(items) => items.iter().any(|item| python_equal(&subject, item)),
+            Value::Array(items) => items.iter().any(|item| py_eq(&subject, item)),
             _ => {
                 return Err(format!(
                     "condition \"in\" needs a list value, got {expected}"
@@ -84,7 +87,7 @@ fn check(test: &Value, publication: &Value) -> Result<(), String> {
         },
         "contains" => match (&subject, expected) {
             (Value::String(text), Value::String(part)) => text.contains(part.as_str()),
-            (Value::Array(items), _) => items.iter().any(|item| python_equal(item, expected)),
+            (Value::Array(items), _) => items.iter().any(|item| py_eq(item, expected)),
             (Value::Object(map), Value::String(key)) => map.contains_key(key),
             _ => return Err(format!("cannot test whether {subject} contains {expected}")),
         },
@@ -96,33 +99,6 @@ fn check(test: &Value, publication: &Value) -> Result<(), String> {
         Err(format!(
             "{expression} {condition} {expected}: actual value is {subject}"
         ))
-    }
-}
-
-/// Python `==` on JSON values: numbers compare by value across int/float, and booleans equal
-/// 1 and 0 (`True == 1 == 1.0`).
-pub fn python_equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| python_equal(p, q))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(key, value)| y.get(key).is_some_and(|other| python_equal(value, other)))
-        }
-        _ => match (as_number(a), as_number(b)) {
-            (Some(x), Some(y)) => x == y,
-            _ => a == b,
-        },
-    }
-}
-
-fn as_number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Bool(b) => Some(f64::from(u8::from(*b))),
-        Value::Number(n) => n.as_f64(),
-        _ => None,
     }
 }
 
