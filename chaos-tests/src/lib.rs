@@ -17,5 +17,5 @@ pub use http_receiver::{HttpReceiver, ReceivedRequest, Reply};
 pub use moto::{MOTO_REGION, MotoServer, endpoint_sdk_config, moto_sdk_config};
 pub use node_process::{Connection, NodeHttp, NodeOptions, NodeProcess, http_get, http_post};
 pub use ports::free_loopback_port;
-pub use repository::{enable_rule_staging, probe_repository, write_repository};
+pub use repository::{copy_tree, enable_rule_staging, probe_repository, write_repository};
 pub use wait::wait_for;

@@ -89,3 +89,18 @@ pub fn enable_rule_staging(repo: &Path) -> anyhow::Result<()> {
     )?;
     Ok(())
 }
+
+/// Copies the directory `from` to `to`, recursively (a repository to change in a test).
+pub fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}

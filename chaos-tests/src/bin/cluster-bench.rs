@@ -48,7 +48,7 @@ use anyhow::{Context, bail};
 use sa_chaos_tests::bench::{
     Figures, batches, closed_loop, json_samples, millis, open_loop, quantile, realistic_corpus,
 };
-use sa_chaos_tests::{HttpReceiver, TestCluster, repository_root};
+use sa_chaos_tests::{HttpReceiver, TestCluster, copy_tree, repository_root};
 use serde_json::{Value, json};
 
 fn main() -> anyhow::Result<()> {
@@ -316,20 +316,6 @@ fn probe_repository(dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::write(&outputs_path, outputs.to_string())?;
     std::fs::write(repo.join("rules/bench_probe.py"), PROBE_RULE)?;
     Ok(repo)
-}
-
-fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_tree(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)?;
-        }
-    }
-    Ok(())
 }
 
 /// A fresh cluster of `size` nodes on the probe repository, its webhook pointed at `receiver`,

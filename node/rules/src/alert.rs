@@ -1,6 +1,7 @@
 //! The Alert a rule hit produces (docs/spec §10): every field, `output_dict()` and the Dynamo
 //! record encoding, plus the Python `Alert` publishers receive.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use pyo3::prelude::*;
@@ -9,6 +10,9 @@ use serde_json::{Map, Value, json};
 
 use crate::clock::{Micros, format_timestamp, parse_timestamp};
 use crate::convert::{map_to_python, to_python};
+
+/// The record key of the classifier's normalization (docs/spec §7.3).
+pub(crate) const NORMALIZATION_KEY: &str = "streamalert_normalization";
 
 /// The output every alert goes to (the alerts Firehose / Athena table).
 pub const FIREHOSE_OUTPUT: &str = "aws-firehose:alerts";
@@ -245,9 +249,15 @@ impl Alert {
     }
 
     /// The `streamalert.shared.alert.Alert` publishers receive: `created`/`dispatched` as naive
-    /// UTC datetimes, `outputs` as a set, `merge_window` as a timedelta, and the top-level
-    /// normalization key removed from the record as the alert processor does (docs/spec §7.5).
-    pub fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// UTC datetimes, `outputs` as a set, `merge_window` as a timedelta. With
+    /// `strip_normalization` the top-level normalization key is removed from the record, as the
+    /// alert processor does before publishing (docs/spec §7.5, §12.1); the test runner's
+    /// publisher tests compose the rules engine's alerts, which skip the processor (§15.6).
+    pub fn to_python<'py>(
+        &self,
+        py: Python<'py>,
+        strip_normalization: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let alert_class = py.import("streamalert.shared.alert")?.getattr("Alert")?;
         let datetime = py.import("datetime")?;
         let timestamp = |micros: Micros| -> PyResult<Bound<'py, PyAny>> {
@@ -255,8 +265,10 @@ impl Alert {
             let delta = datetime.getattr("timedelta")?.call1((0, 0, micros))?;
             epoch.call_method1("__add__", (delta,))
         };
-        let mut record = self.record.clone();
-        record.shift_remove("streamalert_normalization");
+        let mut record = Cow::Borrowed(&self.record);
+        if strip_normalization && record.contains_key(NORMALIZATION_KEY) {
+            record.to_mut().shift_remove(NORMALIZATION_KEY);
+        }
         let kwargs = PyDict::new(py);
         kwargs.set_item("alert_id", &self.alert_id)?;
         kwargs.set_item("attempts", self.attempts)?;

@@ -4,12 +4,11 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::alert::NORMALIZATION_KEY;
 use crate::{Alert, Micros, format_timestamp};
 
 /// At most this many alerts merge into one (docs/spec §11.2).
 pub const MAX_GROUP: usize = 50;
-
-const NORMALIZATION_KEY: &str = "streamalert_normalization";
 
 /// `streamalert.shared.utils.get_keys(record, key, 1)[0]`: breadth-first, skipping the
 /// normalization subtree and falsy containers (docs/spec Appendix C.5).

@@ -58,7 +58,8 @@ pub trait RuleTable: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
     pub env: PythonEnv,
-    /// Test-runner behaviour: `rules.helpers.base.random_bool` always returns True (docs/spec §15.4).
+    /// Test-runner behaviour: `rules.helpers.base.random_bool` always returns True (docs/spec
+    /// §15.4), and publishers see the record with its normalization (§15.6).
     pub test_mode: bool,
     pub clock: Clock,
     /// Measure each rule's time (per-rule statistics; costs two clock reads per rule call).
@@ -145,6 +146,8 @@ pub struct RulesEngine {
     rule_timing: bool,
     dicts: RecordDicts,
     whole_records: bool,
+    /// `EngineOptions::test_mode`: publishers compose as StreamAlert's test runner does.
+    test_mode: bool,
 }
 
 impl std::fmt::Debug for RulesEngine {
@@ -236,6 +239,7 @@ impl RulesEngine {
             rule_staging: layout.rule_staging,
             rule_timing: options.rule_timing,
             whole_records: options.whole_records,
+            test_mode: options.test_mode,
             dicts: RecordDicts::default(),
         })
     }
@@ -443,13 +447,16 @@ impl RulesEngine {
     }
 
     /// The publication `alert` gets for `output` (`service:descriptor`), composed exactly as
-    /// the alert processor does (docs/spec §13.3).
+    /// the alert processor does (docs/spec §13.3). In test mode the record keeps its
+    /// normalization: StreamAlert's test runner composes the rules engine's alerts directly, and
+    /// only the processor removes it (docs/spec §15.6, §12.1).
     pub fn compose(&self, alert: &Alert, output: &str) -> Result<Value, RulesError> {
         Python::attach(|py| {
+            let python_alert = alert.to_python(py, !self.test_mode)?;
             let publication = self
                 .runtime
                 .bind(py)
-                .call_method1("compose", (alert.to_python(py)?, output))?;
+                .call_method1("compose", (python_alert, output))?;
             from_python(&publication)
         })
         .map_err(described)

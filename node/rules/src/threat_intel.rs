@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use crate::alert::NORMALIZATION_KEY;
+
 pub const IOC_KEY: &str = "streamalert:ioc";
-const NORMALIZATION_KEY: &str = "streamalert_normalization";
 
 /// The IOC table: which of the queried values are known IOCs.
 pub trait IocStore: Send + Sync {

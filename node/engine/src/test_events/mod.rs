@@ -2,7 +2,7 @@
 //! an event into the payload a source would deliver, and classifying it.
 //!
 //! The rules test runner reuses this: [`load`] to discover and read event files,
-//! [`prepare`] to build an event's payload, [`classify_event`] for its classified record.
+//! [`prepare`] to build an event's payload, [`classify_event`] for its classified records.
 //!
 //! ```no_run
 //! use sa_engine::{Classifier, Config, test_events};
@@ -24,4 +24,4 @@ pub use discover::{
     EventFileError, TestEvent, TestEventFile, TestFilesError, discover, load, load_file,
 };
 pub use prepare::{EventError, EventSpec, PreparedEvent, SERVICES, apply_helpers, now, prepare};
-pub use run::{EventFailure, EventResult, classify_event, run_event};
+pub use run::{ClassifiedEvent, EventFailure, EventResult, classify_event, run_event};

@@ -32,19 +32,46 @@ impl EventFailure {
     }
 }
 
+/// What a test event classified as: every record the winning log type extracted from the
+/// event's payload (a CloudTrail file's `Records`, a CloudWatch Logs batch's `logEvents`), in
+/// order.
+#[derive(Debug, Clone)]
+pub struct ClassifiedEvent {
+    /// The event's classified result (docs/spec §15.4 step 2).
+    pub first: ClassifiedRecord,
+    /// The payload's other records, of the same log type.
+    pub rest: Vec<ClassifiedRecord>,
+}
+
+impl ClassifiedEvent {
+    /// All of them, which the rules run on: StreamAlert's runner gives its rules engine every
+    /// record of the classified payload record (its `sqs_messages`), not only the first
+    /// (docs/spec §15.4 step 6).
+    pub fn into_records(self) -> Vec<ClassifiedRecord> {
+        let mut records = Vec::with_capacity(1 + self.rest.len());
+        records.push(self.first);
+        records.extend(self.rest);
+        records
+    }
+}
+
 /// Classifies a prepared event through the cluster whose `data_sources[service]` lists its
-/// `source`; the first classified record is the event's result (docs/spec §15.4 steps 1–2). The log type
-/// is not compared with the expected one here: see [`run_event`].
+/// `source` (docs/spec §15.4 steps 1–2). The log type is not compared with the expected one
+/// here: see [`run_event`].
 pub fn classify_event(
     classifier: &Classifier,
     event: &PreparedEvent,
-) -> Result<ClassifiedRecord, EventFailure> {
+) -> Result<ClassifiedEvent, EventFailure> {
     let spec = &event.spec;
     let classification = classifier
         .classify(&spec.service, &spec.source, event.root.clone())
         .map_err(|e| EventFailure::new(e.to_string()))?;
-    if let Some(record) = classification.records.into_iter().next() {
-        return Ok(record);
+    let mut records = classification.records.into_iter();
+    if let Some(first) = records.next() {
+        return Ok(ClassifiedEvent {
+            first,
+            rest: records.collect(),
+        });
     }
     let candidates = classification
         .dead_letters
@@ -61,7 +88,7 @@ pub fn classify_event(
 #[derive(Debug, Clone)]
 pub struct EventResult {
     pub prepared: Option<PreparedEvent>,
-    /// The classified record, or why there is none (including event errors).
+    /// The first classified record, or why there is none (including event errors).
     pub outcome: Result<ClassifiedRecord, EventFailure>,
     /// When the record classified as another log type: why the expected one rejected it.
     pub expected_rejection: Option<String>,
@@ -96,7 +123,7 @@ pub fn run_event(
             };
         }
     };
-    let outcome = classify_event(classifier, &prepared);
+    let outcome = classify_event(classifier, &prepared).map(|classified| classified.first);
     let spec = &prepared.spec;
     let matching = classifier
         .matching_log_types(&spec.service, &spec.source, &prepared.root)

@@ -120,3 +120,29 @@ fn wrong_log_type_and_bad_events_fail_with_reasons() {
         "demo:login: missing keys time, user, result"
     );
 }
+
+#[test]
+fn classify_event_returns_every_record_of_the_payload_in_order() {
+    // docs/spec §15.4: the rules run on all records of the classified payload record, e.g. every
+    // entry of a CloudTrail file's Records.
+    let classifier = Classifier::new(Config::load_dir(&fixture_repo().join("conf")).unwrap());
+    let record = |id: &str| {
+        serde_json::json!({"eventID": id, "eventName": "GetObject", "eventTime": "t",
+                           "sourceIPAddress": "1.2.3.4", "userIdentity": {}})
+    };
+    let event = serde_json::json!({"data": {"Records": [record("1"), record("2"), record("3")]},
+        "description": "d", "log": "cloudtrail:events", "service": "s3", "source": "fixture-bucket",
+        "classify_only": true});
+    let prepared = test_events::prepare(&event, classifier.config(), 0).unwrap();
+    let classified = test_events::classify_event(&classifier, &prepared).unwrap();
+    assert_eq!(classified.first.record["eventID"], "1");
+    let ids: Vec<_> = classified
+        .into_records()
+        .iter()
+        .map(|r| (r.log_type.clone(), r.record["eventID"].clone()))
+        .collect();
+    assert_eq!(
+        ids,
+        ["1", "2", "3"].map(|id| ("cloudtrail:events".to_owned(), serde_json::json!(id)))
+    );
+}

@@ -241,25 +241,25 @@ fn run_event(
             return Ok(());
         }
     };
-    result.classified_as = Some(classified.log_type.clone());
-    if classified.log_type != spec.log {
+    let log_type = classified.first.log_type.clone();
+    result.classified_as = Some(log_type.clone());
+    if log_type != spec.log {
         let verdict = test_events::run_event(classifier, Ok(prepared.clone()));
         result.classification_note = verdict.outcome.err().map(|failure| explain(&failure));
     }
     if spec.classify_only {
         return Ok(());
     }
-    let view = engine.record_view(&classified.log_type);
-    let whole_record = match view {
-        RecordView::Keys(_) if options.check_record_keys => Some(classified.clone()),
+    let records = classified.into_records();
+    let view = engine.record_view(&log_type);
+    let whole_records = match view {
+        RecordView::Keys(_) if options.check_record_keys => Some(records.clone()),
         _ => None,
     };
-    let outcome = engine
-        .evaluate(vec![classified])
-        .map_err(|e| e.to_string())?;
-    if let (Some(record), RecordView::Keys(keys)) = (whole_record, &view) {
+    let outcome = engine.evaluate(records).map_err(|e| e.to_string())?;
+    if let (Some(records), RecordView::Keys(keys)) = (whole_records, &view) {
         engine.set_whole_records(true);
-        let on_whole = engine.evaluate(vec![record]);
+        let on_whole = engine.evaluate(records);
         engine.set_whole_records(false);
         if let Some(difference) = difference(&outcome, &on_whole.map_err(|e| e.to_string())?) {
             result.warnings.push(format!(

@@ -461,6 +461,47 @@ fn dynamic_outputs_and_publishers_resolve_per_sections_9_8_and_9_10() {
 }
 
 #[test]
+fn publishers_see_the_normalization_only_under_the_test_runner() {
+    let _turn = exclusive();
+    let normalized = || {
+        let mut record = dynamic_record();
+        record.record.insert(
+            "streamalert_normalization".into(),
+            json!({"sourceAddress": [{"function": null, "values": ["1.2.3.4"]}]}),
+        );
+        record
+    };
+    let published_record = |engine: &mut RulesEngine| {
+        let outcome = run(engine, vec![normalized()]);
+        let alert = alert(&outcome, "dynamic");
+        // The stored alert keeps it either way (docs/spec §7.5).
+        assert!(alert.record.contains_key("streamalert_normalization"));
+        engine.compose(alert, "slack:sec").unwrap()["record"].clone()
+    };
+    // The alert processor removes it before publishing (docs/spec §12.1).
+    let mut engine = load();
+    assert_eq!(
+        published_record(&mut engine),
+        json!({"user": "dyn", "team": "blue"})
+    );
+    drop(engine);
+    // StreamAlert's test runner composes the rules engine's alert as it is (docs/spec §15.6).
+    let mut engine = RulesEngine::load(
+        &layout("repo"),
+        &EngineOptions {
+            test_mode: true,
+            ..options()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        published_record(&mut engine),
+        json!({"user": "dyn", "team": "blue",
+               "streamalert_normalization": {"sourceAddress": [{"function": null, "values": ["1.2.3.4"]}]}})
+    );
+}
+
+#[test]
 fn alerts_carry_the_record_as_classified_even_when_a_rule_mutates_it() {
     let _turn = exclusive();
     let mut engine = load();

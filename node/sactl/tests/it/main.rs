@@ -1,10 +1,11 @@
 //! `sactl` as scripts run it, without a cluster: exit codes and one-line errors when no node
 //! answers, and the offline commands (config validate, test classifier, test rules) on the
-//! shipped repository and on a broken one.
+//! shipped repository, on one in StreamAlert's own layout and on broken ones.
 
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use sa_chaos_tests::{free_loopback_port, probe_repository, repository_root};
+use sa_chaos_tests::{copy_tree, free_loopback_port, probe_repository, repository_root};
 use serde_json::json;
 
 fn sactl(args: &[&str]) -> Output {
@@ -186,4 +187,98 @@ fn a_repository_with_a_bad_outputs_file_is_refused_with_the_reason() {
         stderr.contains("outputs.json") && stderr.contains("smoke-signals"),
         "{stderr}"
     );
+}
+
+/// tests/fixtures/streamalert_repo: a repository in StreamAlert's own layout, which the shipped
+/// one does not follow (matchers/ and publishers/ at the top, helpers in rules/helpers/), with
+/// the test-event features real repositories use: publisher tests over object publications in
+/// both forms, classify_only, compress, override_record, lookup-table fixtures, payloads of
+/// several records (its README lists them).
+fn streamalert_repository() -> PathBuf {
+    repository_root().join("node/sactl/tests/fixtures/streamalert_repo")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn last_line(output: &Output) -> String {
+    stdout(output).lines().last().unwrap_or_default().to_owned()
+}
+
+/// `(passed, total)` publisher tests over every "Publishers: x/y Passed" line of a verbose run.
+fn publisher_checks(report: &str) -> (usize, usize) {
+    report
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("Publishers: "))
+        .filter_map(|counts| counts.strip_suffix(" Passed")?.split_once('/'))
+        .fold((0, 0), |(passed, total), (p, t)| {
+            (
+                passed + p.parse::<usize>().unwrap(),
+                total + t.parse::<usize>().unwrap(),
+            )
+        })
+}
+
+#[test]
+fn a_repository_in_streamalerts_layout_validates_and_passes_its_tests() {
+    let repo = streamalert_repository();
+    let repo = repo.to_str().unwrap();
+    let validate = sactl(&["config", "validate", repo]);
+    assert_eq!(validate.status.code(), Some(0), "{validate:?}");
+    assert_eq!(last_line(&validate), format!("{repo}: valid (5 rules)"));
+    let classifier = sactl(&["test", "classifier", "--repo", repo, "--strict"]);
+    assert_eq!(classifier.status.code(), Some(0), "{classifier:?}");
+    assert_eq!(last_line(&classifier), "28 passed, 0 failed");
+    let rules = sactl(&["test", "rules", "--repo", repo, "--verbose"]);
+    assert_eq!(rules.status.code(), Some(0), "{rules:?}");
+    let report = stdout(&rules);
+    assert_eq!(last_line(&rules), "28 passed, 0 failed", "{report}");
+    // Every rule is expected somewhere, no key is unknown, and no rule or matcher raised (a
+    // rule that raises counts as not firing, so the events alone would not show it, e.g. a
+    // req_subkeys check that stopped guarding a rule).
+    assert!(!report.contains("Warning"), "{report}");
+    assert!(!report.contains("Raised"), "{report}");
+    // Publisher tests run only for events whose rules alert and without skip_publishers:
+    // the count shows that each one ran.
+    assert_eq!(publisher_checks(&report), (91, 91), "{report}");
+    assert!(
+        report.contains("Disabled Rules: guardduty_any_finding"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_wrong_publisher_expectation_fails_naming_the_expression() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    copy_tree(&streamalert_repository(), &repo).unwrap();
+    // Python dicts keep insertion order, so a test expecting sorted keys must fail.
+    let path = repo.join("rules/community/cloudtrail/cloudtrail_root_account_usage.json");
+    let mut events: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let test = &mut events[0]["publisher_tests"]["slack:security"][0];
+    assert_eq!(test["jmespath_expression"], "keys(@)", "{test}");
+    test["value"] = json!([
+        "@slack._previous_publication",
+        "@slack.attachments",
+        "@slack.text"
+    ]);
+    std::fs::write(&path, events.to_string()).unwrap();
+
+    let rules = sactl(&["test", "rules", "--repo", repo.to_str().unwrap()]);
+    assert_eq!(rules.status.code(), Some(1), "{rules:?}");
+    let report = stdout(&rules);
+    assert_eq!(last_line(&rules), "27 passed, 1 failed", "{report}");
+    // The failing test is named by its output and expression, with the value it got.
+    assert!(
+        report.contains(concat!(
+            r#"slack:security: {"jmespath_expression":"keys(@)","#,
+            r#""condition":"is","value":["@slack._previous_publication","@slack.attachments","@slack.text"]}"#,
+            r#" -> keys(@) is ["@slack._previous_publication","@slack.attachments","@slack.text"]: "#,
+            r#"actual value is ["@slack.text","@slack.attachments","@slack._previous_publication"]"#
+        )),
+        "{report}"
+    );
+    assert!(report.contains("Publishers: 32/33 Passed"), "{report}");
 }
