@@ -31,6 +31,11 @@ pub struct NodeOptions {
     pub extra_args: Vec<String>,
     /// Extra environment variables for sanode (e.g. `MotoServer::env()`).
     pub env: Vec<(String, String)>,
+    /// Environment variables sanode must not inherit from the test.
+    pub env_removed: Vec<String>,
+    /// The directory sanode runs in, where relative paths of its config (file sources) start
+    /// [default: the test's].
+    pub cwd: Option<PathBuf>,
     pub ready_timeout: Duration,
 }
 
@@ -60,6 +65,8 @@ impl NodeOptions {
             repo: crate::binaries::repository_root(),
             extra_args: Vec::new(),
             env: Vec::new(),
+            env_removed: Vec::new(),
+            cwd: None,
             ready_timeout: Duration::from_secs(30),
         }
     }
@@ -120,6 +127,14 @@ impl NodeProcess {
     }
 
     fn start_once(options: &NodeOptions) -> anyhow::Result<Self> {
+        let mut node = Self::spawn(options)?;
+        node.wait_healthy(options.ready_timeout)?;
+        Ok(node)
+    }
+
+    /// Starts a node on fresh loopback ports without waiting for it (for what happens while
+    /// it starts).
+    pub fn spawn(options: &NodeOptions) -> anyhow::Result<Self> {
         let grpc_port = options.grpc_port.unwrap_or_else(free_loopback_port);
         let http_port = options.http_port.unwrap_or_else(free_loopback_port);
         let grpc_addr: SocketAddr = (options.host, grpc_port).into();
@@ -149,19 +164,23 @@ impl NodeProcess {
         if let Some(id) = options.node_id {
             command.arg("--node-id").arg(id.to_string());
         }
+        for name in &options.env_removed {
+            command.env_remove(name);
+        }
+        if let Some(cwd) = &options.cwd {
+            command.current_dir(cwd);
+        }
         let child = command
             .spawn()
             .with_context(|| format!("cannot start {}", options.sanode.display()))?;
-        let mut node = NodeProcess {
+        Ok(NodeProcess {
             child,
             grpc_addr,
             http_addr,
             data_dir: options.data_dir.clone(),
             certs_dir: options.certs_dir(),
             log_path,
-        };
-        node.wait_healthy(options.ready_timeout)?;
-        Ok(node)
+        })
     }
 
     /// Polls `/healthz` until it answers 200, the process exits, or `timeout` passes.
@@ -210,6 +229,14 @@ impl NodeProcess {
             );
         }
         Ok(())
+    }
+
+    /// SIGINT, as ctrl-c sends it: the exit status and how long the node took to exit.
+    pub fn interrupt(mut self, timeout: Duration) -> anyhow::Result<(ExitStatus, Duration)> {
+        let sent = Instant::now();
+        signal(self.pid(), "INT")?;
+        let status = self.wait_exit(timeout)?;
+        Ok((status, sent.elapsed()))
     }
 
     /// SIGKILL: the crash no code can react to.

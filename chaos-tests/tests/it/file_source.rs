@@ -125,3 +125,64 @@ fn tailed_lines_alert_once_across_rotation_and_restart() {
         "only the two new lines after the restart"
     );
 }
+
+/// Byte offset committed for the one tailed file, 0 before any.
+fn committed_offset(data_dir: &Path) -> u64 {
+    std::fs::read(data_dir.join("file_offsets.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|offsets| {
+            offsets["files"]
+                .as_object()
+                .and_then(|files| files.values().next().cloned())
+        })
+        .and_then(|file| file["offset"].as_u64())
+        .unwrap_or(0)
+}
+
+/// ctrl-c while a long file is being read: the node commits the batch in hand and stops, within
+/// a second rather than after the rest of the file; the next start reads on from the offset,
+/// neither skipping nor repeating a line.
+#[test]
+fn ctrl_c_mid_file_stops_at_a_batch_and_the_next_start_reads_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repository_with_file_source(dir.path());
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let log = logs.join("auth.log");
+    // 40 MiB: about 40 batches, far more than a node reads in a second.
+    let lines = 40 * 1024 * 1024 / (DEPLOY_LOGIN.len() + 1);
+    std::fs::write(&log, format!("{DEPLOY_LOGIN}\n").repeat(lines)).unwrap();
+    let length = std::fs::metadata(&log).unwrap().len();
+
+    let mut options =
+        NodeOptions::new(workspace_binary("sanode").unwrap(), dir.path().join("data"));
+    options.repo = repo;
+    options.extra_args = vec!["--quiet-alerts".into()];
+    let node = NodeProcess::start(&options).unwrap();
+    let data = node.data_dir().to_path_buf();
+    wait_for("a first batch of the file committed", || {
+        committed_offset(&data) > 0
+    });
+    let restart = node.restart_options(&options);
+    let (status, took) = node.interrupt(Duration::from_secs(30)).unwrap();
+    eprintln!("ctrl-c to exit mid-file: {took:?}");
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(5), "ctrl-c took {took:?}");
+    let stopped_at = committed_offset(&data);
+    assert!(
+        stopped_at < length,
+        "stopped mid-file ({stopped_at} of {length} bytes)"
+    );
+
+    let node = NodeProcess::start(&restart).unwrap();
+    sa_chaos_tests::wait_for("the rest of the file", Duration::from_secs(300), || {
+        committed_offset(&data) == length
+    });
+    let rest = (length - stopped_at) / (DEPLOY_LOGIN.len() as u64 + 1);
+    assert_eq!(
+        metric(&node, "sa_records_in_total{service=\"file\"}"),
+        rest,
+        "the lines after the committed offset, once each"
+    );
+}

@@ -118,7 +118,9 @@ impl Outputs {
     }
 
     /// AWS's SDK reports a node with no region, or with no credentials anywhere in its provider
-    /// chain, as a dispatch failure like any network error; no retry can fix either.
+    /// chain, as a dispatch failure like any network error; no retry can fix either. The chain
+    /// reaches the EC2 instance role last, so IMDS refusing its token (403, "IMDS is disabled")
+    /// also means that no provider has credentials.
     fn judge_aws(&self, output: &OutputName, outcome: DeliveryOutcome) -> DeliveryOutcome {
         use std::sync::atomic::Ordering;
         if !output.service().starts_with("aws-") {
@@ -138,7 +140,8 @@ impl Outputs {
             }
             DeliveryOutcome::Retry { reason, .. }
                 if (reason.contains("no credentials found in chain")
-                    || reason.contains("no identity resolver"))
+                    || reason.contains("no identity resolver")
+                    || reason.contains("IMDS is disabled"))
                     && !self.aws_credentials_found.load(Ordering::Relaxed) =>
             {
                 DeliveryOutcome::misconfigured(format!(

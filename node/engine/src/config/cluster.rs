@@ -32,6 +32,20 @@ impl Cluster {
             .map(|(_, logs)| logs.as_slice())
     }
 
+    /// Whether nodes read this cluster's `service` resources themselves. Not its Kinesis streams
+    /// when `modules.kinesis_events.enabled` is false: StreamAlert's switch between a cluster's
+    /// streams and its classifier (docs/spec §8.1; `manage.py kinesis disable-events`), which
+    /// Python reads as a truth value. Without the key the streams are read (docs/compat.md).
+    pub fn reads(&self, service: &str) -> bool {
+        if service != crate::service::KINESIS {
+            return true;
+        }
+        match self.raw.pointer("/modules/kinesis_events/enabled") {
+            None => true,
+            Some(enabled) => python_truth(enabled),
+        }
+    }
+
     /// Validation of docs/spec §2.2 items 2 and 4 for one file.
     pub fn parse(name: &str, value: &Value, reader: &mut Reader<'_>) -> Option<Cluster> {
         let root = JsonPath::root();
@@ -89,5 +103,50 @@ impl Cluster {
             data_sources,
             raw: value.clone(),
         })
+    }
+}
+
+/// Python's `bool()` of a JSON value.
+fn python_truth(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn cluster(modules: Value) -> Cluster {
+        let mut errors = Vec::new();
+        let mut reader = Reader {
+            file: std::path::Path::new("c.json"),
+            errors: &mut errors,
+        };
+        let raw = json!({"classifier_config": {}, "modules": modules,
+                         "data_sources": {"kinesis": {"stream": ["demo"]}, "s3": {"bucket": ["demo"]}}});
+        Cluster::parse("c", &raw, &mut reader).expect("a valid cluster")
+    }
+
+    #[test]
+    fn kinesis_events_disabled_turns_off_only_the_kinesis_streams() {
+        for off in [json!(false), json!(0), json!(""), json!(null)] {
+            let cluster = cluster(json!({"kinesis_events": {"enabled": off, "batch_size": 100}}));
+            assert!(!cluster.reads("kinesis"), "enabled: {off}");
+            assert!(cluster.reads("s3"));
+        }
+        for on in [json!(true), json!(1), json!("yes")] {
+            assert!(cluster(json!({"kinesis_events": {"enabled": on}})).reads("kinesis"));
+        }
+        // Repositories that never mention the switch keep their streams read.
+        assert!(cluster(json!({})).reads("kinesis"));
+        assert!(cluster(json!({"kinesis_events": {"batch_size": 10}})).reads("kinesis"));
     }
 }

@@ -570,3 +570,46 @@ async fn an_aws_output_without_credentials_or_region_is_a_configuration_error() 
         ],
     );
 }
+
+/// An EC2 instance role is the last place the provider chain looks; an instance metadata
+/// service that refuses its token (403: IMDS disabled or blocked) leaves the node with no
+/// credentials at all, as on a machine that is no EC2 instance.
+#[tokio::test]
+async fn an_aws_output_whose_instance_metadata_refuses_has_no_credentials() {
+    let imds = sa_chaos_tests::HttpReceiver::start().unwrap();
+    imds.set_default_reply(sa_chaos_tests::Reply::status(403));
+    // SAFETY: nextest runs each test in a process of its own; nothing else reads the
+    // environment meanwhile.
+    unsafe {
+        for (key, _) in std::env::vars() {
+            if key.starts_with("AWS_") {
+                std::env::remove_var(key);
+            }
+        }
+        std::env::set_var("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url());
+        std::env::set_var("HOME", "/nonexistent");
+    }
+    let chain = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(MOTO_REGION))
+        .load()
+        .await;
+    let outputs = Outputs::from_sdk_config(config(&[("aws-sqs:queue", Some("alerts"))]), chain);
+    let alert = alert();
+    let none = credentials(json!({}));
+    let outcome = crate::common::deliver(&outputs, "aws-sqs:queue", &alert, &alert, &none).await;
+    assert_misconfigured(
+        &outcome,
+        &[
+            "IMDS is disabled",
+            "no AWS credentials",
+            "dead-letters replay",
+        ],
+    );
+    assert!(
+        imds.requests()
+            .iter()
+            .any(|request| request.path() == "/latest/api/token"),
+        "the chain asked the instance metadata service: {:?}",
+        imds.requests()
+    );
+}

@@ -106,7 +106,9 @@ impl Deliverer {
     }
 
     /// Says once per output (not per alert, not per attempt) that it cannot work, and
-    /// forgets it once a delivery works.
+    /// forgets it once a delivery works. An output nobody has set (no `sactl outputs set`) is
+    /// not set up yet, as a first start's summary lists it (node/summary.rs): said as a fact,
+    /// not as an error. One whose settings were set and still cannot work is an error.
     fn remember(&self, output: &str, outcome: &DeliveryOutcome) {
         let mut misconfigured = self.misconfigured.lock().expect("misconfigured lock");
         match outcome {
@@ -114,7 +116,11 @@ impl Deliverer {
                 // Said when the output goes wrong; later alerts (each reason names its own
                 // object or message) only keep the latest reason for `sactl outputs list`.
                 if !misconfigured.contains_key(output) {
-                    tracing::error!(%output, %reason, "this output cannot deliver until its configuration is fixed; its alerts are dead-lettered");
+                    if self.never_set(output) {
+                        tracing::info!(%output, %reason, "this output is not set up yet; its alerts are dead-lettered until it is");
+                    } else {
+                        tracing::error!(%output, %reason, "this output cannot deliver until its configuration is fixed; its alerts are dead-lettered");
+                    }
                 }
                 misconfigured.insert(output.to_string(), reason.clone());
             }
@@ -123,6 +129,14 @@ impl Deliverer {
             }
             _ => {}
         }
+    }
+
+    /// No settings were ever stored for `output` (a store that cannot be read counts as set).
+    fn never_set(&self, output: &str) -> bool {
+        let (Ok(name), Ok(stored)) = (OutputName::parse(output), self.settings.names()) else {
+            return false;
+        };
+        !stored.contains(&name)
     }
 
     /// Switches to a new conf/outputs.json (a new config version).
@@ -383,7 +397,13 @@ impl Dispatcher {
         let now = Clock::System.now();
         match outcome {
             DeliveryOutcome::Delivered => {
-                tracing::info!(alert_id = %alert.alert_id, rule = %alert.rule_name, %output, attempts, "alert delivered");
+                // Every alert goes to the alerts Firehose (on a local node the alert log, which
+                // prints the alert itself): a line for each would double the stream.
+                if output == FIREHOSE_OUTPUT {
+                    tracing::debug!(alert_id = %alert.alert_id, rule = %alert.rule_name, %output, attempts, "alert delivered");
+                } else {
+                    tracing::info!(alert_id = %alert.alert_id, rule = %alert.rule_name, %output, attempts, "alert delivered");
+                }
                 OutputOutcome::Sent(SentRecord {
                     at: now,
                     attempts,

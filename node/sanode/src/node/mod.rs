@@ -18,6 +18,7 @@ mod request_metrics;
 mod rule_promotion;
 mod run;
 mod service_error;
+mod summary;
 mod tls_listener;
 mod tokens;
 mod transport;

@@ -220,6 +220,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
             None
         }
     };
+    let deliverer = alert_runtime.service.deliverer.clone();
     let grpc_routes = grpc_routes.add_service(AlertsServer::new(alert_runtime.service));
     let callers = Callers {
         tokens: Tokens::new(replica.clone()),
@@ -367,6 +368,21 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
         interval: args.rule_promotion_interval,
     }));
 
+    // Before the sources start, so it comes before the first alerts on the terminal.
+    match super::summary::StartSummary::gather(
+        &args,
+        &replica,
+        &node.detection,
+        &deliverer,
+        transport.is_tls(),
+        http_addr,
+    )
+    .await
+    {
+        Ok(summary) => summary.print(args.log_format),
+        Err(e) => tracing::warn!(error = format!("{e:#}"), "cannot summarize this node"),
+    }
+
     let mut tasks = JoinSet::new();
     crate::sources::start_all(
         &source,
@@ -388,7 +404,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
             result = &mut membership, if !member => {
                 if let Err(e) = result {
                     shutdown.cancel();
-                    drain(tasks).await;
+                    drain(tasks, false).await;
                     servers_stop.cancel();
                     sa_rules::lookup::uninstall();
                     replica.shutdown().await;
@@ -403,7 +419,7 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     // Sources and leader tasks first, while Raft can still commit what they finish; then the
     // servers and Raft itself.
     shutdown.cancel();
-    drain(tasks).await;
+    drain(tasks, member).await;
     servers_stop.cancel();
     // The process-wide lookup source would keep the database open until exit.
     sa_rules::lookup::uninstall();
@@ -447,8 +463,15 @@ fn initial_repository(
 }
 
 /// Waits for the node's tasks to stop on the shutdown token; those still running after
-/// [`DRAIN`] (a batch whose commit cannot complete) are aborted.
-async fn drain(mut tasks: JoinSet<()>) {
+/// [`DRAIN`] (a batch whose commit cannot complete) are aborted. A node that is no member yet
+/// (stopped while it bootstraps or joins) has no leader to commit what they hold, so they are
+/// aborted at once; sources move past a batch only once it is committed, so the next start reads
+/// it again.
+async fn drain(mut tasks: JoinSet<()>, member: bool) {
+    if !member {
+        tasks.shutdown().await;
+        return;
+    }
     let all = async { while tasks.join_next().await.is_some() {} };
     if tokio::time::timeout(DRAIN, all).await.is_err() {
         tracing::warn!(running = tasks.len(), "tasks did not stop in time; aborted");

@@ -230,7 +230,8 @@ impl Detection {
         self.active.read().expect("config lock").clone()
     }
 
-    /// Resources the active config lists under `service` in any cluster's `data_sources`.
+    /// Resources the active config lists under `service` in the `data_sources` of any cluster
+    /// whose `service` resources nodes read (not the Kinesis streams a cluster switched off).
     pub fn resources(&self, service: &str) -> Vec<String> {
         let active = self.active();
         let mut resources: Vec<String> = active
@@ -238,6 +239,7 @@ impl Detection {
             .config()
             .clusters
             .iter()
+            .filter(|cluster| cluster.reads(service))
             .flat_map(|cluster| cluster.data_sources.iter())
             .filter(|(name, _)| name == service)
             .flat_map(|(_, sources)| sources.iter().map(|(resource, _)| resource.clone()))
@@ -245,6 +247,11 @@ impl Detection {
         resources.sort();
         resources.dedup();
         resources
+    }
+
+    /// The active config's clusters (`conf/clusters/*.json`).
+    pub fn clusters(&self) -> Vec<sa_engine::config::Cluster> {
+        self.active().classifier.config().clusters.clone()
     }
 
     /// The active config's `conf/lookup_tables.json`, if it has one.

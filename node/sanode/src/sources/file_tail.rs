@@ -193,6 +193,11 @@ impl FileTail {
 
     async fn drain(&mut self, inode: u64) -> anyhow::Result<()> {
         loop {
+            // A stopping node commits the batch in hand, not the rest of a long file: the offset
+            // keeps the rest for the next start.
+            if self.source.shutdown.is_cancelled() {
+                return Ok(());
+            }
             let (pattern, file) = self.open.get_mut(&inode).expect("drained files are open");
             let pattern = pattern.clone();
             let len = file.metadata()?.len();

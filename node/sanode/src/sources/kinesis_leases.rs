@@ -32,8 +32,8 @@ use crate::retry::Backoff;
 /// How often the leader replans.
 const PLAN_INTERVAL: Duration = Duration::from_millis(1000);
 /// Retry delays of a stream whose shards cannot be listed.
-/// Planning for a stream that fails (e.g. the shipped local config names streams no endpoint
-/// has) is tried again less and less often.
+/// Planning for a stream that fails (a stream no endpoint has, a node without AWS credentials)
+/// is tried again less and less often.
 const PLAN_RETRY: Backoff = Backoff {
     base: Duration::from_secs(2),
     max: Duration::from_secs(60),

@@ -6,6 +6,7 @@ mod alert_delivery;
 mod alerts_cli;
 mod batch_id;
 mod bundle_limits;
+mod first_start;
 mod ingest;
 mod lookup_drivers;
 mod node_lifecycle;
