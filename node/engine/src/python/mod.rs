@@ -7,7 +7,7 @@ mod equality;
 mod repr;
 
 pub use convert::{py_float, py_int};
-pub use dumps::{dumps, dumps_compact};
+pub use dumps::{Dumps, dumps, dumps_as, dumps_compact};
 pub use equality::{py_eq, py_order};
 pub use repr::{float_repr, py_repr, py_str};
 

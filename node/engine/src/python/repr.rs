@@ -27,49 +27,37 @@ fn write_repr(out: &mut String, value: &Value) {
         Value::Bool(false) => out.push_str("False"),
         Value::Number(n) => out.push_str(&number_repr(n)),
         Value::String(s) => write_str_repr(out, s),
-        Value::Array(items) => write_list(out, items, DEFAULT_SEPARATORS, write_repr),
-        Value::Object(map) => write_dict(out, map, DEFAULT_SEPARATORS, write_str_repr, write_repr),
+        Value::Array(items) => write_list(out, items, write_repr),
+        Value::Object(map) => write_dict(out, map, write_str_repr, write_repr),
     }
 }
 
-/// Python's default separators between items and after keys, shared by `repr()` and
-/// `json.dumps`.
-pub(super) const DEFAULT_SEPARATORS: (&str, &str) = (", ", ": ");
-
-/// `[a, b]`: how both `repr()` and `json.dumps` lay out a list; `write_item` writes each item
-/// in the caller's notation.
-pub(super) fn write_list(
-    out: &mut String,
-    items: &[Value],
-    (item_sep, _): (&str, &str),
-    write_item: impl Fn(&mut String, &Value),
-) {
+/// `[a, b]`, each item written by `write_item`.
+fn write_list(out: &mut String, items: &[Value], write_item: impl Fn(&mut String, &Value)) {
     out.push('[');
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
-            out.push_str(item_sep);
+            out.push_str(", ");
         }
         write_item(out, item);
     }
     out.push(']');
 }
 
-/// `{k: v}`: how both `repr()` and `json.dumps` lay out a dict; `write_key` and `write_item`
-/// write keys and values in the caller's notation.
-pub(super) fn write_dict(
+/// `{k: v}`, keys and values written by `write_key` and `write_item`.
+fn write_dict(
     out: &mut String,
     map: &Map<String, Value>,
-    (item_sep, key_sep): (&str, &str),
     write_key: impl Fn(&mut String, &str),
     write_item: impl Fn(&mut String, &Value),
 ) {
     out.push('{');
     for (i, (key, item)) in map.iter().enumerate() {
         if i > 0 {
-            out.push_str(item_sep);
+            out.push_str(", ");
         }
         write_key(out, key);
-        out.push_str(key_sep);
+        out.push_str(": ");
         write_item(out, item);
     }
     out.push('}');

@@ -5,7 +5,7 @@ use aws_sdk_firehose::types::Record;
 
 use crate::aws_error::aws_outcome;
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
-use crate::format::{COMPACT, dumps};
+use crate::format::{Dumps, dumps};
 use crate::outputs::Outputs;
 use crate::service::{OutputSpec, ResourceShape};
 
@@ -23,7 +23,7 @@ pub(crate) const SPEC: OutputSpec = OutputSpec {
 
 async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let stream = d.require_resource(SERVICE)?;
-    let line = dumps(d.publication, COMPACT) + "\n";
+    let line = dumps(d.publication, Dumps::COMPACT) + "\n";
     if line.chars().count() > MAX_RECORD {
         return Err(DeliveryOutcome::failed(format!(
             "{SERVICE}: the alert is larger than Firehose's {MAX_RECORD}-character record limit"

@@ -7,7 +7,7 @@ use aws_sdk_lambda::types::InvocationType;
 
 use crate::aws_error::aws_outcome;
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
-use crate::format::{COMPACT, dumps};
+use crate::format::{Dumps, dumps};
 use crate::outputs::Outputs;
 use crate::service::{OutputSpec, ResourceShape, optional, plain};
 
@@ -87,7 +87,7 @@ async fn deliver_v2(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
 fn payload(d: &Delivery<'_>, magic_service: &str) -> String {
     dumps(
         d.magic(magic_service, "alert_data").unwrap_or(d.record()),
-        COMPACT,
+        Dumps::COMPACT,
     )
 }
 

@@ -6,7 +6,7 @@ use aws_sdk_s3::primitives::ByteStream;
 
 use crate::aws_error::aws_outcome;
 use crate::delivery::{Delivery, Step};
-use crate::format::{DEFAULT, dumps};
+use crate::format::{Dumps, dumps};
 use crate::outputs::Outputs;
 use crate::service::{OutputSpec, ResourceShape};
 
@@ -23,7 +23,7 @@ pub(crate) const SPEC: OutputSpec = OutputSpec {
 async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     let bucket = d.require_resource(SERVICE)?;
     let key = object_key(d, SystemTime::now());
-    let body = dumps(d.publication, DEFAULT);
+    let body = dumps(d.publication, Dumps::DEFAULT);
     aws_sdk_s3::Client::new(out.sdk_config().await)
         .put_object()
         .bucket(bucket)

@@ -8,7 +8,7 @@ use aws_sdk_ses::types::RawMessage;
 
 use crate::aws_error::aws_outcome;
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
-use crate::format::{PRETTY_SORTED, dumps, python_str};
+use crate::format::{Dumps, dumps, python_str};
 use crate::outputs::Outputs;
 use crate::service::{OutputSpec, ResourceShape, plain};
 
@@ -88,7 +88,7 @@ pub(crate) fn mime_message(d: &Delivery<'_>, from: &str, to: &[String]) -> Strin
         mime.push_str(&format!("--{boundary}\r\n"));
         mime.push_str(&attachment(
             "record.json",
-            &dumps(d.record(), PRETTY_SORTED),
+            &dumps(d.record(), Dumps::PRETTY_SORTED),
         ));
     }
     if let Some(Value::Object(files)) = d.magic(SERVICE, "attachments") {

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::aws_error::aws_outcome;
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
-use crate::format::{PRETTY_SORTED, dumps, elide_middle};
+use crate::format::{Dumps, dumps, elide_middle};
 use crate::outputs::Outputs;
 use crate::service::{OutputSpec, ResourceShape};
 
@@ -40,8 +40,8 @@ async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
     );
     let message = match d.magic(SERVICE, "message") {
         Some(Value::String(text)) => text.clone(),
-        Some(other) => dumps(other, PRETTY_SORTED),
-        None => dumps(d.publication, PRETTY_SORTED),
+        Some(other) => dumps(other, Dumps::PRETTY_SORTED),
+        None => dumps(d.publication, Dumps::PRETTY_SORTED),
     };
     let fifo = topic_arn.ends_with(".fifo").then(|| d.fifo_keys());
     aws_sdk_sns::Client::new(sdk)

@@ -4,7 +4,7 @@
 
 use crate::aws_error::aws_outcome;
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
-use crate::format::{COMPACT, dumps};
+use crate::format::{Dumps, dumps};
 use crate::outputs::Outputs;
 use crate::service::{OutputSpec, ResourceShape};
 
@@ -33,7 +33,7 @@ async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
         })?;
     let message = dumps(
         d.magic(SERVICE, "message_data").unwrap_or(d.record()),
-        COMPACT,
+        Dumps::COMPACT,
     );
     let fifo = queue.ends_with(".fifo").then(|| d.fifo_keys());
     client

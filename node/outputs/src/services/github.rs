@@ -4,7 +4,7 @@ use base64::Engine;
 use serde_json::json;
 
 use crate::delivery::{Delivery, Step};
-use crate::format::{PRETTY_SORTED, dumps};
+use crate::format::{Dumps, dumps};
 use crate::outputs::Outputs;
 use crate::service::{OutputSpec, ResourceShape, optional, plain, secret};
 
@@ -40,7 +40,7 @@ async fn deliver(out: &Outputs, d: &Delivery<'_>) -> Step<()> {
         format!(
             "### Description\n{}\n\n### Event data\n\n```\n{}\n```",
             d.rule_description(),
-            dumps(d.record(), PRETTY_SORTED)
+            dumps(d.record(), Dumps::PRETTY_SORTED)
         ),
     );
     let credentials =

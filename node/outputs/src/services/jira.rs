@@ -5,7 +5,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::delivery::{Delivery, DeliveryOutcome, Step};
-use crate::format::{DEFAULT, Dumps, dumps};
+use crate::format::{Dumps, dumps};
 use crate::outputs::Outputs;
 use crate::service::{OutputSpec, ResourceShape, plain, secret};
 
@@ -58,7 +58,7 @@ enum Flavour {
 
 const SORTED: Dumps = Dumps {
     sort_keys: true,
-    ..DEFAULT
+    ..Dumps::DEFAULT
 };
 
 async fn deliver(out: &Outputs, d: &Delivery<'_>, flavour: Flavour) -> Step<()> {

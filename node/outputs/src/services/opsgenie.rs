@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::delivery::{Delivery, Step};
-use crate::format::{COMPACT, dumps, elide_middle, python_str};
+use crate::format::{Dumps, dumps, elide_middle, python_str};
 use crate::outputs::Outputs;
 use crate::service::{OutputSpec, ResourceShape, optional, secret};
 
@@ -88,6 +88,6 @@ fn default_details(d: &Delivery<'_>) -> Map<String, Value> {
     ] {
         details.insert(key.into(), json!(d.alert_str(key)));
     }
-    details.insert("record".into(), json!(dumps(d.record(), COMPACT)));
+    details.insert("record".into(), json!(dumps(d.record(), Dumps::COMPACT)));
     details
 }
