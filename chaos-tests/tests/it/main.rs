@@ -15,3 +15,4 @@ mod kinesis_source;
 mod large_entries;
 mod rule_staging;
 mod s3_source;
+mod terraform_aws;
