@@ -179,3 +179,32 @@ fn every_kind_of_write_leaves_one_entry_that_survives_a_leader_kill() {
     let removal = after.iter().find(|e| e["action"] == "remove-node").unwrap();
     assert_eq!(removal["summary"], format!("node {killed_id}"), "{removal}");
 }
+
+/// The leader deletes entries past `--audit-retention`, and keeps the newer ones.
+#[test]
+fn entries_past_the_audit_retention_are_deleted() {
+    let cluster = TestCluster::start_with(
+        1,
+        &[
+            "--audit-retention",
+            "4s",
+            "--alert-retention-interval",
+            "1s",
+        ],
+    )
+    .unwrap();
+    succeeded(&cluster, 0, &["lookup-tables", "put", "aged", "k", "v"]);
+    assert_eq!(audit(&cluster, 0).len(), 1, "the write left its entry");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !audit(&cluster, 0).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the entry outlived its retention by a minute"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // A newer entry is still there after a pass that deleted the old one.
+    succeeded(&cluster, 0, &["lookup-tables", "put", "aged", "k2", "v"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(audit(&cluster, 0).len(), 1, "the newer entry stays");
+}

@@ -78,6 +78,35 @@ impl AuditLog {
         }
     }
 
+    /// Deletes up to `at_most` of the oldest entries recorded before `cutoff`, in one write;
+    /// how many.
+    pub async fn purge_before(&self, cutoff: Micros, at_most: usize) -> anyhow::Result<usize> {
+        let old = self.replica.scan_prefix_below(
+            Keyspace::Audit,
+            ENTRY_PREFIX,
+            &AuditKey::first_at(cutoff),
+            at_most,
+        )?;
+        if old.is_empty() {
+            return Ok(0);
+        }
+        let purged = old.len();
+        let ops = old
+            .into_iter()
+            .map(|(key, _)| WriteOp::Delete {
+                keyspace: Keyspace::Audit,
+                key,
+            })
+            .collect();
+        self.replica
+            .write(Command {
+                conditions: Vec::new(),
+                ops,
+            })
+            .await?;
+        Ok(purged)
+    }
+
     /// Entries at or after `since`, oldest first, of `who` only when given: the newest
     /// [`MAX_LISTED`] when there are more. Read a page at a time, holding at most that many.
     pub fn list(&self, since: Micros, who: Option<&str>) -> anyhow::Result<Vec<AuditEntry>> {
@@ -182,6 +211,28 @@ mod tests {
         assert_eq!(who, [("alice", "ok"), ("bob", "refused")]);
         assert_eq!(log.list(15, None).unwrap().len(), 1, "since");
         assert_eq!(log.list(0, Some("alice")).unwrap().len(), 1, "who");
+        replica.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn purging_deletes_the_oldest_entries_before_the_cutoff_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = crate::single_node_replica(&dir.path().join("state")).await;
+        let log = AuditLog::new(replica.clone());
+        for at in [10, 20, 30, 40] {
+            let e = entry("alice", at);
+            log.append(&log.key(&e), &e).await.unwrap();
+        }
+        assert_eq!(log.purge_before(35, 2).await.unwrap(), 2, "at most two");
+        let left: Vec<Micros> = log.list(0, None).unwrap().iter().map(|e| e.at).collect();
+        assert_eq!(left, [30, 40], "the oldest went first");
+        assert_eq!(log.purge_before(35, 2).await.unwrap(), 1);
+        assert_eq!(log.purge_before(35, 2).await.unwrap(), 0);
+        assert_eq!(
+            log.list(0, None).unwrap().len(),
+            1,
+            "an entry at or after the cutoff stays"
+        );
         replica.shutdown().await;
     }
 

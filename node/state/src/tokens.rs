@@ -188,6 +188,39 @@ impl Tokens {
         Ok(true)
     }
 
+    /// Deletes tokens of either kind that expired before `before_ms`, at most `at_most`, in one
+    /// write; how many. A token raced by a use in the meantime is left for the next pass.
+    pub async fn purge_expired(&self, before_ms: u64, at_most: usize) -> anyhow::Result<usize> {
+        let mut command = Command::default();
+        for kind in [TokenKind::Join, TokenKind::Bearer] {
+            for (key, value) in self.replica.scan_prefix(Keyspace::Config, &kind.prefix())? {
+                if command.ops.len() == at_most {
+                    break;
+                }
+                let token: StoredToken = serde_json::from_slice(&value)?;
+                if token.expires_ms < before_ms {
+                    command.ops.push(WriteOp::Delete {
+                        keyspace: Keyspace::Config,
+                        key: key.clone(),
+                    });
+                    command.conditions.push(Condition::Equals {
+                        keyspace: Keyspace::Config,
+                        key,
+                        value,
+                    });
+                }
+            }
+        }
+        let purged = command.ops.len();
+        if purged == 0 {
+            return Ok(0);
+        }
+        match self.replica.write(command).await? {
+            CommandResult::Applied => Ok(purged),
+            _ => Ok(0),
+        }
+    }
+
     fn read(&self, kind: TokenKind, id: &str) -> anyhow::Result<Option<(Vec<u8>, StoredToken)>> {
         let key = ConfigKey::Token {
             kind,
@@ -296,6 +329,41 @@ mod tests {
         );
         let unknown = tokens.check(TokenKind::Bearer, "t1", "d1").unwrap();
         assert!(unknown.is_err(), "kinds do not mix");
+        replica.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tokens_expired_before_the_cutoff_are_purged() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = crate::single_node_replica(&dir.path().join("state")).await;
+        let tokens = Tokens::new(replica.clone());
+        tokens
+            .create(TokenKind::Join, "old", &token(Duration::ZERO, Some(1)))
+            .await
+            .unwrap();
+        tokens
+            .create(TokenKind::Bearer, "old-ci", &token(Duration::ZERO, None))
+            .await
+            .unwrap();
+        let hour = Duration::from_secs(3600);
+        tokens
+            .create(TokenKind::Join, "live", &token(hour, Some(1)))
+            .await
+            .unwrap();
+        let cutoff = now_ms() + 1;
+        assert_eq!(
+            tokens.purge_expired(cutoff, 1).await.unwrap(),
+            1,
+            "at most one"
+        );
+        assert_eq!(tokens.purge_expired(cutoff, 10).await.unwrap(), 1);
+        assert_eq!(tokens.purge_expired(cutoff, 10).await.unwrap(), 0);
+        let gone = tokens.check(TokenKind::Join, "old", "d1").unwrap();
+        assert_eq!(
+            gone.unwrap_err().to_string(),
+            "join token refused: unknown, revoked or forged"
+        );
+        assert!(tokens.check(TokenKind::Join, "live", "d1").unwrap().is_ok());
         replica.shutdown().await;
     }
 

@@ -58,7 +58,13 @@ pub struct AlertArgs {
     #[arg(long, env = "SA_DEAD_LETTER_RETENTION", default_value = "14days", value_parser = humantime::parse_duration)]
     pub dead_letter_retention: Duration,
 
-    /// How often the leader deletes alerts and dead letters past their retention.
+    /// How long an entry of the audit trail stays in the cluster (`sactl audit list`); older
+    /// ones are deleted.
+    #[arg(long, env = "SA_AUDIT_RETENTION", default_value = "365days", value_parser = humantime::parse_duration)]
+    pub audit_retention: Duration,
+
+    /// How often the leader deletes alerts, dead letters, audit entries and expired tokens past
+    /// their retention.
     #[arg(long, env = "SA_ALERT_RETENTION_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration, hide = true)]
     pub alert_retention_interval: Duration,
 
@@ -91,6 +97,7 @@ impl AlertArgs {
         RetentionSettings {
             keep: self.alert_retention,
             keep_dead_letters: self.dead_letter_retention,
+            keep_audit: self.audit_retention,
             interval: self.alert_retention_interval,
         }
     }

@@ -1,6 +1,7 @@
-//! Keeps the alerts table from growing forever: the leader deletes finished alerts once they
-//! are older than the retention (pending, merging and dead-lettered alerts stay), and the dead
-//! letters of records no schema matched once they are older than theirs.
+//! Keeps the replicated state from growing forever: the leader deletes finished alerts once
+//! they are older than the retention (pending, merging and dead-lettered alerts stay), the dead
+//! letters of records no schema matched once they are older than theirs, audit entries past
+//! theirs, and join and bearer tokens a week after they expired.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use sa_rules::Clock;
 
-use sa_state::AlertStore;
+use sa_state::{AlertStore, AuditLog, Tokens};
 
 use crate::leader::{LeaderTask, Ticks};
 
@@ -23,9 +24,15 @@ pub struct RetentionSettings {
     pub keep: Duration,
     /// How long a record no schema matched stays listed (and replayable) as a dead letter.
     pub keep_dead_letters: Duration,
+    /// How long an audit entry stays listed by `sactl audit list`.
+    pub keep_audit: Duration,
     /// How often the leader looks for alerts past the retention.
     pub interval: Duration,
 }
+
+/// How long an expired token is kept, so that presenting it is refused as expired (with how
+/// long ago) rather than as unknown.
+const EXPIRED_TOKENS_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Deletes every finished alert created more than `keep` before `now`; returns how many.
 pub async fn purge_once(
@@ -45,6 +52,22 @@ pub async fn purge_dead_letters_once(
 ) -> anyhow::Result<usize> {
     let cutoff = cutoff(now, keep);
     in_writes_of_a_batch(|| store.purge_dead_letters(cutoff, PURGE_BATCH)).await
+}
+
+/// Deletes every audit entry recorded more than `keep` before `now`; returns how many.
+pub async fn purge_audit_once(
+    log: &AuditLog,
+    now: sa_rules::Micros,
+    keep: Duration,
+) -> anyhow::Result<usize> {
+    let cutoff = cutoff(now, keep);
+    in_writes_of_a_batch(|| log.purge_before(cutoff, PURGE_BATCH)).await
+}
+
+/// Deletes every token that expired more than [`EXPIRED_TOKENS_KEPT`] before `now`.
+async fn purge_tokens_once(tokens: &Tokens, now: sa_rules::Micros) -> anyhow::Result<usize> {
+    let cutoff_ms = u64::try_from(cutoff(now, EXPIRED_TOKENS_KEPT) / 1000).unwrap_or(0);
+    in_writes_of_a_batch(|| tokens.purge_expired(cutoff_ms, PURGE_BATCH)).await
 }
 
 /// Runs `purge` (one write of at most [`PURGE_BATCH`] deletions) until a write deletes fewer;
@@ -71,6 +94,8 @@ fn cutoff(now: sa_rules::Micros, keep: Duration) -> sa_rules::Micros {
 /// The leader's retention: a purge pass every interval.
 pub struct Retention {
     pub store: AlertStore,
+    pub audit: AuditLog,
+    pub tokens: Tokens,
     pub settings: RetentionSettings,
 }
 
@@ -101,6 +126,24 @@ impl LeaderTask for Retention {
                     Err(e) => tracing::warn!(
                         error = %format!("{e:#}"),
                         "dead letter retention pass failed"
+                    ),
+                }
+                match purge_audit_once(&self.audit, now, self.settings.keep_audit).await {
+                    Ok(0) => {}
+                    Ok(purged) => {
+                        tracing::info!(purged, "audit entries past the retention deleted")
+                    }
+                    Err(e) => tracing::warn!(
+                        error = %format!("{e:#}"),
+                        "audit retention pass failed"
+                    ),
+                }
+                match purge_tokens_once(&self.tokens, now).await {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, "tokens expired a week ago deleted"),
+                    Err(e) => tracing::warn!(
+                        error = %format!("{e:#}"),
+                        "token retention pass failed"
                     ),
                 }
             }

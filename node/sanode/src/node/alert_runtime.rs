@@ -15,7 +15,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use sa_state::{OutputSettings, SettingsCipher};
+use sa_state::{AuditLog, OutputSettings, SettingsCipher, Tokens};
 
 use super::NodeContext;
 use super::alerts_service::AlertsService;
@@ -123,6 +123,8 @@ pub fn start(
         }),
         Arc::new(Retention {
             store: node.alerts.clone(),
+            audit: AuditLog::new(node.replica.clone()),
+            tokens: Tokens::new(node.replica.clone()),
             settings: args.retention(),
         }),
     ];
