@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
@@ -23,8 +23,15 @@ pub fn router(node: Arc<NodeContext>, sources: Arc<SourceContext>) -> Router {
         ))
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// 200 `ok`, or 503 with the reason the node is unhealthy (health.rs).
+async fn healthz(State(node): State<Arc<NodeContext>>) -> (StatusCode, String) {
+    match super::health::check(&node.replica) {
+        Ok(()) => (StatusCode::OK, "ok\n".to_string()),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("unhealthy: {reason}\n"),
+        ),
+    }
 }
 
 async fn metrics_text(State(node): State<Arc<NodeContext>>) -> impl IntoResponse {

@@ -53,6 +53,16 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
     // Installed before anything else: a signal that arrives while no listener exists would be
     // swallowed by the runtime's handler and the node would never stop.
     let mut signals = ShutdownSignals::install()?;
+    let notifier = match super::systemd::Notifier::from_env() {
+        Ok(notifier) => notifier.map(Arc::new),
+        Err(e) => {
+            tracing::warn!(
+                error = %e,
+                "cannot use NOTIFY_SOCKET: systemd will not hear from this node"
+            );
+            None
+        }
+    };
     let identity = NodeIdentity::load_or_create(&args.data_dir, args.node_id)?;
     let metrics = Arc::new(NodeMetrics::new(identity.node_id));
 
@@ -411,11 +421,29 @@ pub async fn run(args: NodeArgs) -> anyhow::Result<()> {
                     return Err(e);
                 }
                 member = true;
+                // Ready means serving as a member: the listeners above are bound and their
+                // servers run, and the node has bootstrapped, joined or resumed.
+                if let Some(notifier) = &notifier {
+                    notifier.notify("READY=1");
+                    if let Some(interval) = super::systemd::watchdog_interval() {
+                        let replica = replica.clone();
+                        tokio::spawn(super::systemd::keep_watchdog(
+                            notifier.clone(),
+                            interval,
+                            move || super::health::check(&replica),
+                            // Pinged until the servers stop, so draining counts as alive.
+                            servers_stop.clone(),
+                        ));
+                    }
+                }
             }
             signal = signals.recv() => break signal,
         }
     };
     tracing::info!(signal, "shutting down");
+    if let Some(notifier) = &notifier {
+        notifier.notify("STOPPING=1");
+    }
     // Sources and leader tasks first, while Raft can still commit what they finish; then the
     // servers and Raft itself.
     shutdown.cancel();

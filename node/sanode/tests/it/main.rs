@@ -1,6 +1,6 @@
 //! sa-node's integration tests, one binary: real `sanode` processes on loopback (ingest, batch
-//! ids, lifecycle, rule staging, lookup drivers against moto_server, the alerts CLI) and the
-//! alerts runtime over a real single-node replica.
+//! ids, lifecycle, rule staging, lookup drivers against moto_server, the alerts CLI, systemd's
+//! notifications) and the alerts runtime over a real single-node replica.
 
 mod alert_delivery;
 mod alerts_cli;
@@ -12,6 +12,7 @@ mod lookup_drivers;
 mod node_lifecycle;
 mod rule_staging;
 mod secure_transport;
+mod systemd_notify;
 
 /// The node binary of this package.
 const SANODE: &str = env!("CARGO_BIN_EXE_sanode");
