@@ -26,7 +26,10 @@ mod tests {
         // Outputs once had their own Python renderings, with serde's float notation.
         let record = serde_json::json!({"n": 1e16, "m": 0.0001, "s": "é"});
         assert_eq!(python_str(&record), "{'n': 1e+16, 'm': 0.0001, 's': 'é'}");
-        assert_eq!(dumps(&record, Dumps::COMPACT), r#"{"n":1e+16,"m":0.0001,"s":"\u00e9"}"#);
+        assert_eq!(
+            dumps(&record, Dumps::COMPACT),
+            r#"{"n":1e+16,"m":0.0001,"s":"\u00e9"}"#
+        );
     }
 
     #[test]
