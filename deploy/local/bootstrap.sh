@@ -10,8 +10,12 @@ say() { echo "bootstrap: $*" >&2; }
 # C/C++ toolchain and libclang for RocksDB's bindgen; Debian's python3 with its headers and
 # shared library for pyo3 (.cargo/config.toml points PYO3_PYTHON at /usr/bin/python3);
 # python3-venv for the test tools below; curl, which the README's ingest example and the test of
-# the start summary's commands (node/sanode/tests/it/first_start.rs) run.
-packages=(build-essential pkg-config libclang-dev python3 python3-dev python3-venv curl)
+# the start summary's commands (node/sanode/tests/it/first_start.rs) run. The packaging tests
+# (node/sanode/tests/it/packaging.rs) build the Debian package (dpkg-dev's dpkg-shlibdeps),
+# install it (it depends on adduser and ca-certificates) and check the systemd unit
+# (systemd-analyze): a Debian machine has them already, a container image may not.
+packages=(build-essential pkg-config libclang-dev python3 python3-dev python3-venv curl
+    dpkg-dev adduser ca-certificates systemd)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

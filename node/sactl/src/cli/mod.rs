@@ -7,9 +7,60 @@ use clap::{Parser, Subcommand};
 
 pub use connect::{ConnectError, NoCredentials, NodeUnreachable, Target};
 
+/// `sactl --help` reads like a man page: NAME, SYNOPSIS, DESCRIPTION, COMMANDS, the OPTIONS
+/// with the variable each reads, then (long help only) ENVIRONMENT, FILES and EXIT STATUS.
+/// Commands keep clap's own layout (`sactl help status`).
+const HELP_TEMPLATE: &str = "\
+NAME
+    {name} - {about}
+
+SYNOPSIS
+    {usage}
+
+DESCRIPTION
+    sactl inspects and operates an sa cluster through any of its members (--node), and tests
+    a StreamAlert repository offline. It calls the node over mutual TLS with the client
+    certificate of its certificates directory; writes are forwarded to the Raft leader.
+    `sactl help COMMAND` describes a command.
+
+COMMANDS
+{subcommands}
+
+OPTIONS
+{options}{after-help}";
+
+const MANUAL: &str = "\
+ENVIRONMENT
+    SA_*            Every option above also reads the variable shown beside it; the command
+                    line wins.
+    VIRTUAL_ENV     The default of --python-env (config validate|push, test rules, bench rules).
+
+FILES
+    ./data/certs/, ~/.config/sa/certs/
+                    Where ca.crt and admin.crt/admin.key are looked for, in this order, when
+                    neither --certs-dir nor SA_CERTS_DIR names a directory.
+
+EXIT STATUS
+    0   Success.
+    1   The command ran and found problems (failed tests, a refused bundle, a missing key).
+    2   No node answered, or the usage was wrong.
+
+SEE ALSO
+    sanode --help; README.md and docs/ (operations.md, cluster.md, security.md) in the sa
+    repository.
+";
+
 /// sa admin CLI: inspect and operate an sa cluster, and test a StreamAlert repository offline.
 #[derive(Debug, Parser)]
-#[command(name = "sactl", version, about, long_about = None)]
+#[command(
+    name = "sactl",
+    version,
+    about = "the sa admin CLI",
+    long_about = None,
+    help_template = HELP_TEMPLATE,
+    after_help = "ENVIRONMENT, FILES and EXIT STATUS: sactl --help",
+    after_long_help = MANUAL,
+)]
 pub struct Cli {
     /// gRPC address of any cluster member.
     #[arg(long, global = true, env = "SA_NODE", default_value = "127.0.0.1:7710")]

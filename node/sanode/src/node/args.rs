@@ -7,11 +7,78 @@ use clap::Parser;
 
 use crate::logging::LogFormat;
 
-/// sa node daemon: classifies logs, runs detection rules and delivers alerts, as one peer of a
-/// cluster. With no flags it starts the embedded default: a single-node cluster in ./data with
-/// the repository's conf/ and rules/, serving on loopback.
+/// `sanode --help` reads like a man page: NAME, SYNOPSIS, DESCRIPTION, the OPTIONS with the
+/// variable each reads, then (long help only) ENVIRONMENT, FILES and EXIT STATUS.
+const HELP_TEMPLATE: &str = "\
+NAME
+    {name} - {about}
+
+SYNOPSIS
+    {usage}
+
+DESCRIPTION
+    sanode classifies logs against StreamAlert schemas, runs Python detection rules and
+    delivers their alerts, as one peer of a cluster that keeps its state in Raft-replicated
+    RocksDB. With no options it starts the embedded default: a one-node cluster in ./data
+    running ./conf and ./rules, serving on loopback with a CA and certificates it makes
+    itself. A node with --join becomes a member of an existing cluster; a restarted node
+    resumes from its data dir. SIGTERM and SIGINT stop it cleanly.
+
+OPTIONS
+{options}{after-help}";
+
+const MANUAL: &str = "\
+ENVIRONMENT
+    SA_*            Every option above also reads the variable shown beside it; the command
+                    line wins. The Debian package's systemd unit passes those set in
+                    /etc/sa/sanode.env.
+    VIRTUAL_ENV     The default of --python-env.
+    AWS_REGION, AWS_PROFILE, AWS_ACCESS_KEY_ID, ...
+                    The AWS SDK's usual chain (environment, ~/.aws, instance role) for the
+                    Kinesis and S3 sources and the AWS outputs.
+    SA_AWS_ENDPOINT One endpoint for every AWS service (a stand-in such as LocalStack).
+    NOTIFY_SOCKET, WATCHDOG_USEC
+                    Set by systemd for Type=notify: the node says READY=1 once it serves as a
+                    member, STOPPING=1 when it stops, and pings the watchdog at half
+                    WATCHDOG_USEC while healthy (as GET /healthz answers 200).
+
+FILES
+    <data-dir>/node_id, state/, snapshot/
+                    This node's Raft id, the replicated state (RocksDB) and its snapshots.
+    <data-dir>/certs/
+                    ca.crt, node.crt, node.key and, on a first start on loopback, admin.crt
+                    (--certs-dir).
+    <data-dir>/secrets.key, data-keys/
+                    This node's own key and the cluster's data key sealed under it.
+    <data-dir>/alerts.jsonl
+                    Every alert, one JSON object a line.
+    <data-dir>/bundles/
+                    The pushed config bundles this node runs.
+    /etc/sa/sanode.env
+                    The Debian package's settings, read by sanode.service.
+    /var/lib/sa     The Debian package's data dir.
+    /usr/share/sa/conf, /usr/share/sa/rules
+                    The configuration and rules the Debian package starts with.
+
+EXIT STATUS
+    0   Stopped by SIGTERM or SIGINT after a clean shutdown.
+    1   The node failed; its last log line says why.
+    2   The command line or the log settings were wrong.
+
+SEE ALSO
+    sactl --help; README.md and docs/ (operations.md, cluster.md, security.md) in the sa
+    repository.
+";
+
 #[derive(Debug, Clone, Parser)]
-#[command(name = "sanode", version, about, long_about = None)]
+#[command(
+    name = "sanode",
+    version,
+    about = "the sa node daemon, one peer of a detection cluster",
+    help_template = HELP_TEMPLATE,
+    after_help = "ENVIRONMENT, FILES and EXIT STATUS: sanode --help",
+    after_long_help = MANUAL,
+)]
 pub struct NodeArgs {
     /// Directory holding this node's identity, RocksDB state and source offsets.
     #[arg(long, env = "SA_DATA_DIR", default_value = "data")]
@@ -93,6 +160,7 @@ pub struct NodeArgs {
     #[arg(long, env = "SA_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
 
+    /// Log lines as text, or as one JSON object each.
     #[arg(long, env = "SA_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 
@@ -188,5 +256,100 @@ impl NodeArgs {
             },
             usize::from,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use clap::{CommandFactory, Parser};
+
+    use super::NodeArgs;
+
+    /// deploy/systemd/sanode.env, which the Debian package installs as /etc/sa/sanode.env.
+    const ENV_FILE: &str = include_str!("../../../../deploy/systemd/sanode.env");
+
+    /// Variables the file may name that are no option of sanode's (read by the AWS SDK and sa-aws).
+    const NOT_OPTIONS: [&str; 2] = ["AWS_REGION", sa_aws::ENDPOINT_ENV];
+
+    /// The file's `NAME=value` lines, commented out (`#NAME=value`) or not.
+    fn entries() -> BTreeMap<&'static str, (bool, &'static str)> {
+        let mut entries = BTreeMap::new();
+        for line in ENV_FILE.lines() {
+            let (active, setting) = match line.strip_prefix('#') {
+                Some(rest) => (false, rest),
+                None => (true, line),
+            };
+            let Some((name, value)) = setting.split_once('=') else {
+                continue;
+            };
+            if !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            {
+                assert!(
+                    entries.insert(name, (active, value)).is_none(),
+                    "{name} is twice in the env file"
+                );
+            }
+        }
+        entries
+    }
+
+    #[test]
+    fn the_env_file_names_every_option_with_its_default() {
+        let mut entries = entries();
+        let mut command = NodeArgs::command();
+        // Building gives flags their implicit default (false).
+        command.build();
+        for arg in command.get_arguments().filter(|arg| !arg.is_hide_set()) {
+            let Some(env) = arg.get_env() else { continue };
+            let env = env.to_str().unwrap();
+            let (active, value) = entries.remove(env).unwrap_or_else(|| {
+                panic!(
+                    "deploy/systemd/sanode.env lacks {env} (--{}): add it, commented out with its default",
+                    arg.get_long().unwrap()
+                )
+            });
+            let default: Vec<_> = arg
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_str().unwrap())
+                .collect();
+            if !active {
+                assert_eq!(
+                    value,
+                    default.join(","),
+                    "the default of {env} in the env file"
+                );
+            }
+        }
+        for name in NOT_OPTIONS {
+            entries.remove(name);
+        }
+        assert!(
+            entries.is_empty(),
+            "the env file names variables sanode does not read (or only hidden options): {entries:?}"
+        );
+    }
+
+    #[test]
+    fn the_env_file_settings_make_a_valid_command_line() {
+        let command = NodeArgs::command();
+        let mut argv = vec!["sanode".to_string()];
+        for (name, (active, value)) in entries() {
+            if !active {
+                continue;
+            }
+            let arg = command
+                .get_arguments()
+                .find(|arg| arg.get_env().is_some_and(|env| env == name))
+                .unwrap_or_else(|| panic!("{name} is set but is no option's variable"));
+            argv.push(format!("--{}={value}", arg.get_long().unwrap()));
+        }
+        assert!(argv.len() > 1, "the package sets its paths in the env file");
+        NodeArgs::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
     }
 }

@@ -1,6 +1,7 @@
 //! sa-node's integration tests, one binary: real `sanode` processes on loopback (ingest, batch
 //! ids, lifecycle, rule staging, lookup drivers against moto_server, the alerts CLI, systemd's
-//! notifications) and the alerts runtime over a real single-node replica.
+//! notifications), the Debian package and container files, and the alerts runtime over a real
+//! single-node replica.
 
 mod alert_delivery;
 mod alerts_cli;
@@ -10,6 +11,7 @@ mod first_start;
 mod ingest;
 mod lookup_drivers;
 mod node_lifecycle;
+mod packaging;
 mod rule_staging;
 mod secure_transport;
 mod systemd_notify;
