@@ -142,7 +142,10 @@ impl Checker<'_> {
                 let source = S3Table {
                     bucket: self.required_string(table, "bucket", path, "s3"),
                     key: self.required_string(table, "key", path, "s3"),
-                    compression: table.get("compression").is_some_and(python_truthy),
+                    // StreamAlert tests `compression` with Python truthiness (the docs say `"gzip"`).
+                    compression: table
+                        .get("compression")
+                        .is_some_and(sa_engine::python::is_truthy),
                 };
                 (TableSource::S3(source), 10.0)
             }
@@ -274,18 +277,6 @@ impl Checker<'_> {
                 None
             }
         }
-    }
-}
-
-/// StreamAlert tests `compression` with Python truthiness (the docs say `"gzip"`).
-fn python_truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
     }
 }
 

@@ -42,7 +42,7 @@ impl Cluster {
         }
         match self.raw.pointer("/modules/kinesis_events/enabled") {
             None => true,
-            Some(enabled) => python_truth(enabled),
+            Some(enabled) => crate::python::is_truthy(enabled),
         }
     }
 
@@ -103,18 +103,6 @@ impl Cluster {
             data_sources,
             raw: value.clone(),
         })
-    }
-}
-
-/// Python's `bool()` of a JSON value.
-fn python_truth(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
     }
 }
 

@@ -114,9 +114,8 @@ pub(super) fn eval<'a>(expr: &Expr, data: Node<'a>) -> Node<'a> {
             let value = eval(inner, data);
             // jmespath 0.10 special-cases the integer 0 (`!0` is false); everything else,
             // 0.0 included, follows Python's `not`.
-            let zero_int = value
-                .as_value()
-                .is_some_and(|v| v.as_i64() == Some(0) || v.as_u64() == Some(0) && !v.is_f64());
+            // serde_json gives no integer view of a float, so 0.0 is not caught here.
+            let zero_int = value.as_value().and_then(Value::as_u64) == Some(0);
             Node::Owned(Value::Bool(!zero_int && !python_truthy(&value)))
         }
         Expr::And(lhs, rhs) => {
